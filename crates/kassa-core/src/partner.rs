@@ -1,0 +1,362 @@
+//! Partner-facing configuration values: the pay-page slug, brand colour, billing host and logo.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::error::ValidationError;
+use crate::url::{RedirectUrl, RedirectUrlError};
+
+macro_rules! string_newtype_impls {
+    ($name:ident) => {
+        impl $name {
+            /// For values read back from our own database; no check.
+            pub fn from_trusted(s: String) -> Self {
+                $name(s)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
+/// URL-safe partner handle used in /p/{slug}: 2–40 chars of [a-z0-9-], not starting or ending with '-'.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slug(String);
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SlugError {
+    #[error("must be 2 to 40 characters of a-z, 0-9 and '-', not starting or ending with '-'")]
+    Invalid,
+}
+
+impl ValidationError for SlugError {
+    fn code(&self) -> &'static str {
+        match self {
+            SlugError::Invalid => "invalid_slug",
+        }
+    }
+}
+
+impl Slug {
+    /// Uppercase is rejected rather than folded so a slug has exactly one spelling in URLs.
+    pub fn parse(s: &str) -> Result<Self, SlugError> {
+        let ok = (2..=40).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if ok {
+            Ok(Slug(s.to_owned()))
+        } else {
+            Err(SlugError::Invalid)
+        }
+    }
+}
+
+string_newtype_impls!(Slug);
+
+/// "#RRGGBB" (hex, case-insensitive, stored lowercase).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BrandColor(String);
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum BrandColorError {
+    #[error("must be a hex color like #1f4fd1")]
+    Invalid,
+}
+
+impl ValidationError for BrandColorError {
+    fn code(&self) -> &'static str {
+        match self {
+            BrandColorError::Invalid => "invalid_color",
+        }
+    }
+}
+
+impl BrandColor {
+    pub fn parse(s: &str) -> Result<Self, BrandColorError> {
+        match s.strip_prefix('#') {
+            Some(hex) if hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(BrandColor(s.to_ascii_lowercase()))
+            }
+            _ => Err(BrandColorError::Invalid),
+        }
+    }
+
+    /// Kassa blue, used until a partner picks a colour.
+    pub fn default_color() -> Self {
+        BrandColor("#1f4fd1".to_owned())
+    }
+}
+
+impl Default for BrandColor {
+    fn default() -> Self {
+        BrandColor::default_color()
+    }
+}
+
+string_newtype_impls!(BrandColor);
+
+pub const BILLING_HOST_MAX_CHARS: usize = 253;
+
+/// A host name a partner serves its pay pages on, e.g. "pay.acme.example" or "localhost:8081":
+/// labels of [a-z0-9-] (not starting or ending with '-', at most 63 chars) separated by dots,
+/// optional :port (1–65535); accepted in any case and stored lowercase; ≤ 253 chars.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BillingHost(String);
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum BillingHostError {
+    #[error("must be a host name like pay.example.com, optionally with a :port")]
+    Invalid,
+}
+
+impl ValidationError for BillingHostError {
+    fn code(&self) -> &'static str {
+        match self {
+            BillingHostError::Invalid => "invalid_host",
+        }
+    }
+}
+
+fn host_label_ok(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
+impl BillingHost {
+    pub fn parse(s: &str) -> Result<Self, BillingHostError> {
+        // Hosts are case-insensitive; lowercasing gives one canonical form to look pages up by.
+        let lower = s.to_ascii_lowercase();
+        let (host, port) = match lower.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (lower.as_str(), None),
+        };
+        let port_ok = port.is_none_or(|p| {
+            (1..=5).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u32>().is_ok_and(|n| (1..=65_535).contains(&n))
+        });
+        let ok = lower.len() <= BILLING_HOST_MAX_CHARS
+            && !host.is_empty()
+            && host.split('.').all(host_label_ok)
+            && port_ok;
+        if ok {
+            Ok(BillingHost(lower))
+        } else {
+            Err(BillingHostError::Invalid)
+        }
+    }
+
+    /// The host without any :port.
+    pub fn hostname(&self) -> &str {
+        self.0.split_once(':').map_or(&self.0, |(h, _)| h)
+    }
+}
+
+string_newtype_impls!(BillingHost);
+
+/// A partner's logo, shown on pay pages. Same rules as [`RedirectUrl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoUrl(String);
+
+/// Logo URLs fail exactly as redirect URLs do.
+pub type LogoUrlError = RedirectUrlError;
+
+impl LogoUrl {
+    pub fn parse(s: &str) -> Result<Self, LogoUrlError> {
+        let url = RedirectUrl::parse(s)?;
+        Ok(LogoUrl(url.as_str().to_owned()))
+    }
+}
+
+string_newtype_impls!(LogoUrl);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_accepts() {
+        for ok in ["ab", "acme", "acme-co", "a1", "12", "a--b", &"a".repeat(40)] {
+            assert_eq!(Slug::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn slug_rejects() {
+        for bad in [
+            "",
+            "a",
+            &"a".repeat(41),
+            "-acme",
+            "acme-",
+            "-",
+            "--",
+            "Acme",
+            "ACME",
+            "acme_co",
+            "acme co",
+            "acme.co",
+            "acme/co",
+            "ácme",
+            "acme１",
+            "ac٣",
+        ] {
+            let e = Slug::parse(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_slug", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn slug_display_serialize_trusted() {
+        let s = Slug::parse("acme").unwrap();
+        assert_eq!(s.to_string(), "acme");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"acme\"");
+        assert_eq!(Slug::from_trusted("X".into()).as_str(), "X");
+    }
+
+    #[test]
+    fn brand_color() {
+        assert_eq!(BrandColor::parse("#1f4fd1").unwrap().as_str(), "#1f4fd1");
+        assert_eq!(BrandColor::parse("#1F4FD1").unwrap().as_str(), "#1f4fd1");
+        assert_eq!(BrandColor::parse("#AbCdEf").unwrap().as_str(), "#abcdef");
+        assert_eq!(BrandColor::parse("#000000").unwrap().as_str(), "#000000");
+        for bad in [
+            "",
+            "#",
+            "1f4fd1",
+            "#1f4fd",
+            "#1f4fd1a",
+            "#fff",
+            "#gggggg",
+            "# 1f4fd",
+            "#1f4fd1 ",
+            "##1f4fd",
+            "#１f4fd1",
+            "red",
+        ] {
+            let e = BrandColor::parse(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_color", "{bad:?}");
+        }
+        assert_eq!(BrandColor::default_color().as_str(), "#1f4fd1");
+        assert_eq!(BrandColor::default(), BrandColor::default_color());
+        assert_eq!(
+            serde_json::to_string(&BrandColor::default_color()).unwrap(),
+            "\"#1f4fd1\""
+        );
+        assert_eq!(BrandColor::from_trusted("#ABC".into()).as_str(), "#ABC");
+    }
+
+    #[test]
+    fn billing_host_accepts_and_lowercases() {
+        let cases = [
+            ("pay.acme.example", "pay.acme.example"),
+            ("Pay.Acme.Example", "pay.acme.example"),
+            ("localhost", "localhost"),
+            ("localhost:8081", "localhost:8081"),
+            ("LOCALHOST:8081", "localhost:8081"),
+            ("127.0.0.1:3000", "127.0.0.1:3000"),
+            ("a-b.example:65535", "a-b.example:65535"),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ];
+        for (input, want) in cases {
+            let h = BillingHost::parse(input).unwrap();
+            assert_eq!(h.as_str(), want);
+        }
+        assert_eq!(
+            BillingHost::parse("localhost:8081").unwrap().hostname(),
+            "localhost"
+        );
+        assert_eq!(
+            BillingHost::parse("pay.acme.example").unwrap().hostname(),
+            "pay.acme.example"
+        );
+        let label = "a".repeat(63);
+        let long = [label.as_str(); 4].join(".");
+        assert_eq!(long.len(), 255);
+        assert!(BillingHost::parse(&long[..253]).is_ok());
+    }
+
+    #[test]
+    fn billing_host_rejects() {
+        let label = "a".repeat(63);
+        let too_long = [label.as_str(); 4].join(".");
+        for bad in [
+            "",
+            ":8080",
+            "pay..acme.example",
+            ".acme.example",
+            "acme.example.",
+            "-acme.example",
+            "acme-.example",
+            &"a".repeat(64),
+            &too_long,
+            "acme_co.example",
+            "pay acme.example",
+            " pay.acme.example",
+            "https://pay.acme.example",
+            "pay.acme.example/",
+            "pay.acme.example:",
+            "pay.acme.example:0",
+            "pay.acme.example:65536",
+            "pay.acme.example:123456",
+            "pay.acme.example:80:80",
+            "pay.acme.example:８0",
+            "user@pay.acme.example",
+            "[::1]",
+            "bücher.example",
+        ] {
+            let e = BillingHost::parse(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_host", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn billing_host_serialize_trusted() {
+        let h = BillingHost::parse("pay.acme.example").unwrap();
+        assert_eq!(serde_json::to_string(&h).unwrap(), "\"pay.acme.example\"");
+        assert_eq!(h.to_string(), "pay.acme.example");
+        assert_eq!(BillingHost::from_trusted("X".into()).as_str(), "X");
+    }
+
+    #[test]
+    fn logo_url_reuses_redirect_rules() {
+        let ok = "https://cdn.acme.example/logo.png";
+        assert_eq!(LogoUrl::parse(ok).unwrap().as_str(), ok);
+        assert_eq!(
+            LogoUrl::parse("http://cdn.acme.example/logo.png"),
+            Err(RedirectUrlError::Insecure)
+        );
+        assert_eq!(LogoUrl::parse(""), Err(RedirectUrlError::Empty));
+        assert_eq!(
+            LogoUrl::parse("https://u:p@cdn.acme.example/"),
+            Err(RedirectUrlError::CredentialsNotAllowed)
+        );
+        assert_eq!(LogoUrl::parse("logo.png"), Err(RedirectUrlError::Invalid));
+        assert_eq!(
+            serde_json::to_string(&LogoUrl::parse(ok).unwrap()).unwrap(),
+            format!("\"{ok}\"")
+        );
+        assert_eq!(LogoUrl::from_trusted("x".into()).as_str(), "x");
+    }
+}

@@ -1,0 +1,169 @@
+//! The sandbox processor: outcomes decided by magic numbers (API.md §6), so every flow can be
+//! driven in tests and demos without a real processor.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kassa_core::payment::{AchResolution, AchReturnCode, DeclineCode, Funding};
+
+use crate::{ChargeOutcome, ChargeRequest, Instrument, Processor, ProcessorError};
+
+/// Decides every payment from its card or bank account number.
+#[derive(Debug, Default, Clone)]
+pub struct SandboxProcessor {
+    latency: Duration,
+}
+
+impl SandboxProcessor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answers after `latency`, like a real network call; tests use it to hold attempts in flight.
+    pub fn with_latency(latency: Duration) -> Self {
+        Self { latency }
+    }
+
+    /// The outcome for a card number (digits only).
+    pub fn card_outcome(number: &str) -> ChargeOutcome {
+        let declined = |code| ChargeOutcome::Declined { code };
+        match number {
+            "4000000000000002" => declined(DeclineCode::CardDeclined),
+            "4000000000009995" => declined(DeclineCode::InsufficientFunds),
+            "4000000000000069" => declined(DeclineCode::ExpiredCard),
+            "4000000000000127" => declined(DeclineCode::IncorrectCvc),
+            "4000000000000119" => declined(DeclineCode::ProcessingError),
+            "4000056655665556" => ChargeOutcome::Approved {
+                funding: Funding::Debit,
+            },
+            _ => ChargeOutcome::Approved {
+                funding: Funding::Credit,
+            },
+        }
+    }
+
+    /// How an ACH debit from this account number ends.
+    pub fn ach_resolution(account_number: &str) -> AchResolution {
+        let returned = |code: &str| {
+            AchResolution::Return(
+                AchReturnCode::parse(code).expect("sandbox return codes are well formed"),
+            )
+        };
+        match account_number {
+            "000111111116" => returned("R03"),
+            "000111111113" => returned("R02"),
+            "000222222227" => returned("R01"),
+            _ => AchResolution::Clear,
+        }
+    }
+}
+
+#[async_trait]
+impl Processor for SandboxProcessor {
+    async fn charge(&self, request: ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        Ok(match request.instrument {
+            Instrument::Card { number, .. } => Self::card_outcome(number.expose()),
+            Instrument::Ach { account_number, .. } => ChargeOutcome::AchSubmitted {
+                expected: Some(Self::ach_resolution(account_number.expose())),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
+    use kassa_core::card::{CardNumber, Expiry};
+    use kassa_core::id::PaymentId;
+    use kassa_core::money::{Currency, Money};
+
+    async fn charge_card(number: &str) -> ChargeOutcome {
+        let card = CardNumber::parse(number).unwrap();
+        let id = PaymentId::generate();
+        SandboxProcessor::new()
+            .charge(ChargeRequest {
+                payment_id: &id,
+                amount: Money::new(1000, Currency::Usd),
+                instrument: Instrument::Card {
+                    number: &card,
+                    expiry: Expiry {
+                        month: 12,
+                        year: 2040,
+                    },
+                    cvc: None,
+                    postal_code: None,
+                },
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn charge_ach(account: &str) -> ChargeOutcome {
+        let routing = RoutingNumber::parse("110000000").unwrap();
+        let account = AccountNumber::parse(account).unwrap();
+        let id = PaymentId::generate();
+        SandboxProcessor::new()
+            .charge(ChargeRequest {
+                payment_id: &id,
+                amount: Money::new(1000, Currency::Usd),
+                instrument: Instrument::Ach {
+                    routing_number: &routing,
+                    account_number: &account,
+                    account_type: AccountType::Checking,
+                },
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn magic_cards_decide_the_outcome() {
+        let approved = ChargeOutcome::Approved {
+            funding: Funding::Credit,
+        };
+        assert_eq!(charge_card("4242424242424242").await, approved);
+        assert_eq!(charge_card("5555555555554444").await, approved);
+        assert_eq!(charge_card("378282246310005").await, approved);
+        assert_eq!(
+            charge_card("4000056655665556").await,
+            ChargeOutcome::Approved {
+                funding: Funding::Debit
+            }
+        );
+        for (number, code) in [
+            ("4000000000000002", DeclineCode::CardDeclined),
+            ("4000000000009995", DeclineCode::InsufficientFunds),
+            ("4000000000000069", DeclineCode::ExpiredCard),
+            ("4000000000000127", DeclineCode::IncorrectCvc),
+            ("4000000000000119", DeclineCode::ProcessingError),
+        ] {
+            assert_eq!(charge_card(number).await, ChargeOutcome::Declined { code });
+        }
+    }
+
+    #[tokio::test]
+    async fn magic_accounts_decide_the_ach_outcome() {
+        let ret = |c: &str| ChargeOutcome::AchSubmitted {
+            expected: Some(AchResolution::Return(AchReturnCode::parse(c).unwrap())),
+        };
+        assert_eq!(
+            charge_ach("000123456789").await,
+            ChargeOutcome::AchSubmitted {
+                expected: Some(AchResolution::Clear)
+            }
+        );
+        assert_eq!(charge_ach("000111111116").await, ret("R03"));
+        assert_eq!(charge_ach("000111111113").await, ret("R02"));
+        assert_eq!(charge_ach("000222222227").await, ret("R01"));
+        assert_eq!(
+            charge_ach("12345678").await,
+            ChargeOutcome::AchSubmitted {
+                expected: Some(AchResolution::Clear)
+            }
+        );
+    }
+}

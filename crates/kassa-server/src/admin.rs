@@ -1,0 +1,163 @@
+//! Operator actions shared by the CLI and `serve --demo`: partners and API keys.
+
+use kassa_core::error::{FieldError, FieldErrors};
+use kassa_core::id::{random_base62, ApiKeyId, PartnerId};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
+use kassa_core::secret::Secret;
+use kassa_store::{ApiKeyRecord, Partner, Store, StoreError};
+use time::OffsetDateTime;
+
+use crate::vault::{hash_api_key, new_api_key};
+
+#[derive(Debug, Clone, Default)]
+pub struct NewPartnerInput {
+    pub name: String,
+    pub slug: String,
+    pub billing_host: Option<String>,
+    pub brand_color: Option<String>,
+    pub logo_url: Option<String>,
+    pub require_signed_links: bool,
+}
+
+/// A partner just made, with the secrets shown this once.
+#[derive(Debug)]
+pub struct CreatedPartner {
+    pub partner: Partner,
+    pub api_key: Secret<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error("the {0} is already taken by another partner")]
+    Taken(&'static str),
+    #[error("no partner with slug {0:?}")]
+    UnknownPartner(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Taken(what) => AdminError::Taken(what),
+            e => AdminError::Store(e),
+        }
+    }
+}
+
+pub async fn create_partner(
+    store: &dyn Store,
+    input: NewPartnerInput,
+    now: OffsetDateTime,
+) -> Result<CreatedPartner, AdminError> {
+    let mut errors = FieldErrors::new();
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        errors.add("name", "invalid_value", "must be 1 to 100 characters");
+    }
+    let slug = errors.take("slug", Slug::parse(&input.slug));
+    let billing_host = input
+        .billing_host
+        .as_deref()
+        .and_then(|h| errors.take("billingHost", BillingHost::parse(h)));
+    let brand_color = match input.brand_color.as_deref() {
+        Some(c) => errors.take("brandColor", BrandColor::parse(c)),
+        None => Some(BrandColor::default()),
+    };
+    let logo_url = input
+        .logo_url
+        .as_deref()
+        .and_then(|u| errors.take("logoUrl", LogoUrl::parse(u)));
+    errors.finish().map_err(AdminError::Invalid)?;
+    let partner = Partner {
+        id: PartnerId::generate(),
+        slug: slug.expect("validated"),
+        name,
+        billing_host,
+        brand_color: brand_color.expect("validated"),
+        logo_url,
+        default_redirect_url: None,
+        require_signed_links: input.require_signed_links,
+        link_secret: Secret::new(format!("lsk_{}", random_base62(40))),
+        created_at: now,
+    };
+    store.create_partner(&partner).await?;
+    let (_, api_key) = create_api_key(store, &partner.id, "default", now).await?;
+    Ok(CreatedPartner { partner, api_key })
+}
+
+/// Makes a key for the partner; the secret is returned once and only its hash is kept.
+pub async fn create_api_key(
+    store: &dyn Store,
+    partner: &PartnerId,
+    label: &str,
+    now: OffsetDateTime,
+) -> Result<(ApiKeyRecord, Secret<String>), AdminError> {
+    let key = new_api_key();
+    let record = ApiKeyRecord {
+        id: ApiKeyId::generate(),
+        partner_id: partner.clone(),
+        label: label.to_string(),
+        prefix: key.expose()[..7].to_string(),
+        key_hash: hash_api_key(key.expose()),
+        created_at: now,
+        revoked_at: None,
+    };
+    store.create_api_key(&record).await?;
+    Ok((record, key))
+}
+
+pub async fn partner_by_slug(store: &dyn Store, slug: &str) -> Result<Partner, AdminError> {
+    store
+        .partner_by_slug(slug)
+        .await?
+        .ok_or_else(|| AdminError::UnknownPartner(slug.to_string()))
+}
+
+/// What `serve --demo` prints.
+#[derive(Debug)]
+pub struct Demo {
+    pub partner: Partner,
+    pub created: bool,
+    pub api_key: Secret<String>,
+}
+
+pub const DEMO_SLUG: &str = "acme";
+
+/// Adds the demo partner once; every start gets a fresh demo API key (only hashes are kept,
+/// so an old one cannot be shown again) and the previous demo keys are revoked.
+pub async fn ensure_demo(store: &dyn Store, now: OffsetDateTime) -> Result<Demo, AdminError> {
+    if let Some(partner) = store.partner_by_slug(DEMO_SLUG).await? {
+        store
+            .revoke_api_keys_labeled(&partner.id, "demo", now)
+            .await?;
+        let (_, api_key) = create_api_key(store, &partner.id, "demo", now).await?;
+        return Ok(Demo {
+            partner,
+            created: false,
+            api_key,
+        });
+    }
+    let created = create_partner(
+        store,
+        NewPartnerInput {
+            name: "Acme Services".into(),
+            slug: DEMO_SLUG.into(),
+            brand_color: Some("#0f766e".into()),
+            ..Default::default()
+        },
+        now,
+    )
+    .await?;
+    store
+        .revoke_api_keys_labeled(&created.partner.id, "default", now)
+        .await?;
+    let (_, api_key) = create_api_key(store, &created.partner.id, "demo", now).await?;
+    Ok(Demo {
+        partner: created.partner,
+        created: true,
+        api_key,
+    })
+}

@@ -1,0 +1,280 @@
+//! The JSON API under `/v1`: authentication, body and query parsing, and the routes.
+
+mod payment;
+pub(crate) mod payment_request;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kassa_core::id::ApiKeyId;
+use kassa_store::{Page, PageRequest, Partner};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::vault::hash_api_key;
+
+/// Largest JSON body accepted.
+const MAX_BODY: usize = 256 * 1024;
+
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let api = Router::new()
+        .route(
+            "/v1/payment-requests",
+            post(payment_request::create).get(payment_request::list),
+        )
+        .route("/v1/payment-requests/{id}", get(payment_request::get_one))
+        .route(
+            "/v1/payment-requests/{id}/cancel",
+            post(payment_request::cancel),
+        )
+        .route("/v1/payments/{id}", get(payment::get_one))
+        .route("/v1/sandbox/payments/{id}/settle", post(sandbox::settle))
+        .route(
+            "/v1/sandbox/payments/{id}/return",
+            post(sandbox::return_debit),
+        )
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ));
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/readyz", get(ready))
+        .merge(api)
+}
+
+/// The authenticated caller of an API request.
+#[derive(Clone, Debug)]
+pub struct ApiAuth {
+    pub partner: Arc<Partner>,
+    #[allow(dead_code)]
+    pub key_id: ApiKeyId,
+}
+
+impl FromRequestParts<AppState> for ApiAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(auth) = parts.extensions.get::<ApiAuth>() {
+            return Ok(auth.clone());
+        }
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(ApiError::missing_api_key)?;
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(ApiError::missing_api_key)?;
+        let (partner, key_id) = state
+            .store
+            .partner_by_api_key_hash(&hash_api_key(key))
+            .await?
+            .ok_or_else(ApiError::invalid_api_key)?;
+        let auth = ApiAuth {
+            partner: Arc::new(partner),
+            key_id,
+        };
+        parts.extensions.insert(auth.clone());
+        Ok(auth)
+    }
+}
+
+/// A JSON body parsed with the failing field's path in the error (`invoice.invoiceLineItems[0].value`).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::malformed_json("the request body could not be read"))?;
+        if !is_json && !bytes.is_empty() {
+            return Err(ApiError::malformed_json(
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        if bytes.len() > MAX_BODY {
+            return Err(ApiError::malformed_json("the request body is too large"));
+        }
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}" as &[u8]
+    } else {
+        bytes
+    };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data if path != "." => {
+                let msg = inner.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                let (field, code) = match msg.strip_prefix("unknown field `") {
+                    Some(rest) => {
+                        let name = rest.split('`').next().unwrap_or_default();
+                        let field = match path.rsplit_once('.') {
+                            Some((parent, _)) if path.ends_with(name) => format!("{parent}.{name}"),
+                            _ => name.to_string(),
+                        };
+                        (field, "unknown_field")
+                    }
+                    None => (path, "invalid_type"),
+                };
+                ApiError::field(&field, code, msg)
+            }
+            serde_json::error::Category::Data => {
+                ApiError::malformed_json("the body must be a JSON object")
+            }
+            _ => ApiError::malformed_json(format!("the body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+/// `?limit=&startingAfter=` and the other query parameters of a list endpoint.
+pub struct ListQuery {
+    params: HashMap<String, String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or("");
+        let mut params = HashMap::new();
+        for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
+            if params.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(ApiError::field(
+                    &k,
+                    "duplicate_parameter",
+                    "must be given at most once",
+                ));
+            }
+        }
+        Ok(ListQuery { params })
+    }
+}
+
+impl ListQuery {
+    /// Rejects parameters the endpoint does not know, so a typo never silently lists everything.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        let mut errors: Vec<_> = self
+            .params
+            .keys()
+            .filter(|k| !allowed.contains(&k.as_str()) && *k != "limit" && *k != "startingAfter")
+            .map(|k| {
+                kassa_core::error::FieldError::new(
+                    k.clone(),
+                    "unknown_parameter",
+                    "is not a filter of this list",
+                )
+            })
+            .collect();
+        errors.sort_by(|a, b| a.field.cmp(&b.field));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(errors))
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = match self.get("limit") {
+            None => 20,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "limit",
+                        "invalid_value",
+                        "must be a whole number from 1 to 100",
+                    )
+                })?,
+        };
+        Ok(PageRequest {
+            limit,
+            starting_after: self.get("startingAfter").map(str::to_string),
+        })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBody<T> {
+    data: Vec<T>,
+    has_more: bool,
+}
+
+/// Shapes a store page as `{"data": [...], "hasMore": bool}`.
+pub fn list_response<T: Serialize>(page: Page<T>) -> Result<Json<ListBody<T>>, ApiError> {
+    match page {
+        Page::Items { data, has_more } => Ok(Json(ListBody { data, has_more })),
+        Page::UnknownCursor => Err(ApiError::field(
+            "startingAfter",
+            "unknown_cursor",
+            "names no item of this list",
+        )),
+    }
+}
+
+/// Unknown paths: the API's error shape under `/v1`, a plain page elsewhere.
+pub async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/v1/") || uri.path() == "/v1" {
+        let _ = method;
+        return ApiError::route_not_found().into_response();
+    }
+    crate::pages::not_found_page()
+}
+
+pub(crate) async fn health() -> impl IntoResponse {
+    (StatusCode::OK, "ok")
+}
+
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+pub(crate) fn json_created<T: Serialize>(body: T) -> Response {
+    (StatusCode::CREATED, Json(body)).into_response()
+}

@@ -1,0 +1,308 @@
+//! `/v1/payment-requests` (API.md §2).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kassa_core::clock::parse_rfc3339;
+use kassa_core::email::Email;
+use kassa_core::error::FieldErrors;
+use kassa_core::id::PaymentRequestId;
+use kassa_core::money::{Currency, Money};
+use kassa_core::payment_request::{
+    Metadata, PaymentRequest, PaymentRequestObject, PaymentRequestStatus,
+};
+use kassa_core::reference::ReferenceId;
+use kassa_core::url::RedirectUrl;
+use kassa_store::{CancelOutcome, CreateOutcome, Partner, PaymentRequestFilter};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+
+use super::{json_created, list_response, ApiAuth, ApiJson, ListQuery};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBody {
+    amount: Option<Box<RawValue>>,
+    currency: Option<String>,
+    reference_id: Option<String>,
+    redirect_url: Option<String>,
+    description: Option<String>,
+    payer_email: Option<String>,
+    expires_at: Option<String>,
+    metadata: Option<BTreeMap<String, String>>,
+}
+
+const MAX_DESCRIPTION: usize = 500;
+const MAX_METADATA_KEYS: usize = 50;
+
+/// An amount given as a JSON string or number, read from its text: never through a float.
+pub fn amount_text(raw: &RawValue) -> Option<String> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        serde_json::from_str::<String>(text).ok()
+    } else if text.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+        Some(text.to_string())
+    } else {
+        None
+    }
+}
+
+/// The validated parts of a new payment request, every error reported at once.
+pub struct NewRequestFields {
+    pub amount: Money,
+    pub reference_id: ReferenceId,
+    pub redirect_url: Option<RedirectUrl>,
+    pub description: Option<String>,
+    pub payer_email: Option<Email>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub metadata: Metadata,
+}
+
+impl CreateBody {
+    fn validate(self, max_amount: i64, now: OffsetDateTime) -> Result<NewRequestFields, ApiError> {
+        let mut errors = FieldErrors::new();
+        let currency = match self.currency.as_deref() {
+            None => Some(Currency::Usd),
+            Some(c) => errors.take("currency", Currency::parse(c)),
+        };
+        let amount = match self.amount.as_deref() {
+            None => {
+                errors.add("amount", "required", "is required");
+                None
+            }
+            Some(raw) => match amount_text(raw) {
+                Some(text) => errors.take(
+                    "amount",
+                    Money::parse_positive(&text, currency.unwrap_or_default(), max_amount),
+                ),
+                None => {
+                    errors.add(
+                        "amount",
+                        "invalid_amount",
+                        "must be a decimal amount like 250.00",
+                    );
+                    None
+                }
+            },
+        };
+        let reference_id = errors.take(
+            "referenceId",
+            ReferenceId::parse(self.reference_id.as_deref().unwrap_or("")),
+        );
+        let redirect_url = self
+            .redirect_url
+            .as_deref()
+            .and_then(|u| errors.take("redirectUrl", RedirectUrl::parse(u)));
+        let payer_email = self
+            .payer_email
+            .as_deref()
+            .and_then(|e| errors.take("payerEmail", Email::parse(e)));
+        if let Some(d) = &self.description {
+            if d.chars().count() > MAX_DESCRIPTION {
+                errors.add(
+                    "description",
+                    "too_long",
+                    format!("must be at most {MAX_DESCRIPTION} characters"),
+                );
+            }
+        }
+        let expires_at = match self.expires_at.as_deref() {
+            None => None,
+            Some(text) => match parse_rfc3339(text).ok() {
+                Some(at) if at > now => Some(at),
+                Some(_) => {
+                    errors.add("expiresAt", "in_the_past", "must be in the future");
+                    None
+                }
+                None => {
+                    errors.add(
+                        "expiresAt",
+                        "invalid_timestamp",
+                        "must be an RFC 3339 timestamp like 2026-12-31T23:59:59Z",
+                    );
+                    None
+                }
+            },
+        };
+        let metadata = self.metadata.unwrap_or_default();
+        if metadata.len() > MAX_METADATA_KEYS {
+            errors.add(
+                "metadata",
+                "too_many_keys",
+                format!("must have at most {MAX_METADATA_KEYS} keys"),
+            );
+        }
+        for (k, v) in &metadata {
+            if k.is_empty() || k.chars().count() > 40 {
+                errors.add(
+                    format!("metadata.{k}"),
+                    "invalid_key",
+                    "keys must be 1 to 40 characters",
+                );
+            } else if v.chars().count() > 500 {
+                errors.add(
+                    format!("metadata.{k}"),
+                    "too_long",
+                    "values must be at most 500 characters",
+                );
+            }
+        }
+        errors.finish().map_err(ApiError::validation)?;
+        Ok(NewRequestFields {
+            amount: amount.expect("validated"),
+            reference_id: reference_id.expect("validated"),
+            redirect_url,
+            description: self.description,
+            payer_email,
+            expires_at,
+            metadata,
+        })
+    }
+}
+
+/// The outcome of creating by reference, shared with the creation link.
+pub async fn create_or_get(
+    state: &AppState,
+    partner: &Partner,
+    fields: NewRequestFields,
+) -> Result<CreateOutcome, ApiError> {
+    let now = state.clock.now();
+    let id = PaymentRequestId::generate();
+    let record = PaymentRequest {
+        url: crate::links::pay_url(&state.config.public_base(), partner, &id),
+        id,
+        partner_id: partner.id.clone(),
+        object: PaymentRequestObject::PaymentRequest,
+        reference_id: fields.reference_id,
+        amount: fields.amount,
+        currency: fields.amount.currency(),
+        status: PaymentRequestStatus::Open,
+        redirect_url: fields.redirect_url,
+        description: fields.description,
+        payer_email: fields.payer_email,
+        metadata: fields.metadata,
+        created_at: now,
+        completed_at: None,
+        expires_at: fields.expires_at,
+        payment_id: None,
+        attempt_count: 0,
+        attempt_payment_id: None,
+    };
+    Ok(state.store.create_payment_request(&record, now).await?)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let fields = body.validate(state.config.max_amount_minor, now)?;
+    match create_or_get(&state, &auth.partner, fields).await? {
+        CreateOutcome::Created(pr) => Ok(json_created(pr.seen_at(now))),
+        CreateOutcome::Existing(pr) => Ok((StatusCode::OK, Json(pr.seen_at(now))).into_response()),
+        CreateOutcome::Conflict(pr) => Err(ApiError::conflict(
+            "reference_conflict",
+            format!(
+                "payment request {} already uses referenceId {:?} with amount {} {}",
+                pr.id,
+                pr.reference_id.as_str(),
+                pr.amount,
+                pr.currency.as_str()
+            ),
+        )),
+    }
+}
+
+fn parse_id(id: &str) -> Result<PaymentRequestId, ApiError> {
+    PaymentRequestId::parse(id).map_err(|_| ApiError::not_found("payment request"))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentRequest>, ApiError> {
+    let id = parse_id(&id)?;
+    let pr = state
+        .store
+        .payment_request(&auth.partner.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment request"))?;
+    Ok(Json(pr.seen_at(state.clock.now())))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    query.only(&["status", "referenceId"])?;
+    let mut errors = FieldErrors::new();
+    let status = match query.get("status") {
+        None => None,
+        Some(s) => {
+            let parsed = PaymentRequestStatus::parse_str(s);
+            if parsed.is_none() {
+                errors.add(
+                    "status",
+                    "invalid_value",
+                    "must be one of open, processing, completed, canceled, expired",
+                );
+            }
+            parsed
+        }
+    };
+    let page = query.page();
+    errors.finish().map_err(ApiError::validation)?;
+    let filter = PaymentRequestFilter {
+        status,
+        reference_id: query.get("referenceId").map(str::to_string),
+    };
+    let now = state.clock.now();
+    let page = match state
+        .store
+        .list_payment_requests(&auth.partner.id, &filter, &page?)
+        .await?
+    {
+        kassa_store::Page::Items { data, has_more } => kassa_store::Page::Items {
+            data: data.into_iter().map(|pr| pr.seen_at(now)).collect(),
+            has_more,
+        },
+        other => other,
+    };
+    Ok(list_response(page)?.into_response())
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentRequest>, ApiError> {
+    let id = parse_id(&id)?;
+    match state
+        .store
+        .cancel_payment_request(&auth.partner.id, &id, state.clock.now())
+        .await?
+    {
+        CancelOutcome::Canceled(pr) => Ok(Json(pr)),
+        CancelOutcome::NotFound => Err(ApiError::not_found("payment request")),
+        CancelOutcome::InProgress(_) => Err(ApiError::conflict(
+            "payment_in_progress",
+            "a payment on this request is being processed; try again in a moment",
+        )),
+        CancelOutcome::NotOpen(pr) => Err(ApiError::invalid_state_conflict(
+            "not_open",
+            format!(
+                "only an open payment request can be canceled; this one is {}",
+                pr.status.as_str()
+            ),
+        )),
+    }
+}

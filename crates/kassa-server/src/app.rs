@@ -1,0 +1,151 @@
+//! Building the application: shared state, the router, and the middleware every response passes.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue, Request};
+use axum::Router;
+use kassa_core::clock::{Clock, SystemClock};
+use kassa_processor::{Processor, SandboxProcessor};
+use kassa_store::Store;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::vault::{KeySource, Vault};
+
+/// Everything a request handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub processor: Arc<dyn Processor>,
+    pub clock: Arc<dyn Clock>,
+    pub vault: Vault,
+    pub config: Config,
+    /// Names this process when it leases jobs.
+    pub worker_id: String,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// The parts an application is assembled from; tests swap the clock or the processor.
+pub struct AppParts {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub processor: Arc<dyn Processor>,
+    pub clock: Arc<dyn Clock>,
+    pub vault: Vault,
+}
+
+pub struct App {
+    state: AppState,
+}
+
+impl App {
+    /// What `kassa serve` runs: connect (and migrate) the configured database, load or create
+    /// the vault key, use the sandbox processor and the system clock.
+    pub async fn from_config(config: Config) -> anyhow::Result<(App, KeySource)> {
+        let store = kassa_store::connect(
+            &config.database_url,
+            &kassa_store::ConnectOptions::default(),
+        )
+        .await?;
+        let (vault, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
+        let app = App::new(AppParts {
+            config,
+            store,
+            processor: Arc::new(SandboxProcessor::new()),
+            clock: Arc::new(SystemClock),
+            vault,
+        });
+        Ok((app, source))
+    }
+
+    pub fn new(parts: AppParts) -> App {
+        let worker_id = format!(
+            "{}-{}",
+            std::process::id(),
+            kassa_core::id::random_base62(8)
+        );
+        App {
+            state: AppState(Arc::new(Inner {
+                store: parts.store,
+                processor: parts.processor,
+                clock: parts.clock,
+                vault: parts.vault,
+                config: parts.config,
+                worker_id,
+            })),
+        }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn router(&self) -> Router {
+        let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            // The path only: query strings and bodies may carry payer data.
+            tracing::info_span!("request", id = %kassa_core::id::random_base62(12), method = %req.method(), path = %req.uri().path())
+        });
+        Router::new()
+            .merge(crate::api::routes(&self.state))
+            .merge(crate::pages::routes())
+            .fallback(crate::api::fallback)
+            .with_state(self.state.clone())
+            .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+            .layer(header_layer(
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'",
+            ))
+            .layer(trace)
+    }
+
+    /// Runs every job that is due now, until none is left (tests drive time with a frozen clock).
+    pub async fn run_pending_jobs(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = crate::jobs::run_due(&self.state).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// The background worker: due jobs every poll interval, housekeeping every minute.
+    pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let poll = state.config.job_poll_interval;
+            let mut last_sweep = tokio::time::Instant::now() - Duration::from_secs(3600);
+            loop {
+                if let Err(e) = crate::jobs::run_due(&state).await {
+                    tracing::warn!(error = format!("{e:#}"), "job run failed");
+                }
+                if last_sweep.elapsed() >= Duration::from_secs(60) {
+                    last_sweep = tokio::time::Instant::now();
+                    if let Err(e) = crate::jobs::housekeeping(&state).await {
+                        tracing::warn!(error = format!("{e:#}"), "housekeeping failed");
+                    }
+                }
+                tokio::time::sleep(poll).await;
+            }
+        })
+    }
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}

@@ -1,0 +1,212 @@
+//! The one API error type: every failure of the JSON API leaves through it, in the shape of
+//! API.md §1. A 5xx logs its cause and tells the client nothing internal.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kassa_core::error::FieldError;
+use serde::Serialize;
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    code: &'static str,
+    message: String,
+    errors: Vec<FieldError>,
+    cause: Option<anyhow::Error>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            kind,
+            code,
+            message: message.into(),
+            errors: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// Every failing field at once. A lone unsupported currency keeps its own code.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let code = match errors.as_slice() {
+            [only] if only.code == "unsupported_currency" => "unsupported_currency",
+            _ => "validation_failed",
+        };
+        let message = match errors.len() {
+            1 => format!("{}: {}", errors[0].field, errors[0].message),
+            n => format!("{n} fields are invalid"),
+        };
+        Self {
+            errors,
+            ..Self::new(StatusCode::BAD_REQUEST, "invalid_request", code, message)
+        }
+    }
+
+    pub fn field(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn malformed_json(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "malformed_json",
+            message,
+        )
+    }
+
+    pub fn missing_api_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "missing_api_key",
+            "send your API key as: Authorization: Bearer sk_…",
+        )
+    }
+
+    pub fn invalid_api_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "invalid_api_key",
+            "the API key is unknown or revoked",
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    pub fn route_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "not_found",
+            "no such endpoint",
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "method_not_allowed",
+            "this endpoint does not take that method",
+        )
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", code, message)
+    }
+
+    pub fn invalid_state(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_state",
+            code,
+            message,
+        )
+    }
+
+    /// Like `invalid_state`, answered with 409 where the contract says so (`not_open` on cancel).
+    pub fn invalid_state_conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "invalid_state", code, message)
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self {
+            cause: Some(cause.into()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "internal_error",
+                "something went wrong on our side; it has been logged",
+            )
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<kassa_store::StoreError> for ApiError {
+    fn from(e: kassa_store::StoreError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let body = Body {
+            error: Inner {
+                kind: self.kind,
+                code: self.code,
+                message: &self.message,
+                errors: &self.errors,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_reports_every_field() {
+        let e = ApiError::validation(vec![
+            FieldError::new("amount", "invalid_amount", "bad"),
+            FieldError::new("referenceId", "required", "is required"),
+        ]);
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(e.code(), "validation_failed");
+        assert_eq!(e.message, "2 fields are invalid");
+    }
+
+    #[test]
+    fn lone_currency_error_keeps_its_code() {
+        let e = ApiError::validation(vec![FieldError::new(
+            "currency",
+            "unsupported_currency",
+            "USD only",
+        )]);
+        assert_eq!(e.code(), "unsupported_currency");
+    }
+}

@@ -1,0 +1,128 @@
+//! `Idempotency-Key` on POST (API.md §1): a repeat with the same body replays the first answer;
+//! another body under the same key is refused; a key whose request is still running answers 409.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kassa_store::{IdempotencyBegin, IdempotencyPolicy};
+use sha2::{Digest, Sha256};
+
+use crate::api::ApiAuth;
+use crate::app::AppState;
+use crate::error::ApiError;
+
+const HEADER: &str = "idempotency-key";
+const MAX_KEY: usize = 255;
+const MAX_BODY: usize = 1024 * 1024;
+
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
+        return next.run(req).await;
+    }
+    match replay_or_run(state, req, next).await {
+        Ok(resp) | Err(resp) => resp,
+    }
+}
+
+async fn replay_or_run(state: AppState, req: Request, next: Next) -> Result<Response, Response> {
+    let (mut parts, body) = req.into_parts();
+    let key = parts
+        .headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::field(
+                "Idempotency-Key",
+                "invalid_value",
+                "must be 1 to 255 visible ASCII characters",
+            )
+            .into_response()
+        })?;
+    let auth = ApiAuth::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let bytes = to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::malformed_json("the request body is too large or could not be read")
+            .into_response()
+    })?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update(b" ");
+    hasher.update(parts.uri.path());
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    let hash = hex::encode(hasher.finalize());
+    let partner = auth.partner.id.clone();
+    let begin = state
+        .store
+        .idempotency_begin(
+            &partner,
+            &key,
+            &hash,
+            state.clock.now(),
+            &IdempotencyPolicy::default(),
+        )
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    match begin {
+        IdempotencyBegin::Started => {}
+        IdempotencyBegin::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut resp = (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(resp);
+        }
+        IdempotencyBegin::Mismatch => {
+            return Err(ApiError::invalid_state(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request",
+            )
+            .into_response())
+        }
+        IdempotencyBegin::InProgress => {
+            return Err(ApiError::conflict(
+                "idempotency_key_in_progress",
+                "a request with this Idempotency-Key is still being processed",
+            )
+            .into_response())
+        }
+    }
+    let resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let status = resp.status();
+    // Nothing is stored for a request that failed validation or hit a server fault: it changed
+    // nothing, and the client may fix it and retry under the same key.
+    if status == StatusCode::BAD_REQUEST
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+    {
+        if let Err(e) = state.store.idempotency_release(&partner, &key).await {
+            tracing::error!(error = %e, "could not release idempotency key");
+        }
+        return Ok(resp);
+    }
+    let (resp_parts, body) = resp.into_parts();
+    let body = to_bytes(body, usize::MAX).await.map_err(|_| {
+        ApiError::internal(anyhow::anyhow!("response body unreadable")).into_response()
+    })?;
+    let text = String::from_utf8_lossy(&body);
+    if let Err(e) = state
+        .store
+        .idempotency_finish(&partner, &key, status.as_u16(), &text)
+        .await
+    {
+        return Err(ApiError::from(e).into_response());
+    }
+    Ok(Response::from_parts(resp_parts, Body::from(body)))
+}

@@ -1,0 +1,96 @@
+//! Durable background work. Jobs live in the database with a run time and a lease, so they
+//! survive restarts, and several instances sharing one PostgreSQL never run the same job twice.
+//! Every handler is idempotent (a conditional update), so a job run again after a crash is harmless.
+
+use anyhow::Context;
+use kassa_core::id::{PaymentId, PaymentRequestId};
+use kassa_core::payment::{AchResolution, AchReturnCode};
+use kassa_store::Job;
+use time::Duration;
+
+use crate::app::AppState;
+
+/// How long a claimed job is ours before another worker may take it over.
+const LEASE: Duration = Duration::seconds(60);
+/// A card attempt still undecided after this long died with its process.
+const ABANDONED_ATTEMPT: Duration = Duration::minutes(2);
+
+/// Runs the jobs due now; how many ran.
+pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let jobs = state
+        .store
+        .claim_jobs(&state.worker_id, now, now + LEASE, 32)
+        .await?;
+    let n = jobs.len();
+    for job in jobs {
+        match run(state, &job).await {
+            Ok(()) => state.store.complete_job(&job.id, state.clock.now()).await?,
+            Err(e) => {
+                // Exponential backoff, capped at an hour.
+                let delay = Duration::seconds(
+                    2i64.saturating_pow(job.attempts.clamp(1, 12) as u32)
+                        .min(3600),
+                );
+                tracing::warn!(job = %job.id, kind = %job.kind, error = format!("{e:#}"), "job failed; will retry");
+                state
+                    .store
+                    .retry_job(&job.id, state.clock.now() + delay, &format!("{e:#}"))
+                    .await?;
+            }
+        }
+    }
+    Ok(n)
+}
+
+async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let field = |name: &str| -> anyhow::Result<String> {
+        job.payload
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .with_context(|| format!("job payload has no {name}"))
+    };
+    match job.kind.as_str() {
+        "ach_settlement" => {
+            let payment = PaymentId::parse(&field("paymentId")?)?;
+            let outcome = field("outcome")?;
+            let resolution = if outcome == "clear" {
+                AchResolution::Clear
+            } else {
+                AchResolution::Return(AchReturnCode::parse(&outcome).context("bad return code")?)
+            };
+            // Already settled through the sandbox endpoint: nothing left to do.
+            state.store.resolve_ach(&payment, &resolution, now).await?;
+        }
+        "expire_payment_request" => {
+            let id = PaymentRequestId::parse(&field("paymentRequestId")?)?;
+            state.store.expire_payment_request(&id, now).await?;
+        }
+        other => anyhow::bail!("unknown job kind {other}"),
+    }
+    Ok(())
+}
+
+/// Periodic sweeps: free abandoned attempts and forget idempotency keys past retention.
+pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let failed = state
+        .store
+        .fail_abandoned_attempts(now - ABANDONED_ATTEMPT, now)
+        .await?;
+    if failed > 0 {
+        tracing::warn!(
+            failed,
+            "failed card attempts abandoned by a crashed process"
+        );
+    }
+    state
+        .store
+        .purge_idempotency_keys(
+            now - kassa_store::IdempotencyPolicy::default().retention - Duration::hours(1),
+        )
+        .await?;
+    Ok(())
+}

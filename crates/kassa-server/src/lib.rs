@@ -1,0 +1,18 @@
+//! Kassa's HTTP service: the JSON API (`api/`), the hosted pay pages (`pages/`), the payment flow
+//! they share (`checkout.rs`), background jobs and configuration.
+
+pub mod admin;
+mod api;
+mod app;
+mod checkout;
+pub mod config;
+mod error;
+mod idempotency;
+pub mod jobs;
+pub mod links;
+mod pages;
+pub mod vault;
+
+pub use app::{App, AppParts, AppState};
+pub use config::Config;
+pub use error::ApiError;

@@ -1,0 +1,592 @@
+//! The payer's side: the creation link, the pay page with its card and bank forms, and the
+//! receipt (API.md §2, "Creation link and hosted page").
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
+use kassa_core::card::{CardNumber, Cvc, Expiry};
+use kassa_core::error::ValidationError;
+use kassa_core::id::PaymentRequestId;
+use kassa_core::money::{Currency, Money};
+use kassa_core::payment::Payment;
+use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::reference::ReferenceId;
+use kassa_core::url::RedirectUrl;
+use kassa_store::CreateOutcome;
+use time::OffsetDateTime;
+
+use super::{
+    cookie, internal_error_page, message, not_found_page, render, Brand, MessagePage, Site,
+};
+use crate::api::payment_request::{create_or_get, NewRequestFields};
+use crate::app::AppState;
+use crate::checkout::{pay, PayInput, PayOutcome};
+
+const MAX_FORM: usize = 16 * 1024;
+
+fn csrf_cookie_name(site: &Site) -> &'static str {
+    if site.secure {
+        "__Host-kassa_csrf"
+    } else {
+        "kassa_csrf"
+    }
+}
+
+// ---------------------------------------------------------------- creation link
+
+/// `GET …/payment-request?amount=&referenceId=[&redirectUrl=][&signature=]`: creates the request
+/// (or finds the one with this reference) and sends the payer to its page.
+pub async fn creation_link(
+    State(state): State<AppState>,
+    site: Site,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let brand = || Brand::of(&site.partner);
+    let bad = |body: &str| {
+        message(
+            StatusCode::BAD_REQUEST,
+            brand(),
+            "Invalid payment link",
+            "This payment link is not valid",
+            body,
+        )
+    };
+    let query = match crate::links::CreationQuery::parse(query.as_deref().unwrap_or("")) {
+        Ok(q) => q,
+        Err(name) => {
+            return bad(&format!(
+                "The link gives “{name}” more than once. Please ask for a new link."
+            ))
+        }
+    };
+    if site.partner.require_signed_links
+        && !query.signature_valid(site.partner.link_secret.expose())
+    {
+        return message(
+            StatusCode::FORBIDDEN,
+            brand(),
+            "Invalid payment link",
+            "This payment link is not valid",
+            "The link's signature is missing or does not match. Please ask the sender for a new link.",
+        );
+    }
+    let reference_id = match ReferenceId::parse(query.reference_id.as_deref().unwrap_or("")) {
+        Ok(r) => r,
+        Err(e) => {
+            return bad(&format!(
+                "The reference id {}. A payment link needs a reference id.",
+                e.message()
+            ))
+        }
+    };
+    let amount = match query.amount.as_deref() {
+        None | Some("") => return bad("The link has no amount."),
+        Some(text) => {
+            match Money::parse_positive(text, Currency::Usd, state.config.max_amount_minor) {
+                Ok(m) => m,
+                Err(e) => {
+                    return bad(&format!(
+                        "The amount “{text}” is not valid: it {}.",
+                        e.message()
+                    ))
+                }
+            }
+        }
+    };
+    let redirect_url = match query.redirect_url.as_deref() {
+        None | Some("") => None,
+        Some(u) => match RedirectUrl::parse(u) {
+            Ok(u) => Some(u),
+            Err(e) => return bad(&format!("The return address {}.", e.message())),
+        },
+    };
+    let fields = NewRequestFields {
+        amount,
+        reference_id,
+        redirect_url,
+        description: None,
+        payer_email: None,
+        expires_at: None,
+        metadata: Default::default(),
+    };
+    match create_or_get(&state, &site.partner, fields).await {
+        Ok(CreateOutcome::Created(pr) | CreateOutcome::Existing(pr)) => {
+            Redirect::to(&format!("{}/pay/{}", site.base, pr.id)).into_response()
+        }
+        Ok(CreateOutcome::Conflict(pr)) => message(
+            StatusCode::CONFLICT,
+            brand(),
+            "Payment link conflict",
+            "This reference is already used for another amount",
+            &format!(
+                "A payment for reference “{}” already exists for {}. Please ask the sender for a corrected link.",
+                pr.reference_id,
+                pr.amount.display()
+            ),
+        ),
+        Err(e) => internal_error_page(format!("{e:?}")),
+    }
+}
+
+// ---------------------------------------------------------------- pay page
+
+#[derive(Default)]
+struct FormValues {
+    method: String,
+    cardholder_name: String,
+    expiry: String,
+    postal_code: String,
+    account_holder_name: String,
+    routing_number: String,
+    account_type: String,
+}
+
+#[derive(Template)]
+#[template(path = "pay.html")]
+struct PayPage {
+    brand: Brand,
+    amount: String,
+    reference_id: String,
+    description: Option<String>,
+    action: String,
+    csrf_token: String,
+    notice: Option<String>,
+    errors: HashMap<&'static str, String>,
+    values: FormValues,
+}
+
+impl PayPage {
+    fn error(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "receipt.html")]
+struct ReceiptPage {
+    brand: Brand,
+    heading: String,
+    lead: String,
+    amount: String,
+    reference_id: String,
+    date: String,
+    method: String,
+    payment_id: String,
+    return_url: Option<String>,
+}
+
+fn request_id(params: &HashMap<String, String>) -> Option<PaymentRequestId> {
+    params
+        .get("id")
+        .and_then(|id| PaymentRequestId::parse(id).ok())
+}
+
+async fn load(
+    state: &AppState,
+    site: &Site,
+    params: &HashMap<String, String>,
+) -> Result<PaymentRequest, Response> {
+    let id = request_id(params).ok_or_else(not_found_page)?;
+    match state.store.payment_request(&site.partner.id, &id).await {
+        Ok(Some(pr)) => Ok(pr.seen_at(state.clock.now())),
+        Ok(None) => Err(not_found_page()),
+        Err(e) => Err(internal_error_page(e)),
+    }
+}
+
+/// The page for a request that takes no payment now, or None when it is open.
+fn state_page(status: StatusCode, site: &Site, pr: &PaymentRequest) -> Option<Response> {
+    let brand = Brand::of(&site.partner);
+    let amount = pr.amount.display();
+    let (title, heading, body) = match pr.status {
+        PaymentRequestStatus::Open if pr.attempt_payment_id.is_none() => return None,
+        PaymentRequestStatus::Open => (
+            "Payment in progress",
+            "A payment is being processed",
+            "Another payment for this request is being processed right now. Please wait a moment and reload this page.".to_string(),
+        ),
+        PaymentRequestStatus::Completed => (
+            "Payment completed",
+            "This payment has already been completed",
+            format!("The payment of {amount} for reference {} has been received. No further payment can be made.", pr.reference_id),
+        ),
+        PaymentRequestStatus::Processing => (
+            "Payment processing",
+            "Your bank payment is processing",
+            format!("The bank payment of {amount} for reference {} has been submitted and is waiting for the bank to clear it. No further payment is needed.", pr.reference_id),
+        ),
+        PaymentRequestStatus::Canceled => (
+            "Payment canceled",
+            "This payment request was canceled",
+            format!("{} canceled this payment request. No payment can be made. Please contact them if you think this is a mistake.", site.partner.name),
+        ),
+        PaymentRequestStatus::Expired => (
+            "Payment link expired",
+            "This payment link has expired",
+            format!("This payment request is no longer payable. Please ask {} for a new link.", site.partner.name),
+        ),
+    };
+    let mut page = MessagePage {
+        brand,
+        title: title.into(),
+        heading: heading.into(),
+        body,
+        link: None,
+    };
+    if matches!(
+        pr.status,
+        PaymentRequestStatus::Processing | PaymentRequestStatus::Completed
+    ) && pr.payment_id.is_some()
+    {
+        page.link = Some((
+            format!("{}/pay/{}/confirmation", site.base, pr.id),
+            "View receipt".into(),
+        ));
+    }
+    Some(render(status, &page))
+}
+
+/// The CSRF cookie of this browser, or a new one to set.
+fn csrf_cookie(headers: &HeaderMap, site: &Site) -> (String, Option<HeaderValue>) {
+    let name = csrf_cookie_name(site);
+    if let Some(v) = cookie(headers, name)
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
+        return (v.to_string(), None);
+    }
+    let value = kassa_core::id::random_base62(32);
+    let secure = if site.secure { "; Secure" } else { "" };
+    let header = HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .expect("ascii cookie");
+    (value, Some(header))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn form_page(
+    state: &AppState,
+    site: &Site,
+    pr: &PaymentRequest,
+    cookie_value: &str,
+    status: StatusCode,
+    notice: Option<String>,
+    errors: HashMap<&'static str, String>,
+    values: FormValues,
+) -> Response {
+    let page = PayPage {
+        brand: Brand::of(&site.partner),
+        amount: pr.amount.display(),
+        reference_id: pr.reference_id.to_string(),
+        description: pr.description.clone(),
+        action: format!("{}/pay/{}", site.base, pr.id),
+        csrf_token: state.vault.csrf_token(cookie_value, pr.id.as_str()),
+        notice,
+        errors,
+        values,
+    };
+    render(status, &page)
+}
+
+pub async fn pay_page(
+    State(state): State<AppState>,
+    site: Site,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let pr = match load(&state, &site, &params).await {
+        Ok(pr) => pr,
+        Err(resp) => return resp,
+    };
+    if let Some(resp) = state_page(StatusCode::OK, &site, &pr) {
+        return resp;
+    }
+    let (cookie_value, set_cookie) = csrf_cookie(&headers, &site);
+    let mut resp = form_page(
+        &state,
+        &site,
+        &pr,
+        &cookie_value,
+        StatusCode::OK,
+        None,
+        HashMap::new(),
+        FormValues::default(),
+    );
+    if let Some(c) = set_cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// Reads the posted form: the payer's instrument, or every field message at once.
+fn parse_form(
+    form: &HashMap<String, String>,
+    today: time::Date,
+) -> Result<PayInput, (FormValues, HashMap<&'static str, String>)> {
+    let get = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or("");
+    let mut errors: HashMap<&'static str, String> = HashMap::new();
+    let values = FormValues {
+        method: get("method").to_string(),
+        cardholder_name: get("cardholderName").to_string(),
+        expiry: get("expiry").to_string(),
+        postal_code: get("postalCode").to_string(),
+        account_holder_name: get("accountHolderName").to_string(),
+        routing_number: get("routingNumber").to_string(),
+        account_type: get("accountType").to_string(),
+    };
+    let name = |field: &'static str, errors: &mut HashMap<&'static str, String>| {
+        let v = get(field);
+        if v.is_empty() {
+            errors.insert(
+                field,
+                if field == "cardholderName" {
+                    "Enter the name on the card."
+                } else {
+                    "Enter the name on the account."
+                }
+                .into(),
+            );
+        } else if v.chars().count() > 100 || v.chars().any(char::is_control) {
+            errors.insert(field, "The name must be at most 100 characters.".into());
+        }
+        v.to_string()
+    };
+    fn take<T, E: ValidationError>(
+        errors: &mut HashMap<&'static str, String>,
+        field: &'static str,
+        r: Result<T, E>,
+    ) -> Option<T> {
+        r.map_err(|e| {
+            let mut msg = e.message();
+            if let Some(first) = msg.get(..1) {
+                msg = first.to_uppercase() + &msg[1..];
+            }
+            errors.insert(field, format!("{msg}."));
+        })
+        .ok()
+    }
+    let input = match values.method.as_str() {
+        "card" => {
+            let holder_name = name("cardholderName", &mut errors);
+            let number = take(
+                &mut errors,
+                "cardNumber",
+                CardNumber::parse(get("cardNumber")),
+            );
+            let expiry = take(&mut errors, "expiry", Expiry::parse(get("expiry"), today));
+            let cvc = take(
+                &mut errors,
+                "cvc",
+                Cvc::parse(get("cvc"), number.as_ref().map(CardNumber::brand)),
+            );
+            let postal = get("postalCode");
+            if postal.chars().count() < 2 || postal.chars().count() > 20 {
+                errors.insert("postalCode", "Enter the billing ZIP or postal code.".into());
+            }
+            match (number, expiry, cvc) {
+                (Some(number), Some(expiry), Some(cvc)) if errors.is_empty() => {
+                    Some(PayInput::Card {
+                        holder_name,
+                        number,
+                        expiry,
+                        cvc,
+                        postal_code: postal.to_string(),
+                    })
+                }
+                _ => None,
+            }
+        }
+        "ach" => {
+            let holder_name = name("accountHolderName", &mut errors);
+            let routing = take(
+                &mut errors,
+                "routingNumber",
+                RoutingNumber::parse(get("routingNumber")),
+            );
+            let account = take(
+                &mut errors,
+                "accountNumber",
+                AccountNumber::parse(get("accountNumber")),
+            );
+            let account_type = take(
+                &mut errors,
+                "accountType",
+                AccountType::parse(get("accountType")),
+            );
+            match (routing, account, account_type) {
+                (Some(routing_number), Some(account_number), Some(account_type))
+                    if errors.is_empty() =>
+                {
+                    Some(PayInput::Ach {
+                        holder_name,
+                        routing_number,
+                        account_number,
+                        account_type,
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => {
+            errors.insert("method", "Choose to pay by card or by bank account.".into());
+            None
+        }
+    };
+    input.ok_or((values, errors))
+}
+
+pub async fn pay_submit(
+    State(state): State<AppState>,
+    site: Site,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let pr = match load(&state, &site, &params).await {
+        Ok(pr) => pr,
+        Err(resp) => return resp,
+    };
+    let brand = || Brand::of(&site.partner);
+    if body.len() > MAX_FORM {
+        return message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            brand(),
+            "Invalid form",
+            "The form was too large",
+            "Please go back and try again.",
+        );
+    }
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let cookie_value = cookie(&headers, csrf_cookie_name(&site))
+        .unwrap_or("")
+        .to_string();
+    let token = form.get("csrfToken").map(String::as_str).unwrap_or("");
+    if cookie_value.is_empty() || !state.vault.csrf_valid(&cookie_value, pr.id.as_str(), token) {
+        let mut page = MessagePage {
+            brand: brand(),
+            title: "Form expired".into(),
+            heading: "This form has expired".into(),
+            body: "For your security the payment form must be sent from this page. Nothing was charged. Please open the payment page again and retry.".into(),
+            link: None,
+        };
+        page.link = Some((
+            format!("{}/pay/{}", site.base, pr.id),
+            "Open the payment page".into(),
+        ));
+        return render(StatusCode::FORBIDDEN, &page);
+    }
+    if let Some(resp) = state_page(StatusCode::CONFLICT, &site, &pr) {
+        return resp;
+    }
+    let input = match parse_form(&form, state.clock.now().date()) {
+        Ok(input) => input,
+        Err((values, errors)) => {
+            let notice = Some("Please correct the highlighted fields.".to_string());
+            return form_page(
+                &state,
+                &site,
+                &pr,
+                &cookie_value,
+                StatusCode::BAD_REQUEST,
+                notice,
+                errors,
+                values,
+            );
+        }
+    };
+    match pay(&state, &site.partner, &pr.id, &input).await {
+        Ok(PayOutcome::Completed | PayOutcome::Processing) => {
+            Redirect::to(&format!("{}/pay/{}/confirmation", site.base, pr.id)).into_response()
+        }
+        Ok(PayOutcome::Declined(finished, code)) => {
+            let values = match input {
+                PayInput::Card { .. } => FormValues {
+                    method: "card".into(),
+                    ..Default::default()
+                },
+                PayInput::Ach { .. } => FormValues {
+                    method: "ach".into(),
+                    ..Default::default()
+                },
+            };
+            let pr = finished.request.seen_at(state.clock.now());
+            form_page(
+                &state,
+                &site,
+                &pr,
+                &cookie_value,
+                StatusCode::PAYMENT_REQUIRED,
+                Some(code.payer_message().into()),
+                HashMap::new(),
+                values,
+            )
+        }
+        Ok(
+            PayOutcome::AlreadyCompleted(pr) | PayOutcome::InProgress(pr) | PayOutcome::NotOpen(pr),
+        ) => state_page(StatusCode::CONFLICT, &site, &pr).unwrap_or_else(|| {
+            message(
+                StatusCode::CONFLICT,
+                brand(),
+                "Payment in progress",
+                "A payment is being processed",
+                "Please wait a moment and reload this page.",
+            )
+        }),
+        Ok(PayOutcome::NotFound) => not_found_page(),
+        Err(e) => internal_error_page(format!("{e:#}")),
+    }
+}
+
+// ---------------------------------------------------------------- receipt
+
+fn long_date(t: OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[month repr:long] [day padding:none], [year] at [hour]:[minute] UTC"
+    );
+    t.format(&format).unwrap_or_default()
+}
+
+pub async fn confirmation(
+    State(state): State<AppState>,
+    site: Site,
+    Path(params): Path<HashMap<String, String>>,
+) -> Response {
+    let pr = match load(&state, &site, &params).await {
+        Ok(pr) => pr,
+        Err(resp) => return resp,
+    };
+    let to_pay_page = || Redirect::to(&format!("{}/pay/{}", site.base, pr.id)).into_response();
+    let Some(payment_id) = pr.payment_id.clone() else {
+        return to_pay_page();
+    };
+    let payment: Payment = match state.store.payment(&site.partner.id, &payment_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return to_pay_page(),
+        Err(e) => return internal_error_page(e),
+    };
+    let (heading, lead) = match pr.status {
+        PaymentRequestStatus::Completed => ("Payment complete".to_string(), format!("Thank you. {} has received your payment.", site.partner.name)),
+        PaymentRequestStatus::Processing => (
+            "Bank payment submitted".to_string(),
+            "Thank you. Your bank payment is processing; it usually clears within a few business days.".to_string(),
+        ),
+        _ => return to_pay_page(),
+    };
+    let page = ReceiptPage {
+        brand: Brand::of(&site.partner),
+        heading,
+        lead,
+        amount: pr.amount.display(),
+        reference_id: pr.reference_id.to_string(),
+        date: long_date(pr.completed_at.unwrap_or(payment.created_at)),
+        method: payment.payment_method.describe(),
+        payment_id: payment.id.to_string(),
+        return_url: pr.redirect_url.as_ref().map(|u| u.as_str().to_string()),
+    };
+    render(StatusCode::OK, &page)
+}

@@ -1,0 +1,220 @@
+//! Hosted pages (HTML): the creation link, the pay page and its states, the receipt. A partner
+//! is found by the request's host (its billing host) or by the `/p/{slug}` path prefix.
+
+mod checkout;
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use kassa_store::Partner;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/static/kassa.css", get(stylesheet))
+        .route("/static/brand/{slug}", get(brand_stylesheet))
+        .route("/payment-request", get(checkout::creation_link))
+        .route("/p/{slug}/payment-request", get(checkout::creation_link))
+        .route(
+            "/pay/{id}",
+            get(checkout::pay_page).post(checkout::pay_submit),
+        )
+        .route(
+            "/p/{slug}/pay/{id}",
+            get(checkout::pay_page).post(checkout::pay_submit),
+        )
+        .route("/pay/{id}/confirmation", get(checkout::confirmation))
+        .route(
+            "/p/{slug}/pay/{id}/confirmation",
+            get(checkout::confirmation),
+        )
+}
+
+/// The partner whose pages are being served, and the path prefix its links live under.
+pub struct Site {
+    pub partner: Partner,
+    /// `""` on the partner's billing host, `/p/{slug}` otherwise.
+    pub base: String,
+    /// Whether the browser reached us over https (cookies are then `Secure`).
+    pub secure: bool,
+}
+
+impl FromRequestParts<AppState> for Site {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let params = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| p)
+            .unwrap_or_default();
+        let public_https = state.config.public_base().starts_with("https://");
+        let found = if let Some(slug) = params.get("slug") {
+            state
+                .store
+                .partner_by_slug(slug)
+                .await
+                .map(|p| p.map(|p| (p, format!("/p/{slug}"), public_https)))
+        } else {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_ascii_lowercase)
+                .unwrap_or_default();
+            state
+                .store
+                .partner_by_host(&host)
+                .await
+                .map(|p| p.map(|p| (p, String::new(), true)))
+        };
+        match found {
+            Ok(Some((partner, base, secure))) => Ok(Site {
+                partner,
+                base,
+                secure,
+            }),
+            Ok(None) => Err(not_found_page()),
+            Err(e) => Err(internal_error_page(e)),
+        }
+    }
+}
+
+/// What the layout shows of the partner.
+pub struct Brand {
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub css_url: Option<String>,
+}
+
+impl Brand {
+    pub fn of(partner: &Partner) -> Brand {
+        Brand {
+            name: partner.name.clone(),
+            logo_url: partner.logo_url.as_ref().map(|u| u.as_str().to_string()),
+            css_url: Some(format!("/static/brand/{}", partner.slug)),
+        }
+    }
+
+    pub fn kassa() -> Brand {
+        Brand {
+            name: "Kassa".into(),
+            logo_url: None,
+            css_url: None,
+        }
+    }
+}
+
+/// A titled message page: payment states without a form, and every error.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub brand: Brand,
+    pub title: String,
+    pub heading: String,
+    pub body: String,
+    pub link: Option<(String, String)>,
+}
+
+/// Renders a template with a status, never caching pages that carry payer state.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut resp = (status, Html(html)).into_response();
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => internal_error_page(e),
+    }
+}
+
+pub fn message(
+    status: StatusCode,
+    brand: Brand,
+    title: &str,
+    heading: &str,
+    body: &str,
+) -> Response {
+    render(
+        status,
+        &MessagePage {
+            brand,
+            title: title.into(),
+            heading: heading.into(),
+            body: body.into(),
+            link: None,
+        },
+    )
+}
+
+pub fn not_found_page() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        Brand::kassa(),
+        "Not found",
+        "Page not found",
+        "This payment page does not exist. Please check the link you were sent.",
+    )
+}
+
+/// A plain page for a server fault; the cause goes to the log only.
+pub fn internal_error_page(cause: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %cause, "page failed");
+    let html = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error</title>\
+                <link rel=\"stylesheet\" href=\"/static/kassa.css\"></head><body><main><h1>Something went wrong</h1>\
+                <p>We could not complete this request. Nothing was charged. Please try again in a moment.</p></main></body></html>";
+    (StatusCode::INTERNAL_SERVER_ERROR, Html(html)).into_response()
+}
+
+const STYLESHEET: &str = include_str!("../../static/kassa.css");
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// The partner's color as a stylesheet, so no inline style is needed under the CSP.
+async fn brand_stylesheet(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    match state.store.partner_by_slug(&slug).await {
+        Ok(Some(p)) => (
+            [
+                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            format!(":root {{ --brand: {}; }}\n", p.brand_color.as_str()),
+        )
+            .into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/css")],
+            "",
+        )
+            .into_response(),
+        Err(e) => internal_error_page(e),
+    }
+}
+
+/// The value of one cookie from the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}

@@ -1,0 +1,284 @@
+//! The vault: card and account numbers sealed with AES-256-GCM under `KASSA_VAULT_KEY`, plus the
+//! other keyed hashes derived from the same master key (fingerprints, CSRF tokens).
+
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hmac::{Hmac, Mac};
+use kassa_core::id::{PartnerId, VaultEntryId};
+use kassa_core::secret::Secret;
+use kassa_store::NewVaultEntry;
+use rand::RngCore;
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub struct Vault {
+    cipher: Aes256Gcm,
+    fingerprint_key: Secret<[u8; 32]>,
+    csrf_key: Secret<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("KASSA_VAULT_KEY must be 64 hexadecimal characters (32 bytes)")]
+    BadKey,
+    #[error("cannot read or write the vault key file {0}: {1}")]
+    KeyFile(String, std::io::Error),
+    #[error("a vault entry could not be decrypted (wrong key or tampered data)")]
+    Decrypt,
+}
+
+/// Where the master key came from, so the binary can warn about a generated one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Configured,
+    File(String),
+    Generated(String),
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+impl Vault {
+    /// Subkeys are derived from the master key by HMAC with distinct labels, so no key does two jobs.
+    pub fn new(master: &[u8; 32]) -> Self {
+        let enc = hmac(master, &[b"kassa vault encryption v1"]);
+        Self {
+            cipher: Aes256Gcm::new_from_slice(&enc).expect("32-byte key"),
+            fingerprint_key: Secret::new(hmac(master, &[b"kassa fingerprint v1"])),
+            csrf_key: Secret::new(hmac(master, &[b"kassa csrf v1"])),
+        }
+    }
+
+    /// The configured key, else the one kept in `data_dir/vault.key`, else a new one written there.
+    pub fn load_or_create(
+        configured: Option<&Secret<String>>,
+        data_dir: &Path,
+    ) -> Result<(Self, KeySource), VaultError> {
+        if let Some(key) = configured {
+            return Ok((Self::new(&parse_key(key.expose())?), KeySource::Configured));
+        }
+        let path = data_dir.join("vault.key");
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((Self::new(&parse_key(text.trim())?), KeySource::File(shown))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                rand::rng().fill_bytes(&mut key);
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
+                write_private(&path, &hex::encode(key))
+                    .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
+                Ok((Self::new(&key), KeySource::Generated(shown)))
+            }
+            Err(e) => Err(VaultError::KeyFile(shown, e)),
+        }
+    }
+
+    /// Encrypts `plaintext` for one vault row; the partner and entry id are bound in as associated
+    /// data, so a ciphertext copied to another row or partner does not decrypt.
+    pub fn seal(&self, partner: &PartnerId, id: VaultEntryId, plaintext: &[u8]) -> NewVaultEntry {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = format!("{partner}/{id}");
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption does not fail for in-memory data");
+        NewVaultEntry {
+            id,
+            nonce: nonce.to_vec(),
+            ciphertext,
+        }
+    }
+
+    pub fn open(
+        &self,
+        partner: &PartnerId,
+        id: &VaultEntryId,
+        nonce: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Secret<Vec<u8>>, VaultError> {
+        if nonce.len() != 12 {
+            return Err(VaultError::Decrypt);
+        }
+        let aad = format!("{partner}/{id}");
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map(Secret::new)
+            .map_err(|_| VaultError::Decrypt)
+    }
+
+    /// Recognises the same card or account across payments of one partner without storing it.
+    pub fn fingerprint(&self, partner: &PartnerId, kind: &str, number: &str) -> String {
+        let mac = hmac(
+            self.fingerprint_key.expose(),
+            &[
+                partner.as_str().as_bytes(),
+                b"/",
+                kind.as_bytes(),
+                b"/",
+                number.as_bytes(),
+            ],
+        );
+        hex::encode(&mac[..16])
+    }
+
+    /// A form token bound to the browser's CSRF cookie and to what the form acts on.
+    pub fn csrf_token(&self, cookie: &str, scope: &str) -> String {
+        hex::encode(hmac(
+            self.csrf_key.expose(),
+            &[cookie.as_bytes(), b"|", scope.as_bytes()],
+        ))
+    }
+
+    pub fn csrf_valid(&self, cookie: &str, scope: &str, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let expected = self.csrf_token(cookie, scope);
+        expected.as_bytes().ct_eq(token.as_bytes()).into()
+    }
+}
+
+fn parse_key(text: &str) -> Result<[u8; 32], VaultError> {
+    let bytes = hex::decode(text).map_err(|_| VaultError::BadKey)?;
+    bytes.try_into().map_err(|_| VaultError::BadKey)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// API keys: `sk_` + 32 base62 characters. Only a SHA-256 hash is stored; the key carries 190
+/// bits of randomness, so a fast hash is enough (a slow one is for guessable passwords).
+pub fn new_api_key() -> Secret<String> {
+    Secret::new(format!("sk_{}", kassa_core::id::random_base62(32)))
+}
+
+pub fn hash_api_key(key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// HMAC-SHA256 of `message` under a partner's link secret, lowercase hex.
+pub fn link_signature(secret: &str, message: &str) -> String {
+    hex::encode(hmac(secret.as_bytes(), &[message.as_bytes()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> Vault {
+        Vault::new(&[7u8; 32])
+    }
+
+    #[test]
+    fn sealed_entries_open_only_for_their_row() {
+        let v = vault();
+        let partner = PartnerId::generate();
+        let id = VaultEntryId::generate();
+        let entry = v.seal(&partner, id.clone(), b"4242424242424242");
+        assert!(!entry.ciphertext.windows(4).any(|w| w == b"4242"));
+        let opened = v
+            .open(&partner, &id, &entry.nonce, &entry.ciphertext)
+            .unwrap();
+        assert_eq!(opened.expose().as_slice(), b"4242424242424242");
+        assert!(v
+            .open(&PartnerId::generate(), &id, &entry.nonce, &entry.ciphertext)
+            .is_err());
+        assert!(v
+            .open(
+                &partner,
+                &VaultEntryId::generate(),
+                &entry.nonce,
+                &entry.ciphertext
+            )
+            .is_err());
+        assert!(Vault::new(&[8u8; 32])
+            .open(&partner, &id, &entry.nonce, &entry.ciphertext)
+            .is_err());
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_keyed() {
+        let p = PartnerId::generate();
+        assert_eq!(
+            vault().fingerprint(&p, "card", "4242"),
+            vault().fingerprint(&p, "card", "4242")
+        );
+        assert_ne!(
+            vault().fingerprint(&p, "card", "4242"),
+            Vault::new(&[1u8; 32]).fingerprint(&p, "card", "4242")
+        );
+    }
+
+    #[test]
+    fn csrf_tokens_bind_cookie_and_scope() {
+        let v = vault();
+        let t = v.csrf_token("cookie", "pr_1");
+        assert!(v.csrf_valid("cookie", "pr_1", &t));
+        assert!(!v.csrf_valid("other", "pr_1", &t));
+        assert!(!v.csrf_valid("cookie", "pr_2", &t));
+        assert!(!v.csrf_valid("cookie", "pr_1", ""));
+    }
+
+    #[test]
+    fn key_file_is_generated_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, first) = Vault::load_or_create(None, dir.path()).unwrap();
+        assert!(matches!(first, KeySource::Generated(_)));
+        let (_, second) = Vault::load_or_create(None, dir.path()).unwrap();
+        assert!(matches!(second, KeySource::File(_)));
+        assert!(matches!(
+            Vault::load_or_create(Some(&Secret::new("abc".into())), dir.path()),
+            Err(VaultError::BadKey)
+        ));
+    }
+
+    #[test]
+    fn api_keys_have_the_documented_shape() {
+        let key = new_api_key();
+        assert!(key.expose().starts_with("sk_"));
+        assert_eq!(key.expose().len(), 35);
+        assert_eq!(hash_api_key(key.expose()).len(), 64);
+    }
+}

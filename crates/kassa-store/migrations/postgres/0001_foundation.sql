@@ -1,0 +1,148 @@
+-- Kassa foundation schema (PostgreSQL). Timestamps are Unix microseconds (UTC); amounts are integer
+-- minor units. `seq` orders rows newest-first for keyset pagination; `id` is the public id.
+
+CREATE TABLE partners (
+    seq                  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                   TEXT NOT NULL UNIQUE,
+    slug                 TEXT NOT NULL UNIQUE,
+    name                 TEXT NOT NULL,
+    billing_host         TEXT UNIQUE,
+    brand_color          TEXT NOT NULL,
+    logo_url             TEXT,
+    default_redirect_url TEXT,
+    require_signed_links BOOLEAN NOT NULL DEFAULT FALSE,
+    link_secret          TEXT NOT NULL,
+    created_at           BIGINT NOT NULL
+);
+
+CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    partner_id   TEXT NOT NULL REFERENCES partners (id),
+    label        TEXT NOT NULL,
+    prefix       TEXT NOT NULL,
+    key_hash     TEXT NOT NULL UNIQUE,
+    created_at   BIGINT NOT NULL,
+    revoked_at   BIGINT
+);
+CREATE INDEX api_keys_partner ON api_keys (partner_id);
+
+CREATE TABLE payment_requests (
+    seq                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                 TEXT NOT NULL UNIQUE,
+    partner_id         TEXT NOT NULL REFERENCES partners (id),
+    reference_id       TEXT NOT NULL,
+    amount             BIGINT NOT NULL CHECK (amount > 0),
+    currency           TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('open', 'processing', 'completed', 'canceled', 'expired')),
+    url                TEXT NOT NULL,
+    redirect_url       TEXT,
+    description        TEXT,
+    payer_email        TEXT,
+    metadata           TEXT NOT NULL DEFAULT '{}',
+    created_at         BIGINT NOT NULL,
+    completed_at       BIGINT,
+    canceled_at        BIGINT,
+    expires_at         BIGINT,
+    payment_id         TEXT,
+    attempt_payment_id TEXT,
+    attempt_count      INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (partner_id, reference_id)
+);
+CREATE INDEX payment_requests_partner_seq ON payment_requests (partner_id, seq);
+
+CREATE TABLE vault_entries (
+    id         TEXT PRIMARY KEY,
+    partner_id TEXT NOT NULL REFERENCES partners (id),
+    nonce      BYTEA NOT NULL,
+    ciphertext BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE payment_methods (
+    seq            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id             TEXT NOT NULL UNIQUE,
+    partner_id     TEXT NOT NULL REFERENCES partners (id),
+    customer_id    TEXT,
+    method_type    TEXT NOT NULL,
+    holder_name    TEXT,
+    brand          TEXT,
+    last4          TEXT NOT NULL,
+    exp_month      INTEGER,
+    exp_year       INTEGER,
+    routing_number TEXT,
+    account_type   TEXT,
+    postal_code    TEXT,
+    fingerprint    TEXT NOT NULL,
+    vault_entry_id TEXT REFERENCES vault_entries (id),
+    created_at     BIGINT NOT NULL,
+    deleted_at     BIGINT
+);
+CREATE INDEX payment_methods_partner_seq ON payment_methods (partner_id, seq);
+
+CREATE TABLE payments (
+    seq                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                 TEXT NOT NULL UNIQUE,
+    partner_id         TEXT NOT NULL REFERENCES partners (id),
+    source             TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed', 'partially_refunded', 'refunded')),
+    amount             BIGINT NOT NULL CHECK (amount >= 0),
+    currency           TEXT NOT NULL,
+    captured_amount    BIGINT NOT NULL DEFAULT 0,
+    refunded_amount    BIGINT NOT NULL DEFAULT 0,
+    customer_id        TEXT,
+    payment_method_id  TEXT REFERENCES payment_methods (id),
+    authorization_id   TEXT,
+    payment_request_id TEXT REFERENCES payment_requests (id),
+    reference_id       TEXT,
+    method_type        TEXT NOT NULL,
+    brand              TEXT,
+    funding            TEXT,
+    last4              TEXT,
+    exp_month          INTEGER,
+    exp_year           INTEGER,
+    routing_number     TEXT,
+    account_type       TEXT,
+    failure_code       TEXT,
+    failure_message    TEXT,
+    created_at         BIGINT NOT NULL,
+    completed_at       BIGINT
+);
+CREATE INDEX payments_partner_seq ON payments (partner_id, seq);
+CREATE INDEX payments_request ON payments (payment_request_id);
+
+CREATE TABLE events (
+    seq        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    partner_id TEXT NOT NULL REFERENCES partners (id),
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX events_partner_seq ON events (partner_id, seq);
+
+CREATE TABLE jobs (
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    kind         TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    run_at       BIGINT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    locked_by    TEXT,
+    locked_until BIGINT,
+    last_error   TEXT,
+    created_at   BIGINT NOT NULL,
+    done_at      BIGINT
+);
+CREATE INDEX jobs_due ON jobs (run_at) WHERE done_at IS NULL;
+
+CREATE TABLE idempotency_keys (
+    partner_id      TEXT NOT NULL REFERENCES partners (id),
+    idem_key        TEXT NOT NULL,
+    request_hash    TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('in_progress', 'done')),
+    response_status INTEGER,
+    response_body   TEXT,
+    created_at      BIGINT NOT NULL,
+    PRIMARY KEY (partner_id, idem_key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);

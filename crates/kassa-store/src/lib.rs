@@ -1,0 +1,203 @@
+//! Kassa's storage. [`Store`] is sized by use case: each method is one whole transaction inside
+//! the backend, so no transaction type leaks out. Two backends implement it from one body of SQL
+//! (see `sql.rs`): embedded SQLite (the default) and PostgreSQL.
+
+mod migrations;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId};
+use time::OffsetDateTime;
+
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} is already taken")]
+    Taken(&'static str),
+    #[error("stored data is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error("unsupported database url (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Is the database reachable?
+    async fn ping(&self) -> Result<()>;
+
+    // ---- partners and API keys
+    async fn create_partner(&self, partner: &Partner) -> Result<()>;
+    async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>>;
+    async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>>;
+    async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>>;
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    /// The partner owning an active (not revoked) key with this hash.
+    async fn partner_by_api_key_hash(&self, key_hash: &str) -> Result<Option<(Partner, ApiKeyId)>>;
+    async fn list_api_keys(&self, partner: &PartnerId) -> Result<Vec<ApiKeyRecord>>;
+    /// Revokes one key; false if no such active key of this partner.
+    async fn revoke_api_key(
+        &self,
+        partner: &PartnerId,
+        id: &ApiKeyId,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Revokes every active key of the partner with this label; how many.
+    async fn revoke_api_keys_labeled(
+        &self,
+        partner: &PartnerId,
+        label: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64>;
+
+    // ---- payment requests
+    /// Creates the request unless the partner already has one with this reference, atomically.
+    async fn create_payment_request(
+        &self,
+        new: &PaymentRequestRecord,
+        now: OffsetDateTime,
+    ) -> Result<CreateOutcome>;
+    async fn payment_request(
+        &self,
+        partner: &PartnerId,
+        id: &PaymentRequestId,
+    ) -> Result<Option<kassa_core::payment_request::PaymentRequest>>;
+    async fn list_payment_requests(
+        &self,
+        partner: &PartnerId,
+        filter: &PaymentRequestFilter,
+        page: &PageRequest,
+    ) -> Result<Page<kassa_core::payment_request::PaymentRequest>>;
+    async fn cancel_payment_request(
+        &self,
+        partner: &PartnerId,
+        id: &PaymentRequestId,
+        now: OffsetDateTime,
+    ) -> Result<CancelOutcome>;
+    /// Records an open request as expired once its deadline has passed (and no attempt is in flight).
+    async fn expire_payment_request(
+        &self,
+        id: &PaymentRequestId,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+
+    // ---- paying a request: the one atomic state change of DESIGN.md
+    /// Claims the request for one attempt (open, not expired, none in flight) and records the
+    /// attempt's payment, payment method and vault entry, all in one transaction.
+    async fn begin_attempt(
+        &self,
+        partner: &PartnerId,
+        request: &PaymentRequestId,
+        attempt: &NewAttempt,
+        now: OffsetDateTime,
+    ) -> Result<BeginOutcome>;
+    /// Records the processor's answer for an attempt and releases the request.
+    async fn finish_attempt(
+        &self,
+        partner: &PartnerId,
+        payment: &PaymentId,
+        result: &AttemptResult,
+        now: OffsetDateTime,
+    ) -> Result<FinishedAttempt>;
+    /// Clears or returns a pending ACH debit (the sandbox endpoints and the settlement job).
+    async fn resolve_ach(
+        &self,
+        payment: &PaymentId,
+        resolution: &kassa_core::payment::AchResolution,
+        now: OffsetDateTime,
+    ) -> Result<ResolveOutcome>;
+    /// Fails card attempts left in flight since before `started_before` (the process died while
+    /// asking the processor) and frees their requests for another try.
+    async fn fail_abandoned_attempts(
+        &self,
+        started_before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64>;
+    async fn payment(
+        &self,
+        partner: &PartnerId,
+        id: &PaymentId,
+    ) -> Result<Option<kassa_core::payment::Payment>>;
+
+    // ---- events
+    async fn list_events(
+        &self,
+        partner: &PartnerId,
+        page: &PageRequest,
+    ) -> Result<Page<EventRecord>>;
+
+    // ---- durable jobs
+    async fn enqueue_job(&self, job: &NewJob, now: OffsetDateTime) -> Result<()>;
+    /// Leases up to `limit` due jobs to `worker` until `lease_until`; no two workers get the same job.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<Job>>;
+    async fn complete_job(&self, id: &JobId, now: OffsetDateTime) -> Result<()>;
+    async fn retry_job(&self, id: &JobId, run_at: OffsetDateTime, error: &str) -> Result<()>;
+
+    // ---- idempotency keys
+    async fn idempotency_begin(
+        &self,
+        partner: &PartnerId,
+        key: &str,
+        request_hash: &str,
+        now: OffsetDateTime,
+        policy: &IdempotencyPolicy,
+    ) -> Result<IdempotencyBegin>;
+    async fn idempotency_finish(
+        &self,
+        partner: &PartnerId,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<()>;
+    /// Forgets a key whose request stored nothing (validation failed, or the server failed).
+    async fn idempotency_release(&self, partner: &PartnerId, key: &str) -> Result<()>;
+    async fn purge_idempotency_keys(&self, created_before: OffsetDateTime) -> Result<u64>;
+}
+
+/// Connects to the database named by `url` (`sqlite://path` or `postgres://…`), runs its
+/// migrations, and returns the store.
+pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, options).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::connect(url, options).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Connections for readers (SQLite) or for everything (PostgreSQL).
+    pub max_connections: u32,
+    /// Run migrations on connect.
+    pub migrate: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            migrate: true,
+        }
+    }
+}

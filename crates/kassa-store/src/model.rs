@@ -1,0 +1,229 @@
+//! The records the store reads and writes, and the outcomes of its operations.
+
+use kassa_core::ach::AccountType;
+use kassa_core::card::CardBrand;
+use kassa_core::id::{
+    ApiKeyId, EventId, JobId, PartnerId, PaymentId, PaymentMethodId, VaultEntryId,
+};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
+use kassa_core::payment::{AchResolution, DeclineCode, Funding, Payment};
+use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::secret::Secret;
+use kassa_core::url::RedirectUrl;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partner {
+    pub id: PartnerId,
+    pub slug: Slug,
+    pub name: String,
+    pub billing_host: Option<BillingHost>,
+    pub brand_color: BrandColor,
+    pub logo_url: Option<LogoUrl>,
+    pub default_redirect_url: Option<RedirectUrl>,
+    pub require_signed_links: bool,
+    /// HMAC key for signed creation links.
+    pub link_secret: Secret<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// An API key as stored: only a hash of the secret and a short prefix to recognise it by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub partner_id: PartnerId,
+    pub label: String,
+    /// The first characters of the key, e.g. `sk_AbC1`, shown in listings.
+    pub prefix: String,
+    pub key_hash: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A new payment request, validated.
+pub type PaymentRequestRecord = PaymentRequest;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateOutcome {
+    Created(PaymentRequest),
+    /// Same reference, same amount and currency: the existing request.
+    Existing(PaymentRequest),
+    /// Same reference, another amount or currency: nothing changed.
+    Conflict(PaymentRequest),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PaymentRequestFilter {
+    pub status: Option<PaymentRequestStatus>,
+    pub reference_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// 1–100.
+    pub limit: i64,
+    /// Items after this id (newest first).
+    pub starting_after: Option<String>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            limit: 20,
+            starting_after: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Page<T> {
+    Items {
+        data: Vec<T>,
+        has_more: bool,
+    },
+    /// `starting_after` names no item of this partner.
+    UnknownCursor,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    Canceled(PaymentRequest),
+    NotFound,
+    /// An attempt is being decided right now.
+    InProgress(PaymentRequest),
+    NotOpen(PaymentRequest),
+}
+
+/// A sealed secret for the vault table (AES-256-GCM, sealed by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVaultEntry {
+    pub id: VaultEntryId,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// What is kept of a payment method outside the vault.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MethodDetails {
+    Card {
+        brand: CardBrand,
+        exp_month: i32,
+        exp_year: i32,
+        postal_code: Option<String>,
+    },
+    Ach {
+        routing_number: String,
+        account_type: AccountType,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPaymentMethod {
+    pub id: PaymentMethodId,
+    pub holder_name: Option<String>,
+    pub last4: String,
+    /// Keyed hash of the number: recognises the same card without storing it.
+    pub fingerprint: String,
+    pub details: MethodDetails,
+    pub vault: NewVaultEntry,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttempt {
+    pub payment_id: PaymentId,
+    pub method: NewPaymentMethod,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BeginOutcome {
+    Started {
+        request: PaymentRequest,
+        payment: Payment,
+    },
+    NotFound,
+    AlreadyCompleted(PaymentRequest),
+    /// Another attempt is in flight, or an ACH debit is processing.
+    InProgress(PaymentRequest),
+    /// Canceled or expired.
+    NotOpen(PaymentRequest),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptResult {
+    Approved {
+        funding: Funding,
+    },
+    Declined {
+        code: DeclineCode,
+    },
+    /// ACH debit submitted; `settle` (if known) is scheduled at `settle_at`.
+    AchSubmitted {
+        settle: Option<(AchResolution, OffsetDateTime)>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedAttempt {
+    pub request: PaymentRequest,
+    pub payment: Payment,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResolveOutcome {
+    Resolved(Payment),
+    /// Not a pending ACH payment (already resolved, or a card): nothing changed.
+    NotPending,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: EventId,
+    pub event_type: String,
+    pub data: serde_json::Value,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub run_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub attempts: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdempotencyPolicy {
+    /// Keys older than this are forgotten (≥ 24 h).
+    pub retention: time::Duration,
+    /// A request still "in progress" after this long died with its process; the key may be reused.
+    pub abandon_after: time::Duration,
+}
+
+impl Default for IdempotencyPolicy {
+    fn default() -> Self {
+        Self {
+            retention: time::Duration::hours(24),
+            abandon_after: time::Duration::minutes(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyBegin {
+    /// First use: run the request, then finish or release the key.
+    Started,
+    Replay {
+        status: u16,
+        body: String,
+    },
+    /// Same key, different request.
+    Mismatch,
+    InProgress,
+}

@@ -1,0 +1,54 @@
+//! The PostgreSQL backend, for running several `kassa` instances on one database. Every money
+//! change is a conditional `UPDATE` whose row lock serialises racing attempts; background jobs
+//! are claimed with `FOR UPDATE SKIP LOCKED` so two instances never run the same one.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::{ConnectOptions, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(PgConnectOptions::from_str(url)?)
+            .await?;
+        let store = Self { pool };
+        if options.migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// Runs the migrations (the `kassa migrate` command); safe with several instances starting.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        crate::migrations::migrator(crate::migrations::POSTGRES)
+            .await?
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+crate::sql::store_impl!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+);

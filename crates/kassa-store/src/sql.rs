@@ -1,0 +1,1013 @@
+//! The SQL both backends share. The schema differs per backend (see `migrations/`), but every
+//! statement here is written once, in the dialect SQLite and PostgreSQL have in common
+//! (`$n` parameters, `RETURNING`, `ON CONFLICT`), and expanded for each backend by
+//! [`store_impl!`]. Backend-only clauses come in as macro arguments.
+
+/// Columns of `payment_requests`, in the order `pr_from_row` reads them by name.
+macro_rules! pr_cols {
+    () => {
+        "id, partner_id, reference_id, amount, currency, status, url, redirect_url, description, \
+         payer_email, metadata, created_at, completed_at, expires_at, payment_id, \
+         attempt_payment_id, attempt_count"
+    };
+}
+
+macro_rules! payment_cols {
+    () => {
+        "id, partner_id, source, status, amount, currency, captured_amount, refunded_amount, \
+         customer_id, payment_method_id, authorization_id, payment_request_id, reference_id, \
+         method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, \
+         failure_code, failure_message, created_at, completed_at"
+    };
+}
+
+macro_rules! partner_cols {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "id, ",
+            $p,
+            "slug, ",
+            $p,
+            "name, ",
+            $p,
+            "billing_host, ",
+            $p,
+            "brand_color, ",
+            $p,
+            "logo_url, ",
+            $p,
+            "default_redirect_url, ",
+            $p,
+            "require_signed_links, ",
+            $p,
+            "link_secret, ",
+            $p,
+            "created_at"
+        )
+    };
+}
+
+/// Implements [`crate::Store`] for `$store`, which must offer `reader()` and `writer()` pools.
+/// `$skip_locked` is appended to the job-claiming subquery (`FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL; SQLite has a single writer and needs nothing).
+macro_rules! store_impl {
+    ($store:ty, $db:ty, $row:ty, skip_locked = $skip_locked:literal) => {
+        use async_trait::async_trait;
+        use kassa_core::ach::AccountType;
+        use kassa_core::card::CardBrand;
+        use kassa_core::clock::{from_micros, to_micros};
+        use kassa_core::email::Email;
+        use kassa_core::id::{
+            ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, PartnerId, PaymentId,
+            PaymentMethodId, PaymentRequestId,
+        };
+        use kassa_core::money::{Currency, Money};
+        use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
+        use kassa_core::payment::{AchResolution, Funding, MaskedMethod, Payment, PaymentSource, PaymentStatus};
+        use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+        use kassa_core::reference::ReferenceId;
+        use kassa_core::secret::Secret;
+        use kassa_core::url::RedirectUrl;
+        use sqlx::Row as _;
+        use time::OffsetDateTime;
+
+        use crate::model::*;
+        use crate::{Result, Store};
+
+        type Tx<'a> = sqlx::Transaction<'a, $db>;
+
+        fn bad(what: &str) -> crate::StoreError {
+            crate::StoreError::Inconsistent(what.to_string())
+        }
+
+        fn micros(t: Option<OffsetDateTime>) -> Option<i64> {
+            t.map(to_micros)
+        }
+
+        fn time_opt(v: Option<i64>) -> Option<OffsetDateTime> {
+            v.map(from_micros)
+        }
+
+        fn currency_of(row: &$row) -> Result<Currency> {
+            let c: String = row.try_get("currency")?;
+            Currency::parse(&c).map_err(|_| bad("currency"))
+        }
+
+        fn partner_from_row(row: &$row) -> Result<Partner> {
+            Ok(Partner {
+                id: PartnerId::from_trusted(row.try_get("id")?),
+                slug: Slug::from_trusted(row.try_get("slug")?),
+                name: row.try_get("name")?,
+                billing_host: row.try_get::<Option<String>, _>("billing_host")?.map(BillingHost::from_trusted),
+                brand_color: BrandColor::from_trusted(row.try_get("brand_color")?),
+                logo_url: row.try_get::<Option<String>, _>("logo_url")?.map(LogoUrl::from_trusted),
+                default_redirect_url: row
+                    .try_get::<Option<String>, _>("default_redirect_url")?
+                    .map(RedirectUrl::from_trusted),
+                require_signed_links: row.try_get("require_signed_links")?,
+                link_secret: Secret::new(row.try_get("link_secret")?),
+                created_at: from_micros(row.try_get("created_at")?),
+            })
+        }
+
+        fn api_key_from_row(row: &$row) -> Result<ApiKeyRecord> {
+            Ok(ApiKeyRecord {
+                id: ApiKeyId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                label: row.try_get("label")?,
+                prefix: row.try_get("prefix")?,
+                key_hash: row.try_get("key_hash")?,
+                created_at: from_micros(row.try_get("created_at")?),
+                revoked_at: time_opt(row.try_get("revoked_at")?),
+            })
+        }
+
+        fn pr_from_row(row: &$row) -> Result<PaymentRequest> {
+            let currency = currency_of(row)?;
+            let status: String = row.try_get("status")?;
+            let metadata: String = row.try_get("metadata")?;
+            Ok(PaymentRequest {
+                id: PaymentRequestId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                object: Default::default(),
+                reference_id: ReferenceId::from_trusted(row.try_get("reference_id")?),
+                amount: Money::new(row.try_get("amount")?, currency),
+                currency,
+                status: PaymentRequestStatus::parse_str(&status).ok_or_else(|| bad("payment request status"))?,
+                url: row.try_get("url")?,
+                redirect_url: row.try_get::<Option<String>, _>("redirect_url")?.map(RedirectUrl::from_trusted),
+                description: row.try_get("description")?,
+                payer_email: row.try_get::<Option<String>, _>("payer_email")?.map(Email::from_trusted),
+                metadata: serde_json::from_str(&metadata).map_err(|_| bad("metadata"))?,
+                created_at: from_micros(row.try_get("created_at")?),
+                completed_at: time_opt(row.try_get("completed_at")?),
+                expires_at: time_opt(row.try_get("expires_at")?),
+                payment_id: row.try_get::<Option<String>, _>("payment_id")?.map(PaymentId::from_trusted),
+                attempt_count: row.try_get("attempt_count")?,
+                attempt_payment_id: row
+                    .try_get::<Option<String>, _>("attempt_payment_id")?
+                    .map(PaymentId::from_trusted),
+            })
+        }
+
+        fn payment_from_row(row: &$row) -> Result<Payment> {
+            let currency = currency_of(row)?;
+            let status: String = row.try_get("status")?;
+            let source: String = row.try_get("source")?;
+            let method_type: String = row.try_get("method_type")?;
+            let last4: Option<String> = row.try_get("last4")?;
+            let payment_method = match method_type.as_str() {
+                "card" => MaskedMethod::Card {
+                    brand: row
+                        .try_get::<Option<String>, _>("brand")?
+                        .as_deref()
+                        .and_then(CardBrand::parse_str)
+                        .ok_or_else(|| bad("card brand"))?,
+                    funding: row
+                        .try_get::<Option<String>, _>("funding")?
+                        .as_deref()
+                        .and_then(Funding::parse_str)
+                        .unwrap_or(Funding::Unknown),
+                    last4: last4.ok_or_else(|| bad("last4"))?,
+                    exp_month: row.try_get::<Option<i32>, _>("exp_month")?.unwrap_or_default(),
+                    exp_year: row.try_get::<Option<i32>, _>("exp_year")?.unwrap_or_default(),
+                },
+                "ach" => MaskedMethod::Ach {
+                    account_type: row
+                        .try_get::<Option<String>, _>("account_type")?
+                        .as_deref()
+                        .and_then(|t| AccountType::parse(t).ok())
+                        .ok_or_else(|| bad("account type"))?,
+                    routing_number: row.try_get::<Option<String>, _>("routing_number")?.unwrap_or_default(),
+                    last4: last4.ok_or_else(|| bad("last4"))?,
+                },
+                "google_pay" => MaskedMethod::GooglePay {
+                    brand: row.try_get::<Option<String>, _>("brand")?.as_deref().and_then(CardBrand::parse_str),
+                    last4,
+                },
+                _ => return Err(bad("payment method type")),
+            };
+            Ok(Payment {
+                id: PaymentId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                object: Default::default(),
+                status: PaymentStatus::parse_str(&status).ok_or_else(|| bad("payment status"))?,
+                amount: Money::new(row.try_get("amount")?, currency),
+                currency,
+                captured_amount: Money::new(row.try_get("captured_amount")?, currency),
+                refunded_amount: Money::new(row.try_get("refunded_amount")?, currency),
+                customer_id: row.try_get::<Option<String>, _>("customer_id")?.map(CustomerId::from_trusted),
+                payment_method_id: row
+                    .try_get::<Option<String>, _>("payment_method_id")?
+                    .map(PaymentMethodId::from_trusted),
+                authorization_id: row
+                    .try_get::<Option<String>, _>("authorization_id")?
+                    .map(AuthorizationId::from_trusted),
+                payment_request_id: row
+                    .try_get::<Option<String>, _>("payment_request_id")?
+                    .map(PaymentRequestId::from_trusted),
+                reference_id: row.try_get("reference_id")?,
+                source: PaymentSource::parse_str(&source).ok_or_else(|| bad("payment source"))?,
+                payment_method,
+                invoice: None,
+                dynamic_descriptor: None,
+                failure_code: row.try_get("failure_code")?,
+                failure_message: row.try_get("failure_message")?,
+                created_at: from_micros(row.try_get("created_at")?),
+                completed_at: time_opt(row.try_get("completed_at")?),
+            })
+        }
+
+        /// The outbox: an event is written in the same transaction as the change it reports.
+        async fn insert_event<T: serde::Serialize>(
+            tx: &mut Tx<'_>,
+            partner: &PartnerId,
+            event_type: &str,
+            object: &T,
+            now: OffsetDateTime,
+        ) -> Result<()> {
+            let data = serde_json::to_string(object).map_err(|_| bad("event data"))?;
+            sqlx::query("INSERT INTO events (id, partner_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(EventId::generate().as_str())
+                .bind(partner.as_str())
+                .bind(event_type)
+                .bind(data)
+                .bind(to_micros(now))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        async fn insert_job(tx: &mut Tx<'_>, job: &NewJob, now: OffsetDateTime) -> Result<()> {
+            sqlx::query("INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(JobId::generate().as_str())
+                .bind(&job.kind)
+                .bind(job.payload.to_string())
+                .bind(to_micros(job.run_at))
+                .bind(to_micros(now))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        async fn pr_in_tx(tx: &mut Tx<'_>, partner: &PartnerId, id: &PaymentRequestId) -> Result<Option<PaymentRequest>> {
+            let row = sqlx::query(concat!("SELECT ", crate::sql::pr_cols!(), " FROM payment_requests WHERE partner_id = $1 AND id = $2"))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+            row.as_ref().map(pr_from_row).transpose()
+        }
+
+        /// Sets a request's state after its attempt was decided; the update must hit exactly the
+        /// row still held by `payment`, or something else changed it and the transaction aborts.
+        async fn update_request_for(
+            tx: &mut Tx<'_>,
+            sql: &'static str,
+            request: &str,
+            payment: &PaymentId,
+            now: OffsetDateTime,
+        ) -> Result<PaymentRequest> {
+            let row = sqlx::query(sql)
+                .bind(request)
+                .bind(payment.as_str())
+                .bind(to_micros(now))
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| bad("payment request changed under its attempt"))?;
+            pr_from_row(&row)
+        }
+
+        fn unique_violation_field(err: &sqlx::Error) -> Option<&'static str> {
+            match err {
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    let msg = db.message().to_string() + db.constraint().unwrap_or("");
+                    Some(if msg.contains("billing_host") { "billing host" } else if msg.contains("slug") { "slug" } else { "id" })
+                }
+                _ => None,
+            }
+        }
+
+        /// Reads one page, newest first, of rows selected by `sql`, which takes the partner as
+        /// `$1`, the cursor's seq as `$2` (NULL for the first page) and the limit as `$3`, after
+        /// `extra` filter binds that start at `$4`.
+        async fn seq_of(pool: &sqlx::Pool<$db>, table_sql: &'static str, partner: &PartnerId, id: &str) -> Result<Option<i64>> {
+            Ok(sqlx::query_scalar(table_sql)
+                .bind(partner.as_str())
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn create_partner(&self, p: &Partner) -> Result<()> {
+                let res = sqlx::query(
+                    "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
+                     default_redirect_url, require_signed_links, link_secret, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(p.id.as_str())
+                .bind(p.slug.as_str())
+                .bind(&p.name)
+                .bind(p.billing_host.as_ref().map(|h| h.as_str()))
+                .bind(p.brand_color.as_str())
+                .bind(p.logo_url.as_ref().map(|u| u.as_str()))
+                .bind(p.default_redirect_url.as_ref().map(|u| u.as_str()))
+                .bind(p.require_signed_links)
+                .bind(p.link_secret.expose())
+                .bind(to_micros(p.created_at))
+                .execute(self.writer())
+                .await;
+                match res {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(unique_violation_field(&e).map(crate::StoreError::Taken).unwrap_or(e.into())),
+                }
+            }
+
+            async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::partner_cols!(""), " FROM partners WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(partner_from_row).transpose()
+            }
+
+            async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::partner_cols!(""), " FROM partners WHERE slug = $1"))
+                    .bind(slug)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(partner_from_row).transpose()
+            }
+
+            async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::partner_cols!(""), " FROM partners WHERE billing_host = $1"))
+                    .bind(host)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(partner_from_row).transpose()
+            }
+
+            async fn create_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, partner_id, label, prefix, key_hash, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(k.id.as_str())
+                .bind(k.partner_id.as_str())
+                .bind(&k.label)
+                .bind(&k.prefix)
+                .bind(&k.key_hash)
+                .bind(to_micros(k.created_at))
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn partner_by_api_key_hash(&self, key_hash: &str) -> Result<Option<(Partner, ApiKeyId)>> {
+                let row = sqlx::query(concat!(
+                    "SELECT ", crate::sql::partner_cols!("p."), ", k.id AS key_id FROM api_keys k \
+                     JOIN partners p ON p.id = k.partner_id \
+                     WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+                ))
+                .bind(key_hash)
+                .fetch_optional(self.reader())
+                .await?;
+                match row {
+                    Some(row) => Ok(Some((partner_from_row(&row)?, ApiKeyId::from_trusted(row.try_get("key_id")?)))),
+                    None => Ok(None),
+                }
+            }
+
+            async fn list_api_keys(&self, partner: &PartnerId) -> Result<Vec<ApiKeyRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, partner_id, label, prefix, key_hash, created_at, revoked_at \
+                     FROM api_keys WHERE partner_id = $1 ORDER BY created_at DESC, id",
+                )
+                .bind(partner.as_str())
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(api_key_from_row).collect()
+            }
+
+            async fn revoke_api_key(&self, partner: &PartnerId, id: &ApiKeyId, now: OffsetDateTime) -> Result<bool> {
+                let res = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $3 WHERE partner_id = $1 AND id = $2 AND revoked_at IS NULL",
+                )
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .bind(to_micros(now))
+                .execute(self.writer())
+                .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn revoke_api_keys_labeled(&self, partner: &PartnerId, label: &str, now: OffsetDateTime) -> Result<u64> {
+                let res = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $3 WHERE partner_id = $1 AND label = $2 AND revoked_at IS NULL",
+                )
+                .bind(partner.as_str())
+                .bind(label)
+                .bind(to_micros(now))
+                .execute(self.writer())
+                .await?;
+                Ok(res.rows_affected())
+            }
+
+            async fn create_payment_request(&self, pr: &PaymentRequestRecord, now: OffsetDateTime) -> Result<CreateOutcome> {
+                let mut tx = self.writer().begin().await?;
+                let metadata = serde_json::to_string(&pr.metadata).map_err(|_| bad("metadata"))?;
+                let inserted = sqlx::query(
+                    "INSERT INTO payment_requests (id, partner_id, reference_id, amount, currency, status, url, \
+                     redirect_url, description, payer_email, metadata, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (partner_id, reference_id) DO NOTHING",
+                )
+                .bind(pr.id.as_str())
+                .bind(pr.partner_id.as_str())
+                .bind(pr.reference_id.as_str())
+                .bind(pr.amount.minor())
+                .bind(pr.currency.as_str())
+                .bind(&pr.url)
+                .bind(pr.redirect_url.as_ref().map(|u| u.as_str()))
+                .bind(pr.description.as_deref())
+                .bind(pr.payer_email.as_ref().map(|e| e.as_str()))
+                .bind(metadata)
+                .bind(to_micros(pr.created_at))
+                .bind(micros(pr.expires_at))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if inserted {
+                    let created = pr_in_tx(&mut tx, &pr.partner_id, &pr.id).await?.ok_or_else(|| bad("inserted request"))?;
+                    insert_event(&mut tx, &pr.partner_id, "payment_request.created", &created, now).await?;
+                    if let Some(at) = pr.expires_at {
+                        let job = NewJob {
+                            kind: "expire_payment_request".into(),
+                            payload: serde_json::json!({ "paymentRequestId": pr.id.as_str() }),
+                            run_at: at,
+                        };
+                        insert_job(&mut tx, &job, now).await?;
+                    }
+                    tx.commit().await?;
+                    return Ok(CreateOutcome::Created(created));
+                }
+                let row = sqlx::query(concat!(
+                    "SELECT ", crate::sql::pr_cols!(), " FROM payment_requests WHERE partner_id = $1 AND reference_id = $2"
+                ))
+                .bind(pr.partner_id.as_str())
+                .bind(pr.reference_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let existing = pr_from_row(&row)?;
+                if existing.amount == pr.amount {
+                    Ok(CreateOutcome::Existing(existing))
+                } else {
+                    Ok(CreateOutcome::Conflict(existing))
+                }
+            }
+
+            async fn payment_request(&self, partner: &PartnerId, id: &PaymentRequestId) -> Result<Option<PaymentRequest>> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::pr_cols!(), " FROM payment_requests WHERE partner_id = $1 AND id = $2"))
+                    .bind(partner.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(pr_from_row).transpose()
+            }
+
+            async fn list_payment_requests(
+                &self,
+                partner: &PartnerId,
+                filter: &PaymentRequestFilter,
+                page: &PageRequest,
+            ) -> Result<Page<PaymentRequest>> {
+                let cursor = match &page.starting_after {
+                    Some(id) => match seq_of(self.reader(), "SELECT seq FROM payment_requests WHERE partner_id = $1 AND id = $2", partner, id).await? {
+                        Some(seq) => Some(seq),
+                        None => return Ok(Page::UnknownCursor),
+                    },
+                    None => None,
+                };
+                let rows = sqlx::query(concat!(
+                    "SELECT ", crate::sql::pr_cols!(), " FROM payment_requests WHERE partner_id = $1 \
+                     AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR status = $4) \
+                     AND ($5 IS NULL OR reference_id = $5) ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(partner.as_str())
+                .bind(cursor)
+                .bind(page.limit + 1)
+                .bind(filter.status.map(|s| s.as_str()))
+                .bind(filter.reference_id.as_deref())
+                .fetch_all(self.reader())
+                .await?;
+                let has_more = rows.len() as i64 > page.limit;
+                let data = rows.iter().take(page.limit as usize).map(pr_from_row).collect::<Result<Vec<_>>>()?;
+                Ok(Page::Items { data, has_more })
+            }
+
+            async fn cancel_payment_request(&self, partner: &PartnerId, id: &PaymentRequestId, now: OffsetDateTime) -> Result<CancelOutcome> {
+                let mut tx = self.writer().begin().await?;
+                let row = sqlx::query(concat!(
+                    "UPDATE payment_requests SET status = 'canceled', canceled_at = $3 \
+                     WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $3) RETURNING ", crate::sql::pr_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .bind(to_micros(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let outcome = match row {
+                    Some(row) => {
+                        let pr = pr_from_row(&row)?;
+                        insert_event(&mut tx, partner, "payment_request.canceled", &pr, now).await?;
+                        CancelOutcome::Canceled(pr)
+                    }
+                    None => match pr_in_tx(&mut tx, partner, id).await? {
+                        None => CancelOutcome::NotFound,
+                        Some(pr) if pr.attempt_payment_id.is_some() => CancelOutcome::InProgress(pr),
+                        Some(pr) => CancelOutcome::NotOpen(pr.seen_at(now)),
+                    },
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn expire_payment_request(&self, id: &PaymentRequestId, now: OffsetDateTime) -> Result<bool> {
+                let res = sqlx::query(
+                    "UPDATE payment_requests SET status = 'expired' WHERE id = $1 AND status = 'open' \
+                     AND attempt_payment_id IS NULL AND expires_at IS NOT NULL AND expires_at <= $2",
+                )
+                .bind(id.as_str())
+                .bind(to_micros(now))
+                .execute(self.writer())
+                .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn begin_attempt(
+                &self,
+                partner: &PartnerId,
+                request: &PaymentRequestId,
+                attempt: &NewAttempt,
+                now: OffsetDateTime,
+            ) -> Result<BeginOutcome> {
+                let mut tx = self.writer().begin().await?;
+                let claimed = sqlx::query(concat!(
+                    "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1 \
+                     WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $4) RETURNING ", crate::sql::pr_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(request.as_str())
+                .bind(attempt.payment_id.as_str())
+                .bind(to_micros(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = claimed else {
+                    let outcome = match pr_in_tx(&mut tx, partner, request).await?.map(|pr| pr.seen_at(now)) {
+                        None => BeginOutcome::NotFound,
+                        Some(pr) => match pr.status {
+                            PaymentRequestStatus::Completed => BeginOutcome::AlreadyCompleted(pr),
+                            PaymentRequestStatus::Open | PaymentRequestStatus::Processing => BeginOutcome::InProgress(pr),
+                            PaymentRequestStatus::Canceled | PaymentRequestStatus::Expired => BeginOutcome::NotOpen(pr),
+                        },
+                    };
+                    tx.rollback().await?;
+                    return Ok(outcome);
+                };
+                let pr = pr_from_row(&row)?;
+                let m = &attempt.method;
+                sqlx::query("INSERT INTO vault_entries (id, partner_id, nonce, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(m.vault.id.as_str())
+                    .bind(partner.as_str())
+                    .bind(&m.vault.nonce)
+                    .bind(&m.vault.ciphertext)
+                    .bind(to_micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                let (method_type, brand, exp_month, exp_year, postal_code, routing, account_type) = match &m.details {
+                    MethodDetails::Card { brand, exp_month, exp_year, postal_code } => {
+                        ("card", Some(brand.as_str()), Some(*exp_month), Some(*exp_year), postal_code.as_deref(), None, None)
+                    }
+                    MethodDetails::Ach { routing_number, account_type } => {
+                        ("ach", None, None, None, None, Some(routing_number.as_str()), Some(account_type.as_str()))
+                    }
+                };
+                sqlx::query(
+                    "INSERT INTO payment_methods (id, partner_id, method_type, holder_name, brand, last4, exp_month, \
+                     exp_year, routing_number, account_type, postal_code, fingerprint, vault_entry_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(m.id.as_str())
+                .bind(partner.as_str())
+                .bind(method_type)
+                .bind(m.holder_name.as_deref())
+                .bind(brand)
+                .bind(&m.last4)
+                .bind(exp_month)
+                .bind(exp_year)
+                .bind(routing)
+                .bind(account_type)
+                .bind(postal_code)
+                .bind(&m.fingerprint)
+                .bind(m.vault.id.as_str())
+                .bind(to_micros(now))
+                .execute(&mut *tx)
+                .await?;
+                let payment = sqlx::query(concat!(
+                    "INSERT INTO payments (id, partner_id, source, status, amount, currency, payment_method_id, \
+                     payment_request_id, reference_id, method_type, brand, funding, last4, exp_month, exp_year, \
+                     routing_number, account_type, created_at) \
+                     VALUES ($1, $2, 'payment_request', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                     RETURNING ", crate::sql::payment_cols!()
+                ))
+                .bind(attempt.payment_id.as_str())
+                .bind(partner.as_str())
+                .bind(pr.amount.minor())
+                .bind(pr.currency.as_str())
+                .bind(m.id.as_str())
+                .bind(pr.id.as_str())
+                .bind(pr.reference_id.as_str())
+                .bind(method_type)
+                .bind(brand)
+                .bind((method_type == "card").then_some("unknown"))
+                .bind(&m.last4)
+                .bind(exp_month)
+                .bind(exp_year)
+                .bind(routing)
+                .bind(account_type)
+                .bind(to_micros(now))
+                .fetch_one(&mut *tx)
+                .await?;
+                let payment = payment_from_row(&payment)?;
+                tx.commit().await?;
+                Ok(BeginOutcome::Started { request: pr, payment })
+            }
+
+            async fn finish_attempt(
+                &self,
+                partner: &PartnerId,
+                payment_id: &PaymentId,
+                result: &AttemptResult,
+                now: OffsetDateTime,
+            ) -> Result<FinishedAttempt> {
+                let mut tx = self.writer().begin().await?;
+                let payment_row = match result {
+                    AttemptResult::Approved { funding } => sqlx::query(concat!(
+                        "UPDATE payments SET status = 'completed', captured_amount = amount, funding = $3, completed_at = $4 \
+                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING ", crate::sql::payment_cols!()
+                    ))
+                    .bind(partner.as_str())
+                    .bind(payment_id.as_str())
+                    .bind(funding.as_str())
+                    .bind(to_micros(now))
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                    AttemptResult::Declined { code } => sqlx::query(concat!(
+                        "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4 \
+                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING ", crate::sql::payment_cols!()
+                    ))
+                    .bind(partner.as_str())
+                    .bind(payment_id.as_str())
+                    .bind(code.as_str())
+                    .bind(code.payer_message())
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                    AttemptResult::AchSubmitted { .. } => sqlx::query(concat!(
+                        "SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 AND id = $2 AND status = 'pending'"
+                    ))
+                    .bind(partner.as_str())
+                    .bind(payment_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                };
+                let payment = payment_from_row(&payment_row.ok_or_else(|| bad("attempt is not pending"))?)?;
+                let request_id = payment.payment_request_id.clone().ok_or_else(|| bad("attempt without request"))?;
+                let request = match result {
+                    AttemptResult::Approved { .. } => {
+                        let pr = update_request_for(&mut tx, concat!(
+                            "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
+                             completed_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
+                        ), request_id.as_str(), payment_id, now).await?;
+                        insert_event(&mut tx, partner, "payment.completed", &payment, now).await?;
+                        insert_event(&mut tx, partner, "payment_request.completed", &pr, now).await?;
+                        pr
+                    }
+                    AttemptResult::Declined { .. } => {
+                        let pr = update_request_for(&mut tx, concat!(
+                            "UPDATE payment_requests SET attempt_payment_id = NULL WHERE id = $1 AND attempt_payment_id = $2 \
+                             AND $3 = $3 RETURNING ", crate::sql::pr_cols!()
+                        ), request_id.as_str(), payment_id, now).await?;
+                        insert_event(&mut tx, partner, "payment.failed", &payment, now).await?;
+                        pr
+                    }
+                    AttemptResult::AchSubmitted { settle } => {
+                        let pr = update_request_for(&mut tx, concat!(
+                            "UPDATE payment_requests SET status = 'processing', payment_id = $2, attempt_payment_id = NULL \
+                             WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' AND $3 = $3 RETURNING ", crate::sql::pr_cols!()
+                        ), request_id.as_str(), payment_id, now).await?;
+                        if let Some((resolution, at)) = settle {
+                            let outcome = match resolution {
+                                AchResolution::Clear => "clear".to_string(),
+                                AchResolution::Return(code) => code.as_str().to_string(),
+                            };
+                            let job = NewJob {
+                                kind: "ach_settlement".into(),
+                                payload: serde_json::json!({ "paymentId": payment_id.as_str(), "outcome": outcome }),
+                                run_at: *at,
+                            };
+                            insert_job(&mut tx, &job, now).await?;
+                        }
+                        insert_event(&mut tx, partner, "payment.pending", &payment, now).await?;
+                        pr
+                    }
+                };
+                tx.commit().await?;
+                Ok(FinishedAttempt { request, payment })
+            }
+
+            async fn resolve_ach(&self, payment_id: &PaymentId, resolution: &AchResolution, now: OffsetDateTime) -> Result<ResolveOutcome> {
+                let mut tx = self.writer().begin().await?;
+                let row = match resolution {
+                    AchResolution::Clear => sqlx::query(concat!(
+                        "UPDATE payments SET status = 'completed', captured_amount = amount, completed_at = $2 \
+                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' RETURNING ", crate::sql::payment_cols!()
+                    ))
+                    .bind(payment_id.as_str())
+                    .bind(to_micros(now))
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                    AchResolution::Return(code) => sqlx::query(concat!(
+                        "UPDATE payments SET status = 'failed', failure_code = $2, failure_message = $3 \
+                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' RETURNING ", crate::sql::payment_cols!()
+                    ))
+                    .bind(payment_id.as_str())
+                    .bind(code.as_str())
+                    .bind(code.message())
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                };
+                let Some(row) = row else {
+                    tx.rollback().await?;
+                    return Ok(ResolveOutcome::NotPending);
+                };
+                let payment = payment_from_row(&row)?;
+                let partner = payment.partner_id.clone();
+                if let Some(request_id) = &payment.payment_request_id {
+                    let sql = match resolution {
+                        AchResolution::Clear => concat!(
+                            "UPDATE payment_requests SET status = 'completed', completed_at = $3 \
+                             WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ", crate::sql::pr_cols!()
+                        ),
+                        AchResolution::Return(_) => concat!(
+                            "UPDATE payment_requests SET status = 'open', payment_id = NULL \
+                             WHERE id = $1 AND payment_id = $2 AND status = 'processing' AND $3 = $3 RETURNING ", crate::sql::pr_cols!()
+                        ),
+                    };
+                    let pr = update_request_for(&mut tx, sql, request_id.as_str(), payment_id, now).await?;
+                    if matches!(resolution, AchResolution::Clear) {
+                        insert_event(&mut tx, &partner, "payment.completed", &payment, now).await?;
+                        insert_event(&mut tx, &partner, "payment_request.completed", &pr, now).await?;
+                    }
+                }
+                if let AchResolution::Return(_) = resolution {
+                    insert_event(&mut tx, &partner, "payment.failed", &payment, now).await?;
+                } else if payment.payment_request_id.is_none() {
+                    insert_event(&mut tx, &partner, "payment.completed", &payment, now).await?;
+                }
+                tx.commit().await?;
+                Ok(ResolveOutcome::Resolved(payment))
+            }
+
+            async fn fail_abandoned_attempts(&self, started_before: OffsetDateTime, now: OffsetDateTime) -> Result<u64> {
+                let rows = sqlx::query(
+                    "SELECT p.id, p.partner_id FROM payments p JOIN payment_requests r ON r.attempt_payment_id = p.id \
+                     WHERE p.status = 'pending' AND p.created_at < $1",
+                )
+                .bind(to_micros(started_before))
+                .fetch_all(self.reader())
+                .await?;
+                let mut failed = 0;
+                for row in rows {
+                    let id = PaymentId::from_trusted(row.try_get("id")?);
+                    let partner = PartnerId::from_trusted(row.try_get("partner_id")?);
+                    let result = AttemptResult::Declined { code: kassa_core::payment::DeclineCode::ProcessingError };
+                    // A concurrent finish may win; then there is nothing left to fail.
+                    if self.finish_attempt(&partner, &id, &result, now).await.is_ok() {
+                        failed += 1;
+                    }
+                }
+                Ok(failed)
+            }
+
+            async fn payment(&self, partner: &PartnerId, id: &PaymentId) -> Result<Option<Payment>> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 AND id = $2"))
+                    .bind(partner.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(payment_from_row).transpose()
+            }
+
+            async fn list_events(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<EventRecord>> {
+                let cursor = match &page.starting_after {
+                    Some(id) => match seq_of(self.reader(), "SELECT seq FROM events WHERE partner_id = $1 AND id = $2", partner, id).await? {
+                        Some(seq) => Some(seq),
+                        None => return Ok(Page::UnknownCursor),
+                    },
+                    None => None,
+                };
+                let rows = sqlx::query(
+                    "SELECT id, type, data, created_at FROM events WHERE partner_id = $1 \
+                     AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3",
+                )
+                .bind(partner.as_str())
+                .bind(cursor)
+                .bind(page.limit + 1)
+                .fetch_all(self.reader())
+                .await?;
+                let has_more = rows.len() as i64 > page.limit;
+                let data = rows
+                    .iter()
+                    .take(page.limit as usize)
+                    .map(|row| {
+                        let data: String = row.try_get("data")?;
+                        Ok(EventRecord {
+                            id: EventId::from_trusted(row.try_get("id")?),
+                            event_type: row.try_get("type")?,
+                            data: serde_json::from_str(&data).map_err(|_| bad("event data"))?,
+                            created_at: from_micros(row.try_get("created_at")?),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Page::Items { data, has_more })
+            }
+
+            async fn enqueue_job(&self, job: &NewJob, now: OffsetDateTime) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                insert_job(&mut tx, job, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn claim_jobs(&self, worker: &str, now: OffsetDateTime, lease_until: OffsetDateTime, limit: i64) -> Result<Vec<Job>> {
+                let rows = sqlx::query(concat!(
+                    "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $3 \
+                     AND (locked_until IS NULL OR locked_until < $3) ORDER BY run_at, seq LIMIT $4", $skip_locked, ") \
+                     RETURNING id, kind, payload, attempts"
+                ))
+                .bind(worker)
+                .bind(to_micros(lease_until))
+                .bind(to_micros(now))
+                .bind(limit)
+                .fetch_all(self.writer())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let payload: String = row.try_get("payload")?;
+                        Ok(Job {
+                            id: JobId::from_trusted(row.try_get("id")?),
+                            kind: row.try_get("kind")?,
+                            payload: serde_json::from_str(&payload).map_err(|_| bad("job payload"))?,
+                            attempts: row.try_get("attempts")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn complete_job(&self, id: &JobId, now: OffsetDateTime) -> Result<()> {
+                sqlx::query("UPDATE jobs SET done_at = $2, locked_by = NULL, locked_until = NULL WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(to_micros(now))
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn retry_job(&self, id: &JobId, run_at: OffsetDateTime, error: &str) -> Result<()> {
+                sqlx::query("UPDATE jobs SET run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(to_micros(run_at))
+                    .bind(error)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn idempotency_begin(
+                &self,
+                partner: &PartnerId,
+                key: &str,
+                request_hash: &str,
+                now: OffsetDateTime,
+                policy: &IdempotencyPolicy,
+            ) -> Result<IdempotencyBegin> {
+                let mut tx = self.writer().begin().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotency_keys (partner_id, idem_key, request_hash, state, created_at) \
+                     VALUES ($1, $2, $3, 'in_progress', $4) ON CONFLICT (partner_id, idem_key) DO NOTHING",
+                )
+                .bind(partner.as_str())
+                .bind(key)
+                .bind(request_hash)
+                .bind(to_micros(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if inserted {
+                    tx.commit().await?;
+                    return Ok(IdempotencyBegin::Started);
+                }
+                let row = sqlx::query(
+                    "SELECT request_hash, state, response_status, response_body, created_at FROM idempotency_keys \
+                     WHERE partner_id = $1 AND idem_key = $2",
+                )
+                .bind(partner.as_str())
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+                let stored_hash: String = row.try_get("request_hash")?;
+                let state: String = row.try_get("state")?;
+                let created_at: i64 = row.try_get("created_at")?;
+                let expired = from_micros(created_at) < now - policy.retention;
+                let abandoned = state == "in_progress" && from_micros(created_at) < now - policy.abandon_after;
+                let outcome = if expired || (abandoned && stored_hash == request_hash) {
+                    // Take the key over; the condition on created_at makes only one taker win.
+                    let taken = sqlx::query(
+                        "UPDATE idempotency_keys SET request_hash = $3, state = 'in_progress', response_status = NULL, \
+                         response_body = NULL, created_at = $4 WHERE partner_id = $1 AND idem_key = $2 AND created_at = $5",
+                    )
+                    .bind(partner.as_str())
+                    .bind(key)
+                    .bind(request_hash)
+                    .bind(to_micros(now))
+                    .bind(created_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if taken { IdempotencyBegin::Started } else { IdempotencyBegin::InProgress }
+                } else if stored_hash != request_hash {
+                    IdempotencyBegin::Mismatch
+                } else if state == "in_progress" {
+                    IdempotencyBegin::InProgress
+                } else {
+                    let status: Option<i32> = row.try_get("response_status")?;
+                    let body: Option<String> = row.try_get("response_body")?;
+                    IdempotencyBegin::Replay {
+                        status: status.and_then(|s| u16::try_from(s).ok()).ok_or_else(|| bad("idempotent status"))?,
+                        body: body.unwrap_or_default(),
+                    }
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn idempotency_finish(&self, partner: &PartnerId, key: &str, status: u16, body: &str) -> Result<()> {
+                sqlx::query(
+                    "UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4 \
+                     WHERE partner_id = $1 AND idem_key = $2",
+                )
+                .bind(partner.as_str())
+                .bind(key)
+                .bind(i32::from(status))
+                .bind(body)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn idempotency_release(&self, partner: &PartnerId, key: &str) -> Result<()> {
+                sqlx::query("DELETE FROM idempotency_keys WHERE partner_id = $1 AND idem_key = $2 AND state = 'in_progress'")
+                    .bind(partner.as_str())
+                    .bind(key)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn purge_idempotency_keys(&self, created_before: OffsetDateTime) -> Result<u64> {
+                let res = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                    .bind(to_micros(created_before))
+                    .execute(self.writer())
+                    .await?;
+                Ok(res.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use {partner_cols, payment_cols, pr_cols, store_impl};
