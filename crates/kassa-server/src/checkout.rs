@@ -8,8 +8,7 @@ use kassa_core::payment::DeclineCode;
 use kassa_core::payment_request::PaymentRequest;
 use kassa_processor::{ChargeOutcome, ChargeRequest, Instrument};
 use kassa_store::{
-    AttemptResult, BeginOutcome, FinishedAttempt, MethodDetails, NewAttempt, NewPaymentMethod,
-    Partner,
+    AttemptResult, BeginOutcome, MethodDetails, NewAttempt, NewPaymentMethod, Partner,
 };
 
 use crate::app::AppState;
@@ -39,7 +38,7 @@ pub enum PayOutcome {
     /// ACH debit submitted: the request is processing.
     Processing,
     /// Refused; the request is open again for another try.
-    Declined(FinishedAttempt, DeclineCode),
+    Declined(PaymentRequest, DeclineCode),
     AlreadyCompleted(PaymentRequest),
     InProgress(PaymentRequest),
     NotOpen(PaymentRequest),
@@ -121,7 +120,7 @@ pub async fn pay(
         .await?;
     Ok(match result {
         AttemptResult::Approved { .. } => PayOutcome::Completed,
-        AttemptResult::Declined { code } => PayOutcome::Declined(finished, code),
+        AttemptResult::Declined { code } => PayOutcome::Declined(finished.request, code),
         AttemptResult::AchSubmitted { .. } => PayOutcome::Processing,
     })
 }

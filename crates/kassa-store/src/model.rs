@@ -134,6 +134,8 @@ pub struct NewAttempt {
     pub method: NewPaymentMethod,
 }
 
+// Returned once per call and matched right away; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum BeginOutcome {
     Started {
@@ -168,6 +170,8 @@ pub struct FinishedAttempt {
     pub payment: Payment,
 }
 
+// Returned once per call and matched right away; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResolveOutcome {
     Resolved(Payment),

@@ -323,11 +323,14 @@ pub async fn pay_page(
     resp
 }
 
+/// The values to show again and a message per invalid field.
+type FormProblem = (FormValues, HashMap<&'static str, String>);
+
 /// Reads the posted form: the payer's instrument, or every field message at once.
 fn parse_form(
     form: &HashMap<String, String>,
     today: time::Date,
-) -> Result<PayInput, (FormValues, HashMap<&'static str, String>)> {
+) -> Result<PayInput, Box<FormProblem>> {
     let get = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or("");
     let mut errors: HashMap<&'static str, String> = HashMap::new();
     let values = FormValues {
@@ -437,7 +440,7 @@ fn parse_form(
             None
         }
     };
-    input.ok_or((values, errors))
+    input.ok_or_else(|| Box::new((values, errors)))
 }
 
 pub async fn pay_submit(
@@ -485,7 +488,8 @@ pub async fn pay_submit(
     }
     let input = match parse_form(&form, state.clock.now().date()) {
         Ok(input) => input,
-        Err((values, errors)) => {
+        Err(problem) => {
+            let (values, errors) = *problem;
             let notice = Some("Please correct the highlighted fields.".to_string());
             return form_page(
                 &state,
@@ -503,7 +507,7 @@ pub async fn pay_submit(
         Ok(PayOutcome::Completed | PayOutcome::Processing) => {
             Redirect::to(&format!("{}/pay/{}/confirmation", site.base, pr.id)).into_response()
         }
-        Ok(PayOutcome::Declined(finished, code)) => {
+        Ok(PayOutcome::Declined(request, code)) => {
             let values = match input {
                 PayInput::Card { .. } => FormValues {
                     method: "card".into(),
@@ -514,7 +518,7 @@ pub async fn pay_submit(
                     ..Default::default()
                 },
             };
-            let pr = finished.request.seen_at(state.clock.now());
+            let pr = request.seen_at(state.clock.now());
             form_page(
                 &state,
                 &site,

@@ -1,0 +1,421 @@
+//! The test harness: the real application (the same builder `kassa serve` uses) in-process on a
+//! fresh SQLite file, or on PostgreSQL when `KASSA_TEST_POSTGRES_URL` is set, driven through its
+//! router; a frozen clock and an explicit job runner make time-based rules testable.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use kassa_core::clock::FrozenClock;
+use kassa_processor::{Processor, SandboxProcessor};
+use kassa_server::admin::{self, NewPartnerInput};
+use kassa_server::vault::Vault;
+use kassa_server::{App, AppParts, Config};
+use kassa_store::{ConnectOptions, Partner, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Runs the test body once on SQLite and once on PostgreSQL (when configured).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let $app = $crate::common::TestApp::sqlite().await;
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some($app) = $crate::common::TestApp::postgres().await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub router: Router,
+    pub clock: Arc<FrozenClock>,
+    pub store: Arc<dyn Store>,
+    pub backend: &'static str,
+    pub dir: tempfile::TempDir,
+    pub db_path: Option<std::path::PathBuf>,
+}
+
+pub struct TestPartner {
+    pub partner: Partner,
+    pub key: String,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn location(&self) -> String {
+        self.headers
+            .get(header::LOCATION)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no Location header; status {} body {}",
+                    self.status, self.body
+                )
+            })
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+}
+
+fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        public_url: Some("http://kassa.test".into()),
+        ..Config::default()
+    }
+}
+
+/// A fresh schema per test, so one test's jobs and rows never meet another's on the shared
+/// database; returns a URL whose connections use it.
+async fn isolated_schema(url: &str) -> String {
+    use sqlx::Connection;
+    let schema = format!("t_{}", kassa_core::id::random_base62(12).to_lowercase());
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at KASSA_TEST_POSTGRES_URL: {e}"));
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+pub fn start_time() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-11-21 12:00 UTC)
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        Self::sqlite_with(Arc::new(SandboxProcessor::new())).await
+    }
+
+    pub async fn sqlite_with(processor: Arc<dyn Processor>) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kassa.db");
+        let store = kassa_store::connect(
+            &format!("sqlite://{}", path.display()),
+            &ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        Self::assemble(store, processor, dir, "sqlite", Some(path))
+    }
+
+    /// None when `KASSA_TEST_POSTGRES_URL` is unset, unless `KASSA_REQUIRE_POSTGRES=1` (CI), which
+    /// makes a missing database a failure rather than a skip.
+    pub async fn postgres() -> Option<TestApp> {
+        Self::postgres_with(Arc::new(SandboxProcessor::new())).await
+    }
+
+    pub async fn postgres_with(processor: Arc<dyn Processor>) -> Option<TestApp> {
+        let url = match std::env::var("KASSA_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                assert!(
+                    std::env::var("KASSA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                    "KASSA_REQUIRE_POSTGRES=1 but KASSA_TEST_POSTGRES_URL is not set"
+                );
+                eprintln!("skipping the PostgreSQL run: KASSA_TEST_POSTGRES_URL is not set");
+                return None;
+            }
+        };
+        let url = isolated_schema(&url).await;
+        let store = kassa_store::connect(
+            &url,
+            &ConnectOptions {
+                max_connections: 6,
+                migrate: true,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at KASSA_TEST_POSTGRES_URL: {e:?}"));
+        let dir = tempfile::tempdir().unwrap();
+        Some(Self::assemble(store, processor, dir, "postgres", None))
+    }
+
+    fn assemble(
+        store: Arc<dyn Store>,
+        processor: Arc<dyn Processor>,
+        dir: tempfile::TempDir,
+        backend: &'static str,
+        db_path: Option<std::path::PathBuf>,
+    ) -> TestApp {
+        let clock = Arc::new(FrozenClock::new(start_time()));
+        let app = App::new(AppParts {
+            config: test_config(dir.path()),
+            store: store.clone(),
+            processor,
+            clock: clock.clone(),
+            vault: Vault::new(&[42u8; 32]),
+        });
+        let router = app.router();
+        TestApp {
+            app,
+            router,
+            clock,
+            store,
+            backend,
+            dir,
+            db_path,
+        }
+    }
+
+    pub async fn partner(&self) -> TestPartner {
+        self.partner_with(|_| {}).await
+    }
+
+    /// A new partner with a unique slug; `edit` adjusts the input first.
+    pub async fn partner_with(&self, edit: impl FnOnce(&mut NewPartnerInput)) -> TestPartner {
+        let slug = format!("p-{}", kassa_core::id::random_base62(10).to_lowercase());
+        let mut input = NewPartnerInput {
+            name: "Acme Services".into(),
+            slug,
+            ..Default::default()
+        };
+        edit(&mut input);
+        let created = admin::create_partner(self.store.as_ref(), input, start_time())
+            .await
+            .unwrap();
+        TestPartner {
+            partner: created.partner,
+            key: created.api_key.expose().clone(),
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Resp {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// An API call with the partner's key; `body` None sends no body.
+    pub async fn api(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.api_with(key, method, path, body, &[]).await
+    }
+
+    pub async fn api_with(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
+
+    /// Creates a payment request by API and returns its JSON.
+    pub async fn create_request(&self, p: &TestPartner, amount: &str, reference: &str) -> Value {
+        let r = self
+            .api(
+                &p.key,
+                Method::POST,
+                "/v1/payment-requests",
+                Some(serde_json::json!({"amount": amount, "referenceId": reference})),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "{}: {}",
+            self.backend,
+            r.body
+        );
+        r.json()
+    }
+
+    pub async fn get_request(&self, p: &TestPartner, id: &str) -> Value {
+        let r = self
+            .api(
+                &p.key,
+                Method::GET,
+                &format!("/v1/payment-requests/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()
+    }
+
+    pub async fn run_jobs(&self) -> usize {
+        self.app.run_pending_jobs().await.unwrap()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(time::Duration::try_from(by).unwrap());
+    }
+}
+
+/// A payer's browser: keeps the CSRF cookie and reads the form's token.
+pub struct Payer<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+    pub token: Option<String>,
+}
+
+impl<'a> Payer<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Payer {
+            app,
+            cookie: None,
+            token: None,
+        }
+    }
+
+    pub async fn open(&mut self, path: &str) -> Resp {
+        let mut req = Request::get(path);
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let resp = self.app.send(req.body(Body::empty()).unwrap()).await;
+        if let Some(set) = resp.header("set-cookie") {
+            self.cookie = Some(set.split(';').next().unwrap().to_string());
+        }
+        if let Some(token) = extract(&resp.body, "name=\"csrfToken\" value=\"", "\"") {
+            self.token = Some(token);
+        }
+        resp
+    }
+
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let mut all: Vec<(&str, &str)> = vec![("csrfToken", self.token.as_deref().unwrap_or(""))];
+        all.extend_from_slice(fields);
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(all)
+            .finish();
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = &self.cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.app.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    pub async fn pay_card(&mut self, page: &str, number: &str) -> Resp {
+        if self.token.is_none() {
+            self.open(page).await;
+        }
+        self.submit(page, &card_fields(number)).await
+    }
+
+    pub async fn pay_ach(&mut self, page: &str, account: &str) -> Resp {
+        if self.token.is_none() {
+            self.open(page).await;
+        }
+        self.submit(page, &ach_fields("110000000", account)).await
+    }
+}
+
+pub fn card_fields(number: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("method", "card"),
+        ("cardholderName", "Jo Payer"),
+        ("cardNumber", number),
+        ("expiry", "12/30"),
+        (
+            "cvc",
+            if number.starts_with("34") || number.starts_with("37") {
+                "7391"
+            } else {
+                "739"
+            },
+        ),
+        ("postalCode", "94107"),
+    ]
+}
+
+pub fn ach_fields<'b>(routing: &'b str, account: &'b str) -> Vec<(&'static str, &'b str)> {
+    vec![
+        ("method", "ach"),
+        ("accountHolderName", "Jo Payer"),
+        ("routingNumber", routing),
+        ("accountNumber", account),
+        ("accountType", "checking"),
+    ]
+}
+
+pub fn extract(haystack: &str, start: &str, end: &str) -> Option<String> {
+    let i = haystack.find(start)? + start.len();
+    let j = haystack[i..].find(end)? + i;
+    Some(haystack[i..j].to_string())
+}
+
+/// The path part of a payment request's `url` (tests talk to the router, not a host).
+pub fn pay_path(request: &Value) -> String {
+    let url = request["url"].as_str().unwrap();
+    url.strip_prefix("http://kassa.test")
+        .unwrap_or(url)
+        .to_string()
+}
+
+pub fn ids(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub type Fields<'a> = HashMap<&'a str, &'a str>;
