@@ -101,6 +101,7 @@ impl App {
             .merge(crate::pages::routes())
             .fallback(crate::api::fallback)
             .with_state(self.state.clone())
+            .layer(axum::middleware::from_fn(crate::api::explain_method_not_allowed))
             .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
             .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))

@@ -768,3 +768,100 @@ async fn database_file_holds_no_card_number_or_cvc() {
     assert!(!contains(account), "account number found in the database");
     assert!(contains("5556"), "last 4 are kept");
 }
+
+/// While the processor is deciding, the page says a payment is in progress and takes no other.
+async fn attempt_in_flight(app: TestApp) {
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "15.00", "FLIGHT-1").await;
+    let page = pay_path(&pr);
+    let app = Arc::new(app);
+    let mut payer = Payer::new(&app);
+    payer.open(&page).await;
+    let (cookie, token) = (payer.cookie.clone(), payer.token.clone());
+    let slow = {
+        let app = app.clone();
+        let page = page.clone();
+        tokio::spawn(async move {
+            let mut payer = Payer::new(&app);
+            payer.cookie = cookie;
+            payer.token = token;
+            payer
+                .submit(&page, &card_fields("4242424242424242"))
+                .await
+                .status
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let shown = app.get(&page).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(
+        shown.body.contains("A payment is being processed"),
+        "{}: {}",
+        app.backend,
+        shown.body
+    );
+    assert!(!shown.body.contains("name=\"cardNumber\""));
+    let second = payer.submit(&page, &card_fields("5555555555554444")).await;
+    assert_eq!(second.status, StatusCode::CONFLICT);
+    let r = app
+        .api(
+            &p.key,
+            Method::POST,
+            &format!("/v1/payment-requests/{}/cancel", pr["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.json()["error"]["code"], "payment_in_progress");
+    assert_eq!(slow.await.unwrap(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get_request(&p, pr["id"].as_str().unwrap()).await["status"],
+        "completed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn page_during_an_attempt_in_flight_sqlite() {
+    attempt_in_flight(
+        TestApp::sqlite_with(Arc::new(SandboxProcessor::with_latency(
+            Duration::from_millis(600),
+        )))
+        .await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn page_during_an_attempt_in_flight_postgres() {
+    if let Some(app) = TestApp::postgres_with(Arc::new(SandboxProcessor::with_latency(
+        Duration::from_millis(600),
+    )))
+    .await
+    {
+        attempt_in_flight(app).await;
+    }
+}
+
+on_both_backends!(wrong_methods_get_clear_errors, |app| {
+    let p = app.partner().await;
+    let r = app
+        .api(&p.key, Method::DELETE, "/v1/payment-requests", None)
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()["error"]["code"], "method_not_allowed");
+    let r = app
+        .send(
+            axum::http::Request::delete(format!(
+                "/p/{}/pay/pr_000000000000000000000000",
+                p.partner.slug
+            ))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(r.body.contains("<html"), "{}", r.body);
+    let r = app.get("/nowhere").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("<html"));
+});

@@ -511,8 +511,28 @@ on_both_backends!(expired_requests_take_no_payment, |app| {
     assert_eq!(pr["expiresAt"], "2026-11-21T13:00:00Z");
     let id = pr["id"].as_str().unwrap();
     app.advance(std::time::Duration::from_secs(2 * 3600));
-    // Expired as soon as the deadline passes, and recorded by the job.
+    // Expired as soon as the deadline passes, also in lists, and recorded by the job.
     assert_eq!(app.get_request(&p, id).await["status"], "expired");
+    let list = app
+        .api(
+            &p.key,
+            Method::GET,
+            "/v1/payment-requests?status=expired",
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(ids(&list), vec![id.to_string()]);
+    let list = app
+        .api(
+            &p.key,
+            Method::GET,
+            "/v1/payment-requests?status=open",
+            None,
+        )
+        .await
+        .json();
+    assert!(ids(&list).is_empty());
     assert!(app.run_jobs().await >= 1);
     let list = app
         .api(

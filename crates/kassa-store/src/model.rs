@@ -54,8 +54,10 @@ pub enum CreateOutcome {
 
 #[derive(Debug, Clone, Default)]
 pub struct PaymentRequestFilter {
+    /// Matches the status as seen at `as_of`: an open request past its deadline is expired.
     pub status: Option<PaymentRequestStatus>,
     pub reference_id: Option<String>,
+    pub as_of: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]

@@ -500,7 +500,8 @@ macro_rules! store_impl {
                 };
                 let rows = sqlx::query(concat!(
                     "SELECT ", crate::sql::pr_cols!(), " FROM payment_requests WHERE partner_id = $1 \
-                     AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR status = $4) \
+                     AND ($2 IS NULL OR seq < $2) \
+                     AND ($4 IS NULL OR (CASE WHEN status = 'open' AND expires_at <= $6 THEN 'expired' ELSE status END) = $4) \
                      AND ($5 IS NULL OR reference_id = $5) ORDER BY seq DESC LIMIT $3"
                 ))
                 .bind(partner.as_str())
@@ -508,6 +509,7 @@ macro_rules! store_impl {
                 .bind(page.limit + 1)
                 .bind(filter.status.map(|s| s.as_str()))
                 .bind(filter.reference_id.as_deref())
+                .bind(filter.as_of.map(to_micros).unwrap_or(i64::MIN))
                 .fetch_all(self.reader())
                 .await?;
                 let has_more = rows.len() as i64 > page.limit;

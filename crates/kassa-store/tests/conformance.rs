@@ -132,6 +132,7 @@ async fn list(
     let filter = PaymentRequestFilter {
         status,
         reference_id: reference_id.map(str::to_string),
+        as_of: None,
     };
     let page = PageRequest {
         limit,

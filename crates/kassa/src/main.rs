@@ -190,15 +190,15 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 });
                 println!("{out}");
             } else {
-                println!("partner id:   {}", p.id);
-                println!("slug:         {}", p.slug);
+                println!("partner id:    {}", p.id);
+                println!("slug:          {}", p.slug);
                 println!(
-                    "API key:      {}   (shown once; store it now)",
+                    "API key:       {}   (shown once; store it now)",
                     created.api_key.expose()
                 );
-                println!("link secret:  {}", p.link_secret.expose());
+                println!("link secret:   {}", p.link_secret.expose());
                 println!(
-                    "pay pages:    {}",
+                    "creation link: {}",
                     kassa_server::links::creation_link(
                         &config.public_base(),
                         p,

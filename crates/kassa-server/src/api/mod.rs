@@ -44,7 +44,6 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/v1/sandbox/payments/{id}/return",
             post(sandbox::return_debit),
         )
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::layer,
@@ -254,6 +253,27 @@ pub fn list_response<T: Serialize>(page: Page<T>) -> Result<Json<ListBody<T>>, A
             "names no item of this list",
         )),
     }
+}
+
+/// A bare 405 from the router gets a body: the API's error shape under `/v1`, a page elsewhere.
+pub async fn explain_method_not_allowed(req: Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/v1/");
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED
+        || resp.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let mut out = if api {
+        ApiError::method_not_allowed().into_response()
+    } else {
+        crate::pages::method_not_allowed_page()
+    };
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 /// Unknown paths: the API's error shape under `/v1`, a plain page elsewhere.

@@ -261,11 +261,12 @@ pub async fn list(
     };
     let page = query.page();
     errors.finish().map_err(ApiError::validation)?;
+    let now = state.clock.now();
     let filter = PaymentRequestFilter {
         status,
         reference_id: query.get("referenceId").map(str::to_string),
+        as_of: Some(now),
     };
-    let now = state.clock.now();
     let page = match state
         .store
         .list_payment_requests(&auth.partner.id, &filter, &page?)

@@ -154,6 +154,16 @@ pub fn message(
     )
 }
 
+pub fn method_not_allowed_page() -> Response {
+    message(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Brand::kassa(),
+        "Not allowed",
+        "This page cannot be used that way",
+        "Please open the payment link you were sent in your browser.",
+    )
+}
+
 pub fn not_found_page() -> Response {
     message(
         StatusCode::NOT_FOUND,
