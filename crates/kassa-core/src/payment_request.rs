@@ -47,6 +47,10 @@ impl PaymentRequestStatus {
     }
 }
 
+/// Attempts one request may take. Failed attempts can be retried on the same link, but without a
+/// bound a public payment link is a free oracle for testing stolen card numbers.
+pub const MAX_ATTEMPTS: i32 = 20;
+
 /// Free-form string pairs a partner attaches to an object.
 pub type Metadata = BTreeMap<String, String>;
 

@@ -27,6 +27,7 @@ pub struct Inner {
     pub config: Config,
     /// Names this process when it leases jobs.
     pub worker_id: String,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Deref for AppState {
@@ -83,6 +84,7 @@ impl App {
                 vault: parts.vault,
                 config: parts.config,
                 worker_id,
+                metrics: Default::default(),
             })),
         }
     }
@@ -102,6 +104,7 @@ impl App {
             .fallback(crate::api::fallback)
             .with_state(self.state.clone())
             .layer(axum::middleware::from_fn(crate::api::explain_method_not_allowed))
+            .layer(axum::middleware::from_fn_with_state(self.state.clone(), crate::metrics::count_responses))
             .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
             .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))

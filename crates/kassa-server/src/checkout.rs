@@ -12,6 +12,7 @@ use kassa_store::{
 };
 
 use crate::app::AppState;
+use crate::metrics::Attempt;
 
 /// A payer's instrument, parsed and valid.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ pub enum PayOutcome {
     AlreadyCompleted(PaymentRequest),
     InProgress(PaymentRequest),
     NotOpen(PaymentRequest),
+    TooManyAttempts,
     NotFound,
 }
 
@@ -57,12 +59,16 @@ pub async fn pay(
         .store
         .begin_attempt(&partner.id, request, &attempt, state.clock.now())
         .await?;
+    if !matches!(begun, BeginOutcome::Started { .. }) {
+        state.metrics.attempt(Attempt::Refused);
+    }
     let pr = match begun {
         BeginOutcome::Started { request, .. } => request,
         BeginOutcome::NotFound => return Ok(PayOutcome::NotFound),
         BeginOutcome::AlreadyCompleted(pr) => return Ok(PayOutcome::AlreadyCompleted(pr)),
         BeginOutcome::InProgress(pr) => return Ok(PayOutcome::InProgress(pr)),
         BeginOutcome::NotOpen(pr) => return Ok(PayOutcome::NotOpen(pr)),
+        BeginOutcome::TooManyAttempts(_) => return Ok(PayOutcome::TooManyAttempts),
     };
     let instrument = match input {
         PayInput::Card {
@@ -119,9 +125,18 @@ pub async fn pay(
         .finish_attempt(&partner.id, &payment_id, &result, state.clock.now())
         .await?;
     Ok(match result {
-        AttemptResult::Approved { .. } => PayOutcome::Completed,
-        AttemptResult::Declined { code } => PayOutcome::Declined(finished.request, code),
-        AttemptResult::AchSubmitted { .. } => PayOutcome::Processing,
+        AttemptResult::Approved { .. } => {
+            state.metrics.attempt(Attempt::Approved);
+            PayOutcome::Completed
+        }
+        AttemptResult::Declined { code } => {
+            state.metrics.attempt(Attempt::Declined);
+            PayOutcome::Declined(finished.request, code)
+        }
+        AttemptResult::AchSubmitted { .. } => {
+            state.metrics.attempt(Attempt::AchSubmitted);
+            PayOutcome::Processing
+        }
     })
 }
 

@@ -25,8 +25,12 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
     let n = jobs.len();
     for job in jobs {
         match run(state, &job).await {
-            Ok(()) => state.store.complete_job(&job.id, state.clock.now()).await?,
+            Ok(()) => {
+                state.metrics.job(true);
+                state.store.complete_job(&job.id, state.clock.now()).await?
+            }
             Err(e) => {
+                state.metrics.job(false);
                 // Exponential backoff, capped at an hour.
                 let delay = Duration::seconds(
                     2i64.saturating_pow(job.attempts.clamp(1, 12) as u32)

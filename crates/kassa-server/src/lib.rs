@@ -10,6 +10,7 @@ mod error;
 mod idempotency;
 pub mod jobs;
 pub mod links;
+mod metrics;
 mod pages;
 pub mod vault;
 

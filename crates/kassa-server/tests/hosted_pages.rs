@@ -865,3 +865,28 @@ on_both_backends!(wrong_methods_get_clear_errors, |app| {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("<html"));
 });
+
+on_both_backends!(attempts_per_link_are_bounded, |app| {
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "2.00", "CARDTEST-1").await;
+    let page = pay_path(&pr);
+    let mut payer = Payer::new(&app);
+    for _ in 0..kassa_core::payment_request::MAX_ATTEMPTS {
+        assert_eq!(
+            payer.pay_card(&page, "4000000000000002").await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+    }
+    let r = payer.pay_card(&page, "4242424242424242").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("too many attempts"), "{}", r.body);
+    let shown = app.get(&page).await;
+    assert!(shown.body.contains("too many attempts"));
+    assert!(!shown.body.contains("name=\"cardNumber\""));
+    let after = app.get_request(&p, pr["id"].as_str().unwrap()).await;
+    assert_eq!(after["status"], "open");
+    assert_eq!(
+        after["attemptCount"],
+        kassa_core::payment_request::MAX_ATTEMPTS
+    );
+});

@@ -721,7 +721,28 @@ on_both_backends!(idempotency_in_progress_is_a_conflict, |app| {
     assert_eq!(r.json()["error"]["code"], "idempotency_key_in_progress");
 });
 
-on_both_backends!(health_and_readiness, |app| {
+on_both_backends!(health_readiness_and_metrics, |app| {
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "3.00", "MET-1").await;
+    let mut payer = Payer::new(&app);
+    payer.pay_card(&pay_path(&pr), "4000000000000002").await;
+    payer.pay_card(&pay_path(&pr), "4242424242424242").await;
+    let m = app.get("/metrics").await;
+    assert_eq!(m.status, StatusCode::OK);
+    assert!(m.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(
+        m.body
+            .contains("kassa_payment_attempts_total{outcome=\"approved\"} 1\n"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body
+            .contains("kassa_payment_attempts_total{outcome=\"declined\"} 1\n"),
+        "{}",
+        m.body
+    );
+    assert!(m.body.contains("kassa_http_responses_total{class=\"2xx\"}"));
 });

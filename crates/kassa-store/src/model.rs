@@ -150,6 +150,8 @@ pub enum BeginOutcome {
     InProgress(PaymentRequest),
     /// Canceled or expired.
     NotOpen(PaymentRequest),
+    /// Open, but it has had `MAX_ATTEMPTS` attempts already.
+    TooManyAttempts(PaymentRequest),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -568,12 +568,13 @@ macro_rules! store_impl {
                 let claimed = sqlx::query(concat!(
                     "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1 \
                      WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
-                     AND (expires_at IS NULL OR expires_at > $4) RETURNING ", crate::sql::pr_cols!()
+                     AND (expires_at IS NULL OR expires_at > $4) AND attempt_count < $5 RETURNING ", crate::sql::pr_cols!()
                 ))
                 .bind(partner.as_str())
                 .bind(request.as_str())
                 .bind(attempt.payment_id.as_str())
                 .bind(to_micros(now))
+                .bind(kassa_core::payment_request::MAX_ATTEMPTS)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(row) = claimed else {
@@ -581,6 +582,11 @@ macro_rules! store_impl {
                         None => BeginOutcome::NotFound,
                         Some(pr) => match pr.status {
                             PaymentRequestStatus::Completed => BeginOutcome::AlreadyCompleted(pr),
+                            PaymentRequestStatus::Open
+                                if pr.attempt_payment_id.is_none() && pr.attempt_count >= kassa_core::payment_request::MAX_ATTEMPTS =>
+                            {
+                                BeginOutcome::TooManyAttempts(pr)
+                            }
                             PaymentRequestStatus::Open | PaymentRequestStatus::Processing => BeginOutcome::InProgress(pr),
                             PaymentRequestStatus::Canceled | PaymentRequestStatus::Expired => BeginOutcome::NotOpen(pr),
                         },

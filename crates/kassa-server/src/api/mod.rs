@@ -51,6 +51,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
+        .route("/metrics", get(crate::metrics::metrics))
         .merge(api)
 }
 

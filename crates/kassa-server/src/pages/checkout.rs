@@ -14,7 +14,7 @@ use kassa_core::error::ValidationError;
 use kassa_core::id::PaymentRequestId;
 use kassa_core::money::{Currency, Money};
 use kassa_core::payment::Payment;
-use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus, MAX_ATTEMPTS};
 use kassa_core::reference::ReferenceId;
 use kassa_core::url::RedirectUrl;
 use kassa_store::CreateOutcome;
@@ -203,7 +203,24 @@ async fn load(
 fn state_page(status: StatusCode, site: &Site, pr: &PaymentRequest) -> Option<Response> {
     let brand = Brand::of(&site.partner);
     let amount = pr.amount.display();
+    let exhausted = pr.status == PaymentRequestStatus::Open
+        && pr.attempt_payment_id.is_none()
+        && pr.attempt_count >= MAX_ATTEMPTS;
+    // A refused payment attempt on an exhausted link is told to slow down, not that it conflicts.
+    let status = if exhausted && status != StatusCode::OK {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        status
+    };
     let (title, heading, body) = match pr.status {
+        PaymentRequestStatus::Open if exhausted => (
+            "Too many attempts",
+            "This payment link has had too many attempts",
+            format!(
+                "For your security no further payments can be tried on this link. Please contact {} for a new one.",
+                site.partner.name
+            ),
+        ),
         PaymentRequestStatus::Open if pr.attempt_payment_id.is_none() => return None,
         PaymentRequestStatus::Open => (
             "Payment in progress",
@@ -541,6 +558,16 @@ pub async fn pay_submit(
                 "Please wait a moment and reload this page.",
             )
         }),
+        Ok(PayOutcome::TooManyAttempts) => message(
+            StatusCode::TOO_MANY_REQUESTS,
+            brand(),
+            "Too many attempts",
+            "This payment link has had too many attempts",
+            &format!(
+                "For your security no further payments can be tried on this link. Please contact {} for a new one.",
+                site.partner.name
+            ),
+        ),
         Ok(PayOutcome::NotFound) => not_found_page(),
         Err(e) => internal_error_page(format!("{e:#}")),
     }
