@@ -1,10 +1,6 @@
 //! Email addresses, checked loosely: real-world addresses are too varied for a strict
 //! grammar, so we only reject what is certainly wrong or unsafe to store and display.
 
-use std::fmt;
-
-use serde::{Serialize, Serializer};
-
 use crate::error::ValidationError;
 
 /// RFC 5321's practical limit on a forward path.
@@ -49,27 +45,9 @@ impl Email {
             Err(EmailError::Invalid)
         }
     }
-
-    pub fn from_trusted(s: String) -> Self {
-        Email(s)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for Email {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
+string_newtype_impls!(Email);
 
 #[cfg(test)]
 mod tests {

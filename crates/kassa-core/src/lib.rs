@@ -1,6 +1,9 @@
 //! Kassa's domain: exact money, typed ids, card and bank validation, payment states.
 //! Nothing here does I/O; every constructor that takes outside input validates it.
 
+#[macro_use]
+mod string_newtype;
+
 pub mod ach;
 pub mod card;
 pub mod clock;

@@ -1,38 +1,7 @@
 //! Partner-facing configuration values: the pay-page slug, brand colour, billing host and logo.
 
-use std::fmt;
-
-use serde::{Serialize, Serializer};
-
 use crate::error::ValidationError;
 use crate::url::{RedirectUrl, RedirectUrlError};
-
-macro_rules! string_newtype_impls {
-    ($name:ident) => {
-        impl $name {
-            /// For values read back from our own database; no check.
-            pub fn from_trusted(s: String) -> Self {
-                $name(s)
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
-            }
-        }
-    };
-}
 
 /// URL-safe partner handle used in /p/{slug}: 2–40 chars of [a-z0-9-], not starting or ending with '-'.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,9 +1,5 @@
 //! The partner's own reference for a payment request (their invoice or order number).
 
-use std::fmt;
-
-use serde::{Serialize, Serializer};
-
 use crate::error::ValidationError;
 
 pub const REFERENCE_ID_MAX_CHARS: usize = 100;
@@ -49,27 +45,9 @@ impl ReferenceId {
         }
         Ok(ReferenceId(s.to_owned()))
     }
-
-    pub fn from_trusted(s: String) -> Self {
-        ReferenceId(s)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for ReferenceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for ReferenceId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
+string_newtype_impls!(ReferenceId);
 
 #[cfg(test)]
 mod tests {

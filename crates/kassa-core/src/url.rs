@@ -2,10 +2,6 @@
 //! after paying, so anything that could confuse a browser (backslashes, raw spaces,
 //! userinfo, non-ASCII look-alikes) is rejected rather than normalised.
 
-use std::fmt;
-
-use serde::{Serialize, Serializer};
-
 use crate::error::ValidationError;
 
 pub const REDIRECT_URL_MAX_CHARS: usize = 2048;
@@ -153,27 +149,9 @@ impl RedirectUrl {
         check_redirect_url(s)?;
         Ok(RedirectUrl(s.to_owned()))
     }
-
-    pub fn from_trusted(s: String) -> Self {
-        RedirectUrl(s)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for RedirectUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Serialize for RedirectUrl {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
+string_newtype_impls!(RedirectUrl);
 
 #[cfg(test)]
 mod tests {
