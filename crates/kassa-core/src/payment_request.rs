@@ -47,9 +47,11 @@ impl PaymentRequestStatus {
     }
 }
 
-/// Attempts one request may take. Failed attempts can be retried on the same link, but without a
-/// bound a public payment link is a free oracle for testing stolen card numbers.
-pub const MAX_ATTEMPTS: i32 = 20;
+/// Failed attempts one request may take within [`FAILED_ATTEMPT_WINDOW`]. Failed payments can be
+/// retried on the same link, but without a bound a public link is a free oracle for testing
+/// stolen card numbers.
+pub const MAX_FAILED_ATTEMPTS: i64 = 10;
+pub const FAILED_ATTEMPT_WINDOW: time::Duration = time::Duration::hours(1);
 
 /// Free-form string pairs a partner attaches to an object.
 pub type Metadata = BTreeMap<String, String>;

@@ -56,5 +56,12 @@ pub struct ProcessorError(pub String);
 
 #[async_trait]
 pub trait Processor: Send + Sync + std::fmt::Debug {
+    /// Charges once per `payment_id`: a repeated call with the same id answers what the first
+    /// decided and never charges again.
     async fn charge(&self, request: ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError>;
+
+    /// What was decided for `payment_id`, if the processor ever received it. Kassa asks this for
+    /// attempts whose answer it never recorded (a crash mid-call), instead of guessing.
+    async fn lookup(&self, payment_id: &PaymentId)
+        -> Result<Option<ChargeOutcome>, ProcessorError>;
 }

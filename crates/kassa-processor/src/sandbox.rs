@@ -1,17 +1,48 @@
 //! The sandbox processor: outcomes decided by magic numbers (API.md §6), so every flow can be
 //! driven in tests and demos without a real processor.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kassa_core::id::PaymentId;
 use kassa_core::payment::{AchResolution, AchReturnCode, DeclineCode, Funding};
 
 use crate::{ChargeOutcome, ChargeRequest, Instrument, Processor, ProcessorError};
 
-/// Decides every payment from its card or bank account number.
+/// Decides every payment from its card or bank account number, and remembers its recent
+/// decisions by payment id like a real processor would (in memory: a restart forgets them,
+/// which is also when an in-process sandbox charge could not have happened).
 #[derive(Debug, Default, Clone)]
 pub struct SandboxProcessor {
     latency: Duration,
+    decided: Arc<Mutex<Decisions>>,
+}
+
+/// The last `REMEMBERED` decisions, oldest evicted first.
+#[derive(Debug, Default)]
+struct Decisions {
+    by_id: HashMap<PaymentId, ChargeOutcome>,
+    order: VecDeque<PaymentId>,
+}
+
+const REMEMBERED: usize = 100_000;
+
+impl Decisions {
+    fn remember(&mut self, id: &PaymentId, outcome: &ChargeOutcome) -> ChargeOutcome {
+        if let Some(first) = self.by_id.get(id) {
+            return first.clone();
+        }
+        if self.order.len() >= REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.by_id.remove(&old);
+            }
+        }
+        self.by_id.insert(id.clone(), outcome.clone());
+        self.order.push_back(id.clone());
+        outcome.clone()
+    }
 }
 
 impl SandboxProcessor {
@@ -21,7 +52,10 @@ impl SandboxProcessor {
 
     /// Answers after `latency`, like a real network call; tests use it to hold attempts in flight.
     pub fn with_latency(latency: Duration) -> Self {
-        Self { latency }
+        Self {
+            latency,
+            ..Self::default()
+        }
     }
 
     /// The outcome for a card number (digits only).
@@ -64,12 +98,28 @@ impl Processor for SandboxProcessor {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
-        Ok(match request.instrument {
+        let outcome = match request.instrument {
             Instrument::Card { number, .. } => Self::card_outcome(number.expose()),
             Instrument::Ach { account_number, .. } => ChargeOutcome::AchSubmitted {
                 expected: Some(Self::ach_resolution(account_number.expose())),
             },
-        })
+        };
+        let mut decided = self
+            .decided
+            .lock()
+            .expect("sandbox state is never poisoned");
+        Ok(decided.remember(request.payment_id, &outcome))
+    }
+
+    async fn lookup(
+        &self,
+        payment_id: &PaymentId,
+    ) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        let decided = self
+            .decided
+            .lock()
+            .expect("sandbox state is never poisoned");
+        Ok(decided.by_id.get(payment_id).cloned())
     }
 }
 
@@ -143,6 +193,32 @@ mod tests {
         ] {
             assert_eq!(charge_card(number).await, ChargeOutcome::Declined { code });
         }
+    }
+
+    #[tokio::test]
+    async fn a_payment_id_is_charged_once_and_remembered() {
+        let sandbox = SandboxProcessor::new();
+        let id = PaymentId::generate();
+        assert_eq!(sandbox.lookup(&id).await.unwrap(), None);
+        let declined = CardNumber::parse("4000000000000002").unwrap();
+        let good = CardNumber::parse("4242424242424242").unwrap();
+        let charge = |number| ChargeRequest {
+            payment_id: &id,
+            amount: Money::new(1000, Currency::Usd),
+            instrument: Instrument::Card {
+                number,
+                expiry: Expiry {
+                    month: 12,
+                    year: 2040,
+                },
+                cvc: None,
+                postal_code: None,
+            },
+        };
+        let first = sandbox.charge(charge(&declined)).await.unwrap();
+        // The same id again, even with another card, answers the first decision.
+        assert_eq!(sandbox.charge(charge(&good)).await.unwrap(), first);
+        assert_eq!(sandbox.lookup(&id).await.unwrap(), Some(first));
     }
 
     #[tokio::test]

@@ -52,6 +52,16 @@ pub async fn create_partner(
     input: NewPartnerInput,
     now: OffsetDateTime,
 ) -> Result<CreatedPartner, AdminError> {
+    create_partner_with_key(store, input, "default", now).await
+}
+
+/// The partner and its first API key (labelled `key_label`) are written in one transaction.
+async fn create_partner_with_key(
+    store: &dyn Store,
+    input: NewPartnerInput,
+    key_label: &str,
+    now: OffsetDateTime,
+) -> Result<CreatedPartner, AdminError> {
     let mut errors = FieldErrors::new();
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -83,18 +93,16 @@ pub async fn create_partner(
         link_secret: Secret::new(format!("lsk_{}", random_base62(40))),
         created_at: now,
     };
-    store.create_partner(&partner).await?;
-    let (_, api_key) = create_api_key(store, &partner.id, "default", now).await?;
+    let (record, api_key) = new_key_record(&partner.id, key_label, now);
+    store.create_partner(&partner, Some(&record)).await?;
     Ok(CreatedPartner { partner, api_key })
 }
 
-/// Makes a key for the partner; the secret is returned once and only its hash is kept.
-pub async fn create_api_key(
-    store: &dyn Store,
+fn new_key_record(
     partner: &PartnerId,
     label: &str,
     now: OffsetDateTime,
-) -> Result<(ApiKeyRecord, Secret<String>), AdminError> {
+) -> (ApiKeyRecord, Secret<String>) {
     let key = new_api_key();
     let record = ApiKeyRecord {
         id: ApiKeyId::generate(),
@@ -105,6 +113,17 @@ pub async fn create_api_key(
         created_at: now,
         revoked_at: None,
     };
+    (record, key)
+}
+
+/// Makes a key for the partner; the secret is returned once and only its hash is kept.
+pub async fn create_api_key(
+    store: &dyn Store,
+    partner: &PartnerId,
+    label: &str,
+    now: OffsetDateTime,
+) -> Result<(ApiKeyRecord, Secret<String>), AdminError> {
+    let (record, key) = new_key_record(partner, label, now);
     store.create_api_key(&record).await?;
     Ok((record, key))
 }
@@ -140,7 +159,7 @@ pub async fn ensure_demo(store: &dyn Store, now: OffsetDateTime) -> Result<Demo,
             api_key,
         });
     }
-    let created = create_partner(
+    let created = create_partner_with_key(
         store,
         NewPartnerInput {
             name: "Acme Services".into(),
@@ -148,16 +167,13 @@ pub async fn ensure_demo(store: &dyn Store, now: OffsetDateTime) -> Result<Demo,
             brand_color: Some("#0f766e".into()),
             ..Default::default()
         },
+        "demo",
         now,
     )
     .await?;
-    store
-        .revoke_api_keys_labeled(&created.partner.id, "default", now)
-        .await?;
-    let (_, api_key) = create_api_key(store, &created.partner.id, "demo", now).await?;
     Ok(Demo {
         partner: created.partner,
         created: true,
-        api_key,
+        api_key: created.api_key,
     })
 }

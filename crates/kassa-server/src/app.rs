@@ -55,11 +55,25 @@ impl App {
     /// the vault key, use the sandbox processor and the system clock.
     pub async fn from_config(config: Config) -> anyhow::Result<(App, KeySource)> {
         let store = kassa_store::connect(
-            &config.database_url,
+            &config.database_url(),
             &kassa_store::ConnectOptions::default(),
         )
         .await?;
         let (vault, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
+        if !store
+            .check_vault_key(&vault.key_check(), SystemClock.now())
+            .await?
+        {
+            anyhow::bail!(
+                "the vault key ({}) is not the key this database was first used with; card and account \
+                 numbers stored in it could not be read. Set KASSA_VAULT_KEY to the original key (every \
+                 instance sharing a database needs the same one)",
+                match &source {
+                    KeySource::Configured => "KASSA_VAULT_KEY".to_string(),
+                    KeySource::File(path) | KeySource::Generated(path) => path.clone(),
+                }
+            );
+        }
         let app = App::new(AppParts {
             config,
             store,
@@ -126,6 +140,11 @@ impl App {
             }
             total += n;
         }
+    }
+
+    /// The periodic sweeps the worker runs every minute (tests call them directly).
+    pub async fn housekeeping(&self) -> anyhow::Result<()> {
+        crate::jobs::housekeeping(&self.state).await
     }
 
     /// The background worker: due jobs every poll interval, housekeeping every minute.

@@ -3,12 +3,13 @@
 
 use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
 use kassa_core::card::{CardNumber, Cvc, Expiry};
-use kassa_core::id::{PaymentId, PaymentMethodId, PaymentRequestId, VaultEntryId};
+use kassa_core::id::{PartnerId, PaymentId, PaymentMethodId, PaymentRequestId, VaultEntryId};
 use kassa_core::payment::DeclineCode;
 use kassa_core::payment_request::PaymentRequest;
 use kassa_processor::{ChargeOutcome, ChargeRequest, Instrument};
 use kassa_store::{
-    AttemptResult, BeginOutcome, MethodDetails, NewAttempt, NewPaymentMethod, Partner,
+    AttemptResult, BeginOutcome, FinishedAttempt, MethodDetails, NewAttempt, NewPaymentMethod,
+    Partner, StoreError,
 };
 
 use crate::app::AppState;
@@ -47,7 +48,19 @@ pub enum PayOutcome {
     NotFound,
 }
 
+/// Pays a request. The work runs in its own task, so a payer who disconnects (which drops this
+/// future) cannot cut an attempt between the processor's answer and its record.
 pub async fn pay(
+    state: &AppState,
+    partner: &Partner,
+    request: &PaymentRequestId,
+    input: PayInput,
+) -> anyhow::Result<PayOutcome> {
+    let (state, partner, request) = (state.clone(), partner.clone(), request.clone());
+    tokio::spawn(async move { pay_detached(&state, &partner, &request, &input).await }).await?
+}
+
+async fn pay_detached(
     state: &AppState,
     partner: &Partner,
     request: &PaymentRequestId,
@@ -103,41 +116,102 @@ pub async fn pay(
         })
         .await;
     let result = match charged {
-        Ok(ChargeOutcome::Approved { funding }) => AttemptResult::Approved { funding },
-        Ok(ChargeOutcome::Declined { code }) => AttemptResult::Declined { code },
-        Ok(ChargeOutcome::AchSubmitted { expected }) => {
-            let delay = time::Duration::try_from(state.config.sandbox.ach_settlement_delay)
-                .unwrap_or(time::Duration::minutes(5));
-            AttemptResult::AchSubmitted {
-                settle: expected.map(|r| (r, state.clock.now() + delay)),
-            }
-        }
+        Ok(outcome) => attempt_result(state, outcome),
         Err(e) => {
-            // Nothing was charged: the attempt fails and the payer may try again.
+            // The processor was not reached: nothing was charged, and the payer may try again.
             tracing::warn!(payment = %payment_id, error = %e, "processor unavailable");
             AttemptResult::Declined {
                 code: DeclineCode::ProcessingError,
             }
         }
     };
-    let finished = state
-        .store
-        .finish_attempt(&partner.id, &payment_id, &result, state.clock.now())
-        .await?;
+    let finished = record(state, &partner.id, &payment_id, &result).await?;
     Ok(match result {
-        AttemptResult::Approved { .. } => {
-            state.metrics.attempt(Attempt::Approved);
-            PayOutcome::Completed
-        }
-        AttemptResult::Declined { code } => {
-            state.metrics.attempt(Attempt::Declined);
-            PayOutcome::Declined(finished.request, code)
-        }
-        AttemptResult::AchSubmitted { .. } => {
-            state.metrics.attempt(Attempt::AchSubmitted);
-            PayOutcome::Processing
-        }
+        AttemptResult::Approved { .. } => PayOutcome::Completed,
+        AttemptResult::Declined { code } => PayOutcome::Declined(finished.request, code),
+        AttemptResult::AchSubmitted { .. } => PayOutcome::Processing,
     })
+}
+
+/// How a processor's answer is recorded; a sandbox ACH debit is scheduled to settle.
+fn attempt_result(state: &AppState, outcome: ChargeOutcome) -> AttemptResult {
+    match outcome {
+        ChargeOutcome::Approved { funding } => AttemptResult::Approved { funding },
+        ChargeOutcome::Declined { code } => AttemptResult::Declined { code },
+        ChargeOutcome::AchSubmitted { expected } => AttemptResult::AchSubmitted {
+            settle: expected.map(|r| (r, state.clock.now() + state.config.ach_settlement_delay())),
+        },
+    }
+}
+
+/// Records the processor's answer. The money has moved by now, so a failing database is retried
+/// a few times before giving up; an attempt left unrecorded is recovered by [`recover_abandoned`].
+async fn record(
+    state: &AppState,
+    partner: &PartnerId,
+    payment: &PaymentId,
+    result: &AttemptResult,
+) -> anyhow::Result<FinishedAttempt> {
+    let mut delay = std::time::Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        match state
+            .store
+            .finish_attempt(partner, payment, result, state.clock.now())
+            .await
+        {
+            Ok(finished) => {
+                state.metrics.attempt(match result {
+                    AttemptResult::Approved { .. } => Attempt::Approved,
+                    AttemptResult::Declined { .. } => Attempt::Declined,
+                    AttemptResult::AchSubmitted { .. } => Attempt::AchSubmitted,
+                });
+                return Ok(finished);
+            }
+            Err(e @ StoreError::Database(_)) if tries < 4 => {
+                tries += 1;
+                tracing::warn!(payment = %payment, error = format!("{:#}", anyhow::Error::from(e)), "recording an attempt failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 3;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Settles attempts whose answer was never recorded (the process died mid-call, or the database
+/// failed every retry): the processor is asked what it decided for that payment id, and that
+/// is recorded; an attempt it never received was not charged and fails.
+pub async fn recover_abandoned(
+    state: &AppState,
+    started_before: time::OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let abandoned = state.store.abandoned_attempts(started_before).await?;
+    let mut recovered = 0;
+    for (partner, payment) in abandoned {
+        let result = match state.processor.lookup(&payment).await {
+            Ok(Some(outcome)) => attempt_result(state, outcome),
+            Ok(None) => AttemptResult::Declined {
+                code: DeclineCode::ProcessingError,
+            },
+            Err(e) => {
+                // Unknown: keep the request locked rather than risk a second charge.
+                tracing::warn!(payment = %payment, error = %e, "cannot ask the processor about an abandoned attempt");
+                continue;
+            }
+        };
+        match state
+            .store
+            .finish_attempt(&partner, &payment, &result, state.clock.now())
+            .await
+        {
+            Ok(_) => recovered += 1,
+            // Recorded meanwhile by its own request.
+            Err(StoreError::Inconsistent(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(recovered)
 }
 
 /// The attempt's records: the number goes into the vault sealed; outside it only the brand,

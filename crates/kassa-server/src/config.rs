@@ -12,11 +12,12 @@ use serde::Deserialize;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub database_url: String,
+    /// Set explicitly; else the SQLite file `kassa.db` in `data_dir` (see [`Config::database_url`]).
+    pub database_url: Option<String>,
     /// Base of the links Kassa prints and serves (`url` of a payment request), e.g.
     /// `https://kassa.example`. Defaults to `http://{listen}`.
     pub public_url: Option<String>,
-    /// Where the SQLite file lives by default and where a generated vault key is kept.
+    /// Where the default SQLite file lives and where a generated vault key is kept.
     pub data_dir: PathBuf,
     /// 32 bytes as 64 hex characters; encrypts card and account numbers.
     pub vault_key: Option<Secret<String>>,
@@ -44,7 +45,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: "sqlite://kassa-data/kassa.db".into(),
+            database_url: None,
             public_url: None,
             data_dir: PathBuf::from("kassa-data"),
             vault_key: None,
@@ -168,7 +169,7 @@ impl Config {
                     invalid(format!("{value:?} is not an address like 127.0.0.1:8080"))
                 })?
             }
-            "databaseUrl" => self.database_url = value.to_string(),
+            "databaseUrl" => self.database_url = Some(value.to_string()),
             "publicUrl" => {
                 let v = value.trim_end_matches('/');
                 if !(v.starts_with("http://") || v.starts_with("https://")) {
@@ -184,7 +185,12 @@ impl Config {
                     .filter(|m| *m > 0)
                     .ok_or_else(|| invalid("must be a positive amount like 999999.99".into()))?
             }
-            "jobPollInterval" => self.job_poll_interval = parse_duration(value).map_err(invalid)?,
+            "jobPollInterval" => {
+                self.job_poll_interval = parse_duration(value)
+                    .ok()
+                    .filter(|d| (Duration::from_millis(10)..=Duration::from_secs(3600)).contains(d))
+                    .ok_or_else(|| invalid("must be a duration from 10ms to 1h".into()))?
+            }
             "logFormat" => {
                 self.log_format = match value {
                     "text" => LogFormat::Text,
@@ -198,6 +204,20 @@ impl Config {
             _ => return Err(invalid("unknown setting".into())),
         }
         Ok(())
+    }
+
+    /// The database to use: the configured URL, else `sqlite://{dataDir}/kassa.db`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("kassa.db").display()),
+        }
+    }
+
+    /// How long a sandbox ACH debit stays pending (bounded when configured, so this cannot overflow).
+    pub fn ach_settlement_delay(&self) -> time::Duration {
+        time::Duration::try_from(self.sandbox.ach_settlement_delay)
+            .unwrap_or(time::Duration::days(30))
     }
 
     /// The base URL links are built on.
@@ -253,7 +273,9 @@ mod tests {
     fn defaults_need_no_other_service() {
         let c = Config::load(None, env(&[])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.database_url, "sqlite://kassa-data/kassa.db");
+        assert_eq!(c.database_url(), "sqlite://kassa-data/kassa.db");
+        let moved = Config::load(None, env(&[("KASSA_DATA_DIR", "/var/lib/kassa")])).unwrap();
+        assert_eq!(moved.database_url(), "sqlite:///var/lib/kassa/kassa.db");
         assert_eq!(c.public_base(), "http://127.0.0.1:8080");
         assert_eq!(c.sandbox.ach_settlement_delay, Duration::from_secs(300));
     }

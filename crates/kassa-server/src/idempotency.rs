@@ -101,12 +101,14 @@ async fn replay_or_run(state: AppState, req: Request, next: Next) -> Result<Resp
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     let status = resp.status();
-    // Nothing is stored for a request that failed validation or hit a server fault: it changed
-    // nothing, and the client may fix it and retry under the same key.
-    if status == StatusCode::BAD_REQUEST
+    // Nothing is stored for a request that changed nothing and may well succeed when retried:
+    // it failed validation (fixable), met a conflict of the moment (an attempt in flight), was
+    // throttled, or hit a server fault. The client may retry under the same key.
+    let retryable = status == StatusCode::BAD_REQUEST
+        || status == StatusCode::CONFLICT
         || status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-    {
+        || status.is_server_error();
+    if retryable {
         if let Err(e) = state.store.idempotency_release(&partner, &key).await {
             tracing::error!(error = %e, "could not release idempotency key");
         }

@@ -12,8 +12,9 @@ use crate::app::AppState;
 
 /// How long a claimed job is ours before another worker may take it over.
 const LEASE: Duration = Duration::seconds(60);
-/// A card attempt still undecided after this long died with its process.
-const ABANDONED_ATTEMPT: Duration = Duration::minutes(2);
+/// An attempt still unrecorded after this long lost its process (processor calls time out well
+/// before).
+const ABANDONED_ATTEMPT: Duration = Duration::minutes(5);
 
 /// Runs the jobs due now; how many ran.
 pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
@@ -66,7 +67,10 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
                 AchResolution::Return(AchReturnCode::parse(&outcome).context("bad return code")?)
             };
             // Already settled through the sandbox endpoint: nothing left to do.
-            state.store.resolve_ach(&payment, &resolution, now).await?;
+            state
+                .store
+                .resolve_ach(None, &payment, &resolution, now)
+                .await?;
         }
         "expire_payment_request" => {
             let id = PaymentRequestId::parse(&field("paymentRequestId")?)?;
@@ -77,17 +81,15 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Periodic sweeps: free abandoned attempts and forget idempotency keys past retention.
+/// Periodic sweeps: settle attempts whose answer was never recorded, and forget idempotency keys
+/// past retention.
 pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
-    let failed = state
-        .store
-        .fail_abandoned_attempts(now - ABANDONED_ATTEMPT, now)
-        .await?;
-    if failed > 0 {
+    let recovered = crate::checkout::recover_abandoned(state, now - ABANDONED_ATTEMPT).await?;
+    if recovered > 0 {
         tracing::warn!(
-            failed,
-            "failed card attempts abandoned by a crashed process"
+            recovered,
+            "recorded payment attempts left undecided by an earlier process"
         );
     }
     state

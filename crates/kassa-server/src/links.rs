@@ -2,7 +2,7 @@
 
 use kassa_core::id::PaymentRequestId;
 use kassa_store::Partner;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use subtle::ConstantTimeEq;
 
 use crate::vault::link_signature;
@@ -17,9 +17,23 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// The public URL of a request's pay page: on the partner's billing host when it has one,
 /// else under `/p/{slug}` on Kassa's own public URL.
 pub fn pay_url(public_base: &str, partner: &Partner, id: &PaymentRequestId) -> String {
+    format!("{}/pay/{id}", site_base(public_base, partner))
+}
+
+/// Where a partner's pages live: its billing host (https, or http for a local development host),
+/// else `/p/{slug}` under Kassa's public URL.
+fn site_base(public_base: &str, partner: &Partner) -> String {
     match &partner.billing_host {
-        Some(host) => format!("https://{host}/pay/{id}"),
-        None => format!("{public_base}/p/{}/pay/{id}", partner.slug),
+        Some(host) => {
+            let name = host.hostname();
+            let scheme = if name == "localhost" || name == "127.0.0.1" {
+                "http"
+            } else {
+                "https"
+            };
+            format!("{scheme}://{host}")
+        }
+        None => format!("{public_base}/p/{}", partner.slug),
     }
 }
 
@@ -31,10 +45,7 @@ pub fn creation_link(
     reference_id: &str,
     redirect_url: Option<&str>,
 ) -> String {
-    let base = match &partner.billing_host {
-        Some(host) => format!("https://{host}"),
-        None => format!("{public_base}/p/{}", partner.slug),
-    };
+    let base = site_base(public_base, partner);
     let mut query = format!(
         "amount={}&referenceId={}",
         utf8_percent_encode(amount, COMPONENT),
@@ -52,6 +63,12 @@ pub fn creation_link(
     format!("{base}/payment-request?{query}")
 }
 
+#[derive(Debug, PartialEq, Eq)]
+pub enum QueryError {
+    Repeated(&'static str),
+    NotUtf8(&'static str),
+}
+
 /// The query of a creation link: each value decoded, and the raw text that is signed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct CreationQuery {
@@ -65,16 +82,12 @@ pub struct CreationQuery {
 }
 
 impl CreationQuery {
-    /// Fails (with the parameter's name) when a parameter appears twice: which one would count
-    /// is ambiguous, and a signature must cover exactly one.
-    pub fn parse(raw: &str) -> Result<CreationQuery, &'static str> {
+    /// Fails, naming the parameter, when one appears twice (which would count is ambiguous, and a
+    /// signature must cover exactly one) or is not valid percent-encoded UTF-8.
+    pub fn parse(raw: &str) -> Result<CreationQuery, QueryError> {
         let mut q = CreationQuery::default();
         for piece in raw.split('&').filter(|p| !p.is_empty()) {
             let (name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
-            let value = form_urlencoded::parse(format!("v={raw_value}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
             let (slot, raw_slot, label) = match name {
                 "amount" => (&mut q.amount, Some(&mut q.raw_amount), "amount"),
                 "referenceId" => (
@@ -91,9 +104,14 @@ impl CreationQuery {
                 _ => continue,
             };
             if slot.is_some() {
-                return Err(label);
+                return Err(QueryError::Repeated(label));
             }
-            *slot = Some(value);
+            // Form encoding: '+' is a space; the rest must decode to UTF-8.
+            let spaced = raw_value.replace('+', " ");
+            let value = percent_decode_str(&spaced)
+                .decode_utf8()
+                .map_err(|_| QueryError::NotUtf8(label))?;
+            *slot = Some(value.into_owned());
             if let Some(raw_slot) = raw_slot {
                 *raw_slot = Some(raw_value.to_string());
             }
@@ -156,11 +174,24 @@ mod tests {
 
     #[test]
     fn repeated_parameters_are_refused() {
-        assert_eq!(CreationQuery::parse("amount=1&amount=2"), Err("amount"));
+        assert_eq!(
+            CreationQuery::parse("amount=1&amount=2"),
+            Err(QueryError::Repeated("amount"))
+        );
         assert_eq!(
             CreationQuery::parse("signature=a&signature=b"),
-            Err("signature")
+            Err(QueryError::Repeated("signature"))
         );
+    }
+
+    #[test]
+    fn values_must_be_utf8() {
+        assert_eq!(
+            CreationQuery::parse("amount=1&referenceId=%FF%FE"),
+            Err(QueryError::NotUtf8("referenceId"))
+        );
+        let q = CreationQuery::parse("amount=1&referenceId=caf%C3%A9").unwrap();
+        assert_eq!(q.reference_id.as_deref(), Some("café"));
     }
 
     #[test]

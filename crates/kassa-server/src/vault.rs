@@ -18,6 +18,8 @@ pub struct Vault {
     cipher: Aes256Gcm,
     fingerprint_key: Secret<[u8; 32]>,
     csrf_key: Secret<[u8; 32]>,
+    /// Names the master key without revealing it, to detect a database used with another key.
+    key_check: String,
 }
 
 impl std::fmt::Debug for Vault {
@@ -60,6 +62,7 @@ impl Vault {
             cipher: Aes256Gcm::new_from_slice(&enc).expect("32-byte key"),
             fingerprint_key: Secret::new(hmac(master, &[b"kassa fingerprint v1"])),
             csrf_key: Secret::new(hmac(master, &[b"kassa csrf v1"])),
+            key_check: hex::encode(hmac(master, &[b"kassa key check v1"])),
         }
     }
 
@@ -86,6 +89,10 @@ impl Vault {
             }
             Err(e) => Err(VaultError::KeyFile(shown, e)),
         }
+    }
+
+    pub fn key_check(&self) -> String {
+        self.key_check.clone()
     }
 
     /// Encrypts `plaintext` for one vault row; the partner and entry id are bound in as associated

@@ -157,3 +157,30 @@ async fn demo_partner_is_added_once_with_a_fresh_key_each_start() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_database_refuses_another_vault_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("kassa.db").display());
+    let config = |key: &str| kassa_server::Config {
+        database_url: Some(db.clone()),
+        data_dir: dir.path().to_path_buf(),
+        vault_key: Some(kassa_core::secret::Secret::new(key.to_string())),
+        ..Default::default()
+    };
+    let first = "11".repeat(32);
+    assert!(kassa_server::App::from_config(config(&first)).await.is_ok());
+    assert!(
+        kassa_server::App::from_config(config(&first)).await.is_ok(),
+        "the same key again"
+    );
+    let err = kassa_server::App::from_config(config(&"22".repeat(32)))
+        .await
+        .err()
+        .expect("another key is refused");
+    assert!(
+        err.to_string()
+            .contains("not the key this database was first used with"),
+        "{err}"
+    );
+}

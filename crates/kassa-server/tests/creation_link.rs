@@ -244,3 +244,64 @@ on_both_backends!(partner_found_by_billing_host, |app| {
     let page = app.get(&format!("/p/{}/pay/{id}", q.partner.slug)).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 });
+
+on_both_backends!(hosts_and_paths_are_matched_strictly, |app| {
+    let host = format!(
+        "pay-{}.acme.example",
+        kassa_core::id::random_base62(8).to_lowercase()
+    );
+    let p = app
+        .partner_with(|i| i.billing_host = Some(host.clone()))
+        .await;
+    let q = app.partner().await;
+    // The browser may send a default port, other case or a trailing dot.
+    for h in [
+        format!("{host}:443"),
+        host.to_uppercase(),
+        format!("{host}."),
+    ] {
+        let req = Request::get("/payment-request?amount=1.00&referenceId=H-1")
+            .header("host", &h)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(app.send(req).await.status, StatusCode::SEE_OTHER, "{h}");
+    }
+    // A partner's billing host does not serve another partner's /p/{slug} pages.
+    let req = Request::get(format!(
+        "/p/{}/payment-request?amount=1.00&referenceId=H-2",
+        q.partner.slug
+    ))
+    .header("host", &host)
+    .body(Body::empty())
+    .unwrap();
+    assert_eq!(app.send(req).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(count_requests(&app, &q).await, 0);
+    // Unreadable or hostile paths and values are plain 4xx pages.
+    for path in [
+        "/p/%00/payment-request?amount=1.00&referenceId=A".to_string(),
+        "/p/NOT%20A%20SLUG/payment-request?amount=1.00&referenceId=A".to_string(),
+        "/static/brand/%00".to_string(),
+        format!("/p/{}/pay/%FF", q.partner.slug),
+        format!("/p/{}/pay/%00", q.partner.slug),
+    ] {
+        let r = app.get(&path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let r = app
+        .get(&format!(
+            "/p/{}/payment-request?amount=1.00&referenceId=%FF%FE",
+            q.partner.slug
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("<html"));
+    let r = app
+        .get(&format!(
+            "/p/{}/payment-request?amount=1.00&referenceId=A%00B",
+            q.partner.slug
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(count_requests(&app, &q).await, 0);
+    let _ = p;
+});

@@ -866,12 +866,12 @@ on_both_backends!(wrong_methods_get_clear_errors, |app| {
     assert!(r.body.contains("<html"));
 });
 
-on_both_backends!(attempts_per_link_are_bounded, |app| {
+on_both_backends!(failed_attempts_per_link_are_bounded, |app| {
     let p = app.partner().await;
     let pr = app.create_request(&p, "2.00", "CARDTEST-1").await;
     let page = pay_path(&pr);
     let mut payer = Payer::new(&app);
-    for _ in 0..kassa_core::payment_request::MAX_ATTEMPTS {
+    for _ in 0..kassa_core::payment_request::MAX_FAILED_ATTEMPTS {
         assert_eq!(
             payer.pay_card(&page, "4000000000000002").await.status,
             StatusCode::PAYMENT_REQUIRED
@@ -879,14 +879,197 @@ on_both_backends!(attempts_per_link_are_bounded, |app| {
     }
     let r = payer.pay_card(&page, "4242424242424242").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(r.body.contains("too many attempts"), "{}", r.body);
-    let shown = app.get(&page).await;
-    assert!(shown.body.contains("too many attempts"));
-    assert!(!shown.body.contains("name=\"cardNumber\""));
+    assert!(r.body.contains("Too many failed attempts"), "{}", r.body);
     let after = app.get_request(&p, pr["id"].as_str().unwrap()).await;
     assert_eq!(after["status"], "open");
     assert_eq!(
         after["attemptCount"],
-        kassa_core::payment_request::MAX_ATTEMPTS
+        kassa_core::payment_request::MAX_FAILED_ATTEMPTS
+    );
+    // An hour later the payer may try again, and pay.
+    app.advance(Duration::from_secs(3601));
+    let r = payer.pay_card(&page, "4242424242424242").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        app.get_request(&p, pr["id"].as_str().unwrap()).await["status"],
+        "completed"
+    );
+});
+
+/// A payer who gives up mid-payment (the connection drops, so axum drops the handler) does not
+/// cut the attempt: it still completes and is recorded.
+async fn disconnect_mid_payment(app: TestApp) {
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "33.00", "DISCONNECT-1").await;
+    let page = pay_path(&pr);
+    let app = Arc::new(app);
+    let mut payer = Payer::new(&app);
+    payer.open(&page).await;
+    let submit = {
+        let app = app.clone();
+        let page = page.clone();
+        let (cookie, token) = (payer.cookie.clone(), payer.token.clone());
+        async move {
+            let mut payer = Payer::new(&app);
+            payer.cookie = cookie;
+            payer.token = token;
+            payer.submit(&page, &card_fields("4242424242424242")).await
+        }
+    };
+    // The client goes away while the processor is deciding.
+    assert!(tokio::time::timeout(Duration::from_millis(150), submit)
+        .await
+        .is_err());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let done = app.get_request(&p, pr["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{}", app.backend);
+    assert!(app
+        .get(&page)
+        .await
+        .body
+        .contains("This payment has already been completed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_disconnect_mid_payment_still_records_it_sqlite() {
+    disconnect_mid_payment(
+        TestApp::sqlite_with(Arc::new(SandboxProcessor::with_latency(
+            Duration::from_millis(400),
+        )))
+        .await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_disconnect_mid_payment_still_records_it_postgres() {
+    if let Some(app) = TestApp::postgres_with(Arc::new(SandboxProcessor::with_latency(
+        Duration::from_millis(400),
+    )))
+    .await
+    {
+        disconnect_mid_payment(app).await;
+    }
+}
+
+on_both_backends!(abandoned_attempts_are_recovered_from_the_processor, |app| {
+    use kassa_core::clock::Clock;
+    use kassa_core::id::{PaymentId, PaymentMethodId, PaymentRequestId, VaultEntryId};
+    use kassa_processor::{ChargeRequest, Instrument};
+    use kassa_store::{MethodDetails, NewAttempt, NewPaymentMethod, NewVaultEntry};
+    let p = app.partner().await;
+    let attempt = || NewAttempt {
+        payment_id: PaymentId::generate(),
+        method: NewPaymentMethod {
+            id: PaymentMethodId::generate(),
+            holder_name: Some("Jo".into()),
+            last4: "4242".into(),
+            fingerprint: "fp".into(),
+            details: MethodDetails::Card {
+                brand: kassa_core::card::CardBrand::Visa,
+                exp_month: 12,
+                exp_year: 2030,
+                postal_code: None,
+            },
+            vault: NewVaultEntry {
+                id: VaultEntryId::generate(),
+                nonce: vec![0; 12],
+                ciphertext: vec![1, 2, 3],
+            },
+        },
+    };
+    // Two attempts whose process "died": one after the processor approved, one before it was asked.
+    let charged = app.create_request(&p, "10.00", "ABANDON-1").await;
+    let never = app.create_request(&p, "10.00", "ABANDON-2").await;
+    let a = attempt();
+    let b = attempt();
+    let now = app.clock.now();
+    for (pr, at) in [(&charged, &a), (&never, &b)] {
+        let id = PaymentRequestId::parse(pr["id"].as_str().unwrap()).unwrap();
+        let begun = app
+            .store
+            .begin_attempt(&p.partner.id, &id, at, now)
+            .await
+            .unwrap();
+        assert!(matches!(begun, kassa_store::BeginOutcome::Started { .. }));
+    }
+    let card = kassa_core::card::CardNumber::parse("4242424242424242").unwrap();
+    app.processor
+        .charge(ChargeRequest {
+            payment_id: &a.payment_id,
+            amount: kassa_core::money::Money::new(1000, kassa_core::money::Currency::Usd),
+            instrument: Instrument::Card {
+                number: &card,
+                expiry: kassa_core::card::Expiry {
+                    month: 12,
+                    year: 2030,
+                },
+                cvc: None,
+                postal_code: None,
+            },
+        })
+        .await
+        .unwrap();
+    // Too early: left alone (the request may still be deciding).
+    app.app.housekeeping().await.unwrap();
+    assert_eq!(
+        app.get_request(&p, charged["id"].as_str().unwrap()).await["status"],
+        "open"
+    );
+    let page = app.get(&pay_path(&charged)).await;
+    assert!(page.body.contains("A payment is being processed"));
+    app.advance(Duration::from_secs(6 * 60));
+    app.app.housekeeping().await.unwrap();
+    // The processor's approval is recorded; the attempt it never saw fails and frees its link.
+    let done = app.get_request(&p, charged["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["paymentId"], a.payment_id.as_str());
+    let freed = app.get_request(&p, never["id"].as_str().unwrap()).await;
+    assert_eq!(freed["status"], "open");
+    let failed = app
+        .api(
+            &p.key,
+            Method::GET,
+            &format!("/v1/payments/{}", b.payment_id),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["failureCode"], "processing_error");
+    let mut payer = Payer::new(&app);
+    assert_eq!(
+        payer
+            .pay_card(&pay_path(&never), "4242424242424242")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+});
+
+on_both_backends!(control_characters_in_the_form_are_refused, |app| {
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "4.00", "FORM-NUL").await;
+    let page = pay_path(&pr);
+    let mut payer = Payer::new(&app);
+    payer.open(&page).await;
+    let r = payer
+        .submit(
+            &page,
+            &[
+                ("method", "card"),
+                ("cardholderName", "Jo\u{0}"),
+                ("cardNumber", "4242424242424242"),
+                ("expiry", "12/30"),
+                ("cvc", "123"),
+                ("postalCode", "941\u{0}07"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("postalCode-error") && r.body.contains("cardholderName-error"));
+    assert_eq!(
+        app.get_request(&p, pr["id"].as_str().unwrap()).await["attemptCount"],
+        0
     );
 });

@@ -746,3 +746,140 @@ on_both_backends!(health_readiness_and_metrics, |app| {
     );
     assert!(m.body.contains("kassa_http_responses_total{class=\"2xx\"}"));
 });
+
+on_both_backends!(hostile_input_is_refused_cleanly, |app| {
+    let p = app.partner().await;
+    // NUL and other control characters never reach the database (PostgreSQL would refuse them).
+    for body in [
+        json!({"amount": "1.00", "referenceId": "NUL-1", "description": "a\u{0}b"}),
+        json!({"amount": "1.00", "referenceId": "NUL\u{0}2"}),
+        json!({"amount": "1.00", "referenceId": "NUL-3", "metadata": {"k": "v\u{0}"}}),
+        json!({"amount": "1.00", "referenceId": "NUL-4", "payerEmail": "a\u{0}@b.example"}),
+    ] {
+        let r = app
+            .api(
+                &p.key,
+                Method::POST,
+                "/v1/payment-requests",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
+        assert_eq!(r.json()["error"]["code"], "validation_failed");
+    }
+    let ok = app
+        .api(
+            &p.key,
+            Method::POST,
+            "/v1/payment-requests",
+            Some(json!({"amount": "1.00", "referenceId": "NL-1", "description": "line 1\nline 2"})),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+    for q in [
+        "referenceId=%00",
+        "startingAfter=%00",
+        "startingAfter=pr_%27%3B--",
+        "referenceId=",
+    ] {
+        let r = app
+            .api(
+                &p.key,
+                Method::GET,
+                &format!("/v1/payment-requests?{q}"),
+                None,
+            )
+            .await;
+        assert!(
+            r.status == StatusCode::BAD_REQUEST
+                || (q == "referenceId=" && r.status == StatusCode::OK),
+            "{q}: {}",
+            r.body
+        );
+        assert!(
+            r.header("content-type")
+                .unwrap()
+                .starts_with("application/json"),
+            "{q}"
+        );
+    }
+    for path in [
+        "/v1/payment-requests/%FF",
+        "/v1/payments/%FF",
+        "/v1/payment-requests/%00",
+    ] {
+        let r = app.api(&p.key, Method::GET, path, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(r.json()["error"]["type"], "not_found", "{path}");
+    }
+    // Duplicate keys and wrong shapes are reported, not guessed at.
+    let req = axum::http::Request::post("/v1/payment-requests")
+        .header("authorization", format!("Bearer {}", p.key))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            r#"{"amount": "1.00", "amount": "2.00", "referenceId": "DUP"}"#,
+        ))
+        .unwrap();
+    let r = app.send(req).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("duplicate"), "{}", r.body);
+    let list = app
+        .api(&p.key, Method::GET, "/v1/payment-requests", None)
+        .await
+        .json();
+    assert_eq!(ids(&list).len(), 1, "only the valid request was stored");
+});
+
+on_both_backends!(idempotency_does_not_pin_a_passing_conflict, |app| {
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "5.00", "IDEM-CXL").await;
+    let id = pr["id"].as_str().unwrap();
+    let k = [("Idempotency-Key", "cancel-1")];
+    let first = app
+        .api_with(
+            &p.key,
+            Method::POST,
+            &format!("/v1/payment-requests/{id}/cancel"),
+            None,
+            &k,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let replay = app
+        .api_with(
+            &p.key,
+            Method::POST,
+            &format!("/v1/payment-requests/{id}/cancel"),
+            None,
+            &k,
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::OK);
+    assert_eq!(
+        replay.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    // A 409 stores nothing: retrying under the same key asks again.
+    let k2 = [("Idempotency-Key", "cancel-2")];
+    let r = app
+        .api_with(
+            &p.key,
+            Method::POST,
+            &format!("/v1/payment-requests/{id}/cancel"),
+            None,
+            &k2,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = app
+        .api_with(
+            &p.key,
+            Method::POST,
+            &format!("/v1/payment-requests/{id}/cancel"),
+            None,
+            &k2,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.header("idempotent-replayed").is_none());
+});

@@ -39,8 +39,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Is the database reachable?
     async fn ping(&self) -> Result<()>;
 
+    /// Checks the vault key against the one this database was first used with (stored as a keyed
+    /// hash on first use); false means another key encrypted the stored data.
+    async fn check_vault_key(&self, check: &str, now: OffsetDateTime) -> Result<bool>;
+
     // ---- partners and API keys
-    async fn create_partner(&self, partner: &Partner) -> Result<()>;
+    /// Creates the partner, and its first API key when given, in one transaction.
+    async fn create_partner(
+        &self,
+        partner: &Partner,
+        first_key: Option<&ApiKeyRecord>,
+    ) -> Result<()>;
     async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>>;
     async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>>;
     async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>>;
@@ -113,19 +122,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: OffsetDateTime,
     ) -> Result<FinishedAttempt>;
     /// Clears or returns a pending ACH debit (the sandbox endpoints and the settlement job).
+    /// `scope` limits it to one partner's payments (the API); the settlement job passes None.
     async fn resolve_ach(
         &self,
+        scope: Option<&PartnerId>,
         payment: &PaymentId,
         resolution: &kassa_core::payment::AchResolution,
         now: OffsetDateTime,
     ) -> Result<ResolveOutcome>;
-    /// Fails card attempts left in flight since before `started_before` (the process died while
-    /// asking the processor) and frees their requests for another try.
-    async fn fail_abandoned_attempts(
+    /// Attempts still undecided that started before `started_before`: their process died (or
+    /// could not record the answer) while asking the processor. At most 100, oldest first.
+    async fn abandoned_attempts(
         &self,
         started_before: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<u64>;
+    ) -> Result<Vec<(PartnerId, PaymentId)>>;
     async fn payment(
         &self,
         partner: &PartnerId,

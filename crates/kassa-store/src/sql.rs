@@ -65,7 +65,7 @@ macro_rules! store_impl {
         use kassa_core::money::{Currency, Money};
         use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
         use kassa_core::payment::{AchResolution, Funding, MaskedMethod, Payment, PaymentSource, PaymentStatus};
-        use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+        use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus, FAILED_ATTEMPT_WINDOW, MAX_FAILED_ATTEMPTS};
         use kassa_core::reference::ReferenceId;
         use kassa_core::secret::Secret;
         use kassa_core::url::RedirectUrl;
@@ -239,6 +239,22 @@ macro_rules! store_impl {
             Ok(())
         }
 
+        async fn insert_api_key(tx: &mut Tx<'_>, k: &ApiKeyRecord) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO api_keys (id, partner_id, label, prefix, key_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(k.id.as_str())
+            .bind(k.partner_id.as_str())
+            .bind(&k.label)
+            .bind(&k.prefix)
+            .bind(&k.key_hash)
+            .bind(to_micros(k.created_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
         async fn insert_job(tx: &mut Tx<'_>, job: &NewJob, now: OffsetDateTime) -> Result<()> {
             sqlx::query("INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(JobId::generate().as_str())
@@ -289,9 +305,7 @@ macro_rules! store_impl {
             }
         }
 
-        /// Reads one page, newest first, of rows selected by `sql`, which takes the partner as
-        /// `$1`, the cursor's seq as `$2` (NULL for the first page) and the limit as `$3`, after
-        /// `extra` filter binds that start at `$4`.
+        /// The `seq` of a partner's row named by a list cursor (`table_sql` takes partner, id).
         async fn seq_of(pool: &sqlx::Pool<$db>, table_sql: &'static str, partner: &PartnerId, id: &str) -> Result<Option<i64>> {
             Ok(sqlx::query_scalar(table_sql)
                 .bind(partner.as_str())
@@ -302,12 +316,25 @@ macro_rules! store_impl {
 
         #[async_trait]
         impl Store for $store {
+            async fn check_vault_key(&self, check: &str, now: OffsetDateTime) -> Result<bool> {
+                sqlx::query("INSERT INTO installation (id, vault_key_check, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(check)
+                    .bind(to_micros(now))
+                    .execute(self.writer())
+                    .await?;
+                let stored: String = sqlx::query_scalar("SELECT vault_key_check FROM installation WHERE id = 1")
+                    .fetch_one(self.writer())
+                    .await?;
+                Ok(stored == check)
+            }
+
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(self.reader()).await?;
                 Ok(())
             }
 
-            async fn create_partner(&self, p: &Partner) -> Result<()> {
+            async fn create_partner(&self, p: &Partner, first_key: Option<&ApiKeyRecord>) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
                 let res = sqlx::query(
                     "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
                      default_redirect_url, require_signed_links, link_secret, created_at) \
@@ -323,12 +350,16 @@ macro_rules! store_impl {
                 .bind(p.require_signed_links)
                 .bind(p.link_secret.expose())
                 .bind(to_micros(p.created_at))
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await;
-                match res {
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(unique_violation_field(&e).map(crate::StoreError::Taken).unwrap_or(e.into())),
+                if let Err(e) = res {
+                    return Err(unique_violation_field(&e).map(crate::StoreError::Taken).unwrap_or(e.into()));
                 }
+                if let Some(k) = first_key {
+                    insert_api_key(&mut tx, k).await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>> {
@@ -356,18 +387,9 @@ macro_rules! store_impl {
             }
 
             async fn create_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO api_keys (id, partner_id, label, prefix, key_hash, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(k.id.as_str())
-                .bind(k.partner_id.as_str())
-                .bind(&k.label)
-                .bind(&k.prefix)
-                .bind(&k.key_hash)
-                .bind(to_micros(k.created_at))
-                .execute(self.writer())
-                .await?;
+                let mut tx = self.writer().begin().await?;
+                insert_api_key(&mut tx, k).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -568,13 +590,16 @@ macro_rules! store_impl {
                 let claimed = sqlx::query(concat!(
                     "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1 \
                      WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
-                     AND (expires_at IS NULL OR expires_at > $4) AND attempt_count < $5 RETURNING ", crate::sql::pr_cols!()
+                     AND (expires_at IS NULL OR expires_at > $4) \
+                     AND (SELECT COUNT(*) FROM payments WHERE payment_request_id = $2 AND status = 'failed' \
+                          AND created_at > $5) < $6 RETURNING ", crate::sql::pr_cols!()
                 ))
                 .bind(partner.as_str())
                 .bind(request.as_str())
                 .bind(attempt.payment_id.as_str())
                 .bind(to_micros(now))
-                .bind(kassa_core::payment_request::MAX_ATTEMPTS)
+                .bind(to_micros(now - FAILED_ATTEMPT_WINDOW))
+                .bind(MAX_FAILED_ATTEMPTS)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(row) = claimed else {
@@ -582,10 +607,15 @@ macro_rules! store_impl {
                         None => BeginOutcome::NotFound,
                         Some(pr) => match pr.status {
                             PaymentRequestStatus::Completed => BeginOutcome::AlreadyCompleted(pr),
-                            PaymentRequestStatus::Open
-                                if pr.attempt_payment_id.is_none() && pr.attempt_count >= kassa_core::payment_request::MAX_ATTEMPTS =>
-                            {
-                                BeginOutcome::TooManyAttempts(pr)
+                            PaymentRequestStatus::Open if pr.attempt_payment_id.is_none() => {
+                                let failed: i64 = sqlx::query_scalar(
+                                    "SELECT COUNT(*) FROM payments WHERE payment_request_id = $1 AND status = 'failed' AND created_at > $2",
+                                )
+                                .bind(request.as_str())
+                                .bind(to_micros(now - FAILED_ATTEMPT_WINDOW))
+                                .fetch_one(&mut *tx)
+                                .await?;
+                                if failed >= MAX_FAILED_ATTEMPTS { BeginOutcome::TooManyAttempts(pr) } else { BeginOutcome::InProgress(pr) }
                             }
                             PaymentRequestStatus::Open | PaymentRequestStatus::Processing => BeginOutcome::InProgress(pr),
                             PaymentRequestStatus::Canceled | PaymentRequestStatus::Expired => BeginOutcome::NotOpen(pr),
@@ -745,24 +775,28 @@ macro_rules! store_impl {
                 Ok(FinishedAttempt { request, payment })
             }
 
-            async fn resolve_ach(&self, payment_id: &PaymentId, resolution: &AchResolution, now: OffsetDateTime) -> Result<ResolveOutcome> {
+            async fn resolve_ach(&self, scope: Option<&PartnerId>, payment_id: &PaymentId, resolution: &AchResolution, now: OffsetDateTime) -> Result<ResolveOutcome> {
                 let mut tx = self.writer().begin().await?;
                 let row = match resolution {
                     AchResolution::Clear => sqlx::query(concat!(
                         "UPDATE payments SET status = 'completed', captured_amount = amount, completed_at = $2 \
-                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' RETURNING ", crate::sql::payment_cols!()
+                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' AND ($3 IS NULL OR partner_id = $3) \
+                         RETURNING ", crate::sql::payment_cols!()
                     ))
                     .bind(payment_id.as_str())
                     .bind(to_micros(now))
+                    .bind(scope.map(|p| p.as_str()))
                     .fetch_optional(&mut *tx)
                     .await?,
                     AchResolution::Return(code) => sqlx::query(concat!(
                         "UPDATE payments SET status = 'failed', failure_code = $2, failure_message = $3 \
-                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' RETURNING ", crate::sql::payment_cols!()
+                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' AND ($4 IS NULL OR partner_id = $4) \
+                         RETURNING ", crate::sql::payment_cols!()
                     ))
                     .bind(payment_id.as_str())
                     .bind(code.as_str())
                     .bind(code.message())
+                    .bind(scope.map(|p| p.as_str()))
                     .fetch_optional(&mut *tx)
                     .await?,
                 };
@@ -798,25 +832,22 @@ macro_rules! store_impl {
                 Ok(ResolveOutcome::Resolved(payment))
             }
 
-            async fn fail_abandoned_attempts(&self, started_before: OffsetDateTime, now: OffsetDateTime) -> Result<u64> {
+            async fn abandoned_attempts(&self, started_before: OffsetDateTime) -> Result<Vec<(PartnerId, PaymentId)>> {
                 let rows = sqlx::query(
                     "SELECT p.id, p.partner_id FROM payments p JOIN payment_requests r ON r.attempt_payment_id = p.id \
-                     WHERE p.status = 'pending' AND p.created_at < $1",
+                     WHERE p.status = 'pending' AND p.created_at < $1 ORDER BY p.created_at LIMIT 100",
                 )
                 .bind(to_micros(started_before))
                 .fetch_all(self.reader())
                 .await?;
-                let mut failed = 0;
-                for row in rows {
-                    let id = PaymentId::from_trusted(row.try_get("id")?);
-                    let partner = PartnerId::from_trusted(row.try_get("partner_id")?);
-                    let result = AttemptResult::Declined { code: kassa_core::payment::DeclineCode::ProcessingError };
-                    // A concurrent finish may win; then there is nothing left to fail.
-                    if self.finish_attempt(&partner, &id, &result, now).await.is_ok() {
-                        failed += 1;
-                    }
-                }
-                Ok(failed)
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            PartnerId::from_trusted(row.try_get("partner_id")?),
+                            PaymentId::from_trusted(row.try_get("id")?),
+                        ))
+                    })
+                    .collect()
             }
 
             async fn payment(&self, partner: &PartnerId, id: &PaymentId) -> Result<Option<Payment>> {

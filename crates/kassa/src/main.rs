@@ -147,13 +147,13 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             kassa_store::connect(
-                &config.database_url,
+                &config.database_url(),
                 &kassa_store::ConnectOptions::default(),
             )
             .await?;
             println!(
                 "migrations are up to date on {}",
-                redact_url(&config.database_url)
+                redact_url(&config.database_url())
             );
             Ok(())
         }
@@ -258,14 +258,14 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
 
 async fn connect(config: &Config) -> anyhow::Result<std::sync::Arc<dyn kassa_store::Store>> {
     kassa_store::connect(
-        &config.database_url,
+        &config.database_url(),
         &kassa_store::ConnectOptions::default(),
     )
     .await
     .with_context(|| {
         format!(
             "cannot open the database {}",
-            redact_url(&config.database_url)
+            redact_url(&config.database_url())
         )
     })
 }
@@ -278,10 +278,27 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+/// Ctrl-C or SIGTERM: stop accepting connections and let requests in flight finish, so a
+/// payment being recorded is never cut off.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listen = config.listen;
     let base = config.public_base();
-    let database = redact_url(&config.database_url);
+    let database = redact_url(&config.database_url());
     let (app, key_source) = App::from_config(config).await.context("cannot start")?;
     if let KeySource::Generated(path) = &key_source {
         tracing::warn!(
@@ -312,9 +329,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let worker = app.spawn_worker();
     tracing::info!(%listen, %base, %database, "kassa is serving");
     axum::serve(listener, app.router())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     worker.abort();
     Ok(())

@@ -154,11 +154,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 ApiError::field(&field, code, msg)
             }
             serde_json::error::Category::Data => {
-                ApiError::malformed_json("the body must be a JSON object")
+                let msg = inner.to_string();
+                ApiError::malformed_json(msg.split(" at line ").next().unwrap_or(&msg).to_string())
             }
             _ => ApiError::malformed_json(format!("the body is not valid JSON: {inner}")),
         }
     })
+}
+
+/// The `{id}` of a route; a path that cannot be read (bad UTF-8) names nothing, so it is a 404.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| PathId(id))
+            .map_err(|_| ApiError::route_not_found())
+    }
 }
 
 /// `?limit=&startingAfter=` and the other query parameters of a list endpoint.
@@ -230,9 +245,22 @@ impl ListQuery {
                     )
                 })?,
         };
+        let starting_after = match self.get("startingAfter") {
+            // Ids are a prefix and base62; anything else names no item.
+            Some(id)
+                if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                return Err(ApiError::field(
+                    "startingAfter",
+                    "unknown_cursor",
+                    "names no item of this list",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
         Ok(PageRequest {
             limit,
-            starting_after: self.get("startingAfter").map(str::to_string),
+            starting_after,
         })
     }
 }

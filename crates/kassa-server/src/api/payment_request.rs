@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,19 +11,18 @@ use kassa_core::email::Email;
 use kassa_core::error::FieldErrors;
 use kassa_core::id::PaymentRequestId;
 use kassa_core::money::{Currency, Money};
-use kassa_core::payment_request::{
-    Metadata, PaymentRequest, PaymentRequestObject, PaymentRequestStatus,
-};
+use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_core::reference::ReferenceId;
 use kassa_core::url::RedirectUrl;
-use kassa_store::{CancelOutcome, CreateOutcome, Partner, PaymentRequestFilter};
+use kassa_store::{CancelOutcome, CreateOutcome, PaymentRequestFilter};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use super::{json_created, list_response, ApiAuth, ApiJson, ListQuery};
+use super::{json_created, list_response, ApiAuth, ApiJson, ListQuery, PathId};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::payment_request::{create_or_get, NewRequestFields};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -51,17 +50,6 @@ pub fn amount_text(raw: &RawValue) -> Option<String> {
     } else {
         None
     }
-}
-
-/// The validated parts of a new payment request, every error reported at once.
-pub struct NewRequestFields {
-    pub amount: Money,
-    pub reference_id: ReferenceId,
-    pub redirect_url: Option<RedirectUrl>,
-    pub description: Option<String>,
-    pub payer_email: Option<Email>,
-    pub expires_at: Option<OffsetDateTime>,
-    pub metadata: Metadata,
 }
 
 impl CreateBody {
@@ -104,7 +92,15 @@ impl CreateBody {
             .as_deref()
             .and_then(|e| errors.take("payerEmail", Email::parse(e)));
         if let Some(d) = &self.description {
-            if d.chars().count() > MAX_DESCRIPTION {
+            if d.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                errors.add(
+                    "description",
+                    "invalid_characters",
+                    "must not contain control characters",
+                );
+            } else if d.chars().count() > MAX_DESCRIPTION {
                 errors.add(
                     "description",
                     "too_long",
@@ -139,7 +135,13 @@ impl CreateBody {
             );
         }
         for (k, v) in &metadata {
-            if k.is_empty() || k.chars().count() > 40 {
+            if k.chars().chain(v.chars()).any(|c| c == '\0') {
+                errors.add(
+                    format!("metadata.{}", k.replace('\0', "")),
+                    "invalid_characters",
+                    "must not contain NUL characters",
+                );
+            } else if k.is_empty() || k.chars().count() > 40 {
                 errors.add(
                     format!("metadata.{k}"),
                     "invalid_key",
@@ -164,37 +166,6 @@ impl CreateBody {
             metadata,
         })
     }
-}
-
-/// The outcome of creating by reference, shared with the creation link.
-pub async fn create_or_get(
-    state: &AppState,
-    partner: &Partner,
-    fields: NewRequestFields,
-) -> Result<CreateOutcome, ApiError> {
-    let now = state.clock.now();
-    let id = PaymentRequestId::generate();
-    let record = PaymentRequest {
-        url: crate::links::pay_url(&state.config.public_base(), partner, &id),
-        id,
-        partner_id: partner.id.clone(),
-        object: PaymentRequestObject::PaymentRequest,
-        reference_id: fields.reference_id,
-        amount: fields.amount,
-        currency: fields.amount.currency(),
-        status: PaymentRequestStatus::Open,
-        redirect_url: fields.redirect_url,
-        description: fields.description,
-        payer_email: fields.payer_email,
-        metadata: fields.metadata,
-        created_at: now,
-        completed_at: None,
-        expires_at: fields.expires_at,
-        payment_id: None,
-        attempt_count: 0,
-        attempt_payment_id: None,
-    };
-    Ok(state.store.create_payment_request(&record, now).await?)
 }
 
 pub async fn create(
@@ -227,7 +198,7 @@ fn parse_id(id: &str) -> Result<PaymentRequestId, ApiError> {
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<PaymentRequest>, ApiError> {
     let id = parse_id(&id)?;
     let pr = state
@@ -259,12 +230,15 @@ pub async fn list(
             parsed
         }
     };
+    let reference_id = query
+        .get("referenceId")
+        .and_then(|r| errors.take("referenceId", ReferenceId::parse(r)));
     let page = query.page();
     errors.finish().map_err(ApiError::validation)?;
     let now = state.clock.now();
     let filter = PaymentRequestFilter {
         status,
-        reference_id: query.get("referenceId").map(str::to_string),
+        reference_id: reference_id.map(|r| r.as_str().to_string()),
         as_of: Some(now),
     };
     let page = match state
@@ -284,7 +258,7 @@ pub async fn list(
 pub async fn cancel(
     State(state): State<AppState>,
     auth: ApiAuth,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<PaymentRequest>, ApiError> {
     let id = parse_id(&id)?;
     match state

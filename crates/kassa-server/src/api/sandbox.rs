@@ -1,14 +1,14 @@
 //! Sandbox controls (API.md §6): settle or return a pending ACH debit now instead of waiting
 //! for the settlement delay.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use kassa_core::id::PaymentId;
 use kassa_core::payment::{AchResolution, AchReturnCode, MaskedMethod, Payment, PaymentStatus};
 use kassa_store::ResolveOutcome;
 use serde::Deserialize;
 
-use super::{ApiAuth, ApiJson};
+use super::{ApiAuth, ApiJson, PathId};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -38,12 +38,13 @@ async fn pending_ach(state: &AppState, auth: &ApiAuth, id: &str) -> Result<Payme
 
 async fn resolve(
     state: &AppState,
+    auth: &ApiAuth,
     id: &PaymentId,
     resolution: AchResolution,
 ) -> Result<Json<Payment>, ApiError> {
     match state
         .store
-        .resolve_ach(id, &resolution, state.clock.now())
+        .resolve_ach(Some(&auth.partner.id), id, &resolution, state.clock.now())
         .await?
     {
         ResolveOutcome::Resolved(p) => Ok(Json(p)),
@@ -57,16 +58,16 @@ async fn resolve(
 pub async fn settle(
     State(state): State<AppState>,
     auth: ApiAuth,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Json<Payment>, ApiError> {
     let id = pending_ach(&state, &auth, &id).await?;
-    resolve(&state, &id, AchResolution::Clear).await
+    resolve(&state, &auth, &id, AchResolution::Clear).await
 }
 
 pub async fn return_debit(
     State(state): State<AppState>,
     auth: ApiAuth,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(body): ApiJson<ReturnBody>,
 ) -> Result<Json<Payment>, ApiError> {
     let code = AchReturnCode::parse(body.code.as_deref().unwrap_or("R01")).ok_or_else(|| {
@@ -77,5 +78,5 @@ pub async fn return_debit(
         )
     })?;
     let id = pending_ach(&state, &auth, &id).await?;
-    resolve(&state, &id, AchResolution::Return(code)).await
+    resolve(&state, &auth, &id, AchResolution::Return(code)).await
 }

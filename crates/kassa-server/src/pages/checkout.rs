@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
@@ -14,18 +14,19 @@ use kassa_core::error::ValidationError;
 use kassa_core::id::PaymentRequestId;
 use kassa_core::money::{Currency, Money};
 use kassa_core::payment::Payment;
-use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus, MAX_ATTEMPTS};
+use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_core::reference::ReferenceId;
 use kassa_core::url::RedirectUrl;
 use kassa_store::CreateOutcome;
 use time::OffsetDateTime;
 
 use super::{
-    cookie, internal_error_page, message, not_found_page, render, Brand, MessagePage, Site,
+    cookie, internal_error_page, message, not_found_page, render, Brand, MessagePage, PageParams,
+    Site,
 };
-use crate::api::payment_request::{create_or_get, NewRequestFields};
 use crate::app::AppState;
 use crate::checkout::{pay, PayInput, PayOutcome};
+use crate::payment_request::{create_or_get, NewRequestFields};
 
 const MAX_FORM: usize = 16 * 1024;
 
@@ -58,9 +59,14 @@ pub async fn creation_link(
     };
     let query = match crate::links::CreationQuery::parse(query.as_deref().unwrap_or("")) {
         Ok(q) => q,
-        Err(name) => {
+        Err(crate::links::QueryError::Repeated(name)) => {
             return bad(&format!(
                 "The link gives “{name}” more than once. Please ask for a new link."
+            ))
+        }
+        Err(crate::links::QueryError::NotUtf8(name)) => {
+            return bad(&format!(
+                "The link's “{name}” is not readable text. Please ask for a new link."
             ))
         }
     };
@@ -129,7 +135,7 @@ pub async fn creation_link(
                 pr.amount.display()
             ),
         ),
-        Err(e) => internal_error_page(format!("{e:?}")),
+        Err(e) => internal_error_page(e),
     }
 }
 
@@ -203,24 +209,7 @@ async fn load(
 fn state_page(status: StatusCode, site: &Site, pr: &PaymentRequest) -> Option<Response> {
     let brand = Brand::of(&site.partner);
     let amount = pr.amount.display();
-    let exhausted = pr.status == PaymentRequestStatus::Open
-        && pr.attempt_payment_id.is_none()
-        && pr.attempt_count >= MAX_ATTEMPTS;
-    // A refused payment attempt on an exhausted link is told to slow down, not that it conflicts.
-    let status = if exhausted && status != StatusCode::OK {
-        StatusCode::TOO_MANY_REQUESTS
-    } else {
-        status
-    };
     let (title, heading, body) = match pr.status {
-        PaymentRequestStatus::Open if exhausted => (
-            "Too many attempts",
-            "This payment link has had too many attempts",
-            format!(
-                "For your security no further payments can be tried on this link. Please contact {} for a new one.",
-                site.partner.name
-            ),
-        ),
         PaymentRequestStatus::Open if pr.attempt_payment_id.is_none() => return None,
         PaymentRequestStatus::Open => (
             "Payment in progress",
@@ -313,7 +302,7 @@ fn form_page(
 pub async fn pay_page(
     State(state): State<AppState>,
     site: Site,
-    Path(params): Path<HashMap<String, String>>,
+    PageParams(params): PageParams,
     headers: HeaderMap,
 ) -> Response {
     let pr = match load(&state, &site, &params).await {
@@ -405,7 +394,10 @@ fn parse_form(
                 Cvc::parse(get("cvc"), number.as_ref().map(CardNumber::brand)),
             );
             let postal = get("postalCode");
-            if postal.chars().count() < 2 || postal.chars().count() > 20 {
+            if postal.chars().count() < 2
+                || postal.chars().count() > 20
+                || postal.chars().any(char::is_control)
+            {
                 errors.insert("postalCode", "Enter the billing ZIP or postal code.".into());
             }
             match (number, expiry, cvc) {
@@ -463,7 +455,7 @@ fn parse_form(
 pub async fn pay_submit(
     State(state): State<AppState>,
     site: Site,
-    Path(params): Path<HashMap<String, String>>,
+    PageParams(params): PageParams,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -520,20 +512,18 @@ pub async fn pay_submit(
             );
         }
     };
-    match pay(&state, &site.partner, &pr.id, &input).await {
+    let method = match input {
+        PayInput::Card { .. } => "card",
+        PayInput::Ach { .. } => "ach",
+    };
+    match pay(&state, &site.partner, &pr.id, input).await {
         Ok(PayOutcome::Completed | PayOutcome::Processing) => {
             Redirect::to(&format!("{}/pay/{}/confirmation", site.base, pr.id)).into_response()
         }
         Ok(PayOutcome::Declined(request, code)) => {
-            let values = match input {
-                PayInput::Card { .. } => FormValues {
-                    method: "card".into(),
-                    ..Default::default()
-                },
-                PayInput::Ach { .. } => FormValues {
-                    method: "ach".into(),
-                    ..Default::default()
-                },
+            let values = FormValues {
+                method: method.into(),
+                ..Default::default()
             };
             let pr = request.seen_at(state.clock.now());
             form_page(
@@ -562,14 +552,26 @@ pub async fn pay_submit(
             StatusCode::TOO_MANY_REQUESTS,
             brand(),
             "Too many attempts",
-            "This payment link has had too many attempts",
+            "Too many failed attempts",
             &format!(
-                "For your security no further payments can be tried on this link. Please contact {} for a new one.",
+                "For your security this link takes no more payments for now. Please try again in an hour, or contact {}.",
                 site.partner.name
             ),
         ),
         Ok(PayOutcome::NotFound) => not_found_page(),
-        Err(e) => internal_error_page(format!("{e:#}")),
+        Err(e) => {
+            // The payment may or may not have gone through: never invite a second try blindly.
+            tracing::error!(error = format!("{e:#}"), request = %pr.id, "payment could not be completed");
+            let mut page = MessagePage {
+                brand: brand(),
+                title: "Payment not confirmed".into(),
+                heading: "We could not confirm your payment".into(),
+                body: "Please do not pay again yet. Open this payment page again in a few minutes: it will show whether the payment went through.".into(),
+                link: None,
+            };
+            page.link = Some((format!("{}/pay/{}", site.base, pr.id), "Open the payment page".into()));
+            render(StatusCode::SERVICE_UNAVAILABLE, &page)
+        }
     }
 }
 
@@ -585,7 +587,7 @@ fn long_date(t: OffsetDateTime) -> String {
 pub async fn confirmation(
     State(state): State<AppState>,
     site: Site,
-    Path(params): Path<HashMap<String, String>>,
+    PageParams(params): PageParams,
 ) -> Response {
     let pr = match load(&state, &site, &params).await {
         Ok(pr) => pr,

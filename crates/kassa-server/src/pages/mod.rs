@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use kassa_core::partner::Slug;
 use kassa_store::Partner;
 
 use crate::app::AppState;
@@ -50,39 +51,73 @@ impl FromRequestParts<AppState> for Site {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let params = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map(|Path(p)| p)
+        let PageParams(params) = PageParams::from_request_parts(parts, state).await?;
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(normalize_host)
             .unwrap_or_default();
-        let public_https = state.config.public_base().starts_with("https://");
-        let found = if let Some(slug) = params.get("slug") {
-            state
-                .store
-                .partner_by_slug(slug)
-                .await
-                .map(|p| p.map(|p| (p, format!("/p/{slug}"), public_https)))
-        } else {
-            let host = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_ascii_lowercase)
-                .unwrap_or_default();
-            state
+        let on_billing_host = match host.is_empty() {
+            true => None,
+            false => state
                 .store
                 .partner_by_host(&host)
                 .await
-                .map(|p| p.map(|p| (p, String::new(), true)))
+                .map_err(internal_error_page)?,
+        };
+        let public_https = state.config.public_base().starts_with("https://");
+        let found = match params.get("slug") {
+            // A partner's billing host serves that partner's pages only.
+            Some(_) if on_billing_host.is_some() => None,
+            Some(slug) => match Slug::parse(slug) {
+                Ok(slug) => state
+                    .store
+                    .partner_by_slug(slug.as_str())
+                    .await
+                    .map_err(internal_error_page)?
+                    .map(|p| (p, format!("/p/{slug}"), public_https)),
+                Err(_) => None,
+            },
+            None => on_billing_host.map(|p| (p, String::new(), true)),
         };
         match found {
-            Ok(Some((partner, base, secure))) => Ok(Site {
+            Some((partner, base, secure)) => Ok(Site {
                 partner,
                 base,
                 secure,
             }),
-            Ok(None) => Err(not_found_page()),
-            Err(e) => Err(internal_error_page(e)),
+            None => Err(not_found_page()),
         }
+    }
+}
+
+/// `Host` as billing hosts are stored: lowercase, without a trailing dot or a default port.
+fn normalize_host(raw: &str) -> String {
+    let host = raw.trim().to_ascii_lowercase();
+    let host = host
+        .strip_suffix(":443")
+        .or_else(|| host.strip_suffix(":80"))
+        .unwrap_or(&host);
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(']') || port.is_empty() => {
+            format!("{}:{port}", name.trim_end_matches('.'))
+        }
+        _ => host.trim_end_matches('.').to_string(),
+    }
+}
+
+/// A page route's path parameters; a path that cannot be read (bad UTF-8) is simply not found.
+pub struct PageParams(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageParams {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| PageParams(p))
+            .map_err(|_| not_found_page())
     }
 }
 
@@ -174,12 +209,12 @@ pub fn not_found_page() -> Response {
     )
 }
 
-/// A plain page for a server fault; the cause goes to the log only.
-pub fn internal_error_page(cause: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %cause, "page failed");
+/// A plain page for a server fault; the cause (with its chain) goes to the log only.
+pub fn internal_error_page(cause: impl Into<anyhow::Error>) -> Response {
+    tracing::error!(error = format!("{:#}", cause.into()), "page failed");
     let html = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Error</title>\
                 <link rel=\"stylesheet\" href=\"/static/kassa.css\"></head><body><main><h1>Something went wrong</h1>\
-                <p>We could not complete this request. Nothing was charged. Please try again in a moment.</p></main></body></html>";
+                <p>We could not complete this request. Please try again in a moment.</p></main></body></html>";
     (StatusCode::INTERNAL_SERVER_ERROR, Html(html)).into_response()
 }
 
@@ -197,8 +232,19 @@ async fn stylesheet() -> Response {
 }
 
 /// The partner's color as a stylesheet, so no inline style is needed under the CSP.
-async fn brand_stylesheet(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
-    match state.store.partner_by_slug(&slug).await {
+async fn brand_stylesheet(
+    State(state): State<AppState>,
+    PageParams(params): PageParams,
+) -> Response {
+    let Some(slug) = params.get("slug").and_then(|s| Slug::parse(s).ok()) else {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/css")],
+            "",
+        )
+            .into_response();
+    };
+    match state.store.partner_by_slug(slug.as_str()).await {
         Ok(Some(p)) => (
             [
                 (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -227,4 +273,18 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_host;
+
+    #[test]
+    fn hosts_compare_without_default_ports_case_or_trailing_dot() {
+        assert_eq!(normalize_host("Pay.Acme.Example"), "pay.acme.example");
+        assert_eq!(normalize_host("pay.acme.example:443"), "pay.acme.example");
+        assert_eq!(normalize_host("pay.acme.example.:80"), "pay.acme.example");
+        assert_eq!(normalize_host("pay.acme.example."), "pay.acme.example");
+        assert_eq!(normalize_host("localhost:8081"), "localhost:8081");
+    }
 }

@@ -50,6 +50,7 @@ pub struct TestApp {
     pub router: Router,
     pub clock: Arc<FrozenClock>,
     pub store: Arc<dyn Store>,
+    pub processor: Arc<dyn Processor>,
     pub backend: &'static str,
     pub dir: tempfile::TempDir,
     pub db_path: Option<std::path::PathBuf>,
@@ -180,7 +181,7 @@ impl TestApp {
         let app = App::new(AppParts {
             config: test_config(dir.path()),
             store: store.clone(),
-            processor,
+            processor: processor.clone(),
             clock: clock.clone(),
             vault: Vault::new(&[42u8; 32]),
         });
@@ -190,6 +191,7 @@ impl TestApp {
             router,
             clock,
             store,
+            processor,
             backend,
             dir,
             db_path,

@@ -1,6 +1,14 @@
 -- Kassa foundation schema (SQLite). Timestamps are Unix microseconds (UTC); amounts are integer
 -- minor units. `seq` orders rows newest-first for keyset pagination; `id` is the public id.
 
+-- One row: a keyed hash of the vault key this database was first used with, so an instance
+-- started with another key refuses to run instead of writing data no one can read together.
+CREATE TABLE installation (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    vault_key_check TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+
 CREATE TABLE partners (
     seq                  INTEGER PRIMARY KEY,
     id                   TEXT NOT NULL UNIQUE,
@@ -109,6 +117,10 @@ CREATE TABLE payments (
 );
 CREATE INDEX payments_partner_seq ON payments (partner_id, seq);
 CREATE INDEX payments_request ON payments (payment_request_id);
+-- The database's own guard for "one attempt in flight, never paid twice": a request has at most
+-- one payment that is pending or completed.
+CREATE UNIQUE INDEX payments_one_live_per_request ON payments (payment_request_id)
+    WHERE status IN ('pending', 'completed');
 
 CREATE TABLE events (
     seq        INTEGER PRIMARY KEY,

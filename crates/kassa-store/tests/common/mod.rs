@@ -145,7 +145,7 @@ pub fn partner_record(created_at: OffsetDateTime) -> Partner {
 pub async fn new_partner(name: &str, store: &Arc<dyn Store>) -> PartnerId {
     let partner = partner_record(now());
     store
-        .create_partner(&partner)
+        .create_partner(&partner, None)
         .await
         .unwrap_or_else(|e| panic!("[{name}] create partner: {e:?}"));
     partner.id
