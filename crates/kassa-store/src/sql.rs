@@ -448,8 +448,8 @@ macro_rules! store_impl {
                 let metadata = serde_json::to_string(&pr.metadata).map_err(|_| bad("metadata"))?;
                 let inserted = sqlx::query(
                     "INSERT INTO payment_requests (id, partner_id, reference_id, amount, currency, status, url, \
-                     redirect_url, description, payer_email, metadata, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $12) \
+                     redirect_url, description, payer_email, metadata, created_at, updated_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11, $11, $12) \
                      ON CONFLICT (partner_id, reference_id) DO NOTHING",
                 )
                 .bind(pr.id.as_str())
@@ -542,7 +542,7 @@ macro_rules! store_impl {
             async fn cancel_payment_request(&self, partner: &PartnerId, id: &PaymentRequestId, now: OffsetDateTime) -> Result<CancelOutcome> {
                 let mut tx = self.writer().begin().await?;
                 let row = sqlx::query(concat!(
-                    "UPDATE payment_requests SET status = 'canceled', canceled_at = $3 \
+                    "UPDATE payment_requests SET status = 'canceled', canceled_at = $3, updated_at = $3 \
                      WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
                      AND (expires_at IS NULL OR expires_at > $3) RETURNING ", crate::sql::pr_cols!()
                 ))
@@ -569,7 +569,7 @@ macro_rules! store_impl {
 
             async fn expire_payment_request(&self, id: &PaymentRequestId, now: OffsetDateTime) -> Result<bool> {
                 let res = sqlx::query(
-                    "UPDATE payment_requests SET status = 'expired' WHERE id = $1 AND status = 'open' \
+                    "UPDATE payment_requests SET status = 'expired', updated_at = $2 WHERE id = $1 AND status = 'open' \
                      AND attempt_payment_id IS NULL AND expires_at IS NOT NULL AND expires_at <= $2",
                 )
                 .bind(id.as_str())
@@ -588,7 +588,7 @@ macro_rules! store_impl {
             ) -> Result<BeginOutcome> {
                 let mut tx = self.writer().begin().await?;
                 let claimed = sqlx::query(concat!(
-                    "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1 \
+                    "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1, updated_at = $4 \
                      WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
                      AND (expires_at IS NULL OR expires_at > $4) \
                      AND (SELECT COUNT(*) FROM payments WHERE payment_request_id = $2 AND status = 'failed' \
@@ -736,7 +736,7 @@ macro_rules! store_impl {
                     AttemptResult::Approved { .. } => {
                         let pr = update_request_for(&mut tx, concat!(
                             "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
-                             completed_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
+                             completed_at = $3, updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
                         ), request_id.as_str(), payment_id, now).await?;
                         insert_event(&mut tx, partner, "payment.completed", &payment, now).await?;
                         insert_event(&mut tx, partner, "payment_request.completed", &pr, now).await?;
@@ -744,16 +744,17 @@ macro_rules! store_impl {
                     }
                     AttemptResult::Declined { .. } => {
                         let pr = update_request_for(&mut tx, concat!(
-                            "UPDATE payment_requests SET attempt_payment_id = NULL WHERE id = $1 AND attempt_payment_id = $2 \
-                             AND $3 = $3 RETURNING ", crate::sql::pr_cols!()
+                            "UPDATE payment_requests SET attempt_payment_id = NULL, updated_at = $3 \
+                             WHERE id = $1 AND attempt_payment_id = $2 \
+                             RETURNING ", crate::sql::pr_cols!()
                         ), request_id.as_str(), payment_id, now).await?;
                         insert_event(&mut tx, partner, "payment.failed", &payment, now).await?;
                         pr
                     }
                     AttemptResult::AchSubmitted { settle } => {
                         let pr = update_request_for(&mut tx, concat!(
-                            "UPDATE payment_requests SET status = 'processing', payment_id = $2, attempt_payment_id = NULL \
-                             WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' AND $3 = $3 RETURNING ", crate::sql::pr_cols!()
+                            "UPDATE payment_requests SET status = 'processing', payment_id = $2, attempt_payment_id = NULL, \
+                             updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
                         ), request_id.as_str(), payment_id, now).await?;
                         if let Some((resolution, at)) = settle {
                             let outcome = match resolution {
@@ -809,12 +810,12 @@ macro_rules! store_impl {
                 if let Some(request_id) = &payment.payment_request_id {
                     let sql = match resolution {
                         AchResolution::Clear => concat!(
-                            "UPDATE payment_requests SET status = 'completed', completed_at = $3 \
+                            "UPDATE payment_requests SET status = 'completed', completed_at = $3, updated_at = $3 \
                              WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ", crate::sql::pr_cols!()
                         ),
                         AchResolution::Return(_) => concat!(
-                            "UPDATE payment_requests SET status = 'open', payment_id = NULL \
-                             WHERE id = $1 AND payment_id = $2 AND status = 'processing' AND $3 = $3 RETURNING ", crate::sql::pr_cols!()
+                            "UPDATE payment_requests SET status = 'open', payment_id = NULL, updated_at = $3 \
+                             WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ", crate::sql::pr_cols!()
                         ),
                     };
                     let pr = update_request_for(&mut tx, sql, request_id.as_str(), payment_id, now).await?;

@@ -48,6 +48,7 @@ CREATE TABLE payment_requests (
     payer_email        TEXT,
     metadata           TEXT NOT NULL DEFAULT '{}',
     created_at         BIGINT NOT NULL,
+    updated_at         BIGINT NOT NULL,
     completed_at       BIGINT,
     canceled_at        BIGINT,
     expires_at         BIGINT,

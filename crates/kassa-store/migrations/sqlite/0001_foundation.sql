@@ -48,6 +48,7 @@ CREATE TABLE payment_requests (
     payer_email        TEXT,
     metadata           TEXT NOT NULL DEFAULT '{}',
     created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
     completed_at       INTEGER,
     canceled_at        INTEGER,
     expires_at         INTEGER,
