@@ -128,12 +128,7 @@ on_both_backends!(amounts_are_parsed_exactly, |app| {
         r#"{"amount": 1.005, "referenceId": "E2"}"#,
         r#"{"amount": -0.5, "referenceId": "E3"}"#,
     ] {
-        let req = axum::http::Request::post("/v1/payment-requests")
-            .header("authorization", format!("Bearer {}", p.key))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(raw))
-            .unwrap();
-        let r = app.send(req).await;
+        let r = app.post_raw(&p.key, "/v1/payment-requests", raw, &[]).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{raw}: {}", r.body);
         assert_eq!(r.json()["error"]["errors"][0]["field"], "amount", "{raw}");
     }
@@ -258,12 +253,7 @@ on_both_backends!(every_invalid_field_is_reported_at_once, |app| {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
     for raw in ["{", "[1,2]", "null", "\"x\""] {
-        let req = axum::http::Request::post("/v1/payment-requests")
-            .header("authorization", format!("Bearer {}", p.key))
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(raw))
-            .unwrap();
-        let r = app.send(req).await;
+        let r = app.post_raw(&p.key, "/v1/payment-requests", raw, &[]).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{raw}");
         assert_eq!(
             r.json()["error"]["code"],
@@ -710,13 +700,14 @@ on_both_backends!(idempotency_in_progress_is_a_conflict, |app| {
         )
         .await
         .unwrap();
-    let req = axum::http::Request::post("/v1/payment-requests")
-        .header("authorization", format!("Bearer {}", p.key))
-        .header("content-type", "application/json")
-        .header("idempotency-key", "key-5")
-        .body(axum::body::Body::from(body))
-        .unwrap();
-    let r = app.send(req).await;
+    let r = app
+        .post_raw(
+            &p.key,
+            "/v1/payment-requests",
+            &body,
+            &[("idempotency-key", "key-5")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
     assert_eq!(r.json()["error"]["code"], "idempotency_key_in_progress");
 });
@@ -813,14 +804,14 @@ on_both_backends!(hostile_input_is_refused_cleanly, |app| {
         assert_eq!(r.json()["error"]["type"], "not_found", "{path}");
     }
     // Duplicate keys and wrong shapes are reported, not guessed at.
-    let req = axum::http::Request::post("/v1/payment-requests")
-        .header("authorization", format!("Bearer {}", p.key))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(
+    let r = app
+        .post_raw(
+            &p.key,
+            "/v1/payment-requests",
             r#"{"amount": "1.00", "amount": "2.00", "referenceId": "DUP"}"#,
-        ))
-        .unwrap();
-    let r = app.send(req).await;
+            &[],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("duplicate"), "{}", r.body);
     let list = app

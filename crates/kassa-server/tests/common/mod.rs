@@ -267,6 +267,24 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// A POST whose JSON body is sent exactly as written (for bodies `json!` cannot express).
+    pub async fn post_raw(
+        &self,
+        key: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = Request::post(path)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
     /// Creates a payment request by API and returns its JSON.
     pub async fn create_request(&self, p: &TestPartner, amount: &str, reference: &str) -> Value {
         let r = self
