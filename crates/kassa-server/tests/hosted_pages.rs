@@ -698,27 +698,13 @@ async fn race(app: TestApp) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn twenty_simultaneous_payments_complete_once_sqlite() {
-    race(
-        TestApp::sqlite_with(Arc::new(SandboxProcessor::with_latency(
-            Duration::from_millis(50),
-        )))
-        .await,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn twenty_simultaneous_payments_complete_once_postgres() {
-    if let Some(app) = TestApp::postgres_with(Arc::new(SandboxProcessor::with_latency(
-        Duration::from_millis(50),
-    )))
-    .await
-    {
+on_both_backends!(
+    twenty_simultaneous_payments_complete_once,
+    processor = SandboxProcessor::with_latency(Duration::from_millis(50)),
+    |app| {
         race(app).await;
     }
-}
+);
 
 #[tokio::test]
 async fn database_file_holds_no_card_number_or_cvc() {
@@ -820,27 +806,13 @@ async fn attempt_in_flight(app: TestApp) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn page_during_an_attempt_in_flight_sqlite() {
-    attempt_in_flight(
-        TestApp::sqlite_with(Arc::new(SandboxProcessor::with_latency(
-            Duration::from_millis(600),
-        )))
-        .await,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn page_during_an_attempt_in_flight_postgres() {
-    if let Some(app) = TestApp::postgres_with(Arc::new(SandboxProcessor::with_latency(
-        Duration::from_millis(600),
-    )))
-    .await
-    {
+on_both_backends!(
+    page_during_an_attempt_in_flight,
+    processor = SandboxProcessor::with_latency(Duration::from_millis(600)),
+    |app| {
         attempt_in_flight(app).await;
     }
-}
+);
 
 on_both_backends!(wrong_methods_get_clear_errors, |app| {
     let p = app.partner().await;
@@ -930,27 +902,13 @@ async fn disconnect_mid_payment(app: TestApp) {
         .contains("This payment has already been completed"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_disconnect_mid_payment_still_records_it_sqlite() {
-    disconnect_mid_payment(
-        TestApp::sqlite_with(Arc::new(SandboxProcessor::with_latency(
-            Duration::from_millis(400),
-        )))
-        .await,
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_disconnect_mid_payment_still_records_it_postgres() {
-    if let Some(app) = TestApp::postgres_with(Arc::new(SandboxProcessor::with_latency(
-        Duration::from_millis(400),
-    )))
-    .await
-    {
+on_both_backends!(
+    a_disconnect_mid_payment_still_records_it,
+    processor = SandboxProcessor::with_latency(Duration::from_millis(400)),
+    |app| {
         disconnect_mid_payment(app).await;
     }
-}
+);
 
 on_both_backends!(abandoned_attempts_are_recovered_from_the_processor, |app| {
     use kassa_core::clock::Clock;

@@ -20,9 +20,33 @@ use kassa_store::{ConnectOptions, Partner, Store};
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// Runs the test body once on SQLite and once on PostgreSQL (when configured).
+/// Runs the test body once on SQLite and once on PostgreSQL (when configured), optionally with
+/// another processor than the instant sandbox.
 #[macro_export]
 macro_rules! on_both_backends {
+    ($name:ident, processor = $processor:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let $app =
+                    $crate::common::TestApp::sqlite_with(std::sync::Arc::new($processor)).await;
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some($app) =
+                    $crate::common::TestApp::postgres_with(std::sync::Arc::new($processor)).await
+                else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
     ($name:ident, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
