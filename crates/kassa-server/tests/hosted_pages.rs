@@ -414,15 +414,7 @@ on_both_backends!(ach_pending_then_cleared_by_the_job, |app| {
     let processing = app.get_request(&p, id).await;
     assert_eq!(processing["status"], "processing");
     let payment_id = processing["paymentId"].as_str().unwrap().to_string();
-    let payment = app
-        .api(
-            &p.key,
-            Method::GET,
-            &format!("/v1/payments/{payment_id}"),
-            None,
-        )
-        .await
-        .json();
+    let payment = app.get_payment(&p, &payment_id).await;
     assert_eq!(payment["status"], "pending");
     assert_eq!(
         payment["paymentMethod"],
@@ -441,15 +433,7 @@ on_both_backends!(ach_pending_then_cleared_by_the_job, |app| {
     let done = app.get_request(&p, id).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(done["paymentId"], payment_id.as_str());
-    let payment = app
-        .api(
-            &p.key,
-            Method::GET,
-            &format!("/v1/payments/{payment_id}"),
-            None,
-        )
-        .await
-        .json();
+    let payment = app.get_payment(&p, &payment_id).await;
     assert_eq!(payment["status"], "completed");
     assert_eq!(payment["capturedAmount"], "500.00");
     assert!(app
@@ -485,15 +469,7 @@ on_both_backends!(ach_returned_then_paid_again, |app| {
         let reopened = app.get_request(&p, id).await;
         assert_eq!(reopened["status"], "open", "{account}");
         assert_eq!(reopened["paymentId"], json!(null));
-        let payment = app
-            .api(
-                &p.key,
-                Method::GET,
-                &format!("/v1/payments/{first_payment}"),
-                None,
-            )
-            .await
-            .json();
+        let payment = app.get_payment(&p, &first_payment).await;
         assert_eq!(payment["status"], "failed");
         assert_eq!(payment["failureCode"], code);
         // The same link takes a new payment.
@@ -984,15 +960,7 @@ on_both_backends!(abandoned_attempts_are_recovered_from_the_processor, |app| {
     assert_eq!(done["paymentId"], a.payment_id.as_str());
     let freed = app.get_request(&p, never["id"].as_str().unwrap()).await;
     assert_eq!(freed["status"], "open");
-    let failed = app
-        .api(
-            &p.key,
-            Method::GET,
-            &format!("/v1/payments/{}", b.payment_id),
-            None,
-        )
-        .await
-        .json();
+    let failed = app.get_payment(&p, b.payment_id.as_str()).await;
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["failureCode"], "processing_error");
     let mut payer = Payer::new(&app);

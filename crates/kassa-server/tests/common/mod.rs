@@ -342,6 +342,14 @@ impl TestApp {
         r.json()
     }
 
+    pub async fn get_payment(&self, p: &TestPartner, id: &str) -> Value {
+        let r = self
+            .api(&p.key, Method::GET, &format!("/v1/payments/{id}"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.json()
+    }
+
     pub async fn run_jobs(&self) -> usize {
         self.app.run_pending_jobs().await.unwrap()
     }
