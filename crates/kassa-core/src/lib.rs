@@ -5,15 +5,23 @@
 mod string_newtype;
 
 pub mod ach;
+pub mod address;
+pub mod authorization;
 pub mod card;
 pub mod clock;
+pub mod country;
+pub mod customer;
+pub mod descriptor;
 pub mod email;
 pub mod error;
 pub mod id;
+pub mod invoice;
 pub mod money;
 pub mod partner;
 pub mod payment;
+pub mod payment_method;
 pub mod payment_request;
 pub mod reference;
 pub mod secret;
+pub mod text;
 pub mod url;

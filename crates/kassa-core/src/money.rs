@@ -161,6 +161,19 @@ fn parse_unsigned(text: &str) -> Result<i64, AmountError> {
         .ok_or(too_large)
 }
 
+/// The text of an amount sent in JSON as a string (`"250.00"`) or a number (`250.00`), read
+/// from the raw JSON so it never passes through a float; None for any other JSON value.
+pub fn amount_text(raw: &serde_json::value::RawValue) -> Option<String> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        serde_json::from_str::<String>(text).ok()
+    } else if text.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+        Some(text.to_string())
+    } else {
+        None
+    }
+}
+
 /// "250.00", "-10.00", "0.05"; exact for every i64 including i64::MIN.
 pub fn format_minor(minor: i64) -> String {
     // unsigned_abs avoids the overflow that `-i64::MIN` would cause.
@@ -273,6 +286,21 @@ impl fmt::Display for Money {
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format_minor(self.minor))
+    }
+}
+
+/// Serde `with` helper for an i64 of minor units shown as a decimal string ("121.00"): read back
+/// exactly through [`parse_amount`], and only from a string, so a float can never sneak in.
+pub mod minor_as_decimal {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(minor: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_minor(*minor))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_amount(&text).map_err(serde::de::Error::custom)
     }
 }
 

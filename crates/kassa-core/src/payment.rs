@@ -5,9 +5,11 @@ use time::OffsetDateTime;
 
 use crate::ach::AccountType;
 use crate::card::CardBrand;
+use crate::descriptor::DynamicDescriptor;
 use crate::id::{
     AuthorizationId, CustomerId, PartnerId, PaymentId, PaymentMethodId, PaymentRequestId,
 };
+use crate::invoice::Invoice;
 use crate::money::{Currency, Money};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -176,8 +178,8 @@ pub struct Payment {
     pub reference_id: Option<String>,
     pub source: PaymentSource,
     pub payment_method: MaskedMethod,
-    pub invoice: Option<serde_json::Value>,
-    pub dynamic_descriptor: Option<serde_json::Value>,
+    pub invoice: Option<Invoice>,
+    pub dynamic_descriptor: Option<DynamicDescriptor>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
     #[serde(with = "crate::clock::rfc3339")]

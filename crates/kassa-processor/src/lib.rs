@@ -5,8 +5,8 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
-use kassa_core::card::{CardNumber, Cvc, Expiry};
-use kassa_core::id::PaymentId;
+use kassa_core::card::{CardBrand, CardNumber, Cvc, Expiry};
+use kassa_core::id::{AuthorizationId, PaymentId};
 use kassa_core::money::Money;
 use kassa_core::payment::{AchResolution, DeclineCode, Funding};
 
@@ -26,12 +26,26 @@ pub enum Instrument<'a> {
         account_number: &'a AccountNumber,
         account_type: AccountType,
     },
+    /// Google Pay's payment token (`paymentMethodData.tokenizationData.token`), when it had one.
+    GooglePay {
+        token: Option<&'a str>,
+        brand: Option<CardBrand>,
+    },
 }
 
 #[derive(Debug)]
 pub struct ChargeRequest<'a> {
     /// Our id for the attempt; processors use it to make a repeated call charge once.
     pub payment_id: &'a PaymentId,
+    pub amount: Money,
+    pub instrument: Instrument<'a>,
+}
+
+/// Holding funds on a card (or Google Pay) to capture later.
+#[derive(Debug)]
+pub struct AuthorizeRequest<'a> {
+    /// Our id for the hold; a repeated call with it holds once.
+    pub authorization_id: &'a AuthorizationId,
     pub amount: Money,
     pub instrument: Instrument<'a>,
 }
@@ -64,4 +78,27 @@ pub trait Processor: Send + Sync + std::fmt::Debug {
     /// attempts whose answer it never recorded (a crash mid-call), instead of guessing.
     async fn lookup(&self, payment_id: &PaymentId)
         -> Result<Option<ChargeOutcome>, ProcessorError>;
+
+    /// Holds `amount` once per `authorization_id` (`Approved` means held). Cards and Google Pay only.
+    async fn authorize(
+        &self,
+        request: AuthorizeRequest<'_>,
+    ) -> Result<ChargeOutcome, ProcessorError>;
+
+    /// What was decided for an authorization, if the processor ever received it.
+    async fn lookup_authorization(
+        &self,
+        authorization_id: &AuthorizationId,
+    ) -> Result<Option<ChargeOutcome>, ProcessorError>;
+
+    /// Captures `amount` of a hold as `payment_id` and releases the rest. Idempotent per payment id.
+    async fn capture(
+        &self,
+        authorization_id: &AuthorizationId,
+        payment_id: &PaymentId,
+        amount: Money,
+    ) -> Result<(), ProcessorError>;
+
+    /// Releases a hold without capturing it. Idempotent.
+    async fn release(&self, authorization_id: &AuthorizationId) -> Result<(), ProcessorError>;
 }

@@ -6,10 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kassa_core::id::PaymentId;
+use kassa_core::id::{AuthorizationId, PaymentId};
+use kassa_core::money::Money;
 use kassa_core::payment::{AchResolution, AchReturnCode, DeclineCode, Funding};
 
-use crate::{ChargeOutcome, ChargeRequest, Instrument, Processor, ProcessorError};
+use crate::{
+    AuthorizeRequest, ChargeOutcome, ChargeRequest, Instrument, Processor, ProcessorError,
+};
 
 /// Decides every payment from its card or bank account number, and remembers its recent
 /// decisions by payment id like a real processor would (in memory: a restart forgets them,
@@ -23,24 +26,28 @@ pub struct SandboxProcessor {
 /// The last `REMEMBERED` decisions, oldest evicted first.
 #[derive(Debug, Default)]
 struct Decisions {
-    by_id: HashMap<PaymentId, ChargeOutcome>,
-    order: VecDeque<PaymentId>,
+    /// Keyed by our payment or authorization id.
+    by_id: HashMap<String, ChargeOutcome>,
+    order: VecDeque<String>,
+    /// Captures made (payment id → amount), so a repeated capture is not counted twice.
+    captures: HashMap<String, Money>,
 }
 
 const REMEMBERED: usize = 100_000;
 
 impl Decisions {
-    fn remember(&mut self, id: &PaymentId, outcome: &ChargeOutcome) -> ChargeOutcome {
+    fn remember(&mut self, id: &str, outcome: &ChargeOutcome) -> ChargeOutcome {
         if let Some(first) = self.by_id.get(id) {
             return first.clone();
         }
         if self.order.len() >= REMEMBERED {
             if let Some(old) = self.order.pop_front() {
                 self.by_id.remove(&old);
+                self.captures.remove(&old);
             }
         }
-        self.by_id.insert(id.clone(), outcome.clone());
-        self.order.push_back(id.clone());
+        self.by_id.insert(id.to_string(), outcome.clone());
+        self.order.push_back(id.to_string());
         outcome.clone()
     }
 }
@@ -76,6 +83,45 @@ impl SandboxProcessor {
         }
     }
 
+    /// Google Pay is approved when its payment data carries a token.
+    pub fn google_pay_outcome(token: Option<&str>) -> ChargeOutcome {
+        match token {
+            Some(_) => ChargeOutcome::Approved {
+                funding: Funding::Credit,
+            },
+            None => ChargeOutcome::Declined {
+                code: DeclineCode::ProcessingError,
+            },
+        }
+    }
+
+    fn decide(instrument: &Instrument<'_>) -> ChargeOutcome {
+        match instrument {
+            Instrument::Card { number, .. } => Self::card_outcome(number.expose()),
+            Instrument::Ach { account_number, .. } => ChargeOutcome::AchSubmitted {
+                expected: Some(Self::ach_resolution(account_number.expose())),
+            },
+            Instrument::GooglePay { token, .. } => Self::google_pay_outcome(*token),
+        }
+    }
+
+    async fn wait(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
+
+    fn decisions(&self) -> std::sync::MutexGuard<'_, Decisions> {
+        self.decided
+            .lock()
+            .expect("sandbox state is never poisoned")
+    }
+
+    /// What the sandbox captured as this payment, if anything (tests check captures happen once).
+    pub fn captured(&self, payment_id: &PaymentId) -> Option<Money> {
+        self.decisions().captures.get(payment_id.as_str()).copied()
+    }
+
     /// How an ACH debit from this account number ends.
     pub fn ach_resolution(account_number: &str) -> AchResolution {
         let returned = |code: &str| {
@@ -95,31 +141,75 @@ impl SandboxProcessor {
 #[async_trait]
 impl Processor for SandboxProcessor {
     async fn charge(&self, request: ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
-        }
-        let outcome = match request.instrument {
-            Instrument::Card { number, .. } => Self::card_outcome(number.expose()),
-            Instrument::Ach { account_number, .. } => ChargeOutcome::AchSubmitted {
-                expected: Some(Self::ach_resolution(account_number.expose())),
-            },
-        };
-        let mut decided = self
-            .decided
-            .lock()
-            .expect("sandbox state is never poisoned");
-        Ok(decided.remember(request.payment_id, &outcome))
+        self.wait().await;
+        let outcome = Self::decide(&request.instrument);
+        Ok(self
+            .decisions()
+            .remember(request.payment_id.as_str(), &outcome))
     }
 
     async fn lookup(
         &self,
         payment_id: &PaymentId,
     ) -> Result<Option<ChargeOutcome>, ProcessorError> {
-        let decided = self
-            .decided
-            .lock()
-            .expect("sandbox state is never poisoned");
-        Ok(decided.by_id.get(payment_id).cloned())
+        Ok(self.decisions().by_id.get(payment_id.as_str()).cloned())
+    }
+
+    async fn authorize(
+        &self,
+        request: AuthorizeRequest<'_>,
+    ) -> Result<ChargeOutcome, ProcessorError> {
+        self.wait().await;
+        let outcome = match request.instrument {
+            Instrument::Ach { .. } => {
+                return Err(ProcessorError(
+                    "ACH debits cannot be authorized, only charged".into(),
+                ))
+            }
+            ref other => Self::decide(other),
+        };
+        Ok(self
+            .decisions()
+            .remember(request.authorization_id.as_str(), &outcome))
+    }
+
+    async fn lookup_authorization(
+        &self,
+        authorization_id: &AuthorizationId,
+    ) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        Ok(self
+            .decisions()
+            .by_id
+            .get(authorization_id.as_str())
+            .cloned())
+    }
+
+    async fn capture(
+        &self,
+        authorization_id: &AuthorizationId,
+        payment_id: &PaymentId,
+        amount: Money,
+    ) -> Result<(), ProcessorError> {
+        self.wait().await;
+        let mut decided = self.decisions();
+        match decided.by_id.get(authorization_id.as_str()) {
+            // A hold this process never saw (the sandbox forgets on restart) is taken as held.
+            Some(ChargeOutcome::Approved { .. }) | None => {
+                decided
+                    .captures
+                    .entry(payment_id.as_str().to_string())
+                    .or_insert(amount);
+                Ok(())
+            }
+            Some(_) => Err(ProcessorError(format!(
+                "authorization {authorization_id} was not approved"
+            ))),
+        }
+    }
+
+    async fn release(&self, _authorization_id: &AuthorizationId) -> Result<(), ProcessorError> {
+        self.wait().await;
+        Ok(())
     }
 }
 

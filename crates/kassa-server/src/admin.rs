@@ -1,7 +1,8 @@
-//! Operator actions shared by the CLI and `serve --demo`: partners and API keys.
+//! Operator actions shared by the CLI and `serve --demo`: partners, API keys and tax rates.
 
 use kassa_core::error::{FieldError, FieldErrors};
 use kassa_core::id::{random_base62, ApiKeyId, PartnerId};
+use kassa_core::invoice::TaxRate;
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
 use kassa_core::secret::Secret;
 use kassa_store::{ApiKeyRecord, Partner, Store, StoreError};
@@ -126,6 +127,35 @@ pub async fn create_api_key(
     let (record, key) = new_key_record(partner, label, now);
     store.create_api_key(&record).await?;
     Ok((record, key))
+}
+
+/// Longest tax code accepted (Avalara codes are short, e.g. `P0000000`).
+pub const TAX_CODE_MAX: usize = 25;
+
+/// Sets the partner's rate for one tax code (`kassa tax set`); the rate is a percent like 8.25.
+pub async fn set_tax_rate(
+    store: &dyn Store,
+    partner: &PartnerId,
+    code: &str,
+    rate: &str,
+    now: OffsetDateTime,
+) -> Result<TaxRate, AdminError> {
+    let mut errors = FieldErrors::new();
+    if code.is_empty()
+        || code.chars().count() > TAX_CODE_MAX
+        || code.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        errors.add(
+            "code",
+            "invalid_value",
+            format!("must be 1 to {TAX_CODE_MAX} characters without spaces"),
+        );
+    }
+    let rate = errors.take("rate", TaxRate::parse(rate));
+    errors.finish().map_err(AdminError::Invalid)?;
+    let rate = rate.expect("validated");
+    store.set_tax_rate(partner, code, rate, now).await?;
+    Ok(rate)
 }
 
 pub async fn partner_by_slug(store: &dyn Store, slug: &str) -> Result<Partner, AdminError> {

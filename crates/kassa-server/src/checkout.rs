@@ -8,8 +8,8 @@ use kassa_core::payment::DeclineCode;
 use kassa_core::payment_request::PaymentRequest;
 use kassa_processor::{ChargeOutcome, ChargeRequest, Instrument};
 use kassa_store::{
-    AttemptResult, BeginOutcome, FinishedAttempt, MethodDetails, NewAttempt, NewPaymentMethod,
-    Partner, StoreError,
+    AttemptResult, BeginOutcome, FinishedAttempt, MethodDetails, MethodOwner, NewAttempt,
+    NewPaymentMethod, Partner, StoreError,
 };
 
 use crate::app::AppState;
@@ -128,13 +128,18 @@ async fn pay_detached(
     let finished = record(state, &partner.id, &payment_id, &result).await?;
     Ok(match result {
         AttemptResult::Approved { .. } => PayOutcome::Completed,
-        AttemptResult::Declined { code } => PayOutcome::Declined(finished.request, code),
+        AttemptResult::Declined { code } => PayOutcome::Declined(
+            finished
+                .request
+                .ok_or_else(|| anyhow::anyhow!("a request's attempt finished without it"))?,
+            code,
+        ),
         AttemptResult::AchSubmitted { .. } => PayOutcome::Processing,
     })
 }
 
 /// How a processor's answer is recorded; a sandbox ACH debit is scheduled to settle.
-fn attempt_result(state: &AppState, outcome: ChargeOutcome) -> AttemptResult {
+pub(crate) fn attempt_result(state: &AppState, outcome: ChargeOutcome) -> AttemptResult {
     match outcome {
         ChargeOutcome::Approved { funding } => AttemptResult::Approved { funding },
         ChargeOutcome::Declined { code } => AttemptResult::Declined { code },
@@ -146,7 +151,7 @@ fn attempt_result(state: &AppState, outcome: ChargeOutcome) -> AttemptResult {
 
 /// Records the processor's answer. The money has moved by now, so a failing database is retried
 /// a few times before giving up; an attempt left unrecorded is recovered by [`recover_abandoned`].
-async fn record(
+pub(crate) async fn record(
     state: &AppState,
     partner: &PartnerId,
     payment: &PaymentId,
@@ -228,6 +233,7 @@ fn new_attempt(state: &AppState, partner: &Partner, input: &PayInput) -> NewAtte
         } => NewPaymentMethod {
             id: PaymentMethodId::generate(),
             holder_name: Some(holder_name.clone()),
+            owner: MethodOwner::default(),
             last4: number.last4().to_string(),
             fingerprint: state
                 .vault
@@ -250,6 +256,7 @@ fn new_attempt(state: &AppState, partner: &Partner, input: &PayInput) -> NewAtte
         } => NewPaymentMethod {
             id: PaymentMethodId::generate(),
             holder_name: Some(holder_name.clone()),
+            owner: MethodOwner::default(),
             last4: account_number.last4().to_string(),
             fingerprint: state.vault.fingerprint(
                 &partner.id,

@@ -3,7 +3,8 @@
 //! Every handler is idempotent (a conditional update), so a job run again after a crash is harmless.
 
 use anyhow::Context;
-use kassa_core::id::{PaymentId, PaymentRequestId};
+use kassa_core::id::{AuthorizationId, PaymentId, PaymentRequestId};
+use kassa_core::money::{Currency, Money};
 use kassa_core::payment::{AchResolution, AchReturnCode};
 use kassa_store::Job;
 use time::Duration;
@@ -76,6 +77,25 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
             let id = PaymentRequestId::parse(&field("paymentRequestId")?)?;
             state.store.expire_payment_request(&id, now).await?;
         }
+        // The capture is recorded already; the processor is told here, as often as it takes.
+        "processor_capture" => {
+            let authorization = AuthorizationId::parse(&field("authorizationId")?)?;
+            let payment = PaymentId::parse(&field("paymentId")?)?;
+            let amount = job
+                .payload
+                .get("amount")
+                .and_then(|v| v.as_i64())
+                .context("job payload has no amount")?;
+            let currency = Currency::parse(&field("currency")?)?;
+            state
+                .processor
+                .capture(&authorization, &payment, Money::new(amount, currency))
+                .await?;
+        }
+        "processor_release" => {
+            let authorization = AuthorizationId::parse(&field("authorizationId")?)?;
+            state.processor.release(&authorization).await?;
+        }
         other => anyhow::bail!("unknown job kind {other}"),
     }
     Ok(())
@@ -90,6 +110,14 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
         tracing::warn!(
             recovered,
             "recorded payment attempts left undecided by an earlier process"
+        );
+    }
+    let recovered =
+        crate::payment::recover_abandoned_authorizations(state, now - ABANDONED_ATTEMPT).await?;
+    if recovered > 0 {
+        tracing::warn!(
+            recovered,
+            "recorded authorizations left undecided by an earlier process"
         );
     }
     state

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod links;
 mod metrics;
 mod pages;
+mod payment;
 mod payment_request;
 pub mod vault;
 

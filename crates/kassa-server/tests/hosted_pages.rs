@@ -897,6 +897,7 @@ on_both_backends!(abandoned_attempts_are_recovered_from_the_processor, |app| {
         method: NewPaymentMethod {
             id: PaymentMethodId::generate(),
             holder_name: Some("Jo".into()),
+            owner: Default::default(),
             last4: "4242".into(),
             fingerprint: "fp".into(),
             details: MethodDetails::Card {

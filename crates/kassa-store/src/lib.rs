@@ -11,7 +11,15 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId};
+use kassa_core::authorization::Authorization;
+use kassa_core::customer::{Customer, CustomerPatch};
+use kassa_core::id::{
+    ApiKeyId, AuthorizationId, CustomerId, JobId, PartnerId, PaymentId, PaymentMethodId,
+    PaymentRequestId,
+};
+use kassa_core::invoice::{TaxRate, TaxRates};
+use kassa_core::payment::Payment;
+use kassa_core::payment_method::PaymentMethod;
 use time::OffsetDateTime;
 
 pub use model::*;
@@ -113,7 +121,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         attempt: &NewAttempt,
         now: OffsetDateTime,
     ) -> Result<BeginOutcome>;
-    /// Records the processor's answer for an attempt and releases the request.
+    /// Records the processor's answer for an attempt (on a request, or an API sale) and releases
+    /// its request.
     async fn finish_attempt(
         &self,
         partner: &PartnerId,
@@ -136,11 +145,114 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         started_before: OffsetDateTime,
     ) -> Result<Vec<(PartnerId, PaymentId)>>;
-    async fn payment(
+    async fn payment(&self, partner: &PartnerId, id: &PaymentId) -> Result<Option<Payment>>;
+
+    async fn list_payments(
         &self,
         partner: &PartnerId,
-        id: &PaymentId,
-    ) -> Result<Option<kassa_core::payment::Payment>>;
+        filter: &PaymentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Payment>>;
+
+    // ---- the one-time payment API
+    async fn create_customer(&self, customer: &Customer) -> Result<()>;
+    async fn customer(&self, partner: &PartnerId, id: &CustomerId) -> Result<Option<Customer>>;
+    async fn update_customer(
+        &self,
+        partner: &PartnerId,
+        id: &CustomerId,
+        patch: &CustomerPatch,
+        now: OffsetDateTime,
+    ) -> Result<Option<Customer>>;
+    async fn list_customers(
+        &self,
+        partner: &PartnerId,
+        filter: &CustomerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>>;
+    /// Vaults a payment method (and makes its customer when new), in one transaction.
+    async fn create_payment_method(
+        &self,
+        partner: &PartnerId,
+        customer: Option<&CustomerRef>,
+        method: &NewPaymentMethod,
+        now: OffsetDateTime,
+    ) -> Result<PaymentMethod>;
+    /// A payment method that has not been deleted.
+    async fn payment_method(
+        &self,
+        partner: &PartnerId,
+        id: &PaymentMethodId,
+    ) -> Result<Option<PaymentMethod>>;
+    /// The sealed number of a payment method that has not been deleted.
+    async fn payment_method_vault(
+        &self,
+        partner: &PartnerId,
+        id: &PaymentMethodId,
+    ) -> Result<Option<VaultEntry>>;
+    /// Marks it deleted and destroys its vault entry; None if there is no such live method.
+    async fn delete_payment_method(
+        &self,
+        partner: &PartnerId,
+        id: &PaymentMethodId,
+        now: OffsetDateTime,
+    ) -> Result<Option<PaymentMethod>>;
+    async fn set_tax_rate(
+        &self,
+        partner: &PartnerId,
+        code: &str,
+        rate: TaxRate,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    async fn tax_rates(&self, partner: &PartnerId) -> Result<TaxRates>;
+    /// Records a sale (its customer, payment method and invoice too) as pending, before the
+    /// processor is asked; [`Store::finish_attempt`] records the answer.
+    async fn begin_payment(
+        &self,
+        partner: &PartnerId,
+        new: &NewApiPayment,
+        now: OffsetDateTime,
+    ) -> Result<Payment>;
+    /// Records an authorization as pending before the processor is asked.
+    async fn begin_authorization(
+        &self,
+        partner: &PartnerId,
+        new: &NewAuthorization,
+        now: OffsetDateTime,
+    ) -> Result<Authorization>;
+    /// Records the processor's answer; Inconsistent if it was recorded already.
+    async fn finish_authorization(
+        &self,
+        partner: &PartnerId,
+        id: &AuthorizationId,
+        result: &AuthorizationResult,
+        now: OffsetDateTime,
+    ) -> Result<Authorization>;
+    async fn authorization(
+        &self,
+        partner: &PartnerId,
+        id: &AuthorizationId,
+    ) -> Result<Option<Authorization>>;
+    /// Captures an authorization once: one conditional update and the capture's payment, in
+    /// one transaction.
+    async fn capture_authorization(
+        &self,
+        partner: &PartnerId,
+        id: &AuthorizationId,
+        capture: &NewCapture,
+        now: OffsetDateTime,
+    ) -> Result<CaptureOutcome>;
+    async fn reverse_authorization(
+        &self,
+        partner: &PartnerId,
+        id: &AuthorizationId,
+        now: OffsetDateTime,
+    ) -> Result<ReverseOutcome>;
+    /// Authorizations still pending that started before `started_before`. At most 100.
+    async fn abandoned_authorizations(
+        &self,
+        started_before: OffsetDateTime,
+    ) -> Result<Vec<(PartnerId, AuthorizationId)>>;
 
     // ---- events
     async fn list_events(

@@ -32,17 +32,31 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-pub(crate) const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-)];
+pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "payments api",
+        include_str!("../migrations/sqlite/0002_payments_api.sql"),
+    ),
+];
 
-pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "payments api",
+        include_str!("../migrations/postgres/0002_payments_api.sql"),
+    ),
+];
 
 pub(crate) async fn migrator(
     set: &'static [(i64, &'static str, &'static str)],

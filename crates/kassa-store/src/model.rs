@@ -1,12 +1,21 @@
 //! The records the store reads and writes, and the outcomes of its operations.
 
 use kassa_core::ach::AccountType;
+use kassa_core::address::BillingAddress;
+use kassa_core::authorization::Authorization;
 use kassa_core::card::CardBrand;
+use kassa_core::customer::Customer;
+use kassa_core::descriptor::DynamicDescriptor;
 use kassa_core::id::{
-    ApiKeyId, EventId, JobId, PartnerId, PaymentId, PaymentMethodId, VaultEntryId,
+    ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, PartnerId, PaymentId, PaymentMethodId,
+    VaultEntryId,
 };
+use kassa_core::invoice::Invoice;
+use kassa_core::money::Money;
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
-use kassa_core::payment::{AchResolution, DeclineCode, Funding, Payment};
+use kassa_core::payment::{
+    AchResolution, DeclineCode, Funding, Payment, PaymentSource, PaymentStatus,
+};
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
@@ -117,12 +126,27 @@ pub enum MethodDetails {
         routing_number: String,
         account_type: AccountType,
     },
+    GooglePay {
+        brand: Option<CardBrand>,
+    },
+}
+
+/// Who a stored payment method belongs to and what the payer gave with it (API payments).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MethodOwner {
+    pub customer_id: Option<CustomerId>,
+    pub billing_first_name: Option<String>,
+    pub billing_last_name: Option<String>,
+    pub billing_address: Option<BillingAddress>,
+    pub merchant_payment_method_ref_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPaymentMethod {
     pub id: PaymentMethodId,
     pub holder_name: Option<String>,
+    pub owner: MethodOwner,
+    /// Empty when unknown (a Google Pay token that does not say).
     pub last4: String,
     /// Keyed hash of the number: recognises the same card without storing it.
     pub fingerprint: String,
@@ -170,7 +194,8 @@ pub enum AttemptResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishedAttempt {
-    pub request: PaymentRequest,
+    /// The request it paid; None for an API sale.
+    pub request: Option<PaymentRequest>,
     pub payment: Payment,
 }
 
@@ -235,3 +260,140 @@ pub enum IdempotencyBegin {
     Mismatch,
     InProgress,
 }
+
+/// The customer of an API payment: an existing one, or one made in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerRef {
+    Existing(CustomerId),
+    New(Customer),
+}
+
+impl CustomerRef {
+    pub fn id(&self) -> &CustomerId {
+        match self {
+            Self::Existing(id) => id,
+            Self::New(c) => &c.id,
+        }
+    }
+}
+
+/// The payment method of an API payment: a stored one, or one vaulted in the same transaction.
+// Built once per payment and moved into the store call; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum MethodUse {
+    Existing {
+        id: PaymentMethodId,
+        last4: String,
+        details: MethodDetails,
+    },
+    New(NewPaymentMethod),
+}
+
+impl MethodUse {
+    pub fn id(&self) -> &PaymentMethodId {
+        match self {
+            Self::Existing { id, .. } => id,
+            Self::New(m) => &m.id,
+        }
+    }
+
+    pub fn parts(&self) -> (&str, &MethodDetails) {
+        match self {
+            Self::Existing { last4, details, .. } => (last4, details),
+            Self::New(m) => (&m.last4, &m.details),
+        }
+    }
+}
+
+/// A sale through the API, recorded before the processor is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApiPayment {
+    pub payment_id: PaymentId,
+    pub amount: Money,
+    pub customer: CustomerRef,
+    pub method: MethodUse,
+    pub invoice: Invoice,
+    pub dynamic_descriptor: Option<DynamicDescriptor>,
+}
+
+/// An authorization, recorded (pending) before the processor is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuthorization {
+    pub id: AuthorizationId,
+    pub amount: Money,
+    pub customer: CustomerRef,
+    pub method: MethodUse,
+    pub invoice: Invoice,
+    pub dynamic_descriptor: Option<DynamicDescriptor>,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthorizationResult {
+    Authorized { funding: Funding },
+    Declined { code: DeclineCode },
+}
+
+/// Capturing an authorization: by the capture endpoint (`invoice` None: the authorization's own),
+/// or by a sale naming it (its own invoice, whose total is the amount).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCapture {
+    pub payment_id: PaymentId,
+    /// None captures the whole authorized amount.
+    pub amount: Option<Money>,
+    pub invoice: Option<Invoice>,
+    pub dynamic_descriptor: Option<DynamicDescriptor>,
+}
+
+// Returned once per call and matched right away; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptureOutcome {
+    Captured {
+        authorization: Authorization,
+        payment: Payment,
+    },
+    NotFound,
+    ExceedsAuthorized(Authorization),
+    AlreadyCaptured(Authorization),
+    /// Pending, failed, reversed or expired.
+    NotCapturable(Authorization),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReverseOutcome {
+    Reversed(Authorization),
+    NotFound,
+    AlreadyCaptured(Authorization),
+    /// Pending, failed, already reversed or expired.
+    NotReversible(Authorization),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    pub status: Option<PaymentStatus>,
+    pub source: Option<PaymentSource>,
+    pub customer_id: Option<CustomerId>,
+    pub reference_id: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<OffsetDateTime>,
+    /// Created at or before.
+    pub created_to: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    pub merchant_customer_ref_id: Option<String>,
+}
+
+/// A sealed vault row, as read back for a charge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VaultEntry {
+    pub id: VaultEntryId,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// An authorization the processor was asked about but whose answer was never recorded.
+pub type AbandonedAuthorization = (PartnerId, AuthorizationId);

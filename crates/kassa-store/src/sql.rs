@@ -17,7 +17,31 @@ macro_rules! payment_cols {
         "id, partner_id, source, status, amount, currency, captured_amount, refunded_amount, \
          customer_id, payment_method_id, authorization_id, payment_request_id, reference_id, \
          method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, \
-         failure_code, failure_message, created_at, completed_at"
+         failure_code, failure_message, created_at, completed_at, invoice, dynamic_descriptor"
+    };
+}
+
+macro_rules! customer_cols {
+    () => {
+        "id, partner_id, first_name, last_name, email, merchant_customer_ref_id, entity_use_code, \
+         created_at, updated_at"
+    };
+}
+
+macro_rules! pm_cols {
+    () => {
+        "id, partner_id, customer_id, method_type, brand, last4, exp_month, exp_year, routing_number, \
+         account_type, billing_first_name, billing_last_name, billing_address, \
+         merchant_payment_method_ref_id, created_at, deleted_at"
+    };
+}
+
+macro_rules! auth_cols {
+    () => {
+        "id, partner_id, status, amount, currency, captured_amount, customer_id, payment_method_id, \
+         capture_payment_id, method_type, brand, funding, last4, exp_month, exp_year, invoice, \
+         dynamic_descriptor, failure_code, failure_message, created_at, expires_at, captured_at, \
+         reversed_at"
     };
 }
 
@@ -58,10 +82,14 @@ macro_rules! store_impl {
         use kassa_core::card::CardBrand;
         use kassa_core::clock::{from_micros, to_micros};
         use kassa_core::email::Email;
+        use kassa_core::authorization::{Authorization, AuthorizationStatus};
+        use kassa_core::customer::{Customer, CustomerPatch};
         use kassa_core::id::{
             ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, PartnerId, PaymentId,
-            PaymentMethodId, PaymentRequestId,
+            PaymentMethodId, PaymentRequestId, VaultEntryId,
         };
+        use kassa_core::invoice::{TaxRate, TaxRates};
+        use kassa_core::payment_method::PaymentMethod;
         use kassa_core::money::{Currency, Money};
         use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
         use kassa_core::payment::{AchResolution, Funding, MaskedMethod, Payment, PaymentSource, PaymentStatus};
@@ -151,24 +179,26 @@ macro_rules! store_impl {
             })
         }
 
-        fn payment_from_row(row: &$row) -> Result<Payment> {
-            let currency = currency_of(row)?;
-            let status: String = row.try_get("status")?;
-            let source: String = row.try_get("source")?;
+        /// The masked instrument of a payments, authorizations or payment_methods row; `funding`
+        /// is read only where the table has it.
+        fn masked_from_row(row: &$row, with_funding: bool) -> Result<MaskedMethod> {
             let method_type: String = row.try_get("method_type")?;
             let last4: Option<String> = row.try_get("last4")?;
-            let payment_method = match method_type.as_str() {
+            Ok(match method_type.as_str() {
                 "card" => MaskedMethod::Card {
                     brand: row
                         .try_get::<Option<String>, _>("brand")?
                         .as_deref()
                         .and_then(CardBrand::parse_str)
                         .ok_or_else(|| bad("card brand"))?,
-                    funding: row
-                        .try_get::<Option<String>, _>("funding")?
-                        .as_deref()
-                        .and_then(Funding::parse_str)
-                        .unwrap_or(Funding::Unknown),
+                    funding: if with_funding {
+                        row.try_get::<Option<String>, _>("funding")?
+                            .as_deref()
+                            .and_then(Funding::parse_str)
+                            .unwrap_or(Funding::Unknown)
+                    } else {
+                        Funding::Unknown
+                    },
                     last4: last4.ok_or_else(|| bad("last4"))?,
                     exp_month: row.try_get::<Option<i32>, _>("exp_month")?.unwrap_or_default(),
                     exp_year: row.try_get::<Option<i32>, _>("exp_year")?.unwrap_or_default(),
@@ -184,10 +214,27 @@ macro_rules! store_impl {
                 },
                 "google_pay" => MaskedMethod::GooglePay {
                     brand: row.try_get::<Option<String>, _>("brand")?.as_deref().and_then(CardBrand::parse_str),
-                    last4,
+                    last4: last4.filter(|l| !l.is_empty()),
                 },
                 _ => return Err(bad("payment method type")),
-            };
+            })
+        }
+
+        fn json_opt<T: serde::de::DeserializeOwned>(row: &$row, col: &str) -> Result<Option<T>> {
+            row.try_get::<Option<String>, _>(col)?
+                .map(|text| serde_json::from_str(&text).map_err(|_| bad(col)))
+                .transpose()
+        }
+
+        fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+            serde_json::to_string(value).map_err(|_| bad("json"))
+        }
+
+        fn payment_from_row(row: &$row) -> Result<Payment> {
+            let currency = currency_of(row)?;
+            let status: String = row.try_get("status")?;
+            let source: String = row.try_get("source")?;
+            let payment_method = masked_from_row(row, true)?;
             Ok(Payment {
                 id: PaymentId::from_trusted(row.try_get("id")?),
                 partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
@@ -210,13 +257,189 @@ macro_rules! store_impl {
                 reference_id: row.try_get("reference_id")?,
                 source: PaymentSource::parse_str(&source).ok_or_else(|| bad("payment source"))?,
                 payment_method,
-                invoice: None,
-                dynamic_descriptor: None,
+                invoice: json_opt(row, "invoice")?,
+                dynamic_descriptor: json_opt(row, "dynamic_descriptor")?,
                 failure_code: row.try_get("failure_code")?,
                 failure_message: row.try_get("failure_message")?,
                 created_at: from_micros(row.try_get("created_at")?),
                 completed_at: time_opt(row.try_get("completed_at")?),
             })
+        }
+
+        fn customer_from_row(row: &$row) -> Result<Customer> {
+            Ok(Customer {
+                id: CustomerId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                object: Default::default(),
+                first_name: row.try_get("first_name")?,
+                last_name: row.try_get("last_name")?,
+                email: row.try_get("email")?,
+                merchant_customer_ref_id: row.try_get("merchant_customer_ref_id")?,
+                entity_use_code: row.try_get("entity_use_code")?,
+                created_at: from_micros(row.try_get("created_at")?),
+                updated_at: from_micros(row.try_get("updated_at")?),
+            })
+        }
+
+        fn pm_from_row(row: &$row) -> Result<PaymentMethod> {
+            Ok(PaymentMethod {
+                id: PaymentMethodId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                object: Default::default(),
+                customer_id: row.try_get::<Option<String>, _>("customer_id")?.map(CustomerId::from_trusted),
+                billing_first_name: row.try_get("billing_first_name")?,
+                billing_last_name: row.try_get("billing_last_name")?,
+                billing_address: json_opt(row, "billing_address")?,
+                merchant_payment_method_ref_id: row.try_get("merchant_payment_method_ref_id")?,
+                method: masked_from_row(row, false)?,
+                created_at: from_micros(row.try_get("created_at")?),
+                deleted_at: time_opt(row.try_get("deleted_at")?),
+            })
+        }
+
+        fn auth_from_row(row: &$row) -> Result<Authorization> {
+            let currency = currency_of(row)?;
+            let status: String = row.try_get("status")?;
+            Ok(Authorization {
+                id: AuthorizationId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                object: Default::default(),
+                status: AuthorizationStatus::parse_str(&status).ok_or_else(|| bad("authorization status"))?,
+                amount: Money::new(row.try_get("amount")?, currency),
+                currency,
+                captured_amount: Money::new(row.try_get("captured_amount")?, currency),
+                customer_id: row.try_get::<Option<String>, _>("customer_id")?.map(CustomerId::from_trusted),
+                payment_method_id: row
+                    .try_get::<Option<String>, _>("payment_method_id")?
+                    .map(PaymentMethodId::from_trusted),
+                payment_id: row.try_get::<Option<String>, _>("capture_payment_id")?.map(PaymentId::from_trusted),
+                payment_method: masked_from_row(row, true)?,
+                invoice: json_opt(row, "invoice")?,
+                dynamic_descriptor: json_opt(row, "dynamic_descriptor")?,
+                failure_code: row.try_get("failure_code")?,
+                failure_message: row.try_get("failure_message")?,
+                created_at: from_micros(row.try_get("created_at")?),
+                expires_at: from_micros(row.try_get("expires_at")?),
+                captured_at: time_opt(row.try_get("captured_at")?),
+                reversed_at: time_opt(row.try_get("reversed_at")?),
+            })
+        }
+
+        /// The masked columns of an instrument: (type, brand, exp month, exp year, postal code,
+        /// routing number, account type).
+        #[allow(clippy::type_complexity)]
+        fn method_columns(details: &MethodDetails) -> (&'static str, Option<&'static str>, Option<i32>, Option<i32>, Option<&str>, Option<&str>, Option<&'static str>) {
+            match details {
+                MethodDetails::Card { brand, exp_month, exp_year, postal_code } => {
+                    ("card", Some(brand.as_str()), Some(*exp_month), Some(*exp_year), postal_code.as_deref(), None, None)
+                }
+                MethodDetails::Ach { routing_number, account_type } => {
+                    ("ach", None, None, None, None, Some(routing_number.as_str()), Some(account_type.as_str()))
+                }
+                MethodDetails::GooglePay { brand } => ("google_pay", brand.map(CardBrand::as_str), None, None, None, None, None),
+            }
+        }
+
+        async fn insert_customer(tx: &mut Tx<'_>, c: &Customer) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO customers (id, partner_id, first_name, last_name, email, merchant_customer_ref_id, \
+                 entity_use_code, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(c.id.as_str())
+            .bind(c.partner_id.as_str())
+            .bind(&c.first_name)
+            .bind(&c.last_name)
+            .bind(c.email.as_deref())
+            .bind(c.merchant_customer_ref_id.as_deref())
+            .bind(c.entity_use_code.as_deref())
+            .bind(to_micros(c.created_at))
+            .bind(to_micros(c.updated_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Makes a new customer; checks an existing one belongs to the partner.
+        async fn ensure_customer(tx: &mut Tx<'_>, partner: &PartnerId, customer: &CustomerRef) -> Result<()> {
+            match customer {
+                CustomerRef::New(c) => insert_customer(tx, c).await,
+                CustomerRef::Existing(id) => {
+                    let found: Option<i64> = sqlx::query_scalar("SELECT seq FROM customers WHERE partner_id = $1 AND id = $2")
+                        .bind(partner.as_str())
+                        .bind(id.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    found.map(|_| ()).ok_or_else(|| bad("customer of another partner"))
+                }
+            }
+        }
+
+        /// The vault entry and the masked payment method row, in the caller's transaction.
+        async fn insert_payment_method(tx: &mut Tx<'_>, partner: &PartnerId, m: &NewPaymentMethod, now: OffsetDateTime) -> Result<()> {
+            sqlx::query("INSERT INTO vault_entries (id, partner_id, nonce, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(m.vault.id.as_str())
+                .bind(partner.as_str())
+                .bind(&m.vault.nonce)
+                .bind(&m.vault.ciphertext)
+                .bind(to_micros(now))
+                .execute(&mut **tx)
+                .await?;
+            let (method_type, brand, exp_month, exp_year, postal_code, routing, account_type) = method_columns(&m.details);
+            let billing_address = m.owner.billing_address.as_ref().map(to_json).transpose()?;
+            sqlx::query(
+                "INSERT INTO payment_methods (id, partner_id, customer_id, method_type, holder_name, brand, last4, exp_month, \
+                 exp_year, routing_number, account_type, postal_code, fingerprint, vault_entry_id, created_at, \
+                 billing_first_name, billing_last_name, billing_address, merchant_payment_method_ref_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+            )
+            .bind(m.id.as_str())
+            .bind(partner.as_str())
+            .bind(m.owner.customer_id.as_ref().map(|c| c.as_str()))
+            .bind(method_type)
+            .bind(m.holder_name.as_deref())
+            .bind(brand)
+            .bind(&m.last4)
+            .bind(exp_month)
+            .bind(exp_year)
+            .bind(routing)
+            .bind(account_type)
+            .bind(postal_code)
+            .bind(&m.fingerprint)
+            .bind(m.vault.id.as_str())
+            .bind(to_micros(now))
+            .bind(m.owner.billing_first_name.as_deref())
+            .bind(m.owner.billing_last_name.as_deref())
+            .bind(billing_address)
+            .bind(m.owner.merchant_payment_method_ref_id.as_deref())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Vaults a new method, or checks a stored one is the partner's and not deleted.
+        async fn ensure_method(tx: &mut Tx<'_>, partner: &PartnerId, method: &MethodUse, now: OffsetDateTime) -> Result<()> {
+            match method {
+                MethodUse::New(m) => insert_payment_method(tx, partner, m, now).await,
+                MethodUse::Existing { id, .. } => {
+                    let found: Option<i64> = sqlx::query_scalar(
+                        "SELECT seq FROM payment_methods WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    )
+                    .bind(partner.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    found.map(|_| ()).ok_or_else(|| bad("payment method missing or deleted"))
+                }
+            }
+        }
+
+        async fn auth_in_tx(tx: &mut Tx<'_>, partner: &PartnerId, id: &AuthorizationId) -> Result<Option<Authorization>> {
+            let row = sqlx::query(concat!("SELECT ", crate::sql::auth_cols!(), " FROM authorizations WHERE partner_id = $1 AND id = $2"))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+            row.as_ref().map(auth_from_row).transpose()
         }
 
         /// The outbox: an event is written in the same transaction as the change it reports.
@@ -626,48 +849,13 @@ macro_rules! store_impl {
                 };
                 let pr = pr_from_row(&row)?;
                 let m = &attempt.method;
-                sqlx::query("INSERT INTO vault_entries (id, partner_id, nonce, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(m.vault.id.as_str())
-                    .bind(partner.as_str())
-                    .bind(&m.vault.nonce)
-                    .bind(&m.vault.ciphertext)
-                    .bind(to_micros(now))
-                    .execute(&mut *tx)
-                    .await?;
-                let (method_type, brand, exp_month, exp_year, postal_code, routing, account_type) = match &m.details {
-                    MethodDetails::Card { brand, exp_month, exp_year, postal_code } => {
-                        ("card", Some(brand.as_str()), Some(*exp_month), Some(*exp_year), postal_code.as_deref(), None, None)
-                    }
-                    MethodDetails::Ach { routing_number, account_type } => {
-                        ("ach", None, None, None, None, Some(routing_number.as_str()), Some(account_type.as_str()))
-                    }
-                };
-                sqlx::query(
-                    "INSERT INTO payment_methods (id, partner_id, method_type, holder_name, brand, last4, exp_month, \
-                     exp_year, routing_number, account_type, postal_code, fingerprint, vault_entry_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                )
-                .bind(m.id.as_str())
-                .bind(partner.as_str())
-                .bind(method_type)
-                .bind(m.holder_name.as_deref())
-                .bind(brand)
-                .bind(&m.last4)
-                .bind(exp_month)
-                .bind(exp_year)
-                .bind(routing)
-                .bind(account_type)
-                .bind(postal_code)
-                .bind(&m.fingerprint)
-                .bind(m.vault.id.as_str())
-                .bind(to_micros(now))
-                .execute(&mut *tx)
-                .await?;
+                insert_payment_method(&mut tx, partner, m, now).await?;
+                let (method_type, brand, exp_month, exp_year, _, routing, account_type) = method_columns(&m.details);
                 let payment = sqlx::query(concat!(
                     "INSERT INTO payments (id, partner_id, source, status, amount, currency, payment_method_id, \
                      payment_request_id, reference_id, method_type, brand, funding, last4, exp_month, exp_year, \
-                     routing_number, account_type, created_at) \
-                     VALUES ($1, $2, 'payment_request', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                     routing_number, account_type, created_at, awaiting_processor) \
+                     VALUES ($1, $2, 'payment_request', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, TRUE) \
                      RETURNING ", crate::sql::payment_cols!()
                 ))
                 .bind(attempt.payment_id.as_str())
@@ -701,10 +889,12 @@ macro_rules! store_impl {
                 now: OffsetDateTime,
             ) -> Result<FinishedAttempt> {
                 let mut tx = self.writer().begin().await?;
+                // `awaiting_processor` makes the answer recorded once, however many callers race.
                 let payment_row = match result {
                     AttemptResult::Approved { funding } => sqlx::query(concat!(
-                        "UPDATE payments SET status = 'completed', captured_amount = amount, funding = $3, completed_at = $4 \
-                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING ", crate::sql::payment_cols!()
+                        "UPDATE payments SET status = 'completed', captured_amount = amount, funding = $3, completed_at = $4, \
+                         awaiting_processor = FALSE \
+                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
                     ))
                     .bind(partner.as_str())
                     .bind(payment_id.as_str())
@@ -713,8 +903,8 @@ macro_rules! store_impl {
                     .fetch_optional(&mut *tx)
                     .await?,
                     AttemptResult::Declined { code } => sqlx::query(concat!(
-                        "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4 \
-                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING ", crate::sql::payment_cols!()
+                        "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4, awaiting_processor = FALSE \
+                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
                     ))
                     .bind(partner.as_str())
                     .bind(payment_id.as_str())
@@ -723,54 +913,54 @@ macro_rules! store_impl {
                     .fetch_optional(&mut *tx)
                     .await?,
                     AttemptResult::AchSubmitted { .. } => sqlx::query(concat!(
-                        "SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 AND id = $2 AND status = 'pending'"
+                        "UPDATE payments SET awaiting_processor = FALSE \
+                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
                     ))
                     .bind(partner.as_str())
                     .bind(payment_id.as_str())
                     .fetch_optional(&mut *tx)
                     .await?,
                 };
-                let payment = payment_from_row(&payment_row.ok_or_else(|| bad("attempt is not pending"))?)?;
-                let request_id = payment.payment_request_id.clone().ok_or_else(|| bad("attempt without request"))?;
-                let request = match result {
-                    AttemptResult::Approved { .. } => {
-                        let pr = update_request_for(&mut tx, concat!(
-                            "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
-                             completed_at = $3, updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
-                        ), request_id.as_str(), payment_id, now).await?;
-                        insert_event(&mut tx, partner, "payment.completed", &payment, now).await?;
-                        insert_event(&mut tx, partner, "payment_request.completed", &pr, now).await?;
-                        pr
-                    }
-                    AttemptResult::Declined { .. } => {
-                        let pr = update_request_for(&mut tx, concat!(
+                let payment = payment_from_row(&payment_row.ok_or_else(|| bad("attempt is not awaiting the processor"))?)?;
+                let event = match result {
+                    AttemptResult::Approved { .. } => "payment.completed",
+                    AttemptResult::Declined { .. } => "payment.failed",
+                    AttemptResult::AchSubmitted { .. } => "payment.pending",
+                };
+                insert_event(&mut tx, partner, event, &payment, now).await?;
+                if let AttemptResult::AchSubmitted { settle: Some((resolution, at)) } = result {
+                    let outcome = match resolution {
+                        AchResolution::Clear => "clear".to_string(),
+                        AchResolution::Return(code) => code.as_str().to_string(),
+                    };
+                    let job = NewJob {
+                        kind: "ach_settlement".into(),
+                        payload: serde_json::json!({ "paymentId": payment_id.as_str(), "outcome": outcome }),
+                        run_at: *at,
+                    };
+                    insert_job(&mut tx, &job, now).await?;
+                }
+                let request = match &payment.payment_request_id {
+                    None => None,
+                    Some(request_id) => Some(match result {
+                        AttemptResult::Approved { .. } => {
+                            let pr = update_request_for(&mut tx, concat!(
+                                "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
+                                 completed_at = $3, updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
+                            ), request_id.as_str(), payment_id, now).await?;
+                            insert_event(&mut tx, partner, "payment_request.completed", &pr, now).await?;
+                            pr
+                        }
+                        AttemptResult::Declined { .. } => update_request_for(&mut tx, concat!(
                             "UPDATE payment_requests SET attempt_payment_id = NULL, updated_at = $3 \
                              WHERE id = $1 AND attempt_payment_id = $2 \
                              RETURNING ", crate::sql::pr_cols!()
-                        ), request_id.as_str(), payment_id, now).await?;
-                        insert_event(&mut tx, partner, "payment.failed", &payment, now).await?;
-                        pr
-                    }
-                    AttemptResult::AchSubmitted { settle } => {
-                        let pr = update_request_for(&mut tx, concat!(
+                        ), request_id.as_str(), payment_id, now).await?,
+                        AttemptResult::AchSubmitted { .. } => update_request_for(&mut tx, concat!(
                             "UPDATE payment_requests SET status = 'processing', payment_id = $2, attempt_payment_id = NULL, \
                              updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
-                        ), request_id.as_str(), payment_id, now).await?;
-                        if let Some((resolution, at)) = settle {
-                            let outcome = match resolution {
-                                AchResolution::Clear => "clear".to_string(),
-                                AchResolution::Return(code) => code.as_str().to_string(),
-                            };
-                            let job = NewJob {
-                                kind: "ach_settlement".into(),
-                                payload: serde_json::json!({ "paymentId": payment_id.as_str(), "outcome": outcome }),
-                                run_at: *at,
-                            };
-                            insert_job(&mut tx, &job, now).await?;
-                        }
-                        insert_event(&mut tx, partner, "payment.pending", &payment, now).await?;
-                        pr
-                    }
+                        ), request_id.as_str(), payment_id, now).await?,
+                    }),
                 };
                 tx.commit().await?;
                 Ok(FinishedAttempt { request, payment })
@@ -781,7 +971,7 @@ macro_rules! store_impl {
                 let row = match resolution {
                     AchResolution::Clear => sqlx::query(concat!(
                         "UPDATE payments SET status = 'completed', captured_amount = amount, completed_at = $2 \
-                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' AND ($3 IS NULL OR partner_id = $3) \
+                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' AND NOT awaiting_processor AND ($3 IS NULL OR partner_id = $3) \
                          RETURNING ", crate::sql::payment_cols!()
                     ))
                     .bind(payment_id.as_str())
@@ -791,7 +981,7 @@ macro_rules! store_impl {
                     .await?,
                     AchResolution::Return(code) => sqlx::query(concat!(
                         "UPDATE payments SET status = 'failed', failure_code = $2, failure_message = $3 \
-                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' AND ($4 IS NULL OR partner_id = $4) \
+                         WHERE id = $1 AND status = 'pending' AND method_type = 'ach' AND NOT awaiting_processor AND ($4 IS NULL OR partner_id = $4) \
                          RETURNING ", crate::sql::payment_cols!()
                     ))
                     .bind(payment_id.as_str())
@@ -835,8 +1025,7 @@ macro_rules! store_impl {
 
             async fn abandoned_attempts(&self, started_before: OffsetDateTime) -> Result<Vec<(PartnerId, PaymentId)>> {
                 let rows = sqlx::query(
-                    "SELECT p.id, p.partner_id FROM payments p JOIN payment_requests r ON r.attempt_payment_id = p.id \
-                     WHERE p.status = 'pending' AND p.created_at < $1 ORDER BY p.created_at LIMIT 100",
+                    "SELECT id, partner_id FROM payments WHERE awaiting_processor AND created_at < $1 ORDER BY created_at LIMIT 100",
                 )
                 .bind(to_micros(started_before))
                 .fetch_all(self.reader())
@@ -858,6 +1047,436 @@ macro_rules! store_impl {
                     .fetch_optional(self.reader())
                     .await?;
                 row.as_ref().map(payment_from_row).transpose()
+            }
+
+            async fn list_payments(&self, partner: &PartnerId, filter: &PaymentFilter, page: &PageRequest) -> Result<Page<Payment>> {
+                let cursor = match &page.starting_after {
+                    Some(id) => match seq_of(self.reader(), "SELECT seq FROM payments WHERE partner_id = $1 AND id = $2", partner, id).await? {
+                        Some(seq) => Some(seq),
+                        None => return Ok(Page::UnknownCursor),
+                    },
+                    None => None,
+                };
+                let rows = sqlx::query(concat!(
+                    "SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 \
+                     AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR source = $5) \
+                     AND ($6 IS NULL OR customer_id = $6) AND ($7 IS NULL OR reference_id = $7) \
+                     AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at <= $9) \
+                     ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(partner.as_str())
+                .bind(cursor)
+                .bind(page.limit + 1)
+                .bind(filter.status.map(|s| s.as_str()))
+                .bind(filter.source.map(|s| s.as_str()))
+                .bind(filter.customer_id.as_ref().map(|c| c.as_str()))
+                .bind(filter.reference_id.as_deref())
+                .bind(micros(filter.created_from))
+                .bind(micros(filter.created_to))
+                .fetch_all(self.reader())
+                .await?;
+                let has_more = rows.len() as i64 > page.limit;
+                let data = rows.iter().take(page.limit as usize).map(payment_from_row).collect::<Result<Vec<_>>>()?;
+                Ok(Page::Items { data, has_more })
+            }
+
+            async fn create_customer(&self, customer: &Customer) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                insert_customer(&mut tx, customer).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn customer(&self, partner: &PartnerId, id: &CustomerId) -> Result<Option<Customer>> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::customer_cols!(), " FROM customers WHERE partner_id = $1 AND id = $2"))
+                    .bind(partner.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(customer_from_row).transpose()
+            }
+
+            async fn update_customer(&self, partner: &PartnerId, id: &CustomerId, patch: &CustomerPatch, now: OffsetDateTime) -> Result<Option<Customer>> {
+                let row = sqlx::query(concat!(
+                    "UPDATE customers SET first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name), \
+                     email = CASE WHEN $5 THEN $6 ELSE email END, \
+                     merchant_customer_ref_id = CASE WHEN $7 THEN $8 ELSE merchant_customer_ref_id END, \
+                     entity_use_code = CASE WHEN $9 THEN $10 ELSE entity_use_code END, updated_at = $11 \
+                     WHERE partner_id = $1 AND id = $2 RETURNING ", crate::sql::customer_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .bind(patch.first_name.as_deref())
+                .bind(patch.last_name.as_deref())
+                .bind(patch.email.is_some())
+                .bind(patch.email.clone().flatten())
+                .bind(patch.merchant_customer_ref_id.is_some())
+                .bind(patch.merchant_customer_ref_id.clone().flatten())
+                .bind(patch.entity_use_code.is_some())
+                .bind(patch.entity_use_code.clone().flatten())
+                .bind(to_micros(now))
+                .fetch_optional(self.writer())
+                .await?;
+                row.as_ref().map(customer_from_row).transpose()
+            }
+
+            async fn list_customers(&self, partner: &PartnerId, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<Customer>> {
+                let cursor = match &page.starting_after {
+                    Some(id) => match seq_of(self.reader(), "SELECT seq FROM customers WHERE partner_id = $1 AND id = $2", partner, id).await? {
+                        Some(seq) => Some(seq),
+                        None => return Ok(Page::UnknownCursor),
+                    },
+                    None => None,
+                };
+                let rows = sqlx::query(concat!(
+                    "SELECT ", crate::sql::customer_cols!(), " FROM customers WHERE partner_id = $1 \
+                     AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR merchant_customer_ref_id = $4) ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(partner.as_str())
+                .bind(cursor)
+                .bind(page.limit + 1)
+                .bind(filter.merchant_customer_ref_id.as_deref())
+                .fetch_all(self.reader())
+                .await?;
+                let has_more = rows.len() as i64 > page.limit;
+                let data = rows.iter().take(page.limit as usize).map(customer_from_row).collect::<Result<Vec<_>>>()?;
+                Ok(Page::Items { data, has_more })
+            }
+
+            async fn create_payment_method(&self, partner: &PartnerId, customer: Option<&CustomerRef>, method: &NewPaymentMethod, now: OffsetDateTime) -> Result<PaymentMethod> {
+                let mut tx = self.writer().begin().await?;
+                if let Some(customer) = customer {
+                    ensure_customer(&mut tx, partner, customer).await?;
+                }
+                insert_payment_method(&mut tx, partner, method, now).await?;
+                let row = sqlx::query(concat!("SELECT ", crate::sql::pm_cols!(), " FROM payment_methods WHERE id = $1"))
+                    .bind(method.id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                pm_from_row(&row)
+            }
+
+            async fn payment_method(&self, partner: &PartnerId, id: &PaymentMethodId) -> Result<Option<PaymentMethod>> {
+                let row = sqlx::query(concat!(
+                    "SELECT ", crate::sql::pm_cols!(), " FROM payment_methods WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL"
+                ))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.reader())
+                .await?;
+                row.as_ref().map(pm_from_row).transpose()
+            }
+
+            async fn payment_method_vault(&self, partner: &PartnerId, id: &PaymentMethodId) -> Result<Option<VaultEntry>> {
+                let row = sqlx::query(
+                    "SELECT v.id, v.nonce, v.ciphertext FROM payment_methods m JOIN vault_entries v ON v.id = m.vault_entry_id \
+                     WHERE m.partner_id = $1 AND m.id = $2 AND m.deleted_at IS NULL AND v.partner_id = $1",
+                )
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.reader())
+                .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => Ok(Some(VaultEntry {
+                        id: VaultEntryId::from_trusted(row.try_get("id")?),
+                        nonce: row.try_get("nonce")?,
+                        ciphertext: row.try_get("ciphertext")?,
+                    })),
+                }
+            }
+
+            async fn delete_payment_method(&self, partner: &PartnerId, id: &PaymentMethodId, now: OffsetDateTime) -> Result<Option<PaymentMethod>> {
+                let mut tx = self.writer().begin().await?;
+                let vault_id: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT vault_entry_id FROM payment_methods WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL",
+                )
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(vault_id) = vault_id else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                let row = sqlx::query(concat!(
+                    "UPDATE payment_methods SET deleted_at = $3, vault_entry_id = NULL \
+                     WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING ", crate::sql::pm_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .bind(to_micros(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                // Deleting the method destroys the number: nothing can decrypt it afterwards.
+                if let Some(vault_id) = vault_id {
+                    sqlx::query("DELETE FROM vault_entries WHERE id = $1 AND partner_id = $2")
+                        .bind(vault_id)
+                        .bind(partner.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                pm_from_row(&row).map(Some)
+            }
+
+            async fn set_tax_rate(&self, partner: &PartnerId, code: &str, rate: TaxRate, now: OffsetDateTime) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO tax_rates (partner_id, code, rate_e4, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (partner_id, code) DO UPDATE SET rate_e4 = excluded.rate_e4, updated_at = excluded.updated_at",
+                )
+                .bind(partner.as_str())
+                .bind(code)
+                .bind(rate.e4())
+                .bind(to_micros(now))
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn tax_rates(&self, partner: &PartnerId) -> Result<TaxRates> {
+                let rows = sqlx::query("SELECT code, rate_e4 FROM tax_rates WHERE partner_id = $1")
+                    .bind(partner.as_str())
+                    .fetch_all(self.reader())
+                    .await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get::<String, _>("code")?, TaxRate::from_e4(row.try_get("rate_e4")?))))
+                    .collect()
+            }
+
+            async fn begin_payment(&self, partner: &PartnerId, new: &NewApiPayment, now: OffsetDateTime) -> Result<Payment> {
+                let mut tx = self.writer().begin().await?;
+                ensure_customer(&mut tx, partner, &new.customer).await?;
+                ensure_method(&mut tx, partner, &new.method, now).await?;
+                let (last4, details) = new.method.parts();
+                let (method_type, brand, exp_month, exp_year, _, routing, account_type) = method_columns(details);
+                let row = sqlx::query(concat!(
+                    "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, payment_method_id, \
+                     method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, invoice_id, \
+                     invoice, dynamic_descriptor, awaiting_processor, created_at) \
+                     VALUES ($1, $2, 'api', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, TRUE, $18) \
+                     RETURNING ", crate::sql::payment_cols!()
+                ))
+                .bind(new.payment_id.as_str())
+                .bind(partner.as_str())
+                .bind(new.amount.minor())
+                .bind(new.amount.currency().as_str())
+                .bind(new.customer.id().as_str())
+                .bind(new.method.id().as_str())
+                .bind(method_type)
+                .bind(brand)
+                .bind((method_type != "ach").then_some("unknown"))
+                .bind(last4)
+                .bind(exp_month)
+                .bind(exp_year)
+                .bind(routing)
+                .bind(account_type)
+                .bind(new.invoice.id.as_str())
+                .bind(to_json(&new.invoice)?)
+                .bind(new.dynamic_descriptor.as_ref().map(to_json).transpose()?)
+                .bind(to_micros(now))
+                .fetch_one(&mut *tx)
+                .await?;
+                let payment = payment_from_row(&row)?;
+                tx.commit().await?;
+                Ok(payment)
+            }
+
+            async fn begin_authorization(&self, partner: &PartnerId, new: &NewAuthorization, now: OffsetDateTime) -> Result<Authorization> {
+                let mut tx = self.writer().begin().await?;
+                ensure_customer(&mut tx, partner, &new.customer).await?;
+                ensure_method(&mut tx, partner, &new.method, now).await?;
+                let (last4, details) = new.method.parts();
+                let (method_type, brand, exp_month, exp_year, _, _, _) = method_columns(details);
+                let row = sqlx::query(concat!(
+                    "INSERT INTO authorizations (id, partner_id, status, amount, currency, customer_id, payment_method_id, \
+                     method_type, brand, funding, last4, exp_month, exp_year, invoice_id, invoice, dynamic_descriptor, \
+                     created_at, updated_at, expires_at) \
+                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, 'unknown', $9, $10, $11, $12, $13, $14, $15, $15, $16) \
+                     RETURNING ", crate::sql::auth_cols!()
+                ))
+                .bind(new.id.as_str())
+                .bind(partner.as_str())
+                .bind(new.amount.minor())
+                .bind(new.amount.currency().as_str())
+                .bind(new.customer.id().as_str())
+                .bind(new.method.id().as_str())
+                .bind(method_type)
+                .bind(brand)
+                .bind(last4)
+                .bind(exp_month)
+                .bind(exp_year)
+                .bind(new.invoice.id.as_str())
+                .bind(to_json(&new.invoice)?)
+                .bind(new.dynamic_descriptor.as_ref().map(to_json).transpose()?)
+                .bind(to_micros(now))
+                .bind(to_micros(new.expires_at))
+                .fetch_one(&mut *tx)
+                .await?;
+                let auth = auth_from_row(&row)?;
+                tx.commit().await?;
+                Ok(auth)
+            }
+
+            async fn finish_authorization(&self, partner: &PartnerId, id: &AuthorizationId, result: &AuthorizationResult, now: OffsetDateTime) -> Result<Authorization> {
+                let mut tx = self.writer().begin().await?;
+                let (status, funding, code, message) = match result {
+                    AuthorizationResult::Authorized { funding } => ("authorized", Some(funding.as_str()), None, None),
+                    AuthorizationResult::Declined { code } => ("failed", None, Some(code.as_str()), Some(code.payer_message())),
+                };
+                let row = sqlx::query(concat!(
+                    "UPDATE authorizations SET status = $3, funding = COALESCE($4, funding), failure_code = $5, \
+                     failure_message = $6, updated_at = $7 WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING ",
+                    crate::sql::auth_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .bind(status)
+                .bind(funding)
+                .bind(code)
+                .bind(message)
+                .bind(to_micros(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let auth = auth_from_row(&row.ok_or_else(|| bad("authorization is not pending"))?)?;
+                insert_event(&mut tx, partner, "authorization.created", &auth, now).await?;
+                tx.commit().await?;
+                Ok(auth)
+            }
+
+            async fn authorization(&self, partner: &PartnerId, id: &AuthorizationId) -> Result<Option<Authorization>> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::auth_cols!(), " FROM authorizations WHERE partner_id = $1 AND id = $2"))
+                    .bind(partner.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(auth_from_row).transpose()
+            }
+
+            async fn capture_authorization(&self, partner: &PartnerId, id: &AuthorizationId, capture: &NewCapture, now: OffsetDateTime) -> Result<CaptureOutcome> {
+                let mut tx = self.writer().begin().await?;
+                // The one atomic change: only an authorized, unexpired hold of at least this amount.
+                let claimed = sqlx::query(concat!(
+                    "UPDATE authorizations SET status = 'captured', captured_amount = COALESCE($3, amount), \
+                     capture_payment_id = $4, captured_at = $5, updated_at = $5 \
+                     WHERE partner_id = $1 AND id = $2 AND status = 'authorized' AND expires_at > $5 \
+                     AND amount >= COALESCE($3, amount) RETURNING ", crate::sql::auth_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .bind(capture.amount.map(|m| m.minor()))
+                .bind(capture.payment_id.as_str())
+                .bind(to_micros(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = claimed else {
+                    let outcome = match auth_in_tx(&mut tx, partner, id).await?.map(|a| a.seen_at(now)) {
+                        None => CaptureOutcome::NotFound,
+                        Some(a) => match a.status {
+                            AuthorizationStatus::Captured => CaptureOutcome::AlreadyCaptured(a),
+                            AuthorizationStatus::Authorized => CaptureOutcome::ExceedsAuthorized(a),
+                            _ => CaptureOutcome::NotCapturable(a),
+                        },
+                    };
+                    tx.rollback().await?;
+                    return Ok(outcome);
+                };
+                let authorization = auth_from_row(&row)?;
+                let invoice = match &capture.invoice {
+                    Some(invoice) => Some(invoice),
+                    None => authorization.invoice.as_ref(),
+                };
+                let descriptor = match &capture.dynamic_descriptor {
+                    Some(d) => Some(d),
+                    None => authorization.dynamic_descriptor.as_ref(),
+                };
+                let amount = authorization.captured_amount.minor();
+                let row = sqlx::query(concat!(
+                    "INSERT INTO payments (id, partner_id, source, status, amount, currency, captured_amount, customer_id, \
+                     payment_method_id, authorization_id, method_type, brand, funding, last4, exp_month, exp_year, \
+                     invoice_id, invoice, dynamic_descriptor, created_at, completed_at) \
+                     SELECT $1, partner_id, 'api', 'completed', $3, currency, $3, customer_id, payment_method_id, id, \
+                     method_type, brand, funding, last4, exp_month, exp_year, $4, $5, $6, $7, $7 \
+                     FROM authorizations WHERE id = $2 RETURNING ", crate::sql::payment_cols!()
+                ))
+                .bind(capture.payment_id.as_str())
+                .bind(id.as_str())
+                .bind(amount)
+                .bind(invoice.map(|i| i.id.as_str()))
+                .bind(invoice.map(to_json).transpose()?)
+                .bind(descriptor.map(to_json).transpose()?)
+                .bind(to_micros(now))
+                .fetch_one(&mut *tx)
+                .await?;
+                let payment = payment_from_row(&row)?;
+                insert_event(&mut tx, partner, "payment.completed", &payment, now).await?;
+                // The processor is told after commit, by a durable job: the capture is ours now.
+                let job = NewJob {
+                    kind: "processor_capture".into(),
+                    payload: serde_json::json!({
+                        "authorizationId": id.as_str(), "paymentId": payment.id.as_str(), "amount": amount,
+                        "currency": authorization.currency.as_str(),
+                    }),
+                    run_at: now,
+                };
+                insert_job(&mut tx, &job, now).await?;
+                tx.commit().await?;
+                Ok(CaptureOutcome::Captured { authorization, payment })
+            }
+
+            async fn reverse_authorization(&self, partner: &PartnerId, id: &AuthorizationId, now: OffsetDateTime) -> Result<ReverseOutcome> {
+                let mut tx = self.writer().begin().await?;
+                let row = sqlx::query(concat!(
+                    "UPDATE authorizations SET status = 'reversed', reversed_at = $3, updated_at = $3 \
+                     WHERE partner_id = $1 AND id = $2 AND status = 'authorized' AND expires_at > $3 RETURNING ",
+                    crate::sql::auth_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .bind(to_micros(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else {
+                    let outcome = match auth_in_tx(&mut tx, partner, id).await?.map(|a| a.seen_at(now)) {
+                        None => ReverseOutcome::NotFound,
+                        Some(a) if a.status == AuthorizationStatus::Captured => ReverseOutcome::AlreadyCaptured(a),
+                        Some(a) => ReverseOutcome::NotReversible(a),
+                    };
+                    tx.rollback().await?;
+                    return Ok(outcome);
+                };
+                let auth = auth_from_row(&row)?;
+                insert_event(&mut tx, partner, "authorization.reversed", &auth, now).await?;
+                let job = NewJob {
+                    kind: "processor_release".into(),
+                    payload: serde_json::json!({ "authorizationId": id.as_str() }),
+                    run_at: now,
+                };
+                insert_job(&mut tx, &job, now).await?;
+                tx.commit().await?;
+                Ok(ReverseOutcome::Reversed(auth))
+            }
+
+            async fn abandoned_authorizations(&self, started_before: OffsetDateTime) -> Result<Vec<(PartnerId, AuthorizationId)>> {
+                let rows = sqlx::query(
+                    "SELECT id, partner_id FROM authorizations WHERE status = 'pending' AND created_at < $1 ORDER BY created_at LIMIT 100",
+                )
+                .bind(to_micros(started_before))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            PartnerId::from_trusted(row.try_get("partner_id")?),
+                            AuthorizationId::from_trusted(row.try_get("id")?),
+                        ))
+                    })
+                    .collect()
             }
 
             async fn list_events(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<EventRecord>> {
@@ -1050,4 +1669,6 @@ macro_rules! store_impl {
     };
 }
 
-pub(crate) use {partner_cols, payment_cols, pr_cols, store_impl};
+pub(crate) use {
+    auth_cols, customer_cols, partner_cols, payment_cols, pm_cols, pr_cols, store_impl,
+};

@@ -84,7 +84,7 @@ async fn finish(
         .finish_attempt(partner, payment, &result, at)
         .await
         .unwrap_or_else(|e| panic!("[{name}] finish_attempt {result:?}: {e:?}"));
-    (done.request, done.payment)
+    (done.request.expect("a request attempt"), done.payment)
 }
 
 async fn get_request(

@@ -42,6 +42,29 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// Manage a partner's tax rates (per tax code, applied to invoice line items).
+    #[command(subcommand)]
+    Tax(TaxCommand),
+}
+
+#[derive(Subcommand)]
+enum TaxCommand {
+    /// Set the rate for a tax code, e.g. `--code P0000000 --rate 8.25` (percent).
+    Set {
+        /// The partner's slug.
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        code: String,
+        /// Percent, 0 to 100, up to 4 decimals.
+        #[arg(long)]
+        rate: String,
+    },
+    /// List the partner's tax rates.
+    List {
+        #[arg(long)]
+        partner: String,
+    },
 }
 
 #[derive(Args)]
@@ -248,6 +271,32 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                             "active"
                         };
                         println!("{}  {}…  {:<8} {}", k.id, k.prefix, state, k.label);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Tax(cmd) => {
+            let store = connect(&config).await?;
+            match cmd {
+                TaxCommand::Set {
+                    partner,
+                    code,
+                    rate,
+                } => {
+                    let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
+                    let rate =
+                        admin::set_tax_rate(store.as_ref(), &partner.id, &code, &rate, now).await?;
+                    println!(
+                        "{}: tax code {code} is {}%",
+                        partner.slug,
+                        rate.percent_text()
+                    );
+                }
+                TaxCommand::List { partner } => {
+                    let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
+                    for (code, rate) in store.tax_rates(&partner.id).await?.iter() {
+                        println!("{code}  {}%", rate.percent_text());
                     }
                 }
             }

@@ -1,6 +1,9 @@
 //! The JSON API under `/v1`: authentication, body and query parsing, and the routes.
 
+mod customer;
+mod invoice;
 mod payment;
+mod payment_method;
 pub(crate) mod payment_request;
 mod sandbox;
 
@@ -38,7 +41,30 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/v1/payment-requests/{id}/cancel",
             post(payment_request::cancel),
         )
+        .route("/v1/payments", get(payment::list))
+        .route("/v1/payments/sale", post(payment::sale))
+        .route("/v1/payments/authorization", post(payment::authorize))
+        .route(
+            "/v1/payments/authorization/{id}",
+            get(payment::get_authorization),
+        )
+        .route(
+            "/v1/payments/authorization/{id}/reverse",
+            post(payment::reverse),
+        )
+        .route("/v1/payments/capture/{id}", post(payment::capture))
         .route("/v1/payments/{id}", get(payment::get_one))
+        .route("/v1/invoices/preview", post(invoice::preview))
+        .route("/v1/customers", post(customer::create).get(customer::list))
+        .route(
+            "/v1/customers/{id}",
+            get(customer::get_one).patch(customer::update),
+        )
+        .route("/v1/payment-methods", post(payment_method::create))
+        .route(
+            "/v1/payment-methods/{id}",
+            get(payment_method::get_one).delete(payment_method::delete),
+        )
         .route("/v1/sandbox/payments/{id}/settle", post(sandbox::settle))
         .route(
             "/v1/sandbox/payments/{id}/return",

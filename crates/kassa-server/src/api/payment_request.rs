@@ -10,7 +10,7 @@ use kassa_core::clock::parse_rfc3339;
 use kassa_core::email::Email;
 use kassa_core::error::FieldErrors;
 use kassa_core::id::PaymentRequestId;
-use kassa_core::money::{Currency, Money};
+use kassa_core::money::{amount_text, Currency, Money};
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_core::reference::ReferenceId;
 use kassa_core::url::RedirectUrl;
@@ -39,18 +39,6 @@ pub struct CreateBody {
 
 const MAX_DESCRIPTION: usize = 500;
 const MAX_METADATA_KEYS: usize = 50;
-
-/// An amount given as a JSON string or number, read from its text: never through a float.
-pub fn amount_text(raw: &RawValue) -> Option<String> {
-    let text = raw.get().trim();
-    if text.starts_with('"') {
-        serde_json::from_str::<String>(text).ok()
-    } else if text.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
-        Some(text.to_string())
-    } else {
-        None
-    }
-}
 
 impl CreateBody {
     fn validate(self, max_amount: i64, now: OffsetDateTime) -> Result<NewRequestFields, ApiError> {

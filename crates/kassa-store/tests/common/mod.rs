@@ -217,6 +217,7 @@ pub fn card_attempt() -> NewAttempt {
         method: NewPaymentMethod {
             id: PaymentMethodId::generate(),
             holder_name: Some("Ada Lovelace".into()),
+            owner: Default::default(),
             last4: "4242".into(),
             fingerprint: format!("fp_{}", random_base62(24)),
             details: MethodDetails::Card {
@@ -237,6 +238,7 @@ pub fn ach_attempt() -> NewAttempt {
         method: NewPaymentMethod {
             id: PaymentMethodId::generate(),
             holder_name: Some("Grace Hopper".into()),
+            owner: Default::default(),
             last4: "6789".into(),
             fingerprint: format!("fp_{}", random_base62(24)),
             details: MethodDetails::Ach {

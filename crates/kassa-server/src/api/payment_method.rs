@@ -1,0 +1,129 @@
+//! `/v1/payment-methods` (API.md §3): vault a card, bank account or Google Pay token for a
+//! customer, read it back masked, delete it.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::Json;
+use kassa_core::address::BillingAddressInput;
+use kassa_core::error::FieldErrors;
+use kassa_core::id::{CustomerId, PaymentMethodId};
+use kassa_core::payment_method::{
+    AchInput, CreditCardInput, GooglePayInput, PaymentMethod, PaymentMethodInput,
+};
+use kassa_store::CustomerRef;
+use serde::{Deserialize, Serialize};
+
+use super::{json_created, ApiAuth, ApiJson, PathId};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// `customerId` and the fields of a sale's `paymentMethod`, at the top level.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBody {
+    customer_id: Option<String>,
+    billing_first_name: Option<String>,
+    billing_last_name: Option<String>,
+    billing_address: Option<BillingAddressInput>,
+    credit_card: Option<CreditCardInput>,
+    ach: Option<AchInput>,
+    google_pay: Option<GooglePayInput>,
+    merchant_payment_method_ref_id: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<Response, ApiError> {
+    let mut errors = FieldErrors::new();
+    let customer = match body.customer_id.as_deref() {
+        None => {
+            errors.add("customerId", "required", "is required");
+            None
+        }
+        Some(id) => {
+            let found = match CustomerId::parse(id) {
+                Ok(id) => state.store.customer(&auth.partner.id, &id).await?,
+                Err(_) => None,
+            };
+            if found.is_none() {
+                errors.add("customerId", "not_found", "no such customer");
+            }
+            found
+        }
+    };
+    let input = PaymentMethodInput {
+        billing_first_name: body.billing_first_name,
+        billing_last_name: body.billing_last_name,
+        billing_address: body.billing_address,
+        credit_card: body.credit_card,
+        ach: body.ach,
+        google_pay: body.google_pay,
+        merchant_payment_method_ref_id: body.merchant_payment_method_ref_id,
+    };
+    let draft = input.validate("", state.clock.now().date(), &mut errors);
+    errors.finish().map_err(ApiError::validation)?;
+    let customer = customer.expect("validated");
+    let method = crate::payment::vault_method(
+        &state,
+        &auth.partner,
+        Some(&customer.id),
+        &draft.expect("validated"),
+    );
+    let created = state
+        .store
+        .create_payment_method(
+            &auth.partner.id,
+            Some(&CustomerRef::Existing(customer.id)),
+            &method,
+            state.clock.now(),
+        )
+        .await?;
+    Ok(json_created(created))
+}
+
+fn parse_id(id: &str) -> Result<PaymentMethodId, ApiError> {
+    PaymentMethodId::parse(id).map_err(|_| ApiError::not_found("payment method"))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    PathId(id): PathId,
+) -> Result<Json<PaymentMethod>, ApiError> {
+    let id = parse_id(&id)?;
+    let found = state
+        .store
+        .payment_method(&auth.partner.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment method"))?;
+    Ok(Json(found))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Deleted {
+    id: PaymentMethodId,
+    object: &'static str,
+    deleted: bool,
+}
+
+/// `DELETE /v1/payment-methods/{id}`: the method can no longer be charged and its number is
+/// destroyed; payments made with it keep their masked details.
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    PathId(id): PathId,
+) -> Result<Json<Deleted>, ApiError> {
+    let id = parse_id(&id)?;
+    let deleted = state
+        .store
+        .delete_payment_method(&auth.partner.id, &id, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment method"))?;
+    Ok(Json(Deleted {
+        id: deleted.id,
+        object: "payment_method",
+        deleted: true,
+    }))
+}

@@ -1,0 +1,478 @@
+//! The one-time payment API's money paths: a sale, an authorization, and a sale that captures
+//! an authorization. Like the hosted page (`checkout.rs`), each records its intent before the
+//! processor is asked and its answer after, so a crash in between is recovered, never doubled.
+
+use kassa_core::ach::{AccountNumber, RoutingNumber};
+use kassa_core::authorization::{Authorization, AUTHORIZATION_VALIDITY};
+use kassa_core::card::{CardNumber, Expiry};
+use kassa_core::customer::{Customer, CustomerFields};
+use kassa_core::descriptor::DynamicDescriptor;
+use kassa_core::id::{AuthorizationId, CustomerId, PaymentId, PaymentMethodId, VaultEntryId};
+use kassa_core::invoice::Invoice;
+use kassa_core::money::Money;
+use kassa_core::payment::{DeclineCode, MaskedMethod, Payment};
+use kassa_core::payment_method::{GooglePayData, NewInstrument, PaymentMethodDraft};
+use kassa_core::secret::Secret;
+use kassa_processor::{AuthorizeRequest, ChargeOutcome, ChargeRequest, Instrument};
+use kassa_store::{
+    AttemptResult, AuthorizationResult, CustomerRef, MethodDetails, MethodOwner, MethodUse,
+    NewApiPayment, NewAuthorization, NewPaymentMethod, Partner, StoreError,
+};
+
+use crate::app::AppState;
+
+/// Who pays: an existing customer, or one made from the request's names.
+#[derive(Debug)]
+pub enum Payer {
+    Existing(CustomerId),
+    New(CustomerFields),
+}
+
+/// The instrument of a sale or authorization, with its secret in hand for the processor call.
+// One per request, moved along once; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Charged {
+    /// A `paymentMethod` from the request, vaulted in the same transaction as the payment.
+    New(PaymentMethodDraft),
+    /// A stored payment method, its secret opened from the vault.
+    Stored {
+        id: PaymentMethodId,
+        masked: MaskedMethod,
+        secret: StoredSecret,
+    },
+}
+
+/// A stored method's secret, opened from the vault for the length of one processor call.
+#[derive(Debug)]
+pub enum StoredSecret {
+    Card(CardNumber, Expiry),
+    Ach(RoutingNumber, AccountNumber, kassa_core::ach::AccountType),
+    GooglePay(GooglePayData),
+}
+
+/// A sale or authorization, validated and priced.
+#[derive(Debug)]
+pub struct Order {
+    pub payer: Payer,
+    pub method: Charged,
+    pub invoice: Invoice,
+    pub dynamic_descriptor: Option<DynamicDescriptor>,
+}
+
+impl Order {
+    fn amount(&self) -> Money {
+        Money::new(self.invoice.total, self.invoice.currency)
+    }
+}
+
+/// Records the sale, charges it, and records the answer. A decline is a failed payment, not an
+/// error. Runs in its own task so a client that disconnects cannot cut it short.
+pub async fn sale(state: &AppState, partner: &Partner, order: Order) -> anyhow::Result<Payment> {
+    let (state, partner) = (state.clone(), partner.clone());
+    tokio::spawn(async move { sale_detached(&state, &partner, order).await }).await?
+}
+
+async fn sale_detached(
+    state: &AppState,
+    partner: &Partner,
+    order: Order,
+) -> anyhow::Result<Payment> {
+    let now = state.clock.now();
+    let payment_id = PaymentId::generate();
+    let customer = customer_ref(partner, &order.payer, now);
+    let method = method_use(state, partner, customer.id(), &order.method);
+    let new = NewApiPayment {
+        payment_id: payment_id.clone(),
+        amount: order.amount(),
+        customer,
+        method,
+        invoice: order.invoice.clone(),
+        dynamic_descriptor: order.dynamic_descriptor.clone(),
+    };
+    state.store.begin_payment(&partner.id, &new, now).await?;
+    let charged = state
+        .processor
+        .charge(ChargeRequest {
+            payment_id: &payment_id,
+            amount: new.amount,
+            instrument: instrument(&order.method),
+        })
+        .await;
+    let result = match charged {
+        Ok(outcome) => crate::checkout::attempt_result(state, outcome),
+        Err(e) => {
+            // Not reached: nothing was charged.
+            tracing::warn!(payment = %payment_id, error = %e, "processor unavailable");
+            AttemptResult::Declined {
+                code: DeclineCode::ProcessingError,
+            }
+        }
+    };
+    let finished = crate::checkout::record(state, &partner.id, &payment_id, &result).await?;
+    Ok(finished.payment)
+}
+
+/// Records the authorization, asks the processor to hold the funds, and records the answer.
+pub async fn authorize(
+    state: &AppState,
+    partner: &Partner,
+    order: Order,
+) -> anyhow::Result<Authorization> {
+    let (state, partner) = (state.clone(), partner.clone());
+    tokio::spawn(async move { authorize_detached(&state, &partner, order).await }).await?
+}
+
+async fn authorize_detached(
+    state: &AppState,
+    partner: &Partner,
+    order: Order,
+) -> anyhow::Result<Authorization> {
+    let now = state.clock.now();
+    let id = AuthorizationId::generate();
+    let customer = customer_ref(partner, &order.payer, now);
+    let method = method_use(state, partner, customer.id(), &order.method);
+    let new = NewAuthorization {
+        id: id.clone(),
+        amount: order.amount(),
+        customer,
+        method,
+        invoice: order.invoice.clone(),
+        dynamic_descriptor: order.dynamic_descriptor.clone(),
+        expires_at: now + AUTHORIZATION_VALIDITY,
+    };
+    state
+        .store
+        .begin_authorization(&partner.id, &new, now)
+        .await?;
+    let asked = state
+        .processor
+        .authorize(AuthorizeRequest {
+            authorization_id: &id,
+            amount: new.amount,
+            instrument: instrument(&order.method),
+        })
+        .await;
+    let result = match asked {
+        Ok(outcome) => authorization_result(outcome),
+        Err(e) => {
+            tracing::warn!(authorization = %id, error = %e, "processor unavailable");
+            AuthorizationResult::Declined {
+                code: DeclineCode::ProcessingError,
+            }
+        }
+    };
+    record_authorization(state, partner, &id, &result).await
+}
+
+fn authorization_result(outcome: ChargeOutcome) -> AuthorizationResult {
+    match outcome {
+        ChargeOutcome::Approved { funding } => AuthorizationResult::Authorized { funding },
+        ChargeOutcome::Declined { code } => AuthorizationResult::Declined { code },
+        // A processor that answers a hold with a debit is broken; the hold did not happen.
+        ChargeOutcome::AchSubmitted { .. } => AuthorizationResult::Declined {
+            code: DeclineCode::ProcessingError,
+        },
+    }
+}
+
+async fn record_authorization(
+    state: &AppState,
+    partner: &Partner,
+    id: &AuthorizationId,
+    result: &AuthorizationResult,
+) -> anyhow::Result<Authorization> {
+    let mut delay = std::time::Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        match state
+            .store
+            .finish_authorization(&partner.id, id, result, state.clock.now())
+            .await
+        {
+            Ok(auth) => return Ok(auth),
+            Err(e @ StoreError::Database(_)) if tries < 4 => {
+                tries += 1;
+                tracing::warn!(authorization = %id, error = format!("{:#}", anyhow::Error::from(e)), "recording an authorization failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 3;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Settles authorizations whose answer was never recorded, from what the processor decided.
+pub async fn recover_abandoned_authorizations(
+    state: &AppState,
+    started_before: time::OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let mut recovered = 0;
+    for (partner, id) in state.store.abandoned_authorizations(started_before).await? {
+        let result = match state.processor.lookup_authorization(&id).await {
+            Ok(Some(outcome)) => authorization_result(outcome),
+            Ok(None) => AuthorizationResult::Declined {
+                code: DeclineCode::ProcessingError,
+            },
+            Err(e) => {
+                tracing::warn!(authorization = %id, error = %e, "cannot ask the processor about an abandoned authorization");
+                continue;
+            }
+        };
+        match state
+            .store
+            .finish_authorization(&partner, &id, &result, state.clock.now())
+            .await
+        {
+            Ok(_) => recovered += 1,
+            Err(StoreError::Inconsistent(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(recovered)
+}
+
+fn customer_ref(partner: &Partner, payer: &Payer, now: time::OffsetDateTime) -> CustomerRef {
+    match payer {
+        Payer::Existing(id) => CustomerRef::Existing(id.clone()),
+        Payer::New(fields) => CustomerRef::New(new_customer(partner, fields, now)),
+    }
+}
+
+pub fn new_customer(
+    partner: &Partner,
+    fields: &CustomerFields,
+    now: time::OffsetDateTime,
+) -> Customer {
+    Customer {
+        id: CustomerId::generate(),
+        partner_id: partner.id.clone(),
+        object: Default::default(),
+        first_name: fields.first_name.clone(),
+        last_name: fields.last_name.clone(),
+        email: fields.email.clone(),
+        merchant_customer_ref_id: fields.merchant_customer_ref_id.clone(),
+        entity_use_code: fields.entity_use_code.clone(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn method_use(
+    state: &AppState,
+    partner: &Partner,
+    customer: &CustomerId,
+    method: &Charged,
+) -> MethodUse {
+    match method {
+        Charged::New(draft) => MethodUse::New(vault_method(state, partner, Some(customer), draft)),
+        Charged::Stored { id, masked, .. } => {
+            let (last4, details) = stored_details(masked);
+            MethodUse::Existing {
+                id: id.clone(),
+                last4,
+                details,
+            }
+        }
+    }
+}
+
+fn stored_details(masked: &MaskedMethod) -> (String, MethodDetails) {
+    match masked {
+        MaskedMethod::Card {
+            brand,
+            last4,
+            exp_month,
+            exp_year,
+            ..
+        } => (
+            last4.clone(),
+            MethodDetails::Card {
+                brand: *brand,
+                exp_month: *exp_month,
+                exp_year: *exp_year,
+                postal_code: None,
+            },
+        ),
+        MaskedMethod::Ach {
+            account_type,
+            routing_number,
+            last4,
+        } => (
+            last4.clone(),
+            MethodDetails::Ach {
+                routing_number: routing_number.clone(),
+                account_type: *account_type,
+            },
+        ),
+        MaskedMethod::GooglePay { brand, last4 } => (
+            last4.clone().unwrap_or_default(),
+            MethodDetails::GooglePay { brand: *brand },
+        ),
+    }
+}
+
+/// Seals a new method's number into the vault; outside it only brand, last 4 and a fingerprint.
+pub fn vault_method(
+    state: &AppState,
+    partner: &Partner,
+    customer: Option<&CustomerId>,
+    draft: &PaymentMethodDraft,
+) -> NewPaymentMethod {
+    let vault_id = VaultEntryId::generate();
+    let owner = MethodOwner {
+        customer_id: customer.cloned(),
+        billing_first_name: Some(draft.billing_first_name.clone()),
+        billing_last_name: Some(draft.billing_last_name.clone()),
+        billing_address: draft.billing_address.clone(),
+        merchant_payment_method_ref_id: draft.merchant_payment_method_ref_id.clone(),
+    };
+    let holder_name = Some(format!(
+        "{} {}",
+        draft.billing_first_name, draft.billing_last_name
+    ));
+    let postal_code = draft
+        .billing_address
+        .as_ref()
+        .and_then(|a| a.postal_code.clone());
+    let (last4, fingerprint, details, secret): (String, String, MethodDetails, &[u8]) =
+        match &draft.instrument {
+            NewInstrument::Card { number, expiry, .. } => (
+                number.last4().to_string(),
+                state
+                    .vault
+                    .fingerprint(&partner.id, "card", number.expose()),
+                MethodDetails::Card {
+                    brand: number.brand(),
+                    exp_month: i32::from(expiry.month),
+                    exp_year: expiry.year,
+                    postal_code,
+                },
+                number.expose().as_bytes(),
+            ),
+            NewInstrument::Ach {
+                routing_number,
+                account_number,
+                account_type,
+            } => (
+                account_number.last4().to_string(),
+                state.vault.fingerprint(
+                    &partner.id,
+                    "ach",
+                    &format!("{}/{}", routing_number.as_str(), account_number.expose()),
+                ),
+                MethodDetails::Ach {
+                    routing_number: routing_number.as_str().to_string(),
+                    account_type: *account_type,
+                },
+                account_number.expose().as_bytes(),
+            ),
+            NewInstrument::GooglePay(data) => (
+                data.last4.clone().unwrap_or_default(),
+                state
+                    .vault
+                    .fingerprint(&partner.id, "google_pay", data.raw.expose()),
+                MethodDetails::GooglePay { brand: data.brand },
+                data.raw.expose().as_bytes(),
+            ),
+        };
+    NewPaymentMethod {
+        id: PaymentMethodId::generate(),
+        holder_name,
+        owner,
+        last4,
+        fingerprint,
+        details,
+        vault: state.vault.seal(&partner.id, vault_id, secret),
+    }
+}
+
+/// Opens a stored method's secret. None when the vault entry cannot be read back as what the
+/// method says it is (then the method cannot be charged).
+pub fn open_stored(
+    state: &AppState,
+    partner: &Partner,
+    masked: &MaskedMethod,
+    entry: &kassa_store::VaultEntry,
+) -> Option<StoredSecret> {
+    let plain = state
+        .vault
+        .open(&partner.id, &entry.id, &entry.nonce, &entry.ciphertext)
+        .ok()?;
+    let text = Secret::new(String::from_utf8(plain.expose().clone()).ok()?);
+    match masked {
+        MaskedMethod::Card {
+            exp_month,
+            exp_year,
+            ..
+        } => Some(StoredSecret::Card(
+            CardNumber::parse(text.expose()).ok()?,
+            Expiry {
+                month: u8::try_from(*exp_month).ok()?,
+                year: *exp_year,
+            },
+        )),
+        MaskedMethod::Ach {
+            routing_number,
+            account_type,
+            ..
+        } => Some(StoredSecret::Ach(
+            RoutingNumber::parse(routing_number).ok()?,
+            AccountNumber::parse(text.expose()).ok()?,
+            *account_type,
+        )),
+        MaskedMethod::GooglePay { .. } => {
+            GooglePayData::parse(text.expose()).map(StoredSecret::GooglePay)
+        }
+    }
+}
+
+fn instrument(method: &Charged) -> Instrument<'_> {
+    match method {
+        Charged::New(draft) => match &draft.instrument {
+            NewInstrument::Card {
+                number,
+                expiry,
+                cvc,
+            } => Instrument::Card {
+                number,
+                expiry: *expiry,
+                cvc: cvc.as_ref(),
+                postal_code: draft
+                    .billing_address
+                    .as_ref()
+                    .and_then(|a| a.postal_code.as_deref()),
+            },
+            NewInstrument::Ach {
+                routing_number,
+                account_number,
+                account_type,
+            } => Instrument::Ach {
+                routing_number,
+                account_number,
+                account_type: *account_type,
+            },
+            NewInstrument::GooglePay(data) => Instrument::GooglePay {
+                token: data.token.as_ref().map(|t| t.expose().as_str()),
+                brand: data.brand,
+            },
+        },
+        Charged::Stored { secret, .. } => match secret {
+            StoredSecret::Card(number, expiry) => Instrument::Card {
+                number,
+                expiry: *expiry,
+                cvc: None,
+                postal_code: None,
+            },
+            StoredSecret::Ach(routing_number, account_number, account_type) => Instrument::Ach {
+                routing_number,
+                account_number,
+                account_type: *account_type,
+            },
+            StoredSecret::GooglePay(data) => Instrument::GooglePay {
+                token: data.token.as_ref().map(|t| t.expose().as_str()),
+                brand: data.brand,
+            },
+        },
+    }
+}
