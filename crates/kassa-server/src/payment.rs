@@ -182,24 +182,12 @@ async fn record_authorization(
     id: &AuthorizationId,
     result: &AuthorizationResult,
 ) -> anyhow::Result<Authorization> {
-    let mut delay = std::time::Duration::from_millis(100);
-    let mut tries = 0;
-    loop {
-        match state
+    Ok(crate::checkout::retrying_database(id.as_str(), || {
+        state
             .store
             .finish_authorization(&partner.id, id, result, state.clock.now())
-            .await
-        {
-            Ok(auth) => return Ok(auth),
-            Err(e @ StoreError::Database(_)) if tries < 4 => {
-                tries += 1;
-                tracing::warn!(authorization = %id, error = format!("{:#}", anyhow::Error::from(e)), "recording an authorization failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 3;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    })
+    .await?)
 }
 
 /// Settles authorizations whose answer was never recorded, from what the processor decided.

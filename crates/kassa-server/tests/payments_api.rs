@@ -748,3 +748,235 @@ on_both_backends!(a_sale_replays_under_its_idempotency_key, |app| {
     assert_eq!(first.json()["id"], again.json()["id"]);
     assert_eq!(ids(&get(&app, &p, "/v1/payments").await.json()).len(), 1);
 });
+
+on_both_backends!(
+    abandoned_sales_and_authorizations_are_recovered_from_the_processor,
+    |app| {
+        use kassa_core::authorization::AUTHORIZATION_VALIDITY;
+        use kassa_core::clock::Clock;
+        use kassa_core::error::FieldErrors;
+        use kassa_core::id::{AuthorizationId, CustomerId, InvoiceId, PaymentId};
+        use kassa_core::invoice::{InvoiceInput, TaxRates};
+        use kassa_core::money::{Currency, Money};
+        use kassa_processor::{AuthorizeRequest, ChargeRequest, Instrument};
+        use kassa_store::{CustomerRef, MethodUse, NewApiPayment, NewAuthorization};
+
+        let p = app.partner().await;
+        let now = app.clock.now();
+        let c = created(
+            &app,
+            &p,
+            "/v1/customers",
+            json!({"firstName": "A", "lastName": "B"}),
+        )
+        .await;
+        let customer = CustomerId::parse(c["id"].as_str().unwrap()).unwrap();
+        let mut body = card("4242424242424242");
+        body["customerId"] = c["id"].clone();
+        let pm = created(&app, &p, "/v1/payment-methods", body).await;
+        let stored = app
+            .store
+            .payment_method(
+                &p.partner.id,
+                &kassa_core::id::PaymentMethodId::parse(pm["id"].as_str().unwrap()).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let method = || MethodUse::Existing {
+            id: stored.id.clone(),
+            last4: "4242".into(),
+            details: kassa_store::MethodDetails::Card {
+                brand: kassa_core::card::CardBrand::Visa,
+                exp_month: 12,
+                exp_year: 2030,
+                postal_code: None,
+            },
+        };
+        let invoice = || {
+            let input: InvoiceInput = serde_json::from_value(invoice("10.00")).unwrap();
+            input
+                .validate(
+                    "invoice",
+                    Currency::Usd,
+                    99_999_999,
+                    &mut FieldErrors::new(),
+                )
+                .unwrap()
+                .price(InvoiceId::generate(), &TaxRates::new(), false)
+        };
+        // A sale and an authorization whose process "died" after the processor approved them, and a
+        // sale it never received.
+        let sale = |id: &PaymentId| NewApiPayment {
+            payment_id: id.clone(),
+            amount: Money::new(1000, Currency::Usd),
+            customer: CustomerRef::Existing(customer.clone()),
+            method: method(),
+            invoice: invoice(),
+            dynamic_descriptor: None,
+        };
+        let (charged, never) = (PaymentId::generate(), PaymentId::generate());
+        app.store
+            .begin_payment(&p.partner.id, &sale(&charged), now)
+            .await
+            .unwrap();
+        app.store
+            .begin_payment(&p.partner.id, &sale(&never), now)
+            .await
+            .unwrap();
+        let auth = AuthorizationId::generate();
+        app.store
+            .begin_authorization(
+                &p.partner.id,
+                &NewAuthorization {
+                    id: auth.clone(),
+                    amount: Money::new(1000, Currency::Usd),
+                    customer: CustomerRef::Existing(customer.clone()),
+                    method: method(),
+                    invoice: invoice(),
+                    dynamic_descriptor: None,
+                    expires_at: now + AUTHORIZATION_VALIDITY,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        let number = kassa_core::card::CardNumber::parse("4242424242424242").unwrap();
+        let instrument = || Instrument::Card {
+            number: &number,
+            expiry: kassa_core::card::Expiry {
+                month: 12,
+                year: 2030,
+            },
+            cvc: None,
+            postal_code: None,
+        };
+        app.processor
+            .charge(ChargeRequest {
+                payment_id: &charged,
+                amount: Money::new(1000, Currency::Usd),
+                instrument: instrument(),
+            })
+            .await
+            .unwrap();
+        app.processor
+            .authorize(AuthorizeRequest {
+                authorization_id: &auth,
+                amount: Money::new(1000, Currency::Usd),
+                instrument: instrument(),
+            })
+            .await
+            .unwrap();
+
+        app.app.housekeeping().await.unwrap();
+        assert_eq!(
+            app.get_payment(&p, charged.as_str()).await["status"],
+            "pending",
+            "too early to call"
+        );
+        app.advance(std::time::Duration::from_secs(6 * 60));
+        app.app.housekeeping().await.unwrap();
+        assert_eq!(
+            app.get_payment(&p, charged.as_str()).await["status"],
+            "completed"
+        );
+        let failed = app.get_payment(&p, never.as_str()).await;
+        assert_eq!(failed["status"], "failed");
+        assert_eq!(failed["failureCode"], "processing_error");
+        let a = get(&app, &p, &format!("/v1/payments/authorization/{auth}"))
+            .await
+            .json();
+        assert_eq!(a["status"], "authorized");
+        // Recovered once: another sweep changes nothing.
+        app.app.housekeeping().await.unwrap();
+        assert_eq!(
+            app.get_payment(&p, charged.as_str()).await["status"],
+            "completed"
+        );
+    }
+);
+
+on_both_backends!(
+    stored_bank_accounts_and_google_pay_are_charged_again,
+    |app| {
+        let p = app.partner().await;
+        let c = created(
+            &app,
+            &p,
+            "/v1/customers",
+            json!({"firstName": "A", "lastName": "B"}),
+        )
+        .await;
+        let ach = created(&app, &p, "/v1/payment-methods", json!({"customerId": c["id"],
+        "billingFirstName": "A", "billingLastName": "B",
+        "ach": {"routingNumber": "110000000", "accountNumber": "000222222227", "accountType": "checking"}})).await;
+        assert_eq!(ach["type"], "ach");
+        assert_eq!(ach["last4"], "2227");
+        let debit = created(
+            &app,
+            &p,
+            "/v1/payments/sale",
+            json!({
+        "customerId": c["id"], "paymentMethodId": ach["id"], "invoice": invoice("20.00")}),
+        )
+        .await;
+        assert_eq!(debit["status"], "pending");
+        // The sandbox recognised the vaulted account number: it is returned R01.
+        let r = post(
+            &app,
+            &p,
+            &format!(
+                "/v1/sandbox/payments/{}/return",
+                debit["id"].as_str().unwrap()
+            ),
+            json!({"code": "R01"}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        // A bank account cannot hold funds.
+        let r = post(
+            &app,
+            &p,
+            "/v1/payments/authorization",
+            json!({
+        "customerId": c["id"], "paymentMethodId": ach["id"], "invoice": invoice("20.00")}),
+        )
+        .await;
+        assert_eq!(r.json()["error"]["errors"][0]["code"], "not_supported");
+
+        let token = json!({"paymentMethodData": {"info": {"cardNetwork": "VISA", "cardDetails": "1111"},
+                                             "tokenizationData": {"token": "tok"}}});
+        let gp = created(
+            &app,
+            &p,
+            "/v1/payment-methods",
+            json!({"customerId": c["id"],
+        "billingFirstName": "A", "billingLastName": "B",
+        "googlePay": {"googlePayPaymentDataResponse": token.to_string()}}),
+        )
+        .await;
+        assert_eq!(gp["type"], "google_pay");
+        let paid = created(
+            &app,
+            &p,
+            "/v1/payments/sale",
+            json!({
+        "customerId": c["id"], "paymentMethodId": gp["id"], "invoice": invoice("20.00")}),
+        )
+        .await;
+        assert_eq!(paid["status"], "completed");
+        assert_eq!(
+            paid["paymentMethod"],
+            json!({"type": "google_pay", "brand": "visa", "last4": "1111"})
+        );
+        let held = created(
+            &app,
+            &p,
+            "/v1/payments/authorization",
+            json!({
+        "customerId": c["id"], "paymentMethodId": gp["id"], "invoice": invoice("20.00")}),
+        )
+        .await;
+        assert_eq!(held["status"], "authorized");
+    }
+);

@@ -266,6 +266,16 @@ macro_rules! store_impl {
             })
         }
 
+        fn event_from_row(row: &$row) -> Result<EventRecord> {
+            let data: String = row.try_get("data")?;
+            Ok(EventRecord {
+                id: EventId::from_trusted(row.try_get("id")?),
+                event_type: row.try_get("type")?,
+                data: serde_json::from_str(&data).map_err(|_| bad("event data"))?,
+                created_at: from_micros(row.try_get("created_at")?),
+            })
+        }
+
         fn customer_from_row(row: &$row) -> Result<Customer> {
             Ok(Customer {
                 id: CustomerId::from_trusted(row.try_get("id")?),
@@ -528,6 +538,22 @@ macro_rules! store_impl {
             }
         }
 
+        /// Where a page starts: Some(None) from the newest, Some(Some(seq)) after a row of the
+        /// partner's, None when `startingAfter` names no row of theirs.
+        async fn cursor_of(pool: &sqlx::Pool<$db>, table_sql: &'static str, partner: &PartnerId, page: &PageRequest) -> Result<Option<Option<i64>>> {
+            match &page.starting_after {
+                None => Ok(Some(None)),
+                Some(id) => Ok(seq_of(pool, table_sql, partner, id).await?.map(Some)),
+            }
+        }
+
+        /// A page from rows fetched with `LIMIT limit + 1`: the extra row only says there is more.
+        fn page_of<T>(rows: &[$row], page: &PageRequest, read: fn(&$row) -> Result<T>) -> Result<Page<T>> {
+            let has_more = rows.len() as i64 > page.limit;
+            let data = rows.iter().take(page.limit as usize).map(read).collect::<Result<Vec<_>>>()?;
+            Ok(Page::Items { data, has_more })
+        }
+
         /// The `seq` of a partner's row named by a list cursor (`table_sql` takes partner, id).
         async fn seq_of(pool: &sqlx::Pool<$db>, table_sql: &'static str, partner: &PartnerId, id: &str) -> Result<Option<i64>> {
             Ok(sqlx::query_scalar(table_sql)
@@ -736,12 +762,8 @@ macro_rules! store_impl {
                 filter: &PaymentRequestFilter,
                 page: &PageRequest,
             ) -> Result<Page<PaymentRequest>> {
-                let cursor = match &page.starting_after {
-                    Some(id) => match seq_of(self.reader(), "SELECT seq FROM payment_requests WHERE partner_id = $1 AND id = $2", partner, id).await? {
-                        Some(seq) => Some(seq),
-                        None => return Ok(Page::UnknownCursor),
-                    },
-                    None => None,
+                let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM payment_requests WHERE partner_id = $1 AND id = $2", partner, page).await? else {
+                    return Ok(Page::UnknownCursor);
                 };
                 let rows = sqlx::query(concat!(
                     "SELECT ", crate::sql::pr_cols!(), " FROM payment_requests WHERE partner_id = $1 \
@@ -757,9 +779,7 @@ macro_rules! store_impl {
                 .bind(filter.as_of.map(to_micros).unwrap_or(i64::MIN))
                 .fetch_all(self.reader())
                 .await?;
-                let has_more = rows.len() as i64 > page.limit;
-                let data = rows.iter().take(page.limit as usize).map(pr_from_row).collect::<Result<Vec<_>>>()?;
-                Ok(Page::Items { data, has_more })
+                page_of(&rows, page, pr_from_row)
             }
 
             async fn cancel_payment_request(&self, partner: &PartnerId, id: &PaymentRequestId, now: OffsetDateTime) -> Result<CancelOutcome> {
@@ -1050,12 +1070,8 @@ macro_rules! store_impl {
             }
 
             async fn list_payments(&self, partner: &PartnerId, filter: &PaymentFilter, page: &PageRequest) -> Result<Page<Payment>> {
-                let cursor = match &page.starting_after {
-                    Some(id) => match seq_of(self.reader(), "SELECT seq FROM payments WHERE partner_id = $1 AND id = $2", partner, id).await? {
-                        Some(seq) => Some(seq),
-                        None => return Ok(Page::UnknownCursor),
-                    },
-                    None => None,
+                let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM payments WHERE partner_id = $1 AND id = $2", partner, page).await? else {
+                    return Ok(Page::UnknownCursor);
                 };
                 let rows = sqlx::query(concat!(
                     "SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 \
@@ -1075,9 +1091,7 @@ macro_rules! store_impl {
                 .bind(micros(filter.created_to))
                 .fetch_all(self.reader())
                 .await?;
-                let has_more = rows.len() as i64 > page.limit;
-                let data = rows.iter().take(page.limit as usize).map(payment_from_row).collect::<Result<Vec<_>>>()?;
-                Ok(Page::Items { data, has_more })
+                page_of(&rows, page, payment_from_row)
             }
 
             async fn create_customer(&self, customer: &Customer) -> Result<()> {
@@ -1121,12 +1135,8 @@ macro_rules! store_impl {
             }
 
             async fn list_customers(&self, partner: &PartnerId, filter: &CustomerFilter, page: &PageRequest) -> Result<Page<Customer>> {
-                let cursor = match &page.starting_after {
-                    Some(id) => match seq_of(self.reader(), "SELECT seq FROM customers WHERE partner_id = $1 AND id = $2", partner, id).await? {
-                        Some(seq) => Some(seq),
-                        None => return Ok(Page::UnknownCursor),
-                    },
-                    None => None,
+                let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM customers WHERE partner_id = $1 AND id = $2", partner, page).await? else {
+                    return Ok(Page::UnknownCursor);
                 };
                 let rows = sqlx::query(concat!(
                     "SELECT ", crate::sql::customer_cols!(), " FROM customers WHERE partner_id = $1 \
@@ -1138,9 +1148,7 @@ macro_rules! store_impl {
                 .bind(filter.merchant_customer_ref_id.as_deref())
                 .fetch_all(self.reader())
                 .await?;
-                let has_more = rows.len() as i64 > page.limit;
-                let data = rows.iter().take(page.limit as usize).map(customer_from_row).collect::<Result<Vec<_>>>()?;
-                Ok(Page::Items { data, has_more })
+                page_of(&rows, page, customer_from_row)
             }
 
             async fn create_payment_method(&self, partner: &PartnerId, customer: Option<&CustomerRef>, method: &NewPaymentMethod, now: OffsetDateTime) -> Result<PaymentMethod> {
@@ -1480,12 +1488,8 @@ macro_rules! store_impl {
             }
 
             async fn list_events(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<EventRecord>> {
-                let cursor = match &page.starting_after {
-                    Some(id) => match seq_of(self.reader(), "SELECT seq FROM events WHERE partner_id = $1 AND id = $2", partner, id).await? {
-                        Some(seq) => Some(seq),
-                        None => return Ok(Page::UnknownCursor),
-                    },
-                    None => None,
+                let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM events WHERE partner_id = $1 AND id = $2", partner, page).await? else {
+                    return Ok(Page::UnknownCursor);
                 };
                 let rows = sqlx::query(
                     "SELECT id, type, data, created_at FROM events WHERE partner_id = $1 \
@@ -1496,21 +1500,7 @@ macro_rules! store_impl {
                 .bind(page.limit + 1)
                 .fetch_all(self.reader())
                 .await?;
-                let has_more = rows.len() as i64 > page.limit;
-                let data = rows
-                    .iter()
-                    .take(page.limit as usize)
-                    .map(|row| {
-                        let data: String = row.try_get("data")?;
-                        Ok(EventRecord {
-                            id: EventId::from_trusted(row.try_get("id")?),
-                            event_type: row.try_get("type")?,
-                            data: serde_json::from_str(&data).map_err(|_| bad("event data"))?,
-                            created_at: from_micros(row.try_get("created_at")?),
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Page::Items { data, has_more })
+                page_of(&rows, page, event_from_row)
             }
 
             async fn enqueue_job(&self, job: &NewJob, now: OffsetDateTime) -> Result<()> {

@@ -537,10 +537,7 @@ async fn customers_are_patched_listed_and_scoped() {
         else {
             panic!("no cursor given");
         };
-        assert_eq!(
-            data.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
-            [a.id.clone()]
-        );
+        assert_eq!(data.iter().map(|c| &c.id).collect::<Vec<_>>(), [&a.id]);
     }
 }
 

@@ -6,6 +6,9 @@
 //! may hold rows of earlier runs), so tests make their own partners and only assert on rows they
 //! made themselves.
 
+// Each test binary uses its own subset of these fixtures.
+#![allow(dead_code)]
+
 use std::ops::Deref;
 use std::sync::Arc;
 
