@@ -182,6 +182,19 @@ impl Serialize for AccountType {
     }
 }
 
+impl utoipa::PartialSchema for AccountType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(
+                [AccountType::Checking, AccountType::Savings].map(AccountType::as_str),
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AccountType {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

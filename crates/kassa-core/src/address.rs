@@ -2,28 +2,43 @@
 //! trimmed and checked against the product source document's limits.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::country::Country;
 use crate::error::{FieldErrors, ValidationError};
 
 /// A billing address as received; [`BillingAddressInput::validate`] is the only way to a
 /// [`BillingAddress`].
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(
+    description = "A billing address; every part is optional. Values are trimmed and blank \
+    ones dropped."
+)]
 pub struct BillingAddressInput {
+    #[schema(max_length = 100)]
     pub address_id: Option<String>,
+    #[schema(min_length = 2, max_length = 40)]
     pub address_line1: Option<String>,
+    #[schema(max_length = 40)]
     pub address_line2: Option<String>,
+    #[schema(min_length = 2, max_length = 25)]
     pub city: Option<String>,
+    /// Two letters or digits, e.g. `NY`.
+    #[schema(min_length = 2, max_length = 2)]
     pub state: Option<String>,
+    #[schema(min_length = 2, max_length = 20)]
     pub postal_code: Option<String>,
+    #[schema(max_length = 18)]
     pub phone_number: Option<String>,
+    #[schema(max_length = 254)]
     pub email: Option<String>,
+    /// An ISO 3166-1 alpha-2, alpha-3 or numeric code, or a country name; shown as alpha-2.
     pub country: Option<String>,
 }
 
 /// A validated billing address: values trimmed, blanks dropped, `state` uppercase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BillingAddress {
     pub address_id: Option<String>,

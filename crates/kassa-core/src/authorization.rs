@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::descriptor::DynamicDescriptor;
 use crate::id::{AuthorizationId, CustomerId, PartnerId, PaymentId, PaymentMethodId};
@@ -14,7 +15,7 @@ pub const AUTHORIZATION_VALIDITY: time::Duration = time::Duration::days(7);
 
 /// `pending` only while the processor is asked; then `authorized` or `failed`. An authorized
 /// hold ends `captured`, `reversed`, or `expired` (seen once `expiresAt` has passed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorizationStatus {
     Pending,
@@ -51,12 +52,13 @@ impl AuthorizationStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Authorization {
     pub id: AuthorizationId,
     #[serde(skip)]
     pub partner_id: PartnerId,
+    #[schema(inline)]
     pub object: AuthorizationObject,
     pub status: AuthorizationStatus,
     pub amount: Money,
@@ -98,8 +100,8 @@ impl Authorization {
     }
 }
 
-/// Serializes as the constant `"authorization"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// The `object` field: always `"authorization"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
 pub enum AuthorizationObject {
     #[default]
     #[serde(rename = "authorization")]

@@ -85,6 +85,17 @@ impl Serialize for CardBrand {
     }
 }
 
+impl utoipa::PartialSchema for CardBrand {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(CardBrand::ALL.map(CardBrand::as_str)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CardBrand {}
+
 impl<'de> Deserialize<'de> for CardBrand {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;

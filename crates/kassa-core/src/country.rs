@@ -115,6 +115,19 @@ impl Serialize for Country {
     }
 }
 
+impl utoipa::PartialSchema for Country {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("ISO 3166-1 alpha-2 country code."))
+            .pattern(Some("^[A-Z]{2}$"))
+            .examples(["US"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Country {}
+
 impl<'de> Deserialize<'de> for Country {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::email::Email;
 use crate::error::FieldErrors;
@@ -12,12 +13,13 @@ pub const NAME_MAX: usize = 100;
 pub const REF_ID_MAX: usize = 100;
 pub const ENTITY_USE_CODE_MAX: usize = 25;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     pub id: CustomerId,
     #[serde(skip)]
     pub partner_id: PartnerId,
+    #[schema(inline)]
     pub object: CustomerObject,
     pub first_name: String,
     pub last_name: String,
@@ -37,8 +39,8 @@ impl Customer {
     }
 }
 
-/// Serializes as the constant `"customer"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// The `object` field: always `"customer"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
 pub enum CustomerObject {
     #[default]
     #[serde(rename = "customer")]
@@ -46,13 +48,20 @@ pub enum CustomerObject {
 }
 
 /// The fields a customer is made from (`POST /v1/customers`, or a sale naming a new payer).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomerInput {
+    #[schema(required = true, nullable = false, max_length = 100)]
     pub first_name: Option<String>,
+    #[schema(required = true, nullable = false, max_length = 100)]
     pub last_name: Option<String>,
+    #[schema(format = Email)]
     pub email: Option<String>,
+    /// Your reference for the customer.
+    #[schema(max_length = 100)]
     pub merchant_customer_ref_id: Option<String>,
+    /// A tax exemption code; an exempt customer pays no tax.
+    #[schema(max_length = 25)]
     pub entity_use_code: Option<String>,
 }
 
@@ -109,14 +118,17 @@ fn optional_email(errors: &mut FieldErrors, field: &str, value: Option<String>) 
 
 /// A change to a customer (`PATCH /v1/customers/{id}`): an absent field stays as it is, `null`
 /// clears an optional one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomerPatchInput {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable = false, max_length = 100)]
     pub first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable = false, max_length = 100)]
     pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Email)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub merchant_customer_ref_id: Option<Option<String>>,

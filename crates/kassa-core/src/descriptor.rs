@@ -2,6 +2,7 @@
 //! behalf of a sub-merchant. The limits are the product source document's.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::address::TextFields;
 use crate::country::Country;
@@ -9,18 +10,30 @@ use crate::error::{FieldErrors, ValidationError};
 
 /// A dynamic descriptor as received; [`DynamicDescriptorInput::validate`] is the only way to
 /// a [`DynamicDescriptor`].
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(
+    description = "What the payer's statement shows for a payment made on behalf of a \
+    sub-merchant."
+)]
 pub struct DynamicDescriptorInput {
+    #[schema(max_length = 15)]
     pub sub_merchant_id: Option<String>,
+    /// At most 18 characters, or 22 in the `Prefix*Name` form.
+    #[schema(max_length = 22)]
     pub sub_merchant_name: Option<String>,
+    /// A phone number or an email address.
+    #[schema(max_length = 22)]
     pub sub_merchant_phone: Option<String>,
+    #[schema(max_length = 20)]
     pub city: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    #[schema(min_length = 2, max_length = 2)]
     pub country_code: Option<String>,
 }
 
 /// A validated dynamic descriptor: values trimmed, blanks dropped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DynamicDescriptor {
     pub sub_merchant_id: Option<String>,

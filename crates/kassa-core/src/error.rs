@@ -1,9 +1,10 @@
 //! Field-level validation errors, collected so a request reports every problem at once.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// One invalid field of a request; `field` is the API path, e.g. "paymentMethod.creditCard.paymentAccountNumber".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub code: &'static str,

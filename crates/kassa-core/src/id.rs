@@ -5,6 +5,8 @@ use std::fmt;
 
 use rand::Rng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 
 use crate::error::ValidationError;
 
@@ -115,7 +117,27 @@ macro_rules! prefixed_id {
                 $name::parse(&s).map_err(serde::de::Error::custom)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                id_schema($prefix)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
+}
+
+/// An id in the OpenAPI document: a string of the prefix, '_' and the random part.
+fn id_schema(prefix: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^{prefix}_[0-9A-Za-z]{{{ID_RANDOM_LEN}}}$")))
+        .examples([format!(
+            "{prefix}_{}",
+            String::from_utf8_lossy(&BASE62[..ID_RANDOM_LEN])
+        )])
+        .into()
 }
 
 prefixed_id!(PartnerId, "par");

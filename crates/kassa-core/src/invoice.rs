@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
 use crate::error::{FieldErrors, ValidationError};
 use crate::id::InvoiceId;
@@ -23,7 +24,13 @@ const HUNDRED_PERCENT_E2: i64 = 10_000;
 const HUNDRED_PERCENT_E4: i64 = 1_000_000;
 
 /// How a line's `value` counts towards the subtotal (API.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[schema(
+    description = "How a line's `value` counts: `Standard` is a price (the only kind taxed); \
+    `Discount` an amount off the Standard lines; `DiscountPercentage` a percentage off after that; \
+    `FinalDiscount` an amount off after the percentage; `PriceOverride` replaces the subtotal. \
+    Accepted in any letter case."
+)]
 pub enum ValueType {
     /// A price; the only kind that is taxed.
     Standard,
@@ -66,23 +73,38 @@ impl ValueType {
 
 /// The `invoice` object of a request, as sent. Amounts stay raw JSON so they are read exactly,
 /// never through a float; [`InvoiceInput::validate`] turns it into an [`InvoiceDraft`].
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(
+    description = "An invoice to price: at least one `Standard` or `PriceOverride` line, at \
+    most one `PriceOverride`."
+)]
 pub struct InvoiceInput {
+    #[schema(max_length = 100)]
     pub merchant_invoice_ref_id: Option<String>,
+    /// A tax exemption code: the invoice pays no tax.
+    #[schema(max_length = 25)]
     pub entity_use_code: Option<String>,
+    #[schema(required = true, nullable = false, min_items = 1, max_items = 250)]
     pub invoice_line_items: Option<Vec<LineItemInput>>,
 }
 
 /// One `invoiceLineItems` entry, as sent.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LineItemInput {
+    #[schema(required = true, nullable = false, max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
-    /// A JSON string (`"1.09"`) or number (`1.09`).
+    /// A JSON string (`"1.09"`) or number (`1.09`); for a `DiscountPercentage` the percentage,
+    /// 0–100.
+    #[schema(required = true, schema_with = crate::money::amount_input_schema)]
     pub value: Option<Box<RawValue>>,
+    #[schema(required = true, nullable = false, value_type = Option<ValueType>)]
     pub value_type: Option<String>,
+    /// Taxed at the rate you configured for this code (Standard lines only).
+    #[schema(max_length = 25)]
     pub tax_code: Option<String>,
 }
 
@@ -650,34 +672,42 @@ impl FromIterator<(String, TaxRate)> for TaxRates {
 }
 
 /// The priced invoice, as stored and as shown in the API (amounts as decimal strings "121.00").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(description = "A priced invoice: its lines as sent, with the subtotal, tax and total.")]
 pub struct Invoice {
     pub id: InvoiceId,
     pub merchant_invoice_ref_id: Option<String>,
     pub entity_use_code: Option<String>,
     pub currency: Currency,
     #[serde(with = "crate::money::minor_as_decimal")]
+    #[schema(value_type = crate::money::Money)]
     pub subtotal: i64,
     #[serde(with = "crate::money::minor_as_decimal")]
+    #[schema(value_type = crate::money::Money)]
     pub tax_amount: i64,
+    /// What is charged: subtotal plus tax.
     #[serde(with = "crate::money::minor_as_decimal")]
+    #[schema(value_type = crate::money::Money)]
     pub total: i64,
     pub invoice_line_items: Vec<InvoiceLineItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoiceLineItem {
     pub name: String,
     pub description: Option<String>,
-    /// Cents, or hundredths of a percent for a DiscountPercentage (19% shows as "19.00").
+    /// The amount, or for a `DiscountPercentage` the percentage ("19.00" is 19%).
+    // Cents, or hundredths of a percent.
     #[serde(with = "crate::money::minor_as_decimal")]
+    #[schema(value_type = crate::money::Money)]
     pub value: i64,
     pub value_type: ValueType,
     pub tax_code: Option<String>,
     /// This line's tax, 0 if none.
     #[serde(with = "crate::money::minor_as_decimal")]
+    #[schema(value_type = crate::money::Money)]
     pub tax_amount: i64,
 }
 

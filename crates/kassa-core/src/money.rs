@@ -4,6 +4,8 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
 
 use crate::error::ValidationError;
 
@@ -69,6 +71,18 @@ impl<'de> Deserialize<'de> for Currency {
         Currency::parse(&s).map_err(serde::de::Error::custom)
     }
 }
+
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("ISO 4217 currency code; only USD for now."))
+            .enum_values(Some([Currency::Usd.as_str()]))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
 
 /// Default per-request ceiling: 999,999.99.
 pub const DEFAULT_MAX_AMOUNT_MINOR: i64 = 99_999_999;
@@ -287,6 +301,35 @@ impl Serialize for Money {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&format_minor(self.minor))
     }
+}
+
+impl utoipa::PartialSchema for Money {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "An exact amount as a decimal string with two decimals; the currency is beside it.",
+            ))
+            .pattern(Some(r"^-?(0|[1-9][0-9]*)\.[0-9]{2}$"))
+            .examples(["250.00"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
+/// An amount in a request (`#[schema(schema_with = ...)]` of a raw amount field): a decimal
+/// string or a JSON number, at most two decimals, read exactly.
+pub fn amount_input_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+        .description(Some(
+            "A decimal string (\"250.00\") or a JSON number (250.00) with at most two decimals. \
+             Exponents, signs, thousands separators and more than two decimals are rejected.",
+        ))
+        .pattern(Some(r"^(0|[1-9][0-9]*)(\.[0-9]{1,2})?$"))
+        .examples(["250.00"])
+        .into()
 }
 
 /// Serde `with` helper for an i64 of minor units shown as a decimal string ("121.00"): read back

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::ach::AccountType;
 use crate::card::CardBrand;
@@ -12,7 +13,7 @@ use crate::id::{
 use crate::invoice::Invoice;
 use crate::money::{Currency, Money};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Submitted and not decided yet: an ACH debit before it clears, or a card attempt in flight.
@@ -47,7 +48,7 @@ impl PaymentStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentSource {
     Api,
@@ -69,7 +70,7 @@ impl PaymentSource {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Funding {
     Credit,
@@ -96,7 +97,7 @@ impl Funding {
 }
 
 /// What may be shown of the instrument that paid: never a full number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MaskedMethod {
     #[serde(rename_all = "camelCase")]
@@ -159,12 +160,13 @@ impl MaskedMethod {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
     pub id: PaymentId,
     #[serde(skip)]
     pub partner_id: PartnerId,
+    #[schema(inline)]
     pub object: PaymentObject,
     pub status: PaymentStatus,
     pub amount: Money,
@@ -188,8 +190,8 @@ pub struct Payment {
     pub completed_at: Option<OffsetDateTime>,
 }
 
-/// Serializes as the constant `"payment"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// The `object` field: always `"payment"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
 pub enum PaymentObject {
     #[default]
     #[serde(rename = "payment")]

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::ach::{AccountNumber, AccountType, RoutingNumber};
 use crate::address::{BillingAddress, BillingAddressInput};
@@ -18,39 +19,59 @@ pub const REF_ID_MAX: usize = 100;
 /// Google Pay's payment data is a few kilobytes; anything far larger is not from Google Pay.
 pub const GOOGLE_PAY_DATA_MAX: usize = 64 * 1024;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(
+    description = "A new payment method: billing names and exactly one of `creditCard`, \
+    `ach` or `googlePay`."
+)]
 pub struct PaymentMethodInput {
+    #[schema(required = true, nullable = false, max_length = 100)]
     pub billing_first_name: Option<String>,
+    #[schema(required = true, nullable = false, max_length = 100)]
     pub billing_last_name: Option<String>,
     pub billing_address: Option<BillingAddressInput>,
     pub credit_card: Option<CreditCardInput>,
     pub ach: Option<AchInput>,
     pub google_pay: Option<GooglePayInput>,
+    /// Your reference for the payment method.
+    #[schema(max_length = 100)]
     pub merchant_payment_method_ref_id: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreditCardInput {
+    /// The card number (digits; spaces and dashes allowed).
+    #[schema(required = true, nullable = false, examples("4242424242424242"))]
     pub payment_account_number: Option<String>,
+    /// `MMYY`, `MMYYYY`, `MM/YY` or `MM/YYYY`.
+    #[schema(required = true, nullable = false, examples("12/30"))]
     pub expiration_date: Option<String>,
+    /// The CVC: 3 or 4 digits. Never stored.
     pub security_code: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AchInput {
+    /// The 9-digit ABA routing number.
+    #[schema(required = true, nullable = false, examples("110000000"))]
     pub routing_number: Option<String>,
+    /// 4 to 17 digits.
+    #[schema(required = true, nullable = false, examples("000123456789"))]
     pub account_number: Option<String>,
+    /// `checking` or `savings`, in any letter case.
+    #[schema(required = true, nullable = false, examples("checking"))]
     pub account_type: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GooglePayInput {
-    /// Serialized JSON, as Google Pay returns it; taken as any JSON value so a wrong type is
-    /// reported with the other field errors.
+    /// The payment data Google Pay returned, as a string of serialized JSON.
+    // Taken as any JSON value so that a wrong type is reported with the other field errors.
+    #[schema(required = true, nullable = false, value_type = String)]
     pub google_pay_payment_data_response: Option<serde_json::Value>,
 }
 
@@ -310,12 +331,13 @@ impl GooglePayInput {
 }
 
 /// A stored payment method as the API shows it: masked, never a full number.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentMethod {
     pub id: PaymentMethodId,
     #[serde(skip)]
     pub partner_id: PartnerId,
+    #[schema(inline)]
     pub object: PaymentMethodObject,
     pub customer_id: Option<CustomerId>,
     pub billing_first_name: Option<String>,
@@ -330,8 +352,8 @@ pub struct PaymentMethod {
     pub deleted_at: Option<OffsetDateTime>,
 }
 
-/// Serializes as the constant `"payment_method"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// The `object` field: always `"payment_method"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
 pub enum PaymentMethodObject {
     #[default]
     #[serde(rename = "payment_method")]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::email::Email;
 use crate::id::{PartnerId, PaymentId, PaymentRequestId};
@@ -13,7 +14,7 @@ use crate::url::RedirectUrl;
 
 /// `open` → `processing` (ACH debit submitted) → `completed`; `open` → `canceled` | `expired`.
 /// A failed attempt leaves it `open`; a returned ACH debit puts it back to `open`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentRequestStatus {
     Open,
@@ -56,21 +57,29 @@ pub const FAILED_ATTEMPT_WINDOW: time::Duration = time::Duration::hours(1);
 /// Free-form string pairs a partner attaches to an object.
 pub type Metadata = BTreeMap<String, String>;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRequest {
     pub id: PaymentRequestId,
     #[serde(skip)]
     pub partner_id: PartnerId,
+    #[schema(inline)]
     pub object: PaymentRequestObject,
+    /// The partner's own reference, unique per partner.
+    #[schema(value_type = String, min_length = 1, max_length = 100, examples("QUOTE-123"))]
     pub reference_id: ReferenceId,
     pub amount: Money,
     pub currency: Currency,
     pub status: PaymentRequestStatus,
+    /// The hosted page where the payer pays.
+    #[schema(format = "uri")]
     pub url: String,
+    #[schema(value_type = Option<String>, format = "uri")]
     pub redirect_url: Option<RedirectUrl>,
     pub description: Option<String>,
+    #[schema(value_type = Option<String>, format = Email)]
     pub payer_email: Option<Email>,
+    #[schema(value_type = BTreeMap<String, String>)]
     pub metadata: Metadata,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -86,8 +95,8 @@ pub struct PaymentRequest {
     pub attempt_payment_id: Option<PaymentId>,
 }
 
-/// Serializes as the constant `"payment_request"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// The `object` field: always `"payment_request"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
 pub enum PaymentRequestObject {
     #[default]
     #[serde(rename = "payment_request")]

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::error::FieldError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -17,17 +18,38 @@ pub struct ApiError {
     cause: Option<anyhow::Error>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error answer (API.md §1).
+#[derive(Serialize, ToSchema)]
+#[schema(
+    as = Error,
+    description = "Every error answer: a stable `type` and `code`, a message for people, and for \
+        a validation failure every invalid field at once.",
+    example = json!({"error": {
+        "type": "invalid_request", "code": "validation_failed", "message": "2 fields are invalid",
+        "errors": [
+            {"field": "paymentMethod.creditCard.paymentAccountNumber",
+             "code": "luhn_check_failed", "message": "card number is not valid"},
+            {"field": "invoice.invoiceLineItems[0].valueType", "code": "invalid_value",
+             "message": "must be one of Standard, Discount, DiscountPercentage, FinalDiscount, PriceOverride"}
+        ]}})
+)]
+pub(crate) struct ErrorBody<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = ErrorDetail)]
 struct Inner<'a> {
+    /// The class of error: `invalid_request` (400), `authentication_error` (401), `not_found`
+    /// (404), `conflict` (409), `invalid_state` (422, and 409 for `not_open` on a cancel),
+    /// `internal_error` (500).
     #[serde(rename = "type")]
     kind: &'a str,
+    /// A stable code to act on, e.g. `validation_failed`, `reference_conflict`, `already_captured`.
     code: &'a str,
+    /// For people; may change.
     message: &'a str,
+    /// Every invalid field, when the request failed validation.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     errors: &'a [FieldError],
 }
@@ -173,7 +195,7 @@ impl IntoResponse for ApiError {
         if let Some(cause) = &self.cause {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
-        let body = Body {
+        let body = ErrorBody {
             error: Inner {
                 kind: self.kind,
                 code: self.code,

@@ -11,6 +11,7 @@ mod idempotency;
 pub mod jobs;
 pub mod links;
 mod metrics;
+pub mod openapi;
 mod pages;
 mod payment;
 mod payment_request;

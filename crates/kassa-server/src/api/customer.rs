@@ -8,10 +8,26 @@ use kassa_core::error::FieldErrors;
 use kassa_core::id::CustomerId;
 use kassa_store::CustomerFilter;
 
-use super::{json_created, list_response, ApiAuth, ApiJson, ListQuery, PathId};
+use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
+#[utoipa::path(
+    post,
+    path = "/v1/customers",
+    tag = "Customers",
+    operation_id = "createCustomer",
+    summary = "Create a customer",
+    request_body = CustomerInput,
+    responses(
+        (status = 201, description = "The customer", body = Customer),
+        (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -33,6 +49,20 @@ fn parse_id(id: &str) -> Result<CustomerId, ApiError> {
     CustomerId::parse(id).map_err(|_| ApiError::not_found("customer"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}",
+    tag = "Customers",
+    operation_id = "getCustomer",
+    summary = "Get a customer",
+    params(("id" = CustomerId, Path, description = "The customer's id (`cus_…`)")),
+    responses(
+        (status = 200, description = "The customer", body = Customer),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -48,6 +78,24 @@ pub async fn get_one(
 }
 
 /// `PATCH /v1/customers/{id}`: absent fields stay; `null` clears an optional one.
+#[utoipa::path(
+    patch,
+    path = "/v1/customers/{id}",
+    tag = "Customers",
+    operation_id = "updateCustomer",
+    summary = "Update a customer",
+    description = "Changes the fields given; absent fields stay as they are, and `null` clears an \
+        optional one (`email`, `merchantCustomerRefId`, `entityUseCode`).",
+    params(("id" = CustomerId, Path, description = "The customer's id (`cus_…`)")),
+    request_body = CustomerPatchInput,
+    responses(
+        (status = 200, description = "The changed customer", body = Customer),
+        (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such customer", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn update(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -71,7 +119,29 @@ pub async fn update(
     Ok(Json(customer))
 }
 
+/// A page of the list, under its own name in the OpenAPI document.
+type CustomerList = ListBody<Customer>;
+
 /// `GET /v1/customers?merchantCustomerRefId=`.
+#[utoipa::path(
+    get,
+    path = "/v1/customers",
+    tag = "Customers",
+    operation_id = "listCustomers",
+    summary = "List customers",
+    description = "Your customers, newest first. Unknown query parameters are rejected.",
+    params(
+        ("merchantCustomerRefId" = Option<String>, Query, description = "Only customers with this reference of yours"),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "A page of customers", body = CustomerList),
+        (status = 400, description = "An invalid or unknown query parameter, or an unknown \
+            `startingAfter`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: ApiAuth,

@@ -4,22 +4,67 @@ use axum::extract::State;
 use axum::Json;
 use kassa_core::error::FieldErrors;
 use kassa_core::id::{CustomerId, InvoiceId};
-use kassa_core::invoice::InvoiceInput;
+use kassa_core::invoice::{Invoice, InvoiceInput};
 use kassa_core::money::Currency;
 use serde::Deserialize;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::{ApiAuth, ApiJson};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = InvoicePreviewBody)]
 pub struct PreviewBody {
+    #[schema(required = true, nullable = false)]
     invoice: Option<InvoiceInput>,
     /// Prices as for this customer (an `entityUseCode` on the customer exempts from tax).
     customer_id: Option<String>,
 }
 
+/// The answer of a preview in the OpenAPI document: an [`Invoice`] without its `id`. A schema
+/// only; nothing is ever of this type.
+pub enum InvoicePreview {}
+
+impl PartialSchema for InvoicePreview {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = Invoice::schema();
+        if let RefOr::T(Schema::Object(invoice)) = &mut schema {
+            invoice.properties.remove("id");
+            invoice.required.retain(|name| name != "id");
+            invoice.description = Some("An invoice priced without charging; it has no id.".into());
+        }
+        schema
+    }
+}
+
+impl ToSchema for InvoicePreview {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        Invoice::schemas(schemas);
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/invoices/preview",
+    tag = "Invoices",
+    operation_id = "previewInvoice",
+    summary = "Preview an invoice",
+    description = "Prices an invoice with your tax rates (none for a customer or invoice with an \
+        `entityUseCode`) exactly as a sale would, without charging or storing anything.",
+    request_body = PreviewBody,
+    responses(
+        (status = 200, description = "The priced invoice; it has no id", body = InvoicePreview),
+        (status = 400, description = "Invalid fields (all listed in `errors`), malformed JSON, or \
+            an unknown `customerId`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn preview(
     State(state): State<AppState>,
     auth: ApiAuth,

@@ -1,12 +1,13 @@
 //! The JSON API under `/v1`: authentication, body and query parsing, and the routes.
 
-mod customer;
-mod invoice;
-mod payment;
-mod payment_method;
+pub(crate) mod customer;
+pub(crate) mod invoice;
+pub(crate) mod payment;
+pub(crate) mod payment_method;
 pub(crate) mod payment_request;
-mod sandbox;
+pub(crate) mod sandbox;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -22,6 +23,9 @@ use kassa_core::id::ApiKeyId;
 use kassa_store::{Page, PageRequest, Partner};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -78,6 +82,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(crate::metrics::metrics))
+        .route("/v1/openapi.json", get(crate::openapi::serve))
         .merge(api)
 }
 
@@ -291,11 +296,56 @@ impl ListQuery {
     }
 }
 
+/// `?limit=&startingAfter=`, as the OpenAPI document shows them; [`ListQuery`] reads them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)] // Never built: only its parameters' documentation is used.
+pub struct Paging {
+    /// How many items to return, newest first.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    limit: Option<i64>,
+    /// The id of the last item of the previous page.
+    starting_after: Option<String>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListBody<T> {
     data: Vec<T>,
     has_more: bool,
+}
+
+// By hand rather than derived, so that `data` refers to the item's schema instead of copying it.
+impl<T: ToSchema> PartialSchema for ListBody<T> {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property(
+                "data",
+                ArrayBuilder::new().items(Ref::from_schema_name(T::name())),
+            )
+            .required("data")
+            .property(
+                "hasMore",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some(
+                        "Whether more items follow; ask with `startingAfter` set to the last id.",
+                    )),
+            )
+            .required("hasMore")
+            .into()
+    }
+}
+
+impl<T: ToSchema> ToSchema for ListBody<T> {
+    fn name() -> Cow<'static, str> {
+        format!("{}List", T::name()).into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 /// Shapes a store page as `{"data": [...], "hasMore": bool}`.

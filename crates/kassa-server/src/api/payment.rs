@@ -19,24 +19,43 @@ use kassa_core::reference::ReferenceId;
 use kassa_store::{CaptureOutcome, NewCapture, Partner, PaymentFilter, ReverseOutcome};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use utoipa::ToSchema;
 
-use super::{json_created, list_response, ApiAuth, ApiJson, ListQuery, PathId};
+use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::payment::{self as pay, Charged, Order, Payer};
 
 /// The body of a sale or an authorization, named as in the source document.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(
+    description = "The payer (`customerId`, or `firstName` and `lastName` for a new \
+    customer), exactly one source of the payment method (`paymentMethod`, `paymentMethodId`, or \
+    for a sale only `paymentMethodAuthorizationId`), and the `invoice` whose total is charged."
+)]
 pub struct PaymentBody {
+    /// An existing customer (`cus_…`); leave out the new-customer fields when given.
     customer_id: Option<String>,
+    /// With `lastName`, makes a new customer for this payment.
+    #[schema(max_length = 100)]
     first_name: Option<String>,
+    #[schema(max_length = 100)]
     last_name: Option<String>,
+    /// The new customer's reference in your system.
+    #[schema(max_length = 100)]
     merchant_customer_ref_id: Option<String>,
+    /// A tax exemption code for the new customer; an exempt customer pays no tax.
+    #[schema(max_length = 25)]
     entity_use_code: Option<String>,
+    /// A new card, bank account or Google Pay token; it is vaulted and its `paymentMethodId`
+    /// returned.
     payment_method: Option<PaymentMethodInput>,
+    /// A stored payment method (`pm_…`) of this customer.
     payment_method_id: Option<String>,
+    /// Sale only: capture the invoice total from this authorization (`auth_…`).
     payment_method_authorization_id: Option<String>,
+    #[schema(required = true, nullable = false)]
     invoice: Option<InvoiceInput>,
     dynamic_descriptor: Option<DynamicDescriptorInput>,
 }
@@ -366,6 +385,31 @@ async fn authorization_to_capture(
 }
 
 /// `POST /v1/payments/sale`: authorize and capture in one call. A decline is a `failed` payment.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/sale",
+    tag = "Payments",
+    operation_id = "createSale",
+    summary = "Charge (authorize and capture)",
+    description = "Authorizes and captures the invoice total in one call. A declined card is not \
+        an HTTP error: the payment is created (201) with `status: failed` and a `failureCode` \
+        (`card_declined`, `insufficient_funds`, `expired_card`, `incorrect_cvc`, \
+        `processing_error`). A bank account (ACH) payment is `pending` until the debit clears or \
+        is returned. With `paymentMethodAuthorizationId` the sale captures the invoice total from \
+        that authorization.",
+    request_body = PaymentBody,
+    responses(
+        (status = 201, description = "The payment: `completed`, `pending` (ACH) or `failed` \
+            (declined)", body = Payment),
+        (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON; \
+            also an unknown `customerId`, `paymentMethodId` or `paymentMethodAuthorizationId`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "From an authorization: `capture_exceeds_authorized`, \
+            `already_captured` or `not_open`; or `idempotency_key_reused`", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn sale(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -402,6 +446,27 @@ pub async fn sale(
 }
 
 /// `POST /v1/payments/authorization`: hold the invoice total on a card.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/authorization",
+    tag = "Payments",
+    operation_id = "createAuthorization",
+    summary = "Authorize (hold funds)",
+    description = "Holds the invoice total on a card or Google Pay (not a bank account) for 7 \
+        days, to capture later in full or in part, or reverse. A decline is a 201 with \
+        `status: failed` and a `failureCode`. Its `id` is the `paymentMethodAuthorizationId` of a \
+        later sale.",
+    request_body = PaymentBody,
+    responses(
+        (status = 201, description = "The authorization: `authorized` or `failed` (declined)", body = Authorization),
+        (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON; \
+            a bank account is `not_supported`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn authorize(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -420,13 +485,36 @@ pub async fn authorize(
     Ok(json_created(authorization.seen_at(state.clock.now())))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaptureBody {
+    /// How much to capture, at most the authorized amount; the whole authorization when left out.
+    #[schema(schema_with = kassa_core::money::amount_input_schema)]
     amount: Option<Box<RawValue>>,
 }
 
 /// `POST /v1/payments/capture/{authorizationId}`: capture all or part of a hold, once.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/capture/{id}",
+    tag = "Payments",
+    operation_id = "captureAuthorization",
+    summary = "Capture an authorization",
+    description = "Captures all of an authorization or part of it (`amount`), once; the \
+        uncaptured rest is released. The body may be empty.",
+    params(("id" = AuthorizationId, Path, description = "The authorization's id (`auth_…`)")),
+    request_body(content = Option<CaptureBody>, description = "Optional: `{}` or no body captures the whole amount"),
+    responses(
+        (status = 201, description = "The payment the capture made", body = Payment),
+        (status = 400, description = "An invalid `amount`, or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such authorization", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`capture_exceeds_authorized`, `already_captured`, \
+            `not_open` (failed, reversed or expired), or `idempotency_key_reused`", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn capture(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -514,6 +602,25 @@ fn not_open(a: &Authorization, verb: &str) -> ApiError {
 }
 
 /// `POST /v1/payments/authorization/{id}/reverse`: release a hold without capturing it.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/authorization/{id}/reverse",
+    tag = "Payments",
+    operation_id = "reverseAuthorization",
+    summary = "Reverse an authorization",
+    description = "Releases an `authorized` hold without capturing it.",
+    params(("id" = AuthorizationId, Path, description = "The authorization's id (`auth_…`)")),
+    responses(
+        (status = 200, description = "The authorization, now `reversed`", body = Authorization),
+        (status = 400, description = "An invalid `Idempotency-Key`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such authorization", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`already_captured` (refund the payment instead), \
+            `not_open`, or `idempotency_key_reused`", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn reverse(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -539,6 +646,21 @@ pub async fn reverse(
 }
 
 /// `GET /v1/payments/authorization/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/payments/authorization/{id}",
+    tag = "Payments",
+    operation_id = "getAuthorization",
+    summary = "Get an authorization",
+    description = "An uncaptured hold past its `expiresAt` shows as `expired`.",
+    params(("id" = AuthorizationId, Path, description = "The authorization's id (`auth_…`)")),
+    responses(
+        (status = 200, description = "The authorization", body = Authorization),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such authorization", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn get_authorization(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -553,6 +675,22 @@ pub async fn get_authorization(
     Ok(Json(found.seen_at(state.clock.now())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/payments/{id}",
+    tag = "Payments",
+    operation_id = "getPayment",
+    summary = "Get a payment",
+    description = "Any payment: a sale, a capture, or an attempt on a payment request \
+        (`source: payment_request`), failed or not.",
+    params(("id" = PaymentId, Path, description = "The payment's id (`pay_…`)")),
+    responses(
+        (status = 200, description = "The payment", body = Payment),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -567,7 +705,35 @@ pub async fn get_one(
     Ok(Json(payment))
 }
 
+/// A page of the list, under its own name in the OpenAPI document.
+type PaymentList = ListBody<Payment>;
+
 /// `GET /v1/payments?status=&source=&customerId=&referenceId=&createdFrom=&createdTo=`.
+#[utoipa::path(
+    get,
+    path = "/v1/payments",
+    tag = "Payments",
+    operation_id = "listPayments",
+    summary = "List payments",
+    description = "Your payments, newest first, including every attempt on a payment request. \
+        Unknown query parameters are rejected.",
+    params(
+        ("status" = Option<PaymentStatus>, Query, description = "Only payments with this status"),
+        ("source" = Option<PaymentSource>, Query, description = "Only payments from the API or from payment requests"),
+        ("customerId" = Option<CustomerId>, Query, description = "Only this customer's payments"),
+        ("referenceId" = Option<String>, Query, description = "Only payments on the payment request with this reference"),
+        ("createdFrom" = Option<String>, Query, format = DateTime, description = "Only payments made at or after this time (RFC 3339)"),
+        ("createdTo" = Option<String>, Query, format = DateTime, description = "Only payments made at or before this time (RFC 3339)"),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "A page of payments", body = PaymentList),
+        (status = 400, description = "An invalid or unknown query parameter, or an unknown \
+            `startingAfter`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: ApiAuth,

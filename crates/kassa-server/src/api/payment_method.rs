@@ -9,28 +9,59 @@ use kassa_core::error::FieldErrors;
 use kassa_core::id::{CustomerId, PaymentMethodId};
 use kassa_core::payment_method::{
     AchInput, CreditCardInput, GooglePayInput, PaymentMethod, PaymentMethodInput,
+    PaymentMethodObject,
 };
 use kassa_store::CustomerRef;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{json_created, ApiAuth, ApiJson, PathId};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// `customerId` and the fields of a sale's `paymentMethod`, at the top level.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(
+    as = CreatePaymentMethodBody,
+    description = "`customerId` and the fields of a sale's `paymentMethod`, with exactly one of \
+        `creditCard`, `ach` or `googlePay`."
+)]
 pub struct CreateBody {
+    /// The customer the method belongs to (`cus_…`).
+    #[schema(required = true, nullable = false)]
     customer_id: Option<String>,
+    #[schema(required = true, nullable = false, max_length = 100)]
     billing_first_name: Option<String>,
+    #[schema(required = true, nullable = false, max_length = 100)]
     billing_last_name: Option<String>,
     billing_address: Option<BillingAddressInput>,
     credit_card: Option<CreditCardInput>,
     ach: Option<AchInput>,
     google_pay: Option<GooglePayInput>,
+    #[schema(max_length = 100)]
     merchant_payment_method_ref_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/payment-methods",
+    tag = "Payment methods",
+    operation_id = "createPaymentMethod",
+    summary = "Store a payment method",
+    description = "Vaults a card, bank account or Google Pay token for a customer, to charge \
+        later with `paymentMethodId`. Only masked details are ever shown again.",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The stored payment method, masked", body = PaymentMethod),
+        (status = 400, description = "Invalid fields (all listed in `errors`), malformed JSON, or \
+            an unknown `customerId`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -87,6 +118,20 @@ fn parse_id(id: &str) -> Result<PaymentMethodId, ApiError> {
     PaymentMethodId::parse(id).map_err(|_| ApiError::not_found("payment method"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/payment-methods/{id}",
+    tag = "Payment methods",
+    operation_id = "getPaymentMethod",
+    summary = "Get a payment method",
+    params(("id" = PaymentMethodId, Path, description = "The payment method's id (`pm_…`)")),
+    responses(
+        (status = 200, description = "The payment method, masked", body = PaymentMethod),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such payment method (or it was deleted)", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -101,15 +146,34 @@ pub async fn get_one(
     Ok(Json(found))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeletedPaymentMethod)]
 pub struct Deleted {
     id: PaymentMethodId,
-    object: &'static str,
+    #[schema(inline)]
+    object: PaymentMethodObject,
+    /// Always `true`.
     deleted: bool,
 }
 
 /// `DELETE /v1/payment-methods/{id}`: the method can no longer be charged and its number is
 /// destroyed; payments made with it keep their masked details.
+#[utoipa::path(
+    delete,
+    path = "/v1/payment-methods/{id}",
+    tag = "Payment methods",
+    operation_id = "deletePaymentMethod",
+    summary = "Delete a payment method",
+    description = "The method can no longer be charged and its number is destroyed; payments \
+        made with it keep their masked details.",
+    params(("id" = PaymentMethodId, Path, description = "The payment method's id (`pm_…`)")),
+    responses(
+        (status = 200, description = "Deleted", body = Deleted),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such payment method (or it was already deleted)", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -123,7 +187,7 @@ pub async fn delete(
         .ok_or_else(|| ApiError::not_found("payment method"))?;
     Ok(Json(Deleted {
         id: deleted.id,
-        object: "payment_method",
+        object: PaymentMethodObject::PaymentMethod,
         deleted: true,
     }))
 }

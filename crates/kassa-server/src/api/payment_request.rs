@@ -18,22 +18,45 @@ use kassa_store::{CancelOutcome, CreateOutcome, PaymentRequestFilter};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
-use super::{json_created, list_response, ApiAuth, ApiJson, ListQuery, PathId};
+use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::payment_request::{create_or_get, NewRequestFields};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreatePaymentRequestBody)]
 pub struct CreateBody {
+    /// Greater than 0 and at most the configured maximum (999,999.99 by default).
+    #[schema(required = true, schema_with = kassa_core::money::amount_input_schema)]
     amount: Option<Box<RawValue>>,
+    /// Only USD for now, the default; anything else is `unsupported_currency`.
+    #[schema(examples("USD"))]
     currency: Option<String>,
+    /// Your own reference, unique among your payment requests: 1–100 characters, no control
+    /// characters.
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        examples("QUOTE-123")
+    )]
     reference_id: Option<String>,
+    /// Where the payer's receipt links back to: an absolute `https` URL (`http` only for
+    /// localhost), at most 2048 characters, without credentials.
+    #[schema(format = "uri", max_length = 2048)]
     redirect_url: Option<String>,
+    #[schema(max_length = 500)]
     description: Option<String>,
+    #[schema(format = Email)]
     payer_email: Option<String>,
+    /// When the link stops taking payments (RFC 3339, in the future); none by default.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
+    /// Up to 50 keys of 1–40 characters, values up to 500 characters.
     metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -156,6 +179,30 @@ impl CreateBody {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/payment-requests",
+    tag = "Payment requests",
+    operation_id = "createPaymentRequest",
+    summary = "Create a payment request",
+    description = "Makes a payment link for a fixed amount under your own `referenceId`. \
+        Sending the same `referenceId` again with the same amount and currency answers 200 with \
+        the existing request (whatever its status) instead of making a second one; with another \
+        amount or currency it is a 409 `reference_conflict`.",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Created", body = PaymentRequest),
+        (status = 200, description = "A request with this `referenceId`, amount and currency \
+            already exists; it is returned unchanged", body = PaymentRequest),
+        (status = 400, description = "Invalid fields (all listed in `errors`), malformed JSON, or \
+            `unsupported_currency`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`reference_conflict`: the `referenceId` is used with another \
+            amount or currency; or `idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -183,6 +230,21 @@ fn parse_id(id: &str) -> Result<PaymentRequestId, ApiError> {
     PaymentRequestId::parse(id).map_err(|_| ApiError::not_found("payment request"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/payment-requests/{id}",
+    tag = "Payment requests",
+    operation_id = "getPaymentRequest",
+    summary = "Get a payment request",
+    description = "An open request past its `expiresAt` shows as `expired`.",
+    params(("id" = PaymentRequestId, Path, description = "The payment request's id (`pr_…`)")),
+    responses(
+        (status = 200, description = "The payment request", body = PaymentRequest),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such payment request (also for another partner's)", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -197,6 +259,29 @@ pub async fn get_one(
     Ok(Json(pr.seen_at(state.clock.now())))
 }
 
+/// A page of the list, under its own name in the OpenAPI document.
+type PaymentRequestList = ListBody<PaymentRequest>;
+
+#[utoipa::path(
+    get,
+    path = "/v1/payment-requests",
+    tag = "Payment requests",
+    operation_id = "listPaymentRequests",
+    summary = "List payment requests",
+    description = "Your payment requests, newest first. Unknown query parameters are rejected.",
+    params(
+        ("status" = Option<PaymentRequestStatus>, Query, description = "Only requests with this status"),
+        ("referenceId" = Option<String>, Query, description = "Only the request with this reference"),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "A page of payment requests", body = PaymentRequestList),
+        (status = 400, description = "An invalid or unknown query parameter, or an unknown \
+            `startingAfter`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -243,6 +328,26 @@ pub async fn list(
     Ok(list_response(page)?.into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/payment-requests/{id}/cancel",
+    tag = "Payment requests",
+    operation_id = "cancelPaymentRequest",
+    summary = "Cancel a payment request",
+    description = "Cancels an `open` payment request; its link stops taking payments.",
+    params(("id" = PaymentRequestId, Path, description = "The payment request's id (`pr_…`)")),
+    responses(
+        (status = 200, description = "The canceled payment request", body = PaymentRequest),
+        (status = 400, description = "An invalid `Idempotency-Key`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such payment request", body = ErrorBody),
+        (status = 409, description = "`not_open`: the request is not open (completed, processing, \
+            canceled or expired); `payment_in_progress`: a payment on it is being decided; or \
+            `idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     auth: ApiAuth,

@@ -7,14 +7,18 @@ use kassa_core::id::PaymentId;
 use kassa_core::payment::{AchResolution, AchReturnCode, MaskedMethod, Payment, PaymentStatus};
 use kassa_store::ResolveOutcome;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::{ApiAuth, ApiJson, PathId};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SandboxReturnBody)]
 pub struct ReturnBody {
+    /// The ACH return reason code; R01 (insufficient funds) when left out.
+    #[schema(pattern = "^R[0-9]{2}$", examples("R01"))]
     code: Option<String>,
 }
 
@@ -55,6 +59,25 @@ async fn resolve(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandbox/payments/{id}/settle",
+    tag = "Sandbox",
+    operation_id = "settleSandboxPayment",
+    summary = "Clear a pending ACH payment (sandbox)",
+    description = "Clears a pending ACH payment now instead of after the settlement delay.",
+    params(("id" = PaymentId, Path, description = "The payment's id (`pay_…`)")),
+    responses(
+        (status = 200, description = "The payment, now `completed`", body = Payment),
+        (status = 400, description = "An invalid `Idempotency-Key`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`not_pending`: not a pending ACH payment; or \
+            `idempotency_key_reused`", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn settle(
     State(state): State<AppState>,
     auth: ApiAuth,
@@ -64,6 +87,27 @@ pub async fn settle(
     resolve(&state, &auth, &id, AchResolution::Clear).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandbox/payments/{id}/return",
+    tag = "Sandbox",
+    operation_id = "returnSandboxPayment",
+    summary = "Return a pending ACH payment (sandbox)",
+    description = "Returns a pending ACH payment now, as the bank would: the payment fails with \
+        the return code, and a payment request it was for is open again.",
+    params(("id" = PaymentId, Path, description = "The payment's id (`pay_…`)")),
+    request_body(content = Option<ReturnBody>, description = "Optional; R01 when left out"),
+    responses(
+        (status = 200, description = "The payment, now `failed` with the return code as `failureCode`", body = Payment),
+        (status = 400, description = "An invalid `code`, or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`not_pending`: not a pending ACH payment; or \
+            `idempotency_key_reused`", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn return_debit(
     State(state): State<AppState>,
     auth: ApiAuth,

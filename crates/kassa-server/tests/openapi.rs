@@ -1,0 +1,731 @@
+//! `GET /v1/openapi.json`: a sound OpenAPI 3 document that covers exactly the routes the router
+//! serves under `/v1`, and whose schemas match what the API really answers.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::{header, Method, StatusCode};
+use common::*;
+use serde_json::{json, Value};
+
+/// Every (method, path) the router serves under `/v1` (`api::routes`). A new route must be
+/// documented and added here.
+const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/openapi.json"),
+    ("post", "/v1/payment-requests"),
+    ("get", "/v1/payment-requests"),
+    ("get", "/v1/payment-requests/{id}"),
+    ("post", "/v1/payment-requests/{id}/cancel"),
+    ("get", "/v1/payments"),
+    ("get", "/v1/payments/{id}"),
+    ("post", "/v1/payments/sale"),
+    ("post", "/v1/payments/authorization"),
+    ("get", "/v1/payments/authorization/{id}"),
+    ("post", "/v1/payments/authorization/{id}/reverse"),
+    ("post", "/v1/payments/capture/{id}"),
+    ("post", "/v1/invoices/preview"),
+    ("post", "/v1/customers"),
+    ("get", "/v1/customers"),
+    ("get", "/v1/customers/{id}"),
+    ("patch", "/v1/customers/{id}"),
+    ("post", "/v1/payment-methods"),
+    ("get", "/v1/payment-methods/{id}"),
+    ("delete", "/v1/payment-methods/{id}"),
+    ("post", "/v1/sandbox/payments/{id}/settle"),
+    ("post", "/v1/sandbox/payments/{id}/return"),
+];
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+async fn fetch(app: &TestApp) -> Value {
+    // No API key: the document is public.
+    let r = app.get("/v1/openapi.json").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.header(header::CONTENT_TYPE.as_str()).as_deref(),
+        Some("application/json")
+    );
+    r.json()
+}
+
+/// Every (method, path, operation) of the document.
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let paths = doc["paths"].as_object().expect("paths is an object");
+    let mut ops = Vec::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("a path item is an object") {
+            if METHODS.contains(&method.as_str()) {
+                ops.push((method.clone(), path.clone(), op));
+            }
+        }
+    }
+    ops
+}
+
+/// Every `$ref` anywhere in `value`, with where it was found.
+fn refs<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a str)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push((at.clone(), r)),
+                    _ => refs(v, format!("{at}/{k}"), out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                refs(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_sound_and_covers_every_route() {
+    let app = TestApp::sqlite().await;
+    let doc = fetch(&app).await;
+
+    let version = doc["openapi"].as_str().expect("openapi is a string");
+    assert!(version.starts_with("3."), "openapi {version}");
+    assert!(doc["info"]["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(doc["info"]["version"]
+        .as_str()
+        .is_some_and(|v| !v.is_empty()));
+
+    // Every reference names something that exists in the document.
+    let mut found = Vec::new();
+    refs(&doc, String::new(), &mut found);
+    assert!(!found.is_empty());
+    for (at, r) in &found {
+        assert!(
+            r.starts_with("#/components/") && doc.pointer(&r[1..]).is_some(),
+            "{at}: $ref {r} does not resolve"
+        );
+    }
+
+    // Exactly the routes the router serves.
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(served.len(), ROUTES.len(), "a route is listed twice");
+    for (method, path) in ROUTES {
+        // The router knows each: without a key it answers 401, not 404 or 405.
+        let uri = path.replace("{id}", "x");
+        let req = axum::http::Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(&uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let status = app.send(req).await.status;
+        assert!(
+            status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}: {status}; is it still served?"
+        );
+    }
+    let missing: Vec<_> = served.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "undocumented routes: {missing:?}; documented but not served: {extra:?}"
+    );
+
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("security schemes");
+    let mut operation_ids = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        let name = format!("{} {path}", method.to_uppercase());
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no operationId"));
+        assert!(
+            operation_ids.insert(id.to_string()),
+            "{name}: operationId {id} is used twice"
+        );
+        assert!(op["summary"].is_string(), "{name}: no summary");
+
+        let responses = op["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name}: no responses"));
+        assert!(!responses.is_empty(), "{name}: no responses");
+        for (status, response) in responses {
+            assert!(
+                status.len() == 3 && status.parse::<u16>().is_ok_and(|s| (100..600).contains(&s)),
+                "{name}: response {status}"
+            );
+            assert!(
+                response["description"].is_string(),
+                "{name} {status}: no description"
+            );
+        }
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{name}: no success response"
+        );
+
+        // Each `{param}` of the path is declared, and required.
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        for segment in path.split('/').filter(|s| s.starts_with('{')) {
+            let param = segment.trim_matches(|c| c == '{' || c == '}');
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["name"] == param && p["in"] == "path" && p["required"] == true),
+                "{name}: path parameter {param} is not declared"
+            );
+        }
+        for p in &params {
+            assert!(
+                p["name"].is_string() && p["in"].is_string() && p["schema"].is_object(),
+                "{name}: {p}"
+            );
+        }
+
+        // The API key: on everything but this document (and not document-wide, so not on it).
+        if path == "/v1/openapi.json" {
+            assert!(
+                doc.get("security").is_none() && op.get("security").is_none(),
+                "{name} needs no key"
+            );
+            continue;
+        }
+        let security = op["security"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: no security"));
+        assert!(!security.is_empty(), "{name}: no security");
+        for requirement in security {
+            for scheme in requirement.as_object().unwrap().keys() {
+                assert!(
+                    schemes.contains_key(scheme),
+                    "{name}: unknown security scheme {scheme}"
+                );
+            }
+        }
+        assert!(responses.contains_key("401"), "{name}: no 401");
+        if method == "post" {
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"),
+                "{name}: no Idempotency-Key"
+            );
+            assert!(
+                responses.contains_key("422"),
+                "{name}: no 422 (idempotency_key_reused)"
+            );
+        }
+    }
+    assert_eq!(schemes["apiKey"]["type"], "http");
+    assert_eq!(schemes["apiKey"]["scheme"], "bearer");
+}
+
+/// Checks JSON values against the document's schemas, for the subset of JSON Schema that utoipa
+/// writes: `$ref`, `type`, `enum`, `properties`/`required`, `additionalProperties`, `items`,
+/// `oneOf`, `allOf`. A field the schema does not document is an error too.
+struct Schemas<'a> {
+    doc: &'a Value,
+}
+
+impl<'a> Schemas<'a> {
+    fn resolve(&self, mut schema: &'a Value) -> &'a Value {
+        while let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            schema = self
+                .doc
+                .pointer(&r[1..])
+                .unwrap_or_else(|| panic!("$ref {r}"));
+        }
+        schema
+    }
+
+    fn errors(&self, schema: &'a Value, value: &Value) -> Vec<String> {
+        let mut errors = Vec::new();
+        self.check(schema, value, "$", true, &mut errors);
+        errors
+    }
+
+    fn fits(&self, schema: &'a Value, value: &Value, whole: bool) -> bool {
+        let mut errors = Vec::new();
+        self.check(schema, value, "$", whole, &mut errors);
+        errors.is_empty()
+    }
+
+    /// `whole`: `schema` describes all of `value`, not one part of an `allOf`, so a field no
+    /// part documents is reported.
+    fn check(
+        &self,
+        schema: &'a Value,
+        value: &Value,
+        at: &str,
+        whole: bool,
+        errors: &mut Vec<String>,
+    ) {
+        let schema = self.resolve(schema);
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            self.check(part, value, at, false, errors);
+        }
+        if let Some(alternatives) = schema["oneOf"].as_array() {
+            let matching = alternatives
+                .iter()
+                .filter(|s| self.fits(s, value, whole))
+                .count();
+            if matching != 1 {
+                errors.push(format!(
+                    "{at}: matches {matching} of the `oneOf` schemas: {value}"
+                ));
+                if matching == 0 {
+                    for alternative in alternatives.iter().filter(|s| s["type"] != "null") {
+                        self.check(alternative, value, &format!("{at}(oneOf)"), whole, errors);
+                    }
+                }
+            }
+        }
+        if let Some(ty) = schema.get("type") {
+            let types: Vec<&str> = match ty {
+                Value::String(t) => vec![t.as_str()],
+                Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                other => panic!("type {other}"),
+            };
+            let fits = types.iter().any(|t| match *t {
+                "string" => value.is_string(),
+                "number" => value.is_number(),
+                "integer" => value.is_i64() || value.is_u64(),
+                "boolean" => value.is_boolean(),
+                "null" => value.is_null(),
+                "object" => value.is_object(),
+                "array" => value.is_array(),
+                other => panic!("type {other}"),
+            });
+            if !fits {
+                errors.push(format!("{at}: {value} is not {types:?}"));
+                return;
+            }
+        }
+        if let Some(allowed) = schema["enum"].as_array() {
+            if !allowed.contains(value) {
+                errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+            }
+        }
+        if let Some(object) = value.as_object() {
+            let properties = schema["properties"].as_object();
+            for name in schema["required"].as_array().into_iter().flatten() {
+                if !object.contains_key(name.as_str().unwrap()) {
+                    errors.push(format!("{at}: required field {name} is missing"));
+                }
+            }
+            for (name, v) in object {
+                let at = format!("{at}.{name}");
+                match (
+                    properties.and_then(|p| p.get(name)),
+                    &schema["additionalProperties"],
+                ) {
+                    (Some(property), _) => self.check(property, v, &at, true, errors),
+                    (None, more) if more.is_object() => self.check(more, v, &at, true, errors),
+                    _ => {}
+                }
+            }
+            if whole {
+                if let Some(documented) = self.documented(schema, value) {
+                    for name in object.keys().filter(|k| !documented.contains(*k)) {
+                        errors.push(format!("{at}: field {name} is not in the schema"));
+                    }
+                }
+            }
+        }
+        if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
+            for (i, v) in values.iter().enumerate() {
+                self.check(items, v, &format!("{at}[{i}]"), true, errors);
+            }
+        }
+    }
+
+    /// The field names `schema` documents for `value`, across `allOf` and the matching `oneOf`;
+    /// None when it says nothing about fields (any are allowed).
+    fn documented(&self, schema: &'a Value, value: &Value) -> Option<BTreeSet<String>> {
+        let schema = self.resolve(schema);
+        if schema["additionalProperties"].is_object() {
+            return None;
+        }
+        let mut names: BTreeSet<String> = schema["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut said = schema.get("properties").is_some();
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            names.extend(self.documented(part, value)?);
+            said = true;
+        }
+        for alternative in schema["oneOf"].as_array().into_iter().flatten() {
+            if self.fits(alternative, value, false) {
+                names.extend(self.documented(alternative, value)?);
+                said = true;
+            }
+        }
+        said.then_some(names)
+    }
+}
+
+/// Calls the API and checks the answer against the document: its status must be documented for
+/// the operation, and its body must fit that response's schema.
+struct Client<'a> {
+    app: &'a TestApp,
+    doc: &'a Value,
+    key: String,
+    /// (method, path, status) of every success answer checked.
+    seen: BTreeSet<(String, String, String)>,
+}
+
+impl Client<'_> {
+    async fn get(&mut self, uri: &str) -> Value {
+        self.send(Method::GET, uri, None, &[]).await
+    }
+
+    async fn post(&mut self, uri: &str, body: Value) -> Value {
+        self.send(Method::POST, uri, Some(body), &[]).await
+    }
+
+    /// A POST without a body.
+    async fn post_nothing(&mut self, uri: &str) -> Value {
+        self.send(Method::POST, uri, None, &[]).await
+    }
+
+    async fn patch(&mut self, uri: &str, body: Value) -> Value {
+        self.send(Method::PATCH, uri, Some(body), &[]).await
+    }
+
+    async fn delete(&mut self, uri: &str) -> Value {
+        self.send(Method::DELETE, uri, None, &[]).await
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Value {
+        let r = self
+            .app
+            .api_with(&self.key, method.clone(), uri, body, headers)
+            .await;
+        self.check(&method, uri, &r)
+    }
+
+    /// The documented path `uri` is an instance of; a literal segment beats a `{param}`.
+    fn template(&self, method: &str, uri: &str) -> String {
+        let path = uri.split_once('?').map_or(uri, |(path, _query)| path);
+        let segments: Vec<&str> = path.split('/').collect();
+        let paths = self.doc["paths"].as_object().unwrap();
+        paths
+            .iter()
+            .filter(|(_, item)| item.get(method).is_some())
+            .map(|(template, _)| template.split('/').collect::<Vec<_>>())
+            .filter(|t| {
+                t.len() == segments.len()
+                    && t.iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t == s || t.starts_with('{'))
+            })
+            .max_by_key(|t| t.iter().filter(|t| !t.starts_with('{')).count())
+            .unwrap_or_else(|| panic!("{method} {path} is not documented"))
+            .join("/")
+    }
+
+    fn check(&mut self, method: &Method, uri: &str, r: &Resp) -> Value {
+        let method = method.as_str().to_lowercase();
+        let path = self.template(&method, uri);
+        let status = r.status.as_u16().to_string();
+        let response = &self.doc["paths"][&path][&method]["responses"][&status];
+        assert!(
+            response.is_object(),
+            "{method} {uri} answered {status}, which is not documented for {path}: {}",
+            r.body
+        );
+        let body = r.json();
+        let schema = &response["content"]["application/json"]["schema"];
+        assert!(schema.is_object(), "{method} {path} {status}: no schema");
+        let errors = Schemas { doc: self.doc }.errors(schema, &body);
+        assert!(
+            errors.is_empty(),
+            "{method} {uri} {status} does not fit its schema:\n{}\n{body:#}",
+            errors.join("\n")
+        );
+        if r.status.is_success() {
+            self.seen.insert((method, path, status));
+        }
+        body
+    }
+}
+
+fn card(number: &str) -> Value {
+    json!({"billingFirstName": "Ada", "billingLastName": "Lovelace",
+           "billingAddress": {"addressLine1": "1 Main St", "city": "Springfield", "state": "il",
+                              "postalCode": "62701", "country": "USA"},
+           "creditCard": {"paymentAccountNumber": number, "expirationDate": "12/2030", "securityCode": "123"}})
+}
+
+fn bank(account: &str) -> Value {
+    json!({"billingFirstName": "Ada", "billingLastName": "Lovelace",
+           "ach": {"routingNumber": "110000000", "accountNumber": account, "accountType": "checking"}})
+}
+
+fn invoice(total: &str) -> Value {
+    json!({"merchantInvoiceRefId": "INV-1", "invoiceLineItems": [
+        {"name": "Consulting", "description": "Two hours", "value": total, "valueType": "Standard"},
+        {"name": "Loyalty", "value": "10", "valueType": "DiscountPercentage"}]})
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("an id").to_string()
+}
+
+/// Drives every operation through its success answers and many of its errors, on a real app.
+#[tokio::test]
+async fn every_answer_fits_its_documented_schema() {
+    let app = TestApp::sqlite().await;
+    let doc = fetch(&app).await;
+    let p = app.partner().await;
+    let mut api = Client {
+        app: &app,
+        doc: &doc,
+        key: p.key.clone(),
+        seen: BTreeSet::new(),
+    };
+
+    // Payment requests: created (201), the same again (200), a conflict, invalid fields.
+    let body = json!({"amount": "250.00", "referenceId": "QUOTE-1", "description": "Deposit",
+        "redirectUrl": "https://acme.example/thanks", "payerEmail": "client@example.com",
+        "metadata": {"quote": "1"}});
+    let pr = id(&api.post("/v1/payment-requests", body.clone()).await);
+    api.post("/v1/payment-requests", body).await;
+    api.post(
+        "/v1/payment-requests",
+        json!({"amount": 1, "referenceId": "QUOTE-1"}),
+    )
+    .await;
+    api.post(
+        "/v1/payment-requests",
+        json!({"amount": "1.001", "referenceId": ""}),
+    )
+    .await;
+    api.get("/v1/payment-requests").await;
+    api.get("/v1/payment-requests?status=open&limit=1").await;
+    api.get("/v1/payment-requests?colour=red").await;
+    api.get(&format!("/v1/payment-requests/{pr}")).await;
+    api.get("/v1/payment-requests/pr_nope").await;
+    api.post_nothing(&format!("/v1/payment-requests/{pr}/cancel"))
+        .await;
+    api.post_nothing(&format!("/v1/payment-requests/{pr}/cancel"))
+        .await;
+
+    // Customers.
+    let cus = id(&api
+        .post(
+            "/v1/customers",
+            json!({"firstName": "Ada", "lastName": "Lovelace",
+        "email": "ada@example.com", "merchantCustomerRefId": "C-1"}),
+        )
+        .await);
+    api.post("/v1/customers", json!({"firstName": ""})).await;
+    api.get(&format!("/v1/customers/{cus}")).await;
+    api.get("/v1/customers/cus_nope").await;
+    api.patch(
+        &format!("/v1/customers/{cus}"),
+        json!({"email": null, "entityUseCode": "E"}),
+    )
+    .await;
+    api.patch(
+        &format!("/v1/customers/{cus}"),
+        json!({"entityUseCode": null}),
+    )
+    .await;
+    api.get("/v1/customers?merchantCustomerRefId=C-1").await;
+
+    // Payment methods: a card, a bank account, Google Pay.
+    let mut body = card("4242424242424242");
+    body["customerId"] = json!(cus);
+    let pm = id(&api.post("/v1/payment-methods", body).await);
+    let token = json!({"paymentMethodData": {"info": {"cardNetwork": "VISA", "cardDetails": "1111"},
+                                             "tokenizationData": {"token": "tok"}}});
+    let gp = id(&api
+        .post(
+            "/v1/payment-methods",
+            json!({"customerId": cus,
+        "billingFirstName": "Ada", "billingLastName": "Lovelace",
+        "googlePay": {"googlePayPaymentDataResponse": token.to_string()}}),
+        )
+        .await);
+    let ach = id(&api.post("/v1/payment-methods", json!({"customerId": cus,
+        "billingFirstName": "Ada", "billingLastName": "Lovelace",
+        "ach": {"routingNumber": "110000000", "accountNumber": "000123456789", "accountType": "Savings"}})).await);
+    api.get(&format!("/v1/payment-methods/{gp}")).await;
+    api.get(&format!("/v1/payment-methods/{ach}")).await;
+    api.post("/v1/payment-methods", json!({"customerId": "cus_nope"}))
+        .await;
+
+    // Sales: a stored card with a dynamic descriptor, a decline, Google Pay, bank accounts.
+    let sale = api.post("/v1/payments/sale", json!({"customerId": cus, "paymentMethodId": pm,
+        "invoice": invoice("121.00"),
+        "dynamicDescriptor": {"subMerchantId": "SM1", "subMerchantName": "Acme*Plumbing",
+                              "subMerchantPhone": "555-0100", "city": "Springfield", "countryCode": "US"}})).await;
+    assert_eq!(sale["status"], "completed");
+    let declined = api
+        .post(
+            "/v1/payments/sale",
+            json!({"firstName": "Bo", "lastName": "Diddley",
+        "paymentMethod": card("4000000000000002"), "invoice": invoice("5.00")}),
+        )
+        .await;
+    assert_eq!(declined["status"], "failed");
+    api.post(
+        "/v1/payments/sale",
+        json!({"customerId": cus, "paymentMethodId": gp,
+        "invoice": invoice("7.00")}),
+    )
+    .await;
+    let cleared = api
+        .post(
+            "/v1/payments/sale",
+            json!({"firstName": "Bo", "lastName": "Diddley",
+        "paymentMethod": bank("000123456789"), "invoice": invoice("20.00")}),
+        )
+        .await;
+    assert_eq!(cleared["status"], "pending");
+    let returned = id(&api
+        .post(
+            "/v1/payments/sale",
+            json!({"customerId": cus,
+        "paymentMethodId": ach, "invoice": invoice("20.00")}),
+        )
+        .await);
+    api.post("/v1/payments/sale", json!({"invoice": {}})).await;
+    let cleared = id(&cleared);
+    api.post_nothing(&format!("/v1/sandbox/payments/{cleared}/settle"))
+        .await;
+    api.post_nothing(&format!("/v1/sandbox/payments/{cleared}/settle"))
+        .await;
+    api.post(
+        &format!("/v1/sandbox/payments/{returned}/return"),
+        json!({"code": "R03"}),
+    )
+    .await;
+    api.post(
+        &format!("/v1/sandbox/payments/{returned}/return"),
+        json!({"code": "X"}),
+    )
+    .await;
+    api.post_nothing("/v1/sandbox/payments/pay_nope/settle")
+        .await;
+
+    // Authorizations: captured in part, reversed, and a sale from one.
+    let hold = api
+        .post(
+            "/v1/payments/authorization",
+            json!({"customerId": cus,
+        "paymentMethodId": pm, "invoice": invoice("50.00")}),
+        )
+        .await;
+    assert_eq!(hold["status"], "authorized");
+    let hold = id(&hold);
+    api.get(&format!("/v1/payments/authorization/{hold}")).await;
+    api.post(
+        &format!("/v1/payments/capture/{hold}"),
+        json!({"amount": "40.00"}),
+    )
+    .await;
+    api.post_nothing(&format!("/v1/payments/capture/{hold}"))
+        .await;
+    api.post_nothing("/v1/payments/capture/auth_nope").await;
+    api.get(&format!("/v1/payments/authorization/{hold}")).await;
+    let other = id(&api.post("/v1/payments/authorization", json!({"firstName": "Bo",
+        "lastName": "Diddley", "paymentMethod": card("4000056655665556"), "invoice": invoice("9.00")})).await);
+    api.post_nothing(&format!("/v1/payments/authorization/{other}/reverse"))
+        .await;
+    api.post_nothing(&format!("/v1/payments/authorization/{other}/reverse"))
+        .await;
+    api.post(
+        "/v1/payments/authorization",
+        json!({"customerId": cus, "paymentMethodId": ach,
+        "invoice": invoice("9.00")}),
+    )
+    .await;
+    let third = id(&api
+        .post(
+            "/v1/payments/authorization",
+            json!({"customerId": cus,
+        "paymentMethodId": pm, "invoice": invoice("30.00")}),
+        )
+        .await);
+    api.post(
+        "/v1/payments/sale",
+        json!({"customerId": cus,
+        "paymentMethodAuthorizationId": third, "invoice": invoice("30.00")}),
+    )
+    .await;
+
+    // Reading payments.
+    api.get(&format!("/v1/payments/{}", id(&sale))).await;
+    api.get("/v1/payments/pay_nope").await;
+    api.get("/v1/payments").await;
+    api.get(&format!(
+        "/v1/payments?customerId={cus}&status=completed&source=api"
+    ))
+    .await;
+    api.get("/v1/payments?createdFrom=yesterday").await;
+
+    // Invoice preview, and deleting a payment method.
+    api.post(
+        "/v1/invoices/preview",
+        json!({"invoice": invoice("1.09"), "customerId": cus}),
+    )
+    .await;
+    api.post(
+        "/v1/invoices/preview",
+        json!({"invoice": {"invoiceLineItems": []}}),
+    )
+    .await;
+    api.delete(&format!("/v1/payment-methods/{ach}")).await;
+    api.delete(&format!("/v1/payment-methods/{ach}")).await;
+
+    // Idempotency: a replay is the same documented answer; another body under the key is 422.
+    let key = [("Idempotency-Key", "k-1")];
+    let body = json!({"firstName": "I", "lastName": "D"});
+    let first = api
+        .send(Method::POST, "/v1/customers", Some(body.clone()), &key)
+        .await;
+    let again = api
+        .send(Method::POST, "/v1/customers", Some(body), &key)
+        .await;
+    assert_eq!(first, again);
+    let other = json!({"firstName": "J", "lastName": "D"});
+    api.send(Method::POST, "/v1/customers", Some(other), &key)
+        .await;
+
+    // A wrong key.
+    let r = app.api("sk_nope", Method::GET, "/v1/payments", None).await;
+    api.check(&Method::GET, "/v1/payments", &r);
+
+    // Every success answer of every operation was checked.
+    let mut unchecked = Vec::new();
+    for (method, path, op) in operations(&doc) {
+        for status in op["responses"].as_object().unwrap().keys() {
+            let key = (method.clone(), path.clone(), status.clone());
+            if status.starts_with('2') && path != "/v1/openapi.json" && !api.seen.contains(&key) {
+                unchecked.push(key);
+            }
+        }
+    }
+    assert!(
+        unchecked.is_empty(),
+        "success answers not exercised: {unchecked:?}"
+    );
+}
