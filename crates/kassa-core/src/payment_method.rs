@@ -39,7 +39,8 @@ pub struct PaymentMethodInput {
     pub merchant_payment_method_ref_id: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+// Debug is written by hand: the raw fields are card and bank secrets.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreditCardInput {
     /// The card number (digits; spaces and dashes allowed).
@@ -52,7 +53,8 @@ pub struct CreditCardInput {
     pub security_code: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+// Debug is written by hand: the raw fields are card and bank secrets.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AchInput {
     /// The 9-digit ABA routing number.
@@ -66,13 +68,57 @@ pub struct AchInput {
     pub account_type: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+// Debug is written by hand: the raw fields are card and bank secrets.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GooglePayInput {
     /// The payment data Google Pay returned, as a string of serialized JSON.
     // Taken as any JSON value so that a wrong type is reported with the other field errors.
     #[schema(required = true, nullable = false, value_type = String)]
     pub google_pay_payment_data_response: Option<serde_json::Value>,
+}
+
+/// `Some(***)` or `None`: whether a secret field was sent, never its value.
+fn given<T>(v: &Option<T>) -> &'static str {
+    if v.is_some() {
+        "Some(***)"
+    } else {
+        "None"
+    }
+}
+
+impl std::fmt::Debug for CreditCardInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreditCardInput")
+            .field(
+                "payment_account_number",
+                &given(&self.payment_account_number),
+            )
+            .field("expiration_date", &self.expiration_date)
+            .field("security_code", &given(&self.security_code))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AchInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AchInput")
+            .field("routing_number", &self.routing_number)
+            .field("account_number", &given(&self.account_number))
+            .field("account_type", &self.account_type)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for GooglePayInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GooglePayInput")
+            .field(
+                "google_pay_payment_data_response",
+                &given(&self.google_pay_payment_data_response),
+            )
+            .finish()
+    }
 }
 
 /// A validated instrument, ready to vault and charge.
@@ -525,6 +571,21 @@ mod tests {
                 ("paymentMethod.ach.accountType".to_string(), "required"),
             ]
         );
+    }
+
+    #[test]
+    fn debug_never_shows_card_or_bank_secrets() {
+        let input: PaymentMethodInput = serde_json::from_str(&format!(
+            r#"{{{NAMES}, "creditCard": {{"paymentAccountNumber": "4242424242424242", "expirationDate": "1230", "securityCode": "987"}},
+                "ach": {{"routingNumber": "110000000", "accountNumber": "000123456789", "accountType": "Checking"}},
+                "googlePay": {{"googlePayPaymentDataResponse": "secret-token"}}}}"#
+        ))
+        .unwrap();
+        let shown = format!("{input:?}");
+        for secret in ["4242424242424242", "987", "000123456789", "secret-token"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("110000000"));
     }
 
     #[test]

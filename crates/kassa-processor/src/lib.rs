@@ -91,7 +91,9 @@ pub trait Processor: Send + Sync + std::fmt::Debug {
         authorization_id: &AuthorizationId,
     ) -> Result<Option<ChargeOutcome>, ProcessorError>;
 
-    /// Captures `amount` of a hold as `payment_id` and releases the rest. Idempotent per payment id.
+    /// Captures `amount` of a hold as `payment_id` and releases the rest. Idempotent per payment
+    /// id, and afterwards [`Processor::lookup`] of `payment_id` answers `Approved`. An error means
+    /// nothing was captured.
     async fn capture(
         &self,
         authorization_id: &AuthorizationId,

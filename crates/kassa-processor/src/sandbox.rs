@@ -192,19 +192,23 @@ impl Processor for SandboxProcessor {
     ) -> Result<(), ProcessorError> {
         self.wait().await;
         let mut decided = self.decisions();
-        match decided.by_id.get(authorization_id.as_str()) {
+        let funding = match decided.by_id.get(authorization_id.as_str()) {
+            Some(ChargeOutcome::Approved { funding }) => *funding,
             // A hold this process never saw (the sandbox forgets on restart) is taken as held.
-            Some(ChargeOutcome::Approved { .. }) | None => {
-                decided
-                    .captures
-                    .entry(payment_id.as_str().to_string())
-                    .or_insert(amount);
-                Ok(())
+            None => Funding::Credit,
+            Some(_) => {
+                return Err(ProcessorError(format!(
+                    "authorization {authorization_id} was not approved"
+                )))
             }
-            Some(_) => Err(ProcessorError(format!(
-                "authorization {authorization_id} was not approved"
-            ))),
-        }
+        };
+        // Remembered under the payment id, so `lookup` answers for an unrecorded capture too.
+        decided.remember(payment_id.as_str(), &ChargeOutcome::Approved { funding });
+        decided
+            .captures
+            .entry(payment_id.as_str().to_string())
+            .or_insert(amount);
+        Ok(())
     }
 
     async fn release(&self, _authorization_id: &AuthorizationId) -> Result<(), ProcessorError> {

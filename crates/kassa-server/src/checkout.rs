@@ -107,17 +107,23 @@ async fn pay_detached(
             account_type: *account_type,
         },
     };
-    let charged = state
-        .processor
-        .charge(ChargeRequest {
+    let charged = tokio::time::timeout(
+        crate::payment::PROCESSOR_TIMEOUT,
+        state.processor.charge(ChargeRequest {
             payment_id: &payment_id,
             amount: pr.amount,
             instrument,
-        })
-        .await;
+        }),
+    )
+    .await;
     let result = match charged {
-        Ok(outcome) => attempt_result(state, outcome),
-        Err(e) => {
+        // Still undecided: the request stays held until recovery asks the processor.
+        Err(_) => {
+            tracing::warn!(payment = %payment_id, "processor did not answer in time");
+            return Ok(PayOutcome::InProgress(pr));
+        }
+        Ok(Ok(outcome)) => attempt_result(state, outcome),
+        Ok(Err(e)) => {
             // The processor was not reached: nothing was charged, and the payer may try again.
             tracing::warn!(payment = %payment_id, error = %e, "processor unavailable");
             AttemptResult::Declined {
@@ -125,7 +131,20 @@ async fn pay_detached(
             }
         }
     };
-    let finished = record(state, &partner.id, &payment_id, &result).await?;
+    let finished = match record(state, &partner.id, &payment_id, &result).await {
+        Ok(finished) => finished,
+        // Recovery recorded the same answer first; the payer sees the request as it now is.
+        Err(e) if recorded_already(&e) => {
+            let now = state.clock.now();
+            return Ok(
+                match state.store.payment_request(&partner.id, request).await? {
+                    Some(pr) => PayOutcome::InProgress(pr.seen_at(now)),
+                    None => PayOutcome::NotFound,
+                },
+            );
+        }
+        Err(e) => return Err(e),
+    };
     Ok(match result {
         AttemptResult::Approved { .. } => PayOutcome::Completed,
         AttemptResult::Declined { code } => PayOutcome::Declined(
@@ -169,6 +188,15 @@ pub(crate) async fn record(
         AttemptResult::AchSubmitted { .. } => Attempt::AchSubmitted,
     });
     Ok(finished)
+}
+
+/// Whether recording failed because the answer was recorded already (by recovery, racing a
+/// call that outlived its window): that record stands.
+pub(crate) fn recorded_already(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<StoreError>(),
+        Some(StoreError::Inconsistent(_))
+    )
 }
 
 /// Runs a store call that records money already moved, retrying while the database fails

@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kassa_store::{IdempotencyBegin, IdempotencyPolicy};
-use sha2::{Digest, Sha256};
 
 use crate::api::ApiAuth;
 use crate::app::AppState;
@@ -16,6 +15,28 @@ use crate::error::ApiError;
 const HEADER: &str = "idempotency-key";
 const MAX_KEY: usize = 255;
 const MAX_BODY: usize = 1024 * 1024;
+
+/// The request's `Idempotency-Key` (checked by [`layer`]), for handlers that also write it on the
+/// records they create, so a retry after a crash finds them instead of making another.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(IdempotencyKey(
+            parts
+                .headers
+                .get(HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY)
+                .map(str::to_string),
+        ))
+    }
+}
 
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST || !req.headers().contains_key(HEADER) {
@@ -49,13 +70,15 @@ async fn replay_or_run(state: AppState, req: Request, next: Next) -> Result<Resp
         ApiError::malformed_json("the request body is too large or could not be read")
             .into_response()
     })?;
-    let mut hasher = Sha256::new();
-    hasher.update(parts.method.as_str());
-    hasher.update(b" ");
-    hasher.update(parts.uri.path());
-    hasher.update(b"\n");
-    hasher.update(&bytes);
-    let hash = hex::encode(hasher.finalize());
+    // Keyed: the body may hold a card number, and a plain hash of it could be brute-forced
+    // from the last 4 and the brand kept beside it.
+    let hash = state.vault.request_digest(&[
+        parts.method.as_str().as_bytes(),
+        b" ",
+        parts.uri.path().as_bytes(),
+        b"\n",
+        &bytes,
+    ]);
     let partner = auth.partner.id.clone();
     let begin = state
         .store

@@ -4,7 +4,6 @@
 
 use anyhow::Context;
 use kassa_core::id::{AuthorizationId, PaymentId, PaymentRequestId};
-use kassa_core::money::{Currency, Money};
 use kassa_core::payment::{AchResolution, AchReturnCode};
 use kassa_store::Job;
 use time::Duration;
@@ -76,21 +75,6 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
         "expire_payment_request" => {
             let id = PaymentRequestId::parse(&field("paymentRequestId")?)?;
             state.store.expire_payment_request(&id, now).await?;
-        }
-        // The capture is recorded already; the processor is told here, as often as it takes.
-        "processor_capture" => {
-            let authorization = AuthorizationId::parse(&field("authorizationId")?)?;
-            let payment = PaymentId::parse(&field("paymentId")?)?;
-            let amount = job
-                .payload
-                .get("amount")
-                .and_then(|v| v.as_i64())
-                .context("job payload has no amount")?;
-            let currency = Currency::parse(&field("currency")?)?;
-            state
-                .processor
-                .capture(&authorization, &payment, Money::new(amount, currency))
-                .await?;
         }
         "processor_release" => {
             let authorization = AuthorizationId::parse(&field("authorizationId")?)?;

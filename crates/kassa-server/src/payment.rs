@@ -10,13 +10,14 @@ use kassa_core::descriptor::DynamicDescriptor;
 use kassa_core::id::{AuthorizationId, CustomerId, PaymentId, PaymentMethodId, VaultEntryId};
 use kassa_core::invoice::Invoice;
 use kassa_core::money::Money;
-use kassa_core::payment::{DeclineCode, MaskedMethod, Payment};
+use kassa_core::payment::{DeclineCode, Funding, MaskedMethod, Payment};
 use kassa_core::payment_method::{GooglePayData, NewInstrument, PaymentMethodDraft};
 use kassa_core::secret::Secret;
 use kassa_processor::{AuthorizeRequest, ChargeOutcome, ChargeRequest, Instrument};
 use kassa_store::{
-    AttemptResult, AuthorizationResult, CustomerRef, MethodDetails, MethodOwner, MethodUse,
-    NewApiPayment, NewAuthorization, NewPaymentMethod, Partner, StoreError,
+    AttemptResult, AuthorizationResult, Begun, CaptureOutcome, CustomerRef, MethodDetails,
+    MethodOwner, MethodUse, NewApiPayment, NewAuthorization, NewCapture, NewPaymentMethod, Partner,
+    StoreError,
 };
 
 use crate::app::AppState;
@@ -66,17 +67,30 @@ impl Order {
     }
 }
 
+/// How long Kassa waits for the processor. Well inside the recovery window
+/// (`jobs::ABANDONED_ATTEMPT`), so recovery never asks about a call still in progress; a call
+/// that times out stays undecided (`pending`) until recovery asks the processor what happened.
+pub const PROCESSOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Records the sale, charges it, and records the answer. A decline is a failed payment, not an
-/// error. Runs in its own task so a client that disconnects cannot cut it short.
-pub async fn sale(state: &AppState, partner: &Partner, order: Order) -> anyhow::Result<Payment> {
+/// error. Runs in its own task so a client that disconnects cannot cut it short. A retry under
+/// the same `Idempotency-Key` gets the payment the first request made, never a second charge.
+pub async fn sale(
+    state: &AppState,
+    partner: &Partner,
+    order: Order,
+    idempotency_key: Option<String>,
+) -> anyhow::Result<Payment> {
     let (state, partner) = (state.clone(), partner.clone());
-    tokio::spawn(async move { sale_detached(&state, &partner, order).await }).await?
+    tokio::spawn(async move { sale_detached(&state, &partner, order, idempotency_key).await })
+        .await?
 }
 
 async fn sale_detached(
     state: &AppState,
     partner: &Partner,
     order: Order,
+    idempotency_key: Option<String>,
 ) -> anyhow::Result<Payment> {
     let now = state.clock.now();
     let payment_id = PaymentId::generate();
@@ -84,24 +98,32 @@ async fn sale_detached(
     let method = method_use(state, partner, customer.id(), &order.method);
     let new = NewApiPayment {
         payment_id: payment_id.clone(),
+        idempotency_key,
         amount: order.amount(),
         customer,
         method,
         invoice: order.invoice.clone(),
         dynamic_descriptor: order.dynamic_descriptor.clone(),
     };
-    state.store.begin_payment(&partner.id, &new, now).await?;
-    let charged = state
-        .processor
-        .charge(ChargeRequest {
+    if let Begun::Existing(payment) = state.store.begin_payment(&partner.id, &new, now).await? {
+        return Ok(payment);
+    }
+    let charged = tokio::time::timeout(
+        PROCESSOR_TIMEOUT,
+        state.processor.charge(ChargeRequest {
             payment_id: &payment_id,
             amount: new.amount,
             instrument: instrument(&order.method),
-        })
-        .await;
+        }),
+    )
+    .await;
     let result = match charged {
-        Ok(outcome) => crate::checkout::attempt_result(state, outcome),
-        Err(e) => {
+        Err(_) => {
+            tracing::warn!(payment = %payment_id, "processor did not answer in time; the payment stays pending until recovery asks it");
+            return current_payment(state, partner, &payment_id).await;
+        }
+        Ok(Ok(outcome)) => crate::checkout::attempt_result(state, outcome),
+        Ok(Err(e)) => {
             // Not reached: nothing was charged.
             tracing::warn!(payment = %payment_id, error = %e, "processor unavailable");
             AttemptResult::Declined {
@@ -109,8 +131,106 @@ async fn sale_detached(
             }
         }
     };
-    let finished = crate::checkout::record(state, &partner.id, &payment_id, &result).await?;
-    Ok(finished.payment)
+    finish(state, partner, &payment_id, &result).await
+}
+
+/// Records the processor's answer for an API payment. If recovery recorded it first (a call
+/// that outlived the recovery window), that record stands and is returned.
+async fn finish(
+    state: &AppState,
+    partner: &Partner,
+    payment: &PaymentId,
+    result: &AttemptResult,
+) -> anyhow::Result<Payment> {
+    match crate::checkout::record(state, &partner.id, payment, result).await {
+        Ok(finished) => Ok(finished.payment),
+        Err(e) if crate::checkout::recorded_already(&e) => {
+            tracing::warn!(payment = %payment, "the answer was recorded meanwhile by recovery");
+            current_payment(state, partner, payment).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn current_payment(
+    state: &AppState,
+    partner: &Partner,
+    id: &PaymentId,
+) -> anyhow::Result<Payment> {
+    state
+        .store
+        .payment(&partner.id, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("payment {id} vanished"))
+}
+
+/// Claims an authorization for its capture, asks the processor to capture, and records the
+/// answer: `Captured` with a completed payment, or with a failed one (the processor refused; the
+/// authorization may be captured again), or any refusal of the claim.
+pub async fn capture(
+    state: &AppState,
+    partner: &Partner,
+    authorization: AuthorizationId,
+    capture: NewCapture,
+) -> anyhow::Result<CaptureOutcome> {
+    let (state, partner) = (state.clone(), partner.clone());
+    tokio::spawn(async move { capture_detached(&state, &partner, &authorization, &capture).await })
+        .await?
+}
+
+async fn capture_detached(
+    state: &AppState,
+    partner: &Partner,
+    id: &AuthorizationId,
+    capture: &NewCapture,
+) -> anyhow::Result<CaptureOutcome> {
+    let claimed = state
+        .store
+        .capture_authorization(&partner.id, id, capture, state.clock.now())
+        .await?;
+    let CaptureOutcome::Captured {
+        authorization,
+        payment,
+    } = claimed
+    else {
+        return Ok(claimed);
+    };
+    let asked = tokio::time::timeout(
+        PROCESSOR_TIMEOUT,
+        state.processor.capture(id, &payment.id, payment.amount),
+    )
+    .await;
+    let result = match asked {
+        Err(_) => {
+            tracing::warn!(payment = %payment.id, "processor did not answer a capture in time; it stays pending until recovery asks");
+            return Ok(CaptureOutcome::Captured {
+                authorization,
+                payment,
+            });
+        }
+        Ok(Ok(())) => AttemptResult::Approved {
+            funding: match authorization.payment_method {
+                MaskedMethod::Card { funding, .. } => funding,
+                _ => Funding::Unknown,
+            },
+        },
+        Ok(Err(e)) => {
+            tracing::warn!(payment = %payment.id, error = %e, "processor refused a capture");
+            AttemptResult::Declined {
+                code: DeclineCode::ProcessingError,
+            }
+        }
+    };
+    let payment = finish(state, partner, &payment.id, &result).await?;
+    let authorization = state
+        .store
+        .authorization(&partner.id, id)
+        .await?
+        .unwrap_or(authorization);
+    Ok(CaptureOutcome::Captured {
+        authorization,
+        payment,
+    })
 }
 
 /// Records the authorization, asks the processor to hold the funds, and records the answer.
@@ -118,15 +238,18 @@ pub async fn authorize(
     state: &AppState,
     partner: &Partner,
     order: Order,
+    idempotency_key: Option<String>,
 ) -> anyhow::Result<Authorization> {
     let (state, partner) = (state.clone(), partner.clone());
-    tokio::spawn(async move { authorize_detached(&state, &partner, order).await }).await?
+    tokio::spawn(async move { authorize_detached(&state, &partner, order, idempotency_key).await })
+        .await?
 }
 
 async fn authorize_detached(
     state: &AppState,
     partner: &Partner,
     order: Order,
+    idempotency_key: Option<String>,
 ) -> anyhow::Result<Authorization> {
     let now = state.clock.now();
     let id = AuthorizationId::generate();
@@ -134,6 +257,7 @@ async fn authorize_detached(
     let method = method_use(state, partner, customer.id(), &order.method);
     let new = NewAuthorization {
         id: id.clone(),
+        idempotency_key,
         amount: order.amount(),
         customer,
         method,
@@ -141,28 +265,53 @@ async fn authorize_detached(
         dynamic_descriptor: order.dynamic_descriptor.clone(),
         expires_at: now + AUTHORIZATION_VALIDITY,
     };
-    state
+    if let Begun::Existing(auth) = state
         .store
         .begin_authorization(&partner.id, &new, now)
-        .await?;
-    let asked = state
-        .processor
-        .authorize(AuthorizeRequest {
+        .await?
+    {
+        return Ok(auth);
+    }
+    let asked = tokio::time::timeout(
+        PROCESSOR_TIMEOUT,
+        state.processor.authorize(AuthorizeRequest {
             authorization_id: &id,
             amount: new.amount,
             instrument: instrument(&order.method),
-        })
-        .await;
+        }),
+    )
+    .await;
     let result = match asked {
-        Ok(outcome) => authorization_result(outcome),
-        Err(e) => {
+        Err(_) => {
+            tracing::warn!(authorization = %id, "processor did not answer in time; the authorization stays pending until recovery asks it");
+            return current_authorization(state, partner, &id).await;
+        }
+        Ok(Ok(outcome)) => authorization_result(outcome),
+        Ok(Err(e)) => {
             tracing::warn!(authorization = %id, error = %e, "processor unavailable");
             AuthorizationResult::Declined {
                 code: DeclineCode::ProcessingError,
             }
         }
     };
-    record_authorization(state, partner, &id, &result).await
+    match record_authorization(state, partner, &id, &result).await {
+        Err(e) if crate::checkout::recorded_already(&e) => {
+            current_authorization(state, partner, &id).await
+        }
+        other => other,
+    }
+}
+
+async fn current_authorization(
+    state: &AppState,
+    partner: &Partner,
+    id: &AuthorizationId,
+) -> anyhow::Result<Authorization> {
+    state
+        .store
+        .authorization(&partner.id, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("authorization {id} vanished"))
 }
 
 fn authorization_result(outcome: ChargeOutcome) -> AuthorizationResult {

@@ -682,14 +682,11 @@ on_both_backends!(idempotency_keys_replay_and_refuse, |app| {
 });
 
 on_both_backends!(idempotency_in_progress_is_a_conflict, |app| {
-    use sha2::Digest;
     let p = app.partner().await;
     let body = json!({"amount": "1.00", "referenceId": "IDEM-5"}).to_string();
-    // The hash the middleware computes: method, path and body.
-    let mut h = sha2::Sha256::new();
-    h.update(b"POST /v1/payment-requests\n");
-    h.update(body.as_bytes());
-    let hash = hex::encode(h.finalize());
+    // The digest the middleware computes (keyed with the test vault key): method, path and body.
+    let hash = kassa_server::vault::Vault::new(&[42u8; 32])
+        .request_digest(&[b"POST /v1/payment-requests\n", body.as_bytes()]);
     app.store
         .idempotency_begin(
             &p.partner.id,

@@ -337,8 +337,6 @@ on_both_backends!(authorize_then_capture_part_once, |app| {
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(&r), "already_captured");
-    // The processor is told by a job.
-    assert!(app.run_jobs().await >= 1);
 });
 
 on_both_backends!(reverse_then_capture_is_refused, |app| {
@@ -809,6 +807,7 @@ on_both_backends!(
         // sale it never received.
         let sale = |id: &PaymentId| NewApiPayment {
             payment_id: id.clone(),
+            idempotency_key: None,
             amount: Money::new(1000, Currency::Usd),
             customer: CustomerRef::Existing(customer.clone()),
             method: method(),
@@ -830,6 +829,7 @@ on_both_backends!(
                 &p.partner.id,
                 &NewAuthorization {
                     id: auth.clone(),
+                    idempotency_key: None,
                     amount: Money::new(1000, Currency::Usd),
                     customer: CustomerRef::Existing(customer.clone()),
                     method: method(),
@@ -980,3 +980,184 @@ on_both_backends!(
         assert_eq!(held["status"], "authorized");
     }
 );
+
+on_both_backends!(a_retry_under_the_same_key_never_charges_twice, |app| {
+    // The key's stored answer is gone (its request crashed, or answered 5xx and released it):
+    // the retry runs again, and finds the payment the first one made.
+    let p = app.partner().await;
+    let body = json!({"firstName": "A", "lastName": "B", "paymentMethod": card("4242424242424242"), "invoice": invoice("9.00")});
+    let send = |path: &'static str, body: Value, key: &'static str| {
+        let (app, p) = (&app, &p);
+        async move {
+            app.api_with(
+                &p.key,
+                Method::POST,
+                path,
+                Some(body),
+                &[("Idempotency-Key", key)],
+            )
+            .await
+        }
+    };
+    let first = send("/v1/payments/sale", body.clone(), "sale-1").await;
+    let auth = send("/v1/payments/authorization", body.clone(), "auth-1").await;
+    let auth_id = auth.json()["id"].as_str().unwrap().to_string();
+    let capture_path: &'static str =
+        Box::leak(format!("/v1/payments/capture/{auth_id}").into_boxed_str());
+    let captured = send(capture_path, json!({"amount": "4.00"}), "capture-1").await;
+    assert_eq!(captured.status, StatusCode::CREATED, "{}", captured.body);
+    let forgotten = app
+        .store
+        .purge_idempotency_keys(start_time() + time::Duration::days(400))
+        .await
+        .unwrap();
+    assert!(forgotten >= 3);
+    let again = send("/v1/payments/sale", body.clone(), "sale-1").await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.json()["id"], first.json()["id"]);
+    let auth_again = send("/v1/payments/authorization", body, "auth-1").await;
+    assert_eq!(auth_again.json()["id"], auth_id.as_str());
+    let capture_again = send(capture_path, json!({"amount": "4.00"}), "capture-1").await;
+    assert_eq!(
+        capture_again.status,
+        StatusCode::CREATED,
+        "{}",
+        capture_again.body
+    );
+    assert_eq!(capture_again.json()["id"], captured.json()["id"]);
+    // One sale and one capture, no more.
+    assert_eq!(ids(&get(&app, &p, "/v1/payments").await.json()).len(), 2);
+});
+
+/// The sandbox, except that every capture is refused.
+#[derive(Debug, Clone, Default)]
+struct RefusingCaptures(kassa_processor::SandboxProcessor);
+
+#[async_trait::async_trait]
+impl kassa_processor::Processor for RefusingCaptures {
+    async fn charge(
+        &self,
+        r: kassa_processor::ChargeRequest<'_>,
+    ) -> Result<kassa_processor::ChargeOutcome, kassa_processor::ProcessorError> {
+        self.0.charge(r).await
+    }
+    async fn lookup(
+        &self,
+        id: &kassa_core::id::PaymentId,
+    ) -> Result<Option<kassa_processor::ChargeOutcome>, kassa_processor::ProcessorError> {
+        self.0.lookup(id).await
+    }
+    async fn authorize(
+        &self,
+        r: kassa_processor::AuthorizeRequest<'_>,
+    ) -> Result<kassa_processor::ChargeOutcome, kassa_processor::ProcessorError> {
+        self.0.authorize(r).await
+    }
+    async fn lookup_authorization(
+        &self,
+        id: &kassa_core::id::AuthorizationId,
+    ) -> Result<Option<kassa_processor::ChargeOutcome>, kassa_processor::ProcessorError> {
+        self.0.lookup_authorization(id).await
+    }
+    async fn capture(
+        &self,
+        _: &kassa_core::id::AuthorizationId,
+        _: &kassa_core::id::PaymentId,
+        _: kassa_core::money::Money,
+    ) -> Result<(), kassa_processor::ProcessorError> {
+        Err(kassa_processor::ProcessorError(
+            "the hold was released by the issuer".into(),
+        ))
+    }
+    async fn release(
+        &self,
+        id: &kassa_core::id::AuthorizationId,
+    ) -> Result<(), kassa_processor::ProcessorError> {
+        self.0.release(id).await
+    }
+}
+
+on_both_backends!(
+    a_capture_the_processor_refuses_fails_and_frees_the_authorization,
+    processor = RefusingCaptures::default(),
+    |app| {
+        let p = app.partner().await;
+        let auth = created(&app, &p, "/v1/payments/authorization", json!({
+        "firstName": "A", "lastName": "B", "paymentMethod": card("4242424242424242"), "invoice": invoice("50.00")})).await;
+        let id = auth["id"].as_str().unwrap();
+        let refused = created(&app, &p, &format!("/v1/payments/capture/{id}"), json!({})).await;
+        assert_eq!(
+            refused["status"], "failed",
+            "never completed before the processor confirms"
+        );
+        assert_eq!(refused["failureCode"], "processing_error");
+        assert_eq!(refused["capturedAmount"], "0.00");
+        let a = get(&app, &p, &format!("/v1/payments/authorization/{id}"))
+            .await
+            .json();
+        assert_eq!(a["status"], "authorized");
+        assert_eq!(a["capturedAmount"], "0.00");
+        assert_eq!(a["paymentId"], Value::Null);
+        // It can be captured (or reversed) again.
+        let again = created(
+            &app,
+            &p,
+            &format!("/v1/payments/capture/{id}"),
+            json!({"amount": "10.00"}),
+        )
+        .await;
+        assert_eq!(again["status"], "failed");
+        let r = post(
+            &app,
+            &p,
+            &format!("/v1/payments/authorization/{id}/reverse"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+);
+
+on_both_backends!(
+    a_card_typed_on_a_payment_page_cannot_be_charged_by_api,
+    |app| {
+        let p = app.partner().await;
+        let pr = app.create_request(&p, "3.00", "Q-PAGE").await;
+        let mut payer = Payer::new(&app);
+        payer.pay_card(&pay_path(&pr), "4242424242424242").await;
+        let paid = app.get_request(&p, pr["id"].as_str().unwrap()).await;
+        let payment = app
+            .get_payment(&p, paid["paymentId"].as_str().unwrap())
+            .await;
+        let r = post(
+            &app,
+            &p,
+            "/v1/payments/sale",
+            json!({"firstName": "A", "lastName": "B",
+        "paymentMethodId": payment["paymentMethodId"], "invoice": invoice("3.00")}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(r.json()["error"]["errors"][0]["code"], "not_reusable");
+    }
+);
+
+on_both_backends!(a_card_number_of_the_wrong_type_is_not_echoed, |app| {
+    let p = app.partner().await;
+    let r = post(
+        &app,
+        &p,
+        "/v1/payments/sale",
+        json!({"firstName": "A", "lastName": "B",
+        "paymentMethod": {"billingFirstName": "A", "billingLastName": "B",
+            "creditCard": {"paymentAccountNumber": 4242424242424242u64, "expirationDate": "1230"}},
+        "invoice": invoice("3.00")}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(!r.body.contains("4242424242424242"), "{}", r.body);
+    assert_eq!(
+        r.json()["error"]["errors"][0]["field"],
+        "paymentMethod.creditCard.paymentAccountNumber"
+    );
+});

@@ -212,14 +212,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         partner: &PartnerId,
         new: &NewApiPayment,
         now: OffsetDateTime,
-    ) -> Result<Payment>;
+    ) -> Result<Begun<Payment>>;
     /// Records an authorization as pending before the processor is asked.
     async fn begin_authorization(
         &self,
         partner: &PartnerId,
         new: &NewAuthorization,
         now: OffsetDateTime,
-    ) -> Result<Authorization>;
+    ) -> Result<Begun<Authorization>>;
     /// Records the processor's answer; Inconsistent if it was recorded already.
     async fn finish_authorization(
         &self,
@@ -233,8 +233,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         partner: &PartnerId,
         id: &AuthorizationId,
     ) -> Result<Option<Authorization>>;
-    /// Captures an authorization once: one conditional update and the capture's payment, in
-    /// one transaction.
+    /// Claims an authorization for its one capture: one conditional update and the capture's
+    /// pending payment, in one transaction; the processor's answer is recorded by `finish_attempt`.
     async fn capture_authorization(
         &self,
         partner: &PartnerId,

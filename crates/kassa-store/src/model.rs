@@ -261,6 +261,14 @@ pub enum IdempotencyBegin {
     InProgress,
 }
 
+/// What a `begin_*` call did: started a new record, or found the one an earlier request under
+/// the same `Idempotency-Key` made (nothing new was written).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Begun<T> {
+    Started(T),
+    Existing(T),
+}
+
 /// The customer of an API payment: an existing one, or one made in the same transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CustomerRef {
@@ -310,6 +318,8 @@ impl MethodUse {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewApiPayment {
     pub payment_id: PaymentId,
+    /// The request's `Idempotency-Key`: a retry finds this payment instead of making another.
+    pub idempotency_key: Option<String>,
     pub amount: Money,
     pub customer: CustomerRef,
     pub method: MethodUse,
@@ -321,6 +331,7 @@ pub struct NewApiPayment {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAuthorization {
     pub id: AuthorizationId,
+    pub idempotency_key: Option<String>,
     pub amount: Money,
     pub customer: CustomerRef,
     pub method: MethodUse,
@@ -340,6 +351,7 @@ pub enum AuthorizationResult {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCapture {
     pub payment_id: PaymentId,
+    pub idempotency_key: Option<String>,
     /// None captures the whole authorized amount.
     pub amount: Option<Money>,
     pub invoice: Option<Invoice>,
@@ -350,10 +362,14 @@ pub struct NewCapture {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum CaptureOutcome {
+    /// Claimed: the authorization is `captured` and the capture's payment pending until the
+    /// processor confirms ([`crate::Store::finish_attempt`]; a refusal frees the authorization).
     Captured {
         authorization: Authorization,
         payment: Payment,
     },
+    /// The payment an earlier request under the same `Idempotency-Key` made.
+    Existing(Payment),
     NotFound,
     ExceedsAuthorized(Authorization),
     AlreadyCaptured(Authorization),

@@ -443,6 +443,17 @@ macro_rules! store_impl {
             }
         }
 
+        /// The payment an earlier request under this `Idempotency-Key` made, if any.
+        async fn payment_by_key(tx: &mut Tx<'_>, partner: &PartnerId, key: Option<&str>) -> Result<Option<Payment>> {
+            let Some(key) = key else { return Ok(None) };
+            let row = sqlx::query(concat!("SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 AND idempotency_key = $2"))
+                .bind(partner.as_str())
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?;
+            row.as_ref().map(payment_from_row).transpose()
+        }
+
         async fn auth_in_tx(tx: &mut Tx<'_>, partner: &PartnerId, id: &AuthorizationId) -> Result<Option<Authorization>> {
             let row = sqlx::query(concat!("SELECT ", crate::sql::auth_cols!(), " FROM authorizations WHERE partner_id = $1 AND id = $2"))
                 .bind(partner.as_str())
@@ -960,6 +971,18 @@ macro_rules! store_impl {
                     };
                     insert_job(&mut tx, &job, now).await?;
                 }
+                if let (Some(authorization), AttemptResult::Declined { .. }) = (&payment.authorization_id, result) {
+                    // The processor refused the capture: the hold is the partner's to capture again.
+                    sqlx::query(
+                        "UPDATE authorizations SET status = 'authorized', captured_amount = 0, capture_payment_id = NULL, \
+                         captured_at = NULL, updated_at = $3 WHERE id = $1 AND capture_payment_id = $2 AND status = 'captured'",
+                    )
+                    .bind(authorization.as_str())
+                    .bind(payment_id.as_str())
+                    .bind(to_micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 let request = match &payment.payment_request_id {
                     None => None,
                     Some(request_id) => Some(match result {
@@ -1257,8 +1280,12 @@ macro_rules! store_impl {
                     .collect()
             }
 
-            async fn begin_payment(&self, partner: &PartnerId, new: &NewApiPayment, now: OffsetDateTime) -> Result<Payment> {
+            async fn begin_payment(&self, partner: &PartnerId, new: &NewApiPayment, now: OffsetDateTime) -> Result<Begun<Payment>> {
                 let mut tx = self.writer().begin().await?;
+                if let Some(existing) = payment_by_key(&mut tx, partner, new.idempotency_key.as_deref()).await? {
+                    tx.rollback().await?;
+                    return Ok(Begun::Existing(existing));
+                }
                 ensure_customer(&mut tx, partner, &new.customer).await?;
                 ensure_method(&mut tx, partner, &new.method, now).await?;
                 let (last4, details) = new.method.parts();
@@ -1266,8 +1293,8 @@ macro_rules! store_impl {
                 let row = sqlx::query(concat!(
                     "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, payment_method_id, \
                      method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, invoice_id, \
-                     invoice, dynamic_descriptor, awaiting_processor, created_at) \
-                     VALUES ($1, $2, 'api', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, TRUE, $18) \
+                     invoice, dynamic_descriptor, awaiting_processor, created_at, idempotency_key) \
+                     VALUES ($1, $2, 'api', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, TRUE, $18, $19) \
                      RETURNING ", crate::sql::payment_cols!()
                 ))
                 .bind(new.payment_id.as_str())
@@ -1288,15 +1315,27 @@ macro_rules! store_impl {
                 .bind(to_json(&new.invoice)?)
                 .bind(new.dynamic_descriptor.as_ref().map(to_json).transpose()?)
                 .bind(to_micros(now))
+                .bind(new.idempotency_key.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
                 let payment = payment_from_row(&row)?;
                 tx.commit().await?;
-                Ok(payment)
+                Ok(Begun::Started(payment))
             }
 
-            async fn begin_authorization(&self, partner: &PartnerId, new: &NewAuthorization, now: OffsetDateTime) -> Result<Authorization> {
+            async fn begin_authorization(&self, partner: &PartnerId, new: &NewAuthorization, now: OffsetDateTime) -> Result<Begun<Authorization>> {
                 let mut tx = self.writer().begin().await?;
+                if let Some(key) = new.idempotency_key.as_deref() {
+                    let row = sqlx::query(concat!("SELECT ", crate::sql::auth_cols!(), " FROM authorizations WHERE partner_id = $1 AND idempotency_key = $2"))
+                        .bind(partner.as_str())
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = row {
+                        tx.rollback().await?;
+                        return Ok(Begun::Existing(auth_from_row(&row)?));
+                    }
+                }
                 ensure_customer(&mut tx, partner, &new.customer).await?;
                 ensure_method(&mut tx, partner, &new.method, now).await?;
                 let (last4, details) = new.method.parts();
@@ -1304,8 +1343,8 @@ macro_rules! store_impl {
                 let row = sqlx::query(concat!(
                     "INSERT INTO authorizations (id, partner_id, status, amount, currency, customer_id, payment_method_id, \
                      method_type, brand, funding, last4, exp_month, exp_year, invoice_id, invoice, dynamic_descriptor, \
-                     created_at, updated_at, expires_at) \
-                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, 'unknown', $9, $10, $11, $12, $13, $14, $15, $15, $16) \
+                     created_at, updated_at, expires_at, idempotency_key) \
+                     VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, 'unknown', $9, $10, $11, $12, $13, $14, $15, $15, $16, $17) \
                      RETURNING ", crate::sql::auth_cols!()
                 ))
                 .bind(new.id.as_str())
@@ -1324,11 +1363,12 @@ macro_rules! store_impl {
                 .bind(new.dynamic_descriptor.as_ref().map(to_json).transpose()?)
                 .bind(to_micros(now))
                 .bind(to_micros(new.expires_at))
+                .bind(new.idempotency_key.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
                 let auth = auth_from_row(&row)?;
                 tx.commit().await?;
-                Ok(auth)
+                Ok(Begun::Started(auth))
             }
 
             async fn finish_authorization(&self, partner: &PartnerId, id: &AuthorizationId, result: &AuthorizationResult, now: OffsetDateTime) -> Result<Authorization> {
@@ -1368,6 +1408,10 @@ macro_rules! store_impl {
 
             async fn capture_authorization(&self, partner: &PartnerId, id: &AuthorizationId, capture: &NewCapture, now: OffsetDateTime) -> Result<CaptureOutcome> {
                 let mut tx = self.writer().begin().await?;
+                if let Some(existing) = payment_by_key(&mut tx, partner, capture.idempotency_key.as_deref()).await? {
+                    tx.rollback().await?;
+                    return Ok(CaptureOutcome::Existing(existing));
+                }
                 // The one atomic change: only an authorized, unexpired hold of at least this amount.
                 let claimed = sqlx::query(concat!(
                     "UPDATE authorizations SET status = 'captured', captured_amount = COALESCE($3, amount), \
@@ -1404,12 +1448,13 @@ macro_rules! store_impl {
                     None => authorization.dynamic_descriptor.as_ref(),
                 };
                 let amount = authorization.captured_amount.minor();
+                // Pending until the processor confirms the capture (`finish_attempt`).
                 let row = sqlx::query(concat!(
-                    "INSERT INTO payments (id, partner_id, source, status, amount, currency, captured_amount, customer_id, \
+                    "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, \
                      payment_method_id, authorization_id, method_type, brand, funding, last4, exp_month, exp_year, \
-                     invoice_id, invoice, dynamic_descriptor, created_at, completed_at) \
-                     SELECT $1, partner_id, 'api', 'completed', $3, currency, $3, customer_id, payment_method_id, id, \
-                     method_type, brand, funding, last4, exp_month, exp_year, $4, $5, $6, $7, $7 \
+                     invoice_id, invoice, dynamic_descriptor, awaiting_processor, idempotency_key, created_at) \
+                     SELECT $1, partner_id, 'api', 'pending', $3, currency, customer_id, payment_method_id, id, \
+                     method_type, brand, funding, last4, exp_month, exp_year, $4, $5, $6, TRUE, $8, $7 \
                      FROM authorizations WHERE id = $2 RETURNING ", crate::sql::payment_cols!()
                 ))
                 .bind(capture.payment_id.as_str())
@@ -1419,20 +1464,10 @@ macro_rules! store_impl {
                 .bind(invoice.map(to_json).transpose()?)
                 .bind(descriptor.map(to_json).transpose()?)
                 .bind(to_micros(now))
+                .bind(capture.idempotency_key.as_deref())
                 .fetch_one(&mut *tx)
                 .await?;
                 let payment = payment_from_row(&row)?;
-                insert_event(&mut tx, partner, "payment.completed", &payment, now).await?;
-                // The processor is told after commit, by a durable job: the capture is ours now.
-                let job = NewJob {
-                    kind: "processor_capture".into(),
-                    payload: serde_json::json!({
-                        "authorizationId": id.as_str(), "paymentId": payment.id.as_str(), "amount": amount,
-                        "currency": authorization.currency.as_str(),
-                    }),
-                    run_at: now,
-                };
-                insert_job(&mut tx, &job, now).await?;
                 tx.commit().await?;
                 Ok(CaptureOutcome::Captured { authorization, payment })
             }

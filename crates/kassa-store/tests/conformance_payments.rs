@@ -14,8 +14,8 @@ use kassa_core::invoice::{Invoice, InvoiceInput, TaxRate, TaxRates};
 use kassa_core::money::{Currency, Money};
 use kassa_core::payment::{DeclineCode, Funding, PaymentSource, PaymentStatus};
 use kassa_store::{
-    AttemptResult, AuthorizationResult, CaptureOutcome, CustomerFilter, CustomerRef, MethodUse,
-    NewApiPayment, NewAuthorization, NewCapture, NewPaymentMethod, Page, PageRequest,
+    AttemptResult, AuthorizationResult, Begun, CaptureOutcome, CustomerFilter, CustomerRef,
+    MethodUse, NewApiPayment, NewAuthorization, NewCapture, NewPaymentMethod, Page, PageRequest,
     PaymentFilter, ReverseOutcome, Store, StoreError,
 };
 use time::OffsetDateTime;
@@ -70,6 +70,7 @@ async fn authorized(
     let c = customer(partner, at);
     let new = NewAuthorization {
         id: AuthorizationId::generate(),
+        idempotency_key: None,
         amount: usd(minor),
         method: MethodUse::New(new_method(&c.id)),
         customer: CustomerRef::New(c),
@@ -77,7 +78,10 @@ async fn authorized(
         dynamic_descriptor: None,
         expires_at: at + AUTHORIZATION_VALIDITY,
     };
-    let pending = store.begin_authorization(partner, &new, at).await.unwrap();
+    let Begun::Started(pending) = store.begin_authorization(partner, &new, at).await.unwrap()
+    else {
+        panic!("a new authorization");
+    };
     assert_eq!(pending.status, AuthorizationStatus::Pending);
     let auth = store
         .finish_authorization(
@@ -97,6 +101,7 @@ async fn authorized(
 fn capture(amount: Option<i64>) -> NewCapture {
     NewCapture {
         payment_id: PaymentId::generate(),
+        idempotency_key: None,
         amount: amount.map(usd),
         invoice: None,
         dynamic_descriptor: None,
@@ -139,7 +144,8 @@ async fn simultaneous_captures_of_one_authorization_capture_once() {
         };
         assert_eq!(payments.len(), 1, "[{name}]");
         assert_eq!(payments[0].id, captured[0].id);
-        assert_eq!(payments[0].status, PaymentStatus::Completed);
+        // Claimed, not yet confirmed by the processor.
+        assert_eq!(payments[0].status, PaymentStatus::Pending);
         assert_eq!(payments[0].authorization_id.as_ref(), Some(&auth.id));
         let stored = store
             .authorization(&partner, &auth.id)
@@ -178,7 +184,8 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
             panic!("[{name}] capture refused");
         };
         assert_eq!(payment.amount, usd(5_000));
-        assert_eq!(payment.captured_amount, usd(5_000));
+        assert_eq!(payment.status, PaymentStatus::Pending);
+        assert_eq!(payment.captured_amount, usd(0));
         assert_eq!(payment.source, PaymentSource::Api);
         assert_eq!(payment.invoice, auth.invoice);
         assert_eq!(payment.customer_id, auth.customer_id);
@@ -254,13 +261,16 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
         let method = new_method(&c.id);
         let new = NewApiPayment {
             payment_id: PaymentId::generate(),
+            idempotency_key: None,
             amount: usd(12_100),
             method: MethodUse::New(method.clone()),
             customer: CustomerRef::New(c.clone()),
             invoice: invoice("121.00"),
             dynamic_descriptor: None,
         };
-        let pending = store.begin_payment(&partner, &new, at).await.unwrap();
+        let Begun::Started(pending) = store.begin_payment(&partner, &new, at).await.unwrap() else {
+            panic!("[{name}] a new payment");
+        };
         assert_eq!(pending.status, PaymentStatus::Pending);
         assert_eq!(pending.source, PaymentSource::Api);
         assert_eq!(pending.customer_id.as_ref(), Some(&c.id));
@@ -338,6 +348,7 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
         assert_eq!(sealed.ciphertext, method.vault.ciphertext);
         let reuse = NewApiPayment {
             payment_id: PaymentId::generate(),
+            idempotency_key: None,
             amount: usd(100),
             method: MethodUse::Existing {
                 id: method.id.clone(),
@@ -390,6 +401,7 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
             .is_none());
         let after = NewApiPayment {
             payment_id: PaymentId::generate(),
+            idempotency_key: None,
             ..reuse
         };
         assert!(
@@ -399,6 +411,7 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
         // Another partner's customer cannot be charged.
         let foreign = NewApiPayment {
             payment_id: PaymentId::generate(),
+            idempotency_key: None,
             amount: usd(100),
             method: MethodUse::New(new_method(&c.id)),
             customer: CustomerRef::Existing(c.id.clone()),
@@ -420,6 +433,7 @@ async fn abandoned_authorizations_are_found_and_recorded_once() {
         let c = customer(&partner, at);
         let new = NewAuthorization {
             id: AuthorizationId::generate(),
+            idempotency_key: None,
             amount: usd(700),
             method: MethodUse::New(new_method(&c.id)),
             customer: CustomerRef::New(c),
@@ -572,5 +586,143 @@ async fn tax_rates_are_set_per_partner_and_code() {
         assert_eq!(rates.get("FR020100"), Some(TaxRate::from_e4(0)));
         assert_eq!(rates.get("p0000000"), None, "codes are exact");
         assert_eq!(store.tax_rates(&other).await.unwrap(), TaxRates::new());
+    }
+}
+
+#[tokio::test]
+async fn a_capture_completes_when_confirmed_and_frees_the_hold_when_refused() {
+    for (name, store) in backends().await.iter() {
+        let partner = new_partner(name, store).await;
+        let at = now();
+        let auth = authorized(store, &partner, 3_000, at).await;
+        let CaptureOutcome::Captured { payment, .. } = store
+            .capture_authorization(&partner, &auth.id, &capture(Some(1_000)), at)
+            .await
+            .unwrap()
+        else {
+            panic!("[{name}] capture refused");
+        };
+        let refused = store
+            .finish_attempt(
+                &partner,
+                &payment.id,
+                &AttemptResult::Declined {
+                    code: DeclineCode::ProcessingError,
+                },
+                at,
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused.payment.status, PaymentStatus::Failed);
+        let freed = store
+            .authorization(&partner, &auth.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(freed.status, AuthorizationStatus::Authorized, "[{name}]");
+        assert_eq!(freed.captured_amount, usd(0));
+        assert_eq!(freed.payment_id, None);
+        // Captured again (the failed payment does not count), and confirmed this time.
+        let CaptureOutcome::Captured { payment, .. } = store
+            .capture_authorization(&partner, &auth.id, &capture(Some(2_000)), at)
+            .await
+            .unwrap()
+        else {
+            panic!("[{name}] second capture refused");
+        };
+        let done = store
+            .finish_attempt(
+                &partner,
+                &payment.id,
+                &AttemptResult::Approved {
+                    funding: Funding::Credit,
+                },
+                at,
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.payment.status, PaymentStatus::Completed);
+        assert_eq!(done.payment.captured_amount, usd(2_000));
+        let held = store
+            .authorization(&partner, &auth.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(held.status, AuthorizationStatus::Captured);
+        assert_eq!(held.captured_amount, usd(2_000));
+        assert_eq!(held.payment_id.as_ref(), Some(&payment.id));
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_finds_what_the_first_request_made() {
+    for (name, store) in backends().await.iter() {
+        let partner = new_partner(name, store).await;
+        let at = now();
+        let c = customer(&partner, at);
+        let sale = |key: &str| NewApiPayment {
+            payment_id: PaymentId::generate(),
+            idempotency_key: Some(key.to_string()),
+            amount: usd(500),
+            method: MethodUse::New(new_method(&c.id)),
+            customer: CustomerRef::New(customer(&partner, at)),
+            invoice: invoice("5.00"),
+            dynamic_descriptor: None,
+        };
+        let first = sale("k-1");
+        let Begun::Started(made) = store.begin_payment(&partner, &first, at).await.unwrap() else {
+            panic!("[{name}] new");
+        };
+        match store
+            .begin_payment(&partner, &sale("k-1"), at)
+            .await
+            .unwrap()
+        {
+            Begun::Existing(found) => assert_eq!(found.id, made.id, "[{name}]"),
+            other => panic!("[{name}] {other:?}"),
+        }
+        // Keys are the partner's own.
+        let other = new_partner(name, store).await;
+        let theirs = NewApiPayment {
+            method: MethodUse::New(new_method(&c.id)),
+            customer: CustomerRef::New(customer(&other, at)),
+            ..sale("k-1")
+        };
+        let mut theirs = theirs;
+        if let MethodUse::New(m) = &mut theirs.method {
+            m.owner.customer_id = Some(theirs.customer.id().clone());
+        }
+        assert!(
+            matches!(
+                store.begin_payment(&other, &theirs, at).await.unwrap(),
+                Begun::Started(_)
+            ),
+            "[{name}]"
+        );
+        // The same for authorizations and captures.
+        let auth = authorized(store, &partner, 900, at).await;
+        let keyed = NewCapture {
+            idempotency_key: Some("k-2".into()),
+            ..capture(Some(100))
+        };
+        let CaptureOutcome::Captured { payment, .. } = store
+            .capture_authorization(&partner, &auth.id, &keyed, at)
+            .await
+            .unwrap()
+        else {
+            panic!("[{name}] capture refused");
+        };
+        let again = NewCapture {
+            idempotency_key: Some("k-2".into()),
+            ..capture(Some(100))
+        };
+        match store
+            .capture_authorization(&partner, &auth.id, &again, at)
+            .await
+            .unwrap()
+        {
+            CaptureOutcome::Existing(found) => assert_eq!(found.id, payment.id),
+            other => panic!("[{name}] {other:?}"),
+        }
     }
 }

@@ -170,7 +170,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Data if path != "." => {
                 let msg = inner.to_string();
-                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                let msg = without_value(msg.split(" at line ").next().unwrap_or(&msg));
                 let (field, code) = match msg.strip_prefix("unknown field `") {
                     Some(rest) => {
                         let name = rest.split('`').next().unwrap_or_default();
@@ -191,6 +191,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             _ => ApiError::malformed_json(format!("the body is not valid JSON: {inner}")),
         }
     })
+}
+
+/// serde quotes the offending value ("invalid type: integer `4242…`, expected a string"); it may
+/// be a card number sent as a JSON number, so only what was expected is repeated.
+fn without_value(msg: &str) -> String {
+    let rest = msg
+        .strip_prefix("invalid type: ")
+        .or_else(|| msg.strip_prefix("invalid value: "));
+    match rest.and_then(|r| r.rsplit_once(", expected ")) {
+        Some((_, expected)) => format!("must be {expected}"),
+        None => msg.to_string(),
+    }
 }
 
 /// The `{id}` of a route; a path that cannot be read (bad UTF-8) names nothing, so it is a 404.

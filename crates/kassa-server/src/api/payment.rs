@@ -24,6 +24,7 @@ use utoipa::ToSchema;
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::idempotency::IdempotencyKey;
 use crate::payment::{self as pay, Charged, Order, Payer};
 
 /// The body of a sale or an authorization, named as in the source document.
@@ -164,14 +165,16 @@ async fn validate(
         ),
         1 => {
             if let Some(input) = body.payment_method {
-                if let (Kind::Authorization, Some(_)) = (kind, &input.ach) {
+                let ach = input.ach.is_some();
+                let draft = input.validate("paymentMethod", today, &mut errors);
+                if kind == Kind::Authorization && ach {
                     errors.add(
                         "paymentMethod.ach",
                         "not_supported",
                         "an authorization holds funds on a card or Google Pay; charge a bank account with a sale",
                     );
-                } else if let Some(draft) = input.validate("paymentMethod", today, &mut errors) {
-                    method = Some(Charged::New(draft));
+                } else {
+                    method = draft.map(Charged::New);
                 }
             } else if let Some(id) = body.payment_method_id.as_deref() {
                 method =
@@ -288,8 +291,18 @@ async fn stored_method(
         );
         return Ok(None);
     };
+    // A card a payer typed on a hosted page belongs to no customer: it paid that request, and
+    // the payer never agreed to be charged again.
+    if pm.customer_id.is_none() {
+        errors.add(
+            FIELD,
+            "not_reusable",
+            "was entered by a payer on a payment page and cannot be charged again",
+        );
+        return Ok(None);
+    }
     let belongs = match (payer, &pm.customer_id) {
-        (_, None) => true,
+        (_, None) => false,
         (Some(Payer::Existing(c)), Some(owner)) => c == owner,
         (Some(Payer::New(_)), Some(_)) => false,
         // The payer is already reported as invalid.
@@ -413,11 +426,12 @@ async fn authorization_to_capture(
 pub async fn sale(
     State(state): State<AppState>,
     auth: ApiAuth,
+    IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<PaymentBody>,
 ) -> Result<Response, ApiError> {
     match validate(&state, &auth.partner, body, Kind::Sale).await? {
         Validated::Order(order) => {
-            let payment = pay::sale(&state, &auth.partner, order)
+            let payment = pay::sale(&state, &auth.partner, order, key)
                 .await
                 .map_err(ApiError::internal)?;
             Ok(json_created(payment))
@@ -429,6 +443,7 @@ pub async fn sale(
         } => {
             let capture = NewCapture {
                 payment_id: PaymentId::generate(),
+                idempotency_key: key,
                 amount: Some(Money::new(invoice.total, invoice.currency)),
                 invoice: Some(invoice),
                 dynamic_descriptor,
@@ -470,6 +485,7 @@ pub async fn sale(
 pub async fn authorize(
     State(state): State<AppState>,
     auth: ApiAuth,
+    IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<PaymentBody>,
 ) -> Result<Response, ApiError> {
     let Validated::Order(order) =
@@ -479,7 +495,7 @@ pub async fn authorize(
             "an authorization validated as a capture"
         )));
     };
-    let authorization = pay::authorize(&state, &auth.partner, order)
+    let authorization = pay::authorize(&state, &auth.partner, order, key)
         .await
         .map_err(ApiError::internal)?;
     Ok(json_created(authorization.seen_at(state.clock.now())))
@@ -519,6 +535,7 @@ pub async fn capture(
     State(state): State<AppState>,
     auth: ApiAuth,
     PathId(id): PathId,
+    IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<CaptureBody>,
 ) -> Result<Response, ApiError> {
     let id = AuthorizationId::parse(&id).map_err(|_| ApiError::not_found("authorization"))?;
@@ -546,6 +563,7 @@ pub async fn capture(
     };
     let capture = NewCapture {
         payment_id: PaymentId::generate(),
+        idempotency_key: key,
         amount,
         invoice: None,
         dynamic_descriptor: None,
@@ -560,13 +578,15 @@ async fn capture_response(
     capture: &NewCapture,
     field: &str,
 ) -> Result<Response, ApiError> {
-    let now = state.clock.now();
-    match state
-        .store
-        .capture_authorization(&partner.id, id, capture, now)
-        .await?
+    match pay::capture(state, partner, id.clone(), capture.clone())
+        .await
+        .map_err(ApiError::internal)?
     {
-        CaptureOutcome::Captured { payment, .. } => Ok(json_created(payment)),
+        // Completed, or failed when the processor refused (the authorization can be captured
+        // again); pending only if the processor has not answered yet.
+        CaptureOutcome::Captured { payment, .. } | CaptureOutcome::Existing(payment) => {
+            Ok(json_created(payment))
+        }
         CaptureOutcome::NotFound if field.is_empty() => Err(ApiError::not_found("authorization")),
         CaptureOutcome::NotFound => {
             Err(ApiError::field(field, "not_found", "no such authorization"))

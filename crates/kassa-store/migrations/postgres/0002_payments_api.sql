@@ -55,6 +55,7 @@ CREATE TABLE authorizations (
     dynamic_descriptor TEXT,
     failure_code       TEXT,
     failure_message    TEXT,
+    idempotency_key    TEXT,
     created_at         BIGINT NOT NULL,
     updated_at         BIGINT NOT NULL,
     expires_at         BIGINT NOT NULL,
@@ -63,16 +64,23 @@ CREATE TABLE authorizations (
 );
 CREATE INDEX authorizations_partner_seq ON authorizations (partner_id, seq);
 CREATE INDEX authorizations_pending ON authorizations (created_at) WHERE status = 'pending';
+-- A request retried under its Idempotency-Key finds what the first one made, even after a crash.
+CREATE UNIQUE INDEX authorizations_idempotency ON authorizations (partner_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 
 ALTER TABLE payments ADD COLUMN invoice_id TEXT;
 ALTER TABLE payments ADD COLUMN invoice TEXT;
 ALTER TABLE payments ADD COLUMN dynamic_descriptor TEXT;
+ALTER TABLE payments ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX payments_idempotency ON payments (partner_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 -- Set while the processor is being asked; an old row still set lost its answer (see recovery).
 ALTER TABLE payments ADD COLUMN awaiting_processor BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE payments SET awaiting_processor = TRUE
     WHERE status = 'pending' AND id IN (SELECT attempt_payment_id FROM payment_requests WHERE attempt_payment_id IS NOT NULL);
 CREATE INDEX payments_awaiting ON payments (created_at) WHERE awaiting_processor;
 CREATE INDEX payments_partner_customer ON payments (partner_id, customer_id, seq);
--- An authorization is captured once: by the capture endpoint or by a sale that names it.
+-- An authorization is captured once: by the capture endpoint or by a sale that names it. A
+-- capture the processor refused fails and frees the authorization for another try.
 CREATE UNIQUE INDEX payments_one_per_authorization ON payments (authorization_id)
-    WHERE authorization_id IS NOT NULL;
+    WHERE authorization_id IS NOT NULL AND status <> 'failed';
