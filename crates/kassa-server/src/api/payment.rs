@@ -521,7 +521,9 @@ pub struct CaptureBody {
     params(("id" = AuthorizationId, Path, description = "The authorization's id (`auth_…`)")),
     request_body(content = Option<CaptureBody>, description = "Optional: `{}` or no body captures the whole amount"),
     responses(
-        (status = 201, description = "The payment the capture made", body = Payment),
+        (status = 201, description = "The payment the capture made: `completed` once the \
+            processor confirmed it, `failed` if it refused (the authorization is `authorized` \
+            again), `pending` if it has not answered yet", body = Payment),
         (status = 400, description = "An invalid `amount`, or malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such authorization", body = ErrorBody),
