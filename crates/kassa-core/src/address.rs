@@ -161,11 +161,7 @@ impl<'a> TextFields<'a> {
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Option<T> {
         let value = value?;
-        let field = if self.path.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}.{name}", self.path)
-        };
+        let field = crate::text::field_path(self.path, name);
         if value.chars().any(char::is_control) {
             return self.errors.take(&field, Err(TextError::ControlCharacters));
         }

@@ -67,6 +67,12 @@ impl Order {
     }
 }
 
+/// The stored payment method (or customer) a request named was deleted after it was checked and
+/// before the payment was recorded; nothing was recorded or charged.
+#[derive(Debug, thiserror::Error)]
+#[error("the payment method was deleted while the request was being made")]
+pub struct Gone;
+
 /// How long Kassa waits for the processor. Well inside the recovery window
 /// (`jobs::ABANDONED_ATTEMPT`), so recovery never asks about a call still in progress; a call
 /// that times out stays undecided (`pending`) until recovery asks the processor what happened.
@@ -105,8 +111,11 @@ async fn sale_detached(
         invoice: order.invoice.clone(),
         dynamic_descriptor: order.dynamic_descriptor.clone(),
     };
-    if let Begun::Existing(payment) = state.store.begin_payment(&partner.id, &new, now).await? {
-        return Ok(payment);
+    match state.store.begin_payment(&partner.id, &new, now).await {
+        Ok(Begun::Existing(payment)) => return Ok(payment),
+        Ok(Begun::Started(_)) => {}
+        Err(StoreError::Inconsistent(_)) => return Err(Gone.into()),
+        Err(e) => return Err(e.into()),
     }
     let charged = tokio::time::timeout(
         PROCESSOR_TIMEOUT,
@@ -265,12 +274,15 @@ async fn authorize_detached(
         dynamic_descriptor: order.dynamic_descriptor.clone(),
         expires_at: now + AUTHORIZATION_VALIDITY,
     };
-    if let Begun::Existing(auth) = state
+    match state
         .store
         .begin_authorization(&partner.id, &new, now)
-        .await?
+        .await
     {
-        return Ok(auth);
+        Ok(Begun::Existing(auth)) => return Ok(auth),
+        Ok(Begun::Started(_)) => {}
+        Err(StoreError::Inconsistent(_)) => return Err(Gone.into()),
+        Err(e) => return Err(e.into()),
     }
     let asked = tokio::time::timeout(
         PROCESSOR_TIMEOUT,

@@ -222,6 +222,21 @@ on_both_backends!(payment_method_source_and_type_rules, |app| {
     rejected(
         &app,
         &p,
+        "two sources, one of them bad too",
+        with(
+            with(sale(), "/paymentMethodId", json!("pm_x")),
+            &format!("{CARD}/securityCode"),
+            json!("1"),
+        ),
+        &[
+            ("paymentMethod", "multiple_payment_method_sources"),
+            ("paymentMethod.creditCard.securityCode", "invalid_length"),
+        ],
+    )
+    .await;
+    rejected(
+        &app,
+        &p,
         "no type",
         without(sale(), CARD),
         &[("paymentMethod", "payment_method_type_required")],

@@ -192,11 +192,17 @@ async fn validate(
                 }
             }
         }
-        _ => errors.add(
-            "paymentMethod",
-            "multiple_payment_method_sources",
-            format!("give exactly one of {named}"),
-        ),
+        _ => {
+            errors.add(
+                "paymentMethod",
+                "multiple_payment_method_sources",
+                format!("give exactly one of {named}"),
+            );
+            // Still check what was sent, so every problem is reported at once.
+            if let Some(input) = body.payment_method {
+                input.validate("paymentMethod", today, &mut errors);
+            }
+        }
     }
 
     let draft = match body.invoice {
@@ -433,7 +439,7 @@ pub async fn sale(
         Validated::Order(order) => {
             let payment = pay::sale(&state, &auth.partner, order, key)
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(charge_error)?;
             Ok(json_created(payment))
         }
         Validated::FromAuthorization {
@@ -497,7 +503,7 @@ pub async fn authorize(
     };
     let authorization = pay::authorize(&state, &auth.partner, order, key)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(charge_error)?;
     Ok(json_created(authorization.seen_at(state.clock.now())))
 }
 
@@ -610,6 +616,19 @@ async fn capture_response(
             ),
         )),
         CaptureOutcome::NotCapturable(a) => Err(not_open(&a, "captured")),
+    }
+}
+
+/// A method deleted between validation and recording is the client's 400, like any unknown id.
+fn charge_error(e: anyhow::Error) -> ApiError {
+    if e.downcast_ref::<pay::Gone>().is_some() {
+        ApiError::field(
+            "paymentMethodId",
+            "not_found",
+            "no such payment method (it was just deleted)",
+        )
+    } else {
+        ApiError::internal(e)
     }
 }
 
