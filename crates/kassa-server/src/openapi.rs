@@ -52,6 +52,7 @@ use crate::api::{customer, invoice, payment, payment_method, payment_request, sa
         customer::get_one,
         customer::update,
         payment_method::create,
+        payment_method::list,
         payment_method::get_one,
         payment_method::delete,
         sandbox::settle,

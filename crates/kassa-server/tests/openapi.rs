@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/customers/{id}"),
     ("patch", "/v1/customers/{id}"),
     ("post", "/v1/payment-methods"),
+    ("get", "/v1/payment-methods"),
     ("get", "/v1/payment-methods/{id}"),
     ("delete", "/v1/payment-methods/{id}"),
     ("post", "/v1/sandbox/payments/{id}/settle"),
@@ -569,6 +570,8 @@ async fn every_answer_fits_its_documented_schema() {
         "ach": {"routingNumber": "110000000", "accountNumber": "000123456789", "accountType": "Savings"}})).await);
     api.get(&format!("/v1/payment-methods/{gp}")).await;
     api.get(&format!("/v1/payment-methods/{ach}")).await;
+    api.get(&format!("/v1/payment-methods?customerId={cus}"))
+        .await;
     api.post("/v1/payment-methods", json!({"customerId": "cus_nope"}))
         .await;
 

@@ -647,6 +647,50 @@ on_both_backends!(payment_methods_are_vaulted_for_a_customer, |app| {
         StatusCode::NOT_FOUND
     );
     assert_eq!(get(&app, &p, &path).await.status, StatusCode::OK);
+    // Listed for their customer, newest first; deleted ones drop out.
+    let mut second = card("4242424242424242");
+    second["customerId"] = c["id"].clone();
+    let second = created(&app, &p, "/v1/payment-methods", second).await;
+    created(&app, &p, "/v1/payment-methods", json!({"customerId": created(&app, &p, "/v1/customers",
+        json!({"firstName": "X", "lastName": "Y"})).await["id"], "billingFirstName": "X", "billingLastName": "Y",
+        "creditCard": {"paymentAccountNumber": "4242424242424242", "expirationDate": "1230"}})).await;
+    let mine = get(
+        &app,
+        &p,
+        &format!(
+            "/v1/payment-methods?customerId={}",
+            c["id"].as_str().unwrap()
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(
+        ids(&mine),
+        [second["id"].as_str().unwrap(), pm["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        ids(&get(&app, &p, "/v1/payment-methods").await.json()).len(),
+        3
+    );
+    app.api(&p.key, Method::DELETE, &path, None).await;
+    let mine = get(
+        &app,
+        &p,
+        &format!(
+            "/v1/payment-methods?customerId={}",
+            c["id"].as_str().unwrap()
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(ids(&mine), [second["id"].as_str().unwrap()]);
+    assert!(ids(&get(&app, &other, "/v1/payment-methods").await.json()).is_empty());
+    assert_eq!(
+        get(&app, &p, "/v1/payment-methods?customerId=nope")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 });
 
 on_both_backends!(payments_list_with_every_filter, |app| {

@@ -184,6 +184,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         partner: &PartnerId,
         id: &PaymentMethodId,
     ) -> Result<Option<PaymentMethod>>;
+    /// A partner's live (not deleted) payment methods, newest first; `customer` narrows to one
+    /// customer's.
+    async fn list_payment_methods(
+        &self,
+        partner: &PartnerId,
+        customer: Option<&CustomerId>,
+        page: &PageRequest,
+    ) -> Result<Page<PaymentMethod>>;
     /// The sealed number of a payment method that has not been deleted.
     async fn payment_method_vault(
         &self,

@@ -1199,6 +1199,23 @@ macro_rules! store_impl {
                 row.as_ref().map(pm_from_row).transpose()
             }
 
+            async fn list_payment_methods(&self, partner: &PartnerId, customer: Option<&CustomerId>, page: &PageRequest) -> Result<Page<PaymentMethod>> {
+                let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM payment_methods WHERE partner_id = $1 AND id = $2", partner, page).await? else {
+                    return Ok(Page::UnknownCursor);
+                };
+                let rows = sqlx::query(concat!(
+                    "SELECT ", crate::sql::pm_cols!(), " FROM payment_methods WHERE partner_id = $1 AND deleted_at IS NULL \
+                     AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR customer_id = $4) ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(partner.as_str())
+                .bind(cursor)
+                .bind(page.limit + 1)
+                .bind(customer.map(|c| c.as_str()))
+                .fetch_all(self.reader())
+                .await?;
+                page_of(&rows, page, pm_from_row)
+            }
+
             async fn payment_method_vault(&self, partner: &PartnerId, id: &PaymentMethodId) -> Result<Option<VaultEntry>> {
                 let row = sqlx::query(
                     "SELECT v.id, v.nonce, v.ciphertext FROM payment_methods m JOIN vault_entries v ON v.id = m.vault_entry_id \

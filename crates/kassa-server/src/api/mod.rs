@@ -64,7 +64,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/v1/customers/{id}",
             get(customer::get_one).patch(customer::update),
         )
-        .route("/v1/payment-methods", post(payment_method::create))
+        .route(
+            "/v1/payment-methods",
+            post(payment_method::create).get(payment_method::list),
+        )
         .route(
             "/v1/payment-methods/{id}",
             get(payment_method::get_one).delete(payment_method::delete),

@@ -2,7 +2,7 @@
 //! customer, read it back masked, delete it.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::address::BillingAddressInput;
 use kassa_core::error::FieldErrors;
@@ -15,7 +15,7 @@ use kassa_store::CustomerRef;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{json_created, ApiAuth, ApiJson, PathId};
+use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 
@@ -190,4 +190,55 @@ pub async fn delete(
         object: PaymentMethodObject::PaymentMethod,
         deleted: true,
     }))
+}
+
+/// A page of the list, under its own name in the OpenAPI document.
+type PaymentMethodList = ListBody<PaymentMethod>;
+
+/// `GET /v1/payment-methods?customerId=`.
+#[utoipa::path(
+    get,
+    path = "/v1/payment-methods",
+    tag = "Payment methods",
+    operation_id = "listPaymentMethods",
+    summary = "List payment methods",
+    description = "Your stored payment methods (deleted ones left out), newest first, masked. \
+        Unknown query parameters are rejected.",
+    params(
+        ("customerId" = Option<CustomerId>, Query, description = "Only this customer's methods"),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "A page of payment methods", body = PaymentMethodList),
+        (status = 400, description = "An invalid or unknown query parameter, or an unknown \
+            `startingAfter`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    query.only(&["customerId"])?;
+    let mut errors = FieldErrors::new();
+    let customer = query.get("customerId").and_then(|c| {
+        let parsed = CustomerId::parse(c).ok();
+        if parsed.is_none() {
+            errors.add(
+                "customerId",
+                "invalid_value",
+                "must be a customer id (cus_…)",
+            );
+        }
+        parsed
+    });
+    let page = query.page();
+    errors.finish().map_err(ApiError::validation)?;
+    let page = state
+        .store
+        .list_payment_methods(&auth.partner.id, customer.as_ref(), &page?)
+        .await?;
+    Ok(list_response(page)?.into_response())
 }
