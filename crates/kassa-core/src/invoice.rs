@@ -14,14 +14,13 @@ use utoipa::ToSchema;
 use crate::error::{FieldErrors, ValidationError};
 use crate::id::InvoiceId;
 use crate::money::{amount_text, format_minor, parse_amount, AmountError, Currency};
+use crate::percent::{div_round_half_up, Percent, PercentError};
 
 /// Line items one invoice may carry; bounds the work per request and the stored row.
 pub const MAX_LINE_ITEMS: usize = 250;
 
 /// 100% in the hundredths of a percent a `DiscountPercentage` value is parsed into.
 const HUNDRED_PERCENT_E2: i64 = 10_000;
-/// 100% in the ten-thousandths of a percent a [`TaxRate`] is stored in.
-const HUNDRED_PERCENT_E4: i64 = 1_000_000;
 
 /// How a line's `value` counts towards the subtotal (API.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -456,17 +455,6 @@ fn exact_subtotal(lines: &[DraftLine]) -> Result<i128, LineItemsError> {
     Ok(subtotal)
 }
 
-/// `n / d` rounded half-up (a tie goes towards +∞), for `d > 0`; never overflows.
-fn div_round_half_up(n: i128, d: i128) -> i128 {
-    let (quotient, remainder) = (n.div_euclid(d), n.rem_euclid(d));
-    // `remainder >= d - remainder` is `2 × remainder >= d` without the doubling overflowing.
-    if remainder >= d - remainder {
-        quotient + 1
-    } else {
-        quotient
-    }
-}
-
 /// One Standard line's tax, round-half-up(value × rate/100 × subtotal / S), as the single exact
 /// fraction value × rate_e4 × subtotal / (100 × 10_000 × S), rounded once.
 ///
@@ -475,12 +463,12 @@ fn div_round_half_up(n: i128, d: i128) -> i128 {
 /// value ≤ S keeps q ≤ subtotal. Inputs no validated draft has (value > S, a rate far over 100%)
 /// saturate rather than overflow.
 fn line_tax(value: i64, rate: TaxRate, subtotal: i64, standard: i128) -> i128 {
-    if value <= 0 || subtotal <= 0 || standard <= 0 || rate.0 <= 0 {
+    if value <= 0 || subtotal <= 0 || standard <= 0 || rate.e4() <= 0 {
         return 0;
     }
     // A rate of 100% (10⁶ ten-thousandths of a percent) taxes the whole value.
-    const PER_UNIT: i128 = HUNDRED_PERCENT_E4 as i128;
-    let rate = i128::from(rate.0);
+    const PER_UNIT: i128 = Percent::HUNDRED.e4() as i128;
+    let rate = i128::from(rate.e4());
     // Both factors are below 2⁶³, so the product is below 2¹²⁶.
     let product = i128::from(value) * i128::from(subtotal);
     let (q, r) = (product / standard, product % standard);
@@ -554,93 +542,12 @@ impl InvoiceDraft {
     }
 }
 
-/// A tax rate in percent with up to 4 decimals (8.25, 8.875), 0–100; stored as ten-thousandths of
-/// a percent so 8.875% is exactly 88_750 and the tax math stays in integers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaxRate(i64);
+/// A tax rate in percent with up to 4 decimals (8.25, 8.875), 0–100: a [`Percent`], so 8.875% is
+/// exactly 88_750 ten-thousandths and the tax math stays in integers.
+pub type TaxRate = Percent;
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum TaxRateError {
-    #[error("must be a percentage like 8.25")]
-    Invalid,
-    #[error("must have at most four decimals")]
-    TooManyDecimals,
-    #[error("must be between 0 and 100")]
-    OutOfRange,
-}
-
-impl ValidationError for TaxRateError {
-    fn code(&self) -> &'static str {
-        "invalid_rate"
-    }
-}
-
-impl TaxRate {
-    /// Exact decimal text `^(0|[1-9][0-9]*)(\.[0-9]{1,4})?$` within 0–100, never through a float.
-    pub fn parse(s: &str) -> Result<TaxRate, TaxRateError> {
-        if let Some(rest) = s.strip_prefix('-') {
-            // A well-formed negative rate gets the range message; "-x" is just malformed.
-            return match Self::parse_unsigned(rest) {
-                Err(TaxRateError::Invalid) => Err(TaxRateError::Invalid),
-                _ => Err(TaxRateError::OutOfRange),
-            };
-        }
-        Self::parse_unsigned(s)
-    }
-
-    fn parse_unsigned(s: &str) -> Result<TaxRate, TaxRateError> {
-        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-        let (int, frac) = match s.split_once('.') {
-            Some((int, frac)) if digits(frac) => (int, frac),
-            Some(_) => return Err(TaxRateError::Invalid),
-            None => (s, ""),
-        };
-        if !digits(int) || (int.len() > 1 && int.starts_with('0')) {
-            return Err(TaxRateError::Invalid);
-        }
-        if frac.len() > 4 {
-            return Err(TaxRateError::TooManyDecimals);
-        }
-        // More than three integer digits is over 100; checked first so the fold cannot overflow.
-        if int.len() > 3 {
-            return Err(TaxRateError::OutOfRange);
-        }
-        let fold = |acc: i64, b: u8| acc * 10 + i64::from(b - b'0');
-        let e4 = int.bytes().fold(0, fold) * 10_000
-            + frac
-                .bytes()
-                .chain(std::iter::repeat(b'0'))
-                .take(4)
-                .fold(0, fold);
-        if e4 > HUNDRED_PERCENT_E4 {
-            return Err(TaxRateError::OutOfRange);
-        }
-        Ok(TaxRate(e4))
-    }
-
-    /// Trusted, from storage.
-    pub fn from_e4(v: i64) -> TaxRate {
-        TaxRate(v)
-    }
-
-    /// Ten-thousandths of a percent: 8.25% → 82_500.
-    pub fn e4(self) -> i64 {
-        self.0
-    }
-
-    /// The shortest exact text: "8.25", "8.875", "0"; parses back to the same rate.
-    pub fn percent_text(self) -> String {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        let (int, frac) = (abs / 10_000, abs % 10_000);
-        if frac == 0 {
-            format!("{sign}{int}")
-        } else {
-            let frac = format!("{frac:04}");
-            format!("{sign}{int}.{}", frac.trim_end_matches('0'))
-        }
-    }
-}
+/// Why a tax rate did not parse (code `invalid_rate`).
+pub type TaxRateError = PercentError;
 
 /// The partner's rates by tax code (codes compared exactly as given, case-sensitive).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@ pub mod sandbox;
 use async_trait::async_trait;
 use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
 use kassa_core::card::{CardBrand, CardNumber, Cvc, Expiry};
-use kassa_core::id::{AuthorizationId, PaymentId};
+use kassa_core::id::{AuthorizationId, PaymentId, RefundId};
 use kassa_core::money::Money;
 use kassa_core::payment::{AchResolution, DeclineCode, Funding};
 
@@ -103,4 +103,17 @@ pub trait Processor: Send + Sync + std::fmt::Debug {
 
     /// Releases a hold without capturing it. Idempotent.
     async fn release(&self, authorization_id: &AuthorizationId) -> Result<(), ProcessorError>;
+
+    /// Pays `amount` of a captured payment back to the payer, once per `refund_id`. An error
+    /// means nothing was refunded.
+    async fn refund(
+        &self,
+        payment_id: &PaymentId,
+        refund_id: &RefundId,
+        amount: Money,
+    ) -> Result<(), ProcessorError>;
+
+    /// Whether the processor made this refund (Some(true)), refused it (Some(false)), or never
+    /// received it (None).
+    async fn lookup_refund(&self, refund_id: &RefundId) -> Result<Option<bool>, ProcessorError>;
 }

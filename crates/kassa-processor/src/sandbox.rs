@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kassa_core::id::{AuthorizationId, PaymentId};
+use kassa_core::id::{AuthorizationId, PaymentId, RefundId};
 use kassa_core::money::Money;
 use kassa_core::payment::{AchResolution, AchReturnCode, DeclineCode, Funding};
 
@@ -31,6 +31,8 @@ struct Decisions {
     order: VecDeque<String>,
     /// Captures made (payment id → amount), so a repeated capture is not counted twice.
     captures: HashMap<String, Money>,
+    /// Refunds made (refund id → amount).
+    refunds: HashMap<String, Money>,
 }
 
 const REMEMBERED: usize = 100_000;
@@ -214,6 +216,28 @@ impl Processor for SandboxProcessor {
     async fn release(&self, _authorization_id: &AuthorizationId) -> Result<(), ProcessorError> {
         self.wait().await;
         Ok(())
+    }
+
+    async fn refund(
+        &self,
+        _payment_id: &PaymentId,
+        refund_id: &RefundId,
+        amount: Money,
+    ) -> Result<(), ProcessorError> {
+        self.wait().await;
+        self.decisions()
+            .refunds
+            .entry(refund_id.as_str().to_string())
+            .or_insert(amount);
+        Ok(())
+    }
+
+    async fn lookup_refund(&self, refund_id: &RefundId) -> Result<Option<bool>, ProcessorError> {
+        Ok(self
+            .decisions()
+            .refunds
+            .contains_key(refund_id.as_str())
+            .then_some(true))
     }
 }
 

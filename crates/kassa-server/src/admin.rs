@@ -1,9 +1,13 @@
 //! Operator actions shared by the CLI and `serve --demo`: partners, API keys and tax rates.
 
 use kassa_core::error::{FieldError, FieldErrors};
+use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{random_base62, ApiKeyId, PartnerId};
 use kassa_core::invoice::TaxRate;
+use kassa_core::money::{format_minor, parse_amount};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
+use kassa_core::payout::Payout;
+use kassa_core::percent::Percent;
 use kassa_core::secret::Secret;
 use kassa_store::{ApiKeyRecord, Partner, Store, StoreError};
 use time::OffsetDateTime;
@@ -156,6 +160,85 @@ pub async fn set_tax_rate(
     let rate = rate.expect("validated");
     store.set_tax_rate(partner, code, rate, now).await?;
     Ok(rate)
+}
+
+/// A change to a partner's fees (`kassa fees set`); None leaves a setting as it is.
+#[derive(Debug, Default)]
+pub struct FeeChange {
+    pub card_percent: Option<String>,
+    pub card_fixed: Option<String>,
+    pub ach_percent: Option<String>,
+    /// An amount, or `none` for no cap.
+    pub ach_cap: Option<String>,
+}
+
+pub async fn set_fees(
+    store: &dyn Store,
+    partner: &PartnerId,
+    change: FeeChange,
+) -> Result<FeeSchedule, AdminError> {
+    let mut fees = store.fees(partner).await?;
+    let mut errors = FieldErrors::new();
+    if let Some(p) = change.card_percent {
+        fees.card_percent = errors
+            .take("cardPercent", Percent::parse(&p))
+            .unwrap_or_default();
+    }
+    if let Some(a) = change.card_fixed {
+        fees.card_fixed = errors
+            .take("cardFixed", parse_amount(&a))
+            .unwrap_or_default();
+    }
+    if let Some(p) = change.ach_percent {
+        fees.ach_percent = errors
+            .take("achPercent", Percent::parse(&p))
+            .unwrap_or_default();
+    }
+    if let Some(a) = change.ach_cap {
+        fees.ach_cap = if a == "none" {
+            None
+        } else {
+            errors.take("achCap", parse_amount(&a))
+        };
+    }
+    errors.finish().map_err(AdminError::Invalid)?;
+    store.set_fees(partner, &fees).await?;
+    Ok(fees)
+}
+
+/// "card 2.9% + 0.30, ACH 0.8% capped at 5.00"
+pub fn describe_fees(fees: &FeeSchedule) -> String {
+    let cap = match fees.ach_cap {
+        Some(cap) => format!(" capped at {}", format_minor(cap)),
+        None => String::new(),
+    };
+    format!(
+        "card {}% + {}, ACH {}%{cap}",
+        fees.card_percent.percent_text(),
+        format_minor(fees.card_fixed),
+        fees.ach_percent.percent_text()
+    )
+}
+
+/// Cuts the payout batch at `cutoff`: one partner's, or every partner's that has something to
+/// pay out (`kassa payouts run`, and the daily batch job).
+pub async fn run_payouts(
+    store: &dyn Store,
+    partner: Option<&PartnerId>,
+    cutoff: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<Vec<Payout>, AdminError> {
+    let partners = match partner {
+        Some(p) => vec![p.clone()],
+        None => store.partners_due_payout(cutoff).await?,
+    };
+    let mut made = Vec::new();
+    for partner in partners {
+        if let Some(payout) = store.run_payout(&partner, cutoff, now).await? {
+            made.push(payout);
+        }
+    }
+    Ok(made)
 }
 
 pub async fn partner_by_slug(store: &dyn Store, slug: &str) -> Result<Partner, AdminError> {

@@ -24,6 +24,8 @@ pub struct Config {
     /// Largest amount accepted, in cents.
     pub max_amount_minor: i64,
     pub sandbox: SandboxConfig,
+    /// The daily time of day (UTC) at which each partner's payout batch is cut.
+    pub payout_cutoff: time::Time,
     /// How often the job worker looks for due work.
     pub job_poll_interval: Duration,
     pub log_format: LogFormat,
@@ -53,6 +55,7 @@ impl Default for Config {
             sandbox: SandboxConfig {
                 ach_settlement_delay: Duration::from_secs(300),
             },
+            payout_cutoff: time::Time::MIDNIGHT,
             job_poll_interval: Duration::from_secs(1),
             log_format: LogFormat::Text,
         }
@@ -82,6 +85,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     vault_key: Option<String>,
     max_amount: Option<String>,
+    payout_cutoff: Option<String>,
     job_poll_interval: Option<String>,
     log_format: Option<String>,
     #[serde(default)]
@@ -95,6 +99,16 @@ struct FileSandbox {
 }
 
 impl Config {
+    /// The last payout cut-off at or before `now`.
+    pub fn last_payout_cutoff(&self, now: time::OffsetDateTime) -> time::OffsetDateTime {
+        let today = now.replace_time(self.payout_cutoff);
+        if today <= now {
+            today
+        } else {
+            today - time::Duration::days(1)
+        }
+    }
+
     /// Defaults, then `file` (or `KASSA_CONFIG`), then `KASSA_*` variables read through `env`.
     pub fn load(
         file: Option<&Path>,
@@ -115,13 +129,14 @@ impl Config {
             })?;
             config.apply_file(parsed)?;
         }
-        let vars: [(&str, &'static str); 9] = [
+        let vars: [(&str, &'static str); 10] = [
             ("KASSA_LISTEN", "listen"),
             ("KASSA_DATABASE_URL", "databaseUrl"),
             ("KASSA_PUBLIC_URL", "publicUrl"),
             ("KASSA_DATA_DIR", "dataDir"),
             ("KASSA_VAULT_KEY", "vaultKey"),
             ("KASSA_MAX_AMOUNT", "maxAmount"),
+            ("KASSA_PAYOUT_CUTOFF", "payoutCutoff"),
             ("KASSA_JOB_POLL_INTERVAL", "jobPollInterval"),
             ("KASSA_LOG_FORMAT", "logFormat"),
             (
@@ -148,6 +163,7 @@ impl Config {
             ),
             ("vaultKey", f.vault_key),
             ("maxAmount", f.max_amount),
+            ("payoutCutoff", f.payout_cutoff),
             ("jobPollInterval", f.job_poll_interval),
             ("logFormat", f.log_format),
             ("sandbox.achSettlementDelay", f.sandbox.ach_settlement_delay),
@@ -184,6 +200,16 @@ impl Config {
                     .ok()
                     .filter(|m| *m > 0)
                     .ok_or_else(|| invalid("must be a positive amount like 999999.99".into()))?
+            }
+            "payoutCutoff" => {
+                let parsed = value.split_once(':').and_then(|(h, m)| {
+                    let (h, m) = (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?);
+                    (h < 24 && m < 60 && value.len() == 5).then_some((h, m))
+                });
+                let (h, m) = parsed.ok_or_else(|| {
+                    invalid("must be a UTC time of day like 00:00 or 17:30".into())
+                })?;
+                self.payout_cutoff = time::Time::from_hms(h, m, 0).expect("checked above");
             }
             "jobPollInterval" => {
                 self.job_poll_interval = parse_duration(value)

@@ -76,6 +76,17 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
             let id = PaymentRequestId::parse(&field("paymentRequestId")?)?;
             state.store.expire_payment_request(&id, now).await?;
         }
+        "payout_batch" => {
+            let cutoff = kassa_core::clock::parse_rfc3339(&field("cutoff")?)
+                .context("bad payout cut-off")?;
+            let made =
+                crate::admin::run_payouts(state.store.as_ref(), None, cutoff, state.clock.now())
+                    .await?;
+            if !made.is_empty() {
+                tracing::info!(payouts = made.len(), cutoff = %cutoff, "payout batch cut");
+            }
+            schedule_payout_batch(state, cutoff + Duration::days(1)).await?;
+        }
         "processor_release" => {
             let authorization = AuthorizationId::parse(&field("authorizationId")?)?;
             state.processor.release(&authorization).await?;
@@ -104,11 +115,43 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
             "recorded authorizations left undecided by an earlier process"
         );
     }
+    let recovered =
+        crate::refund::recover_abandoned_refunds(state, now - ABANDONED_ATTEMPT).await?;
+    if recovered > 0 {
+        tracing::warn!(
+            recovered,
+            "recorded refunds left undecided by an earlier process"
+        );
+    }
+    // The daily payout batch: the next cut-off is always scheduled, once.
+    schedule_payout_batch(
+        state,
+        state.config.last_payout_cutoff(now) + Duration::days(1),
+    )
+    .await?;
     state
         .store
         .purge_idempotency_keys(
             now - kassa_store::IdempotencyPolicy::default().retention - Duration::hours(1),
         )
+        .await?;
+    Ok(())
+}
+
+/// Schedules the payout batch for `cutoff` unless it was ever scheduled (by any instance).
+pub async fn schedule_payout_batch(
+    state: &AppState,
+    cutoff: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    let at = kassa_core::clock::format_rfc3339(cutoff);
+    let job = kassa_store::NewJob {
+        kind: "payout_batch".into(),
+        payload: serde_json::json!({ "cutoff": at }),
+        run_at: cutoff,
+    };
+    state
+        .store
+        .enqueue_job_once(&job, &format!("payout_batch:{at}"), state.clock.now())
         .await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod openapi;
 mod pages;
 mod payment;
 mod payment_request;
+pub mod refund;
 pub mod vault;
 
 pub use app::{App, AppParts, AppState};

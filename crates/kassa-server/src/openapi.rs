@@ -13,7 +13,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{customer, invoice, payment, payment_method, payment_request, sandbox};
+use crate::api::{
+    customer, invoice, payment, payment_method, payment_request, payout, refund, sandbox,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +57,12 @@ use crate::api::{customer, invoice, payment, payment_method, payment_request, sa
         payment_method::list,
         payment_method::get_one,
         payment_method::delete,
+        refund::create,
+        refund::list,
+        refund::get_one,
+        payout::balance,
+        payout::list,
+        payout::get_one,
         sandbox::settle,
         sandbox::return_debit,
         serve,
@@ -66,6 +74,8 @@ use crate::api::{customer, invoice, payment, payment_method, payment_request, sa
         (name = "Invoices", description = "The invoice math, without charging"),
         (name = "Customers", description = "Who pays"),
         (name = "Payment methods", description = "Stored (tokenized) cards, bank accounts and Google Pay tokens"),
+        (name = "Refunds", description = "Paying a payment back, in full or in part"),
+        (name = "Payouts", description = "The balance, and the batches paid out from it"),
         (name = "Sandbox", description = "Drive the sandbox processor: clear or return a pending ACH debit now"),
         (name = "Meta", description = "This document"),
     ),

@@ -33,6 +33,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/payment-methods"),
     ("get", "/v1/payment-methods/{id}"),
     ("delete", "/v1/payment-methods/{id}"),
+    ("post", "/v1/payments/{id}/refunds"),
+    ("get", "/v1/refunds"),
+    ("get", "/v1/refunds/{id}"),
+    ("get", "/v1/balance"),
+    ("get", "/v1/payouts"),
+    ("get", "/v1/payouts/{id}"),
     ("post", "/v1/sandbox/payments/{id}/settle"),
     ("post", "/v1/sandbox/payments/{id}/return"),
 ];
@@ -698,6 +704,44 @@ async fn every_answer_fits_its_documented_schema() {
     .await;
     api.delete(&format!("/v1/payment-methods/{ach}")).await;
     api.delete(&format!("/v1/payment-methods/{ach}")).await;
+
+    // Refunds, balance and payouts.
+    let sale_id = sale["id"].as_str().unwrap().to_string();
+    let refund = api
+        .post(
+            &format!("/v1/payments/{sale_id}/refunds"),
+            json!({"amount": "1.00", "reason": "Goodwill"}),
+        )
+        .await;
+    api.post(
+        &format!("/v1/payments/{sale_id}/refunds"),
+        json!({"amount": "999.00"}),
+    )
+    .await;
+    api.post("/v1/payments/pay_nope/refunds", json!({})).await;
+    api.post(
+        &format!("/v1/payments/{sale_id}/refunds"),
+        json!({"amount": "x"}),
+    )
+    .await;
+    api.get(&format!("/v1/refunds/{}", refund["id"].as_str().unwrap()))
+        .await;
+    api.get("/v1/refunds/re_nope").await;
+    api.get(&format!("/v1/refunds?paymentId={sale_id}")).await;
+    api.get("/v1/refunds?paymentId=nope").await;
+    api.get("/v1/balance").await;
+    let made = kassa_server::admin::run_payouts(
+        app.store.as_ref(),
+        None,
+        start_time() + time::Duration::days(1),
+        start_time() + time::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    assert!(!made.is_empty());
+    api.get("/v1/payouts").await;
+    api.get(&format!("/v1/payouts/{}", made[0].id)).await;
+    api.get("/v1/payouts/po_nope").await;
 
     // Idempotency: a replay is the same documented answer; another body under the key is 422.
     let key = [("Idempotency-Key", "k-1")];

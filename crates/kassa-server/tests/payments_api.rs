@@ -1113,6 +1113,20 @@ impl kassa_processor::Processor for RefusingCaptures {
             "the hold was released by the issuer".into(),
         ))
     }
+    async fn refund(
+        &self,
+        payment: &kassa_core::id::PaymentId,
+        refund: &kassa_core::id::RefundId,
+        amount: kassa_core::money::Money,
+    ) -> Result<(), kassa_processor::ProcessorError> {
+        self.0.refund(payment, refund, amount).await
+    }
+    async fn lookup_refund(
+        &self,
+        refund: &kassa_core::id::RefundId,
+    ) -> Result<Option<bool>, kassa_processor::ProcessorError> {
+        self.0.lookup_refund(refund).await
+    }
     async fn release(
         &self,
         id: &kassa_core::id::AuthorizationId,

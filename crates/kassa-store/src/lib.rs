@@ -13,13 +13,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kassa_core::authorization::Authorization;
 use kassa_core::customer::{Customer, CustomerPatch};
+use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{
     ApiKeyId, AuthorizationId, CustomerId, JobId, PartnerId, PaymentId, PaymentMethodId,
-    PaymentRequestId,
+    PaymentRequestId, PayoutId, RefundId,
 };
 use kassa_core::invoice::{TaxRate, TaxRates};
 use kassa_core::payment::Payment;
 use kassa_core::payment_method::PaymentMethod;
+use kassa_core::payout::Payout;
+use kassa_core::refund::Refund;
 use time::OffsetDateTime;
 
 pub use model::*;
@@ -262,6 +265,57 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         started_before: OffsetDateTime,
     ) -> Result<Vec<(PartnerId, AuthorizationId)>>;
 
+    // ---- money movement: refunds, fees, ledger balances, payouts
+    /// Reserves a refund against the payment with one conditional update (never more than the
+    /// captured amount, also under concurrency) and records it pending, in one transaction.
+    async fn begin_refund(
+        &self,
+        partner: &PartnerId,
+        payment: &PaymentId,
+        new: &NewRefund,
+        now: OffsetDateTime,
+    ) -> Result<RefundBegin>;
+    /// Records the processor's answer: a success posts the refund to the ledger; a failure gives
+    /// the reserved amount back. Inconsistent if it was recorded already.
+    async fn finish_refund(
+        &self,
+        partner: &PartnerId,
+        refund: &RefundId,
+        result: &RefundResult,
+        now: OffsetDateTime,
+    ) -> Result<Refund>;
+    async fn refund(&self, partner: &PartnerId, id: &RefundId) -> Result<Option<Refund>>;
+    async fn list_refunds(
+        &self,
+        partner: &PartnerId,
+        filter: &RefundFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Refund>>;
+    /// Refunds still waiting for the processor's answer that started before `started_before`.
+    async fn abandoned_refunds(
+        &self,
+        started_before: OffsetDateTime,
+    ) -> Result<Vec<(PartnerId, RefundId)>>;
+    async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()>;
+    async fn fees(&self, partner: &PartnerId) -> Result<FeeSchedule>;
+    async fn balances(&self, partner: &PartnerId) -> Result<Balances>;
+    /// Ledger posting sets that do not sum to zero (there must be none).
+    async fn unbalanced_ledger_sets(&self) -> Result<i64>;
+    /// Cuts a payout batch for the partner: every available-balance entry up to `cutoff` not in an
+    /// earlier payout, and the balance carried from the last batch. A positive net is paid (and
+    /// posted); a net ≤ 0 is recorded `carried_forward` and moves no money. None when there is
+    /// nothing to pay out.
+    async fn run_payout(
+        &self,
+        partner: &PartnerId,
+        cutoff: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<Payout>>;
+    async fn payout(&self, partner: &PartnerId, id: &PayoutId) -> Result<Option<Payout>>;
+    async fn list_payouts(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<Payout>>;
+    /// Partners with something a payout batch at `cutoff` would take.
+    async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>>;
+
     // ---- events
     async fn list_events(
         &self,
@@ -271,6 +325,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     // ---- durable jobs
     async fn enqueue_job(&self, job: &NewJob, now: OffsetDateTime) -> Result<()>;
+    /// Enqueues the job unless one with the same `key` was ever enqueued; whether it was added.
+    async fn enqueue_job_once(&self, job: &NewJob, key: &str, now: OffsetDateTime) -> Result<bool>;
     /// Leases up to `limit` due jobs to `worker` until `lease_until`; no two workers get the same job.
     async fn claim_jobs(
         &self,

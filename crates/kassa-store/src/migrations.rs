@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "payments api",
         include_str!("../migrations/sqlite/0002_payments_api.sql"),
     ),
+    (
+        3,
+        "money movement",
+        include_str!("../migrations/sqlite/0003_money_movement.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -55,6 +60,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "payments api",
         include_str!("../migrations/postgres/0002_payments_api.sql"),
+    ),
+    (
+        3,
+        "money movement",
+        include_str!("../migrations/postgres/0003_money_movement.sql"),
     ),
 ];
 

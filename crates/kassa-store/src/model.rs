@@ -8,7 +8,7 @@ use kassa_core::customer::Customer;
 use kassa_core::descriptor::DynamicDescriptor;
 use kassa_core::id::{
     ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, PartnerId, PaymentId, PaymentMethodId,
-    VaultEntryId,
+    RefundId, VaultEntryId,
 };
 use kassa_core::invoice::Invoice;
 use kassa_core::money::Money;
@@ -17,6 +17,7 @@ use kassa_core::payment::{
     AchResolution, DeclineCode, Funding, Payment, PaymentSource, PaymentStatus,
 };
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::refund::Refund;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
@@ -413,3 +414,54 @@ pub struct VaultEntry {
 
 /// An authorization the processor was asked about but whose answer was never recorded.
 pub type AbandonedAuthorization = (PartnerId, AuthorizationId);
+
+/// A refund asked for through the API, before the processor is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRefund {
+    pub id: RefundId,
+    /// None refunds all that is left.
+    pub amount: Option<Money>,
+    pub reason: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+// Returned once per call and matched right away; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefundBegin {
+    /// Reserved against the payment (pending); record the processor's answer with `finish_refund`.
+    Started {
+        refund: Refund,
+        payment: Payment,
+    },
+    /// What an earlier request under the same `Idempotency-Key` made.
+    Existing(Refund),
+    NotFound,
+    /// An ACH debit not cleared yet (or a payment still being decided).
+    NotSettled(Payment),
+    /// More than is left to refund (`available`, counting refunds still pending).
+    ExceedsAvailable {
+        payment: Payment,
+        available: Money,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefundResult {
+    Succeeded,
+    Failed { code: DeclineCode },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RefundFilter {
+    pub payment_id: Option<PaymentId>,
+}
+
+/// A partner's ledger balances, in minor units of `currency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Balances {
+    pub available: i64,
+    pub pending: i64,
+    pub paid_out: i64,
+    pub fees: i64,
+}

@@ -36,6 +36,13 @@ macro_rules! pm_cols {
     };
 }
 
+macro_rules! refund_cols {
+    () => {
+        "id, partner_id, payment_id, amount, currency, status, reason, failure_code, failure_message, \
+         payout_id, created_at"
+    };
+}
+
 macro_rules! auth_cols {
     () => {
         "id, partner_id, status, amount, currency, captured_amount, customer_id, payment_method_id, \
@@ -85,10 +92,15 @@ macro_rules! store_impl {
         use kassa_core::authorization::{Authorization, AuthorizationStatus};
         use kassa_core::customer::{Customer, CustomerPatch};
         use kassa_core::id::{
-            ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, PartnerId, PaymentId,
-            PaymentMethodId, PaymentRequestId, VaultEntryId,
+            ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, LedgerEntryId, PartnerId, PaymentId,
+            PaymentMethodId, PaymentRequestId, PayoutId, RefundId, VaultEntryId,
         };
+        use kassa_core::fee::{FeeMethod, FeeSchedule};
         use kassa_core::invoice::{TaxRate, TaxRates};
+        use kassa_core::ledger::{Account, PostingSet};
+        use kassa_core::payout::{Payout, PayoutItem, PayoutItemType, PayoutStatus};
+        use kassa_core::percent::Percent;
+        use kassa_core::refund::{Refund, RefundStatus};
         use kassa_core::payment_method::PaymentMethod;
         use kassa_core::money::{Currency, Money};
         use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
@@ -461,6 +473,124 @@ macro_rules! store_impl {
                 .fetch_optional(&mut **tx)
                 .await?;
             row.as_ref().map(auth_from_row).transpose()
+        }
+
+        fn refund_from_row(row: &$row) -> Result<Refund> {
+            let currency = currency_of(row)?;
+            let status: String = row.try_get("status")?;
+            Ok(Refund {
+                id: RefundId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                object: Default::default(),
+                payment_id: PaymentId::from_trusted(row.try_get("payment_id")?),
+                amount: Money::new(row.try_get("amount")?, currency),
+                currency,
+                status: RefundStatus::parse_str(&status).ok_or_else(|| bad("refund status"))?,
+                reason: row.try_get("reason")?,
+                failure_code: row.try_get("failure_code")?,
+                failure_message: row.try_get("failure_message")?,
+                created_at: from_micros(row.try_get("created_at")?),
+                payout_id: row.try_get::<Option<String>, _>("payout_id")?.map(PayoutId::from_trusted),
+            })
+        }
+
+        /// Writes one balanced set of ledger entries in the caller's transaction.
+        async fn post(tx: &mut Tx<'_>, partner: &PartnerId, currency: Currency, set: &PostingSet, now: OffsetDateTime) -> Result<()> {
+            if !set.is_balanced() {
+                return Err(bad("an unbalanced posting set"));
+            }
+            let set_id = LedgerEntryId::generate();
+            for posting in set.postings() {
+                sqlx::query(
+                    "INSERT INTO ledger_entries (id, partner_id, set_id, account, kind, source_id, amount, currency, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(LedgerEntryId::generate().as_str())
+                .bind(partner.as_str())
+                .bind(set_id.as_str())
+                .bind(posting.account.as_str())
+                .bind(set.kind().as_str())
+                .bind(set.source_id())
+                .bind(posting.amount)
+                .bind(currency.as_str())
+                .bind(to_micros(now))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn fee_schedule(executor: impl sqlx::Executor<'_, Database = $db>, partner: &PartnerId) -> Result<FeeSchedule> {
+            let row = sqlx::query(
+                "SELECT fee_card_percent_e4, fee_card_fixed, fee_ach_percent_e4, fee_ach_cap FROM partners WHERE id = $1",
+            )
+            .bind(partner.as_str())
+            .fetch_optional(executor)
+            .await?
+            .ok_or_else(|| bad("fees of an unknown partner"))?;
+            Ok(FeeSchedule {
+                card_percent: Percent::from_e4(row.try_get("fee_card_percent_e4")?),
+                card_fixed: row.try_get("fee_card_fixed")?,
+                ach_percent: Percent::from_e4(row.try_get("fee_ach_percent_e4")?),
+                ach_cap: row.try_get("fee_ach_cap")?,
+            })
+        }
+
+        /// Money that became the partner's: the capture (or cleared debit) and its fee.
+        async fn post_settled(tx: &mut Tx<'_>, payment: &Payment, set: PostingSet, now: OffsetDateTime) -> Result<()> {
+            post(tx, &payment.partner_id, payment.currency, &set, now).await?;
+            let method = match payment.payment_method {
+                MaskedMethod::Ach { .. } => FeeMethod::Ach,
+                _ => FeeMethod::Card,
+            };
+            let fee = fee_schedule(&mut **tx, &payment.partner_id).await?.fee(method, payment.amount.minor());
+            if let Some(set) = PostingSet::fee(payment.id.as_str(), fee) {
+                post(tx, &payment.partner_id, payment.currency, &set, now).await?;
+            }
+            Ok(())
+        }
+
+        async fn payout_in(tx: &mut Tx<'_>, partner: &PartnerId, id: &str) -> Result<Option<Payout>> {
+            let row = sqlx::query(
+                "SELECT id, partner_id, status, amount, currency, cutoff_at, created_at FROM payouts WHERE partner_id = $1 AND id = $2",
+            )
+            .bind(partner.as_str())
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let items = sqlx::query("SELECT item_type, source_id, amount FROM payout_items WHERE payout_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(&mut **tx)
+                .await?;
+            payout_from_rows(&row, &items).map(Some)
+        }
+
+        fn payout_from_rows(row: &$row, items: &[$row]) -> Result<Payout> {
+            let currency = currency_of(row)?;
+            let status: String = row.try_get("status")?;
+            let items = items
+                .iter()
+                .map(|item| {
+                    let kind: String = item.try_get("item_type")?;
+                    Ok(PayoutItem {
+                        item_type: PayoutItemType::parse_str(&kind).ok_or_else(|| bad("payout item type"))?,
+                        source_id: item.try_get("source_id")?,
+                        amount: Money::new(item.try_get("amount")?, currency),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Payout {
+                id: PayoutId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                object: Default::default(),
+                status: PayoutStatus::parse_str(&status).ok_or_else(|| bad("payout status"))?,
+                amount: Money::new(row.try_get("amount")?, currency),
+                currency,
+                created_at: from_micros(row.try_get("created_at")?),
+                cutoff_at: from_micros(row.try_get("cutoff_at")?),
+                items,
+            })
         }
 
         /// The outbox: an event is written in the same transaction as the change it reports.
@@ -959,6 +1089,17 @@ macro_rules! store_impl {
                     AttemptResult::AchSubmitted { .. } => "payment.pending",
                 };
                 insert_event(&mut tx, partner, event, &payment, now).await?;
+                match result {
+                    AttemptResult::Approved { .. } => {
+                        let set = PostingSet::card_captured(payment.id.as_str(), payment.amount.minor());
+                        post_settled(&mut tx, &payment, set, now).await?;
+                    }
+                    AttemptResult::AchSubmitted { .. } => {
+                        let set = PostingSet::ach_submitted(payment.id.as_str(), payment.amount.minor());
+                        post(&mut tx, partner, payment.currency, &set, now).await?;
+                    }
+                    AttemptResult::Declined { .. } => {}
+                }
                 if let AttemptResult::AchSubmitted { settle: Some((resolution, at)) } = result {
                     let outcome = match resolution {
                         AchResolution::Clear => "clear".to_string(),
@@ -1040,6 +1181,13 @@ macro_rules! store_impl {
                 };
                 let payment = payment_from_row(&row)?;
                 let partner = payment.partner_id.clone();
+                let amount = payment.amount.minor();
+                match resolution {
+                    AchResolution::Clear => post_settled(&mut tx, &payment, PostingSet::ach_cleared(payment.id.as_str(), amount), now).await?,
+                    AchResolution::Return(_) => {
+                        post(&mut tx, &partner, payment.currency, &PostingSet::ach_returned(payment.id.as_str(), amount), now).await?
+                    }
+                }
                 if let Some(request_id) = &payment.payment_request_id {
                     let sql = match resolution {
                         AchResolution::Clear => concat!(
@@ -1539,6 +1687,341 @@ macro_rules! store_impl {
                     .collect()
             }
 
+            async fn begin_refund(&self, partner: &PartnerId, payment_id: &PaymentId, new: &NewRefund, now: OffsetDateTime) -> Result<RefundBegin> {
+                let mut tx = self.writer().begin().await?;
+                if let Some(key) = new.idempotency_key.as_deref() {
+                    let row = sqlx::query(concat!("SELECT ", crate::sql::refund_cols!(), " FROM refunds WHERE partner_id = $1 AND idempotency_key = $2"))
+                        .bind(partner.as_str())
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(row) = row {
+                        tx.rollback().await?;
+                        return Ok(RefundBegin::Existing(refund_from_row(&row)?));
+                    }
+                }
+                // The one atomic change: reserve the amount while at most what is left is asked.
+                let reserved = sqlx::query(concat!(
+                    "UPDATE payments SET refunded_amount = refunded_amount + COALESCE($3, captured_amount - refunded_amount), \
+                     status = CASE WHEN refunded_amount + COALESCE($3, captured_amount - refunded_amount) = captured_amount \
+                                   THEN 'refunded' ELSE 'partially_refunded' END \
+                     WHERE partner_id = $1 AND id = $2 AND status IN ('completed', 'partially_refunded') \
+                     AND captured_amount - refunded_amount >= COALESCE($3, captured_amount - refunded_amount) \
+                     AND COALESCE($3, captured_amount - refunded_amount) > 0 RETURNING ", crate::sql::payment_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(payment_id.as_str())
+                .bind(new.amount.map(|m| m.minor()))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = reserved else {
+                    let row = sqlx::query(concat!("SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 AND id = $2"))
+                        .bind(partner.as_str())
+                        .bind(payment_id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    tx.rollback().await?;
+                    return Ok(match row.as_ref().map(payment_from_row).transpose()? {
+                        None => RefundBegin::NotFound,
+                        Some(p) if p.status == PaymentStatus::Pending => RefundBegin::NotSettled(p),
+                        Some(p) => {
+                            let available = p.captured_amount.minor() - p.refunded_amount.minor();
+                            RefundBegin::ExceedsAvailable { available: Money::new(available, p.currency), payment: p }
+                        }
+                    });
+                };
+                let payment = payment_from_row(&row)?;
+                // What this refund reserved: the difference the update made.
+                let amount = match new.amount {
+                    Some(m) => m.minor(),
+                    None => {
+                        let before: i64 = sqlx::query_scalar(
+                            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds WHERE payment_id = $1 AND status <> 'failed'",
+                        )
+                        .bind(payment_id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        payment.refunded_amount.minor() - before
+                    }
+                };
+                let row = sqlx::query(concat!(
+                    "INSERT INTO refunds (id, partner_id, payment_id, amount, currency, status, reason, awaiting_processor, \
+                     idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, TRUE, $7, $8, $8) \
+                     RETURNING ", crate::sql::refund_cols!()
+                ))
+                .bind(new.id.as_str())
+                .bind(partner.as_str())
+                .bind(payment_id.as_str())
+                .bind(amount)
+                .bind(payment.currency.as_str())
+                .bind(new.reason.as_deref())
+                .bind(new.idempotency_key.as_deref())
+                .bind(to_micros(now))
+                .fetch_one(&mut *tx)
+                .await?;
+                let refund = refund_from_row(&row)?;
+                tx.commit().await?;
+                Ok(RefundBegin::Started { refund, payment })
+            }
+
+            async fn finish_refund(&self, partner: &PartnerId, refund_id: &RefundId, result: &RefundResult, now: OffsetDateTime) -> Result<Refund> {
+                let mut tx = self.writer().begin().await?;
+                let (status, code, message) = match result {
+                    RefundResult::Succeeded => ("succeeded", None, None),
+                    RefundResult::Failed { code } => ("failed", Some(code.as_str()), Some(code.payer_message())),
+                };
+                let row = sqlx::query(concat!(
+                    "UPDATE refunds SET status = $3, failure_code = $4, failure_message = $5, awaiting_processor = FALSE, updated_at = $6 \
+                     WHERE partner_id = $1 AND id = $2 AND awaiting_processor RETURNING ", crate::sql::refund_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(refund_id.as_str())
+                .bind(status)
+                .bind(code)
+                .bind(message)
+                .bind(to_micros(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let refund = refund_from_row(&row.ok_or_else(|| bad("refund is not awaiting the processor"))?)?;
+                match result {
+                    RefundResult::Succeeded => {
+                        let set = PostingSet::refund(refund.id.as_str(), refund.amount.minor());
+                        post(&mut tx, partner, refund.currency, &set, now).await?;
+                        insert_event(&mut tx, partner, "refund.created", &refund, now).await?;
+                    }
+                    RefundResult::Failed { .. } => {
+                        // Give the reserved amount back.
+                        sqlx::query(
+                            "UPDATE payments SET refunded_amount = refunded_amount - $3, \
+                             status = CASE WHEN refunded_amount - $3 = 0 THEN 'completed' ELSE 'partially_refunded' END \
+                             WHERE partner_id = $1 AND id = $2",
+                        )
+                        .bind(partner.as_str())
+                        .bind(refund.payment_id.as_str())
+                        .bind(refund.amount.minor())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(refund)
+            }
+
+            async fn refund(&self, partner: &PartnerId, id: &RefundId) -> Result<Option<Refund>> {
+                let row = sqlx::query(concat!("SELECT ", crate::sql::refund_cols!(), " FROM refunds WHERE partner_id = $1 AND id = $2"))
+                    .bind(partner.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(refund_from_row).transpose()
+            }
+
+            async fn list_refunds(&self, partner: &PartnerId, filter: &RefundFilter, page: &PageRequest) -> Result<Page<Refund>> {
+                let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM refunds WHERE partner_id = $1 AND id = $2", partner, page).await? else {
+                    return Ok(Page::UnknownCursor);
+                };
+                let rows = sqlx::query(concat!(
+                    "SELECT ", crate::sql::refund_cols!(), " FROM refunds WHERE partner_id = $1 \
+                     AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR payment_id = $4) ORDER BY seq DESC LIMIT $3"
+                ))
+                .bind(partner.as_str())
+                .bind(cursor)
+                .bind(page.limit + 1)
+                .bind(filter.payment_id.as_ref().map(|p| p.as_str()))
+                .fetch_all(self.reader())
+                .await?;
+                page_of(&rows, page, refund_from_row)
+            }
+
+            async fn abandoned_refunds(&self, started_before: OffsetDateTime) -> Result<Vec<(PartnerId, RefundId)>> {
+                let rows = sqlx::query(
+                    "SELECT id, partner_id FROM refunds WHERE awaiting_processor AND created_at < $1 ORDER BY created_at LIMIT 100",
+                )
+                .bind(to_micros(started_before))
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter()
+                    .map(|row| Ok((PartnerId::from_trusted(row.try_get("partner_id")?), RefundId::from_trusted(row.try_get("id")?))))
+                    .collect()
+            }
+
+            async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()> {
+                sqlx::query(
+                    "UPDATE partners SET fee_card_percent_e4 = $2, fee_card_fixed = $3, fee_ach_percent_e4 = $4, fee_ach_cap = $5 WHERE id = $1",
+                )
+                .bind(partner.as_str())
+                .bind(fees.card_percent.e4())
+                .bind(fees.card_fixed)
+                .bind(fees.ach_percent.e4())
+                .bind(fees.ach_cap)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn fees(&self, partner: &PartnerId) -> Result<FeeSchedule> {
+                fee_schedule(self.reader(), partner).await
+            }
+
+            async fn balances(&self, partner: &PartnerId) -> Result<Balances> {
+                let rows = sqlx::query(
+                    "SELECT account, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM ledger_entries WHERE partner_id = $1 GROUP BY account",
+                )
+                .bind(partner.as_str())
+                .fetch_all(self.reader())
+                .await?;
+                let mut b = Balances::default();
+                for row in &rows {
+                    let account: String = row.try_get("account")?;
+                    let total: i64 = row.try_get("total")?;
+                    match Account::parse_str(&account) {
+                        Some(Account::PartnerAvailable) => b.available = total,
+                        Some(Account::PartnerPending) => b.pending = total,
+                        Some(Account::PartnerPaidOut) => b.paid_out = total,
+                        Some(Account::Fees) => b.fees = total,
+                        Some(Account::ProcessorClearing) => {}
+                        None => return Err(bad("ledger account")),
+                    }
+                }
+                Ok(b)
+            }
+
+            async fn unbalanced_ledger_sets(&self) -> Result<i64> {
+                Ok(sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT set_id FROM ledger_entries GROUP BY set_id HAVING SUM(amount) <> 0) AS unbalanced",
+                )
+                .fetch_one(self.reader())
+                .await?)
+            }
+
+            async fn run_payout(&self, partner: &PartnerId, cutoff: OffsetDateTime, now: OffsetDateTime) -> Result<Option<Payout>> {
+                let mut tx = self.writer().begin().await?;
+                let id = PayoutId::generate();
+                // Provisional; status and amount are set once the items are known.
+                sqlx::query(
+                    "INSERT INTO payouts (id, partner_id, status, amount, currency, cutoff_at, created_at) \
+                     VALUES ($1, $2, 'carried_forward', 0, 'USD', $3, $4)",
+                )
+                .bind(id.as_str())
+                .bind(partner.as_str())
+                .bind(to_micros(cutoff))
+                .bind(to_micros(now))
+                .execute(&mut *tx)
+                .await?;
+                // Each entry can join one payout only (unique ledger_entry_id), also under concurrency.
+                sqlx::query(
+                    "INSERT INTO payout_items (payout_id, item_type, source_id, amount, ledger_entry_id) \
+                     SELECT $1, kind, source_id, amount, id FROM ledger_entries e \
+                     WHERE e.partner_id = $2 AND e.account = 'partner_available' AND e.kind IN ('payment', 'refund', 'fee') \
+                     AND e.created_at <= $3 AND NOT EXISTS (SELECT 1 FROM payout_items i WHERE i.ledger_entry_id = e.id) \
+                     ORDER BY e.seq ON CONFLICT DO NOTHING",
+                )
+                .bind(id.as_str())
+                .bind(partner.as_str())
+                .bind(to_micros(cutoff))
+                .execute(&mut *tx)
+                .await?;
+                let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payout_items WHERE payout_id = $1")
+                    .bind(id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if entries == 0 {
+                    // Nothing new since the last batch: a carried balance waits for new items.
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let carried = sqlx::query(
+                    "UPDATE payouts SET carried_into = $1 WHERE partner_id = $2 AND status = 'carried_forward' \
+                     AND carried_into IS NULL AND id <> $1 RETURNING id, amount",
+                )
+                .bind(id.as_str())
+                .bind(partner.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+                for row in &carried {
+                    let from: String = row.try_get("id")?;
+                    let amount: i64 = row.try_get("amount")?;
+                    sqlx::query(
+                        "INSERT INTO payout_items (payout_id, item_type, source_id, amount, carried_payout_id) \
+                         VALUES ($1, 'carried_balance', $2, $3, $2)",
+                    )
+                    .bind(id.as_str())
+                    .bind(&from)
+                    .bind(amount)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let total: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM payout_items WHERE payout_id = $1")
+                    .bind(id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let status = if total > 0 { PayoutStatus::Paid } else { PayoutStatus::CarriedForward };
+                sqlx::query("UPDATE payouts SET status = $2, amount = $3 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(status.as_str())
+                    .bind(total)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE refunds SET payout_id = $1 WHERE partner_id = $2 AND id IN \
+                     (SELECT source_id FROM payout_items WHERE payout_id = $1 AND item_type = 'refund')",
+                )
+                .bind(id.as_str())
+                .bind(partner.as_str())
+                .execute(&mut *tx)
+                .await?;
+                if status == PayoutStatus::Paid {
+                    post(&mut tx, partner, Currency::Usd, &PostingSet::payout(id.as_str(), total), now).await?;
+                }
+                let payout = payout_in(&mut tx, partner, id.as_str()).await?.ok_or_else(|| bad("payout just made"))?;
+                if status == PayoutStatus::Paid {
+                    insert_event(&mut tx, partner, "payout.paid", &payout, now).await?;
+                }
+                tx.commit().await?;
+                Ok(Some(payout))
+            }
+
+            async fn payout(&self, partner: &PartnerId, id: &PayoutId) -> Result<Option<Payout>> {
+                let mut tx = self.reader().begin().await?;
+                let payout = payout_in(&mut tx, partner, id.as_str()).await?;
+                tx.rollback().await?;
+                Ok(payout)
+            }
+
+            async fn list_payouts(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<Payout>> {
+                let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM payouts WHERE partner_id = $1 AND id = $2", partner, page).await? else {
+                    return Ok(Page::UnknownCursor);
+                };
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM payouts WHERE partner_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3",
+                )
+                .bind(partner.as_str())
+                .bind(cursor)
+                .bind(page.limit + 1)
+                .fetch_all(self.reader())
+                .await?;
+                let has_more = ids.len() as i64 > page.limit;
+                let mut tx = self.reader().begin().await?;
+                let mut data = Vec::new();
+                for id in ids.iter().take(page.limit as usize) {
+                    data.push(payout_in(&mut tx, partner, id).await?.ok_or_else(|| bad("listed payout"))?);
+                }
+                tx.rollback().await?;
+                Ok(Page::Items { data, has_more })
+            }
+
+            async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>> {
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT DISTINCT e.partner_id FROM ledger_entries e WHERE e.account = 'partner_available' \
+                     AND e.kind IN ('payment', 'refund', 'fee') AND e.created_at <= $1 \
+                     AND NOT EXISTS (SELECT 1 FROM payout_items i WHERE i.ledger_entry_id = e.id)",
+                )
+                .bind(to_micros(cutoff))
+                .fetch_all(self.reader())
+                .await?;
+                Ok(ids.into_iter().map(PartnerId::from_trusted).collect())
+            }
+
             async fn list_events(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<EventRecord>> {
                 let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM events WHERE partner_id = $1 AND id = $2", partner, page).await? else {
                     return Ok(Page::UnknownCursor);
@@ -1560,6 +2043,22 @@ macro_rules! store_impl {
                 insert_job(&mut tx, job, now).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn enqueue_job_once(&self, job: &NewJob, key: &str, now: OffsetDateTime) -> Result<bool> {
+                let res = sqlx::query(
+                    "INSERT INTO jobs (id, kind, payload, run_at, created_at, dedupe_key) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (dedupe_key) DO NOTHING",
+                )
+                .bind(JobId::generate().as_str())
+                .bind(&job.kind)
+                .bind(job.payload.to_string())
+                .bind(to_micros(job.run_at))
+                .bind(to_micros(now))
+                .bind(key)
+                .execute(self.writer())
+                .await?;
+                Ok(res.rows_affected() == 1)
             }
 
             async fn claim_jobs(&self, worker: &str, now: OffsetDateTime, lease_until: OffsetDateTime, limit: i64) -> Result<Vec<Job>> {
@@ -1712,5 +2211,5 @@ macro_rules! store_impl {
 }
 
 pub(crate) use {
-    auth_cols, customer_cols, partner_cols, payment_cols, pm_cols, pr_cols, store_impl,
+    auth_cols, customer_cols, partner_cols, payment_cols, pm_cols, pr_cols, refund_cols, store_impl,
 };

@@ -45,6 +45,45 @@ enum Command {
     /// Manage a partner's tax rates (per tax code, applied to invoice line items).
     #[command(subcommand)]
     Tax(TaxCommand),
+    /// Cut payout batches now.
+    #[command(subcommand)]
+    Payouts(PayoutsCommand),
+    /// Set what a partner pays per payment.
+    #[command(subcommand)]
+    Fees(FeesCommand),
+}
+
+#[derive(Subcommand)]
+enum PayoutsCommand {
+    /// Cut a payout batch now for one partner, or for every partner with something to pay out.
+    Run {
+        /// The partner's slug; all partners when left out.
+        #[arg(long)]
+        partner: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FeesCommand {
+    /// Set fees; what is not given stays as it is. Percents like 2.9, amounts like 0.30.
+    Set {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        card_percent: Option<String>,
+        #[arg(long)]
+        card_fixed: Option<String>,
+        #[arg(long)]
+        ach_percent: Option<String>,
+        /// The most an ACH payment pays, e.g. 5.00; `none` for no cap.
+        #[arg(long)]
+        ach_cap: Option<String>,
+    },
+    /// Show a partner's fees.
+    Show {
+        #[arg(long)]
+        partner: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -272,6 +311,62 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                         };
                         println!("{}  {}…  {:<8} {}", k.id, k.prefix, state, k.label);
                     }
+                }
+            }
+            Ok(())
+        }
+        Command::Payouts(PayoutsCommand::Run { partner }) => {
+            let store = connect(&config).await?;
+            let partner = match partner {
+                Some(slug) => Some(admin::partner_by_slug(store.as_ref(), &slug).await?.id),
+                None => None,
+            };
+            let made = admin::run_payouts(store.as_ref(), partner.as_ref(), now, now).await?;
+            if made.is_empty() {
+                println!("nothing to pay out");
+            }
+            for p in made {
+                println!(
+                    "{}  {}  {}  ({} items)",
+                    p.id,
+                    p.status.as_str(),
+                    p.amount.display(),
+                    p.items.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Fees(cmd) => {
+            let store = connect(&config).await?;
+            match cmd {
+                FeesCommand::Set {
+                    partner,
+                    card_percent,
+                    card_fixed,
+                    ach_percent,
+                    ach_cap,
+                } => {
+                    let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
+                    let fees = admin::set_fees(
+                        store.as_ref(),
+                        &partner.id,
+                        admin::FeeChange {
+                            card_percent,
+                            card_fixed,
+                            ach_percent,
+                            ach_cap,
+                        },
+                    )
+                    .await?;
+                    println!("{}: {}", partner.slug, admin::describe_fees(&fees));
+                }
+                FeesCommand::Show { partner } => {
+                    let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
+                    println!(
+                        "{}: {}",
+                        partner.slug,
+                        admin::describe_fees(&store.fees(&partner.id).await?)
+                    );
                 }
             }
             Ok(())

@@ -5,6 +5,8 @@ pub(crate) mod invoice;
 pub(crate) mod payment;
 pub(crate) mod payment_method;
 pub(crate) mod payment_request;
+pub(crate) mod payout;
+pub(crate) mod refund;
 pub(crate) mod sandbox;
 
 use std::borrow::Cow;
@@ -58,6 +60,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/v1/payments/capture/{id}", post(payment::capture))
         .route("/v1/payments/{id}", get(payment::get_one))
+        .route("/v1/payments/{id}/refunds", post(refund::create))
+        .route("/v1/refunds", get(refund::list))
+        .route("/v1/refunds/{id}", get(refund::get_one))
+        .route("/v1/balance", get(payout::balance))
+        .route("/v1/payouts", get(payout::list))
+        .route("/v1/payouts/{id}", get(payout::get_one))
         .route("/v1/invoices/preview", post(invoice::preview))
         .route("/v1/customers", post(customer::create).get(customer::list))
         .route(

@@ -1,0 +1,110 @@
+//! Refunding a payment: reserve the amount (never more than was captured), ask the processor,
+//! record its answer — recorded once, and recovered from the processor after a crash.
+
+use kassa_core::id::{PaymentId, RefundId};
+use kassa_core::payment::DeclineCode;
+use kassa_core::refund::Refund;
+use kassa_store::{NewRefund, Partner, RefundBegin, RefundResult, StoreError};
+
+use crate::app::AppState;
+use crate::checkout::{recorded_already, retrying_database};
+use crate::payment::PROCESSOR_TIMEOUT;
+
+/// Refunds a payment, in its own task so a client that disconnects cannot cut it short.
+/// `Started` carries the refund as recorded: `succeeded`, `failed` (the processor refused; the
+/// amount is refundable again), or `pending` if the processor has not answered yet.
+pub async fn refund(
+    state: &AppState,
+    partner: &Partner,
+    payment: PaymentId,
+    new: NewRefund,
+) -> anyhow::Result<RefundBegin> {
+    let (state, partner) = (state.clone(), partner.clone());
+    tokio::spawn(async move { refund_detached(&state, &partner, &payment, &new).await }).await?
+}
+
+async fn refund_detached(
+    state: &AppState,
+    partner: &Partner,
+    payment_id: &PaymentId,
+    new: &NewRefund,
+) -> anyhow::Result<RefundBegin> {
+    let begun = state
+        .store
+        .begin_refund(&partner.id, payment_id, new, state.clock.now())
+        .await?;
+    let RefundBegin::Started { refund, payment } = begun else {
+        return Ok(begun);
+    };
+    let asked = tokio::time::timeout(
+        PROCESSOR_TIMEOUT,
+        state
+            .processor
+            .refund(&payment.id, &refund.id, refund.amount),
+    )
+    .await;
+    let result = match asked {
+        Err(_) => {
+            tracing::warn!(refund = %refund.id, "processor did not answer a refund in time; it stays pending until recovery asks");
+            return Ok(RefundBegin::Started { refund, payment });
+        }
+        Ok(Ok(())) => RefundResult::Succeeded,
+        Ok(Err(e)) => {
+            tracing::warn!(refund = %refund.id, error = %e, "processor refused a refund");
+            RefundResult::Failed {
+                code: DeclineCode::ProcessingError,
+            }
+        }
+    };
+    let recorded = retrying_database(refund.id.as_str(), || {
+        state
+            .store
+            .finish_refund(&partner.id, &refund.id, &result, state.clock.now())
+    })
+    .await
+    .map_err(anyhow::Error::from);
+    let refund = match recorded {
+        Ok(refund) => refund,
+        Err(e) if recorded_already(&e) => current(state, partner, &refund.id).await?,
+        Err(e) => return Err(e),
+    };
+    Ok(RefundBegin::Started { refund, payment })
+}
+
+async fn current(state: &AppState, partner: &Partner, id: &RefundId) -> anyhow::Result<Refund> {
+    state
+        .store
+        .refund(&partner.id, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("refund {id} vanished"))
+}
+
+/// Settles refunds whose answer was never recorded, from what the processor says it did.
+pub async fn recover_abandoned_refunds(
+    state: &AppState,
+    started_before: time::OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let mut recovered = 0;
+    for (partner, id) in state.store.abandoned_refunds(started_before).await? {
+        let result = match state.processor.lookup_refund(&id).await {
+            Ok(Some(true)) => RefundResult::Succeeded,
+            Ok(Some(false)) | Ok(None) => RefundResult::Failed {
+                code: DeclineCode::ProcessingError,
+            },
+            Err(e) => {
+                tracing::warn!(refund = %id, error = %e, "cannot ask the processor about an abandoned refund");
+                continue;
+            }
+        };
+        match state
+            .store
+            .finish_refund(&partner, &id, &result, state.clock.now())
+            .await
+        {
+            Ok(_) => recovered += 1,
+            Err(StoreError::Inconsistent(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(recovered)
+}

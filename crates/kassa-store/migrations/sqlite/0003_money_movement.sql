@@ -1,0 +1,91 @@
+-- Money movement (SQLite): fees per partner, the double-entry ledger, refunds and payouts.
+
+ALTER TABLE partners ADD COLUMN fee_card_percent_e4 INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE partners ADD COLUMN fee_card_fixed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE partners ADD COLUMN fee_ach_percent_e4 INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE partners ADD COLUMN fee_ach_cap INTEGER;
+
+-- Append-only: each money event writes one balanced set of entries (Σ amount = 0 per set_id) in
+-- the transaction of the change that causes it. Balances are sums over it.
+CREATE TABLE ledger_entries (
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    partner_id TEXT NOT NULL REFERENCES partners (id),
+    set_id     TEXT NOT NULL,
+    account    TEXT NOT NULL CHECK (account IN ('processor_clearing', 'partner_pending', 'partner_available', 'partner_paid_out', 'fees')),
+    kind       TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    amount     INTEGER NOT NULL,
+    currency   TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX ledger_entries_partner_account ON ledger_entries (partner_id, account);
+CREATE INDEX ledger_entries_set ON ledger_entries (set_id);
+CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries
+BEGIN
+    SELECT RAISE(ABORT, 'ledger entries are append-only');
+END;
+CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+BEGIN
+    SELECT RAISE(ABORT, 'ledger entries are append-only');
+END;
+
+CREATE TABLE refunds (
+    seq                INTEGER PRIMARY KEY,
+    id                 TEXT NOT NULL UNIQUE,
+    partner_id         TEXT NOT NULL REFERENCES partners (id),
+    payment_id         TEXT NOT NULL REFERENCES payments (id),
+    amount             INTEGER NOT NULL CHECK (amount > 0),
+    currency           TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+    reason             TEXT,
+    failure_code       TEXT,
+    failure_message    TEXT,
+    awaiting_processor BOOLEAN NOT NULL DEFAULT FALSE,
+    idempotency_key    TEXT,
+    payout_id          TEXT,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL
+);
+CREATE INDEX refunds_partner_seq ON refunds (partner_id, seq);
+CREATE INDEX refunds_payment ON refunds (payment_id);
+CREATE INDEX refunds_awaiting ON refunds (created_at) WHERE awaiting_processor;
+CREATE UNIQUE INDEX refunds_idempotency ON refunds (partner_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+-- The database's own guard for "never refund more than was captured".
+CREATE TRIGGER payments_refund_bounded BEFORE UPDATE OF refunded_amount ON payments
+WHEN NEW.refunded_amount < 0 OR NEW.refunded_amount > NEW.captured_amount
+BEGIN
+    SELECT RAISE(ABORT, 'refunds exceed the captured amount');
+END;
+
+-- A batch per partner: `paid` moved money; `carried_forward` had a net ≤ 0 and moved none, and
+-- its amount is carried into the next batch (`carried_into`).
+CREATE TABLE payouts (
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
+    partner_id   TEXT NOT NULL REFERENCES partners (id),
+    status       TEXT NOT NULL CHECK (status IN ('paid', 'carried_forward')),
+    amount       INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    cutoff_at    INTEGER NOT NULL,
+    carried_into TEXT,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX payouts_partner_seq ON payouts (partner_id, seq);
+
+-- What a payout is made of. A ledger entry, or a carried balance, belongs to one payout only.
+CREATE TABLE payout_items (
+    seq               INTEGER PRIMARY KEY,
+    payout_id         TEXT NOT NULL REFERENCES payouts (id),
+    item_type         TEXT NOT NULL CHECK (item_type IN ('payment', 'refund', 'fee', 'carried_balance')),
+    source_id         TEXT NOT NULL,
+    amount            INTEGER NOT NULL,
+    ledger_entry_id   TEXT UNIQUE REFERENCES ledger_entries (id),
+    carried_payout_id TEXT UNIQUE REFERENCES payouts (id)
+);
+CREATE INDEX payout_items_payout ON payout_items (payout_id, seq);
+
+-- A job that must exist once (the next payout batch), however many instances schedule it.
+ALTER TABLE jobs ADD COLUMN dedupe_key TEXT;
+CREATE UNIQUE INDEX jobs_dedupe_key ON jobs (dedupe_key);
