@@ -593,3 +593,63 @@ proptest::proptest! {
             .block_on(run_sequence(ops));
     }
 }
+
+on_both_backends!(the_daily_batch_is_a_durable_job_at_the_cutoff, |app| {
+    let p = app.partner().await;
+    // Housekeeping (any instance, any number of times) schedules the next cut-off once.
+    app.app.housekeeping().await.unwrap();
+    app.app.housekeeping().await.unwrap();
+    let before = sale(&app, &p, card("4242424242424242"), "25.00").await;
+    assert_eq!(app.run_jobs().await, 0, "nothing is due before midnight");
+    // 2026-11-22 00:00 UTC is the default cut-off; a payment after it waits for the next batch.
+    app.advance(std::time::Duration::from_secs(12 * 3600 + 1));
+    let after = sale(&app, &p, card("4242424242424242"), "5.00").await;
+    assert_eq!(app.run_jobs().await, 1);
+    let list = app
+        .api(&p.key, Method::GET, "/v1/payouts", None)
+        .await
+        .json();
+    assert_eq!(ids(&list).len(), 1);
+    let po = &list["data"][0];
+    assert_eq!(po["status"], "paid");
+    assert_eq!(po["amount"], "25.00");
+    assert_eq!(po["cutoffAt"], "2026-11-22T00:00:00Z");
+    assert_eq!(po["items"][0]["sourceId"], before["id"]);
+    // The next day's batch was scheduled by the one that ran, and takes the later payment.
+    app.app.housekeeping().await.unwrap();
+    app.advance(std::time::Duration::from_secs(24 * 3600));
+    assert_eq!(app.run_jobs().await, 1);
+    let list = app
+        .api(&p.key, Method::GET, "/v1/payouts", None)
+        .await
+        .json();
+    assert_eq!(ids(&list).len(), 2);
+    assert_eq!(list["data"][0]["items"][0]["sourceId"], after["id"]);
+    assert_eq!(list["data"][0]["cutoffAt"], "2026-11-23T00:00:00Z");
+});
+
+/// The database itself refuses to rewrite the ledger or over-refund a payment (SQLite here; the
+/// PostgreSQL migration installs the same guards as trigger functions).
+#[tokio::test]
+async fn the_database_keeps_the_ledger_append_only() {
+    use sqlx::Connection;
+    let app = TestApp::sqlite().await;
+    let p = app.partner().await;
+    sale(&app, &p, card("4242424242424242"), "10.00").await;
+    let path = app.db_path.clone().unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    for sql in [
+        "UPDATE ledger_entries SET amount = amount + 1",
+        "DELETE FROM ledger_entries",
+    ] {
+        let err = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    let err = sqlx::query("UPDATE payments SET refunded_amount = captured_amount + 1")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("exceed"), "{err}");
+}
