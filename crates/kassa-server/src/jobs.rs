@@ -16,6 +16,9 @@ const LEASE: Duration = Duration::seconds(60);
 /// before).
 const ABANDONED_ATTEMPT: Duration = Duration::minutes(5);
 
+/// How long after a payout cut-off its batch runs.
+const PAYOUT_GRACE: Duration = Duration::minutes(5);
+
 /// Runs the jobs due now; how many ran.
 pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
     let now = state.clock.now();
@@ -85,7 +88,12 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
             if !made.is_empty() {
                 tracing::info!(payouts = made.len(), cutoff = %cutoff, "payout batch cut");
             }
-            schedule_payout_batch(state, cutoff + Duration::days(1)).await?;
+            // The next from the configuration, so a changed cut-off replaces the old chain.
+            schedule_payout_batch(
+                state,
+                state.config.last_payout_cutoff(now) + Duration::days(1),
+            )
+            .await?;
         }
         "processor_release" => {
             let authorization = AuthorizationId::parse(&field("authorizationId")?)?;
@@ -144,10 +152,11 @@ pub async fn schedule_payout_batch(
     cutoff: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
     let at = kassa_core::clock::format_rfc3339(cutoff);
+    // Run a little after the cut-off, so every transaction stamped before it has committed.
     let job = kassa_store::NewJob {
         kind: "payout_batch".into(),
         payload: serde_json::json!({ "cutoff": at }),
-        run_at: cutoff,
+        run_at: cutoff + PAYOUT_GRACE,
     };
     state
         .store

@@ -79,26 +79,40 @@ async fn current(state: &AppState, partner: &Partner, id: &RefundId) -> anyhow::
         .ok_or_else(|| anyhow::anyhow!("refund {id} vanished"))
 }
 
-/// Settles refunds whose answer was never recorded, from what the processor says it did.
+/// Settles refunds whose answer was never recorded, from the processor: one it made succeeded;
+/// one it refused failed; one it never received is sent again (refunds are once per refund id),
+/// and one it cannot be asked about stays pending for the next sweep.
 pub async fn recover_abandoned_refunds(
     state: &AppState,
     started_before: time::OffsetDateTime,
 ) -> anyhow::Result<usize> {
     let mut recovered = 0;
-    for (partner, id) in state.store.abandoned_refunds(started_before).await? {
-        let result = match state.processor.lookup_refund(&id).await {
+    for refund in state.store.abandoned_refunds(started_before).await? {
+        let known = state.processor.lookup_refund(&refund.id).await;
+        let result = match known {
             Ok(Some(true)) => RefundResult::Succeeded,
-            Ok(Some(false)) | Ok(None) => RefundResult::Failed {
+            Ok(Some(false)) => RefundResult::Failed {
                 code: DeclineCode::ProcessingError,
             },
+            Ok(None) => match state
+                .processor
+                .refund(&refund.payment_id, &refund.id, refund.amount)
+                .await
+            {
+                Ok(()) => RefundResult::Succeeded,
+                Err(e) => {
+                    tracing::warn!(refund = %refund.id, error = %e, "an abandoned refund could not be sent again; will retry");
+                    continue;
+                }
+            },
             Err(e) => {
-                tracing::warn!(refund = %id, error = %e, "cannot ask the processor about an abandoned refund");
+                tracing::warn!(refund = %refund.id, error = %e, "cannot ask the processor about an abandoned refund");
                 continue;
             }
         };
         match state
             .store
-            .finish_refund(&partner, &id, &result, state.clock.now())
+            .finish_refund(&refund.partner_id, &refund.id, &result, state.clock.now())
             .await
         {
             Ok(_) => recovered += 1,

@@ -118,7 +118,7 @@ on_both_backends!(refunds_full_partial_and_refused, |app| {
     // A declined payment has nothing to refund; unknown and foreign payments are not found.
     let declined = sale(&app, &p, card("4000000000000002"), "10.00").await;
     let r = refund(&app, &p, declined["id"].as_str().unwrap(), json!({})).await;
-    assert_eq!(code(&r), "refund_exceeds_available");
+    assert_eq!(code(&r), "payment_not_settled");
     assert_eq!(
         refund(&app, &p, "pay_nope", json!({})).await.status,
         StatusCode::NOT_FOUND
@@ -601,8 +601,16 @@ on_both_backends!(the_daily_batch_is_a_durable_job_at_the_cutoff, |app| {
     app.app.housekeeping().await.unwrap();
     let before = sale(&app, &p, card("4242424242424242"), "25.00").await;
     assert_eq!(app.run_jobs().await, 0, "nothing is due before midnight");
-    // 2026-11-22 00:00 UTC is the default cut-off; a payment after it waits for the next batch.
+    // 2026-11-22 00:00 UTC is the default cut-off; its batch runs five minutes later, and a
+    // payment after the cut-off waits for the next batch.
     app.advance(std::time::Duration::from_secs(12 * 3600 + 1));
+    sale(&app, &p, card("4242424242424242"), "1.00").await;
+    assert_eq!(
+        app.run_jobs().await,
+        0,
+        "not yet: the grace after the cut-off"
+    );
+    app.advance(std::time::Duration::from_secs(5 * 60));
     let after = sale(&app, &p, card("4242424242424242"), "5.00").await;
     assert_eq!(app.run_jobs().await, 1);
     let list = app
@@ -624,7 +632,8 @@ on_both_backends!(the_daily_batch_is_a_durable_job_at_the_cutoff, |app| {
         .await
         .json();
     assert_eq!(ids(&list).len(), 2);
-    assert_eq!(list["data"][0]["items"][0]["sourceId"], after["id"]);
+    assert_eq!(list["data"][0]["amount"], "6.00");
+    assert_eq!(list["data"][0]["items"][1]["sourceId"], after["id"]);
     assert_eq!(list["data"][0]["cutoffAt"], "2026-11-23T00:00:00Z");
 });
 
@@ -653,3 +662,56 @@ async fn the_database_keeps_the_ledger_append_only() {
         .unwrap_err();
     assert!(err.to_string().contains("exceed"), "{err}");
 }
+
+on_both_backends!(a_refund_left_pending_by_a_crash_is_sent_again_once, |app| {
+    let p = app.partner().await;
+    let paid = sale(&app, &p, card("4242424242424242"), "30.00").await;
+    let payment = kassa_core::id::PaymentId::parse(paid["id"].as_str().unwrap()).unwrap();
+    // The process died after reserving the refund, before the processor was asked.
+    let new = kassa_store::NewRefund {
+        id: kassa_core::id::RefundId::generate(),
+        amount: Some(kassa_core::money::Money::new(
+            1_000,
+            kassa_core::money::Currency::Usd,
+        )),
+        reason: None,
+        idempotency_key: None,
+    };
+    let begun = app
+        .store
+        .begin_refund(&p.partner.id, &payment, &new, app_now(&app))
+        .await
+        .unwrap();
+    assert!(matches!(begun, kassa_store::RefundBegin::Started { .. }));
+    let path = format!("/v1/refunds/{}", new.id);
+    assert_eq!(
+        app.api(&p.key, Method::GET, &path, None).await.json()["status"],
+        "pending"
+    );
+    // Reserved: no more than the rest can be refunded meanwhile.
+    assert_eq!(
+        code(
+            &refund(
+                &app,
+                &p,
+                paid["id"].as_str().unwrap(),
+                json!({"amount": "20.01"})
+            )
+            .await
+        ),
+        "refund_exceeds_available"
+    );
+    assert_eq!(
+        balance(&app, &p).await.0,
+        "30.00",
+        "not posted before it succeeds"
+    );
+    app.advance(std::time::Duration::from_secs(6 * 60));
+    app.app.housekeeping().await.unwrap();
+    let done = app.api(&p.key, Method::GET, &path, None).await.json();
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(balance(&app, &p).await.0, "20.00");
+    app.app.housekeeping().await.unwrap();
+    assert_eq!(balance(&app, &p).await.0, "20.00", "recovered once");
+    assert_eq!(app.store.unbalanced_ledger_sets().await.unwrap(), 0);
+});

@@ -292,10 +292,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         page: &PageRequest,
     ) -> Result<Page<Refund>>;
     /// Refunds still waiting for the processor's answer that started before `started_before`.
-    async fn abandoned_refunds(
-        &self,
-        started_before: OffsetDateTime,
-    ) -> Result<Vec<(PartnerId, RefundId)>>;
+    async fn abandoned_refunds(&self, started_before: OffsetDateTime) -> Result<Vec<Refund>>;
     async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()>;
     async fn fees(&self, partner: &PartnerId) -> Result<FeeSchedule>;
     async fn balances(&self, partner: &PartnerId) -> Result<Balances>;

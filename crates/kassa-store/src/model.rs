@@ -437,7 +437,8 @@ pub enum RefundBegin {
     /// What an earlier request under the same `Idempotency-Key` made.
     Existing(Refund),
     NotFound,
-    /// An ACH debit not cleared yet (or a payment still being decided).
+    /// Nothing collected to refund: an ACH debit not cleared yet, a payment still being decided,
+    /// or one that failed.
     NotSettled(Payment),
     /// More than is left to refund (`available`, counting refunds still pending).
     ExceedsAvailable {

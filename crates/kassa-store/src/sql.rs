@@ -1723,7 +1723,7 @@ macro_rules! store_impl {
                     tx.rollback().await?;
                     return Ok(match row.as_ref().map(payment_from_row).transpose()? {
                         None => RefundBegin::NotFound,
-                        Some(p) if p.status == PaymentStatus::Pending => RefundBegin::NotSettled(p),
+                        Some(p) if matches!(p.status, PaymentStatus::Pending | PaymentStatus::Failed) => RefundBegin::NotSettled(p),
                         Some(p) => {
                             let available = p.captured_amount.minor() - p.refunded_amount.minor();
                             RefundBegin::ExceedsAvailable { available: Money::new(available, p.currency), payment: p }
@@ -1833,16 +1833,15 @@ macro_rules! store_impl {
                 page_of(&rows, page, refund_from_row)
             }
 
-            async fn abandoned_refunds(&self, started_before: OffsetDateTime) -> Result<Vec<(PartnerId, RefundId)>> {
-                let rows = sqlx::query(
-                    "SELECT id, partner_id FROM refunds WHERE awaiting_processor AND created_at < $1 ORDER BY created_at LIMIT 100",
-                )
+            async fn abandoned_refunds(&self, started_before: OffsetDateTime) -> Result<Vec<Refund>> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ", crate::sql::refund_cols!(), " FROM refunds WHERE awaiting_processor AND created_at < $1 \
+                     ORDER BY created_at LIMIT 100"
+                ))
                 .bind(to_micros(started_before))
                 .fetch_all(self.reader())
                 .await?;
-                rows.iter()
-                    .map(|row| Ok((PartnerId::from_trusted(row.try_get("partner_id")?), RefundId::from_trusted(row.try_get("id")?))))
-                    .collect()
+                rows.iter().map(refund_from_row).collect()
             }
 
             async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()> {

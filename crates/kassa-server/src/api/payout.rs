@@ -76,7 +76,8 @@ type PayoutList = ListBody<Payout>;
     operation_id = "listPayouts",
     summary = "List payouts",
     description = "Your payout batches, newest first: `paid`, or `carried_forward` when a batch's \
-        net was zero or negative (no money moved; its amount is the first item of the next).",
+        net was zero or negative (no money moved; its amount becomes a `carried_balance` item of \
+        the next).",
     params(Paging),
     responses(
         (status = 200, description = "A page of payouts", body = PayoutList),

@@ -36,7 +36,7 @@ use crate::idempotency::IdempotencyKey;
         (status = 404, description = "No such payment", body = ErrorBody),
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`refund_exceeds_available`, `payment_not_settled` (a bank \
-            payment not cleared yet) or `idempotency_key_reused`", body = ErrorBody),
+            payment not cleared yet, or a failed payment) or `idempotency_key_reused`", body = ErrorBody),
     ),
     security(("apiKey" = [])),
 )]
@@ -68,11 +68,15 @@ pub async fn create(
         RefundBegin::NotFound => Err(ApiError::not_found("payment")),
         RefundBegin::NotSettled(p) => Err(ApiError::invalid_state(
             "payment_not_settled",
-            format!(
-                "payment {} is {}; a bank payment can be refunded once it has cleared",
-                p.id,
-                p.status.as_str()
-            ),
+            match p.status {
+                kassa_core::payment::PaymentStatus::Failed => {
+                    format!("payment {} failed; nothing was collected to refund", p.id)
+                }
+                _ => format!(
+                    "payment {} is still pending; a bank payment can be refunded once it has cleared",
+                    p.id
+                ),
+            },
         )),
         RefundBegin::ExceedsAvailable { available, .. } => Err(ApiError::invalid_state(
             "refund_exceeds_available",

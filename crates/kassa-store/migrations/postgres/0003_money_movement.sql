@@ -19,7 +19,8 @@ CREATE TABLE ledger_entries (
     currency   TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
-CREATE INDEX ledger_entries_partner_account ON ledger_entries (partner_id, account);
+CREATE INDEX ledger_entries_partner_account ON ledger_entries (partner_id, account, created_at);
+CREATE INDEX ledger_entries_account_time ON ledger_entries (account, created_at);
 CREATE INDEX ledger_entries_set ON ledger_entries (set_id);
 CREATE FUNCTION ledger_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -93,3 +94,22 @@ CREATE INDEX payout_items_payout ON payout_items (payout_id, seq);
 -- A job that must exist once (the next payout batch), however many instances schedule it.
 ALTER TABLE jobs ADD COLUMN dedupe_key TEXT;
 CREATE UNIQUE INDEX jobs_dedupe_key ON jobs (dedupe_key);
+
+-- Payments made before the ledger existed: what was captured is the partner's to be paid out,
+-- and an ACH debit still pending is pending. (No fees or refunds existed yet.)
+INSERT INTO ledger_entries (id, partner_id, set_id, account, kind, source_id, amount, currency, created_at)
+    SELECT 'le_0003c' || id, partner_id, 'le_0003s' || id, 'processor_clearing', 'payment', id,
+           -captured_amount, currency, COALESCE(completed_at, created_at)
+    FROM payments WHERE status IN ('completed', 'partially_refunded', 'refunded') AND captured_amount > 0;
+INSERT INTO ledger_entries (id, partner_id, set_id, account, kind, source_id, amount, currency, created_at)
+    SELECT 'le_0003a' || id, partner_id, 'le_0003s' || id, 'partner_available', 'payment', id,
+           captured_amount, currency, COALESCE(completed_at, created_at)
+    FROM payments WHERE status IN ('completed', 'partially_refunded', 'refunded') AND captured_amount > 0;
+INSERT INTO ledger_entries (id, partner_id, set_id, account, kind, source_id, amount, currency, created_at)
+    SELECT 'le_0003c' || id, partner_id, 'le_0003s' || id, 'processor_clearing', 'ach_pending', id,
+           -amount, currency, created_at
+    FROM payments WHERE status = 'pending' AND method_type = 'ach' AND NOT awaiting_processor;
+INSERT INTO ledger_entries (id, partner_id, set_id, account, kind, source_id, amount, currency, created_at)
+    SELECT 'le_0003p' || id, partner_id, 'le_0003s' || id, 'partner_pending', 'ach_pending', id,
+           amount, currency, created_at
+    FROM payments WHERE status = 'pending' AND method_type = 'ach' AND NOT awaiting_processor;
