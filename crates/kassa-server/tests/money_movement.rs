@@ -465,7 +465,13 @@ fn minor(v: &Value) -> i64 {
 /// After every step: every posting set sums to zero; available + pending + paid out = captured −
 /// refunded − fees; no item is in two payouts; a refund lands in the first payout cut after it.
 async fn run_sequence(ops: Vec<Op>) {
-    let app = TestApp::sqlite().await;
+    run_sequence_on(TestApp::sqlite().await, ops.clone()).await;
+    if let Some(app) = TestApp::postgres().await {
+        run_sequence_on(app, ops).await;
+    }
+}
+
+async fn run_sequence_on(app: TestApp, ops: Vec<Op>) {
     let p = app.partner().await;
     let mut payments: Vec<String> = Vec::new();
     let mut unpaid_refunds: BTreeSet<String> = BTreeSet::new();
