@@ -2,14 +2,14 @@
 
 use kassa_core::error::{FieldError, FieldErrors};
 use kassa_core::fee::FeeSchedule;
-use kassa_core::id::{random_base62, ApiKeyId, PartnerId};
+use kassa_core::id::{random_base62, ApiKeyId, PartnerId, UserId};
 use kassa_core::invoice::TaxRate;
 use kassa_core::money::{format_minor, parse_amount};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
 use kassa_core::payout::Payout;
 use kassa_core::percent::Percent;
 use kassa_core::secret::Secret;
-use kassa_store::{ApiKeyRecord, Partner, Store, StoreError};
+use kassa_store::{ApiKeyRecord, NewUser, Partner, Store, StoreError, User};
 use time::OffsetDateTime;
 
 use crate::vault::{hash_api_key, new_api_key};
@@ -131,6 +131,94 @@ pub async fn create_api_key(
     let (record, key) = new_key_record(partner, label, now);
     store.create_api_key(&record).await?;
     Ok((record, key))
+}
+
+/// Shortest password accepted for a dashboard user.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Hashes a password with Argon2id (the crate's default parameters) and a random salt.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("Argon2 hashes any password with valid parameters")
+        .to_string()
+}
+
+/// Whether `password` matches a stored PHC hash; false for a malformed hash.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(stored)
+        .map(|hash| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Adds a dashboard user to a partner (`kassa user create`).
+pub async fn create_user(
+    store: &dyn Store,
+    partner: &PartnerId,
+    email: &str,
+    password: &str,
+    now: OffsetDateTime,
+) -> Result<User, AdminError> {
+    let mut errors = FieldErrors::new();
+    let email = errors
+        .take("email", kassa_core::email::Email::parse(email.trim()))
+        .map(|e| e.as_str().to_lowercase());
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        errors.add(
+            "password",
+            "too_short",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        );
+    }
+    errors.finish().map_err(AdminError::Invalid)?;
+    let user = User {
+        id: UserId::generate(),
+        partner_id: partner.clone(),
+        email: email.expect("validated"),
+        created_at: now,
+        disabled_at: None,
+    };
+    let password_hash = Secret::new(hash_password(password));
+    store
+        .create_user(&NewUser {
+            user: user.clone(),
+            password_hash,
+        })
+        .await?;
+    Ok(user)
+}
+
+pub const DEMO_EMAIL: &str = "demo@acme.example";
+
+/// The demo partner's dashboard user, with a fresh password each start (shown once; only its
+/// hash is kept), which signs out the previous start's sessions.
+pub async fn ensure_demo_user(
+    store: &dyn Store,
+    partner: &PartnerId,
+    now: OffsetDateTime,
+) -> Result<(String, Secret<String>), AdminError> {
+    let password = random_base62(16);
+    match store.user_by_email(DEMO_EMAIL).await? {
+        Some((user, _)) if &user.partner_id == partner => {
+            store
+                .set_password(&user.id, &Secret::new(hash_password(&password)))
+                .await?;
+        }
+        Some(_) => return Err(AdminError::Taken("demo email")),
+        None => {
+            create_user(store, partner, DEMO_EMAIL, &password, now).await?;
+        }
+    }
+    Ok((DEMO_EMAIL.to_string(), Secret::new(password)))
 }
 
 /// Longest tax code accepted (Avalara codes are short, e.g. `P0000000`).

@@ -16,13 +16,14 @@ use kassa_core::customer::{Customer, CustomerPatch};
 use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{
     ApiKeyId, AuthorizationId, CustomerId, JobId, PartnerId, PaymentId, PaymentMethodId,
-    PaymentRequestId, PayoutId, RefundId,
+    PaymentRequestId, PayoutId, RefundId, UserId,
 };
 use kassa_core::invoice::{TaxRate, TaxRates};
 use kassa_core::payment::Payment;
 use kassa_core::payment_method::PaymentMethod;
 use kassa_core::payout::Payout;
 use kassa_core::refund::Refund;
+use kassa_core::secret::Secret;
 use time::OffsetDateTime;
 
 pub use model::*;
@@ -312,6 +313,33 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_payouts(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<Payout>>;
     /// Partners with something a payout batch at `cutoff` would take.
     async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>>;
+
+    // ---- dashboard users and sessions
+    /// Taken("email") when the email already has a user.
+    async fn create_user(&self, new: &NewUser) -> Result<()>;
+    /// A user (even disabled) and their password hash, by lowercased email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<(User, Secret<String>)>>;
+    async fn set_password(&self, user: &UserId, password_hash: &Secret<String>) -> Result<bool>;
+    async fn list_users(&self, partner: &PartnerId) -> Result<Vec<User>>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user: &User,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// The live session with this token hash, its user enabled; None otherwise.
+    async fn session(&self, token_hash: &str, now: OffsetDateTime)
+        -> Result<Option<SessionRecord>>;
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    async fn record_login_failure(&self, email: &str, now: OffsetDateTime) -> Result<()>;
+    async fn login_failures_since(&self, email: &str, since: OffsetDateTime) -> Result<i64>;
+    /// Forgets expired sessions and old login failures; how many rows went.
+    async fn purge_sessions(
+        &self,
+        now: OffsetDateTime,
+        failures_before: OffsetDateTime,
+    ) -> Result<u64>;
 
     // ---- events
     async fn list_events(

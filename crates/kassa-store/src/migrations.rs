@@ -48,6 +48,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "money movement",
         include_str!("../migrations/sqlite/0003_money_movement.sql"),
     ),
+    (
+        4,
+        "dashboard users",
+        include_str!("../migrations/sqlite/0004_dashboard_users.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -65,6 +70,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "money movement",
         include_str!("../migrations/postgres/0003_money_movement.sql"),
+    ),
+    (
+        4,
+        "dashboard users",
+        include_str!("../migrations/postgres/0004_dashboard_users.sql"),
     ),
 ];
 

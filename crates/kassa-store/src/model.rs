@@ -8,7 +8,7 @@ use kassa_core::customer::Customer;
 use kassa_core::descriptor::DynamicDescriptor;
 use kassa_core::id::{
     ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, PartnerId, PaymentId, PaymentMethodId,
-    RefundId, VaultEntryId,
+    RefundId, UserId, VaultEntryId,
 };
 use kassa_core::invoice::Invoice;
 use kassa_core::money::Money;
@@ -465,4 +465,30 @@ pub struct Balances {
     pub pending: i64,
     pub paid_out: i64,
     pub fees: i64,
+}
+
+/// A dashboard user of a partner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub partner_id: PartnerId,
+    /// Lowercased.
+    pub email: String,
+    pub created_at: OffsetDateTime,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+/// A new user with its password already hashed (Argon2id, PHC format).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    pub user: User,
+    pub password_hash: Secret<String>,
+}
+
+/// A signed-in session: the user and their partner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub user: User,
+    pub partner: Partner,
+    pub expires_at: OffsetDateTime,
 }

@@ -93,7 +93,7 @@ macro_rules! store_impl {
         use kassa_core::customer::{Customer, CustomerPatch};
         use kassa_core::id::{
             ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, LedgerEntryId, PartnerId, PaymentId,
-            PaymentMethodId, PaymentRequestId, PayoutId, RefundId, VaultEntryId,
+            PaymentMethodId, PaymentRequestId, PayoutId, RefundId, UserId, VaultEntryId,
         };
         use kassa_core::fee::{FeeMethod, FeeSchedule};
         use kassa_core::invoice::{TaxRate, TaxRates};
@@ -285,6 +285,16 @@ macro_rules! store_impl {
                 event_type: row.try_get("type")?,
                 data: serde_json::from_str(&data).map_err(|_| bad("event data"))?,
                 created_at: from_micros(row.try_get("created_at")?),
+            })
+        }
+
+        fn user_from_row(row: &$row) -> Result<User> {
+            Ok(User {
+                id: UserId::from_trusted(row.try_get("id")?),
+                partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+                email: row.try_get("email")?,
+                created_at: from_micros(row.try_get("created_at")?),
+                disabled_at: time_opt(row.try_get("disabled_at")?),
             })
         }
 
@@ -2019,6 +2029,145 @@ macro_rules! store_impl {
                 .fetch_all(self.reader())
                 .await?;
                 Ok(ids.into_iter().map(PartnerId::from_trusted).collect())
+            }
+
+            async fn create_user(&self, new: &NewUser) -> Result<()> {
+                let u = &new.user;
+                let res = sqlx::query(
+                    "INSERT INTO users (id, partner_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(u.id.as_str())
+                .bind(u.partner_id.as_str())
+                .bind(&u.email)
+                .bind(new.password_hash.expose())
+                .bind(to_micros(u.created_at))
+                .execute(self.writer())
+                .await;
+                match res {
+                    Ok(_) => Ok(()),
+                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(crate::StoreError::Taken("email")),
+                    Err(e) => Err(e.into()),
+                }
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<(User, Secret<String>)>> {
+                let row = sqlx::query(
+                    "SELECT id, partner_id, email, password_hash, created_at, disabled_at FROM users WHERE email = $1",
+                )
+                .bind(email)
+                .fetch_optional(self.reader())
+                .await?;
+                match row {
+                    None => Ok(None),
+                    Some(row) => Ok(Some((user_from_row(&row)?, Secret::new(row.try_get("password_hash")?)))),
+                }
+            }
+
+            async fn set_password(&self, user: &UserId, password_hash: &Secret<String>) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                let changed = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                    .bind(user.as_str())
+                    .bind(password_hash.expose())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected() == 1;
+                // A new password signs every session out.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn list_users(&self, partner: &PartnerId) -> Result<Vec<User>> {
+                let rows = sqlx::query(
+                    "SELECT id, partner_id, email, created_at, disabled_at FROM users WHERE partner_id = $1 ORDER BY seq",
+                )
+                .bind(partner.as_str())
+                .fetch_all(self.reader())
+                .await?;
+                rows.iter().map(user_from_row).collect()
+            }
+
+            async fn create_session(&self, token_hash: &str, user: &User, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, partner_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(user.id.as_str())
+                .bind(user.partner_id.as_str())
+                .bind(to_micros(now))
+                .bind(to_micros(expires_at))
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<SessionRecord>> {
+                let row = sqlx::query(concat!(
+                    "SELECT u.id AS user_id, u.partner_id AS user_partner_id, u.email, u.created_at AS user_created_at, \
+                     u.disabled_at, s.expires_at AS session_expires_at, ", crate::sql::partner_cols!("p."), " \
+                     FROM sessions s JOIN users u ON u.id = s.user_id JOIN partners p ON p.id = s.partner_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL AND u.partner_id = s.partner_id"
+                ))
+                .bind(token_hash)
+                .bind(to_micros(now))
+                .fetch_optional(self.reader())
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(SessionRecord {
+                    user: User {
+                        id: UserId::from_trusted(row.try_get("user_id")?),
+                        partner_id: PartnerId::from_trusted(row.try_get("user_partner_id")?),
+                        email: row.try_get("email")?,
+                        created_at: from_micros(row.try_get("user_created_at")?),
+                        disabled_at: time_opt(row.try_get("disabled_at")?),
+                    },
+                    partner: partner_from_row(&row)?,
+                    expires_at: from_micros(row.try_get("session_expires_at")?),
+                }))
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<()> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn record_login_failure(&self, email: &str, now: OffsetDateTime) -> Result<()> {
+                sqlx::query("INSERT INTO login_failures (email, created_at) VALUES ($1, $2)")
+                    .bind(email)
+                    .bind(to_micros(now))
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn login_failures_since(&self, email: &str, since: OffsetDateTime) -> Result<i64> {
+                Ok(sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND created_at > $2")
+                    .bind(email)
+                    .bind(to_micros(since))
+                    .fetch_one(self.writer())
+                    .await?)
+            }
+
+            async fn purge_sessions(&self, now: OffsetDateTime, failures_before: OffsetDateTime) -> Result<u64> {
+                let mut tx = self.writer().begin().await?;
+                let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(to_micros(now))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let b = sqlx::query("DELETE FROM login_failures WHERE created_at < $1")
+                    .bind(to_micros(failures_before))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(a + b)
             }
 
             async fn list_events(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<EventRecord>> {

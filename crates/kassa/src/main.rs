@@ -45,12 +45,35 @@ enum Command {
     /// Manage a partner's tax rates (per tax code, applied to invoice line items).
     #[command(subcommand)]
     Tax(TaxCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Cut payout batches now.
     #[command(subcommand)]
     Payouts(PayoutsCommand),
     /// Set what a partner pays per payment.
     #[command(subcommand)]
     Fees(FeesCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a dashboard user to a partner; the password is read from standard input.
+    Create {
+        /// The partner's slug.
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: passwords never go in arguments).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List a partner's dashboard users.
+    List {
+        #[arg(long)]
+        partner: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -315,6 +338,36 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::User(UserCommand::Create {
+            partner,
+            email,
+            password_stdin: _,
+        }) => {
+            let store = connect(&config).await?;
+            let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let user =
+                admin::create_user(store.as_ref(), &partner.id, &email, password, now).await?;
+            println!("created {} ({}) for {}", user.id, user.email, partner.slug);
+            Ok(())
+        }
+        Command::User(UserCommand::List { partner }) => {
+            let store = connect(&config).await?;
+            let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
+            for u in store.list_users(&partner.id).await? {
+                let state = if u.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!("{}  {:<8} {}", u.id, state, u.email);
+            }
+            Ok(())
+        }
         Command::Payouts(PayoutsCommand::Run { partner }) => {
             let store = connect(&config).await?;
             let partner = match partner {
@@ -464,7 +517,16 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         println!("  API key:       {}", demo.api_key.expose());
         println!("  Creation link: {link}");
         println!("  Test card:     4242 4242 4242 4242, any future expiry, any CVC, any ZIP");
-        println!("  Dashboard:     not built yet (see the README)");
+        let (email, password) = admin::ensure_demo_user(
+            app.state().store.as_ref(),
+            &demo.partner.id,
+            SystemClock.now(),
+        )
+        .await?;
+        println!(
+            "  Dashboard:     {base}/dashboard  ({email} / {})",
+            password.expose()
+        );
         println!();
     }
     let listener = tokio::net::TcpListener::bind(listen)

@@ -2,6 +2,7 @@
 //! is found by the request's host (its billing host) or by the `/p/{slug}` path prefix.
 
 mod checkout;
+pub mod dashboard;
 
 use std::collections::HashMap;
 
@@ -31,6 +32,12 @@ pub fn routes() -> Router<AppState> {
             "/p/{slug}/pay/{id}",
             get(checkout::pay_page).post(checkout::pay_submit),
         )
+        .route("/dashboard", get(dashboard::home))
+        .route(
+            "/dashboard/login",
+            get(dashboard::login_page).post(dashboard::login),
+        )
+        .route("/dashboard/logout", axum::routing::post(dashboard::logout))
         .route("/pay/{id}/confirmation", get(checkout::confirmation))
         .route(
             "/p/{slug}/pay/{id}/confirmation",

@@ -1,0 +1,285 @@
+//! The partner dashboard's sign-in: Argon2id passwords, server-side sessions, CSRF on every form,
+//! throttled failures, and each user seeing only their partner's data.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::*;
+use kassa_server::admin;
+
+/// A browser: keeps the cookies the dashboard sets.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: Vec<(String, String)>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Browser {
+            app,
+            cookies: Vec::new(),
+        }
+    }
+
+    fn keep(&mut self, r: &Resp) {
+        for v in r.headers.get_all(header::SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !val.is_empty() {
+                self.cookies.push((k.to_string(), val.to_string()));
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Resp {
+        let r = self
+            .app
+            .send(
+                Request::get(path)
+                    .header(header::COOKIE, self.cookie_header())
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        self.keep(&r);
+        r
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let r = self
+            .app
+            .send(
+                Request::post(path)
+                    .header(header::COOKIE, self.cookie_header())
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await;
+        self.keep(&r);
+        r
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Resp {
+        let page = self.get("/dashboard/login").await;
+        let token = csrf(&page.body);
+        self.post(
+            "/dashboard/login",
+            &[
+                ("csrfToken", &token),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+fn csrf(html: &str) -> String {
+    extract(html, "name=\"csrfToken\" value=\"", "\"").expect("a CSRF token")
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+on_both_backends!(sign_in_and_out, |app| {
+    let p = app.partner().await;
+    admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "Owner@Acme.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let mut b = Browser::new(&app);
+    // Signed out: the dashboard sends you to sign in.
+    let r = b.get("/dashboard").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/dashboard/login");
+    let r = b.sign_in("owner@acme.example", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/dashboard");
+    let set = r.header("set-cookie").unwrap();
+    assert!(set.starts_with("kassa_session="), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Path=/"),
+        "{set}"
+    );
+    let first_session = b
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "kassa_session")
+        .unwrap()
+        .1
+        .clone();
+    let home = b.get("/dashboard").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("Acme Services"));
+    assert!(home.body.contains("owner@acme.example"));
+    // Signing in again makes a new session id.
+    b.sign_in("owner@acme.example", PASSWORD).await;
+    let second_session = b
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "kassa_session")
+        .unwrap()
+        .1
+        .clone();
+    assert_ne!(first_session, second_session);
+    // Sign out needs the form's CSRF token, then ends the session for good.
+    let home = b.get("/dashboard").await;
+    let r = b.post("/dashboard/logout", &[("csrfToken", "nope")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = b
+        .post("/dashboard/logout", &[("csrfToken", &csrf(&home.body))])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let mut replay = Browser::new(&app);
+    replay
+        .cookies
+        .push(("kassa_session".into(), second_session));
+    assert_eq!(
+        replay.get("/dashboard").await.status,
+        StatusCode::SEE_OTHER,
+        "a signed-out session is gone"
+    );
+});
+
+on_both_backends!(wrong_passwords_are_refused_and_throttled, |app| {
+    let p = app.partner().await;
+    admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "owner@acme.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let mut b = Browser::new(&app);
+    let r = b.sign_in("owner@acme.example", "wrong password!").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("do not match"));
+    assert!(b.cookies.iter().all(|(k, _)| k != "kassa_session"));
+    let r = b.sign_in("nobody@acme.example", PASSWORD).await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "an unknown email answers the same"
+    );
+    // A forged form (no CSRF token) is refused before the password is looked at.
+    let r = b
+        .post(
+            "/dashboard/login",
+            &[("email", "owner@acme.example"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    for _ in 0..4 {
+        b.sign_in("owner@acme.example", "wrong password!").await;
+    }
+    // Five failures: even the right password waits.
+    let r = b.sign_in("owner@acme.example", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    app.advance(std::time::Duration::from_secs(16 * 60));
+    let r = b.sign_in("owner@acme.example", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+});
+
+on_both_backends!(users_see_only_their_partner, |app| {
+    let p = app.partner().await;
+    let other = app.partner_with(|p| p.name = "Globex".into()).await;
+    admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "a@acme.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    admin::create_user(
+        app.store.as_ref(),
+        &other.partner.id,
+        "g@globex.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let mine = app.create_request(&p, "12.34", "MINE-1").await;
+    let mut payer = Payer::new(&app);
+    payer.pay_card(&pay_path(&mine), "4242424242424242").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("g@globex.example", PASSWORD).await;
+    let home = b.get("/dashboard").await;
+    assert!(home.body.contains("Globex"));
+    assert!(
+        !home.body.contains("MINE-1") && !home.body.contains("12.34"),
+        "another partner's payments"
+    );
+    let mut a = Browser::new(&app);
+    a.sign_in("a@acme.example", PASSWORD).await;
+    let home = a.get("/dashboard").await;
+    assert!(home.body.contains("MINE-1"));
+    assert!(home.body.contains("$12.34"));
+});
+
+#[tokio::test]
+async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
+    let app = TestApp::sqlite().await;
+    let p = app.partner().await;
+    let err = admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "not-an-email",
+        "short",
+        start_time(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("email") && err.contains("password"), "{err}");
+    admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "x@acme.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let again = admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "X@acme.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await;
+    assert!(matches!(again, Err(admin::AdminError::Taken("email"))));
+    // Only an Argon2id hash is stored.
+    let (_, hash) = app
+        .store
+        .user_by_email("x@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(hash.expose().starts_with("$argon2id$"));
+    assert!(!hash.expose().contains(PASSWORD));
+}
