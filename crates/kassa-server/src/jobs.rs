@@ -131,6 +131,11 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
             "recorded refunds left undecided by an earlier process"
         );
     }
+    // Expired dashboard sessions and login failures past the throttling window.
+    state
+        .store
+        .purge_sessions(now, now - crate::pages::dashboard::THROTTLE_WINDOW)
+        .await?;
     // The daily payout batch: the next cut-off is always scheduled, once.
     schedule_payout_batch(
         state,

@@ -1,5 +1,5 @@
-//! Kassa's HTTP service: the JSON API (`api/`), the hosted pay pages (`pages/`), the payment flow
-//! they share (`checkout.rs`), background jobs and configuration.
+//! Kassa's HTTP service: the JSON API (`api/`), the hosted pay pages and dashboard (`pages/`), the money
+//! paths (`checkout.rs`, `payment.rs`, `refund.rs`), background jobs and configuration.
 
 pub mod admin;
 mod api;

@@ -199,6 +199,10 @@ on_both_backends!(wrong_passwords_are_refused_and_throttled, |app| {
     app.advance(std::time::Duration::from_secs(16 * 60));
     let r = b.sign_in("owner@acme.example", PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // Sessions end after their lifetime, and housekeeping forgets them.
+    app.advance(std::time::Duration::from_secs(12 * 3600 + 1));
+    app.app.housekeeping().await.unwrap();
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::SEE_OTHER);
 });
 
 on_both_backends!(users_see_only_their_partner, |app| {
