@@ -287,3 +287,165 @@ async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
     assert!(hash.expose().starts_with("$argon2id$"));
     assert!(!hash.expose().contains(PASSWORD));
 }
+
+on_both_backends!(transactions_filter_page_and_export, |app| {
+    let p = app.partner().await;
+    admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "t@acme.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    // Three paid links, a declined attempt, a bank payment pending, and an API sale; one
+    // reference starts like a spreadsheet formula.
+    for (reference, amount, number) in [
+        ("QUOTE-100", "10.00", "4242424242424242"),
+        ("QUOTE-200", "20.00", "4242424242424242"),
+        ("=HYPERLINK(\"x\")", "30.00", "4242424242424242"),
+        ("DECLINE-1", "40.00", "4000000000000002"),
+    ] {
+        let pr = app.create_request(&p, amount, reference).await;
+        Payer::new(&app).pay_card(&pay_path(&pr), number).await;
+    }
+    let bank = app.create_request(&p, "50.00", "BANK-1").await;
+    Payer::new(&app)
+        .pay_ach(&pay_path(&bank), "000123456789")
+        .await;
+    app.api(&p.key, axum::http::Method::POST, "/v1/payments/sale", Some(serde_json::json!({
+        "firstName": "A", "lastName": "B",
+        "paymentMethod": {"billingFirstName": "A", "billingLastName": "B",
+            "creditCard": {"paymentAccountNumber": "4242424242424242", "expirationDate": "1230"}},
+        "invoice": {"invoiceLineItems": [{"name": "x", "value": "60.00", "valueType": "Standard"}]}}))).await;
+
+    let mut b = Browser::new(&app);
+    assert_eq!(
+        b.get("/dashboard/transactions").await.status,
+        StatusCode::SEE_OTHER
+    );
+    b.sign_in("t@acme.example", PASSWORD).await;
+    let all = b.get("/dashboard/transactions").await;
+    assert_eq!(all.status, StatusCode::OK);
+    for text in [
+        "QUOTE-100",
+        "QUOTE-200",
+        "DECLINE-1",
+        "BANK-1",
+        "$60.00",
+        "Checking account •••• 6789",
+    ] {
+        assert!(all.body.contains(text), "{text} missing");
+    }
+    let page = |q: &str| format!("/dashboard/transactions?{q}");
+    let quotes = b.get(&page("q=quote")).await.body;
+    assert!(
+        quotes.contains("QUOTE-100") && quotes.contains("QUOTE-200") && !quotes.contains("BANK-1")
+    );
+    let failed = b.get(&page("status=failed")).await.body;
+    assert!(failed.contains("DECLINE-1") && !failed.contains("QUOTE-100"));
+    let bank_only = b.get(&page("method=ach")).await.body;
+    assert!(bank_only.contains("BANK-1") && !bank_only.contains("QUOTE-100"));
+    let api_only = b.get(&page("source=api")).await.body;
+    assert!(api_only.contains("$60.00") && !api_only.contains("QUOTE-100"));
+    assert!(b
+        .get(&page("from=2026-11-22"))
+        .await
+        .body
+        .contains("No transactions match"));
+    assert!(b
+        .get(&page("from=2026-11-21&to=2026-11-21"))
+        .await
+        .body
+        .contains("QUOTE-100"));
+    let bad = b.get(&page("status=lost&from=yesterday")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("Unknown status") && bad.body.contains("From must be a date"));
+
+    // The CSV holds exactly what the filters show, safe to open in a spreadsheet.
+    let csv = b.get("/dashboard/transactions.csv?q=quote").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .contains("attachment"));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id,status,amount,currency,reference_id,method,source,created_at,completed_at"
+    );
+    assert_eq!(lines.len(), 3, "{}", csv.body);
+    assert!(lines[1].contains(",completed,20.00,USD,QUOTE-200,card,payment_request,"));
+    let all_csv = b.get("/dashboard/transactions.csv").await.body;
+    assert_eq!(all_csv.lines().count(), 1 + 6);
+    assert!(all_csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{all_csv}");
+
+    // Another partner's user sees none of it.
+    let other = app.partner().await;
+    admin::create_user(
+        app.store.as_ref(),
+        &other.partner.id,
+        "o@other.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let mut o = Browser::new(&app);
+    o.sign_in("o@other.example", PASSWORD).await;
+    assert!(o
+        .get("/dashboard/transactions")
+        .await
+        .body
+        .contains("No transactions match"));
+    assert_eq!(
+        o.get("/dashboard/transactions.csv")
+            .await
+            .body
+            .lines()
+            .count(),
+        1
+    );
+});
+
+on_both_backends!(transactions_are_paged, |app| {
+    let p = app.partner().await;
+    admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "pg@acme.example",
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    for i in 0..52 {
+        let pr = app
+            .create_request(&p, "1.00", &format!("PAGE-{i:02}"))
+            .await;
+        Payer::new(&app)
+            .pay_card(&pay_path(&pr), "4242424242424242")
+            .await;
+    }
+    let mut b = Browser::new(&app);
+    b.sign_in("pg@acme.example", PASSWORD).await;
+    let first = b.get("/dashboard/transactions?q=page").await.body;
+    assert!(first.contains("PAGE-51") && !first.contains("PAGE-01"));
+    let next = extract(&first, "href=\"/dashboard/transactions?", "\"").expect("a next page link");
+    // The link is HTML-escaped in the page.
+    let next = next.replace("&#38;", "&").replace("&amp;", "&");
+    let second = b.get(&format!("/dashboard/transactions?{next}")).await.body;
+    assert!(
+        second.contains("PAGE-01") && second.contains("PAGE-00") && !second.contains("PAGE-51")
+    );
+    assert_eq!(
+        b.get("/dashboard/transactions.csv?q=page")
+            .await
+            .body
+            .lines()
+            .count(),
+        53
+    );
+});

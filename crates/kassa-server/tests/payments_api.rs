@@ -749,6 +749,13 @@ on_both_backends!(payments_list_with_every_filter, |app| {
             .json()),
         [b]
     );
+    assert_eq!(
+        ids(&list("?referenceIdContains=q-").await.json()),
+        [from_request.as_str()]
+    );
+    assert_eq!(ids(&list("?method=card&source=api").await.json()), [b, a]);
+    assert!(ids(&list("?method=ach").await.json()).is_empty());
+    assert_eq!(list("?method=cash").await.status, StatusCode::BAD_REQUEST);
     let page = list("?limit=2").await.json();
     assert_eq!(page["hasMore"], true);
     assert_eq!(ids(&list(&format!("?startingAfter={b}")).await.json()), [a]);

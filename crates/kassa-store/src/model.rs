@@ -397,6 +397,10 @@ pub struct PaymentFilter {
     pub created_from: Option<OffsetDateTime>,
     /// Created at or before.
     pub created_to: Option<OffsetDateTime>,
+    /// `card`, `ach` or `google_pay`.
+    pub method: Option<String>,
+    /// Reference ids containing this text (case-insensitive).
+    pub reference_contains: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -1259,6 +1259,8 @@ macro_rules! store_impl {
                      AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR source = $5) \
                      AND ($6 IS NULL OR customer_id = $6) AND ($7 IS NULL OR reference_id = $7) \
                      AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at <= $9) \
+                     AND ($10 IS NULL OR method_type = $10) \
+                     AND ($11 IS NULL OR LOWER(reference_id) LIKE $11 ESCAPE '\\') \
                      ORDER BY seq DESC LIMIT $3"
                 ))
                 .bind(partner.as_str())
@@ -1270,6 +1272,11 @@ macro_rules! store_impl {
                 .bind(filter.reference_id.as_deref())
                 .bind(micros(filter.created_from))
                 .bind(micros(filter.created_to))
+                .bind(filter.method.as_deref())
+                .bind(filter.reference_contains.as_deref().map(|q| {
+                    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    format!("%{escaped}%")
+                }))
                 .fetch_all(self.reader())
                 .await?;
                 page_of(&rows, page, payment_from_row)

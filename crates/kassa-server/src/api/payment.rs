@@ -765,6 +765,8 @@ type PaymentList = ListBody<Payment>;
         ("referenceId" = Option<String>, Query, description = "Only payments on the payment request with this reference"),
         ("createdFrom" = Option<String>, Query, format = DateTime, description = "Only payments made at or after this time (RFC 3339)"),
         ("createdTo" = Option<String>, Query, format = DateTime, description = "Only payments made at or before this time (RFC 3339)"),
+        ("method" = Option<String>, Query, description = "Only payments by `card`, `ach` or `google_pay`"),
+        ("referenceIdContains" = Option<String>, Query, description = "Only payments whose reference contains this text (case-insensitive)"),
         Paging,
     ),
     responses(
@@ -787,6 +789,8 @@ pub async fn list(
         "referenceId",
         "createdFrom",
         "createdTo",
+        "method",
+        "referenceIdContains",
     ])?;
     let mut errors = FieldErrors::new();
     let status = query.get("status").and_then(|s| {
@@ -845,6 +849,16 @@ pub async fn list(
             );
         }
     }
+    let method = query.get("method").and_then(|m| {
+        let known = ["card", "ach", "google_pay"].contains(&m);
+        if !known {
+            errors.add("method", "invalid_value", "must be card, ach or google_pay");
+        }
+        known.then(|| m.to_string())
+    });
+    let reference_contains = query
+        .get("referenceIdContains")
+        .map(|q| q.chars().take(100).collect::<String>());
     let page = query.page();
     errors.finish().map_err(ApiError::validation)?;
     let filter = PaymentFilter {
@@ -854,6 +868,8 @@ pub async fn list(
         reference_id: reference_id.map(|r| r.as_str().to_string()),
         created_from,
         created_to,
+        method,
+        reference_contains,
     };
     let page = state
         .store

@@ -357,3 +357,310 @@ pub async fn home(State(state): State<AppState>, signed: Signed) -> Response {
         },
     )
 }
+
+/// Rows a CSV export holds at most.
+pub const CSV_MAX_ROWS: usize = 10_000;
+
+/// The transactions filters, read from the query string; the same for the page and its CSV.
+struct TransactionsQuery {
+    raw: HashMap<String, String>,
+    filter: PaymentFilter,
+    problems: Vec<String>,
+}
+
+fn transactions_query(params: HashMap<String, String>) -> TransactionsQuery {
+    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let mut problems = Vec::new();
+    let mut filter = PaymentFilter::default();
+    if let Some(s) = get("status") {
+        match kassa_core::payment::PaymentStatus::parse_str(s) {
+            Some(st) => filter.status = Some(st),
+            None => problems.push("Unknown status.".to_string()),
+        }
+    }
+    if let Some(s) = get("source") {
+        match kassa_core::payment::PaymentSource::parse_str(s) {
+            Some(src) => filter.source = Some(src),
+            None => problems.push("Unknown source.".to_string()),
+        }
+    }
+    if let Some(m) = get("method") {
+        if ["card", "ach", "google_pay"].contains(&m) {
+            filter.method = Some(m.to_string());
+        } else {
+            problems.push("Unknown method.".to_string());
+        }
+    }
+    let date = |v: &str| {
+        time::Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).ok()
+    };
+    if let Some(v) = get("from") {
+        match date(v) {
+            Some(d) => filter.created_from = Some(d.midnight().assume_utc()),
+            None => problems.push("From must be a date like 2026-11-21.".to_string()),
+        }
+    }
+    if let Some(v) = get("to") {
+        match date(v) {
+            // Through the end of that day.
+            Some(d) => {
+                filter.created_to = Some(
+                    d.midnight().assume_utc() + time::Duration::days(1)
+                        - time::Duration::microseconds(1),
+                )
+            }
+            None => problems.push("To must be a date like 2026-11-21.".to_string()),
+        }
+    }
+    filter.reference_contains = get("q").map(|q| q.chars().take(100).collect());
+    TransactionsQuery {
+        raw: params,
+        filter,
+        problems,
+    }
+}
+
+impl TransactionsQuery {
+    fn value(&self, k: &str) -> String {
+        self.raw.get(k).cloned().unwrap_or_default()
+    }
+
+    /// The filters as a query string (without the page cursor).
+    fn query_string(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for k in ["q", "status", "method", "source", "from", "to"] {
+            if let Some(v) = self.raw.get(k).filter(|v| !v.trim().is_empty()) {
+                q.append_pair(k, v.trim());
+            }
+        }
+        q.finish()
+    }
+}
+
+/// One option of a filter's select.
+struct Choice {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+fn choices(current: &str, options: &[(&'static str, &'static str)]) -> Vec<Choice> {
+    options
+        .iter()
+        .map(|(value, label)| Choice {
+            value,
+            label,
+            selected: *value == current.trim(),
+        })
+        .collect()
+}
+
+struct TxRow {
+    status: String,
+    amount: String,
+    reference: String,
+    method: String,
+    created: String,
+    completed: String,
+}
+
+fn tx_row(p: &kassa_core::payment::Payment) -> TxRow {
+    TxRow {
+        status: p.status.as_str().to_string(),
+        amount: p.amount.display(),
+        reference: p.reference_id.clone().unwrap_or_default(),
+        method: p.payment_method.describe(),
+        created: format_rfc3339(p.created_at),
+        completed: p.completed_at.map(format_rfc3339).unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/transactions.html")]
+struct TransactionsPage {
+    brand: Brand,
+    notice: Option<String>,
+    q: String,
+    from: String,
+    to: String,
+    statuses: Vec<Choice>,
+    methods: Vec<Choice>,
+    sources: Vec<Choice>,
+    query: String,
+    rows: Vec<TxRow>,
+    next: Option<String>,
+}
+
+/// `GET /dashboard/transactions`: every payment of the partner, filtered, 50 a page.
+pub async fn transactions(
+    State(state): State<AppState>,
+    signed: Signed,
+    axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let partner = &signed.session.partner;
+    let tq = transactions_query(params);
+    let after = tq
+        .raw
+        .get("after")
+        .filter(|a| a.len() <= 64 && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .cloned();
+    let (rows, next) = if tq.problems.is_empty() {
+        let page = PageRequest {
+            limit: 50,
+            starting_after: after,
+        };
+        match state
+            .store
+            .list_payments(&partner.id, &tq.filter, &page)
+            .await
+        {
+            Ok(kassa_store::Page::Items { data, has_more }) => {
+                let next = has_more.then(|| {
+                    let last = data.last().map(|p| p.id.to_string()).unwrap_or_default();
+                    let q = tq.query_string();
+                    if q.is_empty() {
+                        format!("after={last}")
+                    } else {
+                        format!("{q}&after={last}")
+                    }
+                });
+                (data.iter().map(tx_row).collect(), next)
+            }
+            Ok(kassa_store::Page::UnknownCursor) => (Vec::new(), None),
+            Err(e) => return internal_error_page(e),
+        }
+    } else {
+        (Vec::new(), None)
+    };
+    let status = if tq.problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    render(
+        status,
+        &TransactionsPage {
+            brand: Brand::of(partner),
+            notice: (!tq.problems.is_empty()).then(|| tq.problems.join(" ")),
+            q: tq.value("q"),
+            from: tq.value("from"),
+            to: tq.value("to"),
+            statuses: choices(
+                &tq.value("status"),
+                &[
+                    ("", "Any"),
+                    ("pending", "Pending"),
+                    ("completed", "Completed"),
+                    ("failed", "Failed"),
+                    ("partially_refunded", "Partially refunded"),
+                    ("refunded", "Refunded"),
+                ],
+            ),
+            methods: choices(
+                &tq.value("method"),
+                &[
+                    ("", "Any"),
+                    ("card", "Card"),
+                    ("ach", "Bank account"),
+                    ("google_pay", "Google Pay"),
+                ],
+            ),
+            sources: choices(
+                &tq.value("source"),
+                &[
+                    ("", "Any"),
+                    ("payment_request", "Payment requests"),
+                    ("api", "API"),
+                ],
+            ),
+            query: tq.query_string(),
+            rows,
+            next,
+        },
+    )
+}
+
+/// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+/// `GET /dashboard/transactions.csv`: exactly what the same filters show, every page.
+pub async fn transactions_csv(
+    State(state): State<AppState>,
+    signed: Signed,
+    axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let partner = &signed.session.partner;
+    let tq = transactions_query(params);
+    if !tq.problems.is_empty() {
+        return (StatusCode::BAD_REQUEST, tq.problems.join(" ")).into_response();
+    }
+    let mut out = String::from(
+        "id,status,amount,currency,reference_id,method,source,created_at,completed_at\n",
+    );
+    let mut after = None;
+    let mut rows = 0;
+    loop {
+        let page = PageRequest {
+            limit: 100,
+            starting_after: after.take(),
+        };
+        let (data, has_more) = match state
+            .store
+            .list_payments(&partner.id, &tq.filter, &page)
+            .await
+        {
+            Ok(kassa_store::Page::Items { data, has_more }) => (data, has_more),
+            Ok(kassa_store::Page::UnknownCursor) => break,
+            Err(e) => return internal_error_page(e),
+        };
+        for p in &data {
+            let fields = [
+                p.id.to_string(),
+                p.status.as_str().to_string(),
+                kassa_core::money::format_minor(p.amount.minor()),
+                p.currency.as_str().to_string(),
+                p.reference_id.clone().unwrap_or_default(),
+                p.payment_method.type_str().to_string(),
+                p.source.as_str().to_string(),
+                format_rfc3339(p.created_at),
+                p.completed_at.map(format_rfc3339).unwrap_or_default(),
+            ];
+            out.push_str(
+                &fields
+                    .iter()
+                    .map(|f| csv_field(f))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            out.push('\n');
+            rows += 1;
+        }
+        if !has_more || rows >= CSV_MAX_ROWS {
+            break;
+        }
+        after = data.last().map(|p| p.id.to_string());
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"transactions.csv\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        out,
+    )
+        .into_response()
+}

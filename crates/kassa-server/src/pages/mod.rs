@@ -33,6 +33,11 @@ pub fn routes() -> Router<AppState> {
             get(checkout::pay_page).post(checkout::pay_submit),
         )
         .route("/dashboard", get(dashboard::home))
+        .route("/dashboard/transactions", get(dashboard::transactions))
+        .route(
+            "/dashboard/transactions.csv",
+            get(dashboard::transactions_csv),
+        )
         .route(
             "/dashboard/login",
             get(dashboard::login_page).post(dashboard::login),
