@@ -27,15 +27,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        Ok(IdempotencyKey(
-            parts
-                .headers
-                .get(HEADER)
-                .and_then(|v| v.to_str().ok())
-                .filter(|k| !k.is_empty() && k.len() <= MAX_KEY)
-                .map(str::to_string),
-        ))
+        Ok(IdempotencyKey(valid_key(&parts.headers)))
     }
+}
+
+/// The request's key when it is well formed: 1 to 255 visible ASCII characters.
+fn valid_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
 }
 
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -49,20 +51,14 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 
 async fn replay_or_run(state: AppState, req: Request, next: Next) -> Result<Response, Response> {
     let (mut parts, body) = req.into_parts();
-    let key = parts
-        .headers
-        .get(HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY && k.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ApiError::field(
-                "Idempotency-Key",
-                "invalid_value",
-                "must be 1 to 255 visible ASCII characters",
-            )
-            .into_response()
-        })?;
+    let key = valid_key(&parts.headers).ok_or_else(|| {
+        ApiError::field(
+            "Idempotency-Key",
+            "invalid_value",
+            "must be 1 to 255 visible ASCII characters",
+        )
+        .into_response()
+    })?;
     let auth = ApiAuth::from_request_parts(&mut parts, &state)
         .await
         .map_err(IntoResponse::into_response)?;

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use kassa_core::error::FieldErrors;
 use kassa_core::id::{CustomerId, InvoiceId};
-use kassa_core::invoice::{Invoice, InvoiceInput};
+use kassa_core::invoice::{Invoice, InvoiceDraft, InvoiceInput};
 use kassa_core::money::Currency;
 use serde::Deserialize;
 use utoipa::openapi::{RefOr, Schema};
@@ -82,18 +82,7 @@ pub async fn preview(
             None => errors.add("customerId", "not_found", "no such customer"),
         }
     }
-    let draft = match body.invoice {
-        None => {
-            errors.add("invoice", "required", "is required");
-            None
-        }
-        Some(input) => input.validate(
-            "invoice",
-            Currency::Usd,
-            state.config.max_amount_minor,
-            &mut errors,
-        ),
-    };
+    let draft = invoice_draft(&state, body.invoice, &mut errors);
     errors.finish().map_err(ApiError::validation)?;
     let rates = state.store.tax_rates(&auth.partner.id).await?;
     let invoice = draft
@@ -105,4 +94,24 @@ pub async fn preview(
         obj.remove("id");
     }
     Ok(Json(shown))
+}
+
+/// The request's `invoice`, required and validated (every problem recorded in `errors`).
+pub(super) fn invoice_draft(
+    state: &AppState,
+    invoice: Option<InvoiceInput>,
+    errors: &mut FieldErrors,
+) -> Option<InvoiceDraft> {
+    match invoice {
+        None => {
+            errors.add("invoice", "required", "is required");
+            None
+        }
+        Some(input) => input.validate(
+            "invoice",
+            Currency::Usd,
+            state.config.max_amount_minor,
+            errors,
+        ),
+    }
 }

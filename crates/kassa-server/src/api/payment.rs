@@ -205,18 +205,7 @@ async fn validate(
         }
     }
 
-    let draft = match body.invoice {
-        None => {
-            errors.add("invoice", "required", "is required");
-            None
-        }
-        Some(input) => input.validate(
-            "invoice",
-            Currency::Usd,
-            state.config.max_amount_minor,
-            &mut errors,
-        ),
-    };
+    let draft = super::invoice::invoice_draft(state, body.invoice, &mut errors);
     let dynamic_descriptor = body
         .dynamic_descriptor
         .and_then(|d| d.validate("dynamicDescriptor", &mut errors));
