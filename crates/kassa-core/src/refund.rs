@@ -132,6 +132,18 @@ fn parse_amount_field(
 }
 
 impl RefundInput {
+    /// The same input from a form: an amount as typed (blank = all that is left) and a reason.
+    pub fn from_form(amount: &str, reason: &str) -> RefundInput {
+        let amount = amount.trim();
+        RefundInput {
+            amount: (!amount.is_empty()).then(|| {
+                RawValue::from_string(serde_json::Value::from(amount).to_string())
+                    .expect("a JSON string is valid JSON")
+            }),
+            reason: Some(reason.to_string()),
+        }
+    }
+
     /// amount: a positive amount of at most `max_minor` (None = all that is left); reason:
     /// trimmed, empty = none, ≤ 500 chars, no control characters except newline/tab. Every error
     /// is recorded in `errors` under "amount" / "reason"; None if any was.
@@ -167,6 +179,32 @@ mod tests {
     use time::macros::datetime;
 
     type Validated = (Option<Money>, Option<String>);
+
+    #[test]
+    fn form_input_follows_the_api_rules() {
+        let check = |amount: &str, reason: &str| {
+            let mut errors = FieldErrors::new();
+            let v = RefundInput::from_form(amount, reason).validate(
+                Currency::Usd,
+                DEFAULT_MAX_AMOUNT_MINOR,
+                &mut errors,
+            );
+            (v, errors.into_vec())
+        };
+        let (v, errors) = check(" 10.00 ", " damaged ");
+        assert!(errors.is_empty());
+        let (amount, reason) = v.unwrap();
+        assert_eq!(amount.unwrap().minor(), 1000);
+        assert_eq!(reason.as_deref(), Some("damaged"));
+        let (v, _) = check("", "");
+        assert_eq!(v, Some((None, None)));
+        let (v, errors) = check("1e3", &"x".repeat(501));
+        assert!(v.is_none());
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["amount", "reason"]);
+        let (_, errors) = check("\"10.00\"", "");
+        assert_eq!(errors.len(), 1, "quotes are not part of an amount");
+    }
 
     fn validate_with(
         body: serde_json::Value,

@@ -68,10 +68,7 @@ async fn create_partner_with_key(
     now: OffsetDateTime,
 ) -> Result<CreatedPartner, AdminError> {
     let mut errors = FieldErrors::new();
-    let name = input.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.add("name", "invalid_value", "must be 1 to 100 characters");
-    }
+    let name = partner_name(&mut errors, &input.name);
     let slug = errors.take("slug", Slug::parse(&input.slug));
     let billing_host = input
         .billing_host
@@ -89,7 +86,7 @@ async fn create_partner_with_key(
     let partner = Partner {
         id: PartnerId::generate(),
         slug: slug.expect("validated"),
-        name,
+        name: name.expect("validated"),
         billing_host,
         brand_color: brand_color.expect("validated"),
         logo_url,
@@ -101,6 +98,24 @@ async fn create_partner_with_key(
     let (record, api_key) = new_key_record(&partner.id, key_label, now);
     store.create_partner(&partner, Some(&record)).await?;
     Ok(CreatedPartner { partner, api_key })
+}
+
+/// Longest partner name, and longest API key label.
+pub const NAME_MAX: usize = 100;
+
+/// A partner's name as payers see it: trimmed, 1 to [`NAME_MAX`] characters, no control
+/// characters; otherwise recorded in `errors` under `name`.
+pub(crate) fn partner_name(errors: &mut FieldErrors, raw: &str) -> Option<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+        errors.add(
+            "name",
+            "invalid_value",
+            format!("must be 1 to {NAME_MAX} characters"),
+        );
+        return None;
+    }
+    Some(name.to_string())
 }
 
 fn new_key_record(
@@ -121,14 +136,18 @@ fn new_key_record(
     (record, key)
 }
 
-/// Makes a key for the partner; the secret is returned once and only its hash is kept.
+/// Makes a key for the partner; the secret is returned once and only its hash is kept. The
+/// label (trimmed) is required: 1 to [`NAME_MAX`] characters without control characters.
 pub async fn create_api_key(
     store: &dyn Store,
     partner: &PartnerId,
     label: &str,
     now: OffsetDateTime,
 ) -> Result<(ApiKeyRecord, Secret<String>), AdminError> {
-    let (record, key) = new_key_record(partner, label, now);
+    let mut errors = FieldErrors::new();
+    let label = kassa_core::text::required(&mut errors, "label", Some(label.to_string()), NAME_MAX);
+    errors.finish().map_err(AdminError::Invalid)?;
+    let (record, key) = new_key_record(partner, &label.expect("validated"), now);
     store.create_api_key(&record).await?;
     Ok((record, key))
 }
@@ -169,10 +188,17 @@ pub async fn create_user(
     now: OffsetDateTime,
 ) -> Result<User, AdminError> {
     let mut errors = FieldErrors::new();
-    let email = errors
-        .take("email", kassa_core::email::Email::parse(email.trim()))
-        .map(|e| e.as_str().to_lowercase());
-    if password.chars().count() < MIN_PASSWORD_CHARS {
+    let email = if email.trim().is_empty() {
+        errors.add("email", "required", "is required");
+        None
+    } else {
+        errors
+            .take("email", kassa_core::email::Email::parse(email.trim()))
+            .map(|e| e.as_str().to_lowercase())
+    };
+    if password.is_empty() {
+        errors.add("password", "required", "is required");
+    } else if password.chars().count() < MIN_PASSWORD_CHARS {
         errors.add(
             "password",
             "too_short",
@@ -180,6 +206,11 @@ pub async fn create_user(
         );
     }
     errors.finish().map_err(AdminError::Invalid)?;
+    // Argon2 is slow on purpose; keep it off the async workers.
+    let password = password.to_string();
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .expect("hashing a password does not panic");
     let user = User {
         id: UserId::generate(),
         partner_id: partner.clone(),
@@ -187,7 +218,7 @@ pub async fn create_user(
         created_at: now,
         disabled_at: None,
     };
-    let password_hash = Secret::new(hash_password(password));
+    let password_hash = Secret::new(password_hash);
     store
         .create_user(&NewUser {
             user: user.clone(),

@@ -28,6 +28,8 @@ pub struct Inner {
     /// Names this process when it leases jobs.
     pub worker_id: String,
     pub metrics: crate::metrics::Metrics,
+    /// Sends webhook deliveries; one per application, as its connections belong to its runtime.
+    pub webhook_client: reqwest::Client,
 }
 
 impl Deref for AppState {
@@ -99,6 +101,7 @@ impl App {
                 config: parts.config,
                 worker_id,
                 metrics: Default::default(),
+                webhook_client: crate::webhooks::http_client(),
             })),
         }
     }

@@ -149,6 +149,16 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "conflict", code, message)
     }
 
+    /// A 409 caused by one field's value (e.g. a billing host another partner has): the field is
+    /// also listed in `errors`, so a form can show the message beside it.
+    pub fn conflict_on(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            errors: vec![FieldError::new(field, code, message.clone())],
+            ..Self::conflict(code, message)
+        }
+    }
+
     pub fn invalid_state(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -181,6 +191,27 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// For people; what the answer's `message` says.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The invalid fields (a validation failure, or a conflict on one field's value).
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// A fault on our side: the page shows a generic error and the cause goes to the log.
+    pub fn is_internal(&self) -> bool {
+        self.status.is_server_error()
+    }
+
+    /// The cause of a fault, for the log.
+    pub fn into_cause(self) -> anyhow::Error {
+        self.cause
+            .unwrap_or_else(|| anyhow::anyhow!("{}: {}", self.code, self.message))
     }
 }
 

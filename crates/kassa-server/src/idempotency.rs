@@ -31,6 +31,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
+/// Set on a response whose named top-level fields hold a secret shown once (a new API key): the
+/// answer kept for replays has them `null`, so the secret is never stored in the clear.
+#[derive(Clone, Copy, Debug)]
+pub struct ShownOnce(pub &'static [&'static str]);
+
 /// The request's key when it is well formed: 1 to 255 visible ASCII characters.
 fn valid_key(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
@@ -137,7 +142,10 @@ async fn replay_or_run(state: AppState, req: Request, next: Next) -> Result<Resp
     let body = to_bytes(body, usize::MAX).await.map_err(|_| {
         ApiError::internal(anyhow::anyhow!("response body unreadable")).into_response()
     })?;
-    let text = String::from_utf8_lossy(&body);
+    let mut text = String::from_utf8_lossy(&body).into_owned();
+    if let Some(ShownOnce(fields)) = resp_parts.extensions.get::<ShownOnce>() {
+        text = without_fields(&text, fields).map_err(|e| ApiError::internal(e).into_response())?;
+    }
     if let Err(e) = state
         .store
         .idempotency_finish(&partner, &key, status.as_u16(), &text)
@@ -146,4 +154,34 @@ async fn replay_or_run(state: AppState, req: Request, next: Next) -> Result<Resp
         return Err(ApiError::from(e).into_response());
     }
     Ok(Response::from_parts(resp_parts, Body::from(body)))
+}
+
+/// The JSON object `body` with `fields` set to `null`.
+fn without_fields(body: &str, fields: &[&str]) -> Result<String, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_str(body)?;
+    if let Some(object) = value.as_object_mut() {
+        for field in fields {
+            if let Some(v) = object.get_mut(*field) {
+                *v = serde_json::Value::Null;
+            }
+        }
+    }
+    serde_json::to_string(&value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_once_fields_are_kept_as_null() {
+        let kept =
+            without_fields(r#"{"id":"key_1","key":"sk_secret","label":"ci"}"#, &["key"]).unwrap();
+        assert!(!kept.contains("sk_secret"));
+        let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"id": "key_1", "key": null, "label": "ci"})
+        );
+    }
 }

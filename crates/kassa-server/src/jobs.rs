@@ -19,14 +19,30 @@ const ABANDONED_ATTEMPT: Duration = Duration::minutes(5);
 /// How long after a payout cut-off its batch runs.
 const PAYOUT_GRACE: Duration = Duration::minutes(5);
 
-/// Runs the jobs due now; how many ran.
+/// Runs the jobs due now; how many ran. Events recorded since the last run become webhook
+/// deliveries first, and delivery attempts run side by side with the other jobs.
 pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
+    if let Err(e) = crate::webhooks::dispatch(state).await {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "dispatching events to webhooks failed"
+        );
+    }
     let now = state.clock.now();
     let jobs = state
         .store
         .claim_jobs(&state.worker_id, now, now + LEASE, 32)
         .await?;
     let n = jobs.len();
+    let (deliveries, jobs): (Vec<Job>, Vec<Job>) =
+        jobs.into_iter().partition(crate::webhooks::is_delivery);
+    let mut sending = crate::webhooks::spawn_deliveries(state, deliveries);
+    let ran = run_each(state, jobs).await;
+    while sending.join_next().await.is_some() {}
+    ran.map(|()| n)
+}
+
+async fn run_each(state: &AppState, jobs: Vec<Job>) -> anyhow::Result<()> {
     for job in jobs {
         match run(state, &job).await {
             Ok(()) => {
@@ -48,7 +64,7 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
             }
         }
     }
-    Ok(n)
+    Ok(())
 }
 
 async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {

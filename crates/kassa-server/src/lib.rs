@@ -16,7 +16,9 @@ mod pages;
 mod payment;
 mod payment_request;
 pub mod refund;
+pub mod settings;
 pub mod vault;
+pub mod webhooks;
 
 pub use app::{App, AppParts, AppState};
 pub use config::Config;

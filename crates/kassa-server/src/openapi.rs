@@ -14,7 +14,8 @@ use utoipa::openapi::{OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    customer, invoice, payment, payment_method, payment_request, payout, refund, sandbox,
+    customer, events, invoice, payment, payment_method, payment_request, payout, refund, sandbox,
+    settings, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -22,10 +23,11 @@ use crate::api::{
     info(
         title = "Kassa API",
         description = "Payment requests (payment links), one-time payments (sale, authorization and \
-            capture), customers, payment methods and invoices.\n\n\
+            capture), customers, payment methods and invoices, and your own settings, API keys and \
+            dashboard users.\n\n\
             Authenticate with `Authorization: Bearer sk_…`. Field names are camelCase; amounts in \
             responses are decimal strings with two decimals (`\"250.00\"`); ids are prefixed \
-            (`pr_`, `pay_`, `auth_`, `cus_`, `pm_`, `inv_`); timestamps are RFC 3339 in UTC. \
+            (`pr_`, `pay_`, `auth_`, `cus_`, `pm_`, `inv_`, `par_`, `key_`, `usr_`, `we_`, `whd_`); timestamps are RFC 3339 in UTC. \
             Lists take `limit` (1–100, default 20) and `startingAfter` and answer \
             `{\"data\": [...], \"hasMore\": bool}`, newest first.\n\n\
             Any POST may carry an `Idempotency-Key` header (at most 255 characters, kept at least \
@@ -41,6 +43,7 @@ use crate::api::{
         payment_request::list,
         payment_request::get_one,
         payment_request::cancel,
+        payment_request::creation_link,
         payment::list,
         payment::get_one,
         payment::sale,
@@ -60,11 +63,29 @@ use crate::api::{
         refund::create,
         refund::list,
         refund::get_one,
+        events::list,
+        events::get_one,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get_one,
+        webhooks::delete,
+        webhooks::rotate_secret,
+        webhooks::enable,
+        webhooks::deliveries,
+        webhooks::retry,
         payout::balance,
         payout::list,
         payout::get_one,
         sandbox::settle,
         sandbox::return_debit,
+        settings::get_partner,
+        settings::update_partner,
+        settings::list_api_keys,
+        settings::create_api_key,
+        settings::revoke_api_key,
+        settings::list_users,
+        settings::create_user,
+        settings::delete_user,
         serve,
     ),
     modifiers(&Conventions),
@@ -76,6 +97,9 @@ use crate::api::{
         (name = "Payment methods", description = "Stored (tokenized) cards, bank accounts and Google Pay tokens"),
         (name = "Refunds", description = "Paying a payment back, in full or in part"),
         (name = "Payouts", description = "The balance, and the batches paid out from it"),
+        (name = "Events", description = "What happened, as recorded with each change; what webhooks deliver"),
+        (name = "Webhooks", description = "Endpoints that receive events as signed POSTs, their deliveries and attempts"),
+        (name = "Settings", description = "Your name, branding and billing host; API keys; dashboard users"),
         (name = "Sandbox", description = "Drive the sandbox processor: clear or return a pending ACH debit now"),
         (name = "Meta", description = "This document"),
     ),

@@ -8,6 +8,7 @@ use kassa_store::{NewRefund, Partner, RefundBegin, RefundResult, StoreError};
 
 use crate::app::AppState;
 use crate::checkout::{recorded_already, retrying_database};
+use crate::error::ApiError;
 use crate::payment::PROCESSOR_TIMEOUT;
 
 /// Refunds a payment, in its own task so a client that disconnects cannot cut it short.
@@ -21,6 +22,34 @@ pub async fn refund(
 ) -> anyhow::Result<RefundBegin> {
     let (state, partner) = (state.clone(), partner.clone());
     tokio::spawn(async move { refund_detached(&state, &partner, &payment, &new).await }).await?
+}
+
+/// The refund a request made (or an earlier one under the same idempotency key), or why none
+/// was made, in the API's words (the dashboard shows the same messages).
+pub fn outcome(begun: RefundBegin) -> Result<Refund, ApiError> {
+    match begun {
+        RefundBegin::Started { refund, .. } | RefundBegin::Existing(refund) => Ok(refund),
+        RefundBegin::NotFound => Err(ApiError::not_found("payment")),
+        RefundBegin::NotSettled(p) => Err(ApiError::invalid_state(
+            "payment_not_settled",
+            match p.status {
+                kassa_core::payment::PaymentStatus::Failed => {
+                    format!("payment {} failed; nothing was collected to refund", p.id)
+                }
+                _ => format!(
+                    "payment {} is still pending; a bank payment can be refunded once it has cleared",
+                    p.id
+                ),
+            },
+        )),
+        RefundBegin::ExceedsAvailable { available, .. } => Err(ApiError::invalid_state(
+            "refund_exceeds_available",
+            format!(
+                "at most {} of this payment is left to refund",
+                available.display()
+            ),
+        )),
+    }
 }
 
 async fn refund_detached(

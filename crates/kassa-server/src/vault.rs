@@ -100,22 +100,10 @@ impl Vault {
     /// Encrypts `plaintext` for one vault row; the partner and entry id are bound in as associated
     /// data, so a ciphertext copied to another row or partner does not decrypt.
     pub fn seal(&self, partner: &PartnerId, id: VaultEntryId, plaintext: &[u8]) -> NewVaultEntry {
-        let mut nonce = [0u8; 12];
-        rand::rng().fill_bytes(&mut nonce);
-        let aad = format!("{partner}/{id}");
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: aad.as_bytes(),
-                },
-            )
-            .expect("AES-GCM encryption does not fail for in-memory data");
+        let (nonce, ciphertext) = self.seal_for(partner, id.as_str(), plaintext);
         NewVaultEntry {
             id,
-            nonce: nonce.to_vec(),
+            nonce,
             ciphertext,
         }
     }
@@ -127,10 +115,45 @@ impl Vault {
         nonce: &[u8],
         ciphertext: &[u8],
     ) -> Result<Secret<Vec<u8>>, VaultError> {
+        self.open_for(partner, id.as_str(), nonce, ciphertext)
+    }
+
+    /// Encrypts `plaintext` for what `owner` names (a row id) of the partner, both bound in as
+    /// associated data; (nonce, ciphertext).
+    pub fn seal_for(
+        &self,
+        partner: &PartnerId,
+        owner: &str,
+        plaintext: &[u8],
+    ) -> (Vec<u8>, Vec<u8>) {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = format!("{partner}/{owner}");
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encryption does not fail for in-memory data");
+        (nonce.to_vec(), ciphertext)
+    }
+
+    /// Decrypts what [`Vault::seal_for`] sealed for the same partner and owner.
+    pub fn open_for(
+        &self,
+        partner: &PartnerId,
+        owner: &str,
+        nonce: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Secret<Vec<u8>>, VaultError> {
         if nonce.len() != 12 {
             return Err(VaultError::Decrypt);
         }
-        let aad = format!("{partner}/{id}");
+        let aad = format!("{partner}/{owner}");
         self.cipher
             .decrypt(
                 Nonce::from_slice(nonce),

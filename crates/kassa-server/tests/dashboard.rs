@@ -3,95 +3,9 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use common::*;
 use kassa_server::admin;
-
-/// A browser: keeps the cookies the dashboard sets.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: Vec<(String, String)>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Browser {
-            app,
-            cookies: Vec::new(),
-        }
-    }
-
-    fn keep(&mut self, r: &Resp) {
-        for v in r.headers.get_all(header::SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
-            let (k, val) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(name, _)| name != k);
-            if !val.is_empty() {
-                self.cookies.push((k.to_string(), val.to_string()));
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Resp {
-        let r = self
-            .app
-            .send(
-                Request::get(path)
-                    .header(header::COOKIE, self.cookie_header())
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await;
-        self.keep(&r);
-        r
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        let r = self
-            .app
-            .send(
-                Request::post(path)
-                    .header(header::COOKIE, self.cookie_header())
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(Body::from(body))
-                    .unwrap(),
-            )
-            .await;
-        self.keep(&r);
-        r
-    }
-
-    async fn sign_in(&mut self, email: &str, password: &str) -> Resp {
-        let page = self.get("/dashboard/login").await;
-        let token = csrf(&page.body);
-        self.post(
-            "/dashboard/login",
-            &[
-                ("csrfToken", &token),
-                ("email", email),
-                ("password", password),
-            ],
-        )
-        .await
-    }
-}
-
-fn csrf(html: &str) -> String {
-    extract(html, "name=\"csrfToken\" value=\"", "\"").expect("a CSRF token")
-}
 
 const PASSWORD: &str = "correct horse battery";
 

@@ -138,7 +138,7 @@ on_both_backends!(card_payment_with_redirect_shows_return_button, |app| {
     // Events were written with the change.
     let events = app
         .store
-        .list_events(&p.partner.id, &Default::default())
+        .list_events(&p.partner.id, None, &Default::default())
         .await
         .unwrap();
     let kassa_store::Page::Items { data, .. } = events else {
@@ -225,7 +225,7 @@ on_both_backends!(every_magic_card, |app| {
         assert_eq!(after["paymentId"], json!(null));
         let events = app
             .store
-            .list_events(&p.partner.id, &Default::default())
+            .list_events(&p.partner.id, None, &Default::default())
             .await
             .unwrap();
         let kassa_store::Page::Items { data, .. } = events else {
@@ -246,6 +246,9 @@ on_both_backends!(declined_then_retried_on_the_same_link, |app| {
     let mut payer = Payer::new(&app);
     let r = payer.pay_card(&page, "4000000000000002").await;
     assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED);
+    // The retry keeps the name and ZIP, never the card number or CVC.
+    assert!(r.body.contains("value=\"Jo Payer\"") && r.body.contains("value=\"94107\""));
+    assert!(!r.body.contains("4000000000000002") && !r.body.contains("value=\"739\""));
     let r = payer.pay_card(&page, "4000000000009995").await;
     assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED);
     let r = payer.pay_card(&page, "4242424242424242").await;
@@ -656,6 +659,7 @@ async fn race(app: TestApp) {
         .store
         .list_events(
             &p.partner.id,
+            None,
             &kassa_store::PageRequest {
                 limit: 100,
                 starting_after: None,

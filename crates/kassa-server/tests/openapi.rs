@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/payment-requests"),
     ("get", "/v1/payment-requests/{id}"),
     ("post", "/v1/payment-requests/{id}/cancel"),
+    ("post", "/v1/creation-links"),
     ("get", "/v1/payments"),
     ("get", "/v1/payments/{id}"),
     ("post", "/v1/payments/sale"),
@@ -39,8 +40,26 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/balance"),
     ("get", "/v1/payouts"),
     ("get", "/v1/payouts/{id}"),
+    ("get", "/v1/events"),
+    ("get", "/v1/events/{id}"),
+    ("post", "/v1/webhook-endpoints"),
+    ("get", "/v1/webhook-endpoints"),
+    ("get", "/v1/webhook-endpoints/{id}"),
+    ("delete", "/v1/webhook-endpoints/{id}"),
+    ("post", "/v1/webhook-endpoints/{id}/rotate-secret"),
+    ("post", "/v1/webhook-endpoints/{id}/enable"),
+    ("get", "/v1/webhook-endpoints/{id}/deliveries"),
+    ("post", "/v1/webhook-deliveries/{id}/retry"),
     ("post", "/v1/sandbox/payments/{id}/settle"),
     ("post", "/v1/sandbox/payments/{id}/return"),
+    ("get", "/v1/partner"),
+    ("patch", "/v1/partner"),
+    ("get", "/v1/api-keys"),
+    ("post", "/v1/api-keys"),
+    ("post", "/v1/api-keys/{id}/revoke"),
+    ("get", "/v1/users"),
+    ("post", "/v1/users"),
+    ("delete", "/v1/users/{id}"),
 ];
 
 const METHODS: &[&str] = &[
@@ -743,6 +762,13 @@ async fn every_answer_fits_its_documented_schema() {
     api.get(&format!("/v1/payouts/{}", made[0].id)).await;
     api.get("/v1/payouts/po_nope").await;
 
+    // Events.
+    let events = api.get("/v1/events?type=payout.paid").await;
+    let event_id = events["data"][0]["id"].as_str().unwrap().to_string();
+    api.get(&format!("/v1/events/{event_id}")).await;
+    api.get("/v1/events?type=nope").await;
+    api.get("/v1/events/evt_nope").await;
+
     // Idempotency: a replay is the same documented answer; another body under the key is 422.
     let key = [("Idempotency-Key", "k-1")];
     let body = json!({"firstName": "I", "lastName": "D"});
@@ -756,6 +782,115 @@ async fn every_answer_fits_its_documented_schema() {
     let other = json!({"firstName": "J", "lastName": "D"});
     api.send(Method::POST, "/v1/customers", Some(other), &key)
         .await;
+
+    // Creation links.
+    api.post(
+        "/v1/creation-links",
+        json!({"amount": "250.00", "referenceId": "LINK-1"}),
+    )
+    .await;
+    api.post("/v1/creation-links", json!({"amount": "-1"}))
+        .await;
+
+    // Settings: the partner, API keys, users.
+    api.get("/v1/partner").await;
+    api.patch(
+        "/v1/partner",
+        json!({"name": "Acme Two", "billingHost": "pay.openapi.example",
+        "logoUrl": "https://cdn.acme.example/logo.png",
+        "defaultRedirectUrl": "https://acme.example/thanks", "requireSignedLinks": true}),
+    )
+    .await;
+    api.patch("/v1/partner", json!({"brandColor": "red", "logoUrl": "x"}))
+        .await;
+    app.partner_with(|i| i.billing_host = Some("pay.taken.example".into()))
+        .await;
+    api.patch("/v1/partner", json!({"billingHost": "pay.taken.example"}))
+        .await;
+    api.get("/v1/api-keys").await;
+    let made = id(&api.post("/v1/api-keys", json!({"label": "ci"})).await);
+    api.post("/v1/api-keys", json!({"label": ""})).await;
+    let key = [("Idempotency-Key", "k-key")];
+    let first = api
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"label": "ci"})),
+            &key,
+        )
+        .await;
+    let again = api
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"label": "ci"})),
+            &key,
+        )
+        .await;
+    assert_eq!(first["id"], again["id"]);
+    assert!(again["key"].is_null());
+    api.post_nothing(&format!("/v1/api-keys/{made}/revoke"))
+        .await;
+    api.post_nothing("/v1/api-keys/key_nope/revoke").await;
+    api.get("/v1/api-keys?limit=2").await;
+    let user = json!({"email": "ada@acme.example", "password": "correct horse battery"});
+    let ada = id(&api.post("/v1/users", user.clone()).await);
+    api.post("/v1/users", user).await;
+    api.post("/v1/users", json!({"email": "nope"})).await;
+    let bob = id(&api
+        .post(
+            "/v1/users",
+            json!({"email": "bob@acme.example", "password": "correct horse battery"}),
+        )
+        .await);
+    api.get("/v1/users").await;
+    api.delete(&format!("/v1/users/{ada}")).await;
+    api.delete(&format!("/v1/users/{bob}")).await;
+    api.delete("/v1/users/usr_nope").await;
+
+    // Webhooks: an endpoint for refunds (one was made above) where nothing listens (port 1 of
+    // 127.0.0.1 refuses connections), so its delivery's attempt has an error and no status.
+    let made = api
+        .post(
+            "/v1/webhook-endpoints",
+            json!({"url": "http://127.0.0.1:1/hook", "events": ["refund.created"],
+                   "description": "Bookkeeping"}),
+        )
+        .await;
+    assert!(made["secret"].as_str().unwrap().starts_with("whsec_"));
+    let we = id(&made);
+    api.post(
+        "/v1/webhook-endpoints",
+        json!({"url": "http://hooks.example", "events": ["nope"]}),
+    )
+    .await;
+    api.get("/v1/webhook-endpoints").await;
+    api.get(&format!("/v1/webhook-endpoints/{we}")).await;
+    api.get("/v1/webhook-endpoints/we_nope").await;
+    api.post_nothing(&format!("/v1/webhook-endpoints/{we}/rotate-secret"))
+        .await;
+    api.post_nothing(&format!("/v1/webhook-endpoints/{we}/enable"))
+        .await;
+    app.run_jobs().await;
+    let sent = api
+        .get(&format!("/v1/webhook-endpoints/{we}/deliveries"))
+        .await;
+    assert!(sent["data"][0]["attempts"][0]["error"].is_string());
+    let whd = id(&sent["data"][0]);
+    api.get(&format!(
+        "/v1/webhook-endpoints/{we}/deliveries?status=pending&limit=5"
+    ))
+    .await;
+    api.get(&format!(
+        "/v1/webhook-endpoints/{we}/deliveries?status=lost"
+    ))
+    .await;
+    api.post_nothing(&format!("/v1/webhook-deliveries/{whd}/retry"))
+        .await;
+    api.post_nothing("/v1/webhook-deliveries/whd_nope/retry")
+        .await;
+    api.delete(&format!("/v1/webhook-endpoints/{we}")).await;
+    api.delete(&format!("/v1/webhook-endpoints/{we}")).await;
 
     // A wrong key.
     let r = app.api("sk_nope", Method::GET, "/v1/payments", None).await;

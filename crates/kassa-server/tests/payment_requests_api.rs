@@ -871,3 +871,80 @@ on_both_backends!(idempotency_does_not_pin_a_passing_conflict, |app| {
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.header("idempotent-replayed").is_none());
 });
+
+on_both_backends!(creation_links_are_built_and_signed_when_required, |app| {
+    let p = app.partner().await;
+    let r = app
+        .api(
+            &p.key,
+            Method::POST,
+            "/v1/creation-links",
+            Some(json!({"amount": 250, "referenceId": "Q 1",
+                        "redirectUrl": "https://acme.example/thanks"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let link = r.json();
+    assert_eq!(link["object"], "creation_link");
+    assert_eq!(link["signed"], false);
+    assert_eq!(
+        link["url"],
+        format!(
+            "http://kassa.test/p/{}/payment-request?amount=250.00&referenceId=Q%201&redirectUrl=https%3A%2F%2Facme.example%2Fthanks",
+            p.partner.slug
+        )
+    );
+    // Building a link creates nothing.
+    let list = app
+        .api(&p.key, Method::GET, "/v1/payment-requests", None)
+        .await
+        .json();
+    assert!(ids(&list).is_empty());
+
+    let bad = app
+        .api(
+            &p.key,
+            Method::POST,
+            "/v1/creation-links",
+            Some(json!({"amount": "1e3", "redirectUrl": "ftp://x"})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let fields: Vec<String> = bad.json()["error"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fields, ["amount", "referenceId", "redirectUrl"]);
+    assert_eq!(
+        app.api(
+            &p.key,
+            Method::POST,
+            "/v1/creation-links",
+            Some(json!({"amount": "1.00", "referenceId": "x", "extra": 1}))
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // A partner that requires signed links gets a signed link, which opens.
+    let strict = app.partner_with(|i| i.require_signed_links = true).await;
+    let signed = app
+        .api(
+            &strict.key,
+            Method::POST,
+            "/v1/creation-links",
+            Some(json!({"amount": "40.00", "referenceId": "SIGNED-2"})),
+        )
+        .await
+        .json();
+    assert_eq!(signed["signed"], true);
+    let url = signed["url"].as_str().unwrap();
+    assert!(url.contains("&signature="));
+    let opened = app
+        .get(url.strip_prefix("http://kassa.test").unwrap())
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+});

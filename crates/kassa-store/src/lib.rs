@@ -7,6 +7,7 @@ mod model;
 mod postgres;
 mod sql;
 mod sqlite;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use kassa_core::authorization::Authorization;
 use kassa_core::customer::{Customer, CustomerPatch};
 use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{
-    ApiKeyId, AuthorizationId, CustomerId, JobId, PartnerId, PaymentId, PaymentMethodId,
+    ApiKeyId, AuthorizationId, CustomerId, EventId, JobId, PartnerId, PaymentId, PaymentMethodId,
     PaymentRequestId, PayoutId, RefundId, UserId,
 };
 use kassa_core::invoice::{TaxRate, TaxRates};
@@ -28,7 +29,8 @@ use time::OffsetDateTime;
 
 pub use model::*;
 pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{connect_options as sqlite_connect_options, SqliteStore};
+pub use webhook::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,8 +48,9 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Webhook endpoints and deliveries are in [`WebhookStore`] (`webhook.rs`).
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: WebhookStore + Send + Sync + std::fmt::Debug + 'static {
     /// Is the database reachable?
     async fn ping(&self) -> Result<()>;
 
@@ -65,10 +68,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>>;
     async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>>;
     async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>>;
+    /// Replaces the partner's settings; None if there is no such partner, Taken("billing host")
+    /// when another partner has the billing host.
+    async fn update_partner_settings(
+        &self,
+        partner: &PartnerId,
+        settings: &PartnerSettings,
+    ) -> Result<Option<Partner>>;
     async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
     /// The partner owning an active (not revoked) key with this hash.
     async fn partner_by_api_key_hash(&self, key_hash: &str) -> Result<Option<(Partner, ApiKeyId)>>;
+    /// The partner's keys, revoked ones too, newest first.
     async fn list_api_keys(&self, partner: &PartnerId) -> Result<Vec<ApiKeyRecord>>;
+    /// One of the partner's keys, revoked or not.
+    async fn api_key(&self, partner: &PartnerId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>>;
     /// Revokes one key; false if no such active key of this partner.
     async fn revoke_api_key(
         &self,
@@ -311,6 +324,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<Payout>>;
     async fn payout(&self, partner: &PartnerId, id: &PayoutId) -> Result<Option<Payout>>;
     async fn list_payouts(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<Payout>>;
+    /// The payout a payment (or refund, or fee) was paid out or deducted in, if any yet.
+    async fn payout_containing(
+        &self,
+        partner: &PartnerId,
+        source_id: &str,
+    ) -> Result<Option<PayoutId>>;
     /// Partners with something a payout batch at `cutoff` would take.
     async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>>;
 
@@ -320,7 +339,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A user (even disabled) and their password hash, by lowercased email.
     async fn user_by_email(&self, email: &str) -> Result<Option<(User, Secret<String>)>>;
     async fn set_password(&self, user: &UserId, password_hash: &Secret<String>) -> Result<bool>;
+    /// The partner's users, oldest first.
     async fn list_users(&self, partner: &PartnerId) -> Result<Vec<User>>;
+    /// Deletes one of the partner's users and signs out their sessions, in one transaction —
+    /// unless no other enabled user of the partner would remain (checked under a lock on the
+    /// partner, so two removals at once cannot both pass).
+    async fn delete_user(&self, partner: &PartnerId, user: &UserId) -> Result<DeleteUserOutcome>;
     async fn create_session(
         &self,
         token_hash: &str,
@@ -342,11 +366,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<u64>;
 
     // ---- events
+    /// The partner's events, newest first; only `event_type` when given.
     async fn list_events(
         &self,
         partner: &PartnerId,
+        event_type: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<EventRecord>>;
+    async fn event(&self, partner: &PartnerId, id: &EventId) -> Result<Option<EventRecord>>;
 
     // ---- durable jobs
     async fn enqueue_job(&self, job: &NewJob, now: OffsetDateTime) -> Result<()>;

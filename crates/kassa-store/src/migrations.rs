@@ -53,6 +53,21 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "dashboard users",
         include_str!("../migrations/sqlite/0004_dashboard_users.sql"),
     ),
+    (
+        5,
+        "payout item source",
+        include_str!("../migrations/sqlite/0005_payout_item_source.sql"),
+    ),
+    (
+        6,
+        "billing host claims",
+        include_str!("../migrations/sqlite/0006_billing_host_claims.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../migrations/sqlite/0007_webhooks.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -76,10 +91,51 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "dashboard users",
         include_str!("../migrations/postgres/0004_dashboard_users.sql"),
     ),
+    (
+        5,
+        "payout item source",
+        include_str!("../migrations/postgres/0005_payout_item_source.sql"),
+    ),
+    (
+        6,
+        "billing host claims",
+        include_str!("../migrations/postgres/0006_billing_host_claims.sql"),
+    ),
+    (
+        7,
+        "webhooks",
+        include_str!("../migrations/postgres/0007_webhooks.sql"),
+    ),
 ];
 
 pub(crate) async fn migrator(
     set: &'static [(i64, &'static str, &'static str)],
 ) -> Result<Migrator, sqlx::migrate::MigrateError> {
     Migrator::new(Embedded(set)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{POSTGRES, SQLITE};
+
+    /// A migration file that is not listed here would silently never run.
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        for (dir, set) in [("sqlite", SQLITE), ("postgres", POSTGRES)] {
+            let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+            let mut files: Vec<String> = std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".sql"))
+                .collect();
+            files.sort();
+            assert_eq!(files.len(), set.len(), "{dir}: {files:?}");
+            for (i, (file, (version, _, sql))) in files.iter().zip(set.iter()).enumerate() {
+                assert_eq!(*version, i as i64 + 1);
+                assert!(file.starts_with(&format!("{:04}_", version)), "{file}");
+                let on_disk = std::fs::read_to_string(format!("{path}/{file}")).unwrap();
+                assert_eq!(&on_disk, sql, "{file}");
+            }
+        }
+    }
 }

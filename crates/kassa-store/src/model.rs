@@ -37,6 +37,18 @@ pub struct Partner {
     pub created_at: OffsetDateTime,
 }
 
+/// What a partner may change about itself (the dashboard's Settings, `PATCH /v1/partner`); the
+/// slug, link secret and creation time stay as they were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerSettings {
+    pub name: String,
+    pub billing_host: Option<BillingHost>,
+    pub brand_color: BrandColor,
+    pub logo_url: Option<LogoUrl>,
+    pub default_redirect_url: Option<RedirectUrl>,
+    pub require_signed_links: bool,
+}
+
 /// An API key as stored: only a hash of the secret and a short prefix to recognise it by.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKeyRecord {
@@ -68,6 +80,8 @@ pub struct PaymentRequestFilter {
     pub status: Option<PaymentRequestStatus>,
     pub reference_id: Option<String>,
     pub as_of: Option<OffsetDateTime>,
+    /// Reference ids containing this text (case-insensitive).
+    pub reference_contains: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -495,4 +509,15 @@ pub struct SessionRecord {
     pub user: User,
     pub partner: Partner,
     pub expires_at: OffsetDateTime,
+}
+
+/// What [`crate::Store::delete_user`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteUserOutcome {
+    /// The user and their sessions are gone.
+    Deleted(User),
+    /// The partner has no such user.
+    NotFound,
+    /// It is the partner's last enabled user; nothing was deleted.
+    LastUser,
 }

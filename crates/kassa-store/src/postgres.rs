@@ -52,3 +52,10 @@ crate::sql::store_impl!(
     sqlx::postgres::PgRow,
     skip_locked = " FOR UPDATE SKIP LOCKED"
 );
+
+crate::webhook::webhook_store_impl!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+);

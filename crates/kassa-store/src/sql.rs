@@ -79,6 +79,17 @@ macro_rules! partner_cols {
     };
 }
 
+/// A LIKE pattern matching text that contains `q`, ignoring ASCII case (compare with LOWER()).
+/// Only ASCII is folded, as SQLite's LOWER() does, so both backends find the same rows.
+pub(crate) fn like_contains(q: &str) -> String {
+    let escaped = q
+        .to_ascii_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Implements [`crate::Store`] for `$store`, which must offer `reader()` and `writer()` pools.
 /// `$skip_locked` is appended to the job-claiming subquery (`FOR UPDATE SKIP LOCKED` on
 /// PostgreSQL; SQLite has a single writer and needs nothing).
@@ -679,6 +690,25 @@ macro_rules! store_impl {
             pr_from_row(&row)
         }
 
+        /// Claims `host` for the partner, or finds it claimed (now or before) by another:
+        /// Taken("billing host").
+        async fn claim_billing_host(tx: &mut Tx<'_>, partner: &PartnerId, host: &str) -> Result<()> {
+            sqlx::query("INSERT INTO billing_host_claims (host, partner_id) VALUES ($1, $2) ON CONFLICT (host) DO NOTHING")
+                .bind(host)
+                .bind(partner.as_str())
+                .execute(&mut **tx)
+                .await?;
+            let owner: String = sqlx::query_scalar("SELECT partner_id FROM billing_host_claims WHERE host = $1")
+                .bind(host)
+                .fetch_one(&mut **tx)
+                .await?;
+            if owner == partner.as_str() {
+                Ok(())
+            } else {
+                Err(crate::StoreError::Taken("billing host"))
+            }
+        }
+
         fn unique_violation_field(err: &sqlx::Error) -> Option<&'static str> {
             match err {
                 sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -755,6 +785,9 @@ macro_rules! store_impl {
                 if let Err(e) = res {
                     return Err(unique_violation_field(&e).map(crate::StoreError::Taken).unwrap_or(e.into()));
                 }
+                if let Some(host) = &p.billing_host {
+                    claim_billing_host(&mut tx, &p.id, host.as_str()).await?;
+                }
                 if let Some(k) = first_key {
                     insert_api_key(&mut tx, k).await?;
                 }
@@ -784,6 +817,35 @@ macro_rules! store_impl {
                     .fetch_optional(self.reader())
                     .await?;
                 row.as_ref().map(partner_from_row).transpose()
+            }
+
+            async fn update_partner_settings(&self, partner: &PartnerId, s: &PartnerSettings) -> Result<Option<Partner>> {
+                let mut tx = self.writer().begin().await?;
+                let res = sqlx::query(concat!(
+                    "UPDATE partners SET name = $2, billing_host = $3, brand_color = $4, logo_url = $5, \
+                     default_redirect_url = $6, require_signed_links = $7 WHERE id = $1 RETURNING ",
+                    crate::sql::partner_cols!("")
+                ))
+                .bind(partner.as_str())
+                .bind(&s.name)
+                .bind(s.billing_host.as_ref().map(|h| h.as_str()))
+                .bind(s.brand_color.as_str())
+                .bind(s.logo_url.as_ref().map(|u| u.as_str()))
+                .bind(s.default_redirect_url.as_ref().map(|u| u.as_str()))
+                .bind(s.require_signed_links)
+                .fetch_optional(&mut *tx)
+                .await;
+                let updated = match res {
+                    Ok(row) => row.as_ref().map(partner_from_row).transpose()?,
+                    Err(e) => return Err(unique_violation_field(&e).map(crate::StoreError::Taken).unwrap_or(e.into())),
+                };
+                // Checked after the update so an unknown partner is None; a refused claim rolls
+                // the update back with the transaction.
+                if let (Some(_), Some(host)) = (&updated, &s.billing_host) {
+                    claim_billing_host(&mut tx, partner, host.as_str()).await?;
+                }
+                tx.commit().await?;
+                Ok(updated)
             }
 
             async fn create_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
@@ -817,6 +879,18 @@ macro_rules! store_impl {
                 .fetch_all(self.reader())
                 .await?;
                 rows.iter().map(api_key_from_row).collect()
+            }
+
+            async fn api_key(&self, partner: &PartnerId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>> {
+                let row = sqlx::query(
+                    "SELECT id, partner_id, label, prefix, key_hash, created_at, revoked_at \
+                     FROM api_keys WHERE partner_id = $1 AND id = $2",
+                )
+                .bind(partner.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.reader())
+                .await?;
+                row.as_ref().map(api_key_from_row).transpose()
             }
 
             async fn revoke_api_key(&self, partner: &PartnerId, id: &ApiKeyId, now: OffsetDateTime) -> Result<bool> {
@@ -920,7 +994,8 @@ macro_rules! store_impl {
                     "SELECT ", crate::sql::pr_cols!(), " FROM payment_requests WHERE partner_id = $1 \
                      AND ($2 IS NULL OR seq < $2) \
                      AND ($4 IS NULL OR (CASE WHEN status = 'open' AND expires_at <= $6 THEN 'expired' ELSE status END) = $4) \
-                     AND ($5 IS NULL OR reference_id = $5) ORDER BY seq DESC LIMIT $3"
+                     AND ($5 IS NULL OR reference_id = $5) \
+                     AND ($7 IS NULL OR LOWER(reference_id) LIKE $7 ESCAPE '\\') ORDER BY seq DESC LIMIT $3"
                 ))
                 .bind(partner.as_str())
                 .bind(cursor)
@@ -928,6 +1003,7 @@ macro_rules! store_impl {
                 .bind(filter.status.map(|s| s.as_str()))
                 .bind(filter.reference_id.as_deref())
                 .bind(filter.as_of.map(to_micros).unwrap_or(i64::MIN))
+                .bind(filter.reference_contains.as_deref().map(crate::sql::like_contains))
                 .fetch_all(self.reader())
                 .await?;
                 page_of(&rows, page, pr_from_row)
@@ -1273,10 +1349,7 @@ macro_rules! store_impl {
                 .bind(micros(filter.created_from))
                 .bind(micros(filter.created_to))
                 .bind(filter.method.as_deref())
-                .bind(filter.reference_contains.as_deref().map(|q| {
-                    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-                    format!("%{escaped}%")
-                }))
+                .bind(filter.reference_contains.as_deref().map(crate::sql::like_contains))
                 .fetch_all(self.reader())
                 .await?;
                 page_of(&rows, page, payment_from_row)
@@ -2026,6 +2099,18 @@ macro_rules! store_impl {
                 Ok(Page::Items { data, has_more })
             }
 
+            async fn payout_containing(&self, partner: &PartnerId, source_id: &str) -> Result<Option<PayoutId>> {
+                let id: Option<String> = sqlx::query_scalar(
+                    "SELECT p.id FROM payout_items i JOIN payouts p ON p.id = i.payout_id \
+                     WHERE p.partner_id = $1 AND i.source_id = $2 ORDER BY i.seq LIMIT 1",
+                )
+                .bind(partner.as_str())
+                .bind(source_id)
+                .fetch_optional(self.reader())
+                .await?;
+                id.map(|id| PayoutId::parse(&id).map_err(|_| bad("payout id"))).transpose()
+            }
+
             async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>> {
                 let ids: Vec<String> = sqlx::query_scalar(
                     "SELECT DISTINCT e.partner_id FROM ledger_entries e WHERE e.account = 'partner_available' \
@@ -2095,6 +2180,52 @@ macro_rules! store_impl {
                 .fetch_all(self.reader())
                 .await?;
                 rows.iter().map(user_from_row).collect()
+            }
+
+            async fn delete_user(&self, partner: &PartnerId, user: &UserId) -> Result<DeleteUserOutcome> {
+                let mut tx = self.writer().begin().await?;
+                // A no-op update locks the partner's row (PostgreSQL; SQLite has one writer), so
+                // two removals at once are decided one after the other and cannot both see the
+                // other's user still there.
+                let locked = sqlx::query("UPDATE partners SET name = name WHERE id = $1")
+                    .bind(partner.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if locked == 0 {
+                    return Ok(DeleteUserOutcome::NotFound);
+                }
+                let row = sqlx::query(
+                    "SELECT id, partner_id, email, created_at, disabled_at FROM users WHERE partner_id = $1 AND id = $2",
+                )
+                .bind(partner.as_str())
+                .bind(user.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = row else { return Ok(DeleteUserOutcome::NotFound) };
+                let found = user_from_row(&row)?;
+                let others: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE partner_id = $1 AND id <> $2 AND disabled_at IS NULL",
+                )
+                .bind(partner.as_str())
+                .bind(user.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                if others == 0 {
+                    return Ok(DeleteUserOutcome::LastUser);
+                }
+                // Sessions first: they refer to the user.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM users WHERE partner_id = $1 AND id = $2")
+                    .bind(partner.as_str())
+                    .bind(user.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(DeleteUserOutcome::Deleted(found))
             }
 
             async fn create_session(&self, token_hash: &str, user: &User, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<()> {
@@ -2177,20 +2308,30 @@ macro_rules! store_impl {
                 Ok(a + b)
             }
 
-            async fn list_events(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<EventRecord>> {
+            async fn list_events(&self, partner: &PartnerId, event_type: Option<&str>, page: &PageRequest) -> Result<Page<EventRecord>> {
                 let Some(cursor) = cursor_of(self.reader(), "SELECT seq FROM events WHERE partner_id = $1 AND id = $2", partner, page).await? else {
                     return Ok(Page::UnknownCursor);
                 };
                 let rows = sqlx::query(
                     "SELECT id, type, data, created_at FROM events WHERE partner_id = $1 \
-                     AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3",
+                     AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR type = $4) ORDER BY seq DESC LIMIT $3",
                 )
                 .bind(partner.as_str())
                 .bind(cursor)
                 .bind(page.limit + 1)
+                .bind(event_type)
                 .fetch_all(self.reader())
                 .await?;
                 page_of(&rows, page, event_from_row)
+            }
+
+            async fn event(&self, partner: &PartnerId, id: &EventId) -> Result<Option<EventRecord>> {
+                let row = sqlx::query("SELECT id, type, data, created_at FROM events WHERE partner_id = $1 AND id = $2")
+                    .bind(partner.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.as_ref().map(event_from_row).transpose()
             }
 
             async fn enqueue_job(&self, job: &NewJob, now: OffsetDateTime) -> Result<()> {

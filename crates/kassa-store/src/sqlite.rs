@@ -12,6 +12,17 @@ use sqlx::sqlite::{
 
 use crate::{ConnectOptions, StoreError};
 
+/// The connection settings every SQLite connection of the store uses (WAL journal,
+/// `synchronous=FULL`, a 10 s busy timeout, foreign keys on); public so tools such as
+/// `kassa bench` can measure the database with exactly the same durability settings.
+pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true))
+}
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -20,11 +31,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        let base = SqliteConnectOptions::from_str(url)?
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+        let base = connect_options(url)?;
         if let Some(parent) = Path::new(base.get_filename()).parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent)
@@ -67,6 +74,13 @@ impl SqliteStore {
 }
 
 crate::sql::store_impl!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlx::sqlite::SqliteRow,
+    skip_locked = ""
+);
+
+crate::webhook::webhook_store_impl!(
     SqliteStore,
     sqlx::Sqlite,
     sqlx::sqlite::SqliteRow,

@@ -10,17 +10,19 @@ use common::{
     partner_record, reference, request, JOB_CLAIMS,
 };
 use kassa_core::card::CardBrand;
-use kassa_core::id::{JobId, PartnerId, PaymentId, PaymentRequestId};
+use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId, UserId};
 use kassa_core::money::{Currency, Money};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl};
 use kassa_core::payment::{
     AchResolution, AchReturnCode, DeclineCode, Funding, MaskedMethod, Payment, PaymentSource,
     PaymentStatus,
 };
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::secret::Secret;
 use kassa_store::{
-    AttemptResult, BeginOutcome, CancelOutcome, CreateOutcome, EventRecord, IdempotencyBegin,
-    IdempotencyPolicy, Job, NewAttempt, NewJob, Page, PageRequest, PaymentRequestFilter,
-    ResolveOutcome, Store, StoreError,
+    AttemptResult, BeginOutcome, CancelOutcome, CreateOutcome, DeleteUserOutcome, EventRecord,
+    IdempotencyBegin, IdempotencyPolicy, Job, NewAttempt, NewJob, NewUser, Page, PageRequest,
+    PartnerSettings, PaymentRequestFilter, ResolveOutcome, Store, StoreError, User,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -133,6 +135,7 @@ async fn list(
         status,
         reference_id: reference_id.map(str::to_string),
         as_of: None,
+        reference_contains: None,
     };
     let page = PageRequest {
         limit,
@@ -157,7 +160,7 @@ async fn events(name: &str, store: &Arc<dyn Store>, partner: &PartnerId) -> Vec<
     let (data, has_more) = items(
         name,
         store
-            .list_events(partner, &page)
+            .list_events(partner, None, &page)
             .await
             .unwrap_or_else(|e| panic!("[{name}] list_events: {e:?}")),
     );
@@ -438,6 +441,340 @@ async fn api_keys_are_found_listed_and_revoked() {
                 .all(|k| k.revoked_at.is_some()),
             "[{name}] all revoked"
         );
+    }
+}
+
+fn settings_of(p: &kassa_store::Partner) -> PartnerSettings {
+    PartnerSettings {
+        name: p.name.clone(),
+        billing_host: p.billing_host.clone(),
+        brand_color: p.brand_color.clone(),
+        logo_url: p.logo_url.clone(),
+        default_redirect_url: p.default_redirect_url.clone(),
+        require_signed_links: p.require_signed_links,
+    }
+}
+
+#[tokio::test]
+async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
+    for (name, store) in backends().await.iter() {
+        let a = partner_record(now());
+        let b = partner_record(now());
+        for p in [&a, &b] {
+            store.create_partner(p, None).await.unwrap();
+        }
+        let old_host = a.billing_host.clone().unwrap();
+        let new_host =
+            BillingHost::parse(&format!("new-{}.example.test", common::token())).unwrap();
+        let wanted = PartnerSettings {
+            name: "Renamed Ltd".into(),
+            billing_host: Some(new_host.clone()),
+            brand_color: BrandColor::parse("#00ff00").unwrap(),
+            logo_url: None,
+            default_redirect_url: None,
+            require_signed_links: false,
+        };
+        let updated = store
+            .update_partner_settings(&a.id, &wanted)
+            .await
+            .unwrap_or_else(|e| panic!("[{name}] update: {e:?}"))
+            .expect("the partner exists");
+        let mut expected = a.clone();
+        expected.name = "Renamed Ltd".into();
+        expected.billing_host = Some(new_host.clone());
+        expected.brand_color = BrandColor::parse("#00ff00").unwrap();
+        expected.logo_url = None;
+        expected.default_redirect_url = None;
+        expected.require_signed_links = false;
+        assert_eq!(
+            updated, expected,
+            "[{name}] settings replaced; slug, secret and creation time kept"
+        );
+        assert_eq!(
+            store.partner_by_id(&a.id).await.unwrap(),
+            Some(expected.clone()),
+            "[{name}] stored"
+        );
+        assert_eq!(
+            store.partner_by_host(new_host.as_str()).await.unwrap(),
+            Some(expected.clone()),
+            "[{name}] found by its new host"
+        );
+        assert_eq!(
+            store.partner_by_host(old_host.as_str()).await.unwrap(),
+            None,
+            "[{name}] the old host is free"
+        );
+        assert_eq!(
+            store.partner_by_id(&b.id).await.unwrap(),
+            Some(b.clone()),
+            "[{name}] the other partner is untouched"
+        );
+
+        // Keeping one's own host is no clash.
+        let mut same = settings_of(&expected);
+        same.logo_url = Some(LogoUrl::parse("https://cdn.example/l.png").unwrap());
+        let kept = store
+            .update_partner_settings(&a.id, &same)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            kept.billing_host,
+            Some(new_host.clone()),
+            "[{name}] same host"
+        );
+        assert_eq!(kept.logo_url, same.logo_url, "[{name}] logo set");
+
+        // Another partner's host is refused, and nothing of b changes.
+        let mut clash = settings_of(&b);
+        clash.name = "Should Not Stick".into();
+        clash.billing_host = Some(new_host.clone());
+        match store.update_partner_settings(&b.id, &clash).await {
+            Err(StoreError::Taken("billing host")) => {}
+            other => panic!("[{name}] host clash: expected Taken(\"billing host\"), got {other:?}"),
+        }
+        assert_eq!(
+            store.partner_by_id(&b.id).await.unwrap(),
+            Some(b.clone()),
+            "[{name}] nothing changed after the clash"
+        );
+
+        // The host a gave up stays a's: b may not take it, a may take it back.
+        let mut take_old = settings_of(&b);
+        take_old.billing_host = Some(old_host.clone());
+        match store.update_partner_settings(&b.id, &take_old).await {
+            Err(StoreError::Taken("billing host")) => {}
+            other => panic!("[{name}] released host: expected Taken, got {other:?}"),
+        }
+        let mut back = settings_of(&store.partner_by_id(&a.id).await.unwrap().unwrap());
+        back.billing_host = Some(old_host.clone());
+        let a2 = store
+            .update_partner_settings(&a.id, &back)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            a2.billing_host,
+            Some(old_host),
+            "[{name}] own host taken back"
+        );
+
+        // Any number of partners may clear their host.
+        for p in [&a.id, &b.id] {
+            let mut none = settings_of(&store.partner_by_id(p).await.unwrap().unwrap());
+            none.billing_host = None;
+            let cleared = store
+                .update_partner_settings(p, &none)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(cleared.billing_host, None, "[{name}] host cleared");
+        }
+
+        assert_eq!(
+            store
+                .update_partner_settings(&PartnerId::generate(), &wanted)
+                .await
+                .unwrap(),
+            None,
+            "[{name}] unknown partner"
+        );
+    }
+}
+
+#[tokio::test]
+async fn api_key_is_read_by_its_own_partner_only() {
+    for (name, store) in backends().await.iter() {
+        let partner = new_partner(name, store).await;
+        let other = new_partner(name, store).await;
+        let key = api_key(&partner, "ci", now());
+        store.create_api_key(&key).await.unwrap();
+        assert_eq!(
+            store.api_key(&partner, &key.id).await.unwrap(),
+            Some(key.clone()),
+            "[{name}] found"
+        );
+        assert_eq!(
+            store.api_key(&other, &key.id).await.unwrap(),
+            None,
+            "[{name}] not another partner's"
+        );
+        assert_eq!(
+            store
+                .api_key(&partner, &ApiKeyId::generate())
+                .await
+                .unwrap(),
+            None,
+            "[{name}] unknown id"
+        );
+        let t = now();
+        assert!(store.revoke_api_key(&partner, &key.id, t).await.unwrap());
+        assert_eq!(
+            store
+                .api_key(&partner, &key.id)
+                .await
+                .unwrap()
+                .and_then(|k| k.revoked_at),
+            Some(t),
+            "[{name}] a revoked key is still read, with when"
+        );
+    }
+}
+
+async fn new_user(name: &str, store: &Arc<dyn Store>, partner: &PartnerId) -> User {
+    let user = User {
+        id: UserId::generate(),
+        partner_id: partner.clone(),
+        email: format!("{}@example.test", common::token()),
+        created_at: now(),
+        disabled_at: None,
+    };
+    store
+        .create_user(&NewUser {
+            user: user.clone(),
+            password_hash: Secret::new("$argon2id$not-a-real-hash".into()),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("[{name}] create_user: {e:?}"));
+    user
+}
+
+/// Signs the user in; the session's token hash.
+async fn sign_in(store: &Arc<dyn Store>, user: &User) -> String {
+    let token = format!("tok-{}", common::token());
+    store
+        .create_session(&token, user, now() + Duration::hours(1), now())
+        .await
+        .unwrap();
+    token
+}
+
+#[tokio::test]
+async fn users_are_deleted_with_their_sessions_but_never_the_last() {
+    for (name, store) in backends().await.iter() {
+        let partner = new_partner(name, store).await;
+        let other = new_partner(name, store).await;
+        let u1 = new_user(name, store, &partner).await;
+        let u2 = new_user(name, store, &partner).await;
+        let theirs = new_user(name, store, &other).await;
+        let s1 = sign_in(store, &u1).await;
+        let s2 = sign_in(store, &u2).await;
+
+        assert_eq!(
+            store.delete_user(&other, &u1.id).await.unwrap(),
+            DeleteUserOutcome::NotFound,
+            "[{name}] another partner's user"
+        );
+        assert_eq!(
+            store
+                .delete_user(&partner, &UserId::generate())
+                .await
+                .unwrap(),
+            DeleteUserOutcome::NotFound,
+            "[{name}] unknown user"
+        );
+        assert_eq!(
+            store
+                .delete_user(&PartnerId::generate(), &u1.id)
+                .await
+                .unwrap(),
+            DeleteUserOutcome::NotFound,
+            "[{name}] unknown partner"
+        );
+        assert_eq!(
+            store.list_users(&partner).await.unwrap(),
+            vec![u1.clone(), u2.clone()],
+            "[{name}] nothing deleted yet"
+        );
+
+        assert_eq!(
+            store.delete_user(&partner, &u1.id).await.unwrap(),
+            DeleteUserOutcome::Deleted(u1.clone()),
+            "[{name}] deleted"
+        );
+        assert_eq!(
+            store.session(&s1, now()).await.unwrap(),
+            None,
+            "[{name}] their session is gone"
+        );
+        assert!(
+            store.session(&s2, now()).await.unwrap().is_some(),
+            "[{name}] the other user stays signed in"
+        );
+        assert_eq!(
+            store.list_users(&partner).await.unwrap(),
+            vec![u2.clone()],
+            "[{name}] listed no more"
+        );
+        assert_eq!(
+            store.user_by_email(&u1.email).await.unwrap(),
+            None,
+            "[{name}] the email is free again"
+        );
+        assert_eq!(
+            store.delete_user(&partner, &u1.id).await.unwrap(),
+            DeleteUserOutcome::NotFound,
+            "[{name}] deleting twice"
+        );
+
+        assert_eq!(
+            store.delete_user(&partner, &u2.id).await.unwrap(),
+            DeleteUserOutcome::LastUser,
+            "[{name}] the last user stays"
+        );
+        assert!(
+            store.session(&s2, now()).await.unwrap().is_some(),
+            "[{name}] and stays signed in"
+        );
+        assert_eq!(
+            store.delete_user(&other, &theirs.id).await.unwrap(),
+            DeleteUserOutcome::LastUser,
+            "[{name}] the other partner's only user"
+        );
+        assert_eq!(
+            store.list_users(&other).await.unwrap(),
+            vec![theirs],
+            "[{name}] untouched"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn removing_two_users_at_once_keeps_one() {
+    for (name, store) in backends().await.iter() {
+        for _ in 0..5 {
+            let partner = new_partner(name, store).await;
+            let a = new_user(name, store, &partner).await;
+            let b = new_user(name, store, &partner).await;
+            let barrier = Arc::new(tokio::sync::Barrier::new(2));
+            let tasks: Vec<_> = [a.id.clone(), b.id.clone()]
+                .into_iter()
+                .map(|id| {
+                    let store = Arc::clone(store);
+                    let barrier = Arc::clone(&barrier);
+                    let partner = partner.clone();
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        store.delete_user(&partner, &id).await
+                    })
+                })
+                .collect();
+            let mut deleted = 0;
+            for task in tasks {
+                match task.await.unwrap().unwrap() {
+                    DeleteUserOutcome::Deleted(_) => deleted += 1,
+                    DeleteUserOutcome::LastUser => {}
+                    other => panic!("[{name}] unexpected {other:?}"),
+                }
+            }
+            assert_eq!(deleted, 1, "[{name}] exactly one removal wins");
+            assert_eq!(
+                store.list_users(&partner).await.unwrap().len(),
+                1,
+                "[{name}] one user remains"
+            );
+        }
     }
 }
 
@@ -1855,7 +2192,10 @@ async fn events_paginate_newest_first() {
                 limit: 1,
                 starting_after: cursor.clone(),
             };
-            let (data, more) = items(name, store.list_events(&partner, &page).await.unwrap());
+            let (data, more) = items(
+                name,
+                store.list_events(&partner, None, &page).await.unwrap(),
+            );
             assert_eq!(data.len(), 1, "[{name}]");
             cursor = Some(data[0].id.as_str().to_string());
             seen.extend(data);
@@ -1871,7 +2211,10 @@ async fn events_paginate_newest_first() {
             starting_after: Some(all[0].id.as_str().to_string()),
         };
         assert_eq!(
-            store.list_events(&other, &foreign_cursor).await.unwrap(),
+            store
+                .list_events(&other, None, &foreign_cursor)
+                .await
+                .unwrap(),
             Page::UnknownCursor,
             "[{name}] another partner's event id"
         );
@@ -1880,7 +2223,7 @@ async fn events_paginate_newest_first() {
             starting_after: Some("evt_000000000000000000000000".into()),
         };
         assert_eq!(
-            store.list_events(&partner, &unknown).await.unwrap(),
+            store.list_events(&partner, None, &unknown).await.unwrap(),
             Page::UnknownCursor,
             "[{name}]"
         );

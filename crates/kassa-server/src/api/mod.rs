@@ -1,6 +1,7 @@
 //! The JSON API under `/v1`: authentication, body and query parsing, and the routes.
 
 pub(crate) mod customer;
+pub(crate) mod events;
 pub(crate) mod invoice;
 pub(crate) mod payment;
 pub(crate) mod payment_method;
@@ -8,6 +9,8 @@ pub(crate) mod payment_request;
 pub(crate) mod payout;
 pub(crate) mod refund;
 pub(crate) mod sandbox;
+pub(crate) mod settings;
+pub(crate) mod webhooks;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -19,7 +22,7 @@ use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use kassa_core::id::ApiKeyId;
 use kassa_store::{Page, PageRequest, Partner};
@@ -47,6 +50,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/v1/payment-requests/{id}/cancel",
             post(payment_request::cancel),
         )
+        .route("/v1/creation-links", post(payment_request::creation_link))
         .route("/v1/payments", get(payment::list))
         .route("/v1/payments/sale", post(payment::sale))
         .route("/v1/payments/authorization", post(payment::authorize))
@@ -63,6 +67,26 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/v1/payments/{id}/refunds", post(refund::create))
         .route("/v1/refunds", get(refund::list))
         .route("/v1/refunds/{id}", get(refund::get_one))
+        .route("/v1/events", get(events::list))
+        .route("/v1/events/{id}", get(events::get_one))
+        .route(
+            "/v1/webhook-endpoints",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}",
+            get(webhooks::get_one).delete(webhooks::delete),
+        )
+        .route(
+            "/v1/webhook-endpoints/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/v1/webhook-endpoints/{id}/enable", post(webhooks::enable))
+        .route(
+            "/v1/webhook-endpoints/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route("/v1/webhook-deliveries/{id}/retry", post(webhooks::retry))
         .route("/v1/balance", get(payout::balance))
         .route("/v1/payouts", get(payout::list))
         .route("/v1/payouts/{id}", get(payout::get_one))
@@ -80,6 +104,20 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/v1/payment-methods/{id}",
             get(payment_method::get_one).delete(payment_method::delete),
         )
+        .route(
+            "/v1/partner",
+            get(settings::get_partner).patch(settings::update_partner),
+        )
+        .route(
+            "/v1/api-keys",
+            get(settings::list_api_keys).post(settings::create_api_key),
+        )
+        .route("/v1/api-keys/{id}/revoke", post(settings::revoke_api_key))
+        .route(
+            "/v1/users",
+            get(settings::list_users).post(settings::create_user),
+        )
+        .route("/v1/users/{id}", delete(settings::delete_user))
         .route("/v1/sandbox/payments/{id}/settle", post(sandbox::settle))
         .route(
             "/v1/sandbox/payments/{id}/return",

@@ -64,7 +64,36 @@ const MAX_DESCRIPTION: usize = 500;
 const MAX_METADATA_KEYS: usize = 50;
 
 impl CreateBody {
-    fn validate(self, max_amount: i64, now: OffsetDateTime) -> Result<NewRequestFields, ApiError> {
+    /// The same body from a form: blank fields are absent, the amount is taken as typed.
+    pub(crate) fn from_form(
+        amount: &str,
+        reference_id: &str,
+        description: &str,
+        payer_email: &str,
+        redirect_url: &str,
+    ) -> CreateBody {
+        let given = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+        CreateBody {
+            amount: given(amount).map(|a| {
+                RawValue::from_string(serde_json::Value::from(a).to_string())
+                    .expect("a JSON string is valid JSON")
+            }),
+            currency: None,
+            // Kept as typed: the reference rules (not trimming) decide what is valid.
+            reference_id: Some(reference_id.to_string()),
+            redirect_url: given(redirect_url),
+            description: given(description),
+            payer_email: given(payer_email),
+            expires_at: None,
+            metadata: None,
+        }
+    }
+
+    pub(crate) fn validate(
+        self,
+        max_amount: i64,
+        now: OffsetDateTime,
+    ) -> Result<NewRequestFields, ApiError> {
         let mut errors = FieldErrors::new();
         let currency = match self.currency.as_deref() {
             None => Some(Currency::Usd),
@@ -213,17 +242,22 @@ pub async fn create(
     match create_or_get(&state, &auth.partner, fields).await? {
         CreateOutcome::Created(pr) => Ok(json_created(pr.seen_at(now))),
         CreateOutcome::Existing(pr) => Ok((StatusCode::OK, Json(pr.seen_at(now))).into_response()),
-        CreateOutcome::Conflict(pr) => Err(ApiError::conflict(
-            "reference_conflict",
-            format!(
-                "payment request {} already uses referenceId {:?} with amount {} {}",
-                pr.id,
-                pr.reference_id.as_str(),
-                pr.amount,
-                pr.currency.as_str()
-            ),
-        )),
+        CreateOutcome::Conflict(pr) => Err(reference_conflict(&pr)),
     }
+}
+
+/// `reference_conflict`: the reference is taken by a request for another amount.
+pub(crate) fn reference_conflict(pr: &PaymentRequest) -> ApiError {
+    ApiError::conflict(
+        "reference_conflict",
+        format!(
+            "payment request {} already uses referenceId {:?} with amount {} {}",
+            pr.id,
+            pr.reference_id.as_str(),
+            pr.amount,
+            pr.currency.as_str()
+        ),
+    )
 }
 
 fn parse_id(id: &str) -> Result<PaymentRequestId, ApiError> {
@@ -310,6 +344,7 @@ pub async fn list(
     errors.finish().map_err(ApiError::validation)?;
     let now = state.clock.now();
     let filter = PaymentRequestFilter {
+        reference_contains: None,
         status,
         reference_id: reference_id.map(|r| r.as_str().to_string()),
         as_of: Some(now),
@@ -354,12 +389,21 @@ pub async fn cancel(
     PathId(id): PathId,
 ) -> Result<Json<PaymentRequest>, ApiError> {
     let id = parse_id(&id)?;
+    cancel_request(&state, &auth.partner, &id).await.map(Json)
+}
+
+/// Cancels an open request (the API's and the dashboard's one path).
+pub(crate) async fn cancel_request(
+    state: &AppState,
+    partner: &kassa_store::Partner,
+    id: &PaymentRequestId,
+) -> Result<PaymentRequest, ApiError> {
     match state
         .store
-        .cancel_payment_request(&auth.partner.id, &id, state.clock.now())
+        .cancel_payment_request(&partner.id, id, state.clock.now())
         .await?
     {
-        CancelOutcome::Canceled(pr) => Ok(Json(pr)),
+        CancelOutcome::Canceled(pr) => Ok(pr),
         CancelOutcome::NotFound => Err(ApiError::not_found("payment request")),
         CancelOutcome::InProgress(_) => Err(ApiError::conflict(
             "payment_in_progress",
@@ -373,4 +417,119 @@ pub async fn cancel(
             ),
         )),
     }
+}
+
+/// The body of `POST /v1/creation-links`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreationLinkBody)]
+pub struct CreationLinkBody {
+    /// Greater than 0 and at most the configured maximum.
+    #[schema(required = true, schema_with = kassa_core::money::amount_input_schema)]
+    amount: Option<Box<RawValue>>,
+    /// 1–100 characters, no control characters.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 100)]
+    reference_id: Option<String>,
+    /// An absolute `https` URL (`http` only for localhost), without credentials.
+    #[schema(format = "uri", max_length = 2048)]
+    redirect_url: Option<String>,
+}
+
+/// A creation link: opening it makes (or finds) the payment request and shows its pay page.
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreationLink {
+    /// Always `creation_link`.
+    #[schema(example = "creation_link")]
+    object: &'static str,
+    #[schema(format = "uri")]
+    url: String,
+    /// Whether the link carries a `signature` (when the partner requires signed links).
+    signed: bool,
+}
+
+/// Builds a partner's creation link from an amount as typed, a reference and an optional
+/// redirect URL, checked by the rules the link itself is checked by (the API's and the
+/// dashboard's builder).
+pub(crate) fn build_creation_link(
+    state: &AppState,
+    partner: &kassa_store::Partner,
+    amount: Option<&str>,
+    reference_id: &str,
+    redirect_url: Option<&str>,
+) -> Result<String, ApiError> {
+    let mut errors = FieldErrors::new();
+    let amount = match amount.map(str::trim).filter(|a| !a.is_empty()) {
+        None => {
+            errors.add("amount", "required", "is required");
+            None
+        }
+        Some(text) => errors.take(
+            "amount",
+            Money::parse_positive(text, Currency::Usd, state.config.max_amount_minor),
+        ),
+    };
+    errors.take("referenceId", ReferenceId::parse(reference_id));
+    let redirect_url = redirect_url.map(str::trim).filter(|u| !u.is_empty());
+    if let Some(url) = redirect_url {
+        errors.take("redirectUrl", RedirectUrl::parse(url));
+    }
+    errors.finish().map_err(ApiError::validation)?;
+    let amount = amount.expect("validated");
+    Ok(crate::links::creation_link(
+        &state.config.public_base(),
+        partner,
+        &kassa_core::money::format_minor(amount.minor()),
+        reference_id,
+        redirect_url,
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/creation-links",
+    tag = "Payment requests",
+    operation_id = "buildCreationLink",
+    summary = "Build a creation link",
+    description = "Returns the creation link for an amount and a `referenceId` (and optionally a \
+        `redirectUrl`) on your billing host or under `/p/{slug}`, signed with your link secret \
+        when your account requires signed links. Nothing is created until the link is opened: \
+        the first opening makes the payment request, later ones show the same request.",
+    request_body = CreationLinkBody,
+    responses(
+        (status = 200, description = "The link", body = CreationLink),
+        (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn creation_link(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ApiJson(body): ApiJson<CreationLinkBody>,
+) -> Result<Json<CreationLink>, ApiError> {
+    let amount = match body.amount.as_deref() {
+        None => None,
+        Some(raw) => Some(amount_text(raw).ok_or_else(|| {
+            ApiError::field(
+                "amount",
+                "invalid_amount",
+                "must be a decimal amount like 250.00",
+            )
+        })?),
+    };
+    let url = build_creation_link(
+        &state,
+        &auth.partner,
+        amount.as_deref(),
+        body.reference_id.as_deref().unwrap_or(""),
+        body.redirect_url.as_deref(),
+    )?;
+    Ok(Json(CreationLink {
+        object: "creation_link",
+        url,
+        signed: auth.partner.require_signed_links,
+    }))
 }

@@ -8,7 +8,7 @@ use kassa_core::error::FieldErrors;
 use kassa_core::id::{PaymentId, RefundId};
 use kassa_core::money::Currency;
 use kassa_core::refund::{Refund, RefundInput};
-use kassa_store::{NewRefund, RefundBegin, RefundFilter};
+use kassa_store::{NewRefund, RefundFilter};
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::app::AppState;
@@ -58,34 +58,10 @@ pub async fn create(
         reason,
         idempotency_key: key,
     };
-    match crate::refund::refund(&state, &auth.partner, payment, new)
+    let begun = crate::refund::refund(&state, &auth.partner, payment, new)
         .await
-        .map_err(ApiError::internal)?
-    {
-        RefundBegin::Started { refund, .. } | RefundBegin::Existing(refund) => {
-            Ok(json_created(refund))
-        }
-        RefundBegin::NotFound => Err(ApiError::not_found("payment")),
-        RefundBegin::NotSettled(p) => Err(ApiError::invalid_state(
-            "payment_not_settled",
-            match p.status {
-                kassa_core::payment::PaymentStatus::Failed => {
-                    format!("payment {} failed; nothing was collected to refund", p.id)
-                }
-                _ => format!(
-                    "payment {} is still pending; a bank payment can be refunded once it has cleared",
-                    p.id
-                ),
-            },
-        )),
-        RefundBegin::ExceedsAvailable { available, .. } => Err(ApiError::invalid_state(
-            "refund_exceeds_available",
-            format!(
-                "at most {} of this payment is left to refund",
-                available.display()
-            ),
-        )),
-    }
+        .map_err(ApiError::internal)?;
+    Ok(json_created(crate::refund::outcome(begun)?))
 }
 
 #[utoipa::path(

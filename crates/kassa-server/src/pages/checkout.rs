@@ -521,8 +521,14 @@ pub async fn pay_submit(
             Redirect::to(&format!("{}/pay/{}/confirmation", site.base, pr.id)).into_response()
         }
         Ok(PayOutcome::Declined(request, code)) => {
+            // The names, ZIP and account type stay for the retry; numbers never come back.
+            let kept = |name: &str| form.get(name).map(|v| v.trim().to_string()).unwrap_or_default();
             let values = FormValues {
                 method: method.into(),
+                cardholder_name: kept("cardholderName"),
+                postal_code: kept("postalCode"),
+                account_holder_name: kept("accountHolderName"),
+                account_type: kept("accountType"),
                 ..Default::default()
             };
             let pr = request.seen_at(state.clock.now());
@@ -619,7 +625,12 @@ pub async fn confirmation(
         date: long_date(pr.completed_at.unwrap_or(payment.created_at)),
         method: payment.payment_method.describe(),
         payment_id: payment.id.to_string(),
-        return_url: pr.redirect_url.as_ref().map(|u| u.as_str().to_string()),
+        // The request's own redirect URL, else the partner's default; no button without either.
+        return_url: pr
+            .redirect_url
+            .as_ref()
+            .or(site.partner.default_redirect_url.as_ref())
+            .map(|u| u.as_str().to_string()),
     };
     render(StatusCode::OK, &page)
 }

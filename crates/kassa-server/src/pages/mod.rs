@@ -11,7 +11,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use kassa_core::partner::Slug;
 use kassa_store::Partner;
@@ -38,11 +38,72 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/transactions.csv",
             get(dashboard::transactions_csv),
         )
+        .route("/dashboard/transactions/{id}", get(dashboard::transaction))
+        .route(
+            "/dashboard/transactions/{id}/refund",
+            get(dashboard::refund_form).post(dashboard::refund_submit),
+        )
+        .route(
+            "/dashboard/payment-requests",
+            get(dashboard::payment_requests).post(dashboard::create_payment_request),
+        )
+        .route(
+            "/dashboard/payment-requests/new",
+            get(dashboard::new_payment_request),
+        )
+        .route(
+            "/dashboard/payment-requests/link",
+            get(dashboard::creation_link_builder),
+        )
+        .route(
+            "/dashboard/payment-requests/{id}",
+            get(dashboard::payment_request),
+        )
+        .route(
+            "/dashboard/payment-requests/{id}/cancel",
+            post(dashboard::cancel_payment_request),
+        )
+        .route("/dashboard/payouts", get(dashboard::payouts))
+        .route("/dashboard/payouts/{id}", get(dashboard::payout))
+        .route(
+            "/dashboard/settings",
+            get(dashboard::settings_page).post(dashboard::save_settings),
+        )
+        .route(
+            "/dashboard/settings/api-keys",
+            post(dashboard::create_api_key),
+        )
+        .route(
+            "/dashboard/settings/api-keys/{id}/revoke",
+            post(dashboard::revoke_api_key),
+        )
+        .route("/dashboard/settings/users", post(dashboard::add_user))
+        .route(
+            "/dashboard/settings/users/{id}/remove",
+            post(dashboard::remove_user),
+        )
+        .route(
+            "/dashboard/webhooks",
+            get(dashboard::webhooks_page).post(dashboard::create_webhook),
+        )
+        .route("/dashboard/webhooks/{id}", get(dashboard::webhook_page))
+        .route(
+            "/dashboard/webhooks/{id}/{action}",
+            post(dashboard::webhook_action),
+        )
+        .route(
+            "/dashboard/webhooks/deliveries/{id}/retry",
+            post(dashboard::retry_delivery),
+        )
+        .route(
+            "/static/brand-preview.css",
+            get(dashboard::brand_preview_css),
+        )
         .route(
             "/dashboard/login",
             get(dashboard::login_page).post(dashboard::login),
         )
-        .route("/dashboard/logout", axum::routing::post(dashboard::logout))
+        .route("/dashboard/logout", post(dashboard::logout))
         .route("/pay/{id}/confirmation", get(checkout::confirmation))
         .route(
             "/p/{slug}/pay/{id}/confirmation",
@@ -122,6 +183,13 @@ fn normalize_host(raw: &str) -> String {
 /// A page route's path parameters; a path that cannot be read (bad UTF-8) is simply not found.
 pub struct PageParams(pub HashMap<String, String>);
 
+impl PageParams {
+    /// The `{id}` of the route ("" when it has none).
+    pub fn id(&self) -> &str {
+        self.0.get("id").map(String::as_str).unwrap_or("")
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for PageParams {
     type Rejection = Response;
 
@@ -145,7 +213,12 @@ impl Brand {
         Brand {
             name: partner.name.clone(),
             logo_url: partner.logo_url.as_ref().map(|u| u.as_str().to_string()),
-            css_url: Some(format!("/static/brand/{}", partner.slug)),
+            // Versioned by the color, so a new color shows at once and the old one can be cached.
+            css_url: Some(format!(
+                "/static/brand/{}?v={}",
+                partner.slug,
+                partner.brand_color.as_str().trim_start_matches('#')
+            )),
         }
     }
 
@@ -260,7 +333,7 @@ async fn brand_stylesheet(
         Ok(Some(p)) => (
             [
                 (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                (header::CACHE_CONTROL, "public, max-age=300"),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
             ],
             format!(":root {{ --brand: {}; }}\n", p.brand_color.as_str()),
         )

@@ -1,0 +1,55 @@
+//! A very short `kassa bench` run on SQLite (and on PostgreSQL when `KASSA_TEST_POSTGRES_URL` is
+//! set): every workload completes without errors and the report has its tables.
+
+use kassa_bench::{run, BenchOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_writes_a_report_with_the_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("docs").join("benchmarks.md");
+    let postgres_url = std::env::var("KASSA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let options = BenchOptions {
+        seconds: 0.25,
+        concurrency: vec![1],
+        postgres_url: postgres_url.clone(),
+        out: out.clone(),
+        command: "kassa bench --seconds 0.25 --concurrency 1".into(),
+    };
+    let report = run(&options).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), report);
+    for needle in [
+        "# Kassa benchmarks",
+        "- Cores (available_parallelism): ",
+        "- Command: `kassa bench --seconds 0.25 --concurrency 1`",
+        "## Summary",
+        "## SQLite",
+        "`synchronous`: 2 (FULL)",
+        "`journal_mode`: wal",
+        "### W1 hosted checkout",
+        "### W2 API sale",
+        "### W3 hosted pay page GET",
+        "### Raw commit rate",
+        "### W2 sales ÷ raw commits",
+        "### W2 at half the peak rate (open loop)",
+        "| Concurrency | Ops | Ops/s | p50 ms | p99 ms | max ms | Errors |",
+    ] {
+        assert!(report.contains(needle), "missing {needle:?} in\n{report}");
+    }
+    if postgres_url.is_some() {
+        assert!(report.contains("## PostgreSQL"), "{report}");
+        assert!(report.contains("`synchronous_commit`"), "{report}");
+    }
+    // Each workload row at c=1 completed operations and reported no errors.
+    let summary = report
+        .lines()
+        .find(|l| l.starts_with("| SQLite |"))
+        .expect("a summary row for SQLite");
+    let cells: Vec<&str> = summary.split('|').map(str::trim).collect();
+    assert_eq!(cells[7], "0", "errors in {summary}\n{report}");
+    for line in report.lines().filter(|l| l.starts_with("| 1 |")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        assert_ne!(cells[2], "0", "no operations completed: {line}");
+    }
+}

@@ -1,0 +1,515 @@
+//! The partner's own settings: `/v1/partner` (name, branding, billing host), `/v1/api-keys` and
+//! `/v1/users` (dashboard users). The rules live in `crate::settings`, which the dashboard uses
+//! too.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kassa_core::id::{ApiKeyId, PartnerId, UserId};
+use kassa_store::{ApiKeyRecord, Page, PageRequest, Partner, User};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::idempotency::ShownOnce;
+use crate::settings::{self, SettingsInput};
+
+/// The partner, as it shows itself to its own API key. The link secret is never shown.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Partner)]
+pub struct PartnerBody {
+    id: PartnerId,
+    #[schema(inline)]
+    object: PartnerObject,
+    name: String,
+    /// The handle in `/p/{slug}` links; set when the partner is made.
+    slug: String,
+    billing_host: Option<String>,
+    /// `#rrggbb`.
+    brand_color: String,
+    #[schema(format = "uri")]
+    logo_url: Option<String>,
+    #[schema(format = "uri")]
+    default_redirect_url: Option<String>,
+    require_signed_links: bool,
+    #[serde(with = "kassa_core::clock::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+/// The `object` field: always `"partner"`.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub enum PartnerObject {
+    #[default]
+    #[serde(rename = "partner")]
+    Partner,
+}
+
+impl From<&Partner> for PartnerBody {
+    fn from(p: &Partner) -> Self {
+        PartnerBody {
+            id: p.id.clone(),
+            object: PartnerObject::Partner,
+            name: p.name.clone(),
+            slug: p.slug.to_string(),
+            billing_host: p.billing_host.as_ref().map(ToString::to_string),
+            brand_color: p.brand_color.to_string(),
+            logo_url: p.logo_url.as_ref().map(ToString::to_string),
+            default_redirect_url: p.default_redirect_url.as_ref().map(ToString::to_string),
+            require_signed_links: p.require_signed_links,
+            created_at: p.created_at,
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/partner",
+    tag = "Settings",
+    operation_id = "getPartner",
+    summary = "Get your settings",
+    description = "The partner the API key belongs to: its name, branding, billing host and \
+        whether creation links must be signed. The link secret is never shown.",
+    responses(
+        (status = 200, description = "The partner", body = PartnerBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn get_partner(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+) -> Result<Json<PartnerBody>, ApiError> {
+    // Read again: the key's partner was read when the key was checked.
+    let partner = state
+        .store
+        .partner_by_id(&auth.partner.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("partner"))?;
+    Ok(Json(PartnerBody::from(&partner)))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/v1/partner",
+    tag = "Settings",
+    operation_id = "updatePartner",
+    summary = "Change your settings",
+    description = "Changes the fields given; absent fields stay as they are, and `null` (or an \
+        empty string) clears `billingHost`, `logoUrl` or `defaultRedirectUrl`. Every invalid field \
+        is listed at once and nothing is changed. A billing host is unique across partners.",
+    request_body = SettingsInput,
+    responses(
+        (status = 200, description = "The changed partner", body = PartnerBody),
+        (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`billing_host_taken`: another partner uses this billing host", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn update_partner(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ApiJson(body): ApiJson<SettingsInput>,
+) -> Result<Json<PartnerBody>, ApiError> {
+    let partner = settings::update_partner(&state, &auth.partner, body).await?;
+    Ok(Json(PartnerBody::from(&partner)))
+}
+
+/// An API key as listed: never the key itself, only its first characters.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ApiKey)]
+pub struct ApiKeyBody {
+    id: ApiKeyId,
+    #[schema(inline)]
+    object: ApiKeyObject,
+    label: String,
+    /// The first characters of the key (`sk_` and four more), to recognise it by.
+    prefix: String,
+    #[serde(with = "kassa_core::clock::rfc3339")]
+    created_at: OffsetDateTime,
+    /// When it was revoked; a revoked key no longer authenticates.
+    #[serde(with = "kassa_core::clock::rfc3339_option")]
+    revoked_at: Option<OffsetDateTime>,
+}
+
+/// The `object` field: always `"api_key"`.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub enum ApiKeyObject {
+    #[default]
+    #[serde(rename = "api_key")]
+    ApiKey,
+}
+
+impl From<&ApiKeyRecord> for ApiKeyBody {
+    fn from(k: &ApiKeyRecord) -> Self {
+        ApiKeyBody {
+            id: k.id.clone(),
+            object: ApiKeyObject::ApiKey,
+            label: k.label.clone(),
+            prefix: k.prefix.clone(),
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A new API key, with the key itself: shown in this answer only.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CreatedApiKey)]
+pub struct CreatedApiKeyBody {
+    id: ApiKeyId,
+    #[schema(inline)]
+    object: ApiKeyObject,
+    label: String,
+    prefix: String,
+    #[serde(with = "kassa_core::clock::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "kassa_core::clock::rfc3339_option")]
+    revoked_at: Option<OffsetDateTime>,
+    /// The key (`sk_…`), shown this once: only a hash of it is kept. `null` when this is the
+    /// replay of an earlier request with the same `Idempotency-Key`.
+    key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreateApiKeyBody)]
+pub struct CreateKeyBody {
+    /// What the key is for, e.g. `billing-server`: 1 to 100 characters.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 100)]
+    label: Option<String>,
+}
+
+/// A page of the list, under its own name in the OpenAPI document.
+type ApiKeyList = ListBody<ApiKeyBody>;
+
+/// The page of `items` (newest first) that `page` asks for; `id` names an item for the cursor.
+fn page_of<T>(items: Vec<T>, page: &PageRequest, id: impl Fn(&T) -> &str) -> Page<T> {
+    let start = match &page.starting_after {
+        None => 0,
+        Some(after) => match items.iter().position(|i| id(i) == after) {
+            Some(at) => at + 1,
+            None => return Page::UnknownCursor,
+        },
+    };
+    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let has_more = items.len().saturating_sub(start) > limit;
+    let data = items.into_iter().skip(start).take(limit).collect();
+    Page::Items { data, has_more }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "Settings",
+    operation_id = "listApiKeys",
+    summary = "List API keys",
+    description = "Your API keys, revoked ones too, newest first. Keys themselves are never shown \
+        again; `prefix` tells them apart.",
+    params(Paging),
+    responses(
+        (status = 200, description = "A page of API keys", body = ApiKeyList),
+        (status = 400, description = "An invalid or unknown query parameter, or an unknown \
+            `startingAfter`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn list_api_keys(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    query.only(&[])?;
+    let page = query.page()?;
+    let keys = settings::api_keys(&state, &auth.partner).await?;
+    let keys = page_of(keys, &page, |k| k.id.as_str());
+    Ok(list_response(page_map(keys, |k| ApiKeyBody::from(&k)))?.into_response())
+}
+
+fn page_map<T, U>(page: Page<T>, f: impl Fn(T) -> U) -> Page<U> {
+    match page {
+        Page::Items { data, has_more } => Page::Items {
+            data: data.into_iter().map(f).collect(),
+            has_more,
+        },
+        Page::UnknownCursor => Page::UnknownCursor,
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "Settings",
+    operation_id = "createApiKey",
+    summary = "Create an API key",
+    description = "The answer carries the key itself (`key`), this once: only a hash of it is \
+        kept, so store it now.",
+    request_body = CreateKeyBody,
+    responses(
+        (status = 201, description = "The new key, with the key itself", body = CreatedApiKeyBody),
+        (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ApiJson(body): ApiJson<CreateKeyBody>,
+) -> Result<Response, ApiError> {
+    let label = body.label.unwrap_or_default();
+    let (record, key) = settings::create_api_key(&state, &auth.partner, &label).await?;
+    let mut resp = json_created(CreatedApiKeyBody {
+        id: record.id,
+        object: ApiKeyObject::ApiKey,
+        label: record.label,
+        prefix: record.prefix,
+        created_at: record.created_at,
+        revoked_at: record.revoked_at,
+        key: Some(key.expose().clone()),
+    });
+    resp.extensions_mut().insert(ShownOnce(&["key"]));
+    Ok(resp)
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys/{id}/revoke",
+    tag = "Settings",
+    operation_id = "revokeApiKey",
+    summary = "Revoke an API key",
+    description = "The key stops authenticating at once (also when it is the key making this \
+        call). Revoking a revoked key changes nothing and answers the key again.",
+    params(("id" = ApiKeyId, Path, description = "The key's id (`key_…`)")),
+    responses(
+        (status = 200, description = "The revoked key", body = ApiKeyBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such API key", body = ErrorBody),
+        (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    PathId(id): PathId,
+) -> Result<Json<ApiKeyBody>, ApiError> {
+    let key = settings::revoke_api_key(&state, &auth.partner, &id).await?;
+    Ok(Json(ApiKeyBody::from(&key)))
+}
+
+/// A dashboard user of the partner.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = User)]
+pub struct UserBody {
+    id: UserId,
+    #[schema(inline)]
+    object: UserObject,
+    /// Lowercased; signs in to the dashboard.
+    #[schema(format = Email)]
+    email: String,
+    #[serde(with = "kassa_core::clock::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+/// The `object` field: always `"user"`.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub enum UserObject {
+    #[default]
+    #[serde(rename = "user")]
+    User,
+}
+
+impl From<&User> for UserBody {
+    fn from(u: &User) -> Self {
+        UserBody {
+            id: u.id.clone(),
+            object: UserObject::User,
+            email: u.email.clone(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CreateUserBody)]
+pub struct CreateUserBody {
+    /// Signs in to the dashboard; one user per email across all partners.
+    #[schema(required = true, nullable = false, format = Email)]
+    email: Option<String>,
+    /// At least 12 characters; kept only as an Argon2id hash.
+    #[schema(required = true, nullable = false, min_length = 12, format = Password)]
+    password: Option<String>,
+}
+
+/// Never shows the password.
+impl std::fmt::Debug for CreateUserBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUserBody")
+            .field("email", &self.email)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// A page of the list, under its own name in the OpenAPI document.
+type UserList = ListBody<UserBody>;
+
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "Settings",
+    operation_id = "listUsers",
+    summary = "List dashboard users",
+    description = "The people who sign in to your dashboard, newest first.",
+    params(Paging),
+    responses(
+        (status = 200, description = "A page of users", body = UserList),
+        (status = 400, description = "An invalid or unknown query parameter, or an unknown \
+            `startingAfter`", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn list_users(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    query.only(&[])?;
+    let page = query.page()?;
+    let users = settings::users(&state, &auth.partner).await?;
+    let users = page_of(users, &page, |u| u.id.as_str());
+    Ok(list_response(page_map(users, |u| UserBody::from(&u)))?.into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "Settings",
+    operation_id = "createUser",
+    summary = "Add a dashboard user",
+    request_body = CreateUserBody,
+    responses(
+        (status = 201, description = "The new user", body = UserBody),
+        (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`email_taken`: a user with this email exists; or \
+            `idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn create_user(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    ApiJson(body): ApiJson<CreateUserBody>,
+) -> Result<Response, ApiError> {
+    let user = settings::add_user(
+        &state,
+        &auth.partner,
+        body.email.as_deref().unwrap_or_default(),
+        body.password.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    Ok(json_created(UserBody::from(&user)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeletedUser)]
+pub struct DeletedUser {
+    id: UserId,
+    #[schema(inline)]
+    object: UserObject,
+    /// Always `true`.
+    deleted: bool,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/v1/users/{id}",
+    tag = "Settings",
+    operation_id = "deleteUser",
+    summary = "Remove a dashboard user",
+    description = "The user can no longer sign in, and their sessions end at once. Your last \
+        user cannot be removed (`last_user`), so the dashboard always has someone to sign in.",
+    params(("id" = UserId, Path, description = "The user's id (`usr_…`)")),
+    responses(
+        (status = 200, description = "Removed", body = DeletedUser),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 422, description = "`last_user`: the only user left", body = ErrorBody),
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    PathId(id): PathId,
+) -> Result<Json<DeletedUser>, ApiError> {
+    let user = settings::remove_user(&state, &auth.partner, &id).await?;
+    Ok(Json(DeletedUser {
+        id: user.id,
+        object: UserObject::User,
+        deleted: true,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(limit: i64, after: Option<&str>) -> PageRequest {
+        PageRequest {
+            limit,
+            starting_after: after.map(str::to_string),
+        }
+    }
+
+    fn items(p: Page<&'static str>) -> (Vec<&'static str>, bool) {
+        match p {
+            Page::Items { data, has_more } => (data, has_more),
+            Page::UnknownCursor => panic!("unknown cursor"),
+        }
+    }
+
+    #[test]
+    fn pages_of_a_list() {
+        let all = vec!["c", "b", "a"];
+        fn id<'a>(s: &'a &'static str) -> &'a str {
+            s
+        }
+        assert_eq!(
+            items(page_of(all.clone(), &page(20, None), id)),
+            (vec!["c", "b", "a"], false)
+        );
+        assert_eq!(
+            items(page_of(all.clone(), &page(2, None), id)),
+            (vec!["c", "b"], true)
+        );
+        assert_eq!(
+            items(page_of(all.clone(), &page(2, Some("b")), id)),
+            (vec!["a"], false)
+        );
+        assert_eq!(
+            items(page_of(all.clone(), &page(1, Some("a")), id)),
+            (vec![], false)
+        );
+        assert!(matches!(
+            page_of(all, &page(2, Some("x")), id),
+            Page::UnknownCursor
+        ));
+    }
+}

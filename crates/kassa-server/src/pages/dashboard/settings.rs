@@ -1,0 +1,401 @@
+//! Settings: branding (with a preview of the pay page), billing host, default redirect URL and
+//! signed links; API keys (a new key is shown once) and team users. Every change goes through
+//! [`crate::settings`], the same code as the API's `/v1/partner`, `/v1/api-keys` and `/v1/users`.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Form, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use kassa_core::partner::{BrandColor, LogoUrl};
+use kassa_store::Partner;
+
+use super::{field, Nav, Signed};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::pages::{internal_error_page, render, Brand, PageParams};
+use crate::settings::{self, SettingsInput};
+
+/// The settings form's values as shown (saved, or as typed when refused).
+struct Values {
+    name: String,
+    logo_url: String,
+    brand_color: String,
+    billing_host: String,
+    default_redirect_url: String,
+    require_signed_links: bool,
+}
+
+impl Values {
+    fn of(p: &Partner) -> Values {
+        Values {
+            name: p.name.clone(),
+            logo_url: p
+                .logo_url
+                .as_ref()
+                .map(|u| u.as_str().to_string())
+                .unwrap_or_default(),
+            brand_color: p.brand_color.as_str().to_lowercase(),
+            billing_host: p
+                .billing_host
+                .as_ref()
+                .map(|h| h.as_str().to_string())
+                .unwrap_or_default(),
+            default_redirect_url: p
+                .default_redirect_url
+                .as_ref()
+                .map(|u| u.as_str().to_string())
+                .unwrap_or_default(),
+            require_signed_links: p.require_signed_links,
+        }
+    }
+
+    fn from_form(form: &HashMap<String, String>) -> Values {
+        Values {
+            name: form.get("name").cloned().unwrap_or_default(),
+            logo_url: field(form, "logoUrl"),
+            brand_color: field(form, "brandColor"),
+            billing_host: field(form, "billingHost"),
+            default_redirect_url: field(form, "defaultRedirectUrl"),
+            require_signed_links: form.contains_key("requireSignedLinks"),
+        }
+    }
+
+    fn input(&self) -> SettingsInput {
+        let clearable = |v: &str| Some(Some(v.to_string()).filter(|v| !v.is_empty()));
+        SettingsInput {
+            name: Some(self.name.clone()),
+            billing_host: clearable(&self.billing_host),
+            brand_color: Some(self.brand_color.clone()),
+            logo_url: clearable(&self.logo_url),
+            default_redirect_url: clearable(&self.default_redirect_url),
+            require_signed_links: Some(self.require_signed_links),
+        }
+    }
+}
+
+/// What the pay page would look like with these values.
+struct Preview {
+    name: String,
+    logo_url: Option<String>,
+    /// The stylesheet carrying the color.
+    css: String,
+}
+
+struct KeyRow {
+    id: String,
+    label: String,
+    prefix: String,
+    created: String,
+    revoked: Option<String>,
+}
+
+struct UserRow {
+    id: String,
+    email: String,
+    created: String,
+    is_you: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/settings.html")]
+struct SettingsPage {
+    brand: Brand,
+    nav: Nav,
+    notice: Option<String>,
+    values: Values,
+    errors: HashMap<String, String>,
+    preview: Preview,
+    keys: Vec<KeyRow>,
+    new_key: Option<String>,
+    key_label: String,
+    key_error: Option<String>,
+    users: Vec<UserRow>,
+    user_email: String,
+    user_errors: HashMap<String, String>,
+}
+
+impl SettingsPage {
+    fn error(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+    fn user_error(&self, field: &str) -> Option<&String> {
+        self.user_errors.get(field)
+    }
+}
+
+/// The page as saved, before a form's outcome is added to it.
+async fn page(
+    state: &AppState,
+    signed: &Signed,
+    flash: Option<String>,
+) -> Result<SettingsPage, Response> {
+    let partner = signed.partner();
+    let keys = settings::api_keys(state, partner)
+        .await
+        .map_err(|e| internal_error_page(e.into_cause()))?;
+    let users = settings::users(state, partner)
+        .await
+        .map_err(|e| internal_error_page(e.into_cause()))?;
+    let values = Values::of(partner);
+    Ok(SettingsPage {
+        brand: Brand::of(partner),
+        nav: signed.nav(state, "settings", flash),
+        notice: None,
+        preview: preview(partner, &values),
+        values,
+        errors: HashMap::new(),
+        keys: keys
+            .iter()
+            .rev()
+            .map(|k| KeyRow {
+                id: k.id.to_string(),
+                label: k.label.clone(),
+                prefix: k.prefix.clone(),
+                created: super::when(k.created_at),
+                revoked: k.revoked_at.map(super::when),
+            })
+            .collect(),
+        new_key: None,
+        key_label: String::new(),
+        key_error: None,
+        users: users
+            .iter()
+            .map(|u| UserRow {
+                id: u.id.to_string(),
+                email: u.email.clone(),
+                created: super::when(u.created_at),
+                is_you: u.id == signed.session.user.id,
+            })
+            .collect(),
+        user_email: String::new(),
+        user_errors: HashMap::new(),
+    })
+}
+
+/// The preview shows what parses; a value that does not keeps the saved one.
+fn preview(partner: &Partner, values: &Values) -> Preview {
+    let color = BrandColor::parse(values.brand_color.trim())
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_else(|_| partner.brand_color.as_str().to_string());
+    let name = values.name.trim();
+    Preview {
+        name: if name.is_empty() {
+            partner.name.clone()
+        } else {
+            name.to_string()
+        },
+        logo_url: match values.logo_url.as_str() {
+            "" => None,
+            u => LogoUrl::parse(u).ok().map(|u| u.as_str().to_string()),
+        },
+        css: format!(
+            "/static/brand-preview.css?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("color", &color)
+                .finish()
+        ),
+    }
+}
+
+fn field_errors(e: &ApiError) -> HashMap<String, String> {
+    e.field_errors()
+        .iter()
+        .map(|fe| (fe.field.clone(), super::transactions::sentence(&fe.message)))
+        .collect()
+}
+
+/// `GET /dashboard/settings`.
+pub async fn settings_page(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let flash = match query.get("done").map(String::as_str) {
+        Some("saved") => Some("Settings saved.".to_string()),
+        Some("revoked") => Some("API key revoked. Requests with it are now refused.".to_string()),
+        Some("user-added") => Some("User added. They can sign in now.".to_string()),
+        Some("user-removed") => Some("User removed and signed out.".to_string()),
+        _ => None,
+    };
+    match page(&state, &signed, flash).await {
+        Ok(p) => render(StatusCode::OK, &p),
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /dashboard/settings`: `action=preview` shows the pay page with the typed branding
+/// without saving; `action=save` saves every field or, if any is invalid, none.
+pub async fn save_settings(
+    State(state): State<AppState>,
+    signed: Signed,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(resp) = signed.refuse_form(&state, &form) {
+        return resp;
+    }
+    let values = Values::from_form(&form);
+    let mut p = match page(&state, &signed, None).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    p.preview = preview(signed.partner(), &values);
+    if field(&form, "action") == "preview" {
+        p.values = values;
+        p.notice =
+            Some("This is a preview; nothing is saved until you press Save settings.".into());
+        return render(StatusCode::OK, &p);
+    }
+    match settings::update_partner(&state, signed.partner(), values.input()).await {
+        Ok(_) => Redirect::to("/dashboard/settings?done=saved").into_response(),
+        Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
+        Err(e) => {
+            p.errors = field_errors(&e);
+            if p.errors.is_empty() {
+                p.notice = Some(super::transactions::sentence(e.message()));
+            } else {
+                p.notice =
+                    Some("Nothing was saved. Please correct the fields marked below.".into());
+            }
+            p.values = values;
+            render(e.status(), &p)
+        }
+    }
+}
+
+/// `POST /dashboard/settings/api-keys`: makes a key and shows it this once.
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    signed: Signed,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(resp) = signed.refuse_form(&state, &form) {
+        return resp;
+    }
+    let label = field(&form, "label");
+    match settings::create_api_key(&state, signed.partner(), &label).await {
+        Ok((_, key)) => {
+            let mut p = match page(&state, &signed, None).await {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            p.nav.flash = Some("API key created. Copy it now: it will not be shown again.".into());
+            p.new_key = Some(key.expose().clone());
+            // `render` marks every page no-store, so the key lingers in no cache.
+            render(StatusCode::CREATED, &p)
+        }
+        Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
+        Err(e) => {
+            let mut p = match page(&state, &signed, None).await {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            p.key_label = label;
+            p.key_error = Some(
+                e.field_errors()
+                    .first()
+                    .map(|fe| super::transactions::sentence(&fe.message))
+                    .unwrap_or_else(|| super::transactions::sentence(e.message())),
+            );
+            render(e.status(), &p)
+        }
+    }
+}
+
+/// `POST /dashboard/settings/api-keys/{id}/revoke`.
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    signed: Signed,
+    params: PageParams,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(resp) = signed.refuse_form(&state, &form) {
+        return resp;
+    }
+    let id = params.id();
+    match settings::revoke_api_key(&state, signed.partner(), id).await {
+        Ok(_) => Redirect::to("/dashboard/settings?done=revoked").into_response(),
+        Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
+        Err(_) => super::not_found(signed.partner(), "API key"),
+    }
+}
+
+/// `POST /dashboard/settings/users`: adds a team user with a password.
+pub async fn add_user(
+    State(state): State<AppState>,
+    signed: Signed,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(resp) = signed.refuse_form(&state, &form) {
+        return resp;
+    }
+    let email = field(&form, "email");
+    let password = form.get("password").cloned().unwrap_or_default();
+    match settings::add_user(&state, signed.partner(), &email, &password).await {
+        Ok(_) => Redirect::to("/dashboard/settings?done=user-added").into_response(),
+        Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
+        Err(e) => {
+            let mut p = match page(&state, &signed, None).await {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            p.user_email = email;
+            p.user_errors = field_errors(&e);
+            if p.user_errors.is_empty() {
+                p.user_errors
+                    .insert("email".into(), super::transactions::sentence(e.message()));
+            }
+            render(e.status(), &p)
+        }
+    }
+}
+
+/// `POST /dashboard/settings/users/{id}/remove`: never the last user.
+pub async fn remove_user(
+    State(state): State<AppState>,
+    signed: Signed,
+    params: PageParams,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(resp) = signed.refuse_form(&state, &form) {
+        return resp;
+    }
+    let id = params.id();
+    match settings::remove_user(&state, signed.partner(), id).await {
+        Ok(_) => Redirect::to("/dashboard/settings?done=user-removed").into_response(),
+        Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => super::not_found(signed.partner(), "user"),
+        Err(e) => {
+            let mut p = match page(&state, &signed, None).await {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            p.notice = Some(super::transactions::sentence(e.message()));
+            render(e.status(), &p)
+        }
+    }
+}
+
+/// `GET /static/brand-preview.css?color=%23RRGGBB`: a color for the settings preview only.
+pub async fn brand_preview_css(Query(query): Query<HashMap<String, String>>) -> Response {
+    match query
+        .get("color")
+        .and_then(|c| BrandColor::parse(c.trim()).ok())
+    {
+        Some(color) => (
+            [
+                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            format!(".preview {{ --brand: {}; }}\n", color.as_str()),
+        )
+            .into_response(),
+        None => (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+            "",
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,362 @@
+//! What a partner manages itself — its name, branding and billing host, its API keys and its
+//! dashboard users — shared by the JSON API (`api/settings.rs`) and the dashboard's Settings
+//! pages. Inputs are plain strings, as a form or a JSON body gives them; failures are
+//! [`ApiError`]s whose field errors carry the API's camelCase field names.
+
+use kassa_core::error::FieldErrors;
+use kassa_core::error::ValidationError;
+use kassa_core::id::{ApiKeyId, UserId};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl};
+use kassa_core::secret::Secret;
+use kassa_core::url::RedirectUrl;
+use kassa_store::{ApiKeyRecord, DeleteUserOutcome, Partner, PartnerSettings, StoreError, User};
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+
+use crate::admin::{self, AdminError};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// A change to the partner's settings: an absent field stays as it is; `null` (or an empty
+/// string) clears an optional one.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = PartnerSettingsInput)]
+pub struct SettingsInput {
+    /// Shown to payers: 1 to 100 characters, no control characters.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 100)]
+    pub name: Option<String>,
+    /// The host your pay pages and creation links are served on, e.g. `pay.acme.example`
+    /// (optionally with a `:port`); unique across partners.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 253)]
+    pub billing_host: Option<Option<String>>,
+    /// `#RRGGBB`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^#[0-9A-Fa-f]{6}$")]
+    pub brand_color: Option<String>,
+    /// An absolute `https` URL of your logo.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
+    pub logo_url: Option<Option<String>>,
+    /// Where payers return to after paying when a request names no `redirectUrl`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
+    pub default_redirect_url: Option<Option<String>>,
+    /// Whether creation links must carry a valid `signature`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = Option<bool>, nullable = false)]
+    pub require_signed_links: Option<bool>,
+}
+
+/// A field that may be left out but not sent as `null`.
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Tells a field sent as `null` (Some(None)) from one left out (None, via `default`).
+fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// The parsed change: None keeps a setting, Some(None) clears an optional one.
+struct SettingsChange {
+    name: Option<String>,
+    billing_host: Option<Option<BillingHost>>,
+    brand_color: Option<BrandColor>,
+    logo_url: Option<Option<LogoUrl>>,
+    default_redirect_url: Option<Option<RedirectUrl>>,
+    require_signed_links: Option<bool>,
+}
+
+/// A clearable field: left out keeps it, `null` or blank clears it, anything else is parsed
+/// (trimmed).
+fn clearable<T, E: ValidationError>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Option<Option<String>>,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Option<Option<T>> {
+    let value = value?;
+    match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => Some(None),
+        Some(v) => errors.take(field, parse(v)).map(Some),
+    }
+}
+
+impl SettingsInput {
+    /// Checks every field at once.
+    fn validate(self, public_host: &str) -> Result<SettingsChange, ApiError> {
+        let mut errors = FieldErrors::new();
+        let name = self.name.and_then(|n| admin::partner_name(&mut errors, &n));
+        let billing_host = clearable(
+            &mut errors,
+            "billingHost",
+            self.billing_host,
+            BillingHost::parse,
+        );
+        // Kassa's own host serves every partner's /p/{slug} pages; a partner claiming it would
+        // take them all over.
+        if let Some(Some(host)) = &billing_host {
+            if host.as_str() == public_host {
+                errors.add(
+                    "billingHost",
+                    "reserved_host",
+                    "is Kassa's own host; use a host of yours",
+                );
+            }
+        }
+        let brand_color = self
+            .brand_color
+            .and_then(|c| errors.take("brandColor", BrandColor::parse(c.trim())));
+        let logo_url = clearable(&mut errors, "logoUrl", self.logo_url, LogoUrl::parse);
+        let default_redirect_url = clearable(
+            &mut errors,
+            "defaultRedirectUrl",
+            self.default_redirect_url,
+            RedirectUrl::parse,
+        );
+        errors.finish().map_err(ApiError::validation)?;
+        Ok(SettingsChange {
+            name,
+            billing_host,
+            brand_color,
+            logo_url,
+            default_redirect_url,
+            require_signed_links: self.require_signed_links,
+        })
+    }
+}
+
+impl SettingsChange {
+    fn apply_to(self, current: &Partner) -> PartnerSettings {
+        PartnerSettings {
+            name: self.name.unwrap_or_else(|| current.name.clone()),
+            billing_host: self
+                .billing_host
+                .unwrap_or_else(|| current.billing_host.clone()),
+            brand_color: self
+                .brand_color
+                .unwrap_or_else(|| current.brand_color.clone()),
+            logo_url: self.logo_url.unwrap_or_else(|| current.logo_url.clone()),
+            default_redirect_url: self
+                .default_redirect_url
+                .unwrap_or_else(|| current.default_redirect_url.clone()),
+            require_signed_links: self
+                .require_signed_links
+                .unwrap_or(current.require_signed_links),
+        }
+    }
+}
+
+/// The host of the public URL as a request for it names it: lowercase, without a default port.
+fn public_host(public_base: &str) -> String {
+    let base = public_base.to_ascii_lowercase();
+    let (rest, default_port) = match base.split_once("://") {
+        Some(("https", rest)) => (rest, ":443"),
+        Some((_, rest)) => (rest, ":80"),
+        None => (base.as_str(), ":80"),
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    host.strip_suffix(default_port).unwrap_or(host).to_string()
+}
+
+/// Changes the partner's settings; every invalid field is reported at once, and a billing host
+/// another partner has is a 409 `billing_host_taken`. Nothing is changed when it fails.
+pub async fn update_partner(
+    state: &AppState,
+    partner: &Partner,
+    input: SettingsInput,
+) -> Result<Partner, ApiError> {
+    let change = input.validate(&public_host(&state.config.public_base()))?;
+    // Merged into what is stored now rather than into the caller's copy, which may be older.
+    let current = state
+        .store
+        .partner_by_id(&partner.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("partner"))?;
+    let settings = change.apply_to(&current);
+    let updated = state
+        .store
+        .update_partner_settings(&partner.id, &settings)
+        .await
+        .map_err(|e| match e {
+            StoreError::Taken("billing host") => ApiError::conflict_on(
+                "billingHost",
+                "billing_host_taken",
+                "this billing host is used, or was used, by another partner",
+            ),
+            e => ApiError::from(e),
+        })?;
+    updated.ok_or_else(|| ApiError::not_found("partner"))
+}
+
+/// The partner's API keys, revoked ones too, newest first.
+pub async fn api_keys(state: &AppState, partner: &Partner) -> Result<Vec<ApiKeyRecord>, ApiError> {
+    Ok(state.store.list_api_keys(&partner.id).await?)
+}
+
+/// Makes an API key labelled `label` (required, 1 to 100 characters); the key itself is
+/// returned this once and only its hash is kept.
+pub async fn create_api_key(
+    state: &AppState,
+    partner: &Partner,
+    label: &str,
+) -> Result<(ApiKeyRecord, Secret<String>), ApiError> {
+    admin::create_api_key(state.store.as_ref(), &partner.id, label, state.clock.now())
+        .await
+        .map_err(admin_error)
+}
+
+/// Revokes one of the partner's keys (`key_…`) and returns it; revoking a revoked key changes
+/// nothing and returns it too. An unknown id, or another partner's, is a 404.
+pub async fn revoke_api_key(
+    state: &AppState,
+    partner: &Partner,
+    id: &str,
+) -> Result<ApiKeyRecord, ApiError> {
+    let id = ApiKeyId::parse(id).map_err(|_| ApiError::not_found("API key"))?;
+    state
+        .store
+        .revoke_api_key(&partner.id, &id, state.clock.now())
+        .await?;
+    state
+        .store
+        .api_key(&partner.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))
+}
+
+/// The partner's dashboard users, newest first.
+pub async fn users(state: &AppState, partner: &Partner) -> Result<Vec<User>, ApiError> {
+    let mut users = state.store.list_users(&partner.id).await?;
+    users.reverse();
+    Ok(users)
+}
+
+/// Adds a dashboard user; an email that already has a user (of any partner) is a 409
+/// `email_taken`, an invalid email or a password under 12 characters are field errors.
+pub async fn add_user(
+    state: &AppState,
+    partner: &Partner,
+    email: &str,
+    password: &str,
+) -> Result<User, ApiError> {
+    admin::create_user(
+        state.store.as_ref(),
+        &partner.id,
+        email,
+        password,
+        state.clock.now(),
+    )
+    .await
+    .map_err(admin_error)
+}
+
+/// Removes one of the partner's users (`usr_…`) and signs out their sessions. An unknown id, or
+/// another partner's, is a 404; the partner's last user is kept (422 `last_user`), so a partner
+/// never locks itself out of its dashboard.
+pub async fn remove_user(state: &AppState, partner: &Partner, id: &str) -> Result<User, ApiError> {
+    let id = UserId::parse(id).map_err(|_| ApiError::not_found("user"))?;
+    match state.store.delete_user(&partner.id, &id).await? {
+        DeleteUserOutcome::Deleted(user) => Ok(user),
+        DeleteUserOutcome::NotFound => Err(ApiError::not_found("user")),
+        DeleteUserOutcome::LastUser => Err(ApiError::invalid_state(
+            "last_user",
+            "this is the last user of the account; add another before removing it",
+        )),
+    }
+}
+
+fn admin_error(e: AdminError) -> ApiError {
+    match e {
+        AdminError::Invalid(errors) => ApiError::validation(errors),
+        AdminError::Taken("email") => ApiError::conflict_on(
+            "email",
+            "email_taken",
+            "a user with this email already exists",
+        ),
+        AdminError::Store(e) => ApiError::from(e),
+        e => ApiError::internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: &str) -> SettingsInput {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn absent_keeps_null_and_blank_clear() {
+        let change = input(r#"{"logoUrl": null, "defaultRedirectUrl": "  "}"#)
+            .validate("kassa.test")
+            .unwrap();
+        assert!(change.name.is_none());
+        assert!(change.billing_host.is_none());
+        assert_eq!(change.logo_url, Some(None));
+        assert_eq!(change.default_redirect_url, Some(None));
+        assert!(change.require_signed_links.is_none());
+    }
+
+    #[test]
+    fn null_is_refused_where_nothing_can_be_cleared() {
+        for field in ["name", "brandColor", "requireSignedLinks"] {
+            let r: Result<SettingsInput, _> =
+                serde_json::from_str(&format!("{{\"{field}\": null}}"));
+            assert!(r.is_err(), "{field}");
+        }
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported() {
+        let e = input(
+            r#"{"name": " ", "billingHost": "https://x", "brandColor": "red",
+                "logoUrl": "http://cdn.example/l.png", "defaultRedirectUrl": "nope"}"#,
+        )
+        .validate("kassa.test")
+        .err()
+        .unwrap();
+        let fields: Vec<_> = e.field_errors().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "billingHost",
+                "brandColor",
+                "logoUrl",
+                "defaultRedirectUrl"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_public_host_is_read_from_the_public_url() {
+        assert_eq!(public_host("http://kassa.test"), "kassa.test");
+        assert_eq!(
+            public_host("https://Pay.Kassa.Example:443/base"),
+            "pay.kassa.example"
+        );
+        assert_eq!(public_host("http://127.0.0.1:8080"), "127.0.0.1:8080");
+        assert_eq!(
+            public_host("https://kassa.example:8443/"),
+            "kassa.example:8443"
+        );
+    }
+
+    #[test]
+    fn kassas_own_host_is_reserved() {
+        let e = input(r#"{"billingHost": "Kassa.Test"}"#)
+            .validate("kassa.test")
+            .err()
+            .unwrap();
+        assert_eq!(e.field_errors()[0].code, "reserved_host");
+        assert!(input(r#"{"billingHost": "kassa.test:8443"}"#)
+            .validate("kassa.test")
+            .is_ok());
+    }
+}

@@ -1,0 +1,986 @@
+//! The dashboard's working pages: a payment's details and timeline, the refund wizard, payment
+//! requests (create, copy, cancel, the creation-link builder) and payout statements — each with
+//! the API's rules, and nothing changed by a refused form.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::*;
+use kassa_server::admin;
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn signed_in<'a>(app: &'a TestApp, p: &TestPartner, email: &str) -> Browser<'a> {
+    admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        email,
+        PASSWORD,
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let mut b = Browser::new(app);
+    let r = b.sign_in(email, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    b
+}
+
+/// The value of the hidden or text input `name` in a page.
+fn input(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no input {name}"));
+    extract(&html[at..], "value=\"", "\"").unwrap()
+}
+
+async fn refunds(app: &TestApp, p: &TestPartner, payment: &str) -> Vec<Value> {
+    let list = app
+        .api(
+            &p.key,
+            Method::GET,
+            &format!("/v1/refunds?paymentId={payment}"),
+            None,
+        )
+        .await
+        .json();
+    list["data"].as_array().unwrap().clone()
+}
+
+async fn request_count(app: &TestApp, p: &TestPartner) -> usize {
+    app.api(&p.key, Method::GET, "/v1/payment-requests?limit=100", None)
+        .await
+        .json()["data"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+async fn partner_settings(app: &TestApp, p: &TestPartner) -> Value {
+    app.api(&p.key, Method::GET, "/v1/partner", None)
+        .await
+        .json()
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#61;", "=")
+        .replace("&#47;", "/")
+}
+
+on_both_backends!(details_timeline_refund_wizard_and_statement, |app| {
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "250.00", "QUOTE-7").await;
+    let mut payer = Payer::new(&app);
+    payer.pay_card(&pay_path(&pr), "4000000000000002").await;
+    let paid = payer.pay_card(&pay_path(&pr), "4242424242424242").await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    let payment_id = app.get_request(&p, pr["id"].as_str().unwrap()).await["paymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut b = signed_in(&app, &p, "r@acme.example").await;
+
+    let list = b.get("/dashboard/transactions?q=QUOTE-7").await.body;
+    assert!(list.contains(&format!("href=\"/dashboard/transactions/{payment_id}\"")));
+    assert!(list.contains("See details"));
+    let details_path = format!("/dashboard/transactions/{payment_id}");
+    let details = b.get(&details_path).await;
+    assert_eq!(details.status, StatusCode::OK);
+    for text in [
+        "$250.00",
+        "QUOTE-7",
+        "class=\"timeline\"",
+        "Earlier attempt with Visa •••• 0002 failed",
+        "Payment of $250.00 by Visa •••• 4242",
+        "Completed: $250.00 captured",
+        "Refund payment",
+    ] {
+        assert!(
+            details.body.contains(text),
+            "{text} missing:\n{}",
+            details.body
+        );
+    }
+
+    // Step 1: the details, prefilled with all that is left.
+    let refund_path = format!("{details_path}/refund");
+    let form = b.get(&refund_path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_eq!(input(&form.body, "amount"), "250.00");
+    let token = csrf(&form.body);
+
+    // Bad details re-show the form with the API's rules and change nothing.
+    let long = "x".repeat(501);
+    let bad = b
+        .post(
+            &refund_path,
+            &[
+                ("csrfToken", &token),
+                ("amount", "1e3"),
+                ("reason", &long),
+                ("step", "review"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("field-error") && bad.body.contains("Amount "));
+    assert!(
+        bad.body.contains("Reason must be at most 500 characters"),
+        "{}",
+        bad.body
+    );
+    let over = b
+        .post(
+            &refund_path,
+            &[
+                ("csrfToken", &token),
+                ("amount", "250.01"),
+                ("reason", ""),
+                ("step", "review"),
+            ],
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(over
+        .body
+        .contains("At most $250.00 of this payment is left to refund."));
+    let forged = b
+        .post(
+            &refund_path,
+            &[
+                ("csrfToken", "nope"),
+                ("amount", "10.00"),
+                ("step", "apply"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(refunds(&app, &p, &payment_id).await.is_empty());
+
+    // Step 2: review; nothing is refunded until Apply Refund.
+    let review = b
+        .post(
+            &refund_path,
+            &[
+                ("csrfToken", &token),
+                ("amount", "10"),
+                ("reason", "Damaged part"),
+                ("step", "review"),
+            ],
+        )
+        .await;
+    assert_eq!(review.status, StatusCode::OK);
+    assert!(review.body.contains("Review refund") && review.body.contains("Apply Refund"));
+    assert!(review.body.contains("$10.00") && review.body.contains("$240.00"));
+    assert!(refunds(&app, &p, &payment_id).await.is_empty());
+    let key = input(&review.body, "key");
+    let apply = [
+        ("csrfToken", token.as_str()),
+        ("amount", "10.00"),
+        ("reason", "Damaged part"),
+        ("key", key.as_str()),
+        ("step", "apply"),
+    ];
+    let applied = b.post(&refund_path, &apply).await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
+    let made = refunds(&app, &p, &payment_id).await;
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0]["amount"], "10.00");
+    assert_eq!(made[0]["reason"], "Damaged part");
+    assert_eq!(made[0]["status"], "succeeded");
+    let refund_id = made[0]["id"].as_str().unwrap();
+    assert_eq!(
+        applied.location(),
+        format!("{details_path}?refund={refund_id}")
+    );
+    // Pressing Apply Refund twice (or reloading) refunds once.
+    let again = b.post(&refund_path, &apply).await;
+    assert_eq!(again.location(), applied.location());
+    assert_eq!(refunds(&app, &p, &payment_id).await.len(), 1);
+    let after = b.get(&applied.location()).await.body;
+    assert!(after.contains("role=\"status\">Refund of $10.00 applied."));
+    assert!(after.contains("Refund of $10.00 succeeded — Damaged part"));
+    assert!(after.contains(refund_id));
+    // A confirmation names only a refund of this payment.
+    assert!(!b
+        .get(&format!("{details_path}?refund=re_forged"))
+        .await
+        .body
+        .contains("role=\"status\""));
+    // Back from the review keeps what was typed.
+    let back = b
+        .post(
+            &refund_path,
+            &[
+                ("csrfToken", &token),
+                ("amount", "5.00"),
+                ("reason", "Oops"),
+                ("step", "edit"),
+            ],
+        )
+        .await;
+    assert!(back.body.contains("value=\"5.00\"") && back.body.contains("value=\"Oops\""));
+
+    // The payout deducts the refund; the statement shows it as a deduction.
+    admin::run_payouts(
+        app.store.as_ref(),
+        Some(&p.partner.id),
+        start_time(),
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let payouts = b.get("/dashboard/payouts").await.body;
+    assert!(payouts.contains("View statement") && payouts.contains("$240.00"));
+    let statement_path = extract(&payouts, "href=\"/dashboard/payouts/po_", "\"")
+        .map(|id| format!("/dashboard/payouts/po_{id}"))
+        .unwrap();
+    let statement = b.get(&statement_path).await.body;
+    for text in [
+        "Payout statement",
+        "<td>Payment</td>",
+        "<td>Refund</td>",
+        "-$10.00",
+        "$250.00",
+        "$240.00",
+        &format!("href=\"/dashboard/transactions/{payment_id}\""),
+    ] {
+        assert!(statement.contains(text), "{text} missing:\n{statement}");
+    }
+    let details = b.get(&details_path).await.body;
+    assert!(details.contains("Paid out in payout po_"));
+
+    // The rest can still be refunded; more than the rest cannot, even from a forged review.
+    let key2 = input(
+        &b.post(
+            &refund_path,
+            &[
+                ("csrfToken", &token),
+                ("amount", ""),
+                ("reason", ""),
+                ("step", "review"),
+            ],
+        )
+        .await
+        .body,
+        "key",
+    );
+    let over = b
+        .post(
+            &refund_path,
+            &[
+                ("csrfToken", &token),
+                ("amount", "240.01"),
+                ("key", &key2),
+                ("step", "apply"),
+            ],
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let rest = b
+        .post(
+            &refund_path,
+            &[
+                ("csrfToken", &token),
+                ("amount", "240.00"),
+                ("key", &key2),
+                ("step", "apply"),
+            ],
+        )
+        .await;
+    assert_eq!(rest.status, StatusCode::SEE_OTHER);
+    assert_eq!(refunds(&app, &p, &payment_id).await.len(), 2);
+    // Pressed again once nothing is left: the same confirmation, not an error, and no refund.
+    let rest_again = b
+        .post(
+            &refund_path,
+            &[
+                ("csrfToken", &token),
+                ("amount", "240.00"),
+                ("key", &key2),
+                ("step", "apply"),
+            ],
+        )
+        .await;
+    assert_eq!(rest_again.status, StatusCode::SEE_OTHER);
+    assert_eq!(rest_again.location(), rest.location());
+    assert_eq!(refunds(&app, &p, &payment_id).await.len(), 2);
+    let done = b.get(&refund_path).await;
+    assert_eq!(done.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(done.body.contains("refunded in full"));
+
+    // Another partner's user sees none of it.
+    let other = app.partner().await;
+    let mut o = signed_in(&app, &other, "o@other.example").await;
+    assert_eq!(o.get(&details_path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(o.get(&refund_path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(o.get(&statement_path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        o.get("/dashboard/transactions/pay_nonsense").await.status,
+        StatusCode::NOT_FOUND
+    );
+});
+
+on_both_backends!(a_bank_payment_is_refundable_once_cleared, |app| {
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "80.00", "BANK-9").await;
+    Payer::new(&app)
+        .pay_ach(&pay_path(&pr), "000123456789")
+        .await;
+    let payment_id = app.get_request(&p, pr["id"].as_str().unwrap()).await["paymentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut b = signed_in(&app, &p, "b@acme.example").await;
+    let details_path = format!("/dashboard/transactions/{payment_id}");
+    let details = b.get(&details_path).await.body;
+    assert!(details.contains("Bank debit of $80.00 submitted from Checking account •••• 6789"));
+    assert!(details.contains("Waiting for the bank to clear the debit"));
+    assert!(!details.contains("Refund payment"));
+    let form = b.get(&format!("{details_path}/refund")).await;
+    assert_eq!(form.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(form.body.contains("has not cleared yet"));
+    let token = b.get("/dashboard").await;
+    let token = csrf(&token.body);
+    let refused = b
+        .post(
+            &format!("{details_path}/refund"),
+            &[
+                ("csrfToken", &token),
+                ("amount", "1.00"),
+                ("step", "review"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refunds(&app, &p, &payment_id).await.is_empty());
+    app.api(
+        &p.key,
+        Method::POST,
+        &format!("/v1/sandbox/payments/{payment_id}/settle"),
+        None,
+    )
+    .await;
+    let details = b.get(&details_path).await.body;
+    assert!(details.contains("Cleared: $80.00 collected") && details.contains("Refund payment"));
+});
+
+on_both_backends!(payment_requests_from_the_dashboard, |app| {
+    let p = app.partner().await;
+    let mut b = signed_in(&app, &p, "pr@acme.example").await;
+    let page = b.get("/dashboard/payment-requests/new").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = csrf(&page.body);
+
+    // Every invalid field is shown at once, and nothing is created.
+    let bad = b
+        .post(
+            "/dashboard/payment-requests",
+            &[
+                ("csrfToken", &token),
+                ("amount", "1e3"),
+                ("referenceId", ""),
+                ("description", ""),
+                ("payerEmail", "not-an-email"),
+                ("redirectUrl", "http://evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    for id in [
+        "amount-error",
+        "referenceId-error",
+        "payerEmail-error",
+        "redirectUrl-error",
+    ] {
+        assert!(bad.body.contains(&format!("id=\"{id}\"")), "{id} missing");
+    }
+    assert!(
+        bad.body.contains("value=\"not-an-email\""),
+        "typed values are kept"
+    );
+    assert_eq!(request_count(&app, &p).await, 0);
+    let forged = b
+        .post(
+            "/dashboard/payment-requests",
+            &[
+                ("csrfToken", "x"),
+                ("amount", "5.00"),
+                ("referenceId", "F-1"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(request_count(&app, &p).await, 0);
+
+    let fields = [
+        ("csrfToken", token.as_str()),
+        ("amount", "125.50"),
+        ("referenceId", "INV-42"),
+        ("description", "Boiler service"),
+        ("payerEmail", "client@example.com"),
+        ("redirectUrl", "https://acme.example/thanks"),
+    ];
+    let made = b.post("/dashboard/payment-requests", &fields).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    assert!(made.location().ends_with("?created=1"));
+    let page = b.get(&made.location()).await.body;
+    let link =
+        html_unescape(&extract(&page, "id=\"payment-link\" readonly value=\"", "\"").unwrap());
+    let api = app
+        .api(
+            &p.key,
+            Method::GET,
+            "/v1/payment-requests?referenceId=INV-42",
+            None,
+        )
+        .await
+        .json();
+    let request = &api["data"][0];
+    assert_eq!(link, request["url"].as_str().unwrap());
+    assert_eq!(request["amount"], "125.50");
+    assert_eq!(request["description"], "Boiler service");
+    assert_eq!(request["redirectUrl"], "https://acme.example/thanks");
+    assert!(page.contains("Payment request created") && page.contains("Cancel payment request"));
+
+    // The same reference and amount opens the same request; another amount is refused.
+    let same = b.post("/dashboard/payment-requests", &fields).await;
+    assert!(same.location().ends_with("?existing=1"));
+    assert_eq!(
+        same.location().split('?').next(),
+        made.location().split('?').next()
+    );
+    let mut other_amount = fields;
+    other_amount[1] = ("amount", "99.00");
+    let conflict = b.post("/dashboard/payment-requests", &other_amount).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    assert!(conflict
+        .body
+        .contains("already used by a request for $125.50"));
+    assert_eq!(request_count(&app, &p).await, 1);
+
+    // List and search.
+    app.create_request(&p, "10.00", "OTHER-1").await;
+    let all = b.get("/dashboard/payment-requests").await.body;
+    assert!(all.contains("INV-42") && all.contains("OTHER-1"));
+    let found = b.get("/dashboard/payment-requests?q=inv").await.body;
+    assert!(found.contains("INV-42") && !found.contains("OTHER-1"));
+    let open = b
+        .get("/dashboard/payment-requests?status=completed")
+        .await
+        .body;
+    assert!(open.contains("No payment requests match"));
+    let bad = b.get("/dashboard/payment-requests?status=lost").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // Cancel: only while open.
+    let detail_path = made.location().split('?').next().unwrap().to_string();
+    let canceled = b
+        .post(&format!("{detail_path}/cancel"), &[("csrfToken", &token)])
+        .await;
+    assert_eq!(canceled.status, StatusCode::SEE_OTHER);
+    let page = b.get(&canceled.location()).await.body;
+    assert!(page.contains("Payment request canceled") && !page.contains("Cancel payment request"));
+    assert_eq!(
+        app.get_request(&p, request["id"].as_str().unwrap()).await["status"],
+        "canceled"
+    );
+    let twice = b
+        .post(&format!("{detail_path}/cancel"), &[("csrfToken", &token)])
+        .await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert!(twice
+        .body
+        .contains("Only an open payment request can be canceled"));
+
+    // Another partner's user cannot see or cancel it.
+    let other = app.partner().await;
+    let mut o = signed_in(&app, &other, "o2@other.example").await;
+    assert_eq!(o.get(&detail_path).await.status, StatusCode::NOT_FOUND);
+    let o_token = csrf(&o.get("/dashboard").await.body);
+    assert_eq!(
+        o.post(&format!("{detail_path}/cancel"), &[("csrfToken", &o_token)])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!o
+        .get("/dashboard/payment-requests")
+        .await
+        .body
+        .contains("INV-42"));
+});
+
+on_both_backends!(the_creation_link_builder_signs_when_required, |app| {
+    let open = app.partner().await;
+    let mut b = signed_in(&app, &open, "l@acme.example").await;
+    let page = b
+        .get("/dashboard/payment-requests/link?amount=250&referenceId=Q%201&redirectUrl=https%3A%2F%2Facme.example%2Fthanks")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let link = html_unescape(
+        &extract(&page.body, "id=\"creation-link\" readonly value=\"", "\"").unwrap(),
+    );
+    assert!(
+        link.ends_with(&format!(
+            "/p/{}/payment-request?amount=250.00&referenceId=Q%201&redirectUrl=https%3A%2F%2Facme.example%2Fthanks",
+            open.partner.slug
+        )),
+        "{link}"
+    );
+    let bad = b
+        .get("/dashboard/payment-requests/link?amount=-5&referenceId=&redirectUrl=ftp%3A%2F%2Fx")
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(!bad.body.contains("id=\"creation-link\""));
+    for id in ["amount-error", "referenceId-error", "redirectUrl-error"] {
+        assert!(bad.body.contains(&format!("id=\"{id}\"")), "{id} missing");
+    }
+
+    let strict = app.partner_with(|p| p.require_signed_links = true).await;
+    let mut s = signed_in(&app, &strict, "s@acme.example").await;
+    let page = s
+        .get("/dashboard/payment-requests/link?amount=40.00&referenceId=SIGNED-1")
+        .await
+        .body;
+    assert!(page.contains("requires signed links"));
+    let link =
+        html_unescape(&extract(&page, "id=\"creation-link\" readonly value=\"", "\"").unwrap());
+    assert!(link.contains("&signature="), "{link}");
+    // The built link works: it creates the request and opens its pay page.
+    let path = link.strip_prefix("http://kassa.test").unwrap();
+    let opened = app.get(path).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    assert!(opened.location().contains("/pay/pr_"));
+    // Tampered, it does not.
+    let tampered = app.get(&path.replace("amount=40.00", "amount=4.00")).await;
+    assert_eq!(tampered.status, StatusCode::FORBIDDEN);
+});
+
+on_both_backends!(settings_branding_links_keys_and_team, |app| {
+    let p = app.partner().await;
+    let mut b = signed_in(&app, &p, "owner@acme.example").await;
+    let page = b.get("/dashboard/settings").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("value=\"Acme Services\""));
+    let token = csrf(&page.body);
+    let before = partner_settings(&app, &p).await;
+
+    // A preview shows the typed branding and saves nothing.
+    let preview = b
+        .post(
+            "/dashboard/settings",
+            &[
+                ("csrfToken", &token),
+                ("name", "Acme Plumbing"),
+                ("brandColor", "#0B7A4B"),
+                ("logoUrl", ""),
+                ("billingHost", ""),
+                ("defaultRedirectUrl", ""),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert!(preview
+        .body
+        .contains("/static/brand-preview.css?color=%230b7a4b"));
+    assert!(preview.body.contains("Acme Plumbing requests"));
+    assert_eq!(partner_settings(&app, &p).await, before);
+    let css = app.get("/static/brand-preview.css?color=%230b7a4b").await;
+    assert_eq!(css.body, ".preview { --brand: #0b7a4b; }\n");
+    assert_eq!(
+        app.get("/static/brand-preview.css?color=red;}body{x")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Invalid fields are all shown and nothing is saved.
+    let bad = b
+        .post(
+            "/dashboard/settings",
+            &[
+                ("csrfToken", &token),
+                ("name", ""),
+                ("brandColor", "blue"),
+                ("logoUrl", "ftp://logo"),
+                ("billingHost", "not a host"),
+                ("defaultRedirectUrl", "http://evil.example"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    for id in [
+        "name-error",
+        "brandColor-error",
+        "logoUrl-error",
+        "billingHost-error",
+        "defaultRedirectUrl-error",
+    ] {
+        assert!(bad.body.contains(&format!("id=\"{id}\"")), "{id} missing");
+    }
+    assert!(bad.body.contains("Nothing was saved"));
+    assert_eq!(partner_settings(&app, &p).await, before);
+    let forged = b
+        .post(
+            "/dashboard/settings",
+            &[("csrfToken", "x"), ("name", "Evil"), ("action", "save")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // Saved: the pay pages show it, and the default redirect URL gives the receipt its button.
+    let saved = b
+        .post(
+            "/dashboard/settings",
+            &[
+                ("csrfToken", &token),
+                ("name", "Acme Plumbing"),
+                ("brandColor", "#0b7a4b"),
+                ("logoUrl", "https://acme.example/logo.png"),
+                ("billingHost", ""),
+                ("defaultRedirectUrl", "https://acme.example/home"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert!(b
+        .get(&saved.location())
+        .await
+        .body
+        .contains("role=\"status\">Settings saved."));
+    let now = partner_settings(&app, &p).await;
+    assert_eq!(now["name"], "Acme Plumbing");
+    assert_eq!(now["brandColor"], "#0b7a4b");
+    assert_eq!(now["defaultRedirectUrl"], "https://acme.example/home");
+    assert_eq!(
+        app.get(&format!("/static/brand/{}", p.partner.slug))
+            .await
+            .body,
+        ":root { --brand: #0b7a4b; }\n"
+    );
+    let pr = app.create_request(&p, "12.00", "DEFAULT-REDIRECT").await;
+    let pay_page = app.get(&pay_path(&pr)).await.body;
+    assert!(
+        pay_page.contains("https://acme.example/logo.png") && pay_page.contains("Acme Plumbing")
+    );
+    let paid = Payer::new(&app)
+        .pay_card(&pay_path(&pr), "4242424242424242")
+        .await;
+    let receipt = app.get(&paid.location()).await.body;
+    assert!(
+        receipt.contains("href=\"https://acme.example/home\""),
+        "{receipt}"
+    );
+    assert!(receipt.contains("Return to Acme Plumbing"));
+
+    // A billing host another partner has is refused on that field.
+    let other = app
+        .partner_with(|i| i.billing_host = Some("pay.other.example".into()))
+        .await;
+    let taken = b
+        .post(
+            "/dashboard/settings",
+            &[
+                ("csrfToken", &token),
+                ("name", "Acme Plumbing"),
+                ("brandColor", "#0b7a4b"),
+                ("billingHost", "pay.other.example"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert!(taken.body.contains("id=\"billingHost-error\""));
+
+    // API keys: shown once, usable, revocable.
+    let empty = b
+        .post(
+            "/dashboard/settings/api-keys",
+            &[("csrfToken", &token), ("label", "")],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    assert!(empty.body.contains("id=\"label-error\"") && !empty.body.contains("new-api-key"));
+    let made = b
+        .post(
+            "/dashboard/settings/api-keys",
+            &[("csrfToken", &token), ("label", "Billing system")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    let key = extract(&made.body, "aria-describedby=\"new-api-key-hint\">", "<").unwrap();
+    assert!(key.starts_with("sk_") && key.len() == 35, "{key}");
+    assert_eq!(made.header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(
+        app.api(&key, Method::GET, "/v1/balance", None).await.status,
+        StatusCode::OK
+    );
+    let listing = b.get("/dashboard/settings").await.body;
+    assert!(listing.contains("Billing system") && !listing.contains(&key));
+    let keys = app
+        .api(&p.key, Method::GET, "/v1/api-keys", None)
+        .await
+        .json();
+    let new_id = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "Billing system")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = b
+        .post(
+            &format!("/dashboard/settings/api-keys/{new_id}/revoke"),
+            &[("csrfToken", &token)],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.api(&key, Method::GET, "/v1/balance", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let other_keys = app
+        .api(&other.key, Method::GET, "/v1/api-keys", None)
+        .await
+        .json();
+    let other_key_id = other_keys["data"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        b.post(
+            &format!("/dashboard/settings/api-keys/{other_key_id}/revoke"),
+            &[("csrfToken", &token)],
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.api(&other.key, Method::GET, "/v1/balance", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Team: add a user who can then sign in, never remove the last one.
+    let short = b
+        .post(
+            "/dashboard/settings/users",
+            &[
+                ("csrfToken", &token),
+                ("email", "new@acme.example"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert!(short.body.contains("id=\"user-password-error\""));
+    let added = b
+        .post(
+            "/dashboard/settings/users",
+            &[
+                ("csrfToken", &token),
+                ("email", "New@Acme.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let dup = b
+        .post(
+            "/dashboard/settings/users",
+            &[
+                ("csrfToken", &token),
+                ("email", "new@acme.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    let mut n = Browser::new(&app);
+    assert_eq!(
+        n.sign_in("new@acme.example", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let users = app.api(&p.key, Method::GET, "/v1/users", None).await.json();
+    let id_of = |email: &str| {
+        users["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["email"] == email)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (new_id, owner_id) = (id_of("new@acme.example"), id_of("owner@acme.example"));
+    let removed = b
+        .post(
+            &format!("/dashboard/settings/users/{new_id}/remove"),
+            &[("csrfToken", &token)],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    // Their session ends with them.
+    assert_eq!(n.get("/dashboard").await.status, StatusCode::SEE_OTHER);
+    let last = b
+        .post(
+            &format!("/dashboard/settings/users/{owner_id}/remove"),
+            &[("csrfToken", &token)],
+        )
+        .await;
+    assert_eq!(last.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b.get("/dashboard").await.status, StatusCode::OK);
+});
+
+on_both_backends!(
+    webhook_endpoints_and_their_deliveries_from_the_dashboard,
+    |app| {
+        let p = app.partner().await;
+        let mut b = signed_in(&app, &p, "hooks@acme.example").await;
+        let page = b.get("/dashboard/webhooks").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("No endpoints yet"));
+        let token = csrf(&page.body);
+
+        // Bad input: every problem shown, nothing made.
+        let bad = b
+            .post(
+                "/dashboard/webhooks",
+                &[
+                    ("csrfToken", &token),
+                    ("url", "ftp://x"),
+                    ("events", "payment.exploded"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("id=\"url-error\"") && bad.body.contains("id=\"events-error\""));
+        let none = b
+            .post(
+                "/dashboard/webhooks",
+                &[("csrfToken", &token), ("url", "https://hooks.example/k")],
+            )
+            .await;
+        assert_eq!(none.status, StatusCode::BAD_REQUEST, "no event chosen");
+        let listed = app
+            .api(&p.key, Method::GET, "/v1/webhook-endpoints", None)
+            .await
+            .json();
+        assert!(ids(&listed).is_empty());
+
+        // Made: the secret is shown once.
+        let made = b
+            .post(
+                "/dashboard/webhooks",
+                &[
+                    ("csrfToken", &token),
+                    ("url", "http://127.0.0.1:9/hook"),
+                    ("description", "Accounting"),
+                    ("events", "payment_request.created"),
+                    ("events", "payment.completed"),
+                ],
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let secret = extract(
+            &made.body,
+            "aria-describedby=\"new-webhook-secret-hint\">",
+            "<",
+        )
+        .unwrap();
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        assert_eq!(made.header("cache-control").as_deref(), Some("no-store"));
+        let listed = app
+            .api(&p.key, Method::GET, "/v1/webhook-endpoints", None)
+            .await
+            .json();
+        let id = ids(&listed)[0].clone();
+        assert_eq!(
+            listed["data"][0]["events"],
+            serde_json::json!(["payment_request.created", "payment.completed"])
+        );
+        let list_page = b.get("/dashboard/webhooks").await.body;
+        assert!(list_page.contains("http://127.0.0.1:9/hook") && !list_page.contains(&secret));
+
+        // An event goes out; the refused connection is logged as an attempt and can be retried.
+        app.create_request(&p, "9.00", "HOOK-1").await;
+        app.run_jobs().await;
+        let detail_path = format!("/dashboard/webhooks/{id}");
+        let detail = b.get(&detail_path).await.body;
+        assert!(detail.contains("payment_request.created"), "{detail}");
+        assert!(detail.contains("ms</li>"), "an attempt is logged: {detail}");
+        let delivery = extract(&detail, "/dashboard/webhooks/deliveries/", "/retry").unwrap();
+        let retried = b
+            .post(
+                &format!("/dashboard/webhooks/deliveries/{delivery}/retry"),
+                &[("csrfToken", &token)],
+            )
+            .await;
+        assert_eq!(retried.status, StatusCode::SEE_OTHER);
+        assert!(b
+            .get(&retried.location())
+            .await
+            .body
+            .contains("Delivery scheduled"));
+
+        // Rotate: a new secret, shown once; the old one signs for a day.
+        let rotated = b
+            .post(
+                &format!("{detail_path}/rotate-secret"),
+                &[("csrfToken", &token)],
+            )
+            .await;
+        assert_eq!(rotated.status, StatusCode::OK);
+        let new_secret = extract(
+            &rotated.body,
+            "aria-describedby=\"new-webhook-secret-hint\">",
+            "<",
+        )
+        .unwrap();
+        assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+        assert!(rotated.body.contains("Old secret also signs until"));
+
+        // Another partner sees none of it; forged forms change nothing.
+        let other = app.partner().await;
+        let mut o = signed_in(&app, &other, "o-hooks@other.example").await;
+        assert_eq!(o.get(&detail_path).await.status, StatusCode::NOT_FOUND);
+        let o_token = csrf(&o.get("/dashboard").await.body);
+        assert_eq!(
+            o.post(&format!("{detail_path}/delete"), &[("csrfToken", &o_token)])
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            b.post(&format!("{detail_path}/delete"), &[("csrfToken", "x")])
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+
+        // Delete.
+        let deleted = b
+            .post(&format!("{detail_path}/delete"), &[("csrfToken", &token)])
+            .await;
+        assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+        assert!(b
+            .get(&deleted.location())
+            .await
+            .body
+            .contains("Endpoint deleted"));
+        let listed = app
+            .api(&p.key, Method::GET, "/v1/webhook-endpoints", None)
+            .await
+            .json();
+        assert!(ids(&listed).is_empty());
+    }
+);

@@ -1,0 +1,415 @@
+//! Webhook storage, on both backends: events become one delivery per matching endpoint, once,
+//! also with several dispatchers at once; attempts are recorded with what follows from them;
+//! deleting an endpoint cancels what it had pending; an endpoint failing for days is disabled.
+//!
+//! Deliveries' jobs are made due in far-off years (see `instant_in`), so the job sweeps other
+//! tests run on a shared PostgreSQL database never take them. The tests here take turns
+//! ([`SERIAL`]): a dispatcher takes every partner's undispatched events, so one test's
+//! dispatcher could otherwise hold another test's event, uncommitted, while that test looks for
+//! its delivery, or stamp it with its own clock.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use kassa_core::id::{JobId, PartnerId, WebhookEndpointId};
+use kassa_core::webhook::{DeliveryStatus, EndpointStatus, EventFilter, WebhookUrl};
+use kassa_store::{
+    AttemptOutcome, AttemptRecord, CreateEndpointOutcome, NewWebhookEndpoint, Page, PageRequest,
+    RetryOutcome, SealedSecret, Store, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
+};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Mutex;
+
+/// Held for the whole of each test in this file.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+async fn new_endpoint(
+    name: &str,
+    store: &Arc<dyn Store>,
+    partner: &PartnerId,
+    events: EventFilter,
+    at: OffsetDateTime,
+) -> WebhookEndpoint {
+    let new = NewWebhookEndpoint {
+        id: WebhookEndpointId::generate(),
+        url: WebhookUrl::parse("https://hooks.acme.example/kassa").unwrap(),
+        description: None,
+        events,
+        secret: SealedSecret {
+            nonce: vec![1; 12],
+            ciphertext: b"sealed test secret".to_vec(),
+        },
+    };
+    match store
+        .create_webhook_endpoint(partner, &new, 20, at)
+        .await
+        .unwrap_or_else(|e| panic!("[{name}] create endpoint: {e:?}"))
+    {
+        CreateEndpointOutcome::Created(e) => e,
+        other => panic!("[{name}] {other:?}"),
+    }
+}
+
+/// A `payment_request.created` event of the partner at `at`.
+async fn new_event(name: &str, store: &Arc<dyn Store>, partner: &PartnerId, at: OffsetDateTime) {
+    store
+        .create_payment_request(&request(partner, &reference(), 1_000, at), at)
+        .await
+        .unwrap_or_else(|e| panic!("[{name}] create request: {e:?}"));
+}
+
+async fn dispatch_all(name: &str, store: &Arc<dyn Store>, at: OffsetDateTime) {
+    while store
+        .dispatch_events(50, at)
+        .await
+        .unwrap_or_else(|e| panic!("[{name}] dispatch: {e:?}"))
+        .events
+        > 0
+    {}
+}
+
+async fn deliveries_of(
+    name: &str,
+    store: &Arc<dyn Store>,
+    partner: &PartnerId,
+    endpoint: &WebhookEndpoint,
+) -> Vec<WebhookDelivery> {
+    let page = PageRequest {
+        limit: 100,
+        starting_after: None,
+    };
+    match store
+        .list_webhook_deliveries(partner, &endpoint.id, None, &page)
+        .await
+        .unwrap_or_else(|e| panic!("[{name}] list deliveries: {e:?}"))
+    {
+        Page::Items { data, .. } => data,
+        Page::UnknownCursor => panic!("[{name}] unknown cursor"),
+    }
+}
+
+fn attempt(at: OffsetDateTime, status: u16) -> WebhookAttempt {
+    WebhookAttempt {
+        attempted_at: at,
+        status_code: Some(status),
+        error: None,
+        latency_ms: 12,
+    }
+}
+
+fn record(
+    d: &WebhookDelivery,
+    job: &JobId,
+    at: OffsetDateTime,
+    status: u16,
+    outcome: AttemptOutcome,
+) -> AttemptRecord {
+    AttemptRecord {
+        delivery_id: d.id.clone(),
+        job_id: job.clone(),
+        worker: "conformance".into(),
+        attempt: attempt(at, status),
+        outcome,
+    }
+}
+
+async fn job_of(name: &str, store: &Arc<dyn Store>, d: &WebhookDelivery) -> JobId {
+    store
+        .webhook_delivery_work(&d.id)
+        .await
+        .unwrap_or_else(|e| panic!("[{name}] work: {e:?}"))
+        .expect("the delivery's work")
+        .job_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_dispatchers_make_one_delivery_per_endpoint_and_event() {
+    let _turn = SERIAL.lock().await;
+    for (name, store) in backends().await.iter() {
+        let at = instant_in(2091);
+        let partner = new_partner(name, store).await;
+        let all = new_endpoint(name, store, &partner, EventFilter::All, at).await;
+        let canceled = new_endpoint(
+            name,
+            store,
+            &partner,
+            EventFilter::Only(vec!["payment_request.canceled".into()]),
+            at,
+        )
+        .await;
+        for _ in 0..30 {
+            new_event(name, store, &partner, at).await;
+        }
+        let dispatchers: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    while store.dispatch_events(7, at).await.unwrap().events > 0 {}
+                })
+            })
+            .collect();
+        for d in dispatchers {
+            d.await.unwrap();
+        }
+        dispatch_all(name, store, at).await;
+
+        let made = deliveries_of(name, store, &partner, &all).await;
+        assert_eq!(made.len(), 30, "[{name}] one delivery per event");
+        let mut events: Vec<_> = made.iter().map(|d| d.event_id.clone()).collect();
+        events.sort();
+        events.dedup();
+        assert_eq!(events.len(), 30, "[{name}] never two for one event");
+        assert!(made
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Pending && d.attempt_count == 0));
+        assert!(
+            deliveries_of(name, store, &partner, &canceled)
+                .await
+                .is_empty(),
+            "[{name}] the filter holds"
+        );
+        // An endpoint made after the events gets none of them.
+        let later = new_endpoint(
+            name,
+            store,
+            &partner,
+            EventFilter::All,
+            at + Duration::seconds(1),
+        )
+        .await;
+        dispatch_all(name, store, at).await;
+        assert!(deliveries_of(name, store, &partner, &later)
+            .await
+            .is_empty());
+    }
+}
+
+#[tokio::test]
+async fn attempts_are_recorded_and_deleting_cancels_what_is_pending() {
+    let _turn = SERIAL.lock().await;
+    for (name, store) in backends().await.iter() {
+        let at = instant_in(2092);
+        let partner = new_partner(name, store).await;
+        let endpoint = new_endpoint(name, store, &partner, EventFilter::All, at).await;
+        new_event(name, store, &partner, at).await;
+        dispatch_all(name, store, at).await;
+        let d = deliveries_of(name, store, &partner, &endpoint)
+            .await
+            .remove(0);
+        let job = job_of(name, store, &d).await;
+
+        // A 500, then a retry that succeeds.
+        let retry_at = at + Duration::seconds(30);
+        store
+            .record_webhook_attempt(
+                &record(&d, &job, at, 500, AttemptOutcome::RetryAt(retry_at)),
+                at,
+            )
+            .await
+            .unwrap();
+        let now = store
+            .webhook_delivery(&partner, &d.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.status, DeliveryStatus::Pending);
+        assert_eq!(
+            (now.attempt_count, now.next_attempt_at),
+            (1, Some(retry_at))
+        );
+        assert_eq!(now.first_attempt_at, Some(at));
+        assert_eq!(now.attempts, vec![attempt(at, 500)]);
+        let shown = store
+            .webhook_endpoint(&partner, &endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(shown.failing_since, Some(at), "[{name}]");
+        store
+            .record_webhook_attempt(
+                &record(&d, &job, retry_at, 200, AttemptOutcome::Delivered),
+                retry_at,
+            )
+            .await
+            .unwrap();
+        let now = store
+            .webhook_delivery(&partner, &d.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.status, DeliveryStatus::Succeeded);
+        assert_eq!(now.completed_at, Some(retry_at));
+        assert_eq!(now.attempts.len(), 2);
+        let shown = store
+            .webhook_endpoint(&partner, &endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(shown.failing_since, None, "[{name}]");
+
+        // Sent again on demand; another partner cannot.
+        let other = new_partner(name, store).await;
+        assert_eq!(
+            store
+                .retry_webhook_delivery(&other, &d.id, retry_at)
+                .await
+                .unwrap(),
+            RetryOutcome::NotFound
+        );
+        match store
+            .retry_webhook_delivery(&partner, &d.id, retry_at)
+            .await
+            .unwrap()
+        {
+            RetryOutcome::Scheduled(again) => {
+                assert_eq!(again.status, DeliveryStatus::Pending);
+                assert_eq!(again.next_attempt_at, Some(retry_at));
+            }
+            other => panic!("[{name}] {other:?}"),
+        }
+        assert!(store
+            .webhook_endpoint(&other, &endpoint.id)
+            .await
+            .unwrap()
+            .is_none());
+
+        // Deleting cancels it, and the endpoint and its deliveries are gone for the API.
+        let deleted = store
+            .delete_webhook_endpoint(&partner, &endpoint.id, retry_at)
+            .await
+            .unwrap();
+        assert!(deleted.is_some());
+        let left = deliveries_of(name, store, &partner, &endpoint).await;
+        assert_eq!(left[0].status, DeliveryStatus::Canceled, "[{name}]");
+        assert!(store
+            .webhook_delivery(&partner, &d.id)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .webhook_endpoint(&partner, &endpoint.id)
+            .await
+            .unwrap()
+            .is_none());
+        let work = store.webhook_delivery_work(&d.id).await.unwrap().unwrap();
+        assert!(work.endpoint_deleted);
+        assert!(store
+            .delete_webhook_endpoint(&partner, &endpoint.id, retry_at)
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_three_days_is_disabled() {
+    let _turn = SERIAL.lock().await;
+    for (name, store) in backends().await.iter() {
+        let at = instant_in(2093);
+        let partner = new_partner(name, store).await;
+        let endpoint = new_endpoint(name, store, &partner, EventFilter::All, at).await;
+        new_event(name, store, &partner, at).await;
+        new_event(name, store, &partner, at).await;
+        dispatch_all(name, store, at).await;
+        let both = deliveries_of(name, store, &partner, &endpoint).await;
+        let d = &both[0];
+        let job = job_of(name, store, d).await;
+        let later = at + Duration::days(2);
+        let disabled = store
+            .record_webhook_attempt(
+                &record(d, &job, at, 503, AttemptOutcome::RetryAt(later)),
+                at,
+            )
+            .await
+            .unwrap();
+        assert!(!disabled);
+        let end = at + Duration::days(3);
+        let disabled = store
+            .record_webhook_attempt(&record(d, &job, end, 503, AttemptOutcome::Failed), end)
+            .await
+            .unwrap();
+        assert!(disabled, "[{name}]");
+        let shown = store
+            .webhook_endpoint(&partner, &endpoint.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(shown.status, EndpointStatus::Disabled);
+        let reason = shown.disabled_reason.clone().unwrap();
+        assert!(reason.contains("HTTP 503"), "[{name}] {reason}");
+        // The other delivery, never attempted, failed with it.
+        assert!(deliveries_of(name, store, &partner, &endpoint)
+            .await
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Failed));
+        // Disabled endpoints get no deliveries, and their deliveries are not sent again.
+        new_event(name, store, &partner, end).await;
+        dispatch_all(name, store, end).await;
+        assert_eq!(
+            deliveries_of(name, store, &partner, &endpoint).await.len(),
+            2
+        );
+        assert!(matches!(
+            store
+                .retry_webhook_delivery(&partner, &d.id, end)
+                .await
+                .unwrap(),
+            RetryOutcome::EndpointDisabled(_)
+        ));
+        let enabled = store
+            .enable_webhook_endpoint(&partner, &endpoint.id, end)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(enabled.status, EndpointStatus::Enabled);
+        assert_eq!(
+            (enabled.failing_since, enabled.disabled_reason),
+            (None, None)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_can_end_unsent() {
+    let _turn = SERIAL.lock().await;
+    for (name, store) in backends().await.iter() {
+        let at = instant_in(2094);
+        let partner = new_partner(name, store).await;
+        let endpoint = new_endpoint(name, store, &partner, EventFilter::All, at).await;
+        new_event(name, store, &partner, at).await;
+        dispatch_all(name, store, at).await;
+        let d = deliveries_of(name, store, &partner, &endpoint)
+            .await
+            .remove(0);
+        let job = job_of(name, store, &d).await;
+        // A worker without the job's lease changes nothing about the job.
+        store
+            .release_webhook_job(&job, "not-the-holder", at)
+            .await
+            .unwrap_or_else(|e| panic!("[{name}] release: {e:?}"));
+        let now = deliveries_of(name, store, &partner, &endpoint)
+            .await
+            .remove(0);
+        assert_eq!(now.status, DeliveryStatus::Pending, "[{name}]");
+        store
+            .drop_webhook_delivery(&d.id, &job, "not-the-holder", DeliveryStatus::Canceled, at)
+            .await
+            .unwrap_or_else(|e| panic!("[{name}] drop: {e:?}"));
+        let now = deliveries_of(name, store, &partner, &endpoint)
+            .await
+            .remove(0);
+        assert_eq!(now.status, DeliveryStatus::Canceled, "[{name}]");
+        assert_eq!((now.completed_at, now.next_attempt_at), (Some(at), None));
+        // Only a pending delivery ends so.
+        store
+            .drop_webhook_delivery(&d.id, &job, "not-the-holder", DeliveryStatus::Failed, at)
+            .await
+            .unwrap();
+        let now = deliveries_of(name, store, &partner, &endpoint)
+            .await
+            .remove(0);
+        assert_eq!(now.status, DeliveryStatus::Canceled, "[{name}]");
+    }
+}
