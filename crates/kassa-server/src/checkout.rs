@@ -210,7 +210,7 @@ where
     let mut tries = 0;
     loop {
         match call().await {
-            Err(e @ StoreError::Database(_)) if tries < 4 => {
+            Err(e @ (StoreError::Database(_) | StoreError::NotCommitted(_))) if tries < 4 => {
                 tries += 1;
                 tracing::warn!(
                     record = what,

@@ -29,13 +29,17 @@ use time::OffsetDateTime;
 
 pub use model::*;
 pub use postgres::PgStore;
-pub use sqlite::{connect_options as sqlite_connect_options, SqliteStore};
+pub use sqlite::{connect_options as sqlite_connect_options, GroupCommitStats, SqliteStore};
 pub use webhook::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// The write was rolled back with the batch it shared a commit with (SQLite's group
+    /// commit): nothing of it was written, and it may be tried again.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0} is already taken")]
@@ -53,6 +57,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub trait Store: WebhookStore + Send + Sync + std::fmt::Debug + 'static {
     /// Is the database reachable?
     async fn ping(&self) -> Result<()>;
+
+    /// How many write transactions shared how many commits since the store was opened, on a
+    /// backend that groups commits itself (SQLite); `None` elsewhere.
+    fn group_commit_stats(&self) -> Option<GroupCommitStats>;
 
     /// Checks the vault key against the one this database was first used with (stored as a keyed
     /// hash on first use); false means another key encrypted the stored data.

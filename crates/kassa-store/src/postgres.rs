@@ -41,10 +41,20 @@ impl PgStore {
         &self.pool
     }
 
-    fn writer(&self) -> &PgPool {
-        &self.pool
+    /// PostgreSQL groups concurrent commits into shared WAL flushes itself, out of sight.
+    fn commit_stats(&self) -> Option<crate::GroupCommitStats> {
+        None
+    }
+
+    /// A write transaction: on PostgreSQL, an ordinary one on a pooled connection; concurrent
+    /// commits share WAL flushes in the server.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
     }
 }
+
+/// What the shared SQL (`sql.rs`, `webhook.rs`) calls a write transaction on this backend.
+type BackendTx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
 crate::sql::store_impl!(
     PgStore,

@@ -126,7 +126,7 @@ macro_rules! store_impl {
         use crate::model::*;
         use crate::{Result, Store};
 
-        type Tx<'a> = sqlx::Transaction<'a, $db>;
+        type Tx<'a> = BackendTx<'a>;
 
         fn bad(what: &str) -> crate::StoreError {
             crate::StoreError::Inconsistent(what.to_string())
@@ -517,27 +517,52 @@ macro_rules! store_impl {
 
         /// Writes one balanced set of ledger entries in the caller's transaction.
         async fn post(tx: &mut Tx<'_>, partner: &PartnerId, currency: Currency, set: &PostingSet, now: OffsetDateTime) -> Result<()> {
-            if !set.is_balanced() {
+            post_sets(tx, partner, currency, &[set], now).await
+        }
+
+        /// Writes the postings of every set in one multi-row `INSERT` (one round trip to the
+        /// database, however many postings); each set is checked balanced first.
+        async fn post_sets(tx: &mut Tx<'_>, partner: &PartnerId, currency: Currency, sets: &[&PostingSet], now: OffsetDateTime) -> Result<()> {
+            if sets.iter().any(|set| !set.is_balanced()) {
                 return Err(bad("an unbalanced posting set"));
             }
-            let set_id = LedgerEntryId::generate();
-            for posting in set.postings() {
-                sqlx::query(
-                    "INSERT INTO ledger_entries (id, partner_id, set_id, account, kind, source_id, amount, currency, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(LedgerEntryId::generate().as_str())
-                .bind(partner.as_str())
-                .bind(set_id.as_str())
-                .bind(posting.account.as_str())
-                .bind(set.kind().as_str())
-                .bind(set.source_id())
-                .bind(posting.amount)
-                .bind(currency.as_str())
-                .bind(to_micros(now))
-                .execute(&mut **tx)
-                .await?;
+            let rows: Vec<(String, &PostingSet, &kassa_core::ledger::Posting)> = sets
+                .iter()
+                .flat_map(|set| {
+                    let set_id = LedgerEntryId::generate().as_str().to_string();
+                    set.postings().iter().map(move |posting| (set_id.clone(), *set, posting))
+                })
+                .collect();
+            if rows.is_empty() {
+                return Ok(());
             }
+            let mut sql = String::from(
+                "INSERT INTO ledger_entries (id, partner_id, set_id, account, kind, source_id, amount, currency, created_at) VALUES ",
+            );
+            for i in 0..rows.len() {
+                let b = i * 9;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9
+                ));
+            }
+            let mut query = sqlx::query(&sql);
+            for (set_id, set, posting) in &rows {
+                query = query
+                    .bind(LedgerEntryId::generate().as_str().to_string())
+                    .bind(partner.as_str())
+                    .bind(set_id.as_str())
+                    .bind(posting.account.as_str())
+                    .bind(set.kind().as_str())
+                    .bind(set.source_id())
+                    .bind(posting.amount)
+                    .bind(currency.as_str())
+                    .bind(to_micros(now));
+            }
+            query.execute(&mut **tx).await?;
             Ok(())
         }
 
@@ -559,30 +584,29 @@ macro_rules! store_impl {
 
         /// Money that became the partner's: the capture (or cleared debit) and its fee.
         async fn post_settled(tx: &mut Tx<'_>, payment: &Payment, set: PostingSet, now: OffsetDateTime) -> Result<()> {
-            post(tx, &payment.partner_id, payment.currency, &set, now).await?;
             let method = match payment.payment_method {
                 MaskedMethod::Ach { .. } => FeeMethod::Ach,
                 _ => FeeMethod::Card,
             };
             let fee = fee_schedule(&mut **tx, &payment.partner_id).await?.fee(method, payment.amount.minor());
-            if let Some(set) = PostingSet::fee(payment.id.as_str(), fee) {
-                post(tx, &payment.partner_id, payment.currency, &set, now).await?;
+            match PostingSet::fee(payment.id.as_str(), fee) {
+                Some(fee) => post_sets(tx, &payment.partner_id, payment.currency, &[&set, &fee], now).await,
+                None => post(tx, &payment.partner_id, payment.currency, &set, now).await,
             }
-            Ok(())
         }
 
-        async fn payout_in(tx: &mut Tx<'_>, partner: &PartnerId, id: &str) -> Result<Option<Payout>> {
+        async fn payout_in(conn: &mut <$db as sqlx::Database>::Connection, partner: &PartnerId, id: &str) -> Result<Option<Payout>> {
             let row = sqlx::query(
                 "SELECT id, partner_id, status, amount, currency, cutoff_at, created_at FROM payouts WHERE partner_id = $1 AND id = $2",
             )
             .bind(partner.as_str())
             .bind(id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
             let Some(row) = row else { return Ok(None) };
             let items = sqlx::query("SELECT item_type, source_id, amount FROM payout_items WHERE payout_id = $1 ORDER BY seq")
                 .bind(id)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *conn)
                 .await?;
             payout_from_rows(&row, &items).map(Some)
         }
@@ -747,15 +771,21 @@ macro_rules! store_impl {
         #[async_trait]
         impl Store for $store {
             async fn check_vault_key(&self, check: &str, now: OffsetDateTime) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query("INSERT INTO installation (id, vault_key_check, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
                     .bind(check)
                     .bind(to_micros(now))
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
                 let stored: String = sqlx::query_scalar("SELECT vault_key_check FROM installation WHERE id = 1")
-                    .fetch_one(self.writer())
+                    .fetch_one(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(stored == check)
+            }
+
+            fn group_commit_stats(&self) -> Option<crate::GroupCommitStats> {
+                self.commit_stats()
             }
 
             async fn ping(&self) -> Result<()> {
@@ -764,7 +794,7 @@ macro_rules! store_impl {
             }
 
             async fn create_partner(&self, p: &Partner, first_key: Option<&ApiKeyRecord>) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let res = sqlx::query(
                     "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
                      default_redirect_url, require_signed_links, link_secret, created_at) \
@@ -820,7 +850,7 @@ macro_rules! store_impl {
             }
 
             async fn update_partner_settings(&self, partner: &PartnerId, s: &PartnerSettings) -> Result<Option<Partner>> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let res = sqlx::query(concat!(
                     "UPDATE partners SET name = $2, billing_host = $3, brand_color = $4, logo_url = $5, \
                      default_redirect_url = $6, require_signed_links = $7 WHERE id = $1 RETURNING ",
@@ -849,7 +879,7 @@ macro_rules! store_impl {
             }
 
             async fn create_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 insert_api_key(&mut tx, k).await?;
                 tx.commit().await?;
                 Ok(())
@@ -894,31 +924,35 @@ macro_rules! store_impl {
             }
 
             async fn revoke_api_key(&self, partner: &PartnerId, id: &ApiKeyId, now: OffsetDateTime) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
                 let res = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $3 WHERE partner_id = $1 AND id = $2 AND revoked_at IS NULL",
                 )
                 .bind(partner.as_str())
                 .bind(id.as_str())
                 .bind(to_micros(now))
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(res.rows_affected() == 1)
             }
 
             async fn revoke_api_keys_labeled(&self, partner: &PartnerId, label: &str, now: OffsetDateTime) -> Result<u64> {
+                let mut tx = self.begin_write().await?;
                 let res = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $3 WHERE partner_id = $1 AND label = $2 AND revoked_at IS NULL",
                 )
                 .bind(partner.as_str())
                 .bind(label)
                 .bind(to_micros(now))
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(res.rows_affected())
             }
 
             async fn create_payment_request(&self, pr: &PaymentRequestRecord, now: OffsetDateTime) -> Result<CreateOutcome> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let metadata = serde_json::to_string(&pr.metadata).map_err(|_| bad("metadata"))?;
                 let inserted = sqlx::query(
                     "INSERT INTO payment_requests (id, partner_id, reference_id, amount, currency, status, url, \
@@ -1010,7 +1044,7 @@ macro_rules! store_impl {
             }
 
             async fn cancel_payment_request(&self, partner: &PartnerId, id: &PaymentRequestId, now: OffsetDateTime) -> Result<CancelOutcome> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let row = sqlx::query(concat!(
                     "UPDATE payment_requests SET status = 'canceled', canceled_at = $3, updated_at = $3 \
                      WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
@@ -1038,14 +1072,16 @@ macro_rules! store_impl {
             }
 
             async fn expire_payment_request(&self, id: &PaymentRequestId, now: OffsetDateTime) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
                 let res = sqlx::query(
                     "UPDATE payment_requests SET status = 'expired', updated_at = $2 WHERE id = $1 AND status = 'open' \
                      AND attempt_payment_id IS NULL AND expires_at IS NOT NULL AND expires_at <= $2",
                 )
                 .bind(id.as_str())
                 .bind(to_micros(now))
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(res.rows_affected() == 1)
             }
 
@@ -1056,7 +1092,7 @@ macro_rules! store_impl {
                 attempt: &NewAttempt,
                 now: OffsetDateTime,
             ) -> Result<BeginOutcome> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let claimed = sqlx::query(concat!(
                     "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1, updated_at = $4 \
                      WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
@@ -1135,7 +1171,7 @@ macro_rules! store_impl {
                 result: &AttemptResult,
                 now: OffsetDateTime,
             ) -> Result<FinishedAttempt> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 // `awaiting_processor` makes the answer recorded once, however many callers race.
                 let payment_row = match result {
                     AttemptResult::Approved { funding } => sqlx::query(concat!(
@@ -1237,7 +1273,7 @@ macro_rules! store_impl {
             }
 
             async fn resolve_ach(&self, scope: Option<&PartnerId>, payment_id: &PaymentId, resolution: &AchResolution, now: OffsetDateTime) -> Result<ResolveOutcome> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let row = match resolution {
                     AchResolution::Clear => sqlx::query(concat!(
                         "UPDATE payments SET status = 'completed', captured_amount = amount, completed_at = $2 \
@@ -1356,7 +1392,7 @@ macro_rules! store_impl {
             }
 
             async fn create_customer(&self, customer: &Customer) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 insert_customer(&mut tx, customer).await?;
                 tx.commit().await?;
                 Ok(())
@@ -1372,6 +1408,7 @@ macro_rules! store_impl {
             }
 
             async fn update_customer(&self, partner: &PartnerId, id: &CustomerId, patch: &CustomerPatch, now: OffsetDateTime) -> Result<Option<Customer>> {
+                let mut tx = self.begin_write().await?;
                 let row = sqlx::query(concat!(
                     "UPDATE customers SET first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name), \
                      email = CASE WHEN $5 THEN $6 ELSE email END, \
@@ -1390,8 +1427,9 @@ macro_rules! store_impl {
                 .bind(patch.entity_use_code.is_some())
                 .bind(patch.entity_use_code.clone().flatten())
                 .bind(to_micros(now))
-                .fetch_optional(self.writer())
+                .fetch_optional(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 row.as_ref().map(customer_from_row).transpose()
             }
 
@@ -1413,7 +1451,7 @@ macro_rules! store_impl {
             }
 
             async fn create_payment_method(&self, partner: &PartnerId, customer: Option<&CustomerRef>, method: &NewPaymentMethod, now: OffsetDateTime) -> Result<PaymentMethod> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 if let Some(customer) = customer {
                     ensure_customer(&mut tx, partner, customer).await?;
                 }
@@ -1474,7 +1512,7 @@ macro_rules! store_impl {
             }
 
             async fn delete_payment_method(&self, partner: &PartnerId, id: &PaymentMethodId, now: OffsetDateTime) -> Result<Option<PaymentMethod>> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let vault_id: Option<Option<String>> = sqlx::query_scalar(
                     "SELECT vault_entry_id FROM payment_methods WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL",
                 )
@@ -1512,6 +1550,7 @@ macro_rules! store_impl {
             }
 
             async fn set_tax_rate(&self, partner: &PartnerId, code: &str, rate: TaxRate, now: OffsetDateTime) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO tax_rates (partner_id, code, rate_e4, updated_at) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (partner_id, code) DO UPDATE SET rate_e4 = excluded.rate_e4, updated_at = excluded.updated_at",
@@ -1520,8 +1559,9 @@ macro_rules! store_impl {
                 .bind(code)
                 .bind(rate.e4())
                 .bind(to_micros(now))
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -1536,7 +1576,7 @@ macro_rules! store_impl {
             }
 
             async fn begin_payment(&self, partner: &PartnerId, new: &NewApiPayment, now: OffsetDateTime) -> Result<Begun<Payment>> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 if let Some(existing) = payment_by_key(&mut tx, partner, new.idempotency_key.as_deref()).await? {
                     tx.rollback().await?;
                     return Ok(Begun::Existing(existing));
@@ -1579,7 +1619,7 @@ macro_rules! store_impl {
             }
 
             async fn begin_authorization(&self, partner: &PartnerId, new: &NewAuthorization, now: OffsetDateTime) -> Result<Begun<Authorization>> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 if let Some(key) = new.idempotency_key.as_deref() {
                     let row = sqlx::query(concat!("SELECT ", crate::sql::auth_cols!(), " FROM authorizations WHERE partner_id = $1 AND idempotency_key = $2"))
                         .bind(partner.as_str())
@@ -1627,7 +1667,7 @@ macro_rules! store_impl {
             }
 
             async fn finish_authorization(&self, partner: &PartnerId, id: &AuthorizationId, result: &AuthorizationResult, now: OffsetDateTime) -> Result<Authorization> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let (status, funding, code, message) = match result {
                     AuthorizationResult::Authorized { funding } => ("authorized", Some(funding.as_str()), None, None),
                     AuthorizationResult::Declined { code } => ("failed", None, Some(code.as_str()), Some(code.payer_message())),
@@ -1662,7 +1702,7 @@ macro_rules! store_impl {
             }
 
             async fn capture_authorization(&self, partner: &PartnerId, id: &AuthorizationId, capture: &NewCapture, now: OffsetDateTime) -> Result<CaptureOutcome> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 if let Some(existing) = payment_by_key(&mut tx, partner, capture.idempotency_key.as_deref()).await? {
                     tx.rollback().await?;
                     return Ok(CaptureOutcome::Existing(existing));
@@ -1728,7 +1768,7 @@ macro_rules! store_impl {
             }
 
             async fn reverse_authorization(&self, partner: &PartnerId, id: &AuthorizationId, now: OffsetDateTime) -> Result<ReverseOutcome> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let row = sqlx::query(concat!(
                     "UPDATE authorizations SET status = 'reversed', reversed_at = $3, updated_at = $3 \
                      WHERE partner_id = $1 AND id = $2 AND status = 'authorized' AND expires_at > $3 RETURNING ",
@@ -1778,7 +1818,7 @@ macro_rules! store_impl {
             }
 
             async fn begin_refund(&self, partner: &PartnerId, payment_id: &PaymentId, new: &NewRefund, now: OffsetDateTime) -> Result<RefundBegin> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 if let Some(key) = new.idempotency_key.as_deref() {
                     let row = sqlx::query(concat!("SELECT ", crate::sql::refund_cols!(), " FROM refunds WHERE partner_id = $1 AND idempotency_key = $2"))
                         .bind(partner.as_str())
@@ -1855,7 +1895,7 @@ macro_rules! store_impl {
             }
 
             async fn finish_refund(&self, partner: &PartnerId, refund_id: &RefundId, result: &RefundResult, now: OffsetDateTime) -> Result<Refund> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let (status, code, message) = match result {
                     RefundResult::Succeeded => ("succeeded", None, None),
                     RefundResult::Failed { code } => ("failed", Some(code.as_str()), Some(code.payer_message())),
@@ -1935,6 +1975,7 @@ macro_rules! store_impl {
             }
 
             async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "UPDATE partners SET fee_card_percent_e4 = $2, fee_card_fixed = $3, fee_ach_percent_e4 = $4, fee_ach_cap = $5 WHERE id = $1",
                 )
@@ -1943,8 +1984,9 @@ macro_rules! store_impl {
                 .bind(fees.card_fixed)
                 .bind(fees.ach_percent.e4())
                 .bind(fees.ach_cap)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -1984,7 +2026,7 @@ macro_rules! store_impl {
             }
 
             async fn run_payout(&self, partner: &PartnerId, cutoff: OffsetDateTime, now: OffsetDateTime) -> Result<Option<Payout>> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let id = PayoutId::generate();
                 // Provisional; status and amount are set once the items are known.
                 sqlx::query(
@@ -2062,7 +2104,7 @@ macro_rules! store_impl {
                 if status == PayoutStatus::Paid {
                     post(&mut tx, partner, Currency::Usd, &PostingSet::payout(id.as_str(), total), now).await?;
                 }
-                let payout = payout_in(&mut tx, partner, id.as_str()).await?.ok_or_else(|| bad("payout just made"))?;
+                let payout = payout_in(&mut *tx, partner, id.as_str()).await?.ok_or_else(|| bad("payout just made"))?;
                 if status == PayoutStatus::Paid {
                     insert_event(&mut tx, partner, "payout.paid", &payout, now).await?;
                 }
@@ -2072,7 +2114,7 @@ macro_rules! store_impl {
 
             async fn payout(&self, partner: &PartnerId, id: &PayoutId) -> Result<Option<Payout>> {
                 let mut tx = self.reader().begin().await?;
-                let payout = payout_in(&mut tx, partner, id.as_str()).await?;
+                let payout = payout_in(&mut *tx, partner, id.as_str()).await?;
                 tx.rollback().await?;
                 Ok(payout)
             }
@@ -2093,7 +2135,7 @@ macro_rules! store_impl {
                 let mut tx = self.reader().begin().await?;
                 let mut data = Vec::new();
                 for id in ids.iter().take(page.limit as usize) {
-                    data.push(payout_in(&mut tx, partner, id).await?.ok_or_else(|| bad("listed payout"))?);
+                    data.push(payout_in(&mut *tx, partner, id).await?.ok_or_else(|| bad("listed payout"))?);
                 }
                 tx.rollback().await?;
                 Ok(Page::Items { data, has_more })
@@ -2125,6 +2167,7 @@ macro_rules! store_impl {
 
             async fn create_user(&self, new: &NewUser) -> Result<()> {
                 let u = &new.user;
+                let mut tx = self.begin_write().await?;
                 let res = sqlx::query(
                     "INSERT INTO users (id, partner_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -2133,10 +2176,10 @@ macro_rules! store_impl {
                 .bind(&u.email)
                 .bind(new.password_hash.expose())
                 .bind(to_micros(u.created_at))
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await;
                 match res {
-                    Ok(_) => Ok(()),
+                    Ok(_) => Ok(tx.commit().await?),
                     Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(crate::StoreError::Taken("email")),
                     Err(e) => Err(e.into()),
                 }
@@ -2156,7 +2199,7 @@ macro_rules! store_impl {
             }
 
             async fn set_password(&self, user: &UserId, password_hash: &Secret<String>) -> Result<bool> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let changed = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
                     .bind(user.as_str())
                     .bind(password_hash.expose())
@@ -2183,7 +2226,7 @@ macro_rules! store_impl {
             }
 
             async fn delete_user(&self, partner: &PartnerId, user: &UserId) -> Result<DeleteUserOutcome> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 // A no-op update locks the partner's row (PostgreSQL; SQLite has one writer), so
                 // two removals at once are decided one after the other and cannot both see the
                 // other's user still there.
@@ -2229,6 +2272,7 @@ macro_rules! store_impl {
             }
 
             async fn create_session(&self, token_hash: &str, user: &User, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO sessions (token_hash, user_id, partner_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -2237,8 +2281,9 @@ macro_rules! store_impl {
                 .bind(user.partner_id.as_str())
                 .bind(to_micros(now))
                 .bind(to_micros(expires_at))
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -2268,19 +2313,23 @@ macro_rules! store_impl {
             }
 
             async fn delete_session(&self, token_hash: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                     .bind(token_hash)
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn record_login_failure(&self, email: &str, now: OffsetDateTime) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query("INSERT INTO login_failures (email, created_at) VALUES ($1, $2)")
                     .bind(email)
                     .bind(to_micros(now))
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -2288,12 +2337,12 @@ macro_rules! store_impl {
                 Ok(sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE email = $1 AND created_at > $2")
                     .bind(email)
                     .bind(to_micros(since))
-                    .fetch_one(self.writer())
+                    .fetch_one(self.reader())
                     .await?)
             }
 
             async fn purge_sessions(&self, now: OffsetDateTime, failures_before: OffsetDateTime) -> Result<u64> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                     .bind(to_micros(now))
                     .execute(&mut *tx)
@@ -2335,13 +2384,14 @@ macro_rules! store_impl {
             }
 
             async fn enqueue_job(&self, job: &NewJob, now: OffsetDateTime) -> Result<()> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 insert_job(&mut tx, job, now).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             async fn enqueue_job_once(&self, job: &NewJob, key: &str, now: OffsetDateTime) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
                 let res = sqlx::query(
                     "INSERT INTO jobs (id, kind, payload, run_at, created_at, dedupe_key) VALUES ($1, $2, $3, $4, $5, $6) \
                      ON CONFLICT (dedupe_key) DO NOTHING",
@@ -2352,12 +2402,14 @@ macro_rules! store_impl {
                 .bind(to_micros(job.run_at))
                 .bind(to_micros(now))
                 .bind(key)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(res.rows_affected() == 1)
             }
 
             async fn claim_jobs(&self, worker: &str, now: OffsetDateTime, lease_until: OffsetDateTime, limit: i64) -> Result<Vec<Job>> {
+                let mut tx = self.begin_write().await?;
                 let rows = sqlx::query(concat!(
                     "UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
                      WHERE id IN (SELECT id FROM jobs WHERE done_at IS NULL AND run_at <= $3 \
@@ -2368,8 +2420,9 @@ macro_rules! store_impl {
                 .bind(to_micros(lease_until))
                 .bind(to_micros(now))
                 .bind(limit)
-                .fetch_all(self.writer())
+                .fetch_all(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 rows.iter()
                     .map(|row| {
                         let payload: String = row.try_get("payload")?;
@@ -2384,21 +2437,25 @@ macro_rules! store_impl {
             }
 
             async fn complete_job(&self, id: &JobId, now: OffsetDateTime) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query("UPDATE jobs SET done_at = $2, locked_by = NULL, locked_until = NULL WHERE id = $1")
                     .bind(id.as_str())
                     .bind(to_micros(now))
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn retry_job(&self, id: &JobId, run_at: OffsetDateTime, error: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query("UPDATE jobs SET run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL WHERE id = $1")
                     .bind(id.as_str())
                     .bind(to_micros(run_at))
                     .bind(error)
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -2410,7 +2467,7 @@ macro_rules! store_impl {
                 now: OffsetDateTime,
                 policy: &IdempotencyPolicy,
             ) -> Result<IdempotencyBegin> {
-                let mut tx = self.writer().begin().await?;
+                let mut tx = self.begin_write().await?;
                 let inserted = sqlx::query(
                     "INSERT INTO idempotency_keys (partner_id, idem_key, request_hash, state, created_at) \
                      VALUES ($1, $2, $3, 'in_progress', $4) ON CONFLICT (partner_id, idem_key) DO NOTHING",
@@ -2473,6 +2530,7 @@ macro_rules! store_impl {
             }
 
             async fn idempotency_finish(&self, partner: &PartnerId, key: &str, status: u16, body: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4 \
                      WHERE partner_id = $1 AND idem_key = $2",
@@ -2481,25 +2539,30 @@ macro_rules! store_impl {
                 .bind(key)
                 .bind(i32::from(status))
                 .bind(body)
-                .execute(self.writer())
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn idempotency_release(&self, partner: &PartnerId, key: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query("DELETE FROM idempotency_keys WHERE partner_id = $1 AND idem_key = $2 AND state = 'in_progress'")
                     .bind(partner.as_str())
                     .bind(key)
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn purge_idempotency_keys(&self, created_before: OffsetDateTime) -> Result<u64> {
+                let mut tx = self.begin_write().await?;
                 let res = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
                     .bind(to_micros(created_before))
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(res.rows_affected())
             }
         }

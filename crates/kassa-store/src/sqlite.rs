@@ -1,14 +1,44 @@
 //! The embedded SQLite backend: one file, WAL journal, `synchronous=FULL` (a committed payment
-//! survives a power cut). All writes go through a single connection, so write transactions never
-//! fail with SQLITE_BUSY against each other; readers use their own pool and never block it.
+//! survives a power cut). Readers use their own pool and never block writers.
+//!
+//! ## Group commit
+//!
+//! All writes go through one connection (so they never fail with `SQLITE_BUSY` against each
+//! other), and concurrent write transactions share one commit — one `fsync` — instead of
+//! queueing for one each:
+//!
+//! - A write transaction ([`WriteTx`]) takes the connection, joins the open *batch* (one
+//!   `BEGIN IMMEDIATE … COMMIT`, begun by its first member) inside its own `SAVEPOINT`, runs its
+//!   statements, and on [`WriteTx::commit`] lets the connection go to the next writer in line
+//!   (its savepoint stays, and the next one nests inside it). It then waits for the batch to
+//!   commit, and only then reports success: a caller never learns of a write that is not
+//!   durable.
+//! - Every statement is a round trip to the connection's own thread (how sqlx drives SQLite),
+//!   and those round trips, made while holding the connection, are what limits the write rate;
+//!   so the batch's `BEGIN` and first `SAVEPOINT` go in one, and a member's commit takes none.
+//! - A write transaction dropped without `commit` (an error, an early return) is rolled back to
+//!   its savepoint by whoever takes the connection next, before anything else runs, so it leaves
+//!   nothing in the batch.
+//! - One committer task commits the open batch. It waits for the connection in the same
+//!   first-come queue as the writers (Tokio's mutex is fair), so every writer that was already
+//!   waiting joins the batch first; writers arriving during the `fsync` form the next batch. With
+//!   one writer at a time this is one commit per transaction, as before, plus one task wake-up.
+//! - If a batch fails to commit, it is rolled back and every member gets an error
+//!   ([`StoreError::NotCommitted`]): all of them or none are written, never a part.
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
+use sqlx::Connection as _;
+use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
 use crate::{ConnectOptions, StoreError};
 
@@ -25,7 +55,7 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Arc<Writer>,
     reader: SqlitePool,
 }
 
@@ -38,28 +68,31 @@ impl SqliteStore {
                     .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(base.clone().create_if_missing(true))
-            .await?;
+        let mut conn =
+            SqliteConnection::connect_with(&base.clone().create_if_missing(true)).await?;
         if options.migrate {
             crate::migrations::migrator(crate::migrations::SQLITE)
                 .await?
-                .run(&writer)
+                .run(&mut conn)
                 .await?;
         }
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .connect_with(base.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer: Writer::start(conn),
+            reader,
+        })
     }
 
-    /// Runs the migrations (the `kassa migrate` command).
+    /// Runs the migrations (the `kassa migrate` command), after committing any open batch.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut state = self.writer.state.clone().lock_owned().await;
+        state.commit_batch(&self.writer.shared).await;
         crate::migrations::migrator(crate::migrations::SQLITE)
             .await?
-            .run(&self.writer)
+            .run(&mut state.conn)
             .await?;
         Ok(())
     }
@@ -68,10 +101,310 @@ impl SqliteStore {
         &self.reader
     }
 
-    fn writer(&self) -> &SqlitePool {
-        &self.writer
+    /// Starts a write transaction in the open batch (see the module documentation).
+    async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        self.writer.begin().await
+    }
+
+    /// How many write transactions were committed, in how many commits, since the store was
+    /// opened ([`crate::Store::group_commit_stats`]).
+    fn commit_stats(&self) -> Option<GroupCommitStats> {
+        Some(GroupCommitStats {
+            transactions: self.writer.shared.transactions.load(Ordering::Relaxed),
+            commits: self.writer.shared.commits.load(Ordering::Relaxed),
+        })
     }
 }
+
+/// Counts of [`SqliteStore::group_commit_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Write transactions committed.
+    pub transactions: u64,
+    /// Commits (batches) they took.
+    pub commits: u64,
+}
+
+/// The outcome of a batch, once known: `Ok` when committed, else why it was rolled back.
+type BatchOutcome = Option<Result<(), Arc<str>>>;
+
+/// A batch commits when its last member finds nobody waiting for the connection, or once it
+/// holds this many members…
+const MAX_BATCH: u64 = 64;
+/// …or is this old, so that a steady stream of writers cannot hold a batch open for long.
+const MAX_BATCH_AGE: Duration = Duration::from_millis(4);
+
+/// The write connection, and what every write transaction shares with the committer.
+#[derive(Debug)]
+struct Writer {
+    state: Arc<Mutex<WriterState>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// [`MAX_BATCH_AGE`], but for tests.
+    max_age: Duration,
+    /// Writers waiting for the connection, who will join the open batch.
+    waiting: AtomicUsize,
+    /// Tells the committer that a batch may have members and nobody to commit it.
+    wake: Notify,
+    transactions: AtomicU64,
+    commits: AtomicU64,
+}
+
+impl Writer {
+    fn start(conn: SqliteConnection) -> Arc<Self> {
+        Self::start_with(conn, MAX_BATCH_AGE)
+    }
+
+    fn start_with(conn: SqliteConnection, max_age: Duration) -> Arc<Self> {
+        let writer = Arc::new(Self {
+            state: Arc::new(Mutex::new(WriterState {
+                conn,
+                batch: None,
+                member_open: false,
+                members: 0,
+                opened: Instant::now(),
+            })),
+            shared: Arc::new(Shared {
+                max_age,
+                waiting: AtomicUsize::new(0),
+                wake: Notify::new(),
+                transactions: AtomicU64::new(0),
+                commits: AtomicU64::new(0),
+            }),
+        });
+        tokio::spawn(committer(Arc::downgrade(&writer), writer.shared.clone()));
+        writer
+    }
+
+    /// Starts a write transaction in the open batch. Run as a task of its own, so that a
+    /// caller going away halfway (a cancelled request) cannot leave the batch half begun.
+    async fn begin(&self) -> Result<WriteTx, StoreError> {
+        tokio::spawn(begin_write(self.state.clone(), self.shared.clone()))
+            .await
+            .map_err(|e| StoreError::NotCommitted(format!("the write could not begin: {e}")))?
+    }
+}
+
+async fn begin_write(
+    state: Arc<Mutex<WriterState>>,
+    shared: Arc<Shared>,
+) -> Result<WriteTx, StoreError> {
+    shared.waiting.fetch_add(1, Ordering::SeqCst);
+    let mut state = state.lock_owned().await;
+    shared.waiting.fetch_sub(1, Ordering::SeqCst);
+    state.settle().await;
+    if state.batch.is_none() {
+        // One round trip to the connection's thread for both.
+        if let Err(e) =
+            sqlx::Executor::execute(&mut state.conn, "BEGIN IMMEDIATE; SAVEPOINT kassa_write").await
+        {
+            // Usually BEGIN itself (another process holds the lock past the busy timeout) and
+            // nothing is open; if the transaction did begin, it must not stay open.
+            let _ = sqlx::Executor::execute(&mut state.conn, "ROLLBACK").await;
+            return Err(e.into());
+        }
+        state.batch = Some(watch::Sender::new(None));
+        state.members = 0;
+        state.opened = Instant::now();
+    } else if let Err(e) = sqlx::Executor::execute(&mut state.conn, "SAVEPOINT kassa_write").await {
+        state.abort_batch(&e).await;
+        return Err(e.into());
+    }
+    state.member_open = true;
+    let committed = state
+        .batch
+        .as_ref()
+        .expect("a batch is open after BEGIN")
+        .subscribe();
+    Ok(WriteTx {
+        state: Some(state),
+        committed,
+        shared,
+    })
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Lets the committer see that the store is gone and end.
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Commits a batch left with members and nobody to commit it (its last writer was dropped
+/// without committing while others waited), until the store is dropped.
+async fn committer(writer: Weak<Writer>, shared: Arc<Shared>) {
+    loop {
+        shared.wake.notified().await;
+        let Some(state) = writer.upgrade().map(|w| w.state.clone()) else {
+            return;
+        };
+        let mut state = state.lock_owned().await;
+        if shared.waiting.load(Ordering::SeqCst) == 0 {
+            state.commit_batch(&shared).await;
+        }
+        // Otherwise a writer is next and takes the batch on.
+    }
+}
+
+struct WriterState {
+    conn: SqliteConnection,
+    /// The open batch transaction, if any: its members wait on this for the outcome.
+    batch: Option<watch::Sender<BatchOutcome>>,
+    /// A member's savepoint is open: its `WriteTx` holds the connection, or was dropped without
+    /// committing and is to be rolled back.
+    member_open: bool,
+    /// Members of the open batch that committed their part and wait for the batch.
+    members: u64,
+    /// When the open batch began.
+    opened: Instant,
+}
+
+impl std::fmt::Debug for WriterState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterState")
+            .field("batch_open", &self.batch.is_some())
+            .field("member_open", &self.member_open)
+            .field("members", &self.members)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WriterState {
+    /// Undoes the savepoint of a write transaction dropped without committing. If that fails,
+    /// the whole batch is rolled back, since what it holds is no longer known.
+    async fn settle(&mut self) {
+        if !self.member_open {
+            return;
+        }
+        // Repeating it is harmless (the savepoint stays), so the flag clears only once it ran.
+        match sqlx::Executor::execute(&mut self.conn, "ROLLBACK TO kassa_write").await {
+            Ok(_) => self.member_open = false,
+            Err(e) => self.abort_batch(&e).await,
+        }
+    }
+
+    /// Commits the open batch (after settling a dropped member) and tells its members.
+    async fn commit_batch(&mut self, shared: &Shared) {
+        self.settle().await;
+        let Some(batch) = self.batch.take() else {
+            return;
+        };
+        match sqlx::Executor::execute(&mut self.conn, "COMMIT").await {
+            Ok(_) => {
+                if self.members > 0 {
+                    shared
+                        .transactions
+                        .fetch_add(self.members, Ordering::Relaxed);
+                    shared.commits.fetch_add(1, Ordering::Relaxed);
+                }
+                batch.send_replace(Some(Ok(())));
+            }
+            Err(e) => {
+                self.batch = Some(batch);
+                self.abort_batch(&e).await;
+            }
+        }
+    }
+
+    /// Rolls the open batch back and tells its members why.
+    async fn abort_batch(&mut self, cause: &sqlx::Error) {
+        tracing::error!(error = %cause, "a write batch failed; rolling it back");
+        self.member_open = false;
+        if let Err(e) = sqlx::Executor::execute(&mut self.conn, "ROLLBACK").await {
+            // "no transaction is active" when SQLite rolled it back itself.
+            tracing::debug!(error = %e, "rollback after a failed batch");
+        }
+        if let Some(batch) = self.batch.take() {
+            batch.send_replace(Some(Err(cause.to_string().into())));
+        }
+    }
+}
+
+/// One write transaction in the open batch; derefs to the connection, like
+/// `sqlx::Transaction`. Dropping it without [`WriteTx::commit`] rolls it back.
+pub(crate) struct WriteTx {
+    /// The connection, held until `commit` (or drop) lets the next writer in.
+    state: Option<OwnedMutexGuard<WriterState>>,
+    committed: watch::Receiver<BatchOutcome>,
+    shared: Arc<Shared>,
+}
+
+impl WriteTx {
+    /// Keeps what this transaction wrote and returns once the batch holding it is durably
+    /// committed; an error means none of it was written.
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        let mut state = self
+            .state
+            .take()
+            .expect("the connection is held until commit");
+        // The savepoint stays (no RELEASE, a round trip saved): the next member's nests inside
+        // it, and ROLLBACK TO undoes only the newest; the batch's COMMIT releases them all.
+        state.member_open = false;
+        state.members += 1;
+        let nobody_next = self.shared.waiting.load(Ordering::SeqCst) == 0;
+        if nobody_next
+            || state.members >= MAX_BATCH
+            || state.opened.elapsed() >= self.shared.max_age
+        {
+            // The last in line (or the batch is full) commits it for everyone in it, in a task
+            // of its own: once begun, the commit ends and every member hears how, whatever
+            // becomes of this caller.
+            let shared = self.shared.clone();
+            tokio::spawn(async move { state.commit_batch(&shared).await });
+        } else {
+            drop(state);
+        }
+        let outcome = self
+            .committed
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| StoreError::NotCommitted("the store was closed".into()))?
+            .clone();
+        match outcome {
+            Some(Ok(())) => Ok(()),
+            Some(Err(why)) => Err(StoreError::NotCommitted(why.to_string())),
+            None => unreachable!("wait_for returns a value with an outcome"),
+        }
+    }
+
+    /// Undoes what this transaction wrote; the rest of the batch is untouched. Like dropping
+    /// it: the next writer, or the committer, rolls it back before anything else runs.
+    pub(crate) async fn rollback(self) -> Result<(), StoreError> {
+        drop(self);
+        Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            // Dropped holding the connection: the next writer, or the committer if nobody
+            // comes, rolls it back and commits what the batch holds.
+            drop(state);
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.state.as_ref().expect("held until commit").conn
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.state.as_mut().expect("held until commit").conn
+    }
+}
+
+/// What the shared SQL (`sql.rs`, `webhook.rs`) calls a write transaction on this backend.
+type BackendTx<'a> = WriteTx;
 
 crate::sql::store_impl!(
     SqliteStore,
@@ -86,3 +419,200 @@ crate::webhook::webhook_store_impl!(
     sqlx::sqlite::SqliteRow,
     skip_locked = ""
 );
+
+#[cfg(test)]
+mod tests {
+    //! Group commit on its own: a scratch table on a temporary database, written through
+    //! [`Writer`] as the store's methods do.
+
+    use super::*;
+
+    /// A writer whose batches never close for age, so tests can hold them open.
+    async fn writer(dir: &tempfile::TempDir) -> (Arc<Writer>, SqlitePool) {
+        let url = format!("sqlite://{}", dir.path().join("group.db").display());
+        let options = connect_options(&url).unwrap();
+        let mut conn = SqliteConnection::connect_with(&options.clone().create_if_missing(true))
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE parents (id INTEGER PRIMARY KEY); \
+             CREATE TABLE rows (id INTEGER PRIMARY KEY, \
+                 parent INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED); \
+             INSERT INTO parents (id) VALUES (1);",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let reader = SqlitePoolOptions::new()
+            .connect_with(options.read_only(true))
+            .await
+            .unwrap();
+        (Writer::start_with(conn, Duration::from_secs(3600)), reader)
+    }
+
+    async fn insert(writer: &Writer, id: i64, parent: i64) -> Result<(), StoreError> {
+        let mut tx = writer.begin().await?;
+        sqlx::query("INSERT INTO rows (id, parent) VALUES ($1, $2)")
+            .bind(id)
+            .bind(parent)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// A write transaction that inserted row `id` and holds the connection.
+    async fn holding(writer: &Writer, id: i64) -> WriteTx {
+        let mut tx = writer.begin().await.unwrap();
+        sqlx::query("INSERT INTO rows (id, parent) VALUES ($1, 1)")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx
+    }
+
+    async fn ids(reader: &SqlitePool) -> Vec<i64> {
+        sqlx::query_scalar("SELECT id FROM rows ORDER BY id")
+            .fetch_all(reader)
+            .await
+            .unwrap()
+    }
+
+    /// Lets a spawned writer reach the connection's queue.
+    async fn settle_queue() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_commits_and_are_all_durable_when_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+        let tasks: Vec<_> = (1..=200)
+            .map(|id| {
+                let writer = writer.clone();
+                let reader = reader.clone();
+                tokio::spawn(async move {
+                    insert(&writer, id, 1).await.unwrap();
+                    // Committed when commit returns: another connection sees it.
+                    let seen: Option<i64> = sqlx::query_scalar("SELECT id FROM rows WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&reader)
+                        .await
+                        .unwrap();
+                    assert_eq!(seen, Some(id));
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(ids(&reader).await, (1..=200).collect::<Vec<_>>());
+        let transactions = writer.shared.transactions.load(Ordering::Relaxed);
+        let commits = writer.shared.commits.load(Ordering::Relaxed);
+        assert_eq!(transactions, 200);
+        assert!(
+            commits < transactions,
+            "{commits} commits: nothing was shared"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_or_rolled_back_leaves_nothing_and_the_batch_still_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+        insert(&writer, 1, 1).await.unwrap();
+
+        // Dropped halfway (an error, an early return, a cancelled future).
+        let dropped = holding(&writer, 2).await;
+        drop(dropped);
+        insert(&writer, 3, 1).await.unwrap();
+
+        // Rolled back on purpose.
+        let undone = holding(&writer, 4).await;
+        undone.rollback().await.unwrap();
+
+        // A statement that fails inside a member leaves the member usable and the batch intact.
+        let mut tx = writer.begin().await.unwrap();
+        let duplicate = sqlx::query("INSERT INTO rows (id, parent) VALUES (1, 1)")
+            .execute(&mut *tx)
+            .await;
+        assert!(duplicate.is_err());
+        sqlx::query("INSERT INTO rows (id, parent) VALUES (5, 1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(ids(&reader).await, vec![1, 3, 5]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_that_fails_to_commit_fails_every_member_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+
+        // The first member holds the connection while the second queues behind it, so both are
+        // in one batch; the second breaks a deferred foreign key, so the COMMIT itself fails.
+        let first = holding(&writer, 1).await;
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move { insert(&writer, 2, 99).await }
+        });
+        settle_queue().await;
+        let first = first.commit().await;
+        let second = second.await.unwrap();
+        assert!(
+            matches!(first, Err(StoreError::NotCommitted(_))),
+            "{first:?}"
+        );
+        assert!(
+            matches!(second, Err(StoreError::NotCommitted(_))),
+            "{second:?}"
+        );
+        assert!(ids(&reader).await.is_empty());
+        assert_eq!(writer.shared.transactions.load(Ordering::Relaxed), 0);
+
+        // The writer goes on: the next batch commits.
+        insert(&writer, 3, 1).await.unwrap();
+        assert_eq!(ids(&reader).await, vec![3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_that_give_up_or_go_away_never_leave_a_batch_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+
+        // A member commits while another writer queues; that writer's caller goes away (its
+        // request was cancelled) and the one after it rolls back: the committer commits the
+        // first member's batch all the same.
+        let first = holding(&writer, 1).await;
+        let cancelled = tokio::spawn({
+            let writer = writer.clone();
+            async move { insert(&writer, 2, 1).await }
+        });
+        let rolled_back = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let mut tx = writer.begin().await?;
+                sqlx::query("INSERT INTO rows (id, parent) VALUES (3, 1)")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.rollback().await
+            }
+        });
+        settle_queue().await;
+        cancelled.abort();
+        let first = tokio::time::timeout(Duration::from_secs(30), first.commit())
+            .await
+            .expect("the batch was committed");
+        first.unwrap();
+        rolled_back.await.unwrap().unwrap();
+        let _ = cancelled.await;
+        let rows = ids(&reader).await;
+        assert!(rows == vec![1] || rows == vec![1, 2], "{rows:?}");
+        assert!(!rows.contains(&3));
+    }
+}

@@ -317,7 +317,7 @@ macro_rules! webhook_store_impl {
             use crate::webhook::*;
             use crate::{EventRecord, Page, PageRequest, Result};
 
-            type Tx<'a> = sqlx::Transaction<'a, $db>;
+            type Tx<'a> = super::BackendTx<'a>;
 
             fn bad(what: &str) -> crate::StoreError {
                 crate::StoreError::Inconsistent(what.to_string())
@@ -498,7 +498,7 @@ macro_rules! webhook_store_impl {
                     max: i64,
                     now: OffsetDateTime,
                 ) -> Result<CreateEndpointOutcome> {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     // Locks the partner (a no-op update), so two creations at once cannot both
                     // pass the count.
                     sqlx::query("UPDATE partners SET name = name WHERE id = $1")
@@ -585,7 +585,7 @@ macro_rules! webhook_store_impl {
                 }
 
                 async fn delete_webhook_endpoint(&self, partner: &PartnerId, id: &WebhookEndpointId, now: OffsetDateTime) -> Result<Option<WebhookEndpoint>> {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     // The secrets are destroyed with it: nothing can be signed with them again.
                     let row = sqlx::query(concat!(
                         "UPDATE webhook_endpoints SET deleted_at = $3, updated_at = $3, secret_nonce = $4, \
@@ -617,6 +617,7 @@ macro_rules! webhook_store_impl {
                 ) -> Result<Option<WebhookEndpoint>> {
                     // The right-hand sides read the row as it was: the current secret becomes the
                     // previous one.
+                    let mut tx = self.begin_write().await?;
                     let row = sqlx::query(concat!(
                         "UPDATE webhook_endpoints SET previous_secret_nonce = secret_nonce, \
                          previous_secret_ciphertext = secret_ciphertext, previous_secret_expires_at = $3, \
@@ -630,12 +631,14 @@ macro_rules! webhook_store_impl {
                     .bind(&secret.nonce)
                     .bind(&secret.ciphertext)
                     .bind(to_micros(now))
-                    .fetch_optional(self.writer())
+                    .fetch_optional(&mut *tx)
                     .await?;
+                    tx.commit().await?;
                     row.as_ref().map(endpoint_from_row).transpose()
                 }
 
                 async fn enable_webhook_endpoint(&self, partner: &PartnerId, id: &WebhookEndpointId, now: OffsetDateTime) -> Result<Option<WebhookEndpoint>> {
+                    let mut tx = self.begin_write().await?;
                     let row = sqlx::query(concat!(
                         "UPDATE webhook_endpoints SET status = 'enabled', disabled_reason = NULL, disabled_at = NULL, \
                          failing_since = NULL, failed_deliveries = 0, updated_at = $3 \
@@ -645,13 +648,14 @@ macro_rules! webhook_store_impl {
                     .bind(partner.as_str())
                     .bind(id.as_str())
                     .bind(to_micros(now))
-                    .fetch_optional(self.writer())
+                    .fetch_optional(&mut *tx)
                     .await?;
+                    tx.commit().await?;
                     row.as_ref().map(endpoint_from_row).transpose()
                 }
 
                 async fn dispatch_events(&self, limit: i64, now: OffsetDateTime) -> Result<DispatchReport> {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let events = sqlx::query(concat!(
                         "SELECT id, partner_id, type, created_at FROM events WHERE dispatched_at IS NULL \
                          ORDER BY seq LIMIT $1", $skip_locked
@@ -852,7 +856,7 @@ macro_rules! webhook_store_impl {
                 }
 
                 async fn record_webhook_attempt(&self, record: &AttemptRecord, now: OffsetDateTime) -> Result<bool> {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let endpoint: String = sqlx::query_scalar("SELECT endpoint_id FROM webhook_deliveries WHERE id = $1")
                         .bind(record.delivery_id.as_str())
                         .fetch_one(&mut *tx)
@@ -940,7 +944,7 @@ macro_rules! webhook_store_impl {
                     status: DeliveryStatus,
                     now: OffsetDateTime,
                 ) -> Result<()> {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     // The job before the delivery, in the order `end_pending` takes them.
                     settle_job(&mut tx, job, worker, None, now).await?;
                     sqlx::query(
@@ -957,6 +961,7 @@ macro_rules! webhook_store_impl {
                 }
 
                 async fn release_webhook_job(&self, job: &JobId, worker: &str, now: OffsetDateTime) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
                     sqlx::query(
                         "UPDATE jobs SET locked_by = NULL, locked_until = NULL, done_at = CASE WHEN EXISTS \
                          (SELECT 1 FROM webhook_deliveries WHERE job_id = $1 AND status = 'pending') THEN NULL ELSE $3 END \
@@ -965,13 +970,14 @@ macro_rules! webhook_store_impl {
                     .bind(job.as_str())
                     .bind(worker)
                     .bind(to_micros(now))
-                    .execute(self.writer())
+                    .execute(&mut *tx)
                     .await?;
+                    tx.commit().await?;
                     Ok(())
                 }
 
                 async fn retry_webhook_delivery(&self, partner: &PartnerId, id: &WebhookDeliveryId, now: OffsetDateTime) -> Result<RetryOutcome> {
-                    let mut tx = self.writer().begin().await?;
+                    let mut tx = self.begin_write().await?;
                     let Some(found) = delivery_in(&mut *tx, partner, id).await? else {
                         return Ok(RetryOutcome::NotFound);
                     };
