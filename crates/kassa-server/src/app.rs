@@ -56,11 +56,7 @@ impl App {
     /// What `kassa serve` runs: connect (and migrate) the configured database, load or create
     /// the vault key, use the sandbox processor and the system clock.
     pub async fn from_config(config: Config) -> anyhow::Result<(App, KeySource)> {
-        let store = kassa_store::connect(
-            &config.database_url(),
-            &kassa_store::ConnectOptions::default(),
-        )
-        .await?;
+        let store = kassa_store::connect(&config.database_url(), &config.connect_options()).await?;
         let (vault, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
         if !store
             .check_vault_key(&vault.key_check(), SystemClock.now())

@@ -14,6 +14,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Set explicitly; else the SQLite file `kassa.db` in `data_dir` (see [`Config::database_url`]).
     pub database_url: Option<String>,
+    /// Connections to the database: PostgreSQL's pool for everything; SQLite's readers (its
+    /// writes share one connection and group commit).
+    pub database_max_connections: u32,
     /// Base of the links Kassa prints and serves (`url` of a payment request), e.g.
     /// `https://kassa.example`. Defaults to `http://{listen}`.
     pub public_url: Option<String>,
@@ -48,6 +51,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: None,
+            database_max_connections: 16,
             public_url: None,
             data_dir: PathBuf::from("kassa-data"),
             vault_key: None,
@@ -81,6 +85,7 @@ pub enum ConfigError {
 struct FileConfig {
     listen: Option<String>,
     database_url: Option<String>,
+    database_max_connections: Option<String>,
     public_url: Option<String>,
     data_dir: Option<PathBuf>,
     vault_key: Option<String>,
@@ -129,9 +134,10 @@ impl Config {
             })?;
             config.apply_file(parsed)?;
         }
-        let vars: [(&str, &'static str); 10] = [
+        let vars: [(&str, &'static str); 11] = [
             ("KASSA_LISTEN", "listen"),
             ("KASSA_DATABASE_URL", "databaseUrl"),
+            ("KASSA_DATABASE_MAX_CONNECTIONS", "databaseMaxConnections"),
             ("KASSA_PUBLIC_URL", "publicUrl"),
             ("KASSA_DATA_DIR", "dataDir"),
             ("KASSA_VAULT_KEY", "vaultKey"),
@@ -156,6 +162,7 @@ impl Config {
         let pairs = [
             ("listen", f.listen),
             ("databaseUrl", f.database_url),
+            ("databaseMaxConnections", f.database_max_connections),
             ("publicUrl", f.public_url),
             (
                 "dataDir",
@@ -186,6 +193,13 @@ impl Config {
                 })?
             }
             "databaseUrl" => self.database_url = Some(value.to_string()),
+            "databaseMaxConnections" => {
+                self.database_max_connections = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (2..=1000).contains(n))
+                    .ok_or_else(|| invalid("must be a number from 2 to 1000".into()))?
+            }
             "publicUrl" => {
                 let v = value.trim_end_matches('/');
                 if !(v.starts_with("http://") || v.starts_with("https://")) {
@@ -230,6 +244,14 @@ impl Config {
             _ => return Err(invalid("unknown setting".into())),
         }
         Ok(())
+    }
+
+    /// How the store connects: [`Config::database_max_connections`], migrating on connect.
+    pub fn connect_options(&self) -> kassa_store::ConnectOptions {
+        kassa_store::ConnectOptions {
+            max_connections: self.database_max_connections,
+            ..kassa_store::ConnectOptions::default()
+        }
     }
 
     /// The database to use: the configured URL, else `sqlite://{dataDir}/kassa.db`.
@@ -319,6 +341,30 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
         assert_eq!(c.public_base(), "https://pay.example");
         assert_eq!(c.sandbox.ach_settlement_delay, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn database_connections_are_set_by_file_or_variable_within_bounds() {
+        assert_eq!(Config::default().connect_options().max_connections, 16);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kassa.toml");
+        std::fs::write(&path, "databaseMaxConnections = \"40\"\n").unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(c.connect_options().max_connections, 40);
+        let c = Config::load(
+            Some(&path),
+            env(&[("KASSA_DATABASE_MAX_CONNECTIONS", "24")]),
+        )
+        .unwrap();
+        assert_eq!(c.database_max_connections, 24);
+        for bad in ["0", "1", "1001", "many", "-3"] {
+            let err =
+                Config::load(None, env(&[("KASSA_DATABASE_MAX_CONNECTIONS", bad)])).unwrap_err();
+            assert!(
+                err.to_string().contains("databaseMaxConnections"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
