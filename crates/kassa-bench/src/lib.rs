@@ -18,6 +18,7 @@ use anyhow::{bail, Context};
 use kassa_core::clock::{Clock, SystemClock};
 use kassa_server::admin::{self, NewPartnerInput};
 use kassa_server::{App, Config};
+use kassa_store::GroupCommitStats;
 use reqwest::header;
 use reqwest::StatusCode;
 use sqlx::ConnectOptions as _;
@@ -50,6 +51,8 @@ pub struct RunStats {
     /// Latency of each successful operation in microseconds, sorted.
     pub latencies_us: Vec<u64>,
     pub first_error: Option<String>,
+    /// Write transactions and the commits they shared during the run (SQLite's group commit).
+    pub commits: Option<GroupCommitStats>,
 }
 
 impl RunStats {
@@ -333,6 +336,7 @@ async fn bench_backend(
         SystemClock.now(),
     )
     .await?;
+    let store = app.state().store.clone();
     let worker = app.spawn_worker();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = app.router();
@@ -374,7 +378,9 @@ async fn bench_backend(
         for w in Workload::ALL {
             let mut levels = Vec::new();
             for &c in &options.concurrency {
-                let stats = closed_loop(&target, w, c, options.seconds).await;
+                let before = store.group_commit_stats();
+                let mut stats = closed_loop(&target, w, c, options.seconds).await;
+                stats.commits = commits_between(before, store.group_commit_stats());
                 eprintln!(
                     "  {name:<10} {:?} c={c:<3} {:>9.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
                     w,
@@ -394,7 +400,9 @@ async fn bench_backend(
             .unwrap_or(0.0);
         let half_peak = if peak > 0.0 {
             let rate = peak / 2.0;
-            let stats = open_loop(&target, Workload::Sale, rate, options.seconds).await;
+            let before = store.group_commit_stats();
+            let mut stats = open_loop(&target, Workload::Sale, rate, options.seconds).await;
+            stats.commits = commits_between(before, store.group_commit_stats());
             eprintln!(
                 "  {name:<10} Sale open loop at {rate:.1}/s: p50 {:.2} ms  p99 {:.2} ms  errors {}",
                 stats.p50_ms(),
@@ -569,6 +577,26 @@ impl Target {
             ));
         }
         Ok(())
+    }
+}
+
+/// What happened between two readings of the group-commit counters.
+fn commits_between(
+    before: Option<GroupCommitStats>,
+    after: Option<GroupCommitStats>,
+) -> Option<GroupCommitStats> {
+    let (before, after) = (before?, after?);
+    Some(GroupCommitStats {
+        transactions: after.transactions - before.transactions,
+        commits: after.commits - before.commits,
+    })
+}
+
+/// "1.00" writes per commit, or "—" when not counted (PostgreSQL).
+fn per_commit(stats: &RunStats) -> String {
+    match stats.commits {
+        Some(c) if c.commits > 0 => format!("{:.2}", c.transactions as f64 / c.commits as f64),
+        _ => "—".into(),
     }
 }
 
@@ -870,10 +898,12 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
     let _ = writeln!(md, "# Kassa benchmarks\n");
     let _ = writeln!(
         md,
-        "Made by `kassa bench` (issue 7, part 1: measuring). Kassa runs in-process on 127.0.0.1 with \
-         the same `App::from_config`, router and job worker as `kassa serve`, and is driven over \
-         HTTP/1.1 by reqwest from the same process and Tokio runtime — so the load generator \
-         competes with the server for the same cores.\n"
+        "Made by `kassa bench`; where the time goes, and what would go faster, is in \
+         `docs/performance.md`. Kassa runs in-process on 127.0.0.1 with the same \
+         `App::from_config`, router and job worker as `kassa serve`, and is driven over HTTP/1.1 \
+         by reqwest from the same process and Tokio runtime — so the load generator competes \
+         with the server for the same cores. *Writes per commit* is how many write transactions \
+         shared each SQLite commit (group commit; two per sale).\n"
     );
     let _ = writeln!(md, "## Machine and settings\n");
     let _ = writeln!(md, "- Cores (available_parallelism): {cores}");
@@ -919,16 +949,18 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
     );
     let _ = writeln!(
         md,
-        "Targets: W2 sales/s ≥ {TARGET_RATIO} × raw commits/s; W2 p99 < {TARGET_P99_MS} ms at half \
-         the peak W2 rate (open loop, latency from the scheduled start); zero errors.\n"
+        "Targets: peak W2 sales/s ≥ {TARGET_RATIO} × the raw commit loop's commits/s (one \
+         connection committing single-row transactions back to back); W2 p99 < {TARGET_P99_MS} ms \
+         at half the peak W2 rate (open loop, latency from the scheduled start); zero errors. The \
+         ratio to the raw rate at the same concurrency (c connections) is shown beside it.\n"
     );
 
     let _ = writeln!(md, "## Summary\n");
     let _ = writeln!(
         md,
-        "| Backend | Peak W2 sales/s | Raw commits/s (1 conn) | Best raw commits/s | W2 peak ÷ raw (same c) | W2 p99 at half peak | Errors | Ratio target | p99 target | Zero errors |"
+        "| Backend | Peak W2 sales/s | Raw commit loop/s (1 conn) | Best raw commits/s (c conns) | W2 peak ÷ raw loop | W2 peak ÷ raw (same c) | W2 p99 at half peak | Errors | Ratio target (vs loop) | p99 target | Zero errors |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---|---|---|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
     for b in backends {
         let (peak_c, peak) = b
             .sales()
@@ -942,20 +974,22 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
             .raw_at(peak_c)
             .map(|r| peak / r.rate().max(f64::MIN_POSITIVE))
             .unwrap_or(0.0);
+        let ratio_loop = peak / raw1.max(f64::MIN_POSITIVE);
         let p99 = b.half_peak.as_ref().map(|(_, s)| s.p99_ms());
         let errors = b.total_errors();
         let _ = writeln!(
             md,
-            "| {} | {:.1} (c={}) | {:.1} | {:.1} | {:.2} | {} | {} | {} | {} | {} |",
+            "| {} | {:.1} (c={}) | {:.1} | {:.1} | {:.2} | {:.2} | {} | {} | {} | {} | {} |",
             b.name,
             peak,
             peak_c,
             raw1,
             raw_best,
+            ratio_loop,
             ratio_same,
             p99.map(|p| format!("{p:.2} ms")).unwrap_or("—".into()),
             errors,
-            yes_no(ratio_same >= TARGET_RATIO),
+            yes_no(ratio_loop >= TARGET_RATIO),
             yes_no(p99.is_some_and(|p| p < TARGET_P99_MS)),
             yes_no(errors == 0),
         );
@@ -976,19 +1010,20 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
             let _ = writeln!(md, "### {}\n", w.title());
             let _ = writeln!(
                 md,
-                "| Concurrency | Ops | Ops/s | p50 ms | p99 ms | max ms | Errors |"
+                "| Concurrency | Ops | Ops/s | p50 ms | p99 ms | max ms | Errors | Writes per commit |"
             );
-            let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
             for (c, s) in b.workload(w) {
                 let _ = writeln!(
                     md,
-                    "| {c} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {} |",
+                    "| {c} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} |",
                     s.ops,
                     s.rate(),
                     s.p50_ms(),
                     s.p99_ms(),
                     s.max_ms(),
-                    s.errors
+                    s.errors,
+                    per_commit(s)
                 );
             }
             let errs: Vec<_> = b
