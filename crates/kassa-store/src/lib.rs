@@ -2,6 +2,7 @@
 //! the backend, so no transaction type leaks out. Two backends implement it from one body of SQL
 //! (see `sql.rs`): embedded SQLite (the default) and PostgreSQL.
 
+mod cache;
 mod migrations;
 mod model;
 mod postgres;

@@ -3,15 +3,18 @@
 //! are claimed with `FOR UPDATE SKIP LOCKED` so two instances never run the same one.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use crate::cache::ReadCache;
 use crate::{ConnectOptions, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    cache: Arc<ReadCache>,
 }
 
 impl PgStore {
@@ -21,7 +24,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(PgConnectOptions::from_str(url)?)
             .await?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            cache: Arc::default(),
+        };
         if options.migrate {
             store.migrate().await?;
         }
@@ -39,6 +45,10 @@ impl PgStore {
 
     fn reader(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn read_cache(&self) -> &ReadCache {
+        &self.cache
     }
 
     /// PostgreSQL groups concurrent commits into shared WAL flushes itself, out of sight.
@@ -60,7 +70,8 @@ crate::sql::store_impl!(
     PgStore,
     sqlx::Postgres,
     sqlx::postgres::PgRow,
-    skip_locked = " FOR UPDATE SKIP LOCKED"
+    skip_locked = " FOR UPDATE SKIP LOCKED",
+    multi_statement = false
 );
 
 crate::webhook::webhook_store_impl!(

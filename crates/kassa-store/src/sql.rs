@@ -90,11 +90,33 @@ pub(crate) fn like_contains(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Implements [`crate::Store`] for `$store`, which must offer `reader()` and `writer()` pools.
-/// `$skip_locked` is appended to the job-claiming subquery (`FOR UPDATE SKIP LOCKED` on
-/// PostgreSQL; SQLite has a single writer and needs nothing).
+/// `sql` with every parameter `$n` numbered `$(n + offset)` instead, to append it to a
+/// multi-statement query whose earlier statements bind `offset` values. Parameters are the only
+/// `$` in Kassa's SQL (no string literal holds one).
+pub(crate) fn renumber_params(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Implements [`crate::Store`] for `$store`, which must offer `reader()`, `read_cache()` and
+/// `begin_write()`. `$skip_locked` is appended to the job-claiming subquery (`FOR UPDATE SKIP
+/// LOCKED` on PostgreSQL; SQLite has a single writer and needs nothing). `multi_statement` says
+/// whether one query may hold several `;`-separated statements with parameters (SQLite: yes;
+/// PostgreSQL prepares one statement at a time), which [`Batch`] uses to save round trips.
 macro_rules! store_impl {
-    ($store:ty, $db:ty, $row:ty, skip_locked = $skip_locked:literal) => {
+    ($store:ty, $db:ty, $row:ty, skip_locked = $skip_locked:literal, multi_statement = $multi:literal) => {
         use async_trait::async_trait;
         use kassa_core::ach::AccountType;
         use kassa_core::card::CardBrand;
@@ -130,6 +152,66 @@ macro_rules! store_impl {
 
         fn bad(what: &str) -> crate::StoreError {
             crate::StoreError::Inconsistent(what.to_string())
+        }
+
+        /// Statements that go to the database together, in order, in the caller's transaction;
+        /// the first failure stops the rest (and the caller's transaction is rolled back).
+        ///
+        /// Where the backend takes several statements in one query (SQLite), they go as one
+        /// `;`-separated query with the parameters renumbered: one round trip to the
+        /// connection's thread instead of one per statement, which is what a write costs most
+        /// there. Elsewhere (PostgreSQL) they run one after the other, as separate queries.
+        struct Batch<'q> {
+            /// One entry per round trip: its SQL and its arguments.
+            queries: Vec<(String, <$db as sqlx::Database>::Arguments<'q>)>,
+            /// The first value that could not be encoded, reported when the batch runs.
+            error: Option<sqlx::error::BoxDynError>,
+        }
+
+        impl<'q> Batch<'q> {
+            fn new() -> Self {
+                Self { queries: Vec::new(), error: None }
+            }
+
+            /// Appends a statement numbering its parameters from `$1`; bind them next, in order.
+            fn push(&mut self, sql: &str) -> &mut Self {
+                match self.queries.last_mut() {
+                    Some((text, args)) if $multi => {
+                        let offset = sqlx::Arguments::len(args);
+                        text.push_str(";\n");
+                        text.push_str(&crate::sql::renumber_params(sql, offset));
+                    }
+                    _ => self.queries.push((sql.to_string(), Default::default())),
+                }
+                self
+            }
+
+            fn bind<T>(&mut self, value: T) -> &mut Self
+            where
+                T: 'q + sqlx::Encode<'q, $db> + sqlx::Type<$db>,
+            {
+                let (_, args) = self.queries.last_mut().expect("Batch::bind after Batch::push");
+                if let Err(e) = sqlx::Arguments::add(args, value) {
+                    self.error.get_or_insert(e);
+                }
+                self
+            }
+
+            /// Runs the statements; the rows any of them return, in order.
+            async fn fetch_all(self, tx: &mut Tx<'_>) -> Result<Vec<$row>> {
+                if let Some(e) = self.error {
+                    return Err(sqlx::Error::Encode(e).into());
+                }
+                let mut rows = Vec::new();
+                for (sql, args) in self.queries {
+                    rows.extend(sqlx::query_with(&sql, args).fetch_all(&mut **tx).await?);
+                }
+                Ok(rows)
+            }
+
+            async fn execute(self, tx: &mut Tx<'_>) -> Result<()> {
+                self.fetch_all(tx).await.map(drop)
+            }
         }
 
         fn micros(t: Option<OffsetDateTime>) -> Option<i64> {
@@ -384,28 +466,40 @@ macro_rules! store_impl {
         }
 
         async fn insert_customer(tx: &mut Tx<'_>, c: &Customer) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO customers (id, partner_id, first_name, last_name, email, merchant_customer_ref_id, \
-                 entity_use_code, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(c.id.as_str())
-            .bind(c.partner_id.as_str())
-            .bind(&c.first_name)
-            .bind(&c.last_name)
-            .bind(c.email.as_deref())
-            .bind(c.merchant_customer_ref_id.as_deref())
-            .bind(c.entity_use_code.as_deref())
-            .bind(to_micros(c.created_at))
-            .bind(to_micros(c.updated_at))
-            .execute(&mut **tx)
-            .await?;
-            Ok(())
+            let mut batch = Batch::new();
+            push_customer(&mut batch, c);
+            batch.execute(tx).await
         }
 
-        /// Makes a new customer; checks an existing one belongs to the partner.
-        async fn ensure_customer(tx: &mut Tx<'_>, partner: &PartnerId, customer: &CustomerRef) -> Result<()> {
+        fn push_customer<'q>(batch: &mut Batch<'q>, c: &'q Customer) {
+            batch
+                .push(
+                    "INSERT INTO customers (id, partner_id, first_name, last_name, email, merchant_customer_ref_id, \
+                     entity_use_code, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(c.id.as_str())
+                .bind(c.partner_id.as_str())
+                .bind(c.first_name.as_str())
+                .bind(c.last_name.as_str())
+                .bind(c.email.as_deref())
+                .bind(c.merchant_customer_ref_id.as_deref())
+                .bind(c.entity_use_code.as_deref())
+                .bind(to_micros(c.created_at))
+                .bind(to_micros(c.updated_at));
+        }
+
+        /// Adds a new customer to `batch`, or checks an existing one belongs to the partner.
+        async fn ensure_customer<'q>(
+            tx: &mut Tx<'_>,
+            batch: &mut Batch<'q>,
+            partner: &PartnerId,
+            customer: &'q CustomerRef,
+        ) -> Result<()> {
             match customer {
-                CustomerRef::New(c) => insert_customer(tx, c).await,
+                CustomerRef::New(c) => {
+                    push_customer(batch, c);
+                    Ok(())
+                }
                 CustomerRef::Existing(id) => {
                     let found: Option<i64> = sqlx::query_scalar("SELECT seq FROM customers WHERE partner_id = $1 AND id = $2")
                         .bind(partner.as_str())
@@ -417,52 +511,62 @@ macro_rules! store_impl {
             }
         }
 
-        /// The vault entry and the masked payment method row, in the caller's transaction.
-        async fn insert_payment_method(tx: &mut Tx<'_>, partner: &PartnerId, m: &NewPaymentMethod, now: OffsetDateTime) -> Result<()> {
-            sqlx::query("INSERT INTO vault_entries (id, partner_id, nonce, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)")
+        /// Adds the vault entry and the masked payment method row to `batch`.
+        fn push_payment_method<'q>(
+            batch: &mut Batch<'q>,
+            partner: &'q PartnerId,
+            m: &'q NewPaymentMethod,
+            now: OffsetDateTime,
+        ) -> Result<()> {
+            batch
+                .push("INSERT INTO vault_entries (id, partner_id, nonce, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(m.vault.id.as_str())
                 .bind(partner.as_str())
-                .bind(&m.vault.nonce)
-                .bind(&m.vault.ciphertext)
-                .bind(to_micros(now))
-                .execute(&mut **tx)
-                .await?;
+                .bind(m.vault.nonce.as_slice())
+                .bind(m.vault.ciphertext.as_slice())
+                .bind(to_micros(now));
             let (method_type, brand, exp_month, exp_year, postal_code, routing, account_type) = method_columns(&m.details);
             let billing_address = m.owner.billing_address.as_ref().map(to_json).transpose()?;
-            sqlx::query(
-                "INSERT INTO payment_methods (id, partner_id, customer_id, method_type, holder_name, brand, last4, exp_month, \
-                 exp_year, routing_number, account_type, postal_code, fingerprint, vault_entry_id, created_at, \
-                 billing_first_name, billing_last_name, billing_address, merchant_payment_method_ref_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-            )
-            .bind(m.id.as_str())
-            .bind(partner.as_str())
-            .bind(m.owner.customer_id.as_ref().map(|c| c.as_str()))
-            .bind(method_type)
-            .bind(m.holder_name.as_deref())
-            .bind(brand)
-            .bind(&m.last4)
-            .bind(exp_month)
-            .bind(exp_year)
-            .bind(routing)
-            .bind(account_type)
-            .bind(postal_code)
-            .bind(&m.fingerprint)
-            .bind(m.vault.id.as_str())
-            .bind(to_micros(now))
-            .bind(m.owner.billing_first_name.as_deref())
-            .bind(m.owner.billing_last_name.as_deref())
-            .bind(billing_address)
-            .bind(m.owner.merchant_payment_method_ref_id.as_deref())
-            .execute(&mut **tx)
-            .await?;
+            batch
+                .push(
+                    "INSERT INTO payment_methods (id, partner_id, customer_id, method_type, holder_name, brand, last4, exp_month, \
+                     exp_year, routing_number, account_type, postal_code, fingerprint, vault_entry_id, created_at, \
+                     billing_first_name, billing_last_name, billing_address, merchant_payment_method_ref_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                )
+                .bind(m.id.as_str())
+                .bind(partner.as_str())
+                .bind(m.owner.customer_id.as_ref().map(|c| c.as_str()))
+                .bind(method_type)
+                .bind(m.holder_name.as_deref())
+                .bind(brand)
+                .bind(m.last4.as_str())
+                .bind(exp_month)
+                .bind(exp_year)
+                .bind(routing)
+                .bind(account_type)
+                .bind(postal_code)
+                .bind(m.fingerprint.as_str())
+                .bind(m.vault.id.as_str())
+                .bind(to_micros(now))
+                .bind(m.owner.billing_first_name.as_deref())
+                .bind(m.owner.billing_last_name.as_deref())
+                .bind(billing_address)
+                .bind(m.owner.merchant_payment_method_ref_id.as_deref());
             Ok(())
         }
 
-        /// Vaults a new method, or checks a stored one is the partner's and not deleted.
-        async fn ensure_method(tx: &mut Tx<'_>, partner: &PartnerId, method: &MethodUse, now: OffsetDateTime) -> Result<()> {
+        /// Adds a new method (vaulted) to `batch`, or checks a stored one is the partner's and
+        /// not deleted.
+        async fn ensure_method<'q>(
+            tx: &mut Tx<'_>,
+            batch: &mut Batch<'q>,
+            partner: &'q PartnerId,
+            method: &'q MethodUse,
+            now: OffsetDateTime,
+        ) -> Result<()> {
             match method {
-                MethodUse::New(m) => insert_payment_method(tx, partner, m, now).await,
+                MethodUse::New(m) => push_payment_method(batch, partner, m, now),
                 MethodUse::Existing { id, .. } => {
                     let found: Option<i64> = sqlx::query_scalar(
                         "SELECT seq FROM payment_methods WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL",
@@ -517,12 +621,20 @@ macro_rules! store_impl {
 
         /// Writes one balanced set of ledger entries in the caller's transaction.
         async fn post(tx: &mut Tx<'_>, partner: &PartnerId, currency: Currency, set: &PostingSet, now: OffsetDateTime) -> Result<()> {
-            post_sets(tx, partner, currency, &[set], now).await
+            let mut batch = Batch::new();
+            push_postings(&mut batch, partner, currency, &[set], now)?;
+            batch.execute(tx).await
         }
 
-        /// Writes the postings of every set in one multi-row `INSERT` (one round trip to the
-        /// database, however many postings); each set is checked balanced first.
-        async fn post_sets(tx: &mut Tx<'_>, partner: &PartnerId, currency: Currency, sets: &[&PostingSet], now: OffsetDateTime) -> Result<()> {
+        /// Adds the postings of every set to `batch` as one multi-row `INSERT`; each set is
+        /// checked balanced first.
+        fn push_postings<'q>(
+            batch: &mut Batch<'q>,
+            partner: &'q PartnerId,
+            currency: Currency,
+            sets: &[&PostingSet],
+            now: OffsetDateTime,
+        ) -> Result<()> {
             if sets.iter().any(|set| !set.is_balanced()) {
                 return Err(bad("an unbalanced posting set"));
             }
@@ -549,31 +661,26 @@ macro_rules! store_impl {
                     b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9
                 ));
             }
-            let mut query = sqlx::query(&sql);
-            for (set_id, set, posting) in &rows {
-                query = query
+            batch.push(&sql);
+            for (set_id, set, posting) in rows {
+                batch
                     .bind(LedgerEntryId::generate().as_str().to_string())
                     .bind(partner.as_str())
-                    .bind(set_id.as_str())
+                    .bind(set_id)
                     .bind(posting.account.as_str())
                     .bind(set.kind().as_str())
-                    .bind(set.source_id())
+                    .bind(set.source_id().to_string())
                     .bind(posting.amount)
                     .bind(currency.as_str())
                     .bind(to_micros(now));
             }
-            query.execute(&mut **tx).await?;
             Ok(())
         }
 
-        async fn fee_schedule(executor: impl sqlx::Executor<'_, Database = $db>, partner: &PartnerId) -> Result<FeeSchedule> {
-            let row = sqlx::query(
-                "SELECT fee_card_percent_e4, fee_card_fixed, fee_ach_percent_e4, fee_ach_cap FROM partners WHERE id = $1",
-            )
-            .bind(partner.as_str())
-            .fetch_optional(executor)
-            .await?
-            .ok_or_else(|| bad("fees of an unknown partner"))?;
+        const FEE_SCHEDULE_SQL: &str =
+            "SELECT fee_card_percent_e4, fee_card_fixed, fee_ach_percent_e4, fee_ach_cap FROM partners WHERE id = $1";
+
+        fn fee_schedule_from_row(row: &$row) -> Result<FeeSchedule> {
             Ok(FeeSchedule {
                 card_percent: Percent::from_e4(row.try_get("fee_card_percent_e4")?),
                 card_fixed: row.try_get("fee_card_fixed")?,
@@ -582,16 +689,39 @@ macro_rules! store_impl {
             })
         }
 
+        async fn fee_schedule(executor: impl sqlx::Executor<'_, Database = $db>, partner: &PartnerId) -> Result<FeeSchedule> {
+            let row = sqlx::query(FEE_SCHEDULE_SQL)
+                .bind(partner.as_str())
+                .fetch_optional(executor)
+                .await?
+                .ok_or_else(|| bad("fees of an unknown partner"))?;
+            fee_schedule_from_row(&row)
+        }
+
         /// Money that became the partner's: the capture (or cleared debit) and its fee.
         async fn post_settled(tx: &mut Tx<'_>, payment: &Payment, set: PostingSet, now: OffsetDateTime) -> Result<()> {
+            let fees = fee_schedule(&mut **tx, &payment.partner_id).await?;
+            let mut batch = Batch::new();
+            push_settled(&mut batch, payment, &set, &fees, now)?;
+            batch.execute(tx).await
+        }
+
+        /// Adds to `batch` the postings of [`post_settled`], with the partner's `fees`.
+        fn push_settled<'q>(
+            batch: &mut Batch<'q>,
+            payment: &'q Payment,
+            set: &PostingSet,
+            fees: &FeeSchedule,
+            now: OffsetDateTime,
+        ) -> Result<()> {
             let method = match payment.payment_method {
                 MaskedMethod::Ach { .. } => FeeMethod::Ach,
                 _ => FeeMethod::Card,
             };
-            let fee = fee_schedule(&mut **tx, &payment.partner_id).await?.fee(method, payment.amount.minor());
+            let fee = fees.fee(method, payment.amount.minor());
             match PostingSet::fee(payment.id.as_str(), fee) {
-                Some(fee) => post_sets(tx, &payment.partner_id, payment.currency, &[&set, &fee], now).await,
-                None => post(tx, &payment.partner_id, payment.currency, &set, now).await,
+                Some(fee) => push_postings(batch, &payment.partner_id, payment.currency, &[set, &fee], now),
+                None => push_postings(batch, &payment.partner_id, payment.currency, &[set], now),
             }
         }
 
@@ -646,15 +776,26 @@ macro_rules! store_impl {
             object: &T,
             now: OffsetDateTime,
         ) -> Result<()> {
+            let mut batch = Batch::new();
+            push_event(&mut batch, partner, event_type, object, now)?;
+            batch.execute(tx).await
+        }
+
+        fn push_event<'q, T: serde::Serialize>(
+            batch: &mut Batch<'q>,
+            partner: &'q PartnerId,
+            event_type: &'q str,
+            object: &T,
+            now: OffsetDateTime,
+        ) -> Result<()> {
             let data = serde_json::to_string(object).map_err(|_| bad("event data"))?;
-            sqlx::query("INSERT INTO events (id, partner_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(EventId::generate().as_str())
+            batch
+                .push("INSERT INTO events (id, partner_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(EventId::generate().as_str().to_string())
                 .bind(partner.as_str())
                 .bind(event_type)
                 .bind(data)
-                .bind(to_micros(now))
-                .execute(&mut **tx)
-                .await?;
+                .bind(to_micros(now));
             Ok(())
         }
 
@@ -675,15 +816,19 @@ macro_rules! store_impl {
         }
 
         async fn insert_job(tx: &mut Tx<'_>, job: &NewJob, now: OffsetDateTime) -> Result<()> {
-            sqlx::query("INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(JobId::generate().as_str())
-                .bind(&job.kind)
+            let mut batch = Batch::new();
+            push_job(&mut batch, job, now);
+            batch.execute(tx).await
+        }
+
+        fn push_job(batch: &mut Batch<'_>, job: &NewJob, now: OffsetDateTime) {
+            batch
+                .push("INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(JobId::generate().as_str().to_string())
+                .bind(job.kind.clone())
                 .bind(job.payload.to_string())
                 .bind(to_micros(job.run_at))
-                .bind(to_micros(now))
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
+                .bind(to_micros(now));
         }
 
         async fn pr_in_tx(tx: &mut Tx<'_>, partner: &PartnerId, id: &PaymentRequestId) -> Result<Option<PaymentRequest>> {
@@ -875,6 +1020,7 @@ macro_rules! store_impl {
                     claim_billing_host(&mut tx, partner, host.as_str()).await?;
                 }
                 tx.commit().await?;
+                self.read_cache().invalidate();
                 Ok(updated)
             }
 
@@ -886,6 +1032,10 @@ macro_rules! store_impl {
             }
 
             async fn partner_by_api_key_hash(&self, key_hash: &str) -> Result<Option<(Partner, ApiKeyId)>> {
+                if let Some(found) = self.read_cache().api_key(key_hash) {
+                    return Ok(Some(found));
+                }
+                let generation = self.read_cache().generation();
                 let row = sqlx::query(concat!(
                     "SELECT ", crate::sql::partner_cols!("p."), ", k.id AS key_id FROM api_keys k \
                      JOIN partners p ON p.id = k.partner_id \
@@ -894,10 +1044,10 @@ macro_rules! store_impl {
                 .bind(key_hash)
                 .fetch_optional(self.reader())
                 .await?;
-                match row {
-                    Some(row) => Ok(Some((partner_from_row(&row)?, ApiKeyId::from_trusted(row.try_get("key_id")?)))),
-                    None => Ok(None),
-                }
+                let Some(row) = row else { return Ok(None) };
+                let found = (partner_from_row(&row)?, ApiKeyId::from_trusted(row.try_get("key_id")?));
+                self.read_cache().put_api_key(generation, key_hash, &found);
+                Ok(Some(found))
             }
 
             async fn list_api_keys(&self, partner: &PartnerId) -> Result<Vec<ApiKeyRecord>> {
@@ -934,6 +1084,7 @@ macro_rules! store_impl {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                self.read_cache().invalidate();
                 Ok(res.rows_affected() == 1)
             }
 
@@ -948,6 +1099,7 @@ macro_rules! store_impl {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                self.read_cache().invalidate();
                 Ok(res.rows_affected())
             }
 
@@ -1132,9 +1284,11 @@ macro_rules! store_impl {
                 };
                 let pr = pr_from_row(&row)?;
                 let m = &attempt.method;
-                insert_payment_method(&mut tx, partner, m, now).await?;
+                // The vault entry, method and payment go in one round trip.
+                let mut batch = Batch::new();
+                push_payment_method(&mut batch, partner, m, now)?;
                 let (method_type, brand, exp_month, exp_year, _, routing, account_type) = method_columns(&m.details);
-                let payment = sqlx::query(concat!(
+                batch.push(concat!(
                     "INSERT INTO payments (id, partner_id, source, status, amount, currency, payment_method_id, \
                      payment_request_id, reference_id, method_type, brand, funding, last4, exp_month, exp_year, \
                      routing_number, account_type, created_at, awaiting_processor) \
@@ -1151,15 +1305,14 @@ macro_rules! store_impl {
                 .bind(method_type)
                 .bind(brand)
                 .bind((method_type == "card").then_some("unknown"))
-                .bind(&m.last4)
+                .bind(m.last4.as_str())
                 .bind(exp_month)
                 .bind(exp_year)
                 .bind(routing)
                 .bind(account_type)
-                .bind(to_micros(now))
-                .fetch_one(&mut *tx)
-                .await?;
-                let payment = payment_from_row(&payment)?;
+                .bind(to_micros(now));
+                let rows = batch.fetch_all(&mut tx).await?;
+                let payment = payment_from_row(rows.last().ok_or_else(|| bad("payment just made"))?)?;
                 tx.commit().await?;
                 Ok(BeginOutcome::Started { request: pr, payment })
             }
@@ -1172,102 +1325,126 @@ macro_rules! store_impl {
                 now: OffsetDateTime,
             ) -> Result<FinishedAttempt> {
                 let mut tx = self.begin_write().await?;
-                // `awaiting_processor` makes the answer recorded once, however many callers race.
-                let payment_row = match result {
-                    AttemptResult::Approved { funding } => sqlx::query(concat!(
-                        "UPDATE payments SET status = 'completed', captured_amount = amount, funding = $3, completed_at = $4, \
-                         awaiting_processor = FALSE \
-                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
-                    ))
-                    .bind(partner.as_str())
-                    .bind(payment_id.as_str())
-                    .bind(funding.as_str())
-                    .bind(to_micros(now))
-                    .fetch_optional(&mut *tx)
-                    .await?,
-                    AttemptResult::Declined { code } => sqlx::query(concat!(
-                        "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4, awaiting_processor = FALSE \
-                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
-                    ))
-                    .bind(partner.as_str())
-                    .bind(payment_id.as_str())
-                    .bind(code.as_str())
-                    .bind(code.payer_message())
-                    .fetch_optional(&mut *tx)
-                    .await?,
-                    AttemptResult::AchSubmitted { .. } => sqlx::query(concat!(
-                        "UPDATE payments SET awaiting_processor = FALSE \
-                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
-                    ))
-                    .bind(partner.as_str())
-                    .bind(payment_id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?,
+                // First round trip: the answer, recorded once however many callers race
+                // (`awaiting_processor`), and for a capture the partner's fees.
+                let mut batch = Batch::new();
+                let approved = matches!(result, AttemptResult::Approved { .. });
+                if approved {
+                    batch.push(FEE_SCHEDULE_SQL).bind(partner.as_str());
+                }
+                match result {
+                    AttemptResult::Approved { funding } => batch
+                        .push(concat!(
+                            "UPDATE payments SET status = 'completed', captured_amount = amount, funding = $3, completed_at = $4, \
+                             awaiting_processor = FALSE \
+                             WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
+                        ))
+                        .bind(partner.as_str())
+                        .bind(payment_id.as_str())
+                        .bind(funding.as_str())
+                        .bind(to_micros(now)),
+                    AttemptResult::Declined { code } => batch
+                        .push(concat!(
+                            "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4, awaiting_processor = FALSE \
+                             WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
+                        ))
+                        .bind(partner.as_str())
+                        .bind(payment_id.as_str())
+                        .bind(code.as_str())
+                        .bind(code.payer_message()),
+                    AttemptResult::AchSubmitted { .. } => batch
+                        .push(concat!(
+                            "UPDATE payments SET awaiting_processor = FALSE \
+                             WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::sql::payment_cols!()
+                        ))
+                        .bind(partner.as_str())
+                        .bind(payment_id.as_str()),
                 };
-                let payment = payment_from_row(&payment_row.ok_or_else(|| bad("attempt is not awaiting the processor"))?)?;
+                let mut rows = batch.fetch_all(&mut tx).await?.into_iter();
+                let fees = match approved {
+                    true => Some(fee_schedule_from_row(&rows.next().ok_or_else(|| bad("fees of an unknown partner"))?)?),
+                    false => None,
+                };
+                let payment = payment_from_row(&rows.next().ok_or_else(|| bad("attempt is not awaiting the processor"))?)?;
+
+                // Second round trip: everything that follows from the answer.
+                let mut batch = Batch::new();
                 let event = match result {
                     AttemptResult::Approved { .. } => "payment.completed",
                     AttemptResult::Declined { .. } => "payment.failed",
                     AttemptResult::AchSubmitted { .. } => "payment.pending",
                 };
-                insert_event(&mut tx, partner, event, &payment, now).await?;
-                match result {
-                    AttemptResult::Approved { .. } => {
+                push_event(&mut batch, partner, event, &payment, now)?;
+                match (result, &fees) {
+                    (AttemptResult::Approved { .. }, Some(fees)) => {
                         let set = PostingSet::card_captured(payment.id.as_str(), payment.amount.minor());
-                        post_settled(&mut tx, &payment, set, now).await?;
+                        push_settled(&mut batch, &payment, &set, fees, now)?;
                     }
-                    AttemptResult::AchSubmitted { .. } => {
+                    (AttemptResult::AchSubmitted { .. }, _) => {
                         let set = PostingSet::ach_submitted(payment.id.as_str(), payment.amount.minor());
-                        post(&mut tx, partner, payment.currency, &set, now).await?;
+                        push_postings(&mut batch, partner, payment.currency, &[&set], now)?;
                     }
-                    AttemptResult::Declined { .. } => {}
+                    _ => {}
                 }
-                if let AttemptResult::AchSubmitted { settle: Some((resolution, at)) } = result {
-                    let outcome = match resolution {
-                        AchResolution::Clear => "clear".to_string(),
-                        AchResolution::Return(code) => code.as_str().to_string(),
-                    };
-                    let job = NewJob {
+                let job = match result {
+                    AttemptResult::AchSubmitted { settle: Some((resolution, at)) } => Some(NewJob {
                         kind: "ach_settlement".into(),
-                        payload: serde_json::json!({ "paymentId": payment_id.as_str(), "outcome": outcome }),
+                        payload: serde_json::json!({
+                            "paymentId": payment_id.as_str(),
+                            "outcome": match resolution {
+                                AchResolution::Clear => "clear",
+                                AchResolution::Return(code) => code.as_str(),
+                            },
+                        }),
                         run_at: *at,
-                    };
-                    insert_job(&mut tx, &job, now).await?;
+                    }),
+                    _ => None,
+                };
+                if let Some(job) = &job {
+                    push_job(&mut batch, job, now);
                 }
                 if let (Some(authorization), AttemptResult::Declined { .. }) = (&payment.authorization_id, result) {
                     // The processor refused the capture: the hold is the partner's to capture again.
-                    sqlx::query(
-                        "UPDATE authorizations SET status = 'authorized', captured_amount = 0, capture_payment_id = NULL, \
-                         captured_at = NULL, updated_at = $3 WHERE id = $1 AND capture_payment_id = $2 AND status = 'captured'",
-                    )
-                    .bind(authorization.as_str())
-                    .bind(payment_id.as_str())
-                    .bind(to_micros(now))
-                    .execute(&mut *tx)
-                    .await?;
+                    batch
+                        .push(
+                            "UPDATE authorizations SET status = 'authorized', captured_amount = 0, capture_payment_id = NULL, \
+                             captured_at = NULL, updated_at = $3 WHERE id = $1 AND capture_payment_id = $2 AND status = 'captured'",
+                        )
+                        .bind(authorization.as_str())
+                        .bind(payment_id.as_str())
+                        .bind(to_micros(now));
                 }
-                let request = match &payment.payment_request_id {
-                    None => None,
-                    Some(request_id) => Some(match result {
-                        AttemptResult::Approved { .. } => {
-                            let pr = update_request_for(&mut tx, concat!(
-                                "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
-                                 completed_at = $3, updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
-                            ), request_id.as_str(), payment_id, now).await?;
-                            insert_event(&mut tx, partner, "payment_request.completed", &pr, now).await?;
-                            pr
-                        }
-                        AttemptResult::Declined { .. } => update_request_for(&mut tx, concat!(
+                if let Some(request_id) = &payment.payment_request_id {
+                    // Must hit exactly the row this attempt holds, or something else changed it
+                    // and the transaction aborts.
+                    let sql = match result {
+                        AttemptResult::Approved { .. } => concat!(
+                            "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
+                             completed_at = $3, updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
+                        ),
+                        AttemptResult::Declined { .. } => concat!(
                             "UPDATE payment_requests SET attempt_payment_id = NULL, updated_at = $3 \
                              WHERE id = $1 AND attempt_payment_id = $2 \
                              RETURNING ", crate::sql::pr_cols!()
-                        ), request_id.as_str(), payment_id, now).await?,
-                        AttemptResult::AchSubmitted { .. } => update_request_for(&mut tx, concat!(
+                        ),
+                        AttemptResult::AchSubmitted { .. } => concat!(
                             "UPDATE payment_requests SET status = 'processing', payment_id = $2, attempt_payment_id = NULL, \
                              updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::sql::pr_cols!()
-                        ), request_id.as_str(), payment_id, now).await?,
-                    }),
+                        ),
+                    };
+                    batch.push(sql).bind(request_id.as_str()).bind(payment_id.as_str()).bind(to_micros(now));
+                }
+                let rows = batch.fetch_all(&mut tx).await?;
+                let request = match &payment.payment_request_id {
+                    None => None,
+                    Some(_) => {
+                        let row = rows.first().ok_or_else(|| bad("payment request changed under its attempt"))?;
+                        Some(pr_from_row(row)?)
+                    }
                 };
+                if let (Some(pr), AttemptResult::Approved { .. }) = (&request, result) {
+                    insert_event(&mut tx, partner, "payment_request.completed", pr, now).await?;
+                }
                 tx.commit().await?;
                 Ok(FinishedAttempt { request, payment })
             }
@@ -1452,16 +1629,19 @@ macro_rules! store_impl {
 
             async fn create_payment_method(&self, partner: &PartnerId, customer: Option<&CustomerRef>, method: &NewPaymentMethod, now: OffsetDateTime) -> Result<PaymentMethod> {
                 let mut tx = self.begin_write().await?;
+                let mut batch = Batch::new();
                 if let Some(customer) = customer {
-                    ensure_customer(&mut tx, partner, customer).await?;
+                    ensure_customer(&mut tx, &mut batch, partner, customer).await?;
                 }
-                insert_payment_method(&mut tx, partner, method, now).await?;
-                let row = sqlx::query(concat!("SELECT ", crate::sql::pm_cols!(), " FROM payment_methods WHERE id = $1"))
-                    .bind(method.id.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
+                push_payment_method(&mut batch, partner, method, now)?;
+                batch
+                    .push(concat!("SELECT ", crate::sql::pm_cols!(), " FROM payment_methods WHERE id = $1"))
+                    .bind(method.id.as_str());
+                let rows = batch.fetch_all(&mut tx).await?;
+                let row = rows.last().ok_or_else(|| bad("payment method just made"))?;
+                let method = pm_from_row(row)?;
                 tx.commit().await?;
-                pm_from_row(&row)
+                Ok(method)
             }
 
             async fn payment_method(&self, partner: &PartnerId, id: &PaymentMethodId) -> Result<Option<PaymentMethod>> {
@@ -1562,17 +1742,25 @@ macro_rules! store_impl {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                self.read_cache().invalidate();
                 Ok(())
             }
 
             async fn tax_rates(&self, partner: &PartnerId) -> Result<TaxRates> {
+                if let Some(rates) = self.read_cache().tax_rates(partner) {
+                    return Ok(rates);
+                }
+                let generation = self.read_cache().generation();
                 let rows = sqlx::query("SELECT code, rate_e4 FROM tax_rates WHERE partner_id = $1")
                     .bind(partner.as_str())
                     .fetch_all(self.reader())
                     .await?;
-                rows.iter()
+                let rates = rows
+                    .iter()
                     .map(|row| Ok((row.try_get::<String, _>("code")?, TaxRate::from_e4(row.try_get("rate_e4")?))))
-                    .collect()
+                    .collect::<Result<TaxRates>>()?;
+                self.read_cache().put_tax_rates(generation, partner, &rates);
+                Ok(rates)
             }
 
             async fn begin_payment(&self, partner: &PartnerId, new: &NewApiPayment, now: OffsetDateTime) -> Result<Begun<Payment>> {
@@ -1581,11 +1769,13 @@ macro_rules! store_impl {
                     tx.rollback().await?;
                     return Ok(Begun::Existing(existing));
                 }
-                ensure_customer(&mut tx, partner, &new.customer).await?;
-                ensure_method(&mut tx, partner, &new.method, now).await?;
+                // The new customer, vault entry, method and the payment go in one round trip.
+                let mut batch = Batch::new();
+                ensure_customer(&mut tx, &mut batch, partner, &new.customer).await?;
+                ensure_method(&mut tx, &mut batch, partner, &new.method, now).await?;
                 let (last4, details) = new.method.parts();
                 let (method_type, brand, exp_month, exp_year, _, routing, account_type) = method_columns(details);
-                let row = sqlx::query(concat!(
+                batch.push(concat!(
                     "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, payment_method_id, \
                      method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, invoice_id, \
                      invoice, dynamic_descriptor, awaiting_processor, created_at, idempotency_key) \
@@ -1610,10 +1800,9 @@ macro_rules! store_impl {
                 .bind(to_json(&new.invoice)?)
                 .bind(new.dynamic_descriptor.as_ref().map(to_json).transpose()?)
                 .bind(to_micros(now))
-                .bind(new.idempotency_key.as_deref())
-                .fetch_one(&mut *tx)
-                .await?;
-                let payment = payment_from_row(&row)?;
+                .bind(new.idempotency_key.as_deref());
+                let rows = batch.fetch_all(&mut tx).await?;
+                let payment = payment_from_row(rows.last().ok_or_else(|| bad("payment just made"))?)?;
                 tx.commit().await?;
                 Ok(Begun::Started(payment))
             }
@@ -1631,11 +1820,12 @@ macro_rules! store_impl {
                         return Ok(Begun::Existing(auth_from_row(&row)?));
                     }
                 }
-                ensure_customer(&mut tx, partner, &new.customer).await?;
-                ensure_method(&mut tx, partner, &new.method, now).await?;
+                let mut batch = Batch::new();
+                ensure_customer(&mut tx, &mut batch, partner, &new.customer).await?;
+                ensure_method(&mut tx, &mut batch, partner, &new.method, now).await?;
                 let (last4, details) = new.method.parts();
                 let (method_type, brand, exp_month, exp_year, _, _, _) = method_columns(details);
-                let row = sqlx::query(concat!(
+                batch.push(concat!(
                     "INSERT INTO authorizations (id, partner_id, status, amount, currency, customer_id, payment_method_id, \
                      method_type, brand, funding, last4, exp_month, exp_year, invoice_id, invoice, dynamic_descriptor, \
                      created_at, updated_at, expires_at, idempotency_key) \
@@ -1658,10 +1848,9 @@ macro_rules! store_impl {
                 .bind(new.dynamic_descriptor.as_ref().map(to_json).transpose()?)
                 .bind(to_micros(now))
                 .bind(to_micros(new.expires_at))
-                .bind(new.idempotency_key.as_deref())
-                .fetch_one(&mut *tx)
-                .await?;
-                let auth = auth_from_row(&row)?;
+                .bind(new.idempotency_key.as_deref());
+                let rows = batch.fetch_all(&mut tx).await?;
+                let auth = auth_from_row(rows.last().ok_or_else(|| bad("authorization just made"))?)?;
                 tx.commit().await?;
                 Ok(Begun::Started(auth))
             }
@@ -2572,3 +2761,23 @@ macro_rules! store_impl {
 pub(crate) use {
     auth_cols, customer_cols, partner_cols, payment_cols, pm_cols, pr_cols, refund_cols, store_impl,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::renumber_params;
+
+    #[test]
+    fn renumbering_shifts_every_parameter_and_nothing_else() {
+        assert_eq!(
+            renumber_params("UPDATE t SET a = $2, b = $10 WHERE id = $1 AND c = $2", 7),
+            "UPDATE t SET a = $9, b = $17 WHERE id = $8 AND c = $9"
+        );
+        assert_eq!(
+            renumber_params("SELECT 1 WHERE x = 'a'", 3),
+            "SELECT 1 WHERE x = 'a'"
+        );
+        assert_eq!(renumber_params("VALUES ($1)", 0), "VALUES ($1)");
+        // A `$` that is not a parameter stays as it is.
+        assert_eq!(renumber_params("a $ b $x", 4), "a $ b $x");
+    }
+}

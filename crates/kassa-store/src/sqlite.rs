@@ -40,6 +40,7 @@ use sqlx::sqlite::{
 use sqlx::Connection as _;
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
+use crate::cache::ReadCache;
 use crate::{ConnectOptions, StoreError};
 
 /// The connection settings every SQLite connection of the store uses (WAL journal,
@@ -57,6 +58,7 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
 pub struct SqliteStore {
     writer: Arc<Writer>,
     reader: SqlitePool,
+    cache: Arc<ReadCache>,
 }
 
 impl SqliteStore {
@@ -83,6 +85,7 @@ impl SqliteStore {
         Ok(Self {
             writer: Writer::start(conn),
             reader,
+            cache: Arc::default(),
         })
     }
 
@@ -99,6 +102,10 @@ impl SqliteStore {
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
+    }
+
+    fn read_cache(&self) -> &ReadCache {
+        &self.cache
     }
 
     /// Starts a write transaction in the open batch (see the module documentation).
@@ -410,7 +417,8 @@ crate::sql::store_impl!(
     SqliteStore,
     sqlx::Sqlite,
     sqlx::sqlite::SqliteRow,
-    skip_locked = ""
+    skip_locked = "",
+    multi_statement = true
 );
 
 crate::webhook::webhook_store_impl!(

@@ -671,6 +671,7 @@ macro_rules! webhook_store_impl {
                     // Each partner's enabled endpoints, read once per batch. One deleted or
                     // disabled while this runs may still get a delivery: the worker ends it unsent.
                     let mut endpoints: HashMap<String, Vec<(String, EventFilter, i64)>> = HashMap::new();
+                    let mut dispatched = Vec::with_capacity(events.len());
                     for event in &events {
                         let event_id: String = event.try_get("id")?;
                         let partner: String = event.try_get("partner_id")?;
@@ -726,13 +727,22 @@ macro_rules! webhook_store_impl {
                                 .await?;
                             report.deliveries += 1;
                         }
-                        sqlx::query("UPDATE events SET dispatched_at = $2 WHERE id = $1")
-                            .bind(&event_id)
-                            .bind(to_micros(now))
-                            .execute(&mut *tx)
-                            .await?;
-                        report.events += 1;
+                        dispatched.push(event_id);
                     }
+                    // Every event of the batch marked in one statement: the dispatcher holds the
+                    // (SQLite) write connection meanwhile, and payments wait for it.
+                    let mut sql = String::from("UPDATE events SET dispatched_at = $1 WHERE id IN (");
+                    for i in 0..dispatched.len() {
+                        sql.push_str(if i == 0 { "$" } else { ", $" });
+                        sql.push_str(&(i + 2).to_string());
+                    }
+                    sql.push(')');
+                    let mut update = sqlx::query(&sql).bind(to_micros(now));
+                    for id in &dispatched {
+                        update = update.bind(id.as_str());
+                    }
+                    update.execute(&mut *tx).await?;
+                    report.events = dispatched.len();
                     tx.commit().await?;
                     Ok(report)
                 }

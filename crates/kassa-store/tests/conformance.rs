@@ -358,6 +358,15 @@ async fn api_keys_are_found_listed_and_revoked() {
             "[{name}] scoped by partner"
         );
 
+        // Found keys are kept in memory between requests: revoking must still end one at once.
+        assert!(
+            store
+                .partner_by_api_key_hash(&k1.key_hash)
+                .await
+                .unwrap()
+                .is_some(),
+            "[{name}] k1 works before it is revoked"
+        );
         let revoked_at = now();
         assert!(
             store
@@ -463,6 +472,16 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         for p in [&a, &b] {
             store.create_partner(p, None).await.unwrap();
         }
+        // The partner behind an API key is kept in memory between requests; looked up here
+        // before the change, it must come back changed after it.
+        let key = api_key(&a.id, "cli", now());
+        store.create_api_key(&key).await.unwrap();
+        let (before, _) = store
+            .partner_by_api_key_hash(&key.key_hash)
+            .await
+            .unwrap()
+            .expect("key found");
+        assert_eq!(before.name, a.name, "[{name}] the partner before");
         let old_host = a.billing_host.clone().unwrap();
         let new_host =
             BillingHost::parse(&format!("new-{}.example.test", common::token())).unwrap();
@@ -494,6 +513,15 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             store.partner_by_id(&a.id).await.unwrap(),
             Some(expected.clone()),
             "[{name}] stored"
+        );
+        assert_eq!(
+            store
+                .partner_by_api_key_hash(&key.key_hash)
+                .await
+                .unwrap()
+                .map(|(p, _)| p),
+            Some(expected.clone()),
+            "[{name}] the API key's partner is the changed one at once"
         );
         assert_eq!(
             store.partner_by_host(new_host.as_str()).await.unwrap(),

@@ -586,6 +586,17 @@ async fn tax_rates_are_set_per_partner_and_code() {
         assert_eq!(rates.get("FR020100"), Some(TaxRate::from_e4(0)));
         assert_eq!(rates.get("p0000000"), None, "codes are exact");
         assert_eq!(store.tax_rates(&other).await.unwrap(), TaxRates::new());
+
+        // Rates are kept in memory between requests; a new rate is seen at once all the same.
+        store
+            .set_tax_rate(&partner, "P0000000", TaxRate::parse("9").unwrap(), now())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.tax_rates(&partner).await.unwrap().get("P0000000"),
+            Some(TaxRate::parse("9").unwrap()),
+            "[{name}] a changed rate is read back at once"
+        );
     }
 }
 
@@ -724,5 +735,63 @@ async fn an_idempotency_key_finds_what_the_first_request_made() {
             CaptureOutcome::Existing(found) => assert_eq!(found.id, payment.id),
             other => panic!("[{name}] {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn a_sale_that_fails_part_way_leaves_none_of_its_rows() {
+    for (name, store) in backends().await.iter() {
+        let partner = new_partner(name, store).await;
+        let at = micros(instant_in(2032));
+        let sale = |payment_id: PaymentId| {
+            let c = customer(&partner, at);
+            let method = new_method(&c.id);
+            NewApiPayment {
+                payment_id,
+                idempotency_key: None,
+                amount: usd(2_500),
+                method: MethodUse::New(method),
+                customer: CustomerRef::New(c),
+                invoice: invoice("25.00"),
+                dynamic_descriptor: None,
+            }
+        };
+        let first = sale(PaymentId::generate());
+        assert!(matches!(
+            store.begin_payment(&partner, &first, at).await,
+            Ok(Begun::Started(_))
+        ));
+        // The customer, vault entry and method go in one round trip with the payment, which
+        // then fails (its id is taken): none of them may stay.
+        let clash = sale(first.payment_id.clone());
+        let failed = store.begin_payment(&partner, &clash, at).await;
+        assert!(failed.is_err(), "[{name}] {failed:?}");
+        assert_eq!(
+            store.customer(&partner, clash.customer.id()).await.unwrap(),
+            None,
+            "[{name}] no customer left behind"
+        );
+        assert_eq!(
+            store
+                .payment_method(&partner, clash.method.id())
+                .await
+                .unwrap(),
+            None,
+            "[{name}] no payment method left behind"
+        );
+        // And the next write goes through as usual.
+        let next = sale(PaymentId::generate());
+        assert!(
+            matches!(
+                store.begin_payment(&partner, &next, at).await,
+                Ok(Begun::Started(_))
+            ),
+            "[{name}]"
+        );
+        assert!(store
+            .customer(&partner, next.customer.id())
+            .await
+            .unwrap()
+            .is_some());
     }
 }
