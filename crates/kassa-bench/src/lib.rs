@@ -354,7 +354,7 @@ async fn bench_backend(
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let mut target = Target {
+    let target = Target {
         base,
         key: partner.api_key.expose().clone(),
         client,
@@ -362,71 +362,136 @@ async fn bench_backend(
         run_id: kassa_core::id::random_base62(6),
         open_pages: Vec::new(),
     };
-    let result = async {
-        for _ in 0..8 {
-            let page = target.create_request().await.map_err(anyhow::Error::msg)?;
-            target.open_pages.push(page);
-        }
-        let target = Arc::new(target);
-        // Warm up: connections, caches, prepared statements.
-        for w in Workload::ALL {
-            for _ in 0..5 {
-                target.op(w).await.map_err(anyhow::Error::msg)?;
-            }
-        }
-        let mut workloads = Vec::new();
-        for w in Workload::ALL {
-            let mut levels = Vec::new();
-            for &c in &options.concurrency {
-                let before = store.group_commit_stats();
-                let mut stats = closed_loop(&target, w, c, options.seconds).await;
-                stats.commits = commits_between(before, store.group_commit_stats());
-                eprintln!(
-                    "  {name:<10} {:?} c={c:<3} {:>9.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
-                    w,
-                    stats.rate(),
-                    stats.p50_ms(),
-                    stats.p99_ms(),
-                    stats.errors
-                );
-                levels.push((c, stats));
-            }
-            workloads.push((w, levels));
-        }
-        let peak = workloads
-            .iter()
-            .find(|(w, _)| *w == Workload::Sale)
-            .map(|(_, l)| l.iter().map(|(_, s)| s.rate()).fold(0.0, f64::max))
-            .unwrap_or(0.0);
-        let half_peak = if peak > 0.0 {
-            let rate = peak / 2.0;
-            let before = store.group_commit_stats();
-            let mut stats = open_loop(&target, Workload::Sale, rate, options.seconds).await;
-            stats.commits = commits_between(before, store.group_commit_stats());
-            eprintln!(
-                "  {name:<10} Sale open loop at {rate:.1}/s: p50 {:.2} ms  p99 {:.2} ms  errors {}",
-                stats.p50_ms(),
-                stats.p99_ms(),
-                stats.errors
-            );
-            Some((rate, stats))
-        } else {
-            None
-        };
-        anyhow::Ok(BackendReport {
-            name,
-            durability: Vec::new(),
-            workloads,
-            raw: Vec::new(),
-            half_peak,
-        })
-    }
-    .await;
+    // The load generator runs on a thread and runtime of its own, as a separate process would:
+    // its timing is then not at the mercy of the server's task queues.
+    let loadgen = LoadGen::start()?;
+    let result = loadgen
+        .run(drive(target, options.clone(), store, name))
+        .await;
+    drop(loadgen);
     let _ = stop.send(());
     let _ = server.await;
     worker.abort();
     let _ = worker.await;
     result
+}
+
+/// Runs every workload against `target` (on the load generator's runtime): warm-up, the
+/// closed loops at each concurrency, then the open loop at half the peak sale rate.
+async fn drive(
+    mut target: Target,
+    options: BenchOptions,
+    store: Arc<dyn kassa_store::Store>,
+    name: &'static str,
+) -> anyhow::Result<BackendReport> {
+    for _ in 0..8 {
+        let page = target.create_request().await.map_err(anyhow::Error::msg)?;
+        target.open_pages.push(page);
+    }
+    let target = Arc::new(target);
+    // Warm up: connections, caches, prepared statements.
+    for w in Workload::ALL {
+        for _ in 0..5 {
+            target.op(w).await.map_err(anyhow::Error::msg)?;
+        }
+    }
+    let mut workloads = Vec::new();
+    for w in Workload::ALL {
+        let mut levels = Vec::new();
+        for &c in &options.concurrency {
+            let before = store.group_commit_stats();
+            let mut stats = closed_loop(&target, w, c, options.seconds).await;
+            stats.commits = commits_between(before, store.group_commit_stats());
+            eprintln!(
+                "  {name:<10} {:?} c={c:<3} {:>9.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+                w,
+                stats.rate(),
+                stats.p50_ms(),
+                stats.p99_ms(),
+                stats.errors
+            );
+            levels.push((c, stats));
+        }
+        workloads.push((w, levels));
+    }
+    let peak = workloads
+        .iter()
+        .find(|(w, _)| *w == Workload::Sale)
+        .map(|(_, l)| l.iter().map(|(_, s)| s.rate()).fold(0.0, f64::max))
+        .unwrap_or(0.0);
+    let half_peak = if peak > 0.0 {
+        let rate = peak / 2.0;
+        let before = store.group_commit_stats();
+        let mut stats = open_loop(&target, Workload::Sale, rate, options.seconds).await;
+        stats.commits = commits_between(before, store.group_commit_stats());
+        eprintln!(
+            "  {name:<10} Sale open loop at {rate:.1}/s: p50 {:.2} ms  p99 {:.2} ms  errors {}",
+            stats.p50_ms(),
+            stats.p99_ms(),
+            stats.errors
+        );
+        Some((rate, stats))
+    } else {
+        None
+    };
+    anyhow::Ok(BackendReport {
+        name,
+        durability: Vec::new(),
+        workloads,
+        raw: Vec::new(),
+        half_peak,
+    })
+}
+
+/// The load generator's runtime: one thread of its own beside the server's workers.
+struct LoadGen {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoadGen {
+    fn start() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("bench-loadgen".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            })?;
+        Ok(Self {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `work` on the load generator's thread; its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.handle
+            .spawn(work)
+            .await
+            .context("the load generator stopped")?
+    }
+}
+
+impl Drop for LoadGen {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Target {
@@ -901,8 +966,9 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
         "Made by `kassa bench`; where the time goes, and what would go faster, is in \
          `docs/performance.md`. Kassa runs in-process on 127.0.0.1 with the same \
          `App::from_config`, router and job worker as `kassa serve`, and is driven over HTTP/1.1 \
-         by reqwest from the same process and Tokio runtime — so the load generator competes \
-         with the server for the same cores. *Writes per commit* is how many write transactions \
+         by reqwest from the same process, on a thread and Tokio runtime of its own (as a \
+         separate process would be) — so the load generator still competes with the server for \
+         the same cores. *Writes per commit* is how many write transactions \
          shared each SQLite commit (group commit; two per sale).\n"
     );
     let _ = writeln!(md, "## Machine and settings\n");
