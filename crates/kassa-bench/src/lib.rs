@@ -858,7 +858,10 @@ impl RawPg {
         }
         out.push((
             "pool".into(),
-            "Kassa: 8 connections (ConnectOptions::default); raw loop: c connections".into(),
+            format!(
+                "Kassa: {} connections (`databaseMaxConnections`, default); raw loop: c connections",
+                Config::default().database_max_connections
+            ),
         ));
         Ok(out)
     }
