@@ -1,11 +1,12 @@
-//! What nearly every API request reads — the partner behind an API key, and the partner's tax
-//! rates — kept in memory for at most [`TTL`], so a busy API does not pay a database round trip
-//! for them on every request.
+//! What every API request reads first — the partner behind its API key — kept in memory for at
+//! most [`TTL`], so a busy API does not pay a database round trip for it on every request.
 //!
-//! - This store's own changes (revoking a key, new settings, a new tax rate) empty the cache
-//!   when they commit: through this instance they take effect at once.
+//! - This store's own changes (revoking a key, new partner settings) empty the cache when they
+//!   commit: through this instance they take effect at once.
 //! - Changes made by another process (the `kassa` CLI on the same SQLite file, another
 //!   instance on the same PostgreSQL) are seen within [`TTL`].
+//! - Nothing that prices a payment is kept: tax rates and fees are read fresh every time, so a
+//!   rate set from the CLI applies to the very next sale.
 //! - Only found keys are kept: an unknown or revoked key is looked up every time, so a key
 //!   made anywhere works at once.
 //! - A lookup that started before an invalidation never stores what it read (the generation
@@ -17,8 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kassa_core::id::{ApiKeyId, PartnerId};
-use kassa_core::invoice::TaxRates;
+use kassa_core::id::ApiKeyId;
 
 use crate::model::Partner;
 
@@ -33,12 +33,10 @@ const MAX_ENTRIES: usize = 10_000;
 pub(crate) struct ReadCache {
     generation: AtomicU64,
     api_keys: Map<String, (Partner, ApiKeyId)>,
-    tax_rates: Map<PartnerId, TaxRates>,
 }
 
 impl ReadCache {
-    /// Read before the database lookup whose answer may be stored with [`Self::put_api_key`]
-    /// or [`Self::put_tax_rates`].
+    /// Read before the database lookup whose answer may be stored with [`Self::put_api_key`].
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -56,20 +54,26 @@ impl ReadCache {
         );
     }
 
-    pub(crate) fn tax_rates(&self, partner: &PartnerId) -> Option<TaxRates> {
-        self.tax_rates.get(partner)
-    }
-
-    pub(crate) fn put_tax_rates(&self, generation: u64, partner: &PartnerId, rates: &TaxRates) {
-        self.tax_rates
-            .put(&self.generation, generation, partner.clone(), rates.clone());
-    }
-
-    /// Forgets everything; called after a change to keys, partners or tax rates commits.
+    /// Forgets everything; called after a change to keys or partners commits.
     pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.api_keys.clear();
-        self.tax_rates.clear();
+    }
+
+    /// Take before committing a change to keys or partners: [`Self::invalidate`]s
+    /// when dropped, after the commit returns — or, if the caller goes away while the commit is
+    /// in flight (the write still lands), then; an old value read in the moment between is
+    /// kept for [`TTL`] at most.
+    pub(crate) fn forget_on_drop(&self) -> ForgetOnDrop<'_> {
+        ForgetOnDrop(self)
+    }
+}
+
+pub(crate) struct ForgetOnDrop<'a>(&'a ReadCache);
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.invalidate();
     }
 }
 
@@ -115,69 +119,61 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kassa_core::invoice::TaxRate;
 
-    fn rates() -> TaxRates {
-        [("VAT".to_string(), TaxRate::from_e4(2000))]
-            .into_iter()
-            .collect()
+    fn map() -> (AtomicU64, Map<String, u32>) {
+        (AtomicU64::new(0), Map::default())
     }
 
     #[test]
-    fn keeps_what_was_read_until_invalidated() {
-        let cache = ReadCache::default();
-        let partner = PartnerId::from_trusted("ptr_1".into());
-        assert_eq!(cache.tax_rates(&partner), None);
-        let generation = cache.generation();
-        cache.put_tax_rates(generation, &partner, &rates());
-        assert_eq!(cache.tax_rates(&partner), Some(rates()));
-        cache.invalidate();
-        assert_eq!(cache.tax_rates(&partner), None);
+    fn keeps_what_was_read_until_cleared() {
+        let (generation, map) = map();
+        assert_eq!(map.get("k"), None);
+        map.put(&generation, 0, "k".into(), 7);
+        assert_eq!(map.get("k"), Some(7));
+        map.clear();
+        assert_eq!(map.get("k"), None);
     }
 
     #[test]
     fn a_read_from_before_an_invalidation_is_not_kept() {
         let cache = ReadCache::default();
-        let partner = PartnerId::from_trusted("ptr_1".into());
-        let generation = cache.generation();
+        let (_, map) = map();
+        let read_at = cache.generation();
         // A change commits while the lookup is in flight…
         cache.invalidate();
         // …so what the lookup read may be the old value, and must not be kept.
-        cache.put_tax_rates(generation, &partner, &rates());
-        assert_eq!(cache.tax_rates(&partner), None);
-        let generation = cache.generation();
-        cache.put_tax_rates(generation, &partner, &rates());
-        assert_eq!(cache.tax_rates(&partner), Some(rates()));
+        map.put(&cache.generation, read_at, "k".into(), 7);
+        assert_eq!(map.get("k"), None);
+        map.put(&cache.generation, cache.generation(), "k".into(), 7);
+        assert_eq!(map.get("k"), Some(7));
+    }
+
+    #[test]
+    fn forgetting_on_drop_invalidates() {
+        let cache = ReadCache::default();
+        let before = cache.generation();
+        drop(cache.forget_on_drop());
+        assert_ne!(cache.generation(), before);
     }
 
     #[test]
     fn forgets_after_the_time_to_live() {
-        let cache = ReadCache::default();
-        let partner = PartnerId::from_trusted("ptr_1".into());
+        let (_, map) = map();
         let Some(long_ago) = Instant::now().checked_sub(TTL) else {
             return; // the machine started less than a second ago: nothing to backdate to
         };
-        cache
-            .tax_rates
-            .0
-            .lock()
-            .unwrap()
-            .insert(partner.clone(), (long_ago, rates()));
-        assert_eq!(cache.tax_rates(&partner), None);
+        map.0.lock().unwrap().insert("k".into(), (long_ago, 7));
+        assert_eq!(map.get("k"), None);
     }
 
     #[test]
     fn stays_bounded() {
-        let cache = ReadCache::default();
-        let generation = cache.generation();
+        let (generation, map) = map();
         for i in 0..MAX_ENTRIES + 5 {
-            let partner = PartnerId::from_trusted(format!("ptr_{i}"));
-            cache.put_tax_rates(generation, &partner, &TaxRates::new());
+            map.put(&generation, 0, format!("k{i}"), 1);
         }
-        let len = cache.tax_rates.0.lock().unwrap().len();
+        let len = map.0.lock().unwrap().len();
         assert!(len <= MAX_ENTRIES, "{len} entries");
-        assert!(cache
-            .tax_rates(&PartnerId::from_trusted(format!("ptr_{}", MAX_ENTRIES + 4)))
-            .is_some());
+        assert_eq!(map.get(&format!("k{}", MAX_ENTRIES + 4)), Some(1));
     }
 }

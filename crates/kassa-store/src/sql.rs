@@ -94,6 +94,10 @@ pub(crate) fn like_contains(q: &str) -> String {
 /// multi-statement query whose earlier statements bind `offset` values. Parameters are the only
 /// `$` in Kassa's SQL (no string literal holds one).
 pub(crate) fn renumber_params(sql: &str, offset: usize) -> String {
+    debug_assert!(
+        !param_in_literal(sql),
+        "a `$n` inside a string literal would be renumbered: {sql}"
+    );
     let mut out = String::with_capacity(sql.len() + 16);
     let mut rest = sql;
     while let Some(at) = rest.find('$') {
@@ -108,6 +112,20 @@ pub(crate) fn renumber_params(sql: &str, offset: usize) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Whether a `$` followed by a digit appears inside a `'…'` literal of `sql`.
+fn param_in_literal(sql: &str) -> bool {
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => quoted = !quoted,
+            '$' if quoted && chars.peek().is_some_and(char::is_ascii_digit) => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Implements [`crate::Store`] for `$store`, which must offer `reader()`, `read_cache()` and
@@ -1019,8 +1037,8 @@ macro_rules! store_impl {
                 if let (Some(_), Some(host)) = (&updated, &s.billing_host) {
                     claim_billing_host(&mut tx, partner, host.as_str()).await?;
                 }
+                let _forget = self.read_cache().forget_on_drop();
                 tx.commit().await?;
-                self.read_cache().invalidate();
                 Ok(updated)
             }
 
@@ -1083,8 +1101,8 @@ macro_rules! store_impl {
                 .bind(to_micros(now))
                 .execute(&mut *tx)
                 .await?;
+                let _forget = self.read_cache().forget_on_drop();
                 tx.commit().await?;
-                self.read_cache().invalidate();
                 Ok(res.rows_affected() == 1)
             }
 
@@ -1098,8 +1116,8 @@ macro_rules! store_impl {
                 .bind(to_micros(now))
                 .execute(&mut *tx)
                 .await?;
+                let _forget = self.read_cache().forget_on_drop();
                 tx.commit().await?;
-                self.read_cache().invalidate();
                 Ok(res.rows_affected())
             }
 
@@ -1742,25 +1760,19 @@ macro_rules! store_impl {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                self.read_cache().invalidate();
                 Ok(())
             }
 
             async fn tax_rates(&self, partner: &PartnerId) -> Result<TaxRates> {
-                if let Some(rates) = self.read_cache().tax_rates(partner) {
-                    return Ok(rates);
-                }
-                let generation = self.read_cache().generation();
+                // Read fresh every time (not cached): a rate set from the CLI prices the very
+                // next sale.
                 let rows = sqlx::query("SELECT code, rate_e4 FROM tax_rates WHERE partner_id = $1")
                     .bind(partner.as_str())
                     .fetch_all(self.reader())
                     .await?;
-                let rates = rows
-                    .iter()
+                rows.iter()
                     .map(|row| Ok((row.try_get::<String, _>("code")?, TaxRate::from_e4(row.try_get("rate_e4")?))))
-                    .collect::<Result<TaxRates>>()?;
-                self.read_cache().put_tax_rates(generation, partner, &rates);
-                Ok(rates)
+                    .collect()
             }
 
             async fn begin_payment(&self, partner: &PartnerId, new: &NewApiPayment, now: OffsetDateTime) -> Result<Begun<Payment>> {
@@ -2779,5 +2791,16 @@ mod tests {
         assert_eq!(renumber_params("VALUES ($1)", 0), "VALUES ($1)");
         // A `$` that is not a parameter stays as it is.
         assert_eq!(renumber_params("a $ b $x", 4), "a $ b $x");
+    }
+
+    #[test]
+    fn a_parameter_inside_a_literal_is_caught() {
+        assert!(super::param_in_literal("SELECT '$1' WHERE a = $2"));
+        assert!(!super::param_in_literal(
+            "SELECT 'a$' WHERE a = $2 AND b = 'x'"
+        ));
+        assert!(!super::param_in_literal(
+            "UPDATE t SET s = 'done' WHERE id = $1"
+        ));
     }
 }

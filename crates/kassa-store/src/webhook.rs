@@ -737,7 +737,9 @@ macro_rules! webhook_store_impl {
                         sql.push_str(&(i + 2).to_string());
                     }
                     sql.push(')');
-                    let mut update = sqlx::query(&sql).bind(to_micros(now));
+                    // Not kept prepared: its text varies with the batch's size, and up to 100
+                    // variants would push the payment statements out of the statement cache.
+                    let mut update = sqlx::query(&sql).persistent(false).bind(to_micros(now));
                     for id in &dispatched {
                         update = update.bind(id.as_str());
                     }

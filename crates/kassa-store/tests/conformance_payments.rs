@@ -587,7 +587,7 @@ async fn tax_rates_are_set_per_partner_and_code() {
         assert_eq!(rates.get("p0000000"), None, "codes are exact");
         assert_eq!(store.tax_rates(&other).await.unwrap(), TaxRates::new());
 
-        // Rates are kept in memory between requests; a new rate is seen at once all the same.
+        // A new rate is seen at once.
         store
             .set_tax_rate(&partner, "P0000000", TaxRate::parse("9").unwrap(), now())
             .await
