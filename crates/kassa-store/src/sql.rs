@@ -114,6 +114,56 @@ pub(crate) fn renumber_params(sql: &str, offset: usize) -> String {
     out
 }
 
+/// A value a [`Batch`](store_impl) binds, made owned: a batch's arguments outlive the caller's
+/// borrows, since its first round trip may run in a task of its own (see `sqlite.rs`).
+pub(crate) trait OwnedArg {
+    type Owned: Send + 'static;
+    fn owned(self) -> Self::Owned;
+}
+
+impl OwnedArg for &str {
+    type Owned = String;
+    fn owned(self) -> String {
+        self.to_string()
+    }
+}
+
+impl OwnedArg for Option<&str> {
+    type Owned = Option<String>;
+    fn owned(self) -> Option<String> {
+        self.map(str::to_string)
+    }
+}
+
+impl OwnedArg for &[u8] {
+    type Owned = Vec<u8>;
+    fn owned(self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
+macro_rules! owned_as_is {
+    ($($t:ty),*) => {$(
+        impl OwnedArg for $t {
+            type Owned = $t;
+            fn owned(self) -> $t {
+                self
+            }
+        }
+    )*};
+}
+
+owned_as_is!(
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    i32,
+    Option<i32>,
+    bool,
+    Vec<u8>
+);
+
 /// Whether a `$` followed by a digit appears inside a `'…'` literal of `sql`.
 fn param_in_literal(sql: &str) -> bool {
     let mut quoted = false;
@@ -179,14 +229,14 @@ macro_rules! store_impl {
         /// `;`-separated query with the parameters renumbered: one round trip to the
         /// connection's thread instead of one per statement, which is what a write costs most
         /// there. Elsewhere (PostgreSQL) they run one after the other, as separate queries.
-        struct Batch<'q> {
+        struct Batch {
             /// One entry per round trip: its SQL and its arguments.
-            queries: Vec<(String, <$db as sqlx::Database>::Arguments<'q>)>,
+            queries: Vec<(String, <$db as sqlx::Database>::Arguments<'static>)>,
             /// The first value that could not be encoded, reported when the batch runs.
             error: Option<sqlx::error::BoxDynError>,
         }
 
-        impl<'q> Batch<'q> {
+        impl Batch {
             fn new() -> Self {
                 Self { queries: Vec::new(), error: None }
             }
@@ -206,10 +256,11 @@ macro_rules! store_impl {
 
             fn bind<T>(&mut self, value: T) -> &mut Self
             where
-                T: 'q + sqlx::Encode<'q, $db> + sqlx::Type<$db>,
+                T: crate::sql::OwnedArg,
+                T::Owned: sqlx::Encode<'static, $db> + sqlx::Type<$db>,
             {
                 let (_, args) = self.queries.last_mut().expect("Batch::bind after Batch::push");
-                if let Err(e) = sqlx::Arguments::add(args, value) {
+                if let Err(e) = sqlx::Arguments::add(args, value.owned()) {
                     self.error.get_or_insert(e);
                 }
                 self
@@ -222,7 +273,7 @@ macro_rules! store_impl {
                 }
                 let mut rows = Vec::new();
                 for (sql, args) in self.queries {
-                    rows.extend(sqlx::query_with(&sql, args).fetch_all(&mut **tx).await?);
+                    rows.extend(backend_fetch(tx, sql, args).await?);
                 }
                 Ok(rows)
             }
@@ -489,7 +540,7 @@ macro_rules! store_impl {
             batch.execute(tx).await
         }
 
-        fn push_customer<'q>(batch: &mut Batch<'q>, c: &'q Customer) {
+        fn push_customer(batch: &mut Batch, c: &Customer) {
             batch
                 .push(
                     "INSERT INTO customers (id, partner_id, first_name, last_name, email, merchant_customer_ref_id, \
@@ -507,11 +558,11 @@ macro_rules! store_impl {
         }
 
         /// Adds a new customer to `batch`, or checks an existing one belongs to the partner.
-        async fn ensure_customer<'q>(
+        async fn ensure_customer(
             tx: &mut Tx<'_>,
-            batch: &mut Batch<'q>,
+            batch: &mut Batch,
             partner: &PartnerId,
-            customer: &'q CustomerRef,
+            customer: &CustomerRef,
         ) -> Result<()> {
             match customer {
                 CustomerRef::New(c) => {
@@ -519,21 +570,22 @@ macro_rules! store_impl {
                     Ok(())
                 }
                 CustomerRef::Existing(id) => {
-                    let found: Option<i64> = sqlx::query_scalar("SELECT seq FROM customers WHERE partner_id = $1 AND id = $2")
+                    let mut check = Batch::new();
+                    check
+                        .push("SELECT seq FROM customers WHERE partner_id = $1 AND id = $2")
                         .bind(partner.as_str())
-                        .bind(id.as_str())
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                    found.map(|_| ()).ok_or_else(|| bad("customer of another partner"))
+                        .bind(id.as_str());
+                    let found = check.fetch_all(tx).await?;
+                    found.first().map(|_| ()).ok_or_else(|| bad("customer of another partner"))
                 }
             }
         }
 
         /// Adds the vault entry and the masked payment method row to `batch`.
-        fn push_payment_method<'q>(
-            batch: &mut Batch<'q>,
-            partner: &'q PartnerId,
-            m: &'q NewPaymentMethod,
+        fn push_payment_method(
+            batch: &mut Batch,
+            partner: &PartnerId,
+            m: &NewPaymentMethod,
             now: OffsetDateTime,
         ) -> Result<()> {
             batch
@@ -576,24 +628,23 @@ macro_rules! store_impl {
 
         /// Adds a new method (vaulted) to `batch`, or checks a stored one is the partner's and
         /// not deleted.
-        async fn ensure_method<'q>(
+        async fn ensure_method(
             tx: &mut Tx<'_>,
-            batch: &mut Batch<'q>,
-            partner: &'q PartnerId,
-            method: &'q MethodUse,
+            batch: &mut Batch,
+            partner: &PartnerId,
+            method: &MethodUse,
             now: OffsetDateTime,
         ) -> Result<()> {
             match method {
                 MethodUse::New(m) => push_payment_method(batch, partner, m, now),
                 MethodUse::Existing { id, .. } => {
-                    let found: Option<i64> = sqlx::query_scalar(
-                        "SELECT seq FROM payment_methods WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL",
-                    )
-                    .bind(partner.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                    found.map(|_| ()).ok_or_else(|| bad("payment method missing or deleted"))
+                    let mut check = Batch::new();
+                    check
+                        .push("SELECT seq FROM payment_methods WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL")
+                        .bind(partner.as_str())
+                        .bind(id.as_str());
+                    let found = check.fetch_all(tx).await?;
+                    found.first().map(|_| ()).ok_or_else(|| bad("payment method missing or deleted"))
                 }
             }
         }
@@ -601,12 +652,12 @@ macro_rules! store_impl {
         /// The payment an earlier request under this `Idempotency-Key` made, if any.
         async fn payment_by_key(tx: &mut Tx<'_>, partner: &PartnerId, key: Option<&str>) -> Result<Option<Payment>> {
             let Some(key) = key else { return Ok(None) };
-            let row = sqlx::query(concat!("SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 AND idempotency_key = $2"))
+            let mut find = Batch::new();
+            find.push(concat!("SELECT ", crate::sql::payment_cols!(), " FROM payments WHERE partner_id = $1 AND idempotency_key = $2"))
                 .bind(partner.as_str())
-                .bind(key)
-                .fetch_optional(&mut **tx)
-                .await?;
-            row.as_ref().map(payment_from_row).transpose()
+                .bind(key);
+            let rows = find.fetch_all(tx).await?;
+            rows.first().map(payment_from_row).transpose()
         }
 
         async fn auth_in_tx(tx: &mut Tx<'_>, partner: &PartnerId, id: &AuthorizationId) -> Result<Option<Authorization>> {
@@ -646,9 +697,9 @@ macro_rules! store_impl {
 
         /// Adds the postings of every set to `batch` as one multi-row `INSERT`; each set is
         /// checked balanced first.
-        fn push_postings<'q>(
-            batch: &mut Batch<'q>,
-            partner: &'q PartnerId,
+        fn push_postings(
+            batch: &mut Batch,
+            partner: &PartnerId,
             currency: Currency,
             sets: &[&PostingSet],
             now: OffsetDateTime,
@@ -725,9 +776,9 @@ macro_rules! store_impl {
         }
 
         /// Adds to `batch` the postings of [`post_settled`], with the partner's `fees`.
-        fn push_settled<'q>(
-            batch: &mut Batch<'q>,
-            payment: &'q Payment,
+        fn push_settled(
+            batch: &mut Batch,
+            payment: &Payment,
             set: &PostingSet,
             fees: &FeeSchedule,
             now: OffsetDateTime,
@@ -799,10 +850,10 @@ macro_rules! store_impl {
             batch.execute(tx).await
         }
 
-        fn push_event<'q, T: serde::Serialize>(
-            batch: &mut Batch<'q>,
-            partner: &'q PartnerId,
-            event_type: &'q str,
+        fn push_event<T: serde::Serialize>(
+            batch: &mut Batch,
+            partner: &PartnerId,
+            event_type: &str,
             object: &T,
             now: OffsetDateTime,
         ) -> Result<()> {
@@ -839,7 +890,7 @@ macro_rules! store_impl {
             batch.execute(tx).await
         }
 
-        fn push_job(batch: &mut Batch<'_>, job: &NewJob, now: OffsetDateTime) {
+        fn push_job(batch: &mut Batch, job: &NewJob, now: OffsetDateTime) {
             batch
                 .push("INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(JobId::generate().as_str().to_string())
@@ -1262,8 +1313,10 @@ macro_rules! store_impl {
                 attempt: &NewAttempt,
                 now: OffsetDateTime,
             ) -> Result<BeginOutcome> {
-                let mut tx = self.begin_write().await?;
-                let claimed = sqlx::query(concat!(
+                // The savepoint opens with the claim, in one round trip.
+                let mut tx = self.begin_write_lazy().await?;
+                let mut claim = Batch::new();
+                claim.push(concat!(
                     "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1, updated_at = $4 \
                      WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
                      AND (expires_at IS NULL OR expires_at > $4) \
@@ -1275,9 +1328,8 @@ macro_rules! store_impl {
                 .bind(attempt.payment_id.as_str())
                 .bind(to_micros(now))
                 .bind(to_micros(now - FAILED_ATTEMPT_WINDOW))
-                .bind(MAX_FAILED_ATTEMPTS)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .bind(MAX_FAILED_ATTEMPTS);
+                let claimed = claim.fetch_all(&mut tx).await?.into_iter().next();
                 let Some(row) = claimed else {
                     let outcome = match pr_in_tx(&mut tx, partner, request).await?.map(|pr| pr.seen_at(now)) {
                         None => BeginOutcome::NotFound,
@@ -1342,7 +1394,7 @@ macro_rules! store_impl {
                 result: &AttemptResult,
                 now: OffsetDateTime,
             ) -> Result<FinishedAttempt> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.begin_write_lazy().await?;
                 // First round trip: the answer, recorded once however many callers race
                 // (`awaiting_processor`), and for a capture the partner's fees.
                 let mut batch = Batch::new();
@@ -1776,7 +1828,9 @@ macro_rules! store_impl {
             }
 
             async fn begin_payment(&self, partner: &PartnerId, new: &NewApiPayment, now: OffsetDateTime) -> Result<Begun<Payment>> {
-                let mut tx = self.begin_write().await?;
+                // Its savepoint opens with its first query (the idempotency-key lookup, the checks of a
+                // stored customer or method, or else the inserts), in the same round trip.
+                let mut tx = self.begin_write_lazy().await?;
                 if let Some(existing) = payment_by_key(&mut tx, partner, new.idempotency_key.as_deref()).await? {
                     tx.rollback().await?;
                     return Ok(Begun::Existing(existing));

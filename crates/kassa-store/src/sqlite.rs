@@ -34,8 +34,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::Connection as _;
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
@@ -110,7 +110,13 @@ impl SqliteStore {
 
     /// Starts a write transaction in the open batch (see the module documentation).
     async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        self.writer.begin().await
+        self.writer.begin(false).await
+    }
+
+    /// Starts a write transaction whose savepoint opens with its first `Batch` (one round trip
+    /// fewer); until then it must not be used as a connection (see [`WriteTx::fetch`]).
+    async fn begin_write_lazy(&self) -> Result<WriteTx, StoreError> {
+        self.writer.begin(true).await
     }
 
     /// How many write transactions were committed, in how many commits, since the store was
@@ -188,8 +194,9 @@ impl Writer {
 
     /// Starts a write transaction in the open batch. Run as a task of its own, so that a
     /// caller going away halfway (a cancelled request) cannot leave the batch half begun.
-    async fn begin(&self) -> Result<WriteTx, StoreError> {
-        tokio::spawn(begin_write(self.state.clone(), self.shared.clone()))
+    /// `lazy`: when joining an open batch, leave the savepoint to the first query.
+    async fn begin(&self, lazy: bool) -> Result<WriteTx, StoreError> {
+        tokio::spawn(begin_write(self.state.clone(), self.shared.clone(), lazy))
             .await
             .map_err(|e| StoreError::NotCommitted(format!("the write could not begin: {e}")))?
     }
@@ -198,6 +205,7 @@ impl Writer {
 async fn begin_write(
     state: Arc<Mutex<WriterState>>,
     shared: Arc<Shared>,
+    lazy: bool,
 ) -> Result<WriteTx, StoreError> {
     shared.waiting.fetch_add(1, Ordering::SeqCst);
     let mut state = state.lock_owned().await;
@@ -216,11 +224,15 @@ async fn begin_write(
         state.batch = Some(watch::Sender::new(None));
         state.members = 0;
         state.opened = Instant::now();
-    } else if let Err(e) = sqlx::Executor::execute(&mut state.conn, "SAVEPOINT kassa_write").await {
-        state.abort_batch(&e).await;
-        return Err(e.into());
+        state.member_open = true;
+    } else if !lazy {
+        if let Err(e) = sqlx::Executor::execute(&mut state.conn, "SAVEPOINT kassa_write").await {
+            state.abort_batch(&e).await;
+            return Err(e.into());
+        }
+        state.member_open = true;
     }
-    state.member_open = true;
+    let savepoint_pending = !state.member_open;
     let committed = state
         .batch
         .as_ref()
@@ -230,6 +242,8 @@ async fn begin_write(
         state: Some(state),
         committed,
         shared,
+        savepoint_pending,
+        broken: false,
     })
 }
 
@@ -337,9 +351,55 @@ pub(crate) struct WriteTx {
     state: Option<OwnedMutexGuard<WriterState>>,
     committed: watch::Receiver<BatchOutcome>,
     shared: Arc<Shared>,
+    /// Begun lazily and no query run yet: its savepoint is not open (see [`WriteTx::fetch`]).
+    savepoint_pending: bool,
+    /// Its savepoint could not be opened and the batch was rolled back: nothing more may run.
+    broken: bool,
 }
 
 impl WriteTx {
+    /// Runs one query in this transaction; the rows it returns.
+    ///
+    /// The first query of a transaction begun lazily also opens its savepoint, in the same
+    /// round trip (`SAVEPOINT kassa_write;` in front of it). That round trip runs in a task of
+    /// its own, which holds the connection until it has seen how it went: whether the
+    /// savepoint opened must be known even if the caller goes away meanwhile, since rolling
+    /// back to a savepoint that is not this transaction's own would undo the writer before it.
+    pub(crate) async fn fetch(
+        &mut self,
+        sql: String,
+        args: SqliteArguments<'static>,
+    ) -> Result<Vec<SqliteRow>, StoreError> {
+        if self.broken {
+            return Err(StoreError::NotCommitted("the write could not begin".into()));
+        }
+        if !self.savepoint_pending {
+            let state = self.state.as_mut().expect("held until commit");
+            return Ok(sqlx::query_with(&sql, args)
+                .fetch_all(&mut state.conn)
+                .await?);
+        }
+        let mut state = self.state.take().expect("held until commit");
+        let shared = self.shared.clone();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = first_query(&mut state, &sql, args).await;
+            if let Err((state, _)) = reply.send((state, result)) {
+                // The caller went away: like a dropped transaction, it is rolled back by
+                // whoever takes the connection next (if its savepoint opened).
+                drop(state);
+                shared.wake.notify_one();
+            }
+        });
+        let (state, result) = answer.await.map_err(|_| {
+            StoreError::NotCommitted("the write's first query stopped unexpectedly".into())
+        })?;
+        self.savepoint_pending = !state.member_open && state.batch.is_some();
+        self.broken = !state.member_open;
+        self.state = Some(state);
+        result
+    }
+
     /// Keeps what this transaction wrote and returns once the batch holding it is durably
     /// committed; an error means none of it was written.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
@@ -396,18 +456,84 @@ impl Drop for WriteTx {
     }
 }
 
+impl WriteTx {
+    /// The connection, for statements run directly; only once the savepoint is open.
+    fn checked(&self) {
+        assert!(
+            !self.savepoint_pending && !self.broken,
+            "a write begun lazily runs its first query through a Batch (which opens its savepoint)"
+        );
+    }
+}
+
 impl Deref for WriteTx {
     type Target = SqliteConnection;
 
     fn deref(&self) -> &SqliteConnection {
+        self.checked();
         &self.state.as_ref().expect("held until commit").conn
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.checked();
         &mut self.state.as_mut().expect("held until commit").conn
     }
+}
+
+/// The first query of a lazily begun write, with its savepoint in front, on the connection
+/// (see [`WriteTx::fetch`]). Leaves `member_open` set when the savepoint opened; when it did
+/// not, rolls the batch back, as nothing about it is known any more.
+async fn first_query(
+    state: &mut WriterState,
+    sql: &str,
+    args: SqliteArguments<'static>,
+) -> Result<Vec<SqliteRow>, StoreError> {
+    use sqlx::Either;
+
+    let full = format!("SAVEPOINT kassa_write;\n{sql}");
+    let mut opened = false;
+    let mut rows = Vec::new();
+    let mut failure = None;
+    {
+        let mut stream = sqlx::Executor::fetch_many(&mut state.conn, sqlx::query_with(&full, args));
+        while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            match item {
+                // The first thing to come back is the SAVEPOINT's own result.
+                Ok(Either::Left(_)) => opened = true,
+                Ok(Either::Right(row)) => {
+                    opened = true;
+                    rows.push(row);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    if opened {
+        state.member_open = true;
+    } else {
+        let cause =
+            failure.unwrap_or_else(|| sqlx::Error::Protocol("SAVEPOINT returned nothing".into()));
+        state.abort_batch(&cause).await;
+        return Err(cause.into());
+    }
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(rows),
+    }
+}
+
+/// Runs one query of a `Batch` in the write transaction ([`WriteTx::fetch`]).
+async fn backend_fetch(
+    tx: &mut WriteTx,
+    sql: String,
+    args: SqliteArguments<'static>,
+) -> Result<Vec<SqliteRow>, StoreError> {
+    tx.fetch(sql, args).await
 }
 
 /// What the shared SQL (`sql.rs`, `webhook.rs`) calls a write transaction on this backend.
@@ -459,7 +585,7 @@ mod tests {
     }
 
     async fn insert(writer: &Writer, id: i64, parent: i64) -> Result<(), StoreError> {
-        let mut tx = writer.begin().await?;
+        let mut tx = writer.begin(false).await?;
         sqlx::query("INSERT INTO rows (id, parent) VALUES ($1, $2)")
             .bind(id)
             .bind(parent)
@@ -470,7 +596,7 @@ mod tests {
 
     /// A write transaction that inserted row `id` and holds the connection.
     async fn holding(writer: &Writer, id: i64) -> WriteTx {
-        let mut tx = writer.begin().await.unwrap();
+        let mut tx = writer.begin(false).await.unwrap();
         sqlx::query("INSERT INTO rows (id, parent) VALUES ($1, 1)")
             .bind(id)
             .execute(&mut *tx)
@@ -543,7 +669,7 @@ mod tests {
         undone.rollback().await.unwrap();
 
         // A statement that fails inside a member leaves the member usable and the batch intact.
-        let mut tx = writer.begin().await.unwrap();
+        let mut tx = writer.begin(false).await.unwrap();
         let duplicate = sqlx::query("INSERT INTO rows (id, parent) VALUES (1, 1)")
             .execute(&mut *tx)
             .await;
@@ -604,7 +730,7 @@ mod tests {
         let rolled_back = tokio::spawn({
             let writer = writer.clone();
             async move {
-                let mut tx = writer.begin().await?;
+                let mut tx = writer.begin(false).await?;
                 sqlx::query("INSERT INTO rows (id, parent) VALUES (3, 1)")
                     .execute(&mut *tx)
                     .await?;
@@ -622,5 +748,124 @@ mod tests {
         let rows = ids(&reader).await;
         assert!(rows == vec![1] || rows == vec![1, 2], "{rows:?}");
         assert!(!rows.contains(&3));
+    }
+
+    /// A lazily begun write that has joined the batch `first` holds open: `first` commits
+    /// (and, with the lazy one waiting, leaves the batch open for it).
+    async fn lazy_after(
+        writer: &Arc<Writer>,
+        first: WriteTx,
+    ) -> (WriteTx, tokio::task::JoinHandle<Result<(), StoreError>>) {
+        let lazy = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.begin(true).await }
+        });
+        settle_queue().await;
+        let first = tokio::spawn(first.commit());
+        let lazy = lazy.await.unwrap().unwrap();
+        assert!(
+            lazy.savepoint_pending,
+            "joined an open batch, savepoint not yet opened"
+        );
+        (lazy, first)
+    }
+
+    fn no_args() -> SqliteArguments<'static> {
+        SqliteArguments::default()
+    }
+
+    #[tokio::test]
+    async fn a_lazy_write_opens_its_savepoint_with_its_first_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+        let first = holding(&writer, 1).await;
+        let (mut lazy, first) = lazy_after(&writer, first).await;
+        lazy.fetch(
+            "INSERT INTO rows (id, parent) VALUES (2, 1)".into(),
+            no_args(),
+        )
+        .await
+        .unwrap();
+        assert!(!lazy.savepoint_pending);
+        // Once open, it is an ordinary member: it can run statements directly, and commit.
+        sqlx::query("INSERT INTO rows (id, parent) VALUES (3, 1)")
+            .execute(&mut *lazy)
+            .await
+            .unwrap();
+        lazy.commit().await.unwrap();
+        first.await.unwrap().unwrap();
+        assert_eq!(ids(&reader).await, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_lazy_write_that_fails_or_is_dropped_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+
+        // Its first query fails after the savepoint and one insert: both its rows go, the
+        // member before it stays.
+        let first = holding(&writer, 1).await;
+        let (mut lazy, first) = lazy_after(&writer, first).await;
+        let failed = lazy
+            .fetch(
+                "INSERT INTO rows (id, parent) VALUES (2, 1); INSERT INTO rows (id, parent) VALUES (1, 1)"
+                    .into(),
+                no_args(),
+            )
+            .await;
+        assert!(failed.is_err());
+        drop(lazy);
+        first.await.unwrap().unwrap();
+        assert_eq!(ids(&reader).await, vec![1]);
+
+        // Dropped before it ran anything: there is no savepoint of its own to roll back to,
+        // and the member before it stays.
+        let first = holding(&writer, 3).await;
+        let (lazy, first) = lazy_after(&writer, first).await;
+        drop(lazy);
+        first.await.unwrap().unwrap();
+        assert_eq!(ids(&reader).await, vec![1, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lazy_write_whose_caller_goes_away_mid_query_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+        let first = holding(&writer, 1).await;
+        let (mut lazy, first) = lazy_after(&writer, first).await;
+        // A first query slow enough to be cut off halfway: whether its savepoint opened is
+        // learned by the task that runs it, never guessed.
+        let slow = "INSERT INTO rows (id, parent) VALUES (2, 1); \
+                    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) \
+                    SELECT count(*) FROM c";
+        let cut =
+            tokio::time::timeout(Duration::from_millis(5), lazy.fetch(slow.into(), no_args()))
+                .await;
+        assert!(
+            cut.is_err(),
+            "the query finished before it could be cut off"
+        );
+        drop(lazy);
+        tokio::time::timeout(Duration::from_secs(60), first)
+            .await
+            .expect("the batch was committed")
+            .unwrap()
+            .unwrap();
+        assert_eq!(ids(&reader).await, vec![1]);
+        // And the writer goes on as usual.
+        insert(&writer, 3, 1).await.unwrap();
+        assert_eq!(ids(&reader).await, vec![1, 3]);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "first query through a Batch")]
+    async fn a_lazy_write_is_not_a_connection_before_its_first_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, _reader) = writer(&dir).await;
+        let first = holding(&writer, 1).await;
+        let (mut lazy, _first) = lazy_after(&writer, first).await;
+        let _ = sqlx::query("INSERT INTO rows (id, parent) VALUES (2, 1)")
+            .execute(&mut *lazy)
+            .await;
     }
 }
