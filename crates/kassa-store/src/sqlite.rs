@@ -373,27 +373,33 @@ impl WriteTx {
         if self.broken {
             return Err(StoreError::NotCommitted("the write could not begin".into()));
         }
+        let Some(mut state) = self.state.take() else {
+            // An earlier first query of this transaction was cut off: it is over.
+            return Err(StoreError::NotCommitted("the write was interrupted".into()));
+        };
         if !self.savepoint_pending {
-            let state = self.state.as_mut().expect("held until commit");
-            return Ok(sqlx::query_with(&sql, args)
+            let result = sqlx::query_with(&sql, args)
                 .fetch_all(&mut state.conn)
-                .await?);
+                .await;
+            self.state = Some(state);
+            return Ok(result?);
         }
-        let mut state = self.state.take().expect("held until commit");
-        let shared = self.shared.clone();
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let mut lent = Lent {
+            state: None,
+            shared: self.shared.clone(),
+        };
         tokio::spawn(async move {
             let result = first_query(&mut state, &sql, args).await;
-            if let Err((state, _)) = reply.send((state, result)) {
-                // The caller went away: like a dropped transaction, it is rolled back by
-                // whoever takes the connection next (if its savepoint opened).
-                drop(state);
-                shared.wake.notify_one();
-            }
+            lent.state = Some(state);
+            // Whether or not the caller is still there to take it back: if not, `Lent` lets
+            // the connection go and wakes the committer, like a dropped transaction.
+            let _ = reply.send((lent, result));
         });
-        let (state, result) = answer.await.map_err(|_| {
+        let (mut lent, result) = answer.await.map_err(|_| {
             StoreError::NotCommitted("the write's first query stopped unexpectedly".into())
         })?;
+        let state = lent.state.take().expect("sent with the connection");
         self.savepoint_pending = !state.member_open && state.batch.is_some();
         self.broken = !state.member_open;
         self.state = Some(state);
@@ -403,10 +409,10 @@ impl WriteTx {
     /// Keeps what this transaction wrote and returns once the batch holding it is durably
     /// committed; an error means none of it was written.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
-        let mut state = self
-            .state
-            .take()
-            .expect("the connection is held until commit");
+        let Some(mut state) = self.state.take() else {
+            // Its first query was cut off (`fetch`): the write is over.
+            return Err(StoreError::NotCommitted("the write was interrupted".into()));
+        };
         // The savepoint stays (no RELEASE, a round trip saved): the next member's nests inside
         // it, and ROLLBACK TO undoes only the newest; the batch's COMMIT releases them all.
         state.member_open = false;
@@ -479,6 +485,24 @@ impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
         self.checked();
         &mut self.state.as_mut().expect("held until commit").conn
+    }
+}
+
+/// The connection while a write's first query runs in a task of its own ([`WriteTx::fetch`]).
+/// Dropped still holding it — the caller went away before taking it back, or the task
+/// panicked — it lets the connection go and wakes the committer, as a dropped `WriteTx` does,
+/// so the batch is never left with nobody to commit it.
+struct Lent {
+    state: Option<OwnedMutexGuard<WriterState>>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            drop(state);
+            self.shared.wake.notify_one();
+        }
     }
 }
 
@@ -827,6 +851,34 @@ mod tests {
         assert_eq!(ids(&reader).await, vec![1, 3]);
     }
 
+    #[tokio::test]
+    async fn a_lazy_write_whose_later_statement_cannot_even_be_prepared_undoes_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+        // Twice: the second run finds the (partly prepared) query in the statement cache.
+        for (kept, lost) in [(1, 2), (3, 4)] {
+            let first = holding(&writer, kept).await;
+            let (mut lazy, first) = lazy_after(&writer, first).await;
+            let mut args = no_args();
+            sqlx::Arguments::add(&mut args, lost).unwrap();
+            let failed = lazy
+                .fetch(
+                    "INSERT INTO rows (id, parent) VALUES ($1, 1); INSERT INTO no_such_table VALUES (1)"
+                        .into(),
+                    args,
+                )
+                .await;
+            assert!(failed.is_err());
+            assert!(
+                !lazy.broken,
+                "the savepoint opened: only this write is undone"
+            );
+            drop(lazy);
+            first.await.unwrap().unwrap();
+        }
+        assert_eq!(ids(&reader).await, vec![1, 3]);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lazy_write_whose_caller_goes_away_mid_query_undoes_only_itself() {
         let dir = tempfile::tempdir().unwrap();
@@ -855,6 +907,27 @@ mod tests {
         // And the writer goes on as usual.
         insert(&writer, 3, 1).await.unwrap();
         assert_eq!(ids(&reader).await, vec![1, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_connection_lent_to_a_first_query_and_never_taken_back_lets_the_batch_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, reader) = writer(&dir).await;
+        let first = holding(&writer, 1).await;
+        let (mut lazy, first) = lazy_after(&writer, first).await;
+        // What is left when the caller goes away between the task's answer and reading it.
+        let lent = Lent {
+            state: lazy.state.take(),
+            shared: writer.shared.clone(),
+        };
+        drop(lent);
+        drop(lazy);
+        tokio::time::timeout(Duration::from_secs(30), first)
+            .await
+            .expect("the batch was committed")
+            .unwrap()
+            .unwrap();
+        assert_eq!(ids(&reader).await, vec![1]);
     }
 
     #[tokio::test]
