@@ -16,6 +16,11 @@
 //! - Every statement is a round trip to the connection's own thread (how sqlx drives SQLite),
 //!   and those round trips, made while holding the connection, are what limits the write rate;
 //!   so the batch's `BEGIN` and first `SAVEPOINT` go in one, and a member's commit takes none.
+//! - A write begun *lazily* (the payment paths) that joins an open batch sends its `SAVEPOINT`
+//!   in front of its first query ([`WriteTx::fetch`]), one round trip fewer. That query runs in
+//!   a task of its own holding the connection until it has seen the savepoint open, so a caller
+//!   that goes away mid-query cannot leave it unknown whether there is a savepoint of its own
+//!   to roll back to (rolling back to the one before would undo another writer's work).
 //! - A write transaction dropped without `commit` (an error, an early return) is rolled back to
 //!   its savepoint by whoever takes the connection next, before anything else runs, so it leaves
 //!   nothing in the batch.
