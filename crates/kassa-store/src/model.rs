@@ -111,6 +111,19 @@ pub enum Page<T> {
     UnknownCursor,
 }
 
+impl<T> Page<T> {
+    /// The same page with every item turned into `U`.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        match self {
+            Page::Items { data, has_more } => Page::Items {
+                data: data.into_iter().map(f).collect(),
+                has_more,
+            },
+            Page::UnknownCursor => Page::UnknownCursor,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CancelOutcome {
     Canceled(PaymentRequest),

@@ -98,12 +98,5 @@ pub async fn list(
         .store
         .list_events(&auth.partner.id, event_type, &page?)
         .await?;
-    let page = match page {
-        kassa_store::Page::Items { data, has_more } => kassa_store::Page::Items {
-            data: data.into_iter().map(event_of).collect(),
-            has_more,
-        },
-        kassa_store::Page::UnknownCursor => kassa_store::Page::UnknownCursor,
-    };
-    Ok(list_response(page)?.into_response())
+    Ok(list_response(page.map(event_of))?.into_response())
 }

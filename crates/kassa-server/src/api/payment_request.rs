@@ -349,17 +349,11 @@ pub async fn list(
         reference_id: reference_id.map(|r| r.as_str().to_string()),
         as_of: Some(now),
     };
-    let page = match state
+    let page = state
         .store
         .list_payment_requests(&auth.partner.id, &filter, &page?)
         .await?
-    {
-        kassa_store::Page::Items { data, has_more } => kassa_store::Page::Items {
-            data: data.into_iter().map(|pr| pr.seen_at(now)).collect(),
-            has_more,
-        },
-        other => other,
-    };
+        .map(|pr| pr.seen_at(now));
     Ok(list_response(page)?.into_response())
 }
 

@@ -230,17 +230,7 @@ pub async fn list_api_keys(
     let page = query.page()?;
     let keys = settings::api_keys(&state, &auth.partner).await?;
     let keys = page_of(keys, &page, |k| k.id.as_str());
-    Ok(list_response(page_map(keys, |k| ApiKeyBody::from(&k)))?.into_response())
-}
-
-fn page_map<T, U>(page: Page<T>, f: impl Fn(T) -> U) -> Page<U> {
-    match page {
-        Page::Items { data, has_more } => Page::Items {
-            data: data.into_iter().map(f).collect(),
-            has_more,
-        },
-        Page::UnknownCursor => Page::UnknownCursor,
-    }
+    Ok(list_response(keys.map(|k| ApiKeyBody::from(&k)))?.into_response())
 }
 
 #[utoipa::path(
@@ -392,7 +382,7 @@ pub async fn list_users(
     let page = query.page()?;
     let users = settings::users(&state, &auth.partner).await?;
     let users = page_of(users, &page, |u| u.id.as_str());
-    Ok(list_response(page_map(users, |u| UserBody::from(&u)))?.into_response())
+    Ok(list_response(users.map(|u| UserBody::from(&u)))?.into_response())
 }
 
 #[utoipa::path(

@@ -8,7 +8,7 @@ use axum::Json;
 use kassa_core::id::{EventId, WebhookDeliveryId, WebhookEndpointId};
 use kassa_core::secret::Secret;
 use kassa_core::webhook::{DeliveryStatus, EndpointStatus};
-use kassa_store::{Page, WebhookAttempt, WebhookDelivery, WebhookEndpoint};
+use kassa_store::{WebhookAttempt, WebhookDelivery, WebhookEndpoint};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -147,16 +147,6 @@ pub async fn create(
 /// A page of the list, under its own name in the OpenAPI document.
 type WebhookEndpointList = ListBody<EndpointBody>;
 
-fn page_map<T, U>(page: Page<T>, f: impl Fn(T) -> U) -> Page<U> {
-    match page {
-        Page::Items { data, has_more } => Page::Items {
-            data: data.into_iter().map(f).collect(),
-            has_more,
-        },
-        Page::UnknownCursor => Page::UnknownCursor,
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/v1/webhook-endpoints",
@@ -181,7 +171,7 @@ pub async fn list(
     query.only(&[])?;
     let page = query.page()?;
     let endpoints = webhooks::list(&state, &auth.partner, &page).await?;
-    Ok(list_response(page_map(endpoints, |e| EndpointBody::from(&e)))?.into_response())
+    Ok(list_response(endpoints.map(|e| EndpointBody::from(&e)))?.into_response())
 }
 
 #[utoipa::path(
@@ -448,7 +438,7 @@ pub async fn deliveries(
     };
     let page = query.page()?;
     let deliveries = webhooks::deliveries(&state, &auth.partner, &id, status, &page).await?;
-    Ok(list_response(page_map(deliveries, |d| DeliveryBody::from(&d)))?.into_response())
+    Ok(list_response(deliveries.map(|d| DeliveryBody::from(&d)))?.into_response())
 }
 
 #[utoipa::path(
