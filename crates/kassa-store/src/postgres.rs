@@ -1,15 +1,19 @@
 //! The PostgreSQL backend, for running several `kassa` instances on one database. Every money
 //! change is a conditional `UPDATE` whose row lock serialises racing attempts; background jobs
 //! are claimed with `FOR UPDATE SKIP LOCKED` so two instances never run the same one.
+//! PostgreSQL groups concurrent commits into shared WAL flushes itself, out of sight.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use async_trait::async_trait;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Arguments as _, Column as _, Row as _, TypeInfo as _, ValueRef as _};
 
 use crate::cache::ReadCache;
-use crate::{ConnectOptions, StoreError};
+use crate::db::{Backend, Conn, Kind, Output, Row, Statement, Value};
+use crate::{ConnectOptions, GroupCommitStats, Result, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -18,7 +22,7 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
@@ -35,64 +39,163 @@ impl PgStore {
     }
 
     /// Runs the migrations (the `kassa migrate` command); safe with several instances starting.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    pub async fn migrate(&self) -> Result<()> {
         crate::migrations::migrator(crate::migrations::POSTGRES)
             .await?
             .run(&self.pool)
             .await?;
         Ok(())
     }
+}
 
-    fn reader(&self) -> &PgPool {
-        &self.pool
+/// The pool: each statement on whichever connection is free.
+#[derive(Debug)]
+pub(crate) struct Reader<'a>(&'a PgPool);
+
+#[async_trait]
+impl Conn for Reader<'_> {
+    async fn run(&mut self, statements: Vec<Statement>) -> Result<Output> {
+        let mut out = Output::default();
+        for statement in statements {
+            let (sql, args, persistent) = prepare(statement)?;
+            let query = sqlx::query_with(&sql, args).persistent(persistent);
+            collect(&mut out, query.fetch_all(self.0).await?)?;
+        }
+        Ok(out)
+    }
+}
+
+/// An ordinary transaction on a pooled connection.
+#[derive(Debug)]
+pub(crate) struct Tx(sqlx::Transaction<'static, sqlx::Postgres>);
+
+#[async_trait]
+impl Conn for Tx {
+    /// One statement at a time: PostgreSQL prepares a query of one statement only.
+    async fn run(&mut self, statements: Vec<Statement>) -> Result<Output> {
+        let mut out = Output::default();
+        for statement in statements {
+            let (sql, args, persistent) = prepare(statement)?;
+            let query = sqlx::query_with(&sql, args).persistent(persistent);
+            let mut stream = sqlx::Executor::fetch_many(&mut *self.0, query);
+            let mut rows = Vec::new();
+            while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+                match item? {
+                    sqlx::Either::Left(result) => out.rows_affected += result.rows_affected(),
+                    sqlx::Either::Right(row) => rows.push(row),
+                }
+            }
+            drop(stream);
+            collect(&mut out, rows)?;
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl crate::db::WriteTx for Tx {
+    async fn commit(self) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+
+    async fn rollback(self) -> Result<()> {
+        Ok(self.0.rollback().await?)
+    }
+}
+
+#[async_trait]
+impl Backend for PgStore {
+    type Reader<'a> = Reader<'a>;
+    type Write = Tx;
+    type ReadTx = Tx;
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    fn reader(&self) -> Reader<'_> {
+        Reader(&self.pool)
     }
 
     fn read_cache(&self) -> &ReadCache {
         &self.cache
     }
 
-    /// PostgreSQL groups concurrent commits into shared WAL flushes itself, out of sight.
-    fn commit_stats(&self) -> Option<crate::GroupCommitStats> {
+    async fn begin_read(&self) -> Result<Tx> {
+        self.begin_write().await
+    }
+
+    async fn begin_write(&self) -> Result<Tx> {
+        Ok(Tx(self.pool.begin().await?))
+    }
+
+    async fn begin_write_lazy(&self) -> Result<Tx> {
+        self.begin_write().await
+    }
+
+    fn commit_stats(&self) -> Option<GroupCommitStats> {
         None
-    }
-
-    /// A write transaction: on PostgreSQL, an ordinary one on a pooled connection; concurrent
-    /// commits share WAL flushes in the server.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
-    }
-
-    /// The same as [`Self::begin_write`] here (SQLite saves a round trip with it).
-    async fn begin_write_lazy(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.pool.begin().await
     }
 }
 
-/// What the shared SQL (`sql.rs`, `webhook.rs`) calls a write transaction on this backend.
-type BackendTx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+fn prepare(statement: Statement) -> Result<(std::borrow::Cow<'static, str>, PgArguments, bool)> {
+    let mut args = PgArguments::default();
+    for value in statement.params {
+        let added = match value {
+            Value::Null(Kind::Int) => args.add(None::<i64>),
+            Value::Null(Kind::Int4) => args.add(None::<i32>),
+            Value::Null(Kind::Bool) => args.add(None::<bool>),
+            Value::Null(Kind::Text) => args.add(None::<String>),
+            Value::Null(Kind::Bytes) => args.add(None::<Vec<u8>>),
+            Value::Int(v) => args.add(v),
+            Value::Int4(v) => args.add(v),
+            Value::Bool(v) => args.add(v),
+            Value::Text(v) => args.add(v),
+            Value::Bytes(v) => args.add(v),
+        };
+        added.map_err(sqlx::Error::Encode)?;
+    }
+    Ok((statement.sql, args, statement.persistent))
+}
 
-crate::sql::store_impl!(
-    PgStore,
-    sqlx::Postgres,
-    sqlx::postgres::PgRow,
-    skip_locked = " FOR UPDATE SKIP LOCKED",
-    multi_statement = false
-);
+fn collect(out: &mut Output, rows: Vec<PgRow>) -> Result<()> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let names: Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    out.rows.reserve(rows.len());
+    for row in &rows {
+        out.rows.push(to_row(row, names.clone())?);
+    }
+    Ok(())
+}
 
-crate::webhook::webhook_store_impl!(
-    PgStore,
-    sqlx::Postgres,
-    sqlx::postgres::PgRow,
-    skip_locked = " FOR UPDATE SKIP LOCKED"
-);
-
-/// Runs one query of a `Batch` in the write transaction.
-async fn backend_fetch(
-    tx: &mut BackendTx<'_>,
-    sql: String,
-    args: sqlx::postgres::PgArguments,
-) -> Result<Vec<sqlx::postgres::PgRow>, StoreError> {
-    Ok(sqlx::query_with(&sql, args).fetch_all(&mut **tx).await?)
+fn to_row(row: &PgRow, names: Arc<[String]>) -> Result<Row> {
+    let mut values = Vec::with_capacity(names.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let null = row.try_get_raw(i)?.is_null();
+        let value = match column.type_info().name() {
+            "INT8" if null => Value::Null(Kind::Int),
+            "INT8" => Value::Int(row.try_get(i)?),
+            "INT4" if null => Value::Null(Kind::Int4),
+            "INT4" => Value::Int4(row.try_get(i)?),
+            "INT2" if null => Value::Null(Kind::Int4),
+            "INT2" => Value::Int4(i32::from(row.try_get::<i16, _>(i)?)),
+            "BOOL" if null => Value::Null(Kind::Bool),
+            "BOOL" => Value::Bool(row.try_get(i)?),
+            "BYTEA" if null => Value::Null(Kind::Bytes),
+            "BYTEA" => Value::Bytes(row.try_get(i)?),
+            "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" if null => Value::Null(Kind::Text),
+            "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" => Value::Text(row.try_get(i)?),
+            other => {
+                return Err(StoreError::Database(sqlx::Error::ColumnDecode {
+                    index: column.name().to_string(),
+                    source: format!("Kassa reads no {other} columns").into(),
+                }))
+            }
+        };
+        values.push(value);
+    }
+    Ok(Row::new(names, values))
 }

@@ -1,0 +1,595 @@
+//! Attempts and API payments: the payment rows, from the claim of a payment request (or an API
+//! sale) before the processor is asked, through the answer, to an ACH debit clearing or coming
+//! back.
+
+use async_trait::async_trait;
+use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::id::{
+    AuthorizationId, CustomerId, PartnerId, PaymentId, PaymentMethodId, PaymentRequestId,
+};
+use kassa_core::ledger::PostingSet;
+use kassa_core::money::Money;
+use kassa_core::payment::{AchResolution, Payment, PaymentSource, PaymentStatus};
+use kassa_core::payment_request::{
+    PaymentRequestStatus, FAILED_ATTEMPT_WINDOW, MAX_FAILED_ATTEMPTS,
+};
+use time::OffsetDateTime;
+
+use crate::columns::*;
+use crate::db::{like_contains, query, query_scalar, Backend, Batch, Conn, Row, WriteTx as _};
+use crate::model::*;
+use crate::paging::*;
+use crate::payment_requests::*;
+use crate::Result;
+use crate::{customers::*, events::*, jobs::*, ledger::*};
+
+#[async_trait]
+pub trait PaymentStore {
+    /// Claims the request for one attempt (open, not expired, none in flight) and records the
+    /// attempt's payment, payment method and vault entry, all in one transaction.
+    async fn begin_attempt(
+        &self,
+        partner: &PartnerId,
+        request: &PaymentRequestId,
+        attempt: &NewAttempt,
+        now: OffsetDateTime,
+    ) -> Result<BeginOutcome>;
+    /// Records the processor's answer for an attempt (on a request, or an API sale) and releases
+    /// its request.
+    async fn finish_attempt(
+        &self,
+        partner: &PartnerId,
+        payment: &PaymentId,
+        result: &AttemptResult,
+        now: OffsetDateTime,
+    ) -> Result<FinishedAttempt>;
+    /// Clears or returns a pending ACH debit (the sandbox endpoints and the settlement job).
+    /// `scope` limits it to one partner's payments (the API); the settlement job passes None.
+    async fn resolve_ach(
+        &self,
+        scope: Option<&PartnerId>,
+        payment: &PaymentId,
+        resolution: &kassa_core::payment::AchResolution,
+        now: OffsetDateTime,
+    ) -> Result<ResolveOutcome>;
+    /// Attempts still undecided that started before `started_before`: their process died (or
+    /// could not record the answer) while asking the processor. At most 100, oldest first.
+    async fn abandoned_attempts(
+        &self,
+        started_before: OffsetDateTime,
+    ) -> Result<Vec<(PartnerId, PaymentId)>>;
+    async fn payment(&self, partner: &PartnerId, id: &PaymentId) -> Result<Option<Payment>>;
+    async fn list_payments(
+        &self,
+        partner: &PartnerId,
+        filter: &PaymentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Payment>>;
+    /// Records a sale (its customer, payment method and invoice too) as pending, before the
+    /// processor is asked; [`Store::finish_attempt`] records the answer.
+    async fn begin_payment(
+        &self,
+        partner: &PartnerId,
+        new: &NewApiPayment,
+        now: OffsetDateTime,
+    ) -> Result<Begun<Payment>>;
+}
+
+#[async_trait]
+impl<B: Backend> PaymentStore for B {
+    async fn begin_attempt(
+        &self,
+        partner: &PartnerId,
+        request: &PaymentRequestId,
+        attempt: &NewAttempt,
+        now: OffsetDateTime,
+    ) -> Result<BeginOutcome> {
+        // The savepoint opens with the claim, in one round trip.
+        let mut tx = self.begin_write_lazy().await?;
+        let mut claim = Batch::new();
+        claim.push(concat!(
+            "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1, updated_at = $4 \
+             WHERE partner_id = $1 AND id = $2 AND status = 'open' AND attempt_payment_id IS NULL \
+             AND (expires_at IS NULL OR expires_at > $4) \
+             AND (SELECT COUNT(*) FROM payments WHERE payment_request_id = $2 AND status = 'failed' \
+                  AND created_at > $5) < $6 RETURNING ", crate::columns::pr_cols!()
+        ))
+        .bind(partner.as_str())
+        .bind(request.as_str())
+        .bind(attempt.payment_id.as_str())
+        .bind(to_micros(now))
+        .bind(to_micros(now - FAILED_ATTEMPT_WINDOW))
+        .bind(MAX_FAILED_ATTEMPTS);
+        let claimed = claim.fetch_all(&mut tx).await?.into_iter().next();
+        let Some(row) = claimed else {
+            let outcome = match pr_in_tx(&mut tx, partner, request)
+                .await?
+                .map(|pr| pr.seen_at(now))
+            {
+                None => BeginOutcome::NotFound,
+                Some(pr) => match pr.status {
+                    PaymentRequestStatus::Completed => BeginOutcome::AlreadyCompleted(pr),
+                    PaymentRequestStatus::Open if pr.attempt_payment_id.is_none() => {
+                        let failed: i64 = query_scalar(
+                            "SELECT COUNT(*) FROM payments WHERE payment_request_id = $1 AND status = 'failed' AND created_at > $2",
+                        )
+                        .bind(request.as_str())
+                        .bind(to_micros(now - FAILED_ATTEMPT_WINDOW))
+                        .fetch_one(&mut tx)
+                        .await?;
+                        if failed >= MAX_FAILED_ATTEMPTS {
+                            BeginOutcome::TooManyAttempts(pr)
+                        } else {
+                            BeginOutcome::InProgress(pr)
+                        }
+                    }
+                    PaymentRequestStatus::Open | PaymentRequestStatus::Processing => {
+                        BeginOutcome::InProgress(pr)
+                    }
+                    PaymentRequestStatus::Canceled | PaymentRequestStatus::Expired => {
+                        BeginOutcome::NotOpen(pr)
+                    }
+                },
+            };
+            tx.rollback().await?;
+            return Ok(outcome);
+        };
+        let pr = pr_from_row(&row)?;
+        let m = &attempt.method;
+        // The vault entry, method and payment go in one round trip.
+        let mut batch = Batch::new();
+        push_payment_method(&mut batch, partner, m, now)?;
+        let (method_type, brand, exp_month, exp_year, _, routing, account_type) =
+            method_columns(&m.details);
+        batch.push(concat!(
+            "INSERT INTO payments (id, partner_id, source, status, amount, currency, payment_method_id, \
+             payment_request_id, reference_id, method_type, brand, funding, last4, exp_month, exp_year, \
+             routing_number, account_type, created_at, awaiting_processor) \
+             VALUES ($1, $2, 'payment_request', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, TRUE) \
+             RETURNING ", crate::columns::payment_cols!()
+        ))
+        .bind(attempt.payment_id.as_str())
+        .bind(partner.as_str())
+        .bind(pr.amount.minor())
+        .bind(pr.currency.as_str())
+        .bind(m.id.as_str())
+        .bind(pr.id.as_str())
+        .bind(pr.reference_id.as_str())
+        .bind(method_type)
+        .bind(brand)
+        .bind((method_type == "card").then_some("unknown"))
+        .bind(m.last4.as_str())
+        .bind(exp_month)
+        .bind(exp_year)
+        .bind(routing)
+        .bind(account_type)
+        .bind(to_micros(now));
+        let rows = batch.fetch_all(&mut tx).await?;
+        let payment = payment_from_row(rows.last().ok_or_else(|| bad("payment just made"))?)?;
+        tx.commit().await?;
+        Ok(BeginOutcome::Started {
+            request: pr,
+            payment,
+        })
+    }
+
+    async fn finish_attempt(
+        &self,
+        partner: &PartnerId,
+        payment_id: &PaymentId,
+        result: &AttemptResult,
+        now: OffsetDateTime,
+    ) -> Result<FinishedAttempt> {
+        let mut tx = self.begin_write_lazy().await?;
+        // First round trip: the answer, recorded once however many callers race
+        // (`awaiting_processor`), and for a capture the partner's fees.
+        let mut batch = Batch::new();
+        let approved = matches!(result, AttemptResult::Approved { .. });
+        if approved {
+            batch.push(FEE_SCHEDULE_SQL).bind(partner.as_str());
+        }
+        match result {
+            AttemptResult::Approved { funding } => batch
+                .push(concat!(
+                    "UPDATE payments SET status = 'completed', captured_amount = amount, funding = $3, completed_at = $4, \
+                     awaiting_processor = FALSE \
+                     WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::columns::payment_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(payment_id.as_str())
+                .bind(funding.as_str())
+                .bind(to_micros(now)),
+            AttemptResult::Declined { code } => batch
+                .push(concat!(
+                    "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4, awaiting_processor = FALSE \
+                     WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::columns::payment_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(payment_id.as_str())
+                .bind(code.as_str())
+                .bind(code.payer_message()),
+            AttemptResult::AchSubmitted { .. } => batch
+                .push(concat!(
+                    "UPDATE payments SET awaiting_processor = FALSE \
+                     WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::columns::payment_cols!()
+                ))
+                .bind(partner.as_str())
+                .bind(payment_id.as_str()),
+        };
+        let mut rows = batch.fetch_all(&mut tx).await?.into_iter();
+        let fees = match approved {
+            true => Some(fee_schedule_from_row(
+                &rows
+                    .next()
+                    .ok_or_else(|| bad("fees of an unknown partner"))?,
+            )?),
+            false => None,
+        };
+        let payment = payment_from_row(
+            &rows
+                .next()
+                .ok_or_else(|| bad("attempt is not awaiting the processor"))?,
+        )?;
+
+        // Second round trip: everything that follows from the answer.
+        let mut batch = Batch::new();
+        let event = match result {
+            AttemptResult::Approved { .. } => "payment.completed",
+            AttemptResult::Declined { .. } => "payment.failed",
+            AttemptResult::AchSubmitted { .. } => "payment.pending",
+        };
+        push_event(&mut batch, partner, event, &payment, now)?;
+        match (result, &fees) {
+            (AttemptResult::Approved { .. }, Some(fees)) => {
+                let set = PostingSet::card_captured(payment.id.as_str(), payment.amount.minor());
+                push_settled(&mut batch, &payment, &set, fees, now)?;
+            }
+            (AttemptResult::AchSubmitted { .. }, _) => {
+                let set = PostingSet::ach_submitted(payment.id.as_str(), payment.amount.minor());
+                push_postings(&mut batch, partner, payment.currency, &[&set], now)?;
+            }
+            _ => {}
+        }
+        let job = match result {
+            AttemptResult::AchSubmitted {
+                settle: Some((resolution, at)),
+            } => Some(NewJob {
+                kind: "ach_settlement".into(),
+                payload: serde_json::json!({
+                    "paymentId": payment_id.as_str(),
+                    "outcome": match resolution {
+                        AchResolution::Clear => "clear",
+                        AchResolution::Return(code) => code.as_str(),
+                    },
+                }),
+                run_at: *at,
+            }),
+            _ => None,
+        };
+        if let Some(job) = &job {
+            push_job(&mut batch, job, now);
+        }
+        if let (Some(authorization), AttemptResult::Declined { .. }) =
+            (&payment.authorization_id, result)
+        {
+            // The processor refused the capture: the hold is the partner's to capture again.
+            batch
+                .push(
+                    "UPDATE authorizations SET status = 'authorized', captured_amount = 0, capture_payment_id = NULL, \
+                     captured_at = NULL, updated_at = $3 WHERE id = $1 AND capture_payment_id = $2 AND status = 'captured'",
+                )
+                .bind(authorization.as_str())
+                .bind(payment_id.as_str())
+                .bind(to_micros(now));
+        }
+        if let Some(request_id) = &payment.payment_request_id {
+            // Must hit exactly the row this attempt holds, or something else changed it
+            // and the transaction aborts.
+            let sql = match result {
+                AttemptResult::Approved { .. } => concat!(
+                    "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
+                     completed_at = $3, updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::columns::pr_cols!()
+                ),
+                AttemptResult::Declined { .. } => concat!(
+                    "UPDATE payment_requests SET attempt_payment_id = NULL, updated_at = $3 \
+                     WHERE id = $1 AND attempt_payment_id = $2 \
+                     RETURNING ", crate::columns::pr_cols!()
+                ),
+                AttemptResult::AchSubmitted { .. } => concat!(
+                    "UPDATE payment_requests SET status = 'processing', payment_id = $2, attempt_payment_id = NULL, \
+                     updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::columns::pr_cols!()
+                ),
+            };
+            batch
+                .push(sql)
+                .bind(request_id.as_str())
+                .bind(payment_id.as_str())
+                .bind(to_micros(now));
+        }
+        let rows = batch.fetch_all(&mut tx).await?;
+        let request = match &payment.payment_request_id {
+            None => None,
+            Some(_) => {
+                let row = rows
+                    .first()
+                    .ok_or_else(|| bad("payment request changed under its attempt"))?;
+                Some(pr_from_row(row)?)
+            }
+        };
+        if let (Some(pr), AttemptResult::Approved { .. }) = (&request, result) {
+            insert_event(&mut tx, partner, "payment_request.completed", pr, now).await?;
+        }
+        tx.commit().await?;
+        Ok(FinishedAttempt { request, payment })
+    }
+
+    async fn resolve_ach(
+        &self,
+        scope: Option<&PartnerId>,
+        payment_id: &PaymentId,
+        resolution: &AchResolution,
+        now: OffsetDateTime,
+    ) -> Result<ResolveOutcome> {
+        let mut tx = self.begin_write().await?;
+        let row = match resolution {
+            AchResolution::Clear => query(concat!(
+                "UPDATE payments SET status = 'completed', captured_amount = amount, completed_at = $2 \
+                 WHERE id = $1 AND status = 'pending' AND method_type = 'ach' AND NOT awaiting_processor AND ($3 IS NULL OR partner_id = $3) \
+                 RETURNING ", crate::columns::payment_cols!()
+            ))
+            .bind(payment_id.as_str())
+            .bind(to_micros(now))
+            .bind(scope.map(|p| p.as_str()))
+            .fetch_optional(&mut tx)
+            .await?,
+            AchResolution::Return(code) => query(concat!(
+                "UPDATE payments SET status = 'failed', failure_code = $2, failure_message = $3 \
+                 WHERE id = $1 AND status = 'pending' AND method_type = 'ach' AND NOT awaiting_processor AND ($4 IS NULL OR partner_id = $4) \
+                 RETURNING ", crate::columns::payment_cols!()
+            ))
+            .bind(payment_id.as_str())
+            .bind(code.as_str())
+            .bind(code.message())
+            .bind(scope.map(|p| p.as_str()))
+            .fetch_optional(&mut tx)
+            .await?,
+        };
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(ResolveOutcome::NotPending);
+        };
+        let payment = payment_from_row(&row)?;
+        let partner = payment.partner_id.clone();
+        let amount = payment.amount.minor();
+        match resolution {
+            AchResolution::Clear => {
+                post_settled(
+                    &mut tx,
+                    &payment,
+                    PostingSet::ach_cleared(payment.id.as_str(), amount),
+                    now,
+                )
+                .await?
+            }
+            AchResolution::Return(_) => {
+                post(
+                    &mut tx,
+                    &partner,
+                    payment.currency,
+                    &PostingSet::ach_returned(payment.id.as_str(), amount),
+                    now,
+                )
+                .await?
+            }
+        }
+        if let Some(request_id) = &payment.payment_request_id {
+            let sql = match resolution {
+                AchResolution::Clear => concat!(
+                    "UPDATE payment_requests SET status = 'completed', completed_at = $3, updated_at = $3 \
+                     WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ", crate::columns::pr_cols!()
+                ),
+                AchResolution::Return(_) => concat!(
+                    "UPDATE payment_requests SET status = 'open', payment_id = NULL, updated_at = $3 \
+                     WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ", crate::columns::pr_cols!()
+                ),
+            };
+            let pr = update_request_for(&mut tx, sql, request_id.as_str(), payment_id, now).await?;
+            if matches!(resolution, AchResolution::Clear) {
+                insert_event(&mut tx, &partner, "payment.completed", &payment, now).await?;
+                insert_event(&mut tx, &partner, "payment_request.completed", &pr, now).await?;
+            }
+        }
+        if let AchResolution::Return(_) = resolution {
+            insert_event(&mut tx, &partner, "payment.failed", &payment, now).await?;
+        } else if payment.payment_request_id.is_none() {
+            insert_event(&mut tx, &partner, "payment.completed", &payment, now).await?;
+        }
+        tx.commit().await?;
+        Ok(ResolveOutcome::Resolved(payment))
+    }
+
+    async fn abandoned_attempts(
+        &self,
+        started_before: OffsetDateTime,
+    ) -> Result<Vec<(PartnerId, PaymentId)>> {
+        let rows = query(
+            "SELECT id, partner_id FROM payments WHERE awaiting_processor AND created_at < $1 ORDER BY created_at LIMIT 100",
+        )
+        .bind(to_micros(started_before))
+        .fetch_all(&mut self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    PartnerId::from_trusted(row.try_get("partner_id")?),
+                    PaymentId::from_trusted(row.try_get("id")?),
+                ))
+            })
+            .collect()
+    }
+
+    async fn payment(&self, partner: &PartnerId, id: &PaymentId) -> Result<Option<Payment>> {
+        let row = query(concat!(
+            "SELECT ",
+            crate::columns::payment_cols!(),
+            " FROM payments WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(partner.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut self.reader())
+        .await?;
+        row.as_ref().map(payment_from_row).transpose()
+    }
+
+    async fn list_payments(
+        &self,
+        partner: &PartnerId,
+        filter: &PaymentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Payment>> {
+        let Some(cursor) = cursor_of(
+            &mut self.reader(),
+            "SELECT seq FROM payments WHERE partner_id = $1 AND id = $2",
+            partner,
+            page,
+        )
+        .await?
+        else {
+            return Ok(Page::UnknownCursor);
+        };
+        let rows = query(concat!(
+            "SELECT ", crate::columns::payment_cols!(), " FROM payments WHERE partner_id = $1 \
+             AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR source = $5) \
+             AND ($6 IS NULL OR customer_id = $6) AND ($7 IS NULL OR reference_id = $7) \
+             AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at <= $9) \
+             AND ($10 IS NULL OR method_type = $10) \
+             AND ($11 IS NULL OR LOWER(reference_id) LIKE $11 ESCAPE '\\') \
+             ORDER BY seq DESC LIMIT $3"
+        ))
+        .bind(partner.as_str())
+        .bind(cursor)
+        .bind(page.limit + 1)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(filter.source.map(|s| s.as_str()))
+        .bind(filter.customer_id.as_ref().map(|c| c.as_str()))
+        .bind(filter.reference_id.as_deref())
+        .bind(micros(filter.created_from))
+        .bind(micros(filter.created_to))
+        .bind(filter.method.as_deref())
+        .bind(filter.reference_contains.as_deref().map(like_contains))
+        .fetch_all(&mut self.reader())
+        .await?;
+        page_of(&rows, page, payment_from_row)
+    }
+
+    async fn begin_payment(
+        &self,
+        partner: &PartnerId,
+        new: &NewApiPayment,
+        now: OffsetDateTime,
+    ) -> Result<Begun<Payment>> {
+        // Its savepoint opens with its first query (the idempotency-key lookup, the checks of a
+        // stored customer or method, or else the inserts), in the same round trip.
+        let mut tx = self.begin_write_lazy().await?;
+        if let Some(existing) =
+            payment_by_key(&mut tx, partner, new.idempotency_key.as_deref()).await?
+        {
+            tx.rollback().await?;
+            return Ok(Begun::Existing(existing));
+        }
+        // The new customer, vault entry, method and the payment go in one round trip.
+        let mut batch = Batch::new();
+        ensure_customer(&mut tx, &mut batch, partner, &new.customer).await?;
+        ensure_method(&mut tx, &mut batch, partner, &new.method, now).await?;
+        let (last4, details) = new.method.parts();
+        let (method_type, brand, exp_month, exp_year, _, routing, account_type) =
+            method_columns(details);
+        batch.push(concat!(
+            "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, payment_method_id, \
+             method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, invoice_id, \
+             invoice, dynamic_descriptor, awaiting_processor, created_at, idempotency_key) \
+             VALUES ($1, $2, 'api', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, TRUE, $18, $19) \
+             RETURNING ", crate::columns::payment_cols!()
+        ))
+        .bind(new.payment_id.as_str())
+        .bind(partner.as_str())
+        .bind(new.amount.minor())
+        .bind(new.amount.currency().as_str())
+        .bind(new.customer.id().as_str())
+        .bind(new.method.id().as_str())
+        .bind(method_type)
+        .bind(brand)
+        .bind((method_type != "ach").then_some("unknown"))
+        .bind(last4)
+        .bind(exp_month)
+        .bind(exp_year)
+        .bind(routing)
+        .bind(account_type)
+        .bind(new.invoice.id.as_str())
+        .bind(to_json(&new.invoice)?)
+        .bind(new.dynamic_descriptor.as_ref().map(to_json).transpose()?)
+        .bind(to_micros(now))
+        .bind(new.idempotency_key.as_deref());
+        let rows = batch.fetch_all(&mut tx).await?;
+        let payment = payment_from_row(rows.last().ok_or_else(|| bad("payment just made"))?)?;
+        tx.commit().await?;
+        Ok(Begun::Started(payment))
+    }
+}
+
+pub(crate) fn payment_from_row(row: &Row) -> Result<Payment> {
+    let currency = currency_of(row)?;
+    let status: String = row.try_get("status")?;
+    let source: String = row.try_get("source")?;
+    let payment_method = masked_from_row(row, true)?;
+    Ok(Payment {
+        id: PaymentId::from_trusted(row.try_get("id")?),
+        partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+        object: Default::default(),
+        status: PaymentStatus::parse_str(&status).ok_or_else(|| bad("payment status"))?,
+        amount: Money::new(row.try_get("amount")?, currency),
+        currency,
+        captured_amount: Money::new(row.try_get("captured_amount")?, currency),
+        refunded_amount: Money::new(row.try_get("refunded_amount")?, currency),
+        customer_id: row
+            .try_get::<Option<String>, _>("customer_id")?
+            .map(CustomerId::from_trusted),
+        payment_method_id: row
+            .try_get::<Option<String>, _>("payment_method_id")?
+            .map(PaymentMethodId::from_trusted),
+        authorization_id: row
+            .try_get::<Option<String>, _>("authorization_id")?
+            .map(AuthorizationId::from_trusted),
+        payment_request_id: row
+            .try_get::<Option<String>, _>("payment_request_id")?
+            .map(PaymentRequestId::from_trusted),
+        reference_id: row.try_get("reference_id")?,
+        source: PaymentSource::parse_str(&source).ok_or_else(|| bad("payment source"))?,
+        payment_method,
+        invoice: json_opt(row, "invoice")?,
+        dynamic_descriptor: json_opt(row, "dynamic_descriptor")?,
+        failure_code: row.try_get("failure_code")?,
+        failure_message: row.try_get("failure_message")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        completed_at: time_opt(row.try_get("completed_at")?),
+    })
+}
+
+/// The payment an earlier request under this `Idempotency-Key` made, if any.
+pub(crate) async fn payment_by_key(
+    tx: &mut dyn Conn,
+    partner: &PartnerId,
+    key: Option<&str>,
+) -> Result<Option<Payment>> {
+    let Some(key) = key else { return Ok(None) };
+    let mut find = Batch::new();
+    find.push(concat!(
+        "SELECT ",
+        crate::columns::payment_cols!(),
+        " FROM payments WHERE partner_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(partner.as_str())
+    .bind(key);
+    let rows = find.fetch_all(tx).await?;
+    rows.first().map(payment_from_row).transpose()
+}

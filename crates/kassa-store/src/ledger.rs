@@ -1,0 +1,463 @@
+//! The ledger and payouts: balanced posting sets, fees, balances derived from postings, and the
+//! payout batch that pays out (or carries forward) the available balance.
+
+use async_trait::async_trait;
+use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::fee::{FeeMethod, FeeSchedule};
+use kassa_core::id::{LedgerEntryId, PartnerId, PayoutId};
+use kassa_core::ledger::{Account, PostingSet};
+use kassa_core::money::{Currency, Money};
+use kassa_core::payment::{MaskedMethod, Payment};
+use kassa_core::payout::{Payout, PayoutItem, PayoutItemType, PayoutStatus};
+use kassa_core::percent::Percent;
+use time::OffsetDateTime;
+
+use crate::columns::*;
+use crate::db::{query, query_scalar, Backend, Batch, Conn, Row, WriteTx as _};
+use crate::events::*;
+use crate::model::*;
+use crate::paging::*;
+use crate::Result;
+
+pub(crate) const FEE_SCHEDULE_SQL: &str =
+    "SELECT fee_card_percent_e4, fee_card_fixed, fee_ach_percent_e4, fee_ach_cap FROM partners WHERE id = $1";
+
+#[async_trait]
+pub trait LedgerStore {
+    async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()>;
+    async fn fees(&self, partner: &PartnerId) -> Result<FeeSchedule>;
+    async fn balances(&self, partner: &PartnerId) -> Result<Balances>;
+    /// Ledger posting sets that do not sum to zero (there must be none).
+    async fn unbalanced_ledger_sets(&self) -> Result<i64>;
+    /// Cuts a payout batch for the partner: every available-balance entry up to `cutoff` not in an
+    /// earlier payout, and the balance carried from the last batch. A positive net is paid (and
+    /// posted); a net ≤ 0 is recorded `carried_forward` and moves no money. None when there is
+    /// nothing to pay out.
+    async fn run_payout(
+        &self,
+        partner: &PartnerId,
+        cutoff: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<Payout>>;
+    async fn payout(&self, partner: &PartnerId, id: &PayoutId) -> Result<Option<Payout>>;
+    async fn list_payouts(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<Payout>>;
+    /// The payout a payment (or refund, or fee) was paid out or deducted in, if any yet.
+    async fn payout_containing(
+        &self,
+        partner: &PartnerId,
+        source_id: &str,
+    ) -> Result<Option<PayoutId>>;
+    /// Partners with something a payout batch at `cutoff` would take.
+    async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>>;
+}
+
+#[async_trait]
+impl<B: Backend> LedgerStore for B {
+    async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        query(
+            "UPDATE partners SET fee_card_percent_e4 = $2, fee_card_fixed = $3, fee_ach_percent_e4 = $4, fee_ach_cap = $5 WHERE id = $1",
+        )
+        .bind(partner.as_str())
+        .bind(fees.card_percent.e4())
+        .bind(fees.card_fixed)
+        .bind(fees.ach_percent.e4())
+        .bind(fees.ach_cap)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn fees(&self, partner: &PartnerId) -> Result<FeeSchedule> {
+        fee_schedule(&mut self.reader(), partner).await
+    }
+
+    async fn balances(&self, partner: &PartnerId) -> Result<Balances> {
+        let rows = query(
+            "SELECT account, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM ledger_entries WHERE partner_id = $1 GROUP BY account",
+        )
+        .bind(partner.as_str())
+        .fetch_all(&mut self.reader())
+        .await?;
+        let mut b = Balances::default();
+        for row in &rows {
+            let account: String = row.try_get("account")?;
+            let total: i64 = row.try_get("total")?;
+            match Account::parse_str(&account) {
+                Some(Account::PartnerAvailable) => b.available = total,
+                Some(Account::PartnerPending) => b.pending = total,
+                Some(Account::PartnerPaidOut) => b.paid_out = total,
+                Some(Account::Fees) => b.fees = total,
+                Some(Account::ProcessorClearing) => {}
+                None => return Err(bad("ledger account")),
+            }
+        }
+        Ok(b)
+    }
+
+    async fn unbalanced_ledger_sets(&self) -> Result<i64> {
+        Ok(query_scalar(
+            "SELECT COUNT(*) FROM (SELECT set_id FROM ledger_entries GROUP BY set_id HAVING SUM(amount) <> 0) AS unbalanced",
+        )
+        .fetch_one(&mut self.reader())
+        .await?)
+    }
+
+    async fn run_payout(
+        &self,
+        partner: &PartnerId,
+        cutoff: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<Payout>> {
+        let mut tx = self.begin_write().await?;
+        let id = PayoutId::generate();
+        // Provisional; status and amount are set once the items are known.
+        query(
+            "INSERT INTO payouts (id, partner_id, status, amount, currency, cutoff_at, created_at) \
+             VALUES ($1, $2, 'carried_forward', 0, 'USD', $3, $4)",
+        )
+        .bind(id.as_str())
+        .bind(partner.as_str())
+        .bind(to_micros(cutoff))
+        .bind(to_micros(now))
+        .execute(&mut tx)
+        .await?;
+        // Each entry can join one payout only (unique ledger_entry_id), also under concurrency.
+        query(
+            "INSERT INTO payout_items (payout_id, item_type, source_id, amount, ledger_entry_id) \
+             SELECT $1, kind, source_id, amount, id FROM ledger_entries e \
+             WHERE e.partner_id = $2 AND e.account = 'partner_available' AND e.kind IN ('payment', 'refund', 'fee') \
+             AND e.created_at <= $3 AND NOT EXISTS (SELECT 1 FROM payout_items i WHERE i.ledger_entry_id = e.id) \
+             ORDER BY e.seq ON CONFLICT DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(partner.as_str())
+        .bind(to_micros(cutoff))
+        .execute(&mut tx)
+        .await?;
+        let entries: i64 = query_scalar("SELECT COUNT(*) FROM payout_items WHERE payout_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut tx)
+            .await?;
+        if entries == 0 {
+            // Nothing new since the last batch: a carried balance waits for new items.
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let carried = query(
+            "UPDATE payouts SET carried_into = $1 WHERE partner_id = $2 AND status = 'carried_forward' \
+             AND carried_into IS NULL AND id <> $1 RETURNING id, amount",
+        )
+        .bind(id.as_str())
+        .bind(partner.as_str())
+        .fetch_all(&mut tx)
+        .await?;
+        for row in &carried {
+            let from: String = row.try_get("id")?;
+            let amount: i64 = row.try_get("amount")?;
+            query(
+                "INSERT INTO payout_items (payout_id, item_type, source_id, amount, carried_payout_id) \
+                 VALUES ($1, 'carried_balance', $2, $3, $2)",
+            )
+            .bind(id.as_str())
+            .bind(&from)
+            .bind(amount)
+            .execute(&mut tx)
+            .await?;
+        }
+        let total: i64 = query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM payout_items WHERE payout_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut tx)
+            .await?;
+        let status = if total > 0 {
+            PayoutStatus::Paid
+        } else {
+            PayoutStatus::CarriedForward
+        };
+        query("UPDATE payouts SET status = $2, amount = $3 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(status.as_str())
+            .bind(total)
+            .execute(&mut tx)
+            .await?;
+        query(
+            "UPDATE refunds SET payout_id = $1 WHERE partner_id = $2 AND id IN \
+             (SELECT source_id FROM payout_items WHERE payout_id = $1 AND item_type = 'refund')",
+        )
+        .bind(id.as_str())
+        .bind(partner.as_str())
+        .execute(&mut tx)
+        .await?;
+        if status == PayoutStatus::Paid {
+            post(
+                &mut tx,
+                partner,
+                Currency::Usd,
+                &PostingSet::payout(id.as_str(), total),
+                now,
+            )
+            .await?;
+        }
+        let payout = payout_in(&mut tx, partner, id.as_str())
+            .await?
+            .ok_or_else(|| bad("payout just made"))?;
+        if status == PayoutStatus::Paid {
+            insert_event(&mut tx, partner, "payout.paid", &payout, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(payout))
+    }
+
+    async fn payout(&self, partner: &PartnerId, id: &PayoutId) -> Result<Option<Payout>> {
+        let mut tx = self.begin_read().await?;
+        let payout = payout_in(&mut tx, partner, id.as_str()).await?;
+        tx.rollback().await?;
+        Ok(payout)
+    }
+
+    async fn list_payouts(&self, partner: &PartnerId, page: &PageRequest) -> Result<Page<Payout>> {
+        let Some(cursor) = cursor_of(
+            &mut self.reader(),
+            "SELECT seq FROM payouts WHERE partner_id = $1 AND id = $2",
+            partner,
+            page,
+        )
+        .await?
+        else {
+            return Ok(Page::UnknownCursor);
+        };
+        let ids: Vec<String> = query_scalar(
+            "SELECT id FROM payouts WHERE partner_id = $1 AND ($2 IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(partner.as_str())
+        .bind(cursor)
+        .bind(page.limit + 1)
+        .fetch_all(&mut self.reader())
+        .await?;
+        let has_more = ids.len() as i64 > page.limit;
+        let mut tx = self.begin_read().await?;
+        let mut data = Vec::new();
+        for id in ids.iter().take(page.limit as usize) {
+            data.push(
+                payout_in(&mut tx, partner, id)
+                    .await?
+                    .ok_or_else(|| bad("listed payout"))?,
+            );
+        }
+        tx.rollback().await?;
+        Ok(Page::Items { data, has_more })
+    }
+
+    async fn payout_containing(
+        &self,
+        partner: &PartnerId,
+        source_id: &str,
+    ) -> Result<Option<PayoutId>> {
+        let id: Option<String> = query_scalar(
+            "SELECT p.id FROM payout_items i JOIN payouts p ON p.id = i.payout_id \
+             WHERE p.partner_id = $1 AND i.source_id = $2 ORDER BY i.seq LIMIT 1",
+        )
+        .bind(partner.as_str())
+        .bind(source_id)
+        .fetch_optional(&mut self.reader())
+        .await?;
+        id.map(|id| PayoutId::parse(&id).map_err(|_| bad("payout id")))
+            .transpose()
+    }
+
+    async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>> {
+        let ids: Vec<String> = query_scalar(
+            "SELECT DISTINCT e.partner_id FROM ledger_entries e WHERE e.account = 'partner_available' \
+             AND e.kind IN ('payment', 'refund', 'fee') AND e.created_at <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM payout_items i WHERE i.ledger_entry_id = e.id)",
+        )
+        .bind(to_micros(cutoff))
+        .fetch_all(&mut self.reader())
+        .await?;
+        Ok(ids.into_iter().map(PartnerId::from_trusted).collect())
+    }
+}
+
+/// Writes one balanced set of ledger entries in the caller's transaction.
+pub(crate) async fn post(
+    tx: &mut dyn Conn,
+    partner: &PartnerId,
+    currency: Currency,
+    set: &PostingSet,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut batch = Batch::new();
+    push_postings(&mut batch, partner, currency, &[set], now)?;
+    batch.execute(tx).await
+}
+
+/// Adds the postings of every set to `batch` as one multi-row `INSERT`; each set is
+/// checked balanced first.
+pub(crate) fn push_postings(
+    batch: &mut Batch,
+    partner: &PartnerId,
+    currency: Currency,
+    sets: &[&PostingSet],
+    now: OffsetDateTime,
+) -> Result<()> {
+    if sets.iter().any(|set| !set.is_balanced()) {
+        return Err(bad("an unbalanced posting set"));
+    }
+    let rows: Vec<(String, &PostingSet, &kassa_core::ledger::Posting)> = sets
+        .iter()
+        .flat_map(|set| {
+            let set_id = LedgerEntryId::generate().as_str().to_string();
+            set.postings()
+                .iter()
+                .map(move |posting| (set_id.clone(), *set, posting))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO ledger_entries (id, partner_id, set_id, account, kind, source_id, amount, currency, created_at) VALUES ",
+    );
+    for i in 0..rows.len() {
+        let b = i * 9;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9
+        ));
+    }
+    let mut statement = batch.push(sql);
+    for (set_id, set, posting) in rows {
+        statement = statement
+            .bind(LedgerEntryId::generate().as_str().to_string())
+            .bind(partner.as_str())
+            .bind(set_id)
+            .bind(posting.account.as_str())
+            .bind(set.kind().as_str())
+            .bind(set.source_id().to_string())
+            .bind(posting.amount)
+            .bind(currency.as_str())
+            .bind(to_micros(now));
+    }
+    Ok(())
+}
+
+pub(crate) fn fee_schedule_from_row(row: &Row) -> Result<FeeSchedule> {
+    Ok(FeeSchedule {
+        card_percent: Percent::from_e4(row.try_get("fee_card_percent_e4")?),
+        card_fixed: row.try_get("fee_card_fixed")?,
+        ach_percent: Percent::from_e4(row.try_get("fee_ach_percent_e4")?),
+        ach_cap: row.try_get("fee_ach_cap")?,
+    })
+}
+
+pub(crate) async fn fee_schedule(
+    executor: &mut dyn Conn,
+    partner: &PartnerId,
+) -> Result<FeeSchedule> {
+    let row = query(FEE_SCHEDULE_SQL)
+        .bind(partner.as_str())
+        .fetch_optional(executor)
+        .await?
+        .ok_or_else(|| bad("fees of an unknown partner"))?;
+    fee_schedule_from_row(&row)
+}
+
+/// Money that became the partner's: the capture (or cleared debit) and its fee.
+pub(crate) async fn post_settled(
+    tx: &mut dyn Conn,
+    payment: &Payment,
+    set: PostingSet,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let fees = fee_schedule(&mut *tx, &payment.partner_id).await?;
+    let mut batch = Batch::new();
+    push_settled(&mut batch, payment, &set, &fees, now)?;
+    batch.execute(tx).await
+}
+
+/// Adds to `batch` the postings of [`post_settled`], with the partner's `fees`.
+pub(crate) fn push_settled(
+    batch: &mut Batch,
+    payment: &Payment,
+    set: &PostingSet,
+    fees: &FeeSchedule,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let method = match payment.payment_method {
+        MaskedMethod::Ach { .. } => FeeMethod::Ach,
+        _ => FeeMethod::Card,
+    };
+    let fee = fees.fee(method, payment.amount.minor());
+    match PostingSet::fee(payment.id.as_str(), fee) {
+        Some(fee) => push_postings(
+            batch,
+            &payment.partner_id,
+            payment.currency,
+            &[set, &fee],
+            now,
+        ),
+        None => push_postings(batch, &payment.partner_id, payment.currency, &[set], now),
+    }
+}
+
+pub(crate) async fn payout_in(
+    conn: &mut dyn Conn,
+    partner: &PartnerId,
+    id: &str,
+) -> Result<Option<Payout>> {
+    let row = query(
+        "SELECT id, partner_id, status, amount, currency, cutoff_at, created_at FROM payouts WHERE partner_id = $1 AND id = $2",
+    )
+    .bind(partner.as_str())
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let items = query(
+        "SELECT item_type, source_id, amount FROM payout_items WHERE payout_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    payout_from_rows(&row, &items).map(Some)
+}
+
+pub(crate) fn payout_from_rows(row: &Row, items: &[Row]) -> Result<Payout> {
+    let currency = currency_of(row)?;
+    let status: String = row.try_get("status")?;
+    let items = items
+        .iter()
+        .map(|item| {
+            let kind: String = item.try_get("item_type")?;
+            Ok(PayoutItem {
+                item_type: PayoutItemType::parse_str(&kind)
+                    .ok_or_else(|| bad("payout item type"))?,
+                source_id: item.try_get("source_id")?,
+                amount: Money::new(item.try_get("amount")?, currency),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Payout {
+        id: PayoutId::from_trusted(row.try_get("id")?),
+        partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+        object: Default::default(),
+        status: PayoutStatus::parse_str(&status).ok_or_else(|| bad("payout status"))?,
+        amount: Money::new(row.try_get("amount")?, currency),
+        currency,
+        created_at: from_micros(row.try_get("created_at")?),
+        cutoff_at: from_micros(row.try_get("cutoff_at")?),
+        items,
+    })
+}

@@ -1,0 +1,333 @@
+//! Partners and their API keys: settings, billing hosts, and the key lookup every API request
+//! makes (through the read cache).
+
+use async_trait::async_trait;
+use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::id::{ApiKeyId, PartnerId};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
+use kassa_core::secret::Secret;
+use kassa_core::url::RedirectUrl;
+use time::OffsetDateTime;
+
+use crate::columns::*;
+use crate::db::{query, query_scalar, Backend, Conn, Row, WriteTx as _};
+use crate::model::*;
+use crate::Result;
+
+#[async_trait]
+pub trait PartnerStore {
+    /// Creates the partner, and its first API key when given, in one transaction.
+    async fn create_partner(
+        &self,
+        partner: &Partner,
+        first_key: Option<&ApiKeyRecord>,
+    ) -> Result<()>;
+    async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>>;
+    async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>>;
+    async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>>;
+    /// Replaces the partner's settings; None if there is no such partner, Taken("billing host")
+    /// when another partner has the billing host.
+    async fn update_partner_settings(
+        &self,
+        partner: &PartnerId,
+        settings: &PartnerSettings,
+    ) -> Result<Option<Partner>>;
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+    /// The partner owning an active (not revoked) key with this hash.
+    async fn partner_by_api_key_hash(&self, key_hash: &str) -> Result<Option<(Partner, ApiKeyId)>>;
+    /// The partner's keys, revoked ones too, newest first.
+    async fn list_api_keys(&self, partner: &PartnerId) -> Result<Vec<ApiKeyRecord>>;
+    /// One of the partner's keys, revoked or not.
+    async fn api_key(&self, partner: &PartnerId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>>;
+    /// Revokes one key; false if no such active key of this partner.
+    async fn revoke_api_key(
+        &self,
+        partner: &PartnerId,
+        id: &ApiKeyId,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// Revokes every active key of the partner with this label; how many.
+    async fn revoke_api_keys_labeled(
+        &self,
+        partner: &PartnerId,
+        label: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64>;
+}
+
+#[async_trait]
+impl<B: Backend> PartnerStore for B {
+    async fn create_partner(&self, p: &Partner, first_key: Option<&ApiKeyRecord>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let res = query(
+            "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
+             default_redirect_url, require_signed_links, link_secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.slug.as_str())
+        .bind(&p.name)
+        .bind(p.billing_host.as_ref().map(|h| h.as_str()))
+        .bind(p.brand_color.as_str())
+        .bind(p.logo_url.as_ref().map(|u| u.as_str()))
+        .bind(p.default_redirect_url.as_ref().map(|u| u.as_str()))
+        .bind(p.require_signed_links)
+        .bind(p.link_secret.expose())
+        .bind(to_micros(p.created_at))
+        .execute(&mut tx)
+        .await;
+        if let Err(e) = res {
+            return Err(unique_violation_field(&e)
+                .map(crate::StoreError::Taken)
+                .unwrap_or(e));
+        }
+        if let Some(host) = &p.billing_host {
+            claim_billing_host(&mut tx, &p.id, host.as_str()).await?;
+        }
+        if let Some(k) = first_key {
+            insert_api_key(&mut tx, k).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>> {
+        let row = query(concat!(
+            "SELECT ",
+            crate::columns::partner_cols!(""),
+            " FROM partners WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&mut self.reader())
+        .await?;
+        row.as_ref().map(partner_from_row).transpose()
+    }
+
+    async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>> {
+        let row = query(concat!(
+            "SELECT ",
+            crate::columns::partner_cols!(""),
+            " FROM partners WHERE slug = $1"
+        ))
+        .bind(slug)
+        .fetch_optional(&mut self.reader())
+        .await?;
+        row.as_ref().map(partner_from_row).transpose()
+    }
+
+    async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>> {
+        let row = query(concat!(
+            "SELECT ",
+            crate::columns::partner_cols!(""),
+            " FROM partners WHERE billing_host = $1"
+        ))
+        .bind(host)
+        .fetch_optional(&mut self.reader())
+        .await?;
+        row.as_ref().map(partner_from_row).transpose()
+    }
+
+    async fn update_partner_settings(
+        &self,
+        partner: &PartnerId,
+        s: &PartnerSettings,
+    ) -> Result<Option<Partner>> {
+        let mut tx = self.begin_write().await?;
+        let res = query(concat!(
+            "UPDATE partners SET name = $2, billing_host = $3, brand_color = $4, logo_url = $5, \
+             default_redirect_url = $6, require_signed_links = $7 WHERE id = $1 RETURNING ",
+            crate::columns::partner_cols!("")
+        ))
+        .bind(partner.as_str())
+        .bind(&s.name)
+        .bind(s.billing_host.as_ref().map(|h| h.as_str()))
+        .bind(s.brand_color.as_str())
+        .bind(s.logo_url.as_ref().map(|u| u.as_str()))
+        .bind(s.default_redirect_url.as_ref().map(|u| u.as_str()))
+        .bind(s.require_signed_links)
+        .fetch_optional(&mut tx)
+        .await;
+        let updated = match res {
+            Ok(row) => row.as_ref().map(partner_from_row).transpose()?,
+            Err(e) => {
+                return Err(unique_violation_field(&e)
+                    .map(crate::StoreError::Taken)
+                    .unwrap_or(e))
+            }
+        };
+        // Checked after the update so an unknown partner is None; a refused claim rolls
+        // the update back with the transaction.
+        if let (Some(_), Some(host)) = (&updated, &s.billing_host) {
+            claim_billing_host(&mut tx, partner, host.as_str()).await?;
+        }
+        let _forget = self.read_cache().forget_on_drop();
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn create_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        insert_api_key(&mut tx, k).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn partner_by_api_key_hash(&self, key_hash: &str) -> Result<Option<(Partner, ApiKeyId)>> {
+        if let Some(found) = self.read_cache().api_key(key_hash) {
+            return Ok(Some(found));
+        }
+        let generation = self.read_cache().generation();
+        let row = query(concat!(
+            "SELECT ",
+            crate::columns::partner_cols!("p."),
+            ", k.id AS key_id FROM api_keys k \
+             JOIN partners p ON p.id = k.partner_id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+        ))
+        .bind(key_hash)
+        .fetch_optional(&mut self.reader())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let found = (
+            partner_from_row(&row)?,
+            ApiKeyId::from_trusted(row.try_get("key_id")?),
+        );
+        self.read_cache().put_api_key(generation, key_hash, &found);
+        Ok(Some(found))
+    }
+
+    async fn list_api_keys(&self, partner: &PartnerId) -> Result<Vec<ApiKeyRecord>> {
+        let rows = query(
+            "SELECT id, partner_id, label, prefix, key_hash, created_at, revoked_at \
+             FROM api_keys WHERE partner_id = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(partner.as_str())
+        .fetch_all(&mut self.reader())
+        .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn api_key(&self, partner: &PartnerId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>> {
+        let row = query(
+            "SELECT id, partner_id, label, prefix, key_hash, created_at, revoked_at \
+             FROM api_keys WHERE partner_id = $1 AND id = $2",
+        )
+        .bind(partner.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut self.reader())
+        .await?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        partner: &PartnerId,
+        id: &ApiKeyId,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let res = query(
+            "UPDATE api_keys SET revoked_at = $3 WHERE partner_id = $1 AND id = $2 AND revoked_at IS NULL",
+        )
+        .bind(partner.as_str())
+        .bind(id.as_str())
+        .bind(to_micros(now))
+        .execute(&mut tx)
+        .await?;
+        let _forget = self.read_cache().forget_on_drop();
+        tx.commit().await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn revoke_api_keys_labeled(
+        &self,
+        partner: &PartnerId,
+        label: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let res = query(
+            "UPDATE api_keys SET revoked_at = $3 WHERE partner_id = $1 AND label = $2 AND revoked_at IS NULL",
+        )
+        .bind(partner.as_str())
+        .bind(label)
+        .bind(to_micros(now))
+        .execute(&mut tx)
+        .await?;
+        let _forget = self.read_cache().forget_on_drop();
+        tx.commit().await?;
+        Ok(res.rows_affected())
+    }
+}
+
+pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
+    Ok(Partner {
+        id: PartnerId::from_trusted(row.try_get("id")?),
+        slug: Slug::from_trusted(row.try_get("slug")?),
+        name: row.try_get("name")?,
+        billing_host: row
+            .try_get::<Option<String>, _>("billing_host")?
+            .map(BillingHost::from_trusted),
+        brand_color: BrandColor::from_trusted(row.try_get("brand_color")?),
+        logo_url: row
+            .try_get::<Option<String>, _>("logo_url")?
+            .map(LogoUrl::from_trusted),
+        default_redirect_url: row
+            .try_get::<Option<String>, _>("default_redirect_url")?
+            .map(RedirectUrl::from_trusted),
+        require_signed_links: row.try_get("require_signed_links")?,
+        link_secret: Secret::new(row.try_get("link_secret")?),
+        created_at: from_micros(row.try_get("created_at")?),
+    })
+}
+
+pub(crate) fn api_key_from_row(row: &Row) -> Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::from_trusted(row.try_get("id")?),
+        partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+        label: row.try_get("label")?,
+        prefix: row.try_get("prefix")?,
+        key_hash: row.try_get("key_hash")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        revoked_at: time_opt(row.try_get("revoked_at")?),
+    })
+}
+
+pub(crate) async fn insert_api_key(tx: &mut dyn Conn, k: &ApiKeyRecord) -> Result<()> {
+    query(
+        "INSERT INTO api_keys (id, partner_id, label, prefix, key_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(k.id.as_str())
+    .bind(k.partner_id.as_str())
+    .bind(&k.label)
+    .bind(&k.prefix)
+    .bind(&k.key_hash)
+    .bind(to_micros(k.created_at))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Claims `host` for the partner, or finds it claimed (now or before) by another:
+/// Taken("billing host").
+pub(crate) async fn claim_billing_host(
+    tx: &mut dyn Conn,
+    partner: &PartnerId,
+    host: &str,
+) -> Result<()> {
+    query("INSERT INTO billing_host_claims (host, partner_id) VALUES ($1, $2) ON CONFLICT (host) DO NOTHING")
+        .bind(host)
+        .bind(partner.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let owner: String = query_scalar("SELECT partner_id FROM billing_host_claims WHERE host = $1")
+        .bind(host)
+        .fetch_one(&mut *tx)
+        .await?;
+    if owner == partner.as_str() {
+        Ok(())
+    } else {
+        Err(crate::StoreError::Taken("billing host"))
+    }
+}

@@ -1,0 +1,276 @@
+//! Refunds: reserved against their payment with one conditional update, then settled by the
+//! processor's answer.
+
+use async_trait::async_trait;
+use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::id::{PartnerId, PaymentId, PayoutId, RefundId};
+use kassa_core::ledger::PostingSet;
+use kassa_core::money::Money;
+use kassa_core::payment::PaymentStatus;
+use kassa_core::refund::{Refund, RefundStatus};
+use time::OffsetDateTime;
+
+use crate::columns::*;
+use crate::db::{query, query_scalar, Backend, Row, WriteTx as _};
+use crate::model::*;
+use crate::paging::*;
+use crate::Result;
+use crate::{attempts::*, events::*, ledger::*};
+
+#[async_trait]
+pub trait RefundStore {
+    /// Reserves a refund against the payment with one conditional update (never more than the
+    /// captured amount, also under concurrency) and records it pending, in one transaction.
+    async fn begin_refund(
+        &self,
+        partner: &PartnerId,
+        payment: &PaymentId,
+        new: &NewRefund,
+        now: OffsetDateTime,
+    ) -> Result<RefundBegin>;
+    /// Records the processor's answer: a success posts the refund to the ledger; a failure gives
+    /// the reserved amount back. Inconsistent if it was recorded already.
+    async fn finish_refund(
+        &self,
+        partner: &PartnerId,
+        refund: &RefundId,
+        result: &RefundResult,
+        now: OffsetDateTime,
+    ) -> Result<Refund>;
+    async fn refund(&self, partner: &PartnerId, id: &RefundId) -> Result<Option<Refund>>;
+    async fn list_refunds(
+        &self,
+        partner: &PartnerId,
+        filter: &RefundFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Refund>>;
+    /// Refunds still waiting for the processor's answer that started before `started_before`.
+    async fn abandoned_refunds(&self, started_before: OffsetDateTime) -> Result<Vec<Refund>>;
+}
+
+#[async_trait]
+impl<B: Backend> RefundStore for B {
+    async fn begin_refund(
+        &self,
+        partner: &PartnerId,
+        payment_id: &PaymentId,
+        new: &NewRefund,
+        now: OffsetDateTime,
+    ) -> Result<RefundBegin> {
+        let mut tx = self.begin_write().await?;
+        if let Some(key) = new.idempotency_key.as_deref() {
+            let row = query(concat!(
+                "SELECT ",
+                crate::columns::refund_cols!(),
+                " FROM refunds WHERE partner_id = $1 AND idempotency_key = $2"
+            ))
+            .bind(partner.as_str())
+            .bind(key)
+            .fetch_optional(&mut tx)
+            .await?;
+            if let Some(row) = row {
+                tx.rollback().await?;
+                return Ok(RefundBegin::Existing(refund_from_row(&row)?));
+            }
+        }
+        // The one atomic change: reserve the amount while at most what is left is asked.
+        let reserved = query(concat!(
+            "UPDATE payments SET refunded_amount = refunded_amount + COALESCE($3, captured_amount - refunded_amount), \
+             status = CASE WHEN refunded_amount + COALESCE($3, captured_amount - refunded_amount) = captured_amount \
+                           THEN 'refunded' ELSE 'partially_refunded' END \
+             WHERE partner_id = $1 AND id = $2 AND status IN ('completed', 'partially_refunded') \
+             AND captured_amount - refunded_amount >= COALESCE($3, captured_amount - refunded_amount) \
+             AND COALESCE($3, captured_amount - refunded_amount) > 0 RETURNING ", crate::columns::payment_cols!()
+        ))
+        .bind(partner.as_str())
+        .bind(payment_id.as_str())
+        .bind(new.amount.map(|m| m.minor()))
+        .fetch_optional(&mut tx)
+        .await?;
+        let Some(row) = reserved else {
+            let row = query(concat!(
+                "SELECT ",
+                crate::columns::payment_cols!(),
+                " FROM payments WHERE partner_id = $1 AND id = $2"
+            ))
+            .bind(partner.as_str())
+            .bind(payment_id.as_str())
+            .fetch_optional(&mut tx)
+            .await?;
+            tx.rollback().await?;
+            return Ok(match row.as_ref().map(payment_from_row).transpose()? {
+                None => RefundBegin::NotFound,
+                Some(p) if matches!(p.status, PaymentStatus::Pending | PaymentStatus::Failed) => {
+                    RefundBegin::NotSettled(p)
+                }
+                Some(p) => {
+                    let available = p.captured_amount.minor() - p.refunded_amount.minor();
+                    RefundBegin::ExceedsAvailable {
+                        available: Money::new(available, p.currency),
+                        payment: p,
+                    }
+                }
+            });
+        };
+        let payment = payment_from_row(&row)?;
+        // What this refund reserved: the difference the update made.
+        let amount = match new.amount {
+            Some(m) => m.minor(),
+            None => {
+                let before: i64 = query_scalar(
+                    "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds WHERE payment_id = $1 AND status <> 'failed'",
+                )
+                .bind(payment_id.as_str())
+                .fetch_one(&mut tx)
+                .await?;
+                payment.refunded_amount.minor() - before
+            }
+        };
+        let row = query(concat!(
+            "INSERT INTO refunds (id, partner_id, payment_id, amount, currency, status, reason, awaiting_processor, \
+             idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, TRUE, $7, $8, $8) \
+             RETURNING ", crate::columns::refund_cols!()
+        ))
+        .bind(new.id.as_str())
+        .bind(partner.as_str())
+        .bind(payment_id.as_str())
+        .bind(amount)
+        .bind(payment.currency.as_str())
+        .bind(new.reason.as_deref())
+        .bind(new.idempotency_key.as_deref())
+        .bind(to_micros(now))
+        .fetch_one(&mut tx)
+        .await?;
+        let refund = refund_from_row(&row)?;
+        tx.commit().await?;
+        Ok(RefundBegin::Started { refund, payment })
+    }
+
+    async fn finish_refund(
+        &self,
+        partner: &PartnerId,
+        refund_id: &RefundId,
+        result: &RefundResult,
+        now: OffsetDateTime,
+    ) -> Result<Refund> {
+        let mut tx = self.begin_write().await?;
+        let (status, code, message) = match result {
+            RefundResult::Succeeded => ("succeeded", None, None),
+            RefundResult::Failed { code } => {
+                ("failed", Some(code.as_str()), Some(code.payer_message()))
+            }
+        };
+        let row = query(concat!(
+            "UPDATE refunds SET status = $3, failure_code = $4, failure_message = $5, awaiting_processor = FALSE, updated_at = $6 \
+             WHERE partner_id = $1 AND id = $2 AND awaiting_processor RETURNING ", crate::columns::refund_cols!()
+        ))
+        .bind(partner.as_str())
+        .bind(refund_id.as_str())
+        .bind(status)
+        .bind(code)
+        .bind(message)
+        .bind(to_micros(now))
+        .fetch_optional(&mut tx)
+        .await?;
+        let refund =
+            refund_from_row(&row.ok_or_else(|| bad("refund is not awaiting the processor"))?)?;
+        match result {
+            RefundResult::Succeeded => {
+                let set = PostingSet::refund(refund.id.as_str(), refund.amount.minor());
+                post(&mut tx, partner, refund.currency, &set, now).await?;
+                insert_event(&mut tx, partner, "refund.created", &refund, now).await?;
+            }
+            RefundResult::Failed { .. } => {
+                // Give the reserved amount back.
+                query(
+                    "UPDATE payments SET refunded_amount = refunded_amount - $3, \
+                     status = CASE WHEN refunded_amount - $3 = 0 THEN 'completed' ELSE 'partially_refunded' END \
+                     WHERE partner_id = $1 AND id = $2",
+                )
+                .bind(partner.as_str())
+                .bind(refund.payment_id.as_str())
+                .bind(refund.amount.minor())
+                .execute(&mut tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(refund)
+    }
+
+    async fn refund(&self, partner: &PartnerId, id: &RefundId) -> Result<Option<Refund>> {
+        let row = query(concat!(
+            "SELECT ",
+            crate::columns::refund_cols!(),
+            " FROM refunds WHERE partner_id = $1 AND id = $2"
+        ))
+        .bind(partner.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut self.reader())
+        .await?;
+        row.as_ref().map(refund_from_row).transpose()
+    }
+
+    async fn list_refunds(
+        &self,
+        partner: &PartnerId,
+        filter: &RefundFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Refund>> {
+        let Some(cursor) = cursor_of(
+            &mut self.reader(),
+            "SELECT seq FROM refunds WHERE partner_id = $1 AND id = $2",
+            partner,
+            page,
+        )
+        .await?
+        else {
+            return Ok(Page::UnknownCursor);
+        };
+        let rows = query(concat!(
+            "SELECT ", crate::columns::refund_cols!(), " FROM refunds WHERE partner_id = $1 \
+             AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR payment_id = $4) ORDER BY seq DESC LIMIT $3"
+        ))
+        .bind(partner.as_str())
+        .bind(cursor)
+        .bind(page.limit + 1)
+        .bind(filter.payment_id.as_ref().map(|p| p.as_str()))
+        .fetch_all(&mut self.reader())
+        .await?;
+        page_of(&rows, page, refund_from_row)
+    }
+
+    async fn abandoned_refunds(&self, started_before: OffsetDateTime) -> Result<Vec<Refund>> {
+        let rows = query(concat!(
+            "SELECT ",
+            crate::columns::refund_cols!(),
+            " FROM refunds WHERE awaiting_processor AND created_at < $1 \
+             ORDER BY created_at LIMIT 100"
+        ))
+        .bind(to_micros(started_before))
+        .fetch_all(&mut self.reader())
+        .await?;
+        rows.iter().map(refund_from_row).collect()
+    }
+}
+
+pub(crate) fn refund_from_row(row: &Row) -> Result<Refund> {
+    let currency = currency_of(row)?;
+    let status: String = row.try_get("status")?;
+    Ok(Refund {
+        id: RefundId::from_trusted(row.try_get("id")?),
+        partner_id: PartnerId::from_trusted(row.try_get("partner_id")?),
+        object: Default::default(),
+        payment_id: PaymentId::from_trusted(row.try_get("payment_id")?),
+        amount: Money::new(row.try_get("amount")?, currency),
+        currency,
+        status: RefundStatus::parse_str(&status).ok_or_else(|| bad("refund status"))?,
+        reason: row.try_get("reason")?,
+        failure_code: row.try_get("failure_code")?,
+        failure_message: row.try_get("failure_message")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        payout_id: row
+            .try_get::<Option<String>, _>("payout_id")?
+            .map(PayoutId::from_trusted),
+    })
+}

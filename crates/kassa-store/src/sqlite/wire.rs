@@ -1,0 +1,195 @@
+//! The SQLite side of the backend-neutral layer: [`Statement`]s become one SQLite query (several
+//! statements joined, their parameters renumbered — one round trip to the connection's thread),
+//! [`Value`]s become SQLite arguments, and result rows become [`Row`]s.
+
+use std::sync::Arc;
+
+use futures_core::stream::BoxStream;
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteQueryResult, SqliteRow};
+use sqlx::{Arguments as _, Column as _, Either, Row as _, TypeInfo as _, ValueRef as _};
+
+use crate::db::{Kind, Output, Row, Statement, Value};
+use crate::Result;
+
+/// The statements as one query: `;`-separated, each one's `$n` shifted past the parameters of
+/// those before it.
+pub(super) fn combine(statements: Vec<Statement>) -> Result<Combined> {
+    let mut sql = String::new();
+    let mut args = SqliteArguments::default();
+    let persistent = statements.iter().all(|s| s.persistent);
+    for statement in statements {
+        if sql.is_empty() {
+            sql.push_str(&statement.sql);
+        } else {
+            sql.push_str(";\n");
+            sql.push_str(&renumber_params(&statement.sql, args.len()));
+        }
+        for value in statement.params {
+            bind(&mut args, value)?;
+        }
+    }
+    Ok(Combined {
+        sql,
+        args,
+        persistent,
+    })
+}
+
+/// Statements joined into one SQLite query.
+pub(super) struct Combined {
+    pub(super) sql: String,
+    pub(super) args: SqliteArguments<'static>,
+    /// See [`Statement::persistent`].
+    pub(super) persistent: bool,
+}
+
+fn bind(args: &mut SqliteArguments<'static>, value: Value) -> Result<()> {
+    let added = match value {
+        Value::Null(Kind::Int | Kind::Int4 | Kind::Bool) => args.add(None::<i64>),
+        Value::Null(Kind::Text) => args.add(None::<String>),
+        Value::Null(Kind::Bytes) => args.add(None::<Vec<u8>>),
+        Value::Int(v) => args.add(v),
+        Value::Int4(v) => args.add(v),
+        Value::Bool(v) => args.add(v),
+        Value::Text(v) => args.add(v),
+        Value::Bytes(v) => args.add(v),
+    };
+    added.map_err(|e| sqlx::Error::Encode(e).into())
+}
+
+/// Runs the query on `conn`: every row it returns and the rows its statements changed.
+pub(super) async fn fetch(conn: &mut SqliteConnection, query: Combined) -> Result<Output> {
+    collect(
+        sqlx::Executor::fetch_many(
+            conn,
+            sqlx::query_with(&query.sql, query.args).persistent(query.persistent),
+        ),
+        |_| {},
+    )
+    .await
+}
+
+/// Reads a `fetch_many` stream to its end or first error; `on_result` sees each statement's
+/// result as it comes (the writer learns from the first that its savepoint opened).
+pub(super) async fn collect(
+    mut stream: BoxStream<'_, Result<Either<SqliteQueryResult, SqliteRow>, sqlx::Error>>,
+    mut on_result: impl FnMut(&SqliteQueryResult),
+) -> Result<Output> {
+    let mut out = Output::default();
+    let mut names: Option<Arc<[String]>> = None;
+    while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        match item? {
+            Either::Left(result) => {
+                on_result(&result);
+                out.rows_affected += result.rows_affected();
+            }
+            Either::Right(row) => {
+                let names = names.get_or_insert_with(|| {
+                    row.columns().iter().map(|c| c.name().to_string()).collect()
+                });
+                // A later statement of the same query may return other columns.
+                if names.len() != row.columns().len()
+                    || names.iter().zip(row.columns()).any(|(n, c)| n != c.name())
+                {
+                    *names = row.columns().iter().map(|c| c.name().to_string()).collect();
+                }
+                out.rows.push(to_row(&row, names.clone())?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn to_row(row: &SqliteRow, names: Arc<[String]>) -> Result<Row> {
+    let mut values = Vec::with_capacity(names.len());
+    for i in 0..names.len() {
+        let raw = row.try_get_raw(i)?;
+        let value = if raw.is_null() {
+            Value::Null(Kind::Text)
+        } else {
+            match raw.type_info().name() {
+                "INTEGER" | "BOOLEAN" => Value::Int(row.try_get_unchecked(i)?),
+                "BLOB" => Value::Bytes(row.try_get_unchecked(i)?),
+                "TEXT" => Value::Text(row.try_get_unchecked(i)?),
+                other => {
+                    return Err(sqlx::Error::ColumnDecode {
+                        index: names[i].clone(),
+                        source: format!("Kassa stores no {other} values").into(),
+                    }
+                    .into())
+                }
+            }
+        };
+        values.push(value);
+    }
+    Ok(Row::new(names, values))
+}
+
+/// `sql` with every parameter `$n` numbered `$(n + offset)` instead, to append it to a
+/// multi-statement query whose earlier statements bind `offset` values. Parameters are the only
+/// `$` in Kassa's SQL (no string literal holds one).
+fn renumber_params(sql: &str, offset: usize) -> String {
+    debug_assert!(
+        !param_in_literal(sql),
+        "a `$n` inside a string literal would be renumbered: {sql}"
+    );
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a `$` followed by a digit appears inside a `'…'` literal of `sql`.
+fn param_in_literal(sql: &str) -> bool {
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => quoted = !quoted,
+            '$' if quoted && chars.peek().is_some_and(char::is_ascii_digit) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renumber_params;
+
+    #[test]
+    fn renumbering_shifts_every_parameter_and_nothing_else() {
+        assert_eq!(
+            renumber_params("UPDATE t SET a = $2, b = $10 WHERE id = $1 AND c = $2", 7),
+            "UPDATE t SET a = $9, b = $17 WHERE id = $8 AND c = $9"
+        );
+        assert_eq!(
+            renumber_params("SELECT 1 WHERE x = 'a'", 3),
+            "SELECT 1 WHERE x = 'a'"
+        );
+        assert_eq!(renumber_params("VALUES ($1)", 0), "VALUES ($1)");
+        // A `$` that is not a parameter stays as it is.
+        assert_eq!(renumber_params("a $ b $x", 4), "a $ b $x");
+    }
+
+    #[test]
+    fn a_parameter_inside_a_literal_is_caught() {
+        assert!(super::param_in_literal("SELECT '$1' WHERE a = $2"));
+        assert!(!super::param_in_literal(
+            "SELECT 'a$' WHERE a = $2 AND b = 'x'"
+        ));
+        assert!(!super::param_in_literal(
+            "UPDATE t SET s = 'done' WHERE id = $1"
+        ));
+    }
+}
