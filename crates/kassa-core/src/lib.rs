@@ -18,6 +18,7 @@ pub mod event;
 pub mod fee;
 pub mod id;
 pub mod invoice;
+pub mod job;
 pub mod ledger;
 pub mod money;
 pub mod partner;
