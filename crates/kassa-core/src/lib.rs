@@ -1,4 +1,5 @@
-//! Kassa's domain: exact money, typed ids, card and bank validation, payment states.
+//! Kassa's domain: exact money, typed ids, card and bank validation, payment states, and the
+//! effects of each money outcome (events, postings, fees, follow-up jobs) as pure functions.
 //! Nothing here does I/O; every constructor that takes outside input validates it.
 
 #[macro_use]
@@ -12,6 +13,7 @@ pub mod clock;
 pub mod country;
 pub mod customer;
 pub mod descriptor;
+pub mod effects;
 pub mod email;
 pub mod error;
 pub mod event;
