@@ -1,29 +1,114 @@
 //! Events (API.md §5): what happened to a partner's objects, in the shape the events API lists
 //! and webhooks deliver.
 
-use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::id::EventId;
 
-/// Every event type there is.
-pub const EVENT_TYPES: &[&str] = &[
-    "payment_request.created",
-    "payment_request.completed",
-    "payment_request.canceled",
-    "payment.completed",
-    "payment.pending",
-    "payment.failed",
-    "refund.created",
-    "authorization.created",
-    "authorization.reversed",
-    "payout.paid",
-];
+/// What happened, as the `type` of an event: the one list of event names, so no code path spells
+/// one by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "payment_request.created")]
+    PaymentRequestCreated,
+    #[serde(rename = "payment_request.completed")]
+    PaymentRequestCompleted,
+    #[serde(rename = "payment_request.canceled")]
+    PaymentRequestCanceled,
+    #[serde(rename = "payment.completed")]
+    PaymentCompleted,
+    #[serde(rename = "payment.pending")]
+    PaymentPending,
+    #[serde(rename = "payment.failed")]
+    PaymentFailed,
+    #[serde(rename = "refund.created")]
+    RefundCreated,
+    #[serde(rename = "authorization.created")]
+    AuthorizationCreated,
+    #[serde(rename = "authorization.reversed")]
+    AuthorizationReversed,
+    #[serde(rename = "payout.paid")]
+    PayoutPaid,
+}
+
+impl EventType {
+    /// Every event type, in the order the API documents them.
+    pub const ALL: [EventType; 10] = [
+        Self::PaymentRequestCreated,
+        Self::PaymentRequestCompleted,
+        Self::PaymentRequestCanceled,
+        Self::PaymentCompleted,
+        Self::PaymentPending,
+        Self::PaymentFailed,
+        Self::RefundCreated,
+        Self::AuthorizationCreated,
+        Self::AuthorizationReversed,
+        Self::PayoutPaid,
+    ];
+
+    /// The name stored in `events.type` and sent to webhooks, e.g. `payment.completed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PaymentRequestCreated => "payment_request.created",
+            Self::PaymentRequestCompleted => "payment_request.completed",
+            Self::PaymentRequestCanceled => "payment_request.canceled",
+            Self::PaymentCompleted => "payment.completed",
+            Self::PaymentPending => "payment.pending",
+            Self::PaymentFailed => "payment.failed",
+            Self::RefundCreated => "refund.created",
+            Self::AuthorizationCreated => "authorization.created",
+            Self::AuthorizationReversed => "authorization.reversed",
+            Self::PayoutPaid => "payout.paid",
+        }
+    }
+
+    /// The event type named `s` exactly (case-sensitive); None for anything else.
+    pub fn parse_str(s: &str) -> Option<EventType> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not an event type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type {0:?}")]
+pub struct UnknownEventType(pub String);
+
+impl FromStr for EventType {
+    type Err = UnknownEventType;
+
+    fn from_str(s: &str) -> Result<EventType, UnknownEventType> {
+        EventType::parse_str(s).ok_or_else(|| UnknownEventType(s.to_owned()))
+    }
+}
+
+/// The names of [`EventType::ALL`], in the same order.
+const EVENT_TYPE_NAMES: [&str; EventType::ALL.len()] = {
+    let mut names = [""; EventType::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = EventType::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
+
+/// Every event type there is, by name (derived from [`EventType::ALL`]).
+pub const EVENT_TYPES: &[&str] = &EVENT_TYPE_NAMES;
 
 /// Whether `name` is an event type.
 pub fn is_event_type(name: &str) -> bool {
-    EVENT_TYPES.contains(&name)
+    EventType::parse_str(name).is_some()
 }
 
 /// One event: the object as it was right after the change, recorded in the same transaction.
@@ -74,5 +159,50 @@ mod tests {
         assert_eq!(v["type"], "payout.paid");
         assert_eq!(v["createdAt"], "2026-11-21T12:00:00Z");
         assert_eq!(v["data"]["id"], "po_1");
+    }
+
+    #[test]
+    fn event_type_names_are_the_ones_stored_today() {
+        assert_eq!(
+            EVENT_TYPES,
+            [
+                "payment_request.created",
+                "payment_request.completed",
+                "payment_request.canceled",
+                "payment.completed",
+                "payment.pending",
+                "payment.failed",
+                "refund.created",
+                "authorization.created",
+                "authorization.reversed",
+                "payout.paid",
+            ]
+        );
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse_str(t.as_str()), Some(t));
+            assert_eq!(t.as_str().parse::<EventType>(), Ok(t));
+            assert_eq!(t.to_string(), t.as_str());
+            assert!(is_event_type(t.as_str()));
+            // serde writes and reads the same name.
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+            assert_eq!(
+                serde_json::from_value::<EventType>(t.as_str().into()).unwrap(),
+                t
+            );
+        }
+        for bad in [
+            "",
+            "payment",
+            "Payment.completed",
+            "payment.completed ",
+            "*",
+        ] {
+            assert_eq!(EventType::parse_str(bad), None, "{bad:?}");
+            assert!(!is_event_type(bad));
+            assert_eq!(
+                bad.parse::<EventType>(),
+                Err(UnknownEventType(bad.to_owned()))
+            );
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Kassa's domain: exact money, typed ids, card and bank validation, payment states.
+//! Kassa's domain: exact money, typed ids, card and bank validation, payment states, and the
+//! effects of each money outcome (events, postings, fees, follow-up jobs) as pure functions.
 //! Nothing here does I/O; every constructor that takes outside input validates it.
 
 #[macro_use]
@@ -12,12 +13,14 @@ pub mod clock;
 pub mod country;
 pub mod customer;
 pub mod descriptor;
+pub mod effects;
 pub mod email;
 pub mod error;
 pub mod event;
 pub mod fee;
 pub mod id;
 pub mod invoice;
+pub mod job;
 pub mod ledger;
 pub mod money;
 pub mod partner;

@@ -277,6 +277,43 @@ pub enum AchResolution {
     Return(AchReturnCode),
 }
 
+/// A card payment of `amount` USD cents with `status`, for tests elsewhere in the crate; captured
+/// in full unless pending or failed.
+#[cfg(test)]
+pub(crate) fn test_payment(status: PaymentStatus, amount: i64) -> Payment {
+    let usd = |minor| Money::new(minor, Currency::Usd);
+    let settled = !matches!(status, PaymentStatus::Pending | PaymentStatus::Failed);
+    Payment {
+        id: PaymentId::parse("pay_0123456789ABCDEFGHIJabcd").unwrap(),
+        partner_id: PartnerId::parse("par_0123456789ABCDEFGHIJabcd").unwrap(),
+        object: PaymentObject::Payment,
+        status,
+        amount: usd(amount),
+        currency: Currency::Usd,
+        captured_amount: usd(if settled { amount } else { 0 }),
+        refunded_amount: usd(0),
+        customer_id: None,
+        payment_method_id: None,
+        authorization_id: None,
+        payment_request_id: None,
+        reference_id: None,
+        source: PaymentSource::Api,
+        payment_method: MaskedMethod::Card {
+            brand: CardBrand::Visa,
+            funding: Funding::Credit,
+            last4: "4242".into(),
+            exp_month: 12,
+            exp_year: 2030,
+        },
+        invoice: None,
+        dynamic_descriptor: None,
+        failure_code: None,
+        failure_message: None,
+        created_at: time::macros::datetime!(2026-11-21 12:00 UTC),
+        completed_at: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,11 +48,39 @@ impl PaymentRequestStatus {
     }
 }
 
-/// Failed attempts one request may take within [`FAILED_ATTEMPT_WINDOW`]. Failed payments can be
-/// retried on the same link, but without a bound a public link is a free oracle for testing
-/// stolen card numbers.
-pub const MAX_FAILED_ATTEMPTS: i64 = 10;
-pub const FAILED_ATTEMPT_WINDOW: time::Duration = time::Duration::hours(1);
+/// How many failed attempts lock a payment link, and for how long: the one answer to that
+/// question. Failed payments can be retried on the same link, but without a bound a public link is
+/// a free oracle for testing stolen card numbers. A link with [`FailedAttemptLimit::max`] failed
+/// attempts created within the last [`FailedAttemptLimit::window`] takes no new attempt until the
+/// oldest of them leaves the window (the store counts them atomically with the claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedAttemptLimit {
+    pub max: i64,
+    pub window: time::Duration,
+}
+
+/// The limit every payment link has.
+pub const FAILED_ATTEMPT_LIMIT: FailedAttemptLimit = FailedAttemptLimit {
+    max: 10,
+    window: time::Duration::hours(1),
+};
+
+impl FailedAttemptLimit {
+    /// Failed attempts created after this instant count towards the limit.
+    pub fn window_start(self, now: OffsetDateTime) -> OffsetDateTime {
+        now - self.window
+    }
+
+    /// Whether `failed_in_window` failed attempts (those after [`Self::window_start`]) lock the link.
+    pub fn is_locked(self, failed_in_window: i64) -> bool {
+        failed_in_window >= self.max
+    }
+}
+
+/// [`FAILED_ATTEMPT_LIMIT`]'s count, under the name existing callers use.
+pub const MAX_FAILED_ATTEMPTS: i64 = FAILED_ATTEMPT_LIMIT.max;
+/// [`FAILED_ATTEMPT_LIMIT`]'s window, under the name existing callers use.
+pub const FAILED_ATTEMPT_WINDOW: time::Duration = FAILED_ATTEMPT_LIMIT.window;
 
 /// Free-form string pairs a partner attaches to an object.
 pub type Metadata = BTreeMap<String, String>;
@@ -188,6 +216,21 @@ mod tests {
         assert_eq!(json["createdAt"], "2026-11-21T10:00:00Z");
         assert!(json.get("partnerId").is_none());
         assert!(json.get("attemptPaymentId").is_none());
+    }
+
+    #[test]
+    fn ten_failed_attempts_in_an_hour_lock_a_link() {
+        assert_eq!(MAX_FAILED_ATTEMPTS, 10);
+        assert_eq!(FAILED_ATTEMPT_WINDOW, time::Duration::hours(1));
+        let limit = FAILED_ATTEMPT_LIMIT;
+        assert!(!limit.is_locked(0));
+        assert!(!limit.is_locked(9));
+        assert!(limit.is_locked(10));
+        assert!(limit.is_locked(11));
+        assert_eq!(
+            limit.window_start(datetime!(2026-11-21 12:00 UTC)),
+            datetime!(2026-11-21 11:00 UTC)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::error::{FieldErrors, ValidationError};
 use crate::id::{PartnerId, PaymentId, PayoutId, RefundId};
 use crate::money::{amount_text, AmountError, Currency, Money};
+use crate::payment::{Payment, PaymentStatus};
 
 /// Characters a refund's `reason` may have.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -149,8 +150,8 @@ impl RefundInput {
     /// is recorded in `errors` under "amount" / "reason"; None if any was.
     ///
     /// `max_minor` bounds the amount as a request value (the configured ceiling); whether that
-    /// much is left to refund is the store's check, made atomically with the refund (422
-    /// `refund_exceeds_available`).
+    /// much is left to refund is [`check_refund`], which the store applies atomically with the
+    /// refund (422 `refund_exceeds_available`).
     pub fn validate(
         self,
         currency: Currency,
@@ -170,6 +171,79 @@ impl RefundInput {
     }
 }
 
+/// What is left to refund of a payment: captured minus refunded, where refunds still pending
+/// count as taken (a refund reserves its amount when it starts). Never negative.
+pub fn refundable(payment: &Payment) -> Money {
+    Money::new(
+        (payment.captured_amount.minor() - payment.refunded_amount.minor()).max(0),
+        payment.currency,
+    )
+}
+
+/// Why a payment cannot take a refund.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefundError {
+    /// Nothing was collected to refund: the payment is pending (an ACH debit not cleared yet, or an
+    /// attempt still being decided) or failed.
+    #[error("the payment has not collected anything to refund")]
+    NotSettled,
+    /// More than is left was asked, or nothing is left; `available` is what is left.
+    #[error("at most {} is left to refund", available.display())]
+    ExceedsAvailable { available: Money },
+}
+
+/// What a refund takes from its payment when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundReservation {
+    /// The refund's amount: the one asked for, or all that is left.
+    pub amount: Money,
+    /// The payment's `refundedAmount` with this refund reserved.
+    pub refunded_after: Money,
+    pub status_after: PaymentStatus,
+}
+
+/// The refundable-amount rule, once: a payment takes a refund only when it is completed or
+/// partially refunded, and only of a positive amount of at most [`refundable`]. `requested` None
+/// refunds all that is left; it is in the payment's currency.
+///
+/// The store makes the same decision atomically with the reservation (its conditional update
+/// must agree with this function); the dashboard asks it before offering a refund.
+pub fn check_refund(
+    payment: &Payment,
+    requested: Option<Money>,
+) -> Result<RefundReservation, RefundError> {
+    let available = refundable(payment);
+    match payment.status {
+        PaymentStatus::Pending | PaymentStatus::Failed => return Err(RefundError::NotSettled),
+        PaymentStatus::Refunded => return Err(RefundError::ExceedsAvailable { available }),
+        PaymentStatus::Completed | PaymentStatus::PartiallyRefunded => {}
+    }
+    let amount = requested.map_or(available.minor(), Money::minor);
+    if amount <= 0 || amount > available.minor() {
+        return Err(RefundError::ExceedsAvailable { available });
+    }
+    let refunded_after = payment.refunded_amount.minor() + amount;
+    Ok(RefundReservation {
+        amount: Money::new(amount, payment.currency),
+        refunded_after: Money::new(refunded_after, payment.currency),
+        status_after: status_after_refunds(payment.captured_amount.minor(), refunded_after),
+    })
+}
+
+/// A settled payment's status once `refunded` of its `captured` minor units are refunded
+/// (pending refunds included): nothing refunded is `completed`, everything `refunded`, anything
+/// between `partially_refunded`. Used when a refund is reserved and when a failed one gives its
+/// amount back.
+pub fn status_after_refunds(captured: i64, refunded: i64) -> PaymentStatus {
+    if refunded == 0 {
+        PaymentStatus::Completed
+    } else if refunded == captured {
+        PaymentStatus::Refunded
+    } else {
+        PaymentStatus::PartiallyRefunded
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +253,127 @@ mod tests {
     use time::macros::datetime;
 
     type Validated = (Option<Money>, Option<String>);
+
+    fn paid(status: PaymentStatus, captured: i64, refunded: i64) -> Payment {
+        Payment {
+            captured_amount: usd(captured),
+            refunded_amount: usd(refunded),
+            ..crate::payment::test_payment(status, captured)
+        }
+    }
+
+    fn reserved(
+        amount: i64,
+        refunded_after: i64,
+        status_after: PaymentStatus,
+    ) -> RefundReservation {
+        RefundReservation {
+            amount: usd(amount),
+            refunded_after: usd(refunded_after),
+            status_after,
+        }
+    }
+
+    #[test]
+    fn refundable_is_what_is_left_of_the_capture() {
+        assert_eq!(
+            refundable(&paid(PaymentStatus::Completed, 10_000, 0)),
+            usd(10_000)
+        );
+        assert_eq!(
+            refundable(&paid(PaymentStatus::PartiallyRefunded, 10_000, 2_500)),
+            usd(7_500)
+        );
+        assert_eq!(
+            refundable(&paid(PaymentStatus::Refunded, 10_000, 10_000)),
+            usd(0)
+        );
+        // Nothing captured yet, nothing to refund; never negative.
+        assert_eq!(refundable(&paid(PaymentStatus::Pending, 0, 0)), usd(0));
+        assert_eq!(refundable(&paid(PaymentStatus::Refunded, 100, 200)), usd(0));
+    }
+
+    #[test]
+    fn a_refund_takes_at_most_what_is_left() {
+        use PaymentStatus::*;
+        // All that is left, when no amount is given.
+        assert_eq!(
+            check_refund(&paid(Completed, 10_000, 0), None),
+            Ok(reserved(10_000, 10_000, Refunded))
+        );
+        assert_eq!(
+            check_refund(&paid(PartiallyRefunded, 10_000, 2_500), None),
+            Ok(reserved(7_500, 10_000, Refunded))
+        );
+        // Part, then exactly the rest.
+        assert_eq!(
+            check_refund(&paid(Completed, 10_000, 0), Some(usd(2_500))),
+            Ok(reserved(2_500, 2_500, PartiallyRefunded))
+        );
+        assert_eq!(
+            check_refund(&paid(PartiallyRefunded, 10_000, 2_500), Some(usd(7_500))),
+            Ok(reserved(7_500, 10_000, Refunded))
+        );
+        // One cent more than is left.
+        assert_eq!(
+            check_refund(&paid(PartiallyRefunded, 10_000, 2_500), Some(usd(7_501))),
+            Err(RefundError::ExceedsAvailable {
+                available: usd(7_500)
+            })
+        );
+        // Refunded in full: nothing is left, whatever is asked.
+        for asked in [None, Some(usd(1))] {
+            assert_eq!(
+                check_refund(&paid(Refunded, 10_000, 10_000), asked),
+                Err(RefundError::ExceedsAvailable { available: usd(0) })
+            );
+        }
+        // Not a positive amount (the API refuses these earlier; the rule still holds).
+        assert_eq!(
+            check_refund(&paid(Completed, 10_000, 0), Some(usd(0))),
+            Err(RefundError::ExceedsAvailable {
+                available: usd(10_000)
+            })
+        );
+    }
+
+    #[test]
+    fn nothing_collected_is_not_settled() {
+        for status in [PaymentStatus::Pending, PaymentStatus::Failed] {
+            for asked in [None, Some(usd(1))] {
+                assert_eq!(
+                    check_refund(&paid(status, 0, 0), asked),
+                    Err(RefundError::NotSettled)
+                );
+            }
+        }
+        assert_eq!(
+            RefundError::ExceedsAvailable {
+                available: usd(7_500)
+            }
+            .to_string(),
+            "at most $75.00 is left to refund"
+        );
+    }
+
+    #[test]
+    fn status_follows_what_is_refunded() {
+        assert_eq!(status_after_refunds(10_000, 0), PaymentStatus::Completed);
+        assert_eq!(
+            status_after_refunds(10_000, 1),
+            PaymentStatus::PartiallyRefunded
+        );
+        assert_eq!(
+            status_after_refunds(10_000, 9_999),
+            PaymentStatus::PartiallyRefunded
+        );
+        assert_eq!(
+            status_after_refunds(10_000, 10_000),
+            PaymentStatus::Refunded
+        );
+        // Nothing refunded wins over "all of nothing".
+        assert_eq!(status_after_refunds(0, 0), PaymentStatus::Completed);
+    }
 
     #[test]
     fn form_input_follows_the_api_rules() {
