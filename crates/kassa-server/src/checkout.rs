@@ -195,7 +195,7 @@ pub(crate) async fn record(
 pub(crate) fn recorded_already(e: &anyhow::Error) -> bool {
     matches!(
         e.downcast_ref::<StoreError>(),
-        Some(StoreError::Inconsistent(_))
+        Some(StoreError::AlreadyRecorded)
     )
 }
 
@@ -253,7 +253,7 @@ pub async fn recover_abandoned(
         {
             Ok(_) => recovered += 1,
             // Recorded meanwhile by its own request.
-            Err(StoreError::Inconsistent(_)) => {}
+            Err(StoreError::AlreadyRecorded) => {}
             Err(e) => return Err(e.into()),
         }
     }

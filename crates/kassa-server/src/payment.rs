@@ -114,7 +114,7 @@ async fn sale_detached(
     match state.store.begin_payment(&partner.id, &new, now).await {
         Ok(Begun::Existing(payment)) => return Ok(payment),
         Ok(Begun::Started(_)) => {}
-        Err(StoreError::Inconsistent(_)) => return Err(Gone.into()),
+        Err(StoreError::Missing(_)) => return Err(Gone.into()),
         Err(e) => return Err(e.into()),
     }
     let charged = tokio::time::timeout(
@@ -281,7 +281,7 @@ async fn authorize_detached(
     {
         Ok(Begun::Existing(auth)) => return Ok(auth),
         Ok(Begun::Started(_)) => {}
-        Err(StoreError::Inconsistent(_)) => return Err(Gone.into()),
+        Err(StoreError::Missing(_)) => return Err(Gone.into()),
         Err(e) => return Err(e.into()),
     }
     let asked = tokio::time::timeout(
@@ -374,7 +374,7 @@ pub async fn recover_abandoned_authorizations(
             .await
         {
             Ok(_) => recovered += 1,
-            Err(StoreError::Inconsistent(_)) => {}
+            Err(StoreError::AlreadyRecorded) => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -145,7 +145,7 @@ pub async fn recover_abandoned_refunds(
             .await
         {
             Ok(_) => recovered += 1,
-            Err(StoreError::Inconsistent(_)) => {}
+            Err(StoreError::AlreadyRecorded) => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -4,15 +4,15 @@
 
 use async_trait::async_trait;
 use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::effects::Failure;
+use kassa_core::event::EventType;
+use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{
     AuthorizationId, CustomerId, PartnerId, PaymentId, PaymentMethodId, PaymentRequestId,
 };
-use kassa_core::ledger::PostingSet;
 use kassa_core::money::Money;
 use kassa_core::payment::{AchResolution, Payment, PaymentSource, PaymentStatus};
-use kassa_core::payment_request::{
-    PaymentRequestStatus, FAILED_ATTEMPT_WINDOW, MAX_FAILED_ATTEMPTS,
-};
+use kassa_core::payment_request::{PaymentRequestStatus, FAILED_ATTEMPT_LIMIT};
 use time::OffsetDateTime;
 
 use crate::columns::*;
@@ -98,8 +98,8 @@ impl<B: Backend> PaymentStore for B {
         .bind(request.as_str())
         .bind(attempt.payment_id.as_str())
         .bind(to_micros(now))
-        .bind(to_micros(now - FAILED_ATTEMPT_WINDOW))
-        .bind(MAX_FAILED_ATTEMPTS);
+        .bind(to_micros(FAILED_ATTEMPT_LIMIT.window_start(now)))
+        .bind(FAILED_ATTEMPT_LIMIT.max);
         let claimed = claim.fetch_all(&mut tx).await?.into_iter().next();
         let Some(row) = claimed else {
             let outcome = match pr_in_tx(&mut tx, partner, request)
@@ -114,10 +114,10 @@ impl<B: Backend> PaymentStore for B {
                             "SELECT COUNT(*) FROM payments WHERE payment_request_id = $1 AND status = 'failed' AND created_at > $2",
                         )
                         .bind(request.as_str())
-                        .bind(to_micros(now - FAILED_ATTEMPT_WINDOW))
+                        .bind(to_micros(FAILED_ATTEMPT_LIMIT.window_start(now)))
                         .fetch_one(&mut tx)
                         .await?;
-                        if failed >= MAX_FAILED_ATTEMPTS {
+                        if FAILED_ATTEMPT_LIMIT.is_locked(failed) {
                             BeginOutcome::TooManyAttempts(pr)
                         } else {
                             BeginOutcome::InProgress(pr)
@@ -182,10 +182,10 @@ impl<B: Backend> PaymentStore for B {
     ) -> Result<FinishedAttempt> {
         let mut tx = self.begin_write_lazy().await?;
         // First round trip: the answer, recorded once however many callers race
-        // (`awaiting_processor`), and for a capture the partner's fees.
+        // (`awaiting_processor`), and the partner's fees when the money becomes theirs.
         let mut batch = Batch::new();
-        let approved = matches!(result, AttemptResult::Approved { .. });
-        if approved {
+        let takes_fee = result.takes_fee();
+        if takes_fee {
             batch.push(FEE_SCHEDULE_SQL).bind(partner.as_str());
         }
         match result {
@@ -199,15 +199,18 @@ impl<B: Backend> PaymentStore for B {
                 .bind(payment_id.as_str())
                 .bind(funding.as_str())
                 .bind(to_micros(now)),
-            AttemptResult::Declined { code } => batch
-                .push(concat!(
-                    "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4, awaiting_processor = FALSE \
-                     WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::columns::payment_cols!()
-                ))
-                .bind(partner.as_str())
-                .bind(payment_id.as_str())
-                .bind(code.as_str())
-                .bind(code.payer_message()),
+            AttemptResult::Declined { code } => {
+                let failure = Failure::declined(*code);
+                batch
+                    .push(concat!(
+                        "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4, awaiting_processor = FALSE \
+                         WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::columns::payment_cols!()
+                    ))
+                    .bind(partner.as_str())
+                    .bind(payment_id.as_str())
+                    .bind(failure.code)
+                    .bind(failure.message)
+            }
             AttemptResult::AchSubmitted { .. } => batch
                 .push(concat!(
                     "UPDATE payments SET awaiting_processor = FALSE \
@@ -217,61 +220,24 @@ impl<B: Backend> PaymentStore for B {
                 .bind(payment_id.as_str()),
         };
         let mut rows = batch.fetch_all(&mut tx).await?.into_iter();
-        let fees = match approved {
-            true => Some(fee_schedule_from_row(
-                &rows
-                    .next()
-                    .ok_or_else(|| bad("fees of an unknown partner"))?,
-            )?),
-            false => None,
+        let fees = match takes_fee {
+            true => {
+                fee_schedule_from_row(&rows.next().ok_or(crate::StoreError::Missing("partner"))?)?
+            }
+            false => FeeSchedule::default(),
         };
-        let payment = payment_from_row(
-            &rows
-                .next()
-                .ok_or_else(|| bad("attempt is not awaiting the processor"))?,
-        )?;
+        let payment = payment_from_row(&rows.next().ok_or(crate::StoreError::AlreadyRecorded)?)?;
 
-        // Second round trip: everything that follows from the answer.
+        // Second round trip: everything that follows from the answer, as the core decides it.
+        let effects = kassa_core::effects::attempt_finished(&payment, result, &fees);
         let mut batch = Batch::new();
-        let event = match result {
-            AttemptResult::Approved { .. } => "payment.completed",
-            AttemptResult::Declined { .. } => "payment.failed",
-            AttemptResult::AchSubmitted { .. } => "payment.pending",
-        };
-        push_event(&mut batch, partner, event, &payment, now)?;
-        match (result, &fees) {
-            (AttemptResult::Approved { .. }, Some(fees)) => {
-                let set = PostingSet::card_captured(payment.id.as_str(), payment.amount.minor());
-                push_settled(&mut batch, &payment, &set, fees, now)?;
-            }
-            (AttemptResult::AchSubmitted { .. }, _) => {
-                let set = PostingSet::ach_submitted(payment.id.as_str(), payment.amount.minor());
-                push_postings(&mut batch, partner, payment.currency, &[&set], now)?;
-            }
-            _ => {}
+        push_event(&mut batch, partner, effects.event, &payment, now)?;
+        let postings: Vec<_> = effects.postings.iter().collect();
+        push_postings(&mut batch, partner, payment.currency, &postings, now)?;
+        if let Some(job) = &effects.job {
+            push_job(&mut batch, &NewJob::from(job), now);
         }
-        let job = match result {
-            AttemptResult::AchSubmitted {
-                settle: Some((resolution, at)),
-            } => Some(NewJob {
-                kind: "ach_settlement".into(),
-                payload: serde_json::json!({
-                    "paymentId": payment_id.as_str(),
-                    "outcome": match resolution {
-                        AchResolution::Clear => "clear",
-                        AchResolution::Return(code) => code.as_str(),
-                    },
-                }),
-                run_at: *at,
-            }),
-            _ => None,
-        };
-        if let Some(job) = &job {
-            push_job(&mut batch, job, now);
-        }
-        if let (Some(authorization), AttemptResult::Declined { .. }) =
-            (&payment.authorization_id, result)
-        {
+        if let Some(authorization) = &effects.release_authorization {
             // The processor refused the capture: the hold is the partner's to capture again.
             batch
                 .push(
@@ -282,42 +248,19 @@ impl<B: Backend> PaymentStore for B {
                 .bind(payment_id.as_str())
                 .bind(to_micros(now));
         }
-        if let Some(request_id) = &payment.payment_request_id {
-            // Must hit exactly the row this attempt holds, or something else changed it
-            // and the transaction aborts.
-            let sql = match result {
-                AttemptResult::Approved { .. } => concat!(
-                    "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
-                     completed_at = $3, updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::columns::pr_cols!()
-                ),
-                AttemptResult::Declined { .. } => concat!(
-                    "UPDATE payment_requests SET attempt_payment_id = NULL, updated_at = $3 \
-                     WHERE id = $1 AND attempt_payment_id = $2 \
-                     RETURNING ", crate::columns::pr_cols!()
-                ),
-                AttemptResult::AchSubmitted { .. } => concat!(
-                    "UPDATE payment_requests SET status = 'processing', payment_id = $2, attempt_payment_id = NULL, \
-                     updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ", crate::columns::pr_cols!()
-                ),
-            };
-            batch
-                .push(sql)
-                .bind(request_id.as_str())
-                .bind(payment_id.as_str())
-                .bind(to_micros(now));
+        if let (Some(request_id), Some(transition)) = (&payment.payment_request_id, effects.request)
+        {
+            push_request_transition(&mut batch, transition, request_id, payment_id, now);
         }
         let rows = batch.fetch_all(&mut tx).await?;
-        let request = match &payment.payment_request_id {
+        let request = match effects.request {
             None => None,
-            Some(_) => {
-                let row = rows
-                    .first()
-                    .ok_or_else(|| bad("payment request changed under its attempt"))?;
-                Some(pr_from_row(row)?)
-            }
+            Some(_) => Some(pr_from_row(rows.first().ok_or(
+                crate::StoreError::ChangedUnderneath("payment request changed under its attempt"),
+            )?)?),
         };
-        if let (Some(pr), AttemptResult::Approved { .. }) = (&request, result) {
-            insert_event(&mut tx, partner, "payment_request.completed", pr, now).await?;
+        if let (Some(pr), Some(event)) = (&request, effects.request_event) {
+            insert_event(&mut tx, partner, event, pr, now).await?;
         }
         tx.commit().await?;
         Ok(FinishedAttempt { request, payment })
@@ -348,8 +291,8 @@ impl<B: Backend> PaymentStore for B {
                  RETURNING ", crate::columns::payment_cols!()
             ))
             .bind(payment_id.as_str())
-            .bind(code.as_str())
-            .bind(code.message())
+            .bind(Failure::returned(code).code)
+            .bind(Failure::returned(code).message)
             .bind(scope.map(|p| p.as_str()))
             .fetch_optional(&mut tx)
             .await?,
@@ -360,49 +303,32 @@ impl<B: Backend> PaymentStore for B {
         };
         let payment = payment_from_row(&row)?;
         let partner = payment.partner_id.clone();
-        let amount = payment.amount.minor();
-        match resolution {
-            AchResolution::Clear => {
-                post_settled(
-                    &mut tx,
-                    &payment,
-                    PostingSet::ach_cleared(payment.id.as_str(), amount),
-                    now,
-                )
-                .await?
+        let fees = match resolution {
+            AchResolution::Clear => fee_schedule(&mut tx, &partner).await?,
+            AchResolution::Return(_) => FeeSchedule::default(),
+        };
+        let effects = kassa_core::effects::ach_resolved(&payment, resolution, &fees);
+        let postings: Vec<_> = effects.postings.iter().collect();
+        post_all(&mut tx, &partner, payment.currency, &postings, now).await?;
+        let request = match (&payment.payment_request_id, effects.request) {
+            (Some(request_id), Some(transition)) => {
+                let mut batch = Batch::new();
+                push_request_transition(&mut batch, transition, request_id, payment_id, now);
+                let rows = batch.fetch_all(&mut tx).await?;
+                let row = rows.first().ok_or(crate::StoreError::ChangedUnderneath(
+                    "payment request changed under its ACH debit",
+                ))?;
+                Some(pr_from_row(row)?)
             }
-            AchResolution::Return(_) => {
-                post(
-                    &mut tx,
-                    &partner,
-                    payment.currency,
-                    &PostingSet::ach_returned(payment.id.as_str(), amount),
-                    now,
-                )
-                .await?
+            _ => None,
+        };
+        for event in &effects.events {
+            match (event, &request) {
+                (EventType::PaymentRequestCompleted, Some(pr)) => {
+                    insert_event(&mut tx, &partner, *event, pr, now).await?
+                }
+                _ => insert_event(&mut tx, &partner, *event, &payment, now).await?,
             }
-        }
-        if let Some(request_id) = &payment.payment_request_id {
-            let sql = match resolution {
-                AchResolution::Clear => concat!(
-                    "UPDATE payment_requests SET status = 'completed', completed_at = $3, updated_at = $3 \
-                     WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ", crate::columns::pr_cols!()
-                ),
-                AchResolution::Return(_) => concat!(
-                    "UPDATE payment_requests SET status = 'open', payment_id = NULL, updated_at = $3 \
-                     WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ", crate::columns::pr_cols!()
-                ),
-            };
-            let pr = update_request_for(&mut tx, sql, request_id.as_str(), payment_id, now).await?;
-            if matches!(resolution, AchResolution::Clear) {
-                insert_event(&mut tx, &partner, "payment.completed", &payment, now).await?;
-                insert_event(&mut tx, &partner, "payment_request.completed", &pr, now).await?;
-            }
-        }
-        if let AchResolution::Return(_) = resolution {
-            insert_event(&mut tx, &partner, "payment.failed", &payment, now).await?;
-        } else if payment.payment_request_id.is_none() {
-            insert_event(&mut tx, &partner, "payment.completed", &payment, now).await?;
         }
         tx.commit().await?;
         Ok(ResolveOutcome::Resolved(payment))

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use kassa_core::authorization::{Authorization, AuthorizationStatus};
 use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::event::EventType;
 use kassa_core::id::{AuthorizationId, CustomerId, PartnerId, PaymentId, PaymentMethodId};
 use kassa_core::money::Money;
 use time::OffsetDateTime;
@@ -23,7 +24,7 @@ pub trait AuthorizationStore {
         new: &NewAuthorization,
         now: OffsetDateTime,
     ) -> Result<Begun<Authorization>>;
-    /// Records the processor's answer; Inconsistent if it was recorded already.
+    /// Records the processor's answer; `AlreadyRecorded` if it was recorded already.
     async fn finish_authorization(
         &self,
         partner: &PartnerId,
@@ -150,8 +151,15 @@ impl<B: Backend> AuthorizationStore for B {
         .bind(to_micros(now))
         .fetch_optional(&mut tx)
         .await?;
-        let auth = auth_from_row(&row.ok_or_else(|| bad("authorization is not pending"))?)?;
-        insert_event(&mut tx, partner, "authorization.created", &auth, now).await?;
+        let auth = auth_from_row(&row.ok_or(crate::StoreError::AlreadyRecorded)?)?;
+        insert_event(
+            &mut tx,
+            partner,
+            EventType::AuthorizationCreated,
+            &auth,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(auth)
     }
@@ -285,13 +293,9 @@ impl<B: Backend> AuthorizationStore for B {
             return Ok(outcome);
         };
         let auth = auth_from_row(&row)?;
-        insert_event(&mut tx, partner, "authorization.reversed", &auth, now).await?;
-        let job = NewJob {
-            kind: "processor_release".into(),
-            payload: serde_json::json!({ "authorizationId": id.as_str() }),
-            run_at: now,
-        };
-        insert_job(&mut tx, &job, now).await?;
+        let effects = kassa_core::effects::authorization_reversed(id, now);
+        insert_event(&mut tx, partner, effects.event, &auth, now).await?;
+        insert_job(&mut tx, &NewJob::from(&effects.job), now).await?;
         tx.commit().await?;
         Ok(ReverseOutcome::Reversed(auth))
     }

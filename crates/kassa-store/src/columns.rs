@@ -13,7 +13,7 @@ use crate::model::*;
 use crate::Result;
 
 pub(crate) fn bad(what: &str) -> crate::StoreError {
-    crate::StoreError::Inconsistent(what.to_string())
+    crate::StoreError::Corrupt(what.to_string())
 }
 
 pub(crate) fn micros(t: Option<OffsetDateTime>) -> Option<i64> {

@@ -418,7 +418,7 @@ pub(crate) async fn ensure_customer(
             found
                 .first()
                 .map(|_| ())
-                .ok_or_else(|| bad("customer of another partner"))
+                .ok_or(crate::StoreError::Missing("customer"))
         }
     }
 }
@@ -490,7 +490,7 @@ pub(crate) async fn ensure_method(
             found
                 .first()
                 .map(|_| ())
-                .ok_or_else(|| bad("payment method missing or deleted"))
+                .ok_or(crate::StoreError::Missing("payment method"))
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::event::EventType;
 use kassa_core::id::{EventId, PartnerId};
 use time::OffsetDateTime;
 
@@ -80,7 +81,7 @@ pub(crate) fn event_from_row(row: &Row) -> Result<EventRecord> {
 pub(crate) async fn insert_event<T: serde::Serialize>(
     tx: &mut dyn Conn,
     partner: &PartnerId,
-    event_type: &str,
+    event_type: EventType,
     object: &T,
     now: OffsetDateTime,
 ) -> Result<()> {
@@ -92,7 +93,7 @@ pub(crate) async fn insert_event<T: serde::Serialize>(
 pub(crate) fn push_event<T: serde::Serialize>(
     batch: &mut Batch,
     partner: &PartnerId,
-    event_type: &str,
+    event_type: EventType,
     object: &T,
     now: OffsetDateTime,
 ) -> Result<()> {
@@ -101,7 +102,7 @@ pub(crate) fn push_event<T: serde::Serialize>(
         .push("INSERT INTO events (id, partner_id, type, data, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(EventId::generate().as_str().to_string())
         .bind(partner.as_str())
-        .bind(event_type)
+        .bind(event_type.as_str())
         .bind(data)
         .bind(to_micros(now));
     Ok(())

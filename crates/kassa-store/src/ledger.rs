@@ -3,11 +3,10 @@
 
 use async_trait::async_trait;
 use kassa_core::clock::{from_micros, to_micros};
-use kassa_core::fee::{FeeMethod, FeeSchedule};
+use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{LedgerEntryId, PartnerId, PayoutId};
 use kassa_core::ledger::{Account, PostingSet};
 use kassa_core::money::{Currency, Money};
-use kassa_core::payment::{MaskedMethod, Payment};
 use kassa_core::payout::{Payout, PayoutItem, PayoutItemType, PayoutStatus};
 use kassa_core::percent::Percent;
 use time::OffsetDateTime;
@@ -170,11 +169,8 @@ impl<B: Backend> LedgerStore for B {
             .bind(id.as_str())
             .fetch_one(&mut tx)
             .await?;
-        let status = if total > 0 {
-            PayoutStatus::Paid
-        } else {
-            PayoutStatus::CarriedForward
-        };
+        let effects = kassa_core::effects::payout_cut(&id, total);
+        let status = effects.status;
         query("UPDATE payouts SET status = $2, amount = $3 WHERE id = $1")
             .bind(id.as_str())
             .bind(status.as_str())
@@ -189,21 +185,13 @@ impl<B: Backend> LedgerStore for B {
         .bind(partner.as_str())
         .execute(&mut tx)
         .await?;
-        if status == PayoutStatus::Paid {
-            post(
-                &mut tx,
-                partner,
-                Currency::Usd,
-                &PostingSet::payout(id.as_str(), total),
-                now,
-            )
-            .await?;
-        }
+        let postings: Vec<_> = effects.postings.iter().collect();
+        post_all(&mut tx, partner, Currency::Usd, &postings, now).await?;
         let payout = payout_in(&mut tx, partner, id.as_str())
             .await?
             .ok_or_else(|| bad("payout just made"))?;
-        if status == PayoutStatus::Paid {
-            insert_event(&mut tx, partner, "payout.paid", &payout, now).await?;
+        if let Some(event) = effects.event {
+            insert_event(&mut tx, partner, event, &payout, now).await?;
         }
         tx.commit().await?;
         Ok(Some(payout))
@@ -279,16 +267,17 @@ impl<B: Backend> LedgerStore for B {
     }
 }
 
-/// Writes one balanced set of ledger entries in the caller's transaction.
-pub(crate) async fn post(
+/// Writes balanced sets of ledger entries in the caller's transaction (nothing when there are
+/// none).
+pub(crate) async fn post_all(
     tx: &mut dyn Conn,
     partner: &PartnerId,
     currency: Currency,
-    set: &PostingSet,
+    sets: &[&PostingSet],
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut batch = Batch::new();
-    push_postings(&mut batch, partner, currency, &[set], now)?;
+    push_postings(&mut batch, partner, currency, sets, now)?;
     batch.execute(tx).await
 }
 
@@ -370,46 +359,8 @@ pub(crate) async fn fee_schedule(
         .bind(partner.as_str())
         .fetch_optional(executor)
         .await?
-        .ok_or_else(|| bad("fees of an unknown partner"))?;
+        .ok_or(crate::StoreError::Missing("partner"))?;
     fee_schedule_from_row(&row)
-}
-
-/// Money that became the partner's: the capture (or cleared debit) and its fee.
-pub(crate) async fn post_settled(
-    tx: &mut dyn Conn,
-    payment: &Payment,
-    set: PostingSet,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let fees = fee_schedule(&mut *tx, &payment.partner_id).await?;
-    let mut batch = Batch::new();
-    push_settled(&mut batch, payment, &set, &fees, now)?;
-    batch.execute(tx).await
-}
-
-/// Adds to `batch` the postings of [`post_settled`], with the partner's `fees`.
-pub(crate) fn push_settled(
-    batch: &mut Batch,
-    payment: &Payment,
-    set: &PostingSet,
-    fees: &FeeSchedule,
-    now: OffsetDateTime,
-) -> Result<()> {
-    let method = match payment.payment_method {
-        MaskedMethod::Ach { .. } => FeeMethod::Ach,
-        _ => FeeMethod::Card,
-    };
-    let fee = fees.fee(method, payment.amount.minor());
-    match PostingSet::fee(payment.id.as_str(), fee) {
-        Some(fee) => push_postings(
-            batch,
-            &payment.partner_id,
-            payment.currency,
-            &[set, &fee],
-            now,
-        ),
-        None => push_postings(batch, &payment.partner_id, payment.currency, &[set], now),
-    }
 }
 
 pub(crate) async fn payout_in(

@@ -60,8 +60,22 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0} is already taken")]
     Taken(&'static str),
-    #[error("stored data is inconsistent: {0}")]
-    Inconsistent(String),
+    /// The processor's answer for this payment, authorization or refund was recorded already
+    /// (a second caller, or recovery, got there first): nothing was changed.
+    #[error("the answer was recorded already")]
+    AlreadyRecorded,
+    /// A row the change needs is not there (any more): a customer or payment method named by
+    /// the request, deleted or another partner's, or the partner itself.
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    /// A conditional update that had to apply found the row changed by someone else; the
+    /// transaction was rolled back.
+    #[error("changed underneath: {0}")]
+    ChangedUnderneath(&'static str),
+    /// A stored value that makes no sense (an unknown status, unreadable JSON): the row is
+    /// corrupt, and whatever reads it must stop, not skip it.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
     #[error("unsupported database url (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
 }

@@ -13,9 +13,7 @@ use kassa_core::id::{
 use kassa_core::invoice::Invoice;
 use kassa_core::money::Money;
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
-use kassa_core::payment::{
-    AchResolution, DeclineCode, Funding, Payment, PaymentSource, PaymentStatus,
-};
+use kassa_core::payment::{Payment, PaymentSource, PaymentStatus};
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_core::refund::Refund;
 use kassa_core::secret::Secret;
@@ -207,20 +205,6 @@ pub enum BeginOutcome {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum AttemptResult {
-    Approved {
-        funding: Funding,
-    },
-    Declined {
-        code: DeclineCode,
-    },
-    /// ACH debit submitted; `settle` (if known) is scheduled at `settle_at`.
-    AchSubmitted {
-        settle: Option<(AchResolution, OffsetDateTime)>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
 pub struct FinishedAttempt {
     /// The request it paid; None for an API sale.
     pub request: Option<PaymentRequest>,
@@ -368,12 +352,6 @@ pub struct NewAuthorization {
     pub expires_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum AuthorizationResult {
-    Authorized { funding: Funding },
-    Declined { code: DeclineCode },
-}
-
 /// Capturing an authorization: by the capture endpoint (`invoice` None: the authorization's own),
 /// or by a sale naming it (its own invoice, whose total is the amount).
 #[derive(Debug, Clone, PartialEq)]
@@ -478,12 +456,6 @@ pub enum RefundBegin {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum RefundResult {
-    Succeeded,
-    Failed { code: DeclineCode },
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct RefundFilter {
     pub payment_id: Option<PaymentId>,
@@ -533,4 +505,17 @@ pub enum DeleteUserOutcome {
     NotFound,
     /// It is the partner's last enabled user; nothing was deleted.
     LastUser,
+}
+
+/// The processor's answers; what each one causes is decided in `kassa_core::effects`.
+pub use kassa_core::effects::{AttemptResult, AuthorizationResult, RefundResult};
+
+impl From<&kassa_core::job::NewJobSpec> for NewJob {
+    fn from(spec: &kassa_core::job::NewJobSpec) -> NewJob {
+        NewJob {
+            kind: spec.kind().as_str().to_string(),
+            payload: spec.payload.to_payload(),
+            run_at: spec.run_at,
+        }
+    }
 }

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::effects::RequestTransition;
 use kassa_core::email::Email;
+use kassa_core::event::EventType;
 use kassa_core::id::{PartnerId, PaymentId, PaymentRequestId};
 use kassa_core::money::Money;
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
@@ -12,7 +14,7 @@ use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
 
 use crate::columns::*;
-use crate::db::{like_contains, query, Backend, Conn, Row, WriteTx as _};
+use crate::db::{like_contains, query, Backend, Batch, Conn, Row, WriteTx as _};
 use crate::model::*;
 use crate::paging::*;
 use crate::Result;
@@ -86,21 +88,10 @@ impl<B: Backend> PaymentRequestStore for B {
             let created = pr_in_tx(&mut tx, &pr.partner_id, &pr.id)
                 .await?
                 .ok_or_else(|| bad("inserted request"))?;
-            insert_event(
-                &mut tx,
-                &pr.partner_id,
-                "payment_request.created",
-                &created,
-                now,
-            )
-            .await?;
-            if let Some(at) = pr.expires_at {
-                let job = NewJob {
-                    kind: "expire_payment_request".into(),
-                    payload: serde_json::json!({ "paymentRequestId": pr.id.as_str() }),
-                    run_at: at,
-                };
-                insert_job(&mut tx, &job, now).await?;
+            let effects = kassa_core::effects::payment_request_created(&created);
+            insert_event(&mut tx, &pr.partner_id, effects.event, &created, now).await?;
+            if let Some(job) = &effects.job {
+                insert_job(&mut tx, &NewJob::from(job), now).await?;
             }
             tx.commit().await?;
             return Ok(CreateOutcome::Created(created));
@@ -196,7 +187,14 @@ impl<B: Backend> PaymentRequestStore for B {
         let outcome = match row {
             Some(row) => {
                 let pr = pr_from_row(&row)?;
-                insert_event(&mut tx, partner, "payment_request.canceled", &pr, now).await?;
+                insert_event(
+                    &mut tx,
+                    partner,
+                    EventType::PaymentRequestCanceled,
+                    &pr,
+                    now,
+                )
+                .await?;
                 CancelOutcome::Canceled(pr)
             }
             None => match pr_in_tx(&mut tx, partner, id).await? {
@@ -280,21 +278,52 @@ pub(crate) async fn pr_in_tx(
     row.as_ref().map(pr_from_row).transpose()
 }
 
-/// Sets a request's state after its attempt was decided; the update must hit exactly the
-/// row still held by `payment`, or something else changed it and the transaction aborts.
-pub(crate) async fn update_request_for(
-    tx: &mut dyn Conn,
-    sql: &'static str,
-    request: &str,
+/// Adds to `batch` the conditional update that applies `transition` to the request held by
+/// `payment`, returning the request as it is then. It must hit exactly that row: when it finds
+/// none, something else changed the request and the caller aborts its transaction.
+pub(crate) fn push_request_transition(
+    batch: &mut Batch,
+    transition: RequestTransition,
+    request: &PaymentRequestId,
     payment: &PaymentId,
     now: OffsetDateTime,
-) -> Result<PaymentRequest> {
-    let row = query(sql)
-        .bind(request)
+) {
+    batch
+        .push(transition_sql(transition))
+        .bind(request.as_str())
         .bind(payment.as_str())
-        .bind(to_micros(now))
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| bad("payment request changed under its attempt"))?;
-    pr_from_row(&row)
+        .bind(to_micros(now));
+}
+
+/// The SQL of each transition the core describes (`RequestTransition`: which column holds the
+/// payment, the status it needs and gets, what becomes of `payment_id` and the attempt).
+fn transition_sql(transition: RequestTransition) -> &'static str {
+    match transition {
+        RequestTransition::Paid => concat!(
+            "UPDATE payment_requests SET status = 'completed', payment_id = $2, attempt_payment_id = NULL, \
+             completed_at = $3, updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ",
+            crate::columns::pr_cols!()
+        ),
+        RequestTransition::AttemptReleased => concat!(
+            "UPDATE payment_requests SET attempt_payment_id = NULL, updated_at = $3 \
+             WHERE id = $1 AND attempt_payment_id = $2 \
+             RETURNING ",
+            crate::columns::pr_cols!()
+        ),
+        RequestTransition::Processing => concat!(
+            "UPDATE payment_requests SET status = 'processing', payment_id = $2, attempt_payment_id = NULL, \
+             updated_at = $3 WHERE id = $1 AND attempt_payment_id = $2 AND status = 'open' RETURNING ",
+            crate::columns::pr_cols!()
+        ),
+        RequestTransition::Cleared => concat!(
+            "UPDATE payment_requests SET status = 'completed', completed_at = $3, updated_at = $3 \
+             WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ",
+            crate::columns::pr_cols!()
+        ),
+        RequestTransition::Reopened => concat!(
+            "UPDATE payment_requests SET status = 'open', payment_id = NULL, updated_at = $3 \
+             WHERE id = $1 AND payment_id = $2 AND status = 'processing' RETURNING ",
+            crate::columns::pr_cols!()
+        ),
+    }
 }

@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::effects::Failure;
 use kassa_core::id::{PartnerId, PaymentId, PayoutId, RefundId};
-use kassa_core::ledger::PostingSet;
 use kassa_core::money::Money;
-use kassa_core::payment::PaymentStatus;
+use kassa_core::refund::{check_refund, refundable, RefundError};
 use kassa_core::refund::{Refund, RefundStatus};
 use time::OffsetDateTime;
 
@@ -29,7 +29,7 @@ pub trait RefundStore {
         now: OffsetDateTime,
     ) -> Result<RefundBegin>;
     /// Records the processor's answer: a success posts the refund to the ledger; a failure gives
-    /// the reserved amount back. Inconsistent if it was recorded already.
+    /// the reserved amount back. `AlreadyRecorded` if it was recorded already.
     async fn finish_refund(
         &self,
         partner: &PartnerId,
@@ -73,7 +73,9 @@ impl<B: Backend> RefundStore for B {
                 return Ok(RefundBegin::Existing(refund_from_row(&row)?));
             }
         }
-        // The one atomic change: reserve the amount while at most what is left is asked.
+        // The one atomic change: reserve the amount while at most what is left is asked. This
+        // is `kassa_core::refund::check_refund` (and its status is `status_after_refunds`)
+        // written as one conditional update, so two refunds at once cannot both pass it.
         let reserved = query(concat!(
             "UPDATE payments SET refunded_amount = refunded_amount + COALESCE($3, captured_amount - refunded_amount), \
              status = CASE WHEN refunded_amount + COALESCE($3, captured_amount - refunded_amount) = captured_amount \
@@ -100,16 +102,21 @@ impl<B: Backend> RefundStore for B {
             tx.rollback().await?;
             return Ok(match row.as_ref().map(payment_from_row).transpose()? {
                 None => RefundBegin::NotFound,
-                Some(p) if matches!(p.status, PaymentStatus::Pending | PaymentStatus::Failed) => {
-                    RefundBegin::NotSettled(p)
-                }
-                Some(p) => {
-                    let available = p.captured_amount.minor() - p.refunded_amount.minor();
-                    RefundBegin::ExceedsAvailable {
-                        available: Money::new(available, p.currency),
-                        payment: p,
+                Some(p) => match check_refund(&p, new.amount) {
+                    Err(RefundError::NotSettled) => RefundBegin::NotSettled(p),
+                    Err(RefundError::ExceedsAvailable { available }) => {
+                        RefundBegin::ExceedsAvailable {
+                            available,
+                            payment: p,
+                        }
                     }
-                }
+                    // Allowed by the row as read now: another refund changed it between the
+                    // update and this read; what is left is all the caller can learn.
+                    Ok(_) => RefundBegin::ExceedsAvailable {
+                        available: refundable(&p),
+                        payment: p,
+                    },
+                },
             });
         };
         let payment = payment_from_row(&row)?;
@@ -154,11 +161,9 @@ impl<B: Backend> RefundStore for B {
         now: OffsetDateTime,
     ) -> Result<Refund> {
         let mut tx = self.begin_write().await?;
-        let (status, code, message) = match result {
-            RefundResult::Succeeded => ("succeeded", None, None),
-            RefundResult::Failed { code } => {
-                ("failed", Some(code.as_str()), Some(code.payer_message()))
-            }
+        let (status, failure) = match result {
+            RefundResult::Succeeded => ("succeeded", None),
+            RefundResult::Failed { code } => ("failed", Some(Failure::declined(*code))),
         };
         let row = query(concat!(
             "UPDATE refunds SET status = $3, failure_code = $4, failure_message = $5, awaiting_processor = FALSE, updated_at = $6 \
@@ -167,32 +172,30 @@ impl<B: Backend> RefundStore for B {
         .bind(partner.as_str())
         .bind(refund_id.as_str())
         .bind(status)
-        .bind(code)
-        .bind(message)
+        .bind(failure.as_ref().map(|f| f.code.as_str()))
+        .bind(failure.as_ref().map(|f| f.message.as_str()))
         .bind(to_micros(now))
         .fetch_optional(&mut tx)
         .await?;
-        let refund =
-            refund_from_row(&row.ok_or_else(|| bad("refund is not awaiting the processor"))?)?;
-        match result {
-            RefundResult::Succeeded => {
-                let set = PostingSet::refund(refund.id.as_str(), refund.amount.minor());
-                post(&mut tx, partner, refund.currency, &set, now).await?;
-                insert_event(&mut tx, partner, "refund.created", &refund, now).await?;
-            }
-            RefundResult::Failed { .. } => {
-                // Give the reserved amount back.
-                query(
-                    "UPDATE payments SET refunded_amount = refunded_amount - $3, \
-                     status = CASE WHEN refunded_amount - $3 = 0 THEN 'completed' ELSE 'partially_refunded' END \
-                     WHERE partner_id = $1 AND id = $2",
-                )
-                .bind(partner.as_str())
-                .bind(refund.payment_id.as_str())
-                .bind(refund.amount.minor())
-                .execute(&mut tx)
-                .await?;
-            }
+        let refund = refund_from_row(&row.ok_or(crate::StoreError::AlreadyRecorded)?)?;
+        let effects = kassa_core::effects::refund_finished(&refund, result);
+        let postings: Vec<_> = effects.postings.iter().collect();
+        post_all(&mut tx, partner, refund.currency, &postings, now).await?;
+        if let Some(event) = effects.event {
+            insert_event(&mut tx, partner, event, &refund, now).await?;
+        }
+        if let Some(amount) = effects.give_back {
+            // The reserved amount goes back to the payment.
+            query(
+                "UPDATE payments SET refunded_amount = refunded_amount - $3, \
+                 status = CASE WHEN refunded_amount - $3 = 0 THEN 'completed' ELSE 'partially_refunded' END \
+                 WHERE partner_id = $1 AND id = $2",
+            )
+            .bind(partner.as_str())
+            .bind(refund.payment_id.as_str())
+            .bind(amount.minor())
+            .execute(&mut tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(refund)

@@ -8,8 +8,8 @@
 //! Each delivery's job makes its attempts; the job's lease (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL) makes sure one instance at a time makes an attempt.
 
-/// The job kind of a delivery's attempts; its payload is `{"deliveryId": "whd_…"}`.
-pub const WEBHOOK_DELIVERY_JOB: &str = "webhook_delivery";
+/// The job kind of a delivery's attempts (`JobKind::WebhookDelivery`).
+pub const WEBHOOK_DELIVERY_JOB: &str = kassa_core::job::JobKind::WebhookDelivery.as_str();
 
 /// A signing secret sealed with the vault key (AES-256-GCM, sealed and opened by the caller).
 #[derive(Clone, PartialEq, Eq)]
@@ -292,6 +292,7 @@ macro_rules! delivery_cols {
 use async_trait::async_trait;
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{EventId, JobId, PartnerId, WebhookDeliveryId, WebhookEndpointId};
+use kassa_core::job::JobPayload;
 use kassa_core::webhook::{DeliveryStatus, EndpointStatus, EventFilter, WebhookUrl};
 use time::OffsetDateTime;
 
@@ -562,7 +563,13 @@ impl<B: Backend> WebhookStore for B {
                 query("INSERT INTO jobs (id, kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $4)")
                     .bind(job.as_str())
                     .bind(WEBHOOK_DELIVERY_JOB)
-                    .bind(serde_json::json!({ "deliveryId": delivery.as_str() }).to_string())
+                    .bind(
+                        JobPayload::WebhookDelivery(kassa_core::job::WebhookDelivery {
+                            delivery_id: delivery.clone(),
+                        })
+                        .to_payload()
+                        .to_string(),
+                    )
                     .bind(to_micros(now))
                     .execute(&mut tx)
                     .await?;

@@ -311,7 +311,7 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
             )
             .await;
         assert!(
-            matches!(twice, Err(StoreError::Inconsistent(_))),
+            matches!(twice, Err(StoreError::AlreadyRecorded)),
             "[{name}] {twice:?}"
         );
         let abandoned = store
@@ -472,7 +472,7 @@ async fn abandoned_authorizations_are_found_and_recorded_once() {
             )
             .await;
         assert!(
-            matches!(twice, Err(StoreError::Inconsistent(_))),
+            matches!(twice, Err(StoreError::AlreadyRecorded)),
             "[{name}]"
         );
         assert!(!store
