@@ -12,8 +12,8 @@ use kassa_store::{
     NewPaymentMethod, Partner, StoreError,
 };
 
-use crate::app::AppState;
 use crate::metrics::Attempt;
+use crate::state::AppState;
 
 /// A payer's instrument, parsed and valid.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use kassa_core::payment::{AchResolution, AchReturnCode};
 use kassa_store::Job;
 use time::Duration;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// How long a claimed job is ours before another worker may take it over.
 const LEASE: Duration = Duration::seconds(60);

@@ -17,9 +17,11 @@ mod payment;
 mod payment_request;
 pub mod refund;
 pub mod settings;
+mod state;
 pub mod vault;
 pub mod webhooks;
 
-pub use app::{App, AppParts, AppState};
+pub use app::{App, AppParts};
 pub use config::Config;
 pub use error::ApiError;
+pub use state::AppState;

@@ -20,7 +20,7 @@ use kassa_store::{
     StoreError,
 };
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Who pays: an existing customer, or one made from the request's names.
 #[derive(Debug)]

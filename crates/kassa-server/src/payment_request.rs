@@ -11,7 +11,7 @@ use kassa_core::url::RedirectUrl;
 use kassa_store::{CreateOutcome, Partner, StoreError};
 use time::OffsetDateTime;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The validated parts of a new payment request, every error reported at once.
 pub struct NewRequestFields {

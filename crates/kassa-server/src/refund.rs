@@ -6,10 +6,10 @@ use kassa_core::payment::DeclineCode;
 use kassa_core::refund::Refund;
 use kassa_store::{NewRefund, Partner, RefundBegin, RefundResult, StoreError};
 
-use crate::app::AppState;
 use crate::checkout::{recorded_already, retrying_database};
 use crate::error::ApiError;
 use crate::payment::PROCESSOR_TIMEOUT;
+use crate::state::AppState;
 
 /// Refunds a payment, in its own task so a client that disconnects cannot cut it short.
 /// `Started` carries the refund as recorded: `succeeded`, `failed` (the processor refused; the

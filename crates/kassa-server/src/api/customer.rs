@@ -9,8 +9,8 @@ use kassa_core::id::CustomerId;
 use kassa_store::CustomerFilter;
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 
 #[utoipa::path(
     post,

@@ -11,9 +11,9 @@ use kassa_core::refund::{Refund, RefundInput};
 use kassa_store::{NewRefund, RefundFilter};
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::IdempotencyKey;
+use crate::state::AppState;
 
 /// `POST /v1/payments/{id}/refunds`: all that is left, or `amount` of it.
 #[utoipa::path(

@@ -24,9 +24,9 @@ use super::{
     cookie, internal_error_page, message, not_found_page, render, Brand, MessagePage, PageParams,
     Site,
 };
-use crate::app::AppState;
 use crate::checkout::{pay, PayInput, PayOutcome};
 use crate::payment_request::{create_or_get, NewRequestFields};
+use crate::state::AppState;
 
 const MAX_FORM: usize = 16 * 1024;
 

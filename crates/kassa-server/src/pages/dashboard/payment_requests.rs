@@ -15,8 +15,8 @@ use super::{field, not_found, Nav, Signed};
 use crate::api::payment_request::{
     build_creation_link, cancel_request, reference_conflict, CreateBody,
 };
-use crate::app::AppState;
 use crate::pages::{internal_error_page, render, Brand, PageParams};
+use crate::state::AppState;
 
 struct PrRow {
     id: String,

@@ -15,8 +15,8 @@ use kassa_core::refund::{Refund, RefundInput};
 use kassa_store::{NewRefund, PageRequest, Partner, PaymentFilter};
 
 use super::{field, not_found, Nav, Signed};
-use crate::app::AppState;
 use crate::pages::{internal_error_page, render, Brand, PageParams};
+use crate::state::AppState;
 
 /// Rows a CSV export holds at most.
 pub const CSV_MAX_ROWS: usize = 10_000;
