@@ -36,7 +36,7 @@ pub async fn create(
     let mut errors = FieldErrors::new();
     let fields = body.validate("", &mut errors);
     errors.finish().map_err(ApiError::validation)?;
-    let customer = crate::payment::new_customer(
+    let customer = crate::money::new_customer(
         &auth.partner,
         &fields.expect("validated"),
         state.clock.now(),

@@ -96,7 +96,7 @@ pub async fn create(
     let draft = input.validate("", state.clock.now().date(), &mut errors);
     errors.finish().map_err(ApiError::validation)?;
     let customer = customer.expect("validated");
-    let method = crate::payment::vault_method(
+    let method = crate::money::vault_method(
         &state,
         &auth.partner,
         Some(&customer.id),

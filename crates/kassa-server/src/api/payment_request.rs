@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::error::{ApiError, ErrorBody};
-use crate::payment_request::{create_or_get, NewRequestFields};
+use crate::new_request::{create_or_get, NewRequestFields};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -58,10 +58,10 @@ pub async fn create(
         reason,
         idempotency_key: key,
     };
-    let begun = crate::refund::refund(&state, &auth.partner, payment, new)
+    let begun = crate::money::refund(&state, &auth.partner, payment, new)
         .await
         .map_err(ApiError::internal)?;
-    Ok(json_created(crate::refund::outcome(begun)?))
+    Ok(json_created(crate::money::refund_outcome(begun)?))
 }
 
 #[utoipa::path(

@@ -1,4 +1,5 @@
-//! Making payment requests, shared by the API and the creation link: one path, one set of rules.
+//! Making payment requests (the service behind `api/payment_request.rs`, the creation link and
+//! the dashboard): one path, one set of rules.
 
 use kassa_core::email::Email;
 use kassa_core::id::PaymentRequestId;
