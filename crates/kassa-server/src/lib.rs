@@ -5,6 +5,7 @@ pub mod admin;
 mod api;
 mod app;
 pub mod config;
+mod counters;
 mod error;
 mod idempotency;
 pub mod jobs;

@@ -23,7 +23,7 @@ pub struct Inner {
     pub config: Config,
     /// Names this process when it leases jobs.
     pub worker_id: String,
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: crate::counters::Metrics,
     /// Sends webhook deliveries; one per application, as its connections belong to its runtime.
     pub webhook_client: reqwest::Client,
 }

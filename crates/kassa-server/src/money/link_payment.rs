@@ -13,7 +13,7 @@ use kassa_store::{AttemptResult, BeginOutcome, FinishedAttempt, MethodOwner, New
 use super::instrument::{processor_instrument, sealed_method};
 use super::protocol::{run, Flow};
 use super::records::{charge_answer, Attempts};
-use crate::metrics::Attempt;
+use crate::counters::Attempt;
 use crate::state::AppState;
 
 /// A payer's instrument from the form, parsed and valid, with the holder's name and (for a card)

@@ -10,7 +10,7 @@ use kassa_store::{AttemptResult, AuthorizationResult, FinishedAttempt, RefundRes
 use time::OffsetDateTime;
 
 use super::protocol::Record;
-use crate::metrics::Attempt;
+use crate::counters::Attempt;
 use crate::state::AppState;
 
 /// Payment attempts: a try on a payment link, an API sale, the capture of an authorization.
