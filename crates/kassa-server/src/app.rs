@@ -1,6 +1,6 @@
-//! Building the application: shared state, the router, and the middleware every response passes.
+//! Building the application: the router and the middleware every response passes, and the
+//! worker loop. The shared state lives in `state.rs`, so handlers and services never import this.
 
-use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,31 +13,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::state::{AppState, Inner};
 use crate::vault::{KeySource, Vault};
-
-/// Everything a request handler may use; cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-pub struct Inner {
-    pub store: Arc<dyn Store>,
-    pub processor: Arc<dyn Processor>,
-    pub clock: Arc<dyn Clock>,
-    pub vault: Vault,
-    pub config: Config,
-    /// Names this process when it leases jobs.
-    pub worker_id: String,
-    pub metrics: crate::metrics::Metrics,
-    /// Sends webhook deliveries; one per application, as its connections belong to its runtime.
-    pub webhook_client: reqwest::Client,
-}
-
-impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
 
 /// The parts an application is assembled from; tests swap the clock or the processor.
 pub struct AppParts {
@@ -89,7 +66,7 @@ impl App {
             kassa_core::id::random_base62(8)
         );
         App {
-            state: AppState(Arc::new(Inner {
+            state: AppState::new(Inner {
                 store: parts.store,
                 processor: parts.processor,
                 clock: parts.clock,
@@ -98,7 +75,7 @@ impl App {
                 worker_id,
                 metrics: Default::default(),
                 webhook_client: crate::webhooks::http_client(),
-            })),
+            }),
         }
     }
 

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use kassa_store::{IdempotencyBegin, IdempotencyPolicy};
 
 use crate::api::ApiAuth;
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 const HEADER: &str = "idempotency-key";
 const MAX_KEY: usize = 255;

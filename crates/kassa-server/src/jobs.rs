@@ -8,7 +8,8 @@ use kassa_core::payment::{AchResolution, AchReturnCode};
 use kassa_store::Job;
 use time::Duration;
 
-use crate::app::AppState;
+use crate::money;
+use crate::state::AppState;
 
 /// How long a claimed job is ours before another worker may take it over.
 const LEASE: Duration = Duration::seconds(60);
@@ -124,23 +125,21 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
 /// past retention.
 pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
-    let recovered = crate::checkout::recover_abandoned(state, now - ABANDONED_ATTEMPT).await?;
+    let recovered = money::recover::<money::Attempts>(state, now - ABANDONED_ATTEMPT).await?;
     if recovered > 0 {
         tracing::warn!(
             recovered,
             "recorded payment attempts left undecided by an earlier process"
         );
     }
-    let recovered =
-        crate::payment::recover_abandoned_authorizations(state, now - ABANDONED_ATTEMPT).await?;
+    let recovered = money::recover::<money::Authorizations>(state, now - ABANDONED_ATTEMPT).await?;
     if recovered > 0 {
         tracing::warn!(
             recovered,
             "recorded authorizations left undecided by an earlier process"
         );
     }
-    let recovered =
-        crate::refund::recover_abandoned_refunds(state, now - ABANDONED_ATTEMPT).await?;
+    let recovered = money::recover::<money::Refunds>(state, now - ABANDONED_ATTEMPT).await?;
     if recovered > 0 {
         tracing::warn!(
             recovered,

@@ -1,25 +1,26 @@
 //! Kassa's HTTP service: the JSON API (`api/`), the hosted pay pages and dashboard (`pages/`), the money
-//! paths (`checkout.rs`, `payment.rs`, `refund.rs`), background jobs and configuration.
+//! paths (`money/`, one protocol for every flow), background jobs and configuration.
 
 pub mod admin;
 mod api;
 mod app;
-mod checkout;
 pub mod config;
+mod counters;
 mod error;
 mod idempotency;
 pub mod jobs;
 pub mod links;
 mod metrics;
+mod money;
+mod new_request;
 pub mod openapi;
 mod pages;
-mod payment;
-mod payment_request;
-pub mod refund;
 pub mod settings;
+mod state;
 pub mod vault;
 pub mod webhooks;
 
-pub use app::{App, AppParts, AppState};
+pub use app::{App, AppParts};
 pub use config::Config;
 pub use error::ApiError;
+pub use state::AppState;

@@ -1,105 +1,16 @@
-//! `GET /metrics`: counters in the Prometheus text format, kept in atomics (no registry needed
-//! for a handful of series).
-
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+//! `GET /metrics`: the counters (`counters.rs`) in the Prometheus text format, and the middleware
+//! that counts every response.
 
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
-
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Responses by status class: 1xx … 5xx.
-    responses: [AtomicU64; 5],
-    attempts_approved: AtomicU64,
-    attempts_declined: AtomicU64,
-    attempts_ach_submitted: AtomicU64,
-    attempts_refused: AtomicU64,
-    jobs_succeeded: AtomicU64,
-    jobs_failed: AtomicU64,
-}
-
-/// How a payment attempt ended, as counted.
-#[derive(Debug, Clone, Copy)]
-pub enum Attempt {
-    Approved,
-    Declined,
-    AchSubmitted,
-    /// Not started: completed, in progress, closed or out of attempts.
-    Refused,
-}
-
-impl Metrics {
-    pub fn attempt(&self, outcome: Attempt) {
-        let counter = match outcome {
-            Attempt::Approved => &self.attempts_approved,
-            Attempt::Declined => &self.attempts_declined,
-            Attempt::AchSubmitted => &self.attempts_ach_submitted,
-            Attempt::Refused => &self.attempts_refused,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn job(&self, ok: bool) {
-        let counter = if ok {
-            &self.jobs_succeeded
-        } else {
-            &self.jobs_failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn render(&self) -> String {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut out = String::new();
-        out.push_str("# HELP kassa_http_responses_total HTTP responses by status class.\n");
-        out.push_str("# TYPE kassa_http_responses_total counter\n");
-        for (i, c) in self.responses.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "kassa_http_responses_total{{class=\"{}xx\"}} {}",
-                i + 1,
-                get(c)
-            );
-        }
-        out.push_str("# HELP kassa_payment_attempts_total Payment attempts on payment requests by outcome.\n");
-        out.push_str("# TYPE kassa_payment_attempts_total counter\n");
-        for (label, c) in [
-            ("approved", &self.attempts_approved),
-            ("declined", &self.attempts_declined),
-            ("ach_submitted", &self.attempts_ach_submitted),
-            ("refused", &self.attempts_refused),
-        ] {
-            let _ = writeln!(
-                out,
-                "kassa_payment_attempts_total{{outcome=\"{label}\"}} {}",
-                get(c)
-            );
-        }
-        out.push_str("# HELP kassa_jobs_total Background jobs run by result.\n");
-        out.push_str("# TYPE kassa_jobs_total counter\n");
-        let _ = writeln!(
-            out,
-            "kassa_jobs_total{{result=\"succeeded\"}} {}",
-            get(&self.jobs_succeeded)
-        );
-        let _ = writeln!(
-            out,
-            "kassa_jobs_total{{result=\"failed\"}} {}",
-            get(&self.jobs_failed)
-        );
-        out
-    }
-}
+use crate::state::AppState;
 
 pub async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
-    let class = usize::from(resp.status().as_u16() / 100).clamp(1, 5) - 1;
-    state.metrics.responses[class].fetch_add(1, Ordering::Relaxed);
+    state.metrics.response(resp.status());
     resp
 }
 
@@ -112,21 +23,4 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_prometheus_text() {
-        let m = Metrics::default();
-        m.attempt(Attempt::Approved);
-        m.attempt(Attempt::Approved);
-        m.job(false);
-        let text = m.render();
-        assert!(text.contains("kassa_payment_attempts_total{outcome=\"approved\"} 2\n"));
-        assert!(text.contains("kassa_jobs_total{result=\"failed\"} 1\n"));
-        assert!(text.contains("# TYPE kassa_http_responses_total counter\n"));
-    }
 }

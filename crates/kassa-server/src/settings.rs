@@ -14,8 +14,8 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use crate::admin::{self, AdminError};
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A change to the partner's settings: an absent field stays as it is; `null` (or an empty
 /// string) clears an optional one.

@@ -28,8 +28,8 @@ use serde::Deserialize;
 use sha2::Sha256;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A new endpoint, as `POST /v1/webhook-endpoints` and the dashboard's form give it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

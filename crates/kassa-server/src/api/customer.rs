@@ -9,8 +9,8 @@ use kassa_core::id::CustomerId;
 use kassa_store::CustomerFilter;
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 
 #[utoipa::path(
     post,
@@ -36,7 +36,7 @@ pub async fn create(
     let mut errors = FieldErrors::new();
     let fields = body.validate("", &mut errors);
     errors.finish().map_err(ApiError::validation)?;
-    let customer = crate::payment::new_customer(
+    let customer = crate::money::new_customer(
         &auth.partner,
         &fields.expect("validated"),
         state.clock.now(),

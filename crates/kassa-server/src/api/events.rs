@@ -9,8 +9,8 @@ use kassa_core::id::EventId;
 use kassa_store::EventRecord;
 
 use super::{list_response, ApiAuth, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 
 /// An event as the API shows it and webhooks deliver it.
 pub fn event_of(record: EventRecord) -> Event {

@@ -22,10 +22,10 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::IdempotencyKey;
-use crate::payment::{self as pay, Charged, Order, Payer};
+use crate::money::{self as pay, Charged, Order, Payer};
+use crate::state::AppState;
 
 /// The body of a sale or an authorization, named as in the source document.
 #[derive(Debug, Default, Deserialize, ToSchema)]

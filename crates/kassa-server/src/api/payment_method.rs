@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 
 /// `customerId` and the fields of a sale's `paymentMethod`, at the top level.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -96,7 +96,7 @@ pub async fn create(
     let draft = input.validate("", state.clock.now().date(), &mut errors);
     errors.finish().map_err(ApiError::validation)?;
     let customer = customer.expect("validated");
-    let method = crate::payment::vault_method(
+    let method = crate::money::vault_method(
         &state,
         &auth.partner,
         Some(&customer.id),

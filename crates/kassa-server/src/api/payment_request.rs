@@ -21,9 +21,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::payment_request::{create_or_get, NewRequestFields};
+use crate::new_request::{create_or_get, NewRequestFields};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

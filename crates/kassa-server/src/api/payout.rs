@@ -8,8 +8,8 @@ use kassa_core::money::{Currency, Money};
 use kassa_core::payout::{Balance, Payout};
 
 use super::{list_response, ApiAuth, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
 
 #[utoipa::path(
     get,

@@ -11,9 +11,9 @@ use kassa_core::refund::{Refund, RefundInput};
 use kassa_store::{NewRefund, RefundFilter};
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::IdempotencyKey;
+use crate::state::AppState;
 
 /// `POST /v1/payments/{id}/refunds`: all that is left, or `amount` of it.
 #[utoipa::path(
@@ -58,10 +58,10 @@ pub async fn create(
         reason,
         idempotency_key: key,
     };
-    let begun = crate::refund::refund(&state, &auth.partner, payment, new)
+    let begun = crate::money::refund(&state, &auth.partner, payment, new)
         .await
         .map_err(ApiError::internal)?;
-    Ok(json_created(crate::refund::outcome(begun)?))
+    Ok(json_created(crate::money::refund_outcome(begun)?))
 }
 
 #[utoipa::path(

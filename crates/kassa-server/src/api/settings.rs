@@ -12,10 +12,10 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::ShownOnce;
 use crate::settings::{self, SettingsInput};
+use crate::state::AppState;
 
 /// The partner, as it shows itself to its own API key. The link secret is never shown.
 #[derive(Debug, Serialize, ToSchema)]

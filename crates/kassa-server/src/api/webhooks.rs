@@ -14,9 +14,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::ShownOnce;
+use crate::state::AppState;
 use crate::webhooks::{self, EndpointInput};
 
 /// The `object` field: always `"webhook_endpoint"`.

@@ -14,6 +14,7 @@ use kassa_core::error::ValidationError;
 use kassa_core::id::PaymentRequestId;
 use kassa_core::money::{Currency, Money};
 use kassa_core::payment::Payment;
+use kassa_core::payment_method::NewInstrument;
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_core::reference::ReferenceId;
 use kassa_core::url::RedirectUrl;
@@ -24,9 +25,9 @@ use super::{
     cookie, internal_error_page, message, not_found_page, render, Brand, MessagePage, PageParams,
     Site,
 };
-use crate::app::AppState;
-use crate::checkout::{pay, PayInput, PayOutcome};
-use crate::payment_request::{create_or_get, NewRequestFields};
+use crate::money::{pay, PayInput, PayOutcome};
+use crate::new_request::{create_or_get, NewRequestFields};
+use crate::state::AppState;
 
 const MAX_FORM: usize = 16 * 1024;
 
@@ -401,15 +402,15 @@ fn parse_form(
                 errors.insert("postalCode", "Enter the billing ZIP or postal code.".into());
             }
             match (number, expiry, cvc) {
-                (Some(number), Some(expiry), Some(cvc)) if errors.is_empty() => {
-                    Some(PayInput::Card {
-                        holder_name,
+                (Some(number), Some(expiry), Some(cvc)) if errors.is_empty() => Some(PayInput {
+                    holder_name,
+                    postal_code: Some(postal.to_string()),
+                    instrument: NewInstrument::Card {
                         number,
                         expiry,
-                        cvc,
-                        postal_code: postal.to_string(),
-                    })
-                }
+                        cvc: Some(cvc),
+                    },
+                }),
                 _ => None,
             }
         }
@@ -434,11 +435,14 @@ fn parse_form(
                 (Some(routing_number), Some(account_number), Some(account_type))
                     if errors.is_empty() =>
                 {
-                    Some(PayInput::Ach {
+                    Some(PayInput {
                         holder_name,
-                        routing_number,
-                        account_number,
-                        account_type,
+                        postal_code: None,
+                        instrument: NewInstrument::Ach {
+                            routing_number,
+                            account_number,
+                            account_type,
+                        },
                     })
                 }
                 _ => None,
@@ -512,10 +516,7 @@ pub async fn pay_submit(
             );
         }
     };
-    let method = match input {
-        PayInput::Card { .. } => "card",
-        PayInput::Ach { .. } => "ach",
-    };
+    let method = input.instrument.type_str();
     match pay(&state, &site.partner, &pr.id, input).await {
         Ok(PayOutcome::Completed | PayOutcome::Processing) => {
             Redirect::to(&format!("{}/pay/{}/confirmation", site.base, pr.id)).into_response()

@@ -16,7 +16,7 @@ use axum::Router;
 use kassa_core::partner::Slug;
 use kassa_store::Partner;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

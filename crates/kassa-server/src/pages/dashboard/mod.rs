@@ -18,7 +18,7 @@ use kassa_store::{PageRequest, PaymentFilter, SessionRecord};
 use sha2::{Digest, Sha256};
 
 use super::{cookie, internal_error_page, render, Brand};
-use crate::app::AppState;
+use crate::state::AppState;
 
 mod payment_requests;
 mod payouts;

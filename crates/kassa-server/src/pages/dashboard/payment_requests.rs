@@ -15,8 +15,8 @@ use super::{field, not_found, Nav, Signed};
 use crate::api::payment_request::{
     build_creation_link, cancel_request, reference_conflict, CreateBody,
 };
-use crate::app::AppState;
 use crate::pages::{internal_error_page, render, Brand, PageParams};
+use crate::state::AppState;
 
 struct PrRow {
     id: String,
@@ -238,7 +238,7 @@ pub async fn create_payment_request(
             return again(values, StatusCode::BAD_REQUEST, None);
         }
     };
-    match crate::payment_request::create_or_get(&state, signed.partner(), fields).await {
+    match crate::new_request::create_or_get(&state, signed.partner(), fields).await {
         Ok(CreateOutcome::Created(pr)) => {
             Redirect::to(&format!("/dashboard/payment-requests/{}?created=1", pr.id))
                 .into_response()

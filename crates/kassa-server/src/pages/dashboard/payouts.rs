@@ -13,8 +13,8 @@ use kassa_core::payout::{Payout, PayoutItemType};
 use kassa_store::PageRequest;
 
 use super::{not_found, Nav, Signed};
-use crate::app::AppState;
 use crate::pages::{internal_error_page, render, Brand, PageParams};
+use crate::state::AppState;
 
 struct PayoutRow {
     id: String,

@@ -12,10 +12,10 @@ use kassa_core::partner::{BrandColor, LogoUrl};
 use kassa_store::Partner;
 
 use super::{field, Nav, Signed};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::settings::{self, SettingsInput};
+use crate::state::AppState;
 
 /// The settings form's values as shown (saved, or as typed when refused).
 struct Values {

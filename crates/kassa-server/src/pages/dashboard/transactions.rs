@@ -15,8 +15,8 @@ use kassa_core::refund::{Refund, RefundInput};
 use kassa_store::{NewRefund, PageRequest, Partner, PaymentFilter};
 
 use super::{field, not_found, Nav, Signed};
-use crate::app::AppState;
 use crate::pages::{internal_error_page, render, Brand, PageParams};
+use crate::state::AppState;
 
 /// Rows a CSV export holds at most.
 pub const CSV_MAX_ROWS: usize = 10_000;
@@ -833,18 +833,13 @@ pub async fn refund_submit(
                 // Bound to this payment: a key replayed on another one refunds nothing here.
                 idempotency_key: Some(format!("dashboard_{}_{key}", payment.id)),
             };
-            let begun = match crate::refund::refund(
-                &state,
-                signed.partner(),
-                payment.id.clone(),
-                new,
-            )
-            .await
-            {
-                Ok(b) => b,
-                Err(e) => return internal_error_page(e),
-            };
-            match crate::refund::outcome(begun) {
+            let begun =
+                match crate::money::refund(&state, signed.partner(), payment.id.clone(), new).await
+                {
+                    Ok(b) => b,
+                    Err(e) => return internal_error_page(e),
+                };
+            match crate::money::refund_outcome(begun) {
                 Ok(refund) => Redirect::to(&format!(
                     "/dashboard/transactions/{}?refund={}",
                     payment.id, refund.id

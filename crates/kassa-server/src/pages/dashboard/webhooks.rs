@@ -13,8 +13,8 @@ use kassa_core::webhook::{DeliveryStatus, EndpointStatus};
 use kassa_store::{PageRequest, WebhookDelivery, WebhookEndpoint};
 
 use super::{field, Nav, Signed};
-use crate::app::AppState;
 use crate::pages::{internal_error_page, render, Brand, PageParams};
+use crate::state::AppState;
 use crate::webhooks::{self, EndpointInput};
 
 struct EndpointRow {

@@ -1,4 +1,5 @@
-//! Making payment requests, shared by the API and the creation link: one path, one set of rules.
+//! Making payment requests (the service behind `api/payment_request.rs`, the creation link and
+//! the dashboard): one path, one set of rules.
 
 use kassa_core::email::Email;
 use kassa_core::id::PaymentRequestId;
@@ -11,7 +12,7 @@ use kassa_core::url::RedirectUrl;
 use kassa_store::{CreateOutcome, Partner, StoreError};
 use time::OffsetDateTime;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The validated parts of a new payment request, every error reported at once.
 pub struct NewRequestFields {

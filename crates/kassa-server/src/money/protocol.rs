@@ -1,0 +1,184 @@
+//! The money protocol, written once: record the intent, ask the processor with a timeout, record
+//! the answer (retrying the write, as the money has moved by then), and let recovery settle what
+//! was never recorded. Each flow (`link_payment.rs`, `sale.rs`, `hold.rs`, `refund_flow.rs`) says
+//! only what is particular to it; each kind of record (`records.rs`) says how its answer is
+//! written and how recovery learns it from the processor.
+
+use std::future::Future;
+use std::ops::ControlFlow;
+
+use kassa_store::StoreError;
+use time::OffsetDateTime;
+
+use crate::state::AppState;
+
+/// How long Kassa waits for the processor. Well inside the recovery window
+/// (`jobs::ABANDONED_ATTEMPT`), so recovery never asks about a call still in progress; a call
+/// that times out stays undecided (`pending`) until recovery asks the processor what happened.
+pub const PROCESSOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A kind of record whose outcome the processor decides: a payment attempt, an authorization,
+/// a refund.
+pub(crate) trait Record: 'static {
+    /// Names one record: what its answer is written under.
+    type Key: Send + Sync;
+    /// The processor's answer, as the store records it.
+    type Answer: Send + Sync;
+    /// The record once its answer is written.
+    type Written: Send;
+
+    /// The record's id, for log lines.
+    fn id(key: &Self::Key) -> &str;
+
+    /// Writes the answer. The store's update is conditional on the record still awaiting it, so
+    /// a second write (the flow and recovery racing) fails with `StoreError::AlreadyRecorded`.
+    fn write(
+        state: &AppState,
+        key: &Self::Key,
+        answer: &Self::Answer,
+    ) -> impl Future<Output = Result<Self::Written, StoreError>> + Send;
+
+    /// Counts an answer a flow recorded (recovered answers are not counted).
+    fn count(_state: &AppState, _answer: &Self::Answer) {}
+
+    /// The records started before `started_before` whose answer was never written.
+    fn abandoned(
+        state: &AppState,
+        started_before: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Self::Key>, StoreError>> + Send;
+
+    /// What the processor decided for an abandoned record, or None (logged) when that cannot be
+    /// known now: the record stays as it is for the next sweep rather than risk moving money twice.
+    fn look_up(
+        state: &AppState,
+        key: &Self::Key,
+    ) -> impl Future<Output = Option<Self::Answer>> + Send;
+}
+
+/// One money flow: what it records before the processor is asked, how it asks, and what its
+/// caller gets back in each case.
+pub(crate) trait Flow: Send + 'static {
+    type Record: Record;
+    /// What the recorded intent hands on to the rest of the flow.
+    type Intent: Send;
+    /// What the caller gets.
+    type Outcome: Send + 'static;
+
+    /// Records the intent: `Continue` with what was recorded, or `Break` with the outcome when
+    /// the processor is not to be asked (refused, or done already under the same idempotency key).
+    fn record_intent(
+        &mut self,
+        state: &AppState,
+    ) -> impl Future<Output = anyhow::Result<ControlFlow<Self::Outcome, Self::Intent>>> + Send;
+
+    /// The record the answer is written to.
+    fn key(intent: &Self::Intent) -> &<Self::Record as Record>::Key;
+
+    /// Asks the processor. A processor that could not be reached (or refused) moved no money, and
+    /// that is an answer too; the flow logs it.
+    fn ask(
+        &self,
+        state: &AppState,
+        intent: &Self::Intent,
+    ) -> impl Future<Output = <Self::Record as Record>::Answer> + Send;
+
+    /// The processor did not answer in time: the record stays undecided until recovery asks.
+    fn undecided(
+        self,
+        state: &AppState,
+        intent: Self::Intent,
+    ) -> impl Future<Output = anyhow::Result<Self::Outcome>> + Send;
+
+    /// The answer is recorded.
+    fn answered(
+        self,
+        state: &AppState,
+        intent: Self::Intent,
+        answer: <Self::Record as Record>::Answer,
+        written: <Self::Record as Record>::Written,
+    ) -> impl Future<Output = anyhow::Result<Self::Outcome>> + Send;
+
+    /// Recovery recorded an answer first (a call that outlived the recovery window); that record
+    /// stands.
+    fn recorded_meanwhile(
+        self,
+        state: &AppState,
+        intent: Self::Intent,
+    ) -> impl Future<Output = anyhow::Result<Self::Outcome>> + Send;
+}
+
+/// Runs a flow in its own task, so a client that disconnects (which drops this future) cannot
+/// cut it between the processor's answer and its record.
+pub(crate) async fn run<F: Flow>(state: &AppState, flow: F) -> anyhow::Result<F::Outcome> {
+    let state = state.clone();
+    tokio::spawn(async move { run_detached(&state, flow).await }).await?
+}
+
+async fn run_detached<F: Flow>(state: &AppState, mut flow: F) -> anyhow::Result<F::Outcome> {
+    let intent = match flow.record_intent(state).await? {
+        ControlFlow::Continue(intent) => intent,
+        ControlFlow::Break(outcome) => return Ok(outcome),
+    };
+    let asked = tokio::time::timeout(PROCESSOR_TIMEOUT, flow.ask(state, &intent)).await;
+    let Ok(answer) = asked else {
+        return flow.undecided(state, intent).await;
+    };
+    let key = F::key(&intent);
+    let written =
+        retrying_database(F::Record::id(key), || F::Record::write(state, key, &answer)).await;
+    match written {
+        Ok(written) => {
+            F::Record::count(state, &answer);
+            flow.answered(state, intent, answer, written).await
+        }
+        Err(StoreError::AlreadyRecorded) => flow.recorded_meanwhile(state, intent).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Settles the records of one kind whose answer was never recorded (the process died mid-call,
+/// or the database failed every retry), from what the processor says; how many were settled.
+pub(crate) async fn recover<R: Record>(
+    state: &AppState,
+    started_before: OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let mut recovered = 0;
+    for key in R::abandoned(state, started_before).await? {
+        let Some(answer) = R::look_up(state, &key).await else {
+            continue;
+        };
+        match R::write(state, &key, &answer).await {
+            Ok(_) => recovered += 1,
+            // Recorded meanwhile by its own request.
+            Err(StoreError::AlreadyRecorded) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(recovered)
+}
+
+/// Runs a store call that records money already moved, retrying while the database fails
+/// (100 ms, 300 ms, 900 ms, 2.7 s); other errors are final.
+async fn retrying_database<T, F, Fut>(what: &str, mut call: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = std::time::Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Err(e @ (StoreError::Database(_) | StoreError::NotCommitted(_))) if tries < 4 => {
+                tries += 1;
+                tracing::warn!(
+                    record = what,
+                    error = format!("{:#}", anyhow::Error::from(e)),
+                    "recording a processor answer failed; retrying"
+                );
+                tokio::time::sleep(delay).await;
+                delay *= 3;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The state every handler, service and job shares. It lives apart from the router (`app.rs`),
+//! which imports the handlers, so nothing the router reaches has to import the router back.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use kassa_core::clock::Clock;
+use kassa_processor::Processor;
+use kassa_store::Store;
+
+use crate::config::Config;
+use crate::vault::Vault;
+
+/// Everything a request handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub processor: Arc<dyn Processor>,
+    pub clock: Arc<dyn Clock>,
+    pub vault: Vault,
+    pub config: Config,
+    /// Names this process when it leases jobs.
+    pub worker_id: String,
+    pub metrics: crate::counters::Metrics,
+    /// Sends webhook deliveries; one per application, as its connections belong to its runtime.
+    pub webhook_client: reqwest::Client,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub(crate) fn new(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
