@@ -6,11 +6,14 @@ pub(crate) mod invoice;
 pub(crate) mod payment;
 pub(crate) mod payment_method;
 pub(crate) mod payment_request;
+pub(crate) mod path_id;
 pub(crate) mod payout;
 pub(crate) mod refund;
 pub(crate) mod sandbox;
 pub(crate) mod settings;
 pub(crate) mod webhooks;
+
+pub use path_id::{LatePathId, PathId};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -251,20 +254,6 @@ fn without_value(msg: &str) -> String {
     match rest.and_then(|r| r.rsplit_once(", expected ")) {
         Some((_, expected)) => format!("must be {expected}"),
         None => msg.to_string(),
-    }
-}
-
-/// The `{id}` of a route; a path that cannot be read (bad UTF-8) names nothing, so it is a 404.
-pub struct PathId(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for PathId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(id)| PathId(id))
-            .map_err(|_| ApiError::route_not_found())
     }
 }
 
