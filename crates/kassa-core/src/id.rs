@@ -25,6 +25,8 @@ pub fn random_base62(len: usize) -> String {
 
 pub trait PrefixedId {
     const PREFIX: &'static str;
+    /// What the id names, as in "no such payment request": the 404 for an id that names nothing.
+    const NOUN: &'static str;
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -57,7 +59,7 @@ fn check_id(s: &str, prefix: &'static str) -> Result<(), IdError> {
 }
 
 macro_rules! prefixed_id {
-    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $noun:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -90,6 +92,7 @@ macro_rules! prefixed_id {
 
         impl PrefixedId for $name {
             const PREFIX: &'static str = $prefix;
+            const NOUN: &'static str = $noun;
         }
 
         impl fmt::Display for $name {
@@ -140,23 +143,23 @@ fn id_schema(prefix: &str) -> RefOr<Schema> {
         .into()
 }
 
-prefixed_id!(PartnerId, "par");
-prefixed_id!(PaymentRequestId, "pr");
-prefixed_id!(PaymentId, "pay");
-prefixed_id!(AuthorizationId, "auth");
-prefixed_id!(CustomerId, "cus");
-prefixed_id!(PaymentMethodId, "pm");
-prefixed_id!(InvoiceId, "inv");
-prefixed_id!(RefundId, "re");
-prefixed_id!(PayoutId, "po");
-prefixed_id!(EventId, "evt");
-prefixed_id!(WebhookEndpointId, "we");
-prefixed_id!(WebhookDeliveryId, "whd");
-prefixed_id!(ApiKeyId, "key");
-prefixed_id!(VaultEntryId, "vlt");
-prefixed_id!(JobId, "job");
-prefixed_id!(UserId, "usr");
-prefixed_id!(LedgerEntryId, "le");
+prefixed_id!(PartnerId, "par", "partner");
+prefixed_id!(PaymentRequestId, "pr", "payment request");
+prefixed_id!(PaymentId, "pay", "payment");
+prefixed_id!(AuthorizationId, "auth", "authorization");
+prefixed_id!(CustomerId, "cus", "customer");
+prefixed_id!(PaymentMethodId, "pm", "payment method");
+prefixed_id!(InvoiceId, "inv", "invoice");
+prefixed_id!(RefundId, "re", "refund");
+prefixed_id!(PayoutId, "po", "payout");
+prefixed_id!(EventId, "evt", "event");
+prefixed_id!(WebhookEndpointId, "we", "webhook endpoint");
+prefixed_id!(WebhookDeliveryId, "whd", "webhook delivery");
+prefixed_id!(ApiKeyId, "key", "API key");
+prefixed_id!(VaultEntryId, "vlt", "vault entry");
+prefixed_id!(JobId, "job", "job");
+prefixed_id!(UserId, "usr", "user");
+prefixed_id!(LedgerEntryId, "le", "ledger entry");
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! `GET /v1/openapi.json`: the OpenAPI 3.1 document of the JSON API, generated from the handlers'
-//! `#[utoipa::path]` annotations and the schemas of the types they read and write.
+//! `#[utoipa::path]` annotations as the router registers them (`api::operations`), and the
+//! schemas of the types they read and write.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -12,11 +13,10 @@ use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Typ
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr, Required};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::api::{
-    customer, events, invoice, payment, payment_method, payment_request, payout, refund, sandbox,
-    settings, webhooks,
-};
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,57 +38,6 @@ use crate::api::{
             Every error has the shape of the `Error` schema; a request that fails validation \
             lists every invalid field at once.",
     ),
-    paths(
-        payment_request::create,
-        payment_request::list,
-        payment_request::get_one,
-        payment_request::cancel,
-        payment_request::creation_link,
-        payment::list,
-        payment::get_one,
-        payment::sale,
-        payment::authorize,
-        payment::get_authorization,
-        payment::reverse,
-        payment::capture,
-        invoice::preview,
-        customer::create,
-        customer::list,
-        customer::get_one,
-        customer::update,
-        payment_method::create,
-        payment_method::list,
-        payment_method::get_one,
-        payment_method::delete,
-        refund::create,
-        refund::list,
-        refund::get_one,
-        events::list,
-        events::get_one,
-        webhooks::create,
-        webhooks::list,
-        webhooks::get_one,
-        webhooks::delete,
-        webhooks::rotate_secret,
-        webhooks::enable,
-        webhooks::deliveries,
-        webhooks::retry,
-        payout::balance,
-        payout::list,
-        payout::get_one,
-        sandbox::settle,
-        sandbox::return_debit,
-        settings::get_partner,
-        settings::update_partner,
-        settings::list_api_keys,
-        settings::create_api_key,
-        settings::revoke_api_key,
-        settings::list_users,
-        settings::create_user,
-        settings::delete_user,
-        serve,
-    ),
-    modifiers(&Conventions),
     tags(
         (name = "Payment requests", description = "Payment links for a fixed amount under your own reference"),
         (name = "Payments", description = "Sale, authorization, capture and reverse; every payment attempt"),
@@ -106,9 +55,49 @@ use crate::api::{
 )]
 struct ApiDoc;
 
-/// The OpenAPI document of the JSON API.
+/// The OpenAPI document of the JSON API: the operations as the router registers them, with
+/// the conventions every operation shares.
 pub fn document() -> Document {
-    ApiDoc::openapi()
+    let (_, mut doc) = documented().split_for_parts();
+    Conventions.modify(&mut doc);
+    doc
+}
+
+/// Every (method, path) the router serves under `/v1`, lowercase method first, as registered:
+/// the OpenAPI test checks each is served and that the document covers exactly these.
+pub fn routes() -> Vec<(String, String)> {
+    let (_, doc) = documented().split_for_parts();
+    doc.paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            [
+                ("get", &item.get),
+                ("put", &item.put),
+                ("post", &item.post),
+                ("delete", &item.delete),
+                ("options", &item.options),
+                ("head", &item.head),
+                ("patch", &item.patch),
+                ("trace", &item.trace),
+            ]
+            .into_iter()
+            .filter(|(_, op)| op.is_some())
+            .map(move |(method, _)| (method.to_string(), path.clone()))
+        })
+        .collect()
+}
+
+/// The documented routes together, with the document's title, description and tags.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(own_route())
+        .merge(crate::api::operations())
+}
+
+/// `GET /v1/openapi.json`, registered like the operations so the document lists itself.
+pub(crate) fn own_route() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(serve))
 }
 
 #[utoipa::path(

@@ -8,7 +8,9 @@ use kassa_core::error::FieldErrors;
 use kassa_core::id::CustomerId;
 use kassa_store::CustomerFilter;
 
-use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
+use super::{
+    json_created, list_response, ApiAuth, ApiJson, LatePathId, ListBody, ListQuery, Paging, PathId,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -45,10 +47,6 @@ pub async fn create(
     Ok(json_created(customer))
 }
 
-fn parse_id(id: &str) -> Result<CustomerId, ApiError> {
-    CustomerId::parse(id).map_err(|_| ApiError::not_found("customer"))
-}
-
 #[utoipa::path(
     get,
     path = "/v1/customers/{id}",
@@ -66,9 +64,8 @@ fn parse_id(id: &str) -> Result<CustomerId, ApiError> {
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<CustomerId>,
 ) -> Result<Json<Customer>, ApiError> {
-    let id = parse_id(&id)?;
     let customer = state
         .store
         .customer(&auth.partner.id, &id)
@@ -99,10 +96,10 @@ pub async fn get_one(
 pub async fn update(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    id: LatePathId<CustomerId>,
     ApiJson(body): ApiJson<CustomerPatchInput>,
 ) -> Result<Json<Customer>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = id.get()?;
     let mut errors = FieldErrors::new();
     let patch = body.validate(&mut errors);
     errors.finish().map_err(ApiError::validation)?;

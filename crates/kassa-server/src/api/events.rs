@@ -40,9 +40,8 @@ pub fn event_of(record: EventRecord) -> Event {
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<EventId>,
 ) -> Result<Json<Event>, ApiError> {
-    let id = EventId::parse(&id).map_err(|_| ApiError::not_found("event"))?;
     let record = state
         .store
         .event(&auth.partner.id, &id)

@@ -3,6 +3,7 @@
 pub(crate) mod customer;
 pub(crate) mod events;
 pub(crate) mod invoice;
+pub(crate) mod path_id;
 pub(crate) mod payment;
 pub(crate) mod payment_method;
 pub(crate) mod payment_request;
@@ -11,6 +12,8 @@ pub(crate) mod refund;
 pub(crate) mod sandbox;
 pub(crate) mod settings;
 pub(crate) mod webhooks;
+
+pub use path_id::{LatePathId, PathId};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -22,7 +25,7 @@ use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use kassa_core::id::ApiKeyId;
 use kassa_store::{Page, PageRequest, Partner};
@@ -31,6 +34,8 @@ use serde::Serialize;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -39,100 +44,64 @@ use crate::vault::hash_api_key;
 /// Largest JSON body accepted.
 const MAX_BODY: usize = 256 * 1024;
 
+/// Every route of the service outside `src/pages`: the probes and metrics, and the documented
+/// ones (the operations, behind the idempotency layer, and the document itself).
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let api = Router::new()
-        .route(
-            "/v1/payment-requests",
-            post(payment_request::create).get(payment_request::list),
-        )
-        .route("/v1/payment-requests/{id}", get(payment_request::get_one))
-        .route(
-            "/v1/payment-requests/{id}/cancel",
-            post(payment_request::cancel),
-        )
-        .route("/v1/creation-links", post(payment_request::creation_link))
-        .route("/v1/payments", get(payment::list))
-        .route("/v1/payments/sale", post(payment::sale))
-        .route("/v1/payments/authorization", post(payment::authorize))
-        .route(
-            "/v1/payments/authorization/{id}",
-            get(payment::get_authorization),
-        )
-        .route(
-            "/v1/payments/authorization/{id}/reverse",
-            post(payment::reverse),
-        )
-        .route("/v1/payments/capture/{id}", post(payment::capture))
-        .route("/v1/payments/{id}", get(payment::get_one))
-        .route("/v1/payments/{id}/refunds", post(refund::create))
-        .route("/v1/refunds", get(refund::list))
-        .route("/v1/refunds/{id}", get(refund::get_one))
-        .route("/v1/events", get(events::list))
-        .route("/v1/events/{id}", get(events::get_one))
-        .route(
-            "/v1/webhook-endpoints",
-            post(webhooks::create).get(webhooks::list),
-        )
-        .route(
-            "/v1/webhook-endpoints/{id}",
-            get(webhooks::get_one).delete(webhooks::delete),
-        )
-        .route(
-            "/v1/webhook-endpoints/{id}/rotate-secret",
-            post(webhooks::rotate_secret),
-        )
-        .route("/v1/webhook-endpoints/{id}/enable", post(webhooks::enable))
-        .route(
-            "/v1/webhook-endpoints/{id}/deliveries",
-            get(webhooks::deliveries),
-        )
-        .route("/v1/webhook-deliveries/{id}/retry", post(webhooks::retry))
-        .route("/v1/balance", get(payout::balance))
-        .route("/v1/payouts", get(payout::list))
-        .route("/v1/payouts/{id}", get(payout::get_one))
-        .route("/v1/invoices/preview", post(invoice::preview))
-        .route("/v1/customers", post(customer::create).get(customer::list))
-        .route(
-            "/v1/customers/{id}",
-            get(customer::get_one).patch(customer::update),
-        )
-        .route(
-            "/v1/payment-methods",
-            post(payment_method::create).get(payment_method::list),
-        )
-        .route(
-            "/v1/payment-methods/{id}",
-            get(payment_method::get_one).delete(payment_method::delete),
-        )
-        .route(
-            "/v1/partner",
-            get(settings::get_partner).patch(settings::update_partner),
-        )
-        .route(
-            "/v1/api-keys",
-            get(settings::list_api_keys).post(settings::create_api_key),
-        )
-        .route("/v1/api-keys/{id}/revoke", post(settings::revoke_api_key))
-        .route(
-            "/v1/users",
-            get(settings::list_users).post(settings::create_user),
-        )
-        .route("/v1/users/{id}", delete(settings::delete_user))
-        .route("/v1/sandbox/payments/{id}/settle", post(sandbox::settle))
-        .route(
-            "/v1/sandbox/payments/{id}/return",
-            post(sandbox::return_debit),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::idempotency::layer,
-        ));
+    let (api, _) = operations().split_for_parts();
+    let (document, _) = crate::openapi::own_route().split_for_parts();
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(crate::metrics::metrics))
-        .route("/v1/openapi.json", get(crate::openapi::serve))
-        .merge(api)
+        .merge(document)
+        .merge(api.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        )))
+}
+
+/// The operations of the JSON API, each registered once: `routes!` takes the path and method
+/// from the handler's `#[utoipa::path]`, so the router and the OpenAPI document cannot differ.
+/// Handlers in one `routes!` share a path.
+pub(crate) fn operations() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(payment_request::create, payment_request::list))
+        .routes(routes!(payment_request::get_one))
+        .routes(routes!(payment_request::cancel))
+        .routes(routes!(payment_request::creation_link))
+        .routes(routes!(payment::list))
+        .routes(routes!(payment::sale))
+        .routes(routes!(payment::authorize))
+        .routes(routes!(payment::get_authorization))
+        .routes(routes!(payment::reverse))
+        .routes(routes!(payment::capture))
+        .routes(routes!(payment::get_one))
+        .routes(routes!(refund::create))
+        .routes(routes!(refund::list))
+        .routes(routes!(refund::get_one))
+        .routes(routes!(events::list))
+        .routes(routes!(events::get_one))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get_one, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::enable))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::retry))
+        .routes(routes!(payout::balance))
+        .routes(routes!(payout::list))
+        .routes(routes!(payout::get_one))
+        .routes(routes!(invoice::preview))
+        .routes(routes!(customer::create, customer::list))
+        .routes(routes!(customer::get_one, customer::update))
+        .routes(routes!(payment_method::create, payment_method::list))
+        .routes(routes!(payment_method::get_one, payment_method::delete))
+        .routes(routes!(settings::get_partner, settings::update_partner))
+        .routes(routes!(settings::list_api_keys, settings::create_api_key))
+        .routes(routes!(settings::revoke_api_key))
+        .routes(routes!(settings::list_users, settings::create_user))
+        .routes(routes!(settings::delete_user))
+        .routes(routes!(sandbox::settle))
+        .routes(routes!(sandbox::return_debit))
 }
 
 /// The authenticated caller of an API request.
@@ -251,20 +220,6 @@ fn without_value(msg: &str) -> String {
     match rest.and_then(|r| r.rsplit_once(", expected ")) {
         Some((_, expected)) => format!("must be {expected}"),
         None => msg.to_string(),
-    }
-}
-
-/// The `{id}` of a route; a path that cannot be read (bad UTF-8) names nothing, so it is a 404.
-pub struct PathId(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for PathId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(id)| PathId(id))
-            .map_err(|_| ApiError::route_not_found())
     }
 }
 

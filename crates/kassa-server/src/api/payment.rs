@@ -21,7 +21,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
+use super::{
+    json_created, list_response, ApiAuth, ApiJson, LatePathId, ListBody, ListQuery, Paging, PathId,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::IdempotencyKey;
 use crate::money::{self as pay, Charged, Order, Payer};
@@ -531,11 +533,11 @@ pub struct CaptureBody {
 pub async fn capture(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    id: LatePathId<AuthorizationId>,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<CaptureBody>,
 ) -> Result<Response, ApiError> {
-    let id = AuthorizationId::parse(&id).map_err(|_| ApiError::not_found("authorization"))?;
+    let id = id.get()?;
     let amount = match body.amount.as_deref() {
         None => None,
         Some(raw) => {
@@ -654,9 +656,8 @@ fn not_open(a: &Authorization, verb: &str) -> ApiError {
 pub async fn reverse(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<AuthorizationId>,
 ) -> Result<Json<Authorization>, ApiError> {
-    let id = AuthorizationId::parse(&id).map_err(|_| ApiError::not_found("authorization"))?;
     match state
         .store
         .reverse_authorization(&auth.partner.id, &id, state.clock.now())
@@ -694,9 +695,8 @@ pub async fn reverse(
 pub async fn get_authorization(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<AuthorizationId>,
 ) -> Result<Json<Authorization>, ApiError> {
-    let id = AuthorizationId::parse(&id).map_err(|_| ApiError::not_found("authorization"))?;
     let found = state
         .store
         .authorization(&auth.partner.id, &id)
@@ -724,9 +724,8 @@ pub async fn get_authorization(
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<PaymentId>,
 ) -> Result<Json<Payment>, ApiError> {
-    let id = PaymentId::parse(&id).map_err(|_| ApiError::not_found("payment"))?;
     let payment = state
         .store
         .payment(&auth.partner.id, &id)

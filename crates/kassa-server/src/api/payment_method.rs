@@ -114,10 +114,6 @@ pub async fn create(
     Ok(json_created(created))
 }
 
-fn parse_id(id: &str) -> Result<PaymentMethodId, ApiError> {
-    PaymentMethodId::parse(id).map_err(|_| ApiError::not_found("payment method"))
-}
-
 #[utoipa::path(
     get,
     path = "/v1/payment-methods/{id}",
@@ -135,9 +131,8 @@ fn parse_id(id: &str) -> Result<PaymentMethodId, ApiError> {
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<PaymentMethodId>,
 ) -> Result<Json<PaymentMethod>, ApiError> {
-    let id = parse_id(&id)?;
     let found = state
         .store
         .payment_method(&auth.partner.id, &id)
@@ -177,9 +172,8 @@ pub struct Deleted {
 pub async fn delete(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<PaymentMethodId>,
 ) -> Result<Json<Deleted>, ApiError> {
-    let id = parse_id(&id)?;
     let deleted = state
         .store
         .delete_payment_method(&auth.partner.id, &id, state.clock.now())

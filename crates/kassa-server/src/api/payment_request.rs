@@ -260,10 +260,6 @@ pub(crate) fn reference_conflict(pr: &PaymentRequest) -> ApiError {
     )
 }
 
-fn parse_id(id: &str) -> Result<PaymentRequestId, ApiError> {
-    PaymentRequestId::parse(id).map_err(|_| ApiError::not_found("payment request"))
-}
-
 #[utoipa::path(
     get,
     path = "/v1/payment-requests/{id}",
@@ -282,9 +278,8 @@ fn parse_id(id: &str) -> Result<PaymentRequestId, ApiError> {
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<PaymentRequestId>,
 ) -> Result<Json<PaymentRequest>, ApiError> {
-    let id = parse_id(&id)?;
     let pr = state
         .store
         .payment_request(&auth.partner.id, &id)
@@ -380,9 +375,8 @@ pub async fn list(
 pub async fn cancel(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<PaymentRequestId>,
 ) -> Result<Json<PaymentRequest>, ApiError> {
-    let id = parse_id(&id)?;
     cancel_request(&state, &auth.partner, &id).await.map(Json)
 }
 

@@ -55,9 +55,8 @@ pub async fn balance(
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<PayoutId>,
 ) -> Result<Json<Payout>, ApiError> {
-    let id = PayoutId::parse(&id).map_err(|_| ApiError::not_found("payout"))?;
     let payout = state
         .store
         .payout(&auth.partner.id, &id)

@@ -10,7 +10,9 @@ use kassa_core::money::Currency;
 use kassa_core::refund::{Refund, RefundInput};
 use kassa_store::{NewRefund, RefundFilter};
 
-use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
+use super::{
+    json_created, list_response, ApiAuth, ApiJson, LatePathId, ListBody, ListQuery, Paging, PathId,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::IdempotencyKey;
 use crate::state::AppState;
@@ -43,11 +45,11 @@ use crate::state::AppState;
 pub async fn create(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    payment: LatePathId<PaymentId>,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<RefundInput>,
 ) -> Result<Response, ApiError> {
-    let payment = PaymentId::parse(&id).map_err(|_| ApiError::not_found("payment"))?;
+    let payment = payment.get()?;
     let mut errors = FieldErrors::new();
     let fields = body.validate(Currency::Usd, state.config.max_amount_minor, &mut errors);
     errors.finish().map_err(ApiError::validation)?;
@@ -81,9 +83,8 @@ pub async fn create(
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<RefundId>,
 ) -> Result<Json<Refund>, ApiError> {
-    let id = RefundId::parse(&id).map_err(|_| ApiError::not_found("refund"))?;
     let refund = state
         .store
         .refund(&auth.partner.id, &id)

@@ -9,7 +9,7 @@ use kassa_store::ResolveOutcome;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{ApiAuth, ApiJson, PathId};
+use super::{ApiAuth, ApiJson, LatePathId, PathId};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -22,11 +22,10 @@ pub struct ReturnBody {
     code: Option<String>,
 }
 
-async fn pending_ach(state: &AppState, auth: &ApiAuth, id: &str) -> Result<PaymentId, ApiError> {
-    let id = PaymentId::parse(id).map_err(|_| ApiError::not_found("payment"))?;
+async fn pending_ach(state: &AppState, auth: &ApiAuth, id: &PaymentId) -> Result<(), ApiError> {
     let payment = state
         .store
-        .payment(&auth.partner.id, &id)
+        .payment(&auth.partner.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("payment"))?;
     if !matches!(payment.payment_method, MaskedMethod::Ach { .. })
@@ -37,7 +36,7 @@ async fn pending_ach(state: &AppState, auth: &ApiAuth, id: &str) -> Result<Payme
             "only a pending ACH payment can be settled or returned",
         ));
     }
-    Ok(id)
+    Ok(())
 }
 
 async fn resolve(
@@ -81,9 +80,9 @@ async fn resolve(
 pub async fn settle(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<PaymentId>,
 ) -> Result<Json<Payment>, ApiError> {
-    let id = pending_ach(&state, &auth, &id).await?;
+    pending_ach(&state, &auth, &id).await?;
     resolve(&state, &auth, &id, AchResolution::Clear).await
 }
 
@@ -111,7 +110,7 @@ pub async fn settle(
 pub async fn return_debit(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    id: LatePathId<PaymentId>,
     ApiJson(body): ApiJson<ReturnBody>,
 ) -> Result<Json<Payment>, ApiError> {
     let code = AchReturnCode::parse(body.code.as_deref().unwrap_or("R01")).ok_or_else(|| {
@@ -121,6 +120,7 @@ pub async fn return_debit(
             "must be an ACH return code like R01",
         )
     })?;
-    let id = pending_ach(&state, &auth, &id).await?;
+    let id = id.get()?;
+    pending_ach(&state, &auth, &id).await?;
     resolve(&state, &auth, &id, AchResolution::Return(code)).await
 }

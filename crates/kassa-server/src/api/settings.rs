@@ -292,9 +292,9 @@ pub async fn create_api_key(
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<ApiKeyId>,
 ) -> Result<Json<ApiKeyBody>, ApiError> {
-    let key = settings::revoke_api_key(&state, &auth.partner, &id).await?;
+    let key = settings::revoke_api_key(&state, &auth.partner, id.as_str()).await?;
     Ok(Json(ApiKeyBody::from(&key)))
 }
 
@@ -447,9 +447,9 @@ pub struct DeletedUser {
 pub async fn delete_user(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<UserId>,
 ) -> Result<Json<DeletedUser>, ApiError> {
-    let user = settings::remove_user(&state, &auth.partner, &id).await?;
+    let user = settings::remove_user(&state, &auth.partner, id.as_str()).await?;
     Ok(Json(DeletedUser {
         id: user.id,
         object: UserObject::User,

@@ -13,7 +13,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
+use super::{
+    json_created, list_response, ApiAuth, ApiJson, LatePathId, ListBody, ListQuery, Paging, PathId,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::ShownOnce;
 use crate::state::AppState;
@@ -191,9 +193,9 @@ pub async fn list(
 pub async fn get_one(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<Json<EndpointBody>, ApiError> {
-    let endpoint = webhooks::get(&state, &auth.partner, &id).await?;
+    let endpoint = webhooks::get(&state, &auth.partner, id.as_str()).await?;
     Ok(Json(EndpointBody::from(&endpoint)))
 }
 
@@ -226,9 +228,9 @@ pub struct DeletedEndpoint {
 pub async fn delete(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<Json<DeletedEndpoint>, ApiError> {
-    let endpoint = webhooks::delete(&state, &auth.partner, &id).await?;
+    let endpoint = webhooks::delete(&state, &auth.partner, id.as_str()).await?;
     Ok(Json(DeletedEndpoint {
         id: endpoint.id,
         object: WebhookEndpointObject::WebhookEndpoint,
@@ -259,9 +261,9 @@ pub async fn delete(
 pub async fn rotate_secret(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<Response, ApiError> {
-    let (endpoint, secret) = webhooks::rotate_secret(&state, &auth.partner, &id).await?;
+    let (endpoint, secret) = webhooks::rotate_secret(&state, &auth.partner, id.as_str()).await?;
     Ok(with_secret(&endpoint, secret, false))
 }
 
@@ -289,9 +291,9 @@ pub async fn rotate_secret(
 pub async fn enable(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<Json<EndpointBody>, ApiError> {
-    let endpoint = webhooks::enable(&state, &auth.partner, &id).await?;
+    let endpoint = webhooks::enable(&state, &auth.partner, id.as_str()).await?;
     Ok(Json(EndpointBody::from(&endpoint)))
 }
 
@@ -422,7 +424,7 @@ type WebhookDeliveryList = ListBody<DeliveryBody>;
 pub async fn deliveries(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    id: LatePathId<WebhookEndpointId>,
     query: ListQuery,
 ) -> Result<Response, ApiError> {
     query.only(&["status"])?;
@@ -437,7 +439,9 @@ pub async fn deliveries(
         })?),
     };
     let page = query.page()?;
-    let deliveries = webhooks::deliveries(&state, &auth.partner, &id, status, &page).await?;
+    let id = id.get()?;
+    let deliveries =
+        webhooks::deliveries(&state, &auth.partner, id.as_str(), status, &page).await?;
     Ok(list_response(deliveries.map(|d| DeliveryBody::from(&d)))?.into_response())
 }
 
@@ -465,8 +469,8 @@ pub async fn deliveries(
 pub async fn retry(
     State(state): State<AppState>,
     auth: ApiAuth,
-    PathId(id): PathId,
+    PathId(id): PathId<WebhookDeliveryId>,
 ) -> Result<Json<DeliveryBody>, ApiError> {
-    let delivery = webhooks::retry(&state, &auth.partner, &id).await?;
+    let delivery = webhooks::retry(&state, &auth.partner, id.as_str()).await?;
     Ok(Json(DeliveryBody::from(&delivery)))
 }
