@@ -97,7 +97,8 @@ pub trait Store:
     + EventStore
     + JobStore
     + IdempotencyStore
-    + WebhookStore
+    + WebhookEndpointStore
+    + WebhookDeliveryStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -118,7 +119,8 @@ impl<T> Store for T where
         + EventStore
         + JobStore
         + IdempotencyStore
-        + WebhookStore
+        + WebhookEndpointStore
+        + WebhookDeliveryStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -131,7 +133,7 @@ pub mod prelude {
     pub use crate::{
         AuthorizationStore, CustomerStore, EventStore, IdempotencyStore, InstallationStore,
         JobStore, LedgerStore, PartnerStore, PaymentRequestStore, PaymentStore, RefundStore, Store,
-        UserStore, WebhookStore,
+        UserStore, WebhookDeliveryStore, WebhookEndpointStore,
     };
 }
 
