@@ -116,33 +116,41 @@ async fn begin_write(
     let mut state = state.lock_owned().await;
     shared.waiting.fetch_sub(1, Ordering::SeqCst);
     state.settle().await;
-    if state.batch.is_none() {
-        // One round trip to the connection's thread for both.
-        if let Err(e) =
-            sqlx::Executor::execute(&mut state.conn, "BEGIN IMMEDIATE; SAVEPOINT kassa_write").await
-        {
-            // Usually BEGIN itself (another process holds the lock past the busy timeout) and
-            // nothing is open; if the transaction did begin, it must not stay open.
-            let _ = sqlx::Executor::execute(&mut state.conn, "ROLLBACK").await;
-            return Err(e.into());
+    let committed = match &state.batch {
+        Some(batch) => {
+            let committed = batch.subscribe();
+            if !lazy {
+                let opened =
+                    sqlx::Executor::execute(&mut state.conn, "SAVEPOINT kassa_write").await;
+                if let Err(e) = opened {
+                    state.abort_batch(&e).await;
+                    return Err(e.into());
+                }
+                state.member_open = true;
+            }
+            committed
         }
-        state.batch = Some(watch::Sender::new(None));
-        state.members = 0;
-        state.opened = Instant::now();
-        state.member_open = true;
-    } else if !lazy {
-        if let Err(e) = sqlx::Executor::execute(&mut state.conn, "SAVEPOINT kassa_write").await {
-            state.abort_batch(&e).await;
-            return Err(e.into());
+        None => {
+            // One round trip to the connection's thread for both.
+            let begun =
+                sqlx::Executor::execute(&mut state.conn, "BEGIN IMMEDIATE; SAVEPOINT kassa_write")
+                    .await;
+            if let Err(e) = begun {
+                // Usually BEGIN itself (another process holds the lock past the busy timeout)
+                // and nothing is open; if the transaction did begin, it must not stay open.
+                let _ = sqlx::Executor::execute(&mut state.conn, "ROLLBACK").await;
+                return Err(e.into());
+            }
+            let batch = watch::Sender::new(None);
+            let committed = batch.subscribe();
+            state.batch = Some(batch);
+            state.members = 0;
+            state.opened = Instant::now();
+            state.member_open = true;
+            committed
         }
-        state.member_open = true;
-    }
+    };
     let savepoint_pending = !state.member_open;
-    let committed = state
-        .batch
-        .as_ref()
-        .expect("a batch is open after BEGIN")
-        .subscribe();
     Ok(WriteTx {
         state: Some(state),
         committed,
@@ -315,7 +323,11 @@ impl WriteTx {
         let (mut lent, result) = answer.await.map_err(|_| {
             StoreError::NotCommitted("the write's first query stopped unexpectedly".into())
         })?;
-        let state = lent.state.take().expect("sent with the connection");
+        let Some(state) = lent.state.take() else {
+            return Err(StoreError::NotCommitted(
+                "the write's first query lost its connection".into(),
+            ));
+        };
         self.savepoint_pending = !state.member_open && state.batch.is_some();
         self.broken = !state.member_open;
         self.state = Some(state);
@@ -355,7 +367,10 @@ impl WriteTx {
         match outcome {
             Some(Ok(())) => Ok(()),
             Some(Err(why)) => Err(StoreError::NotCommitted(why.to_string())),
-            None => unreachable!("wait_for returns a value with an outcome"),
+            // `wait_for` returned once there was an outcome; none would mean the batch was lost.
+            None => Err(StoreError::NotCommitted(
+                "the batch's outcome was lost".into(),
+            )),
         }
     }
 
