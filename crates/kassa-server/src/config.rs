@@ -214,7 +214,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "sandbox.achSettlementDelay",
         env: "KASSA_SANDBOX_ACH_SETTLEMENT_DELAY",
-        default: Some("300s"),
+        default: Some("5m"),
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
