@@ -1,9 +1,9 @@
-//! `kassa bench`: starts Kassa in-process (the same `App::from_config`, router and job worker
-//! `kassa serve` runs) on a fresh SQLite file and, when asked, a fresh PostgreSQL database; drives
-//! it over real HTTP with three workloads at several concurrency levels; measures the raw commit
-//! rate of the same database with the same durability settings; and writes a Markdown report.
-//! This file runs those steps in order; `workload`, `loadgen`, `raw`, `stats` and `report` hold
-//! the parts.
+//! `kassa-bench` (the library behind its binary, `src/main.rs`): starts Kassa in-process (the same
+//! `App::from_config`, router and job worker `kassa serve` runs) on a fresh SQLite file and, when
+//! asked, a fresh PostgreSQL database; drives it over real HTTP with three workloads at several
+//! concurrency levels; measures the raw commit rate of the same database with the same durability
+//! settings; and writes a Markdown report. This file runs those steps in order; `workload`,
+//! `loadgen`, `raw`, `stats` and `report` hold the parts.
 //!
 //! Client and server share one process (the client on a thread and runtime of its own), so on a
 //! small machine the load generator takes CPU from the server; the report says so.

@@ -104,7 +104,7 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
     let _ = writeln!(md, "# Kassa benchmarks\n");
     let _ = writeln!(
         md,
-        "Made by `kassa bench`; where the time goes, and what would go faster, is in \
+        "Made by `kassa-bench`; where the time goes, and what would go faster, is in \
          `docs/performance.md`. Kassa runs in-process on 127.0.0.1 with the same \
          `App::from_config`, router and job worker as `kassa serve`, and is driven over HTTP/1.1 \
          by reqwest from the same process, on a thread and Tokio runtime of its own (as a \

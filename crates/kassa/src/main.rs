@@ -54,25 +54,6 @@ enum Command {
     /// Set what a partner pays per payment.
     #[command(subcommand)]
     Fees(FeesCommand),
-    /// Load benchmark: run Kassa in-process on fresh databases, drive it over HTTP and compare
-    /// with the database's raw commit rate; writes a Markdown report.
-    Bench(BenchArgs),
-}
-
-#[derive(Args)]
-struct BenchArgs {
-    /// Seconds per measured run (fractions allowed).
-    #[arg(long, default_value_t = 10.0)]
-    seconds: f64,
-    /// Concurrency levels, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
-    concurrency: Vec<usize>,
-    /// Also benchmark PostgreSQL: a fresh database is created on this server and dropped after.
-    #[arg(long)]
-    postgres_url: Option<String>,
-    /// Where to write the report.
-    #[arg(long, default_value = "docs/benchmarks.md")]
-    out: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -240,22 +221,6 @@ fn init_tracing(format: LogFormat) {
 async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
     let now = SystemClock.now();
     match command {
-        Command::Bench(args) => {
-            let command = std::env::args()
-                .map(|a| redact_password(&a))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let options = kassa_bench::BenchOptions {
-                seconds: args.seconds,
-                concurrency: args.concurrency,
-                postgres_url: args.postgres_url,
-                out: args.out,
-                command,
-            };
-            kassa_bench::run(&options).await?;
-            println!("wrote {}", options.out.display());
-            Ok(())
-        }
         Command::Serve(args) => {
             if let Some(listen) = args.listen {
                 config.listen = listen;
@@ -507,17 +472,6 @@ fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
         _ => url.to_string(),
-    }
-}
-
-/// The argument with a URL's password (if any) hidden, for the benchmark report.
-fn redact_password(arg: &str) -> String {
-    match (arg.find("://"), arg.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match arg[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}://{user}:***{}", &arg[..s], &arg[at..]),
-            None => arg.to_string(),
-        },
-        _ => arg.to_string(),
     }
 }
 
