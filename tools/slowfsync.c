@@ -4,7 +4,7 @@
  * this machine's. For benchmark what-if runs only (docs/performance.md):
  *
  *   gcc -shared -fPIC -O2 -o slowfsync.so tools/slowfsync.c -ldl
- *   SLOW_FSYNC_US=450 LD_PRELOAD=$PWD/slowfsync.so ./target/release/kassa bench ...
+ *   SLOW_FSYNC_US=450 LD_PRELOAD=$PWD/slowfsync.so ./target/release/kassa-bench ...
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

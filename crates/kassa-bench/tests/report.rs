@@ -1,4 +1,4 @@
-//! A very short `kassa bench` run on SQLite (and on PostgreSQL when `KASSA_TEST_POSTGRES_URL` is
+//! A very short `kassa-bench` run on SQLite (and on PostgreSQL when `KASSA_TEST_POSTGRES_URL` is
 //! set): every workload completes without errors and the report has its tables.
 
 use kassa_bench::{run, BenchOptions};
@@ -15,14 +15,14 @@ async fn a_short_run_writes_a_report_with_the_tables() {
         concurrency: vec![1],
         postgres_url: postgres_url.clone(),
         out: out.clone(),
-        command: "kassa bench --seconds 0.25 --concurrency 1".into(),
+        command: "kassa-bench --seconds 0.25 --concurrency 1".into(),
     };
     let report = run(&options).await.unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), report);
     for needle in [
         "# Kassa benchmarks",
         "- Cores (available_parallelism): ",
-        "- Command: `kassa bench --seconds 0.25 --concurrency 1`",
+        "- Command: `kassa-bench --seconds 0.25 --concurrency 1`",
         "## Summary",
         "## SQLite",
         "`synchronous`: 2 (FULL)",

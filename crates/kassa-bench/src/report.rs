@@ -1,0 +1,315 @@
+//! The Markdown report: the machine and settings, the summary against the targets, and each
+//! backend's tables.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::stats::RunStats;
+use crate::workload::Workload;
+use crate::{BenchOptions, TARGET_P99_MS, TARGET_RATIO};
+
+/// What one backend's run measured.
+#[derive(Debug, Clone)]
+pub struct BackendReport {
+    pub name: &'static str,
+    pub durability: Vec<(String, String)>,
+    /// Per workload, per concurrency level.
+    pub(crate) workloads: Vec<(Workload, Vec<(usize, RunStats)>)>,
+    /// Raw single-row INSERT transactions per concurrency level (level 1 = one connection).
+    pub raw: Vec<(usize, RunStats)>,
+    /// W2 open loop at half its peak rate: (offered rate, stats).
+    pub half_peak: Option<(f64, RunStats)>,
+}
+
+impl BackendReport {
+    pub(crate) fn workload(&self, w: Workload) -> &[(usize, RunStats)] {
+        self.workloads
+            .iter()
+            .find(|(x, _)| *x == w)
+            .map(|(_, r)| r.as_slice())
+            .unwrap_or(&[])
+    }
+
+    pub fn sales(&self) -> &[(usize, RunStats)] {
+        self.workload(Workload::Sale)
+    }
+
+    fn raw_at(&self, c: usize) -> Option<&RunStats> {
+        self.raw.iter().find(|(x, _)| *x == c).map(|(_, s)| s)
+    }
+
+    fn total_errors(&self) -> u64 {
+        self.workloads
+            .iter()
+            .flat_map(|(_, r)| r.iter())
+            .map(|(_, s)| s.errors)
+            .sum::<u64>()
+            + self.half_peak.as_ref().map(|(_, s)| s.errors).unwrap_or(0)
+    }
+}
+
+/// "1.00" writes per commit, or "—" when not counted (PostgreSQL).
+fn per_commit(stats: &RunStats) -> String {
+    match stats.commits {
+        Some(c) if c.commits > 0 => format!("{:.2}", c.transactions as f64 / c.commits as f64),
+        _ => "—".into(),
+    }
+}
+
+fn os_description() -> String {
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
+        });
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|k| k.trim().to_string());
+    let mut s = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+    if let Some(p) = pretty {
+        let _ = write!(s, ", {p}");
+    }
+    if let Some(k) = kernel {
+        let _ = write!(s, ", kernel {k}");
+    }
+    s
+}
+
+fn cpu_model() -> Option<String> {
+    std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| {
+        t.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    })
+}
+
+fn yes_no(ok: bool) -> &'static str {
+    if ok {
+        "**met**"
+    } else {
+        "**not met**"
+    }
+}
+
+/// The Markdown report.
+pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration) -> String {
+    let mut md = String::new();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let _ = writeln!(md, "# Kassa benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Made by `kassa-bench`; where the time goes, and what would go faster, is in \
+         `docs/performance.md`. Kassa runs in-process on 127.0.0.1 with the same \
+         `App::from_config`, router and job worker as `kassa serve`, and is driven over HTTP/1.1 \
+         by reqwest from the same process, on a thread and Tokio runtime of its own (as a \
+         separate process would be) — so the load generator still competes with the server for \
+         the same cores. *Writes per commit* is how many write transactions \
+         shared each SQLite commit (group commit; two per sale).\n"
+    );
+    let _ = writeln!(md, "## Machine and settings\n");
+    let _ = writeln!(md, "- Cores (available_parallelism): {cores}");
+    if let Some(cpu) = cpu_model() {
+        let _ = writeln!(md, "- CPU: {cpu}");
+    }
+    let _ = writeln!(md, "- OS: {}", os_description());
+    let _ = writeln!(
+        md,
+        "- Build: {}",
+        if cfg!(debug_assertions) {
+            "debug (numbers are not representative)"
+        } else {
+            "release"
+        }
+    );
+    let _ = writeln!(md, "- Command: `{}`", options.command);
+    let _ = writeln!(
+        md,
+        "- Each run: {} s; concurrency levels: {} (closed loop: that many operations in flight); \
+         5 warm-up operations per workload first",
+        options.seconds,
+        options
+            .concurrency
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(md, "- Whole run took {:.0} s\n", took.as_secs_f64());
+    let _ = writeln!(
+        md,
+        "Workloads (one operation each, latency per operation):\n"
+    );
+    for w in Workload::ALL {
+        let _ = writeln!(md, "- {}", w.title());
+    }
+    let _ = writeln!(
+        md,
+        "- Raw commits: one single-row `INSERT` transaction (`BEGIN; INSERT; COMMIT`) into a \
+         scratch table of the same database, same connection settings; c=1 is one connection, \
+         higher levels a pool of c connections with c tasks.\n"
+    );
+    let _ = writeln!(
+        md,
+        "Targets: peak W2 sales/s ≥ {TARGET_RATIO} × the raw commit loop's commits/s (one \
+         connection committing single-row transactions back to back); W2 p99 < {TARGET_P99_MS} ms \
+         at half the peak W2 rate (open loop, latency from the scheduled start); zero errors. The \
+         ratio to the raw rate at the same concurrency (c connections) is shown beside it.\n"
+    );
+
+    let _ = writeln!(md, "## Summary\n");
+    let _ = writeln!(
+        md,
+        "| Backend | Peak W2 sales/s | Raw commit loop/s (1 conn) | Best raw commits/s (c conns) | W2 peak ÷ raw loop | W2 peak ÷ raw (same c) | W2 p99 at half peak | Errors | Ratio target (vs loop) | p99 target | Zero errors |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
+    for b in backends {
+        let (peak_c, peak) = b
+            .sales()
+            .iter()
+            .max_by(|a, b| a.1.rate().total_cmp(&b.1.rate()))
+            .map(|(c, s)| (*c, s.rate()))
+            .unwrap_or((1, 0.0));
+        let raw1 = b.raw_at(1).map(RunStats::rate).unwrap_or(0.0);
+        let raw_best = b.raw.iter().map(|(_, s)| s.rate()).fold(0.0, f64::max);
+        let ratio_same = b
+            .raw_at(peak_c)
+            .map(|r| peak / r.rate().max(f64::MIN_POSITIVE))
+            .unwrap_or(0.0);
+        let ratio_loop = peak / raw1.max(f64::MIN_POSITIVE);
+        let p99 = b.half_peak.as_ref().map(|(_, s)| s.p99_ms());
+        let errors = b.total_errors();
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} (c={}) | {:.1} | {:.1} | {:.2} | {:.2} | {} | {} | {} | {} | {} |",
+            b.name,
+            peak,
+            peak_c,
+            raw1,
+            raw_best,
+            ratio_loop,
+            ratio_same,
+            p99.map(|p| format!("{p:.2} ms")).unwrap_or("—".into()),
+            errors,
+            yes_no(ratio_loop >= TARGET_RATIO),
+            yes_no(p99.is_some_and(|p| p < TARGET_P99_MS)),
+            yes_no(errors == 0),
+        );
+    }
+    let _ = writeln!(md);
+
+    for b in backends {
+        let _ = writeln!(md, "## {}\n", b.name);
+        let _ = writeln!(
+            md,
+            "Durability and connection settings (as read back from the database):\n"
+        );
+        for (k, v) in &b.durability {
+            let _ = writeln!(md, "- `{k}`: {v}");
+        }
+        let _ = writeln!(md);
+        for w in Workload::ALL {
+            let _ = writeln!(md, "### {}\n", w.title());
+            let _ = writeln!(
+                md,
+                "| Concurrency | Ops | Ops/s | p50 ms | p99 ms | max ms | Errors | Writes per commit |"
+            );
+            let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+            for (c, s) in b.workload(w) {
+                let _ = writeln!(
+                    md,
+                    "| {c} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                    s.ops,
+                    s.rate(),
+                    s.p50_ms(),
+                    s.p99_ms(),
+                    s.max_ms(),
+                    s.errors,
+                    per_commit(s)
+                );
+            }
+            let errs: Vec<_> = b
+                .workload(w)
+                .iter()
+                .filter_map(|(c, s)| s.first_error.as_ref().map(|e| (c, e)))
+                .collect();
+            for (c, e) in errs {
+                let _ = writeln!(md, "\nFirst error at c={c}: `{}`", e.replace('`', "'"));
+            }
+            let _ = writeln!(md);
+        }
+        let _ = writeln!(md, "### Raw commit rate (single-row INSERT transactions)\n");
+        let _ = writeln!(
+            md,
+            "| Concurrency | Commits | Commits/s | p50 ms | p99 ms | max ms | Errors |"
+        );
+        let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
+        for (c, s) in &b.raw {
+            let _ = writeln!(
+                md,
+                "| {c} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {} |",
+                s.ops,
+                s.rate(),
+                s.p50_ms(),
+                s.p99_ms(),
+                s.max_ms(),
+                s.errors
+            );
+        }
+        let _ = writeln!(md);
+        let _ = writeln!(md, "### W2 sales ÷ raw commits\n");
+        let _ = writeln!(
+            md,
+            "| Concurrency | W2 sales/s | Raw commits/s (same c) | Ratio | Raw commits/s (1 conn) | Ratio | Target ≥ {TARGET_RATIO} |"
+        );
+        let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---|");
+        let raw1 = b.raw_at(1).map(RunStats::rate).unwrap_or(0.0);
+        for (c, s) in b.sales() {
+            let raw_c = b.raw_at(*c).map(RunStats::rate).unwrap_or(0.0);
+            let ratio = s.rate() / raw_c.max(f64::MIN_POSITIVE);
+            let ratio1 = s.rate() / raw1.max(f64::MIN_POSITIVE);
+            let _ = writeln!(
+                md,
+                "| {c} | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {} |",
+                s.rate(),
+                raw_c,
+                ratio,
+                raw1,
+                ratio1,
+                yes_no(ratio >= TARGET_RATIO)
+            );
+        }
+        let _ = writeln!(md);
+        let _ = writeln!(md, "### W2 at half the peak rate (open loop)\n");
+        match &b.half_peak {
+            Some((rate, s)) => {
+                let _ = writeln!(md, "| Offered/s | Completed | Achieved/s | p50 ms | p99 ms | max ms | Errors | p99 < {TARGET_P99_MS} ms |");
+                let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---|");
+                let _ = writeln!(
+                    md,
+                    "| {rate:.1} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} |",
+                    s.ops,
+                    s.rate(),
+                    s.p50_ms(),
+                    s.p99_ms(),
+                    s.max_ms(),
+                    s.errors,
+                    yes_no(s.p99_ms() < TARGET_P99_MS)
+                );
+                if let Some(e) = &s.first_error {
+                    let _ = writeln!(md, "\nFirst error: `{}`", e.replace('`', "'"));
+                }
+            }
+            None => {
+                let _ = writeln!(md, "Not run: W2 completed no sale.");
+            }
+        }
+        let _ = writeln!(md);
+    }
+    md
+}

@@ -1,0 +1,204 @@
+//! The three workloads and the HTTP client that performs them against a running Kassa, as a
+//! partner's server and a payer's browser would.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reqwest::header;
+use reqwest::StatusCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Workload {
+    /// W1: create a payment request, open its pay page, pay by card.
+    Checkout,
+    /// W2: API sale with a three-line invoice and a new card.
+    Sale,
+    /// W3: GET a pre-made open request's pay page.
+    PayPage,
+}
+
+impl Workload {
+    pub(crate) const ALL: [Workload; 3] = [Workload::Checkout, Workload::Sale, Workload::PayPage];
+
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Workload::Checkout => {
+                "W1 hosted checkout (create request + GET page + POST card → 303)"
+            }
+            Workload::Sale => {
+                "W2 API sale (POST /v1/payments/sale, 3-line invoice, new card → 201)"
+            }
+            Workload::PayPage => "W3 hosted pay page GET (pre-made open requests)",
+        }
+    }
+}
+
+/// A running in-process Kassa and a partner on it.
+pub(crate) struct Target {
+    pub(crate) base: String,
+    pub(crate) key: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) seq: AtomicU64,
+    pub(crate) run_id: String,
+    pub(crate) open_pages: Vec<String>,
+}
+
+impl Target {
+    fn next_ref(&self) -> String {
+        format!(
+            "BENCH-{}-{}",
+            self.run_id,
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    pub(crate) async fn op(&self, w: Workload) -> Result<(), String> {
+        match w {
+            Workload::Checkout => self.checkout().await,
+            Workload::Sale => self.sale().await,
+            Workload::PayPage => {
+                let n = self.seq.fetch_add(1, Ordering::Relaxed) as usize;
+                let page = &self.open_pages[n % self.open_pages.len()];
+                self.open_page(page).await.map(|_| ())
+            }
+        }
+    }
+
+    async fn post_json(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<(StatusCode, String), String> {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| format!("POST {path}: {e}"))?;
+        Ok((status, text))
+    }
+
+    /// Creates an open payment request; returns its pay page path.
+    pub(crate) async fn create_request(&self) -> Result<String, String> {
+        let reference = self.next_ref();
+        let (status, text) = self
+            .post_json(
+                "/v1/payment-requests",
+                serde_json::json!({"amount": "25.00", "referenceId": reference,
+                                   "description": "Benchmark"}),
+            )
+            .await?;
+        if status != StatusCode::CREATED {
+            return Err(format!(
+                "POST /v1/payment-requests: {status}: {}",
+                snippet(&text)
+            ));
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let url = v["url"].as_str().ok_or("no url in the payment request")?;
+        let path = url
+            .find("/p/")
+            .map(|i| url[i..].to_string())
+            .ok_or_else(|| format!("unexpected url {url}"))?;
+        Ok(path)
+    }
+
+    /// GETs a pay page; returns (CSRF token, cookie).
+    async fn open_page(&self, path: &str) -> Result<(String, Option<String>), String> {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|e| format!("GET pay page: {e}"))?;
+        let status = resp.status();
+        let cookie = resp
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").to_string());
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| format!("GET pay page: {e}"))?;
+        if status != StatusCode::OK {
+            return Err(format!("GET pay page: {status}: {}", snippet(&text)));
+        }
+        let token = extract(&text, "name=\"csrfToken\" value=\"", "\"")
+            .ok_or("no csrfToken on the pay page")?;
+        Ok((token, cookie))
+    }
+
+    async fn checkout(&self) -> Result<(), String> {
+        let page = self.create_request().await?;
+        let (token, cookie) = self.open_page(&page).await?;
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("csrfToken", token.as_str()),
+                ("method", "card"),
+                ("cardholderName", "Jo Payer"),
+                ("cardNumber", "4242424242424242"),
+                ("expiry", "12/30"),
+                ("cvc", "739"),
+                ("postalCode", "94107"),
+            ])
+            .finish();
+        let mut req = self
+            .client
+            .post(format!("{}{page}", self.base))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("POST pay page: {e}"))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| format!("POST pay page: {e}"))?;
+        if status != StatusCode::SEE_OTHER {
+            return Err(format!("POST pay page: {status}: {}", snippet(&text)));
+        }
+        Ok(())
+    }
+
+    async fn sale(&self) -> Result<(), String> {
+        let reference = self.next_ref();
+        let body = serde_json::json!({
+            "firstName": "Ada", "lastName": "Lovelace", "merchantCustomerRefId": reference,
+            "paymentMethod": {"billingFirstName": "Ada", "billingLastName": "Lovelace",
+                "creditCard": {"paymentAccountNumber": "4242424242424242",
+                               "expirationDate": "12/2030", "securityCode": "123"}},
+            "invoice": {"merchantInvoiceRefId": reference, "invoiceLineItems": [
+                {"name": "Consulting", "description": "Two hours", "value": "121.00", "valueType": "Standard"},
+                {"name": "Materials", "value": "35.50", "valueType": "Standard"},
+                {"name": "Loyalty", "value": "5.00", "valueType": "Discount"}]}
+        });
+        let (status, text) = self.post_json("/v1/payments/sale", body).await?;
+        if status != StatusCode::CREATED || !text.contains("\"status\":\"completed\"") {
+            return Err(format!(
+                "POST /v1/payments/sale: {status}: {}",
+                snippet(&text)
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn snippet(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+fn extract(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(text[from..from + len].to_string())
+}

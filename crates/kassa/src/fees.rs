@@ -1,0 +1,66 @@
+//! `kassa fees`: set and show what a partner pays per payment.
+
+use clap::Subcommand;
+use kassa_server::admin;
+use kassa_server::config::Config;
+
+use crate::database::connect;
+
+#[derive(Subcommand)]
+pub enum FeesCommand {
+    /// Set fees; what is not given stays as it is. Percents like 2.9, amounts like 0.30.
+    Set {
+        #[arg(long)]
+        partner: String,
+        #[arg(long)]
+        card_percent: Option<String>,
+        #[arg(long)]
+        card_fixed: Option<String>,
+        #[arg(long)]
+        ach_percent: Option<String>,
+        /// The most an ACH payment pays, e.g. 5.00; `none` for no cap.
+        #[arg(long)]
+        ach_cap: Option<String>,
+    },
+    /// Show a partner's fees.
+    Show {
+        #[arg(long)]
+        partner: String,
+    },
+}
+
+pub async fn run(command: FeesCommand, config: &Config) -> anyhow::Result<()> {
+    let store = connect(config).await?;
+    match command {
+        FeesCommand::Set {
+            partner,
+            card_percent,
+            card_fixed,
+            ach_percent,
+            ach_cap,
+        } => {
+            let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
+            let fees = admin::set_fees(
+                store.as_ref(),
+                &partner.id,
+                admin::FeeChange {
+                    card_percent,
+                    card_fixed,
+                    ach_percent,
+                    ach_cap,
+                },
+            )
+            .await?;
+            println!("{}: {}", partner.slug, admin::describe_fees(&fees));
+        }
+        FeesCommand::Show { partner } => {
+            let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
+            println!(
+                "{}: {}",
+                partner.slug,
+                admin::describe_fees(&store.fees(&partner.id).await?)
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `kassa partner`: create partners.
+
+use clap::Subcommand;
+use kassa_server::admin::{self, NewPartnerInput};
+use kassa_server::config::Config;
+use time::OffsetDateTime;
+
+use crate::database::connect;
+
+#[derive(Subcommand)]
+pub enum PartnerCommand {
+    /// Create a partner and print its id, slug, first API key and link secret.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: String,
+        /// Host the partner's pay pages are served on, e.g. pay.acme.example.
+        #[arg(long)]
+        billing_host: Option<String>,
+        /// Brand color as #RRGGBB.
+        #[arg(long)]
+        brand_color: Option<String>,
+        /// Logo URL (https).
+        #[arg(long)]
+        logo_url: Option<String>,
+        /// Creation links must carry a valid signature.
+        #[arg(long)]
+        require_signed_links: bool,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(
+    command: PartnerCommand,
+    config: &Config,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let PartnerCommand::Create {
+        name,
+        slug,
+        billing_host,
+        brand_color,
+        logo_url,
+        require_signed_links,
+        json,
+    } = command;
+    let store = connect(config).await?;
+    let created = admin::create_partner(
+        store.as_ref(),
+        NewPartnerInput {
+            name,
+            slug,
+            billing_host,
+            brand_color,
+            logo_url,
+            require_signed_links,
+        },
+        now,
+    )
+    .await?;
+    let p = &created.partner;
+    if json {
+        let out = serde_json::json!({
+            "partnerId": p.id.as_str(),
+            "slug": p.slug.as_str(),
+            "apiKey": created.api_key.expose(),
+            "linkSecret": p.link_secret.expose(),
+        });
+        println!("{out}");
+    } else {
+        println!("partner id:    {}", p.id);
+        println!("slug:          {}", p.slug);
+        println!(
+            "API key:       {}   (shown once; store it now)",
+            created.api_key.expose()
+        );
+        println!("link secret:   {}", p.link_secret.expose());
+        println!(
+            "creation link: {}",
+            kassa_server::links::creation_link(
+                &config.public_base(),
+                p,
+                "250.00",
+                "QUOTE-123",
+                None
+            )
+        );
+    }
+    Ok(())
+}

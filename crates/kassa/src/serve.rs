@@ -1,0 +1,96 @@
+//! `kassa serve`: run the HTTP service and its job worker until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use kassa_core::clock::{Clock, SystemClock};
+use kassa_server::admin;
+use kassa_server::config::Config;
+use kassa_server::vault::KeySource;
+use kassa_server::App;
+
+use crate::database::redact_url;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    // `--listen` and `--public-url` set configuration keys: main applies them through
+    // `config::KEYS` (by flag name), so they are declared here for clap and not read.
+    /// Address to listen on (also KASSA_LISTEN).
+    #[arg(long)]
+    #[allow(dead_code)]
+    listen: Option<SocketAddr>,
+    /// Public base URL of this service, used in links (also KASSA_PUBLIC_URL).
+    #[arg(long)]
+    #[allow(dead_code)]
+    public_url: Option<String>,
+    /// Add a demo partner (once) and print an API key and a sample link.
+    #[arg(long)]
+    demo: bool,
+}
+
+pub async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let base = config.public_base();
+    let database = redact_url(&config.database_url());
+    let (app, key_source) = App::from_config(config).await.context("cannot start")?;
+    if let KeySource::Generated(path) = &key_source {
+        tracing::warn!(
+            "KASSA_VAULT_KEY is not set: generated a new vault key in {path}. Card and account numbers \
+             are encrypted with it; back it up, or set KASSA_VAULT_KEY. Losing it makes stored \
+             payment methods unreadable."
+        );
+        eprintln!("\n  WARNING: generated a new vault key in {path}. Back it up or set KASSA_VAULT_KEY.\n");
+    }
+    if args.demo {
+        let demo = admin::ensure_demo(app.state().store.as_ref(), SystemClock.now()).await?;
+        let link =
+            kassa_server::links::creation_link(&base, &demo.partner, "250.00", "QUOTE-123", None);
+        println!();
+        println!(
+            "  Kassa demo — partner \"{}\" ({})",
+            demo.partner.name, demo.partner.slug
+        );
+        println!("  API key:       {}", demo.api_key.expose());
+        println!("  Creation link: {link}");
+        println!("  Test card:     4242 4242 4242 4242, any future expiry, any CVC, any ZIP");
+        let (email, password) = admin::ensure_demo_user(
+            app.state().store.as_ref(),
+            &demo.partner.id,
+            SystemClock.now(),
+        )
+        .await?;
+        println!(
+            "  Dashboard:     {base}/dashboard  ({email} / {})",
+            password.expose()
+        );
+        println!();
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let worker = app.spawn_worker();
+    tracing::info!(%listen, %base, %database, "kassa is serving");
+    axum::serve(listener, app.router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    worker.abort();
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting connections and let requests in flight finish, so a
+/// payment being recorded is never cut off.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down: finishing requests in flight");
+}
