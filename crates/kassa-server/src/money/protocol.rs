@@ -151,6 +151,15 @@ pub(crate) async fn recover<R: Record>(
             Ok(_) => recovered += 1,
             // Recorded meanwhile by its own request.
             Err(StoreError::AlreadyRecorded) => {}
+            // This record cannot take its answer (its row is corrupt, or what it needs is gone):
+            // said loudly, and the sweep goes on to the others, which it must not hold up.
+            Err(
+                e @ (StoreError::Corrupt(_)
+                | StoreError::Missing(_)
+                | StoreError::ChangedUnderneath(_)),
+            ) => {
+                tracing::error!(record = R::id(&key), error = %e, "recovery could not record the processor's answer; the record stays for the next sweep");
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -173,8 +173,7 @@ impl FromValue for Vec<u8> {
     fn from_value(v: &Value) -> Result<Self, &'static str> {
         match v {
             Value::Bytes(b) => Ok(b.clone()),
-            // SQLite hands an empty blob back as NULL-typed nothing; the backends decode it as
-            // empty bytes, so this only guards a text column read as bytes.
+            // Text read as bytes, as sqlx allowed on SQLite.
             Value::Text(s) => Ok(s.as_bytes().to_vec()),
             _ => Err("bytes"),
         }

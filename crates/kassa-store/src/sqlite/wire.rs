@@ -64,24 +64,27 @@ pub(super) async fn fetch(conn: &mut SqliteConnection, query: Combined) -> Resul
             conn,
             sqlx::query_with(&query.sql, query.args).persistent(query.persistent),
         ),
-        |_| {},
+        |_| true,
     )
     .await
 }
 
 /// Reads a `fetch_many` stream to its end or first error; `on_result` sees each statement's
-/// result as it comes (the writer learns from the first that its savepoint opened).
+/// result as it comes (the writer learns from the first that its savepoint opened) and says
+/// whether its changed rows count (a `SAVEPOINT` the writer put in front does not: SQLite
+/// reports the changes of the statement before it).
 pub(super) async fn collect(
     mut stream: BoxStream<'_, Result<Either<SqliteQueryResult, SqliteRow>, sqlx::Error>>,
-    mut on_result: impl FnMut(&SqliteQueryResult),
+    mut on_result: impl FnMut(&SqliteQueryResult) -> bool,
 ) -> Result<Output> {
     let mut out = Output::default();
     let mut names: Option<Arc<[String]>> = None;
     while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
         match item? {
             Either::Left(result) => {
-                on_result(&result);
-                out.rows_affected += result.rows_affected();
+                if on_result(&result) {
+                    out.rows_affected += result.rows_affected();
+                }
             }
             Either::Right(row) => {
                 let names = names.get_or_insert_with(|| {

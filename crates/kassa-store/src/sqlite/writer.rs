@@ -441,7 +441,8 @@ async fn first_query(state: &mut WriterState, query: wire::Combined) -> Result<O
             &mut state.conn,
             sqlx::query_with(&full, query.args).persistent(query.persistent),
         ),
-        |_| opened = true,
+        // Every result after the SAVEPOINT's own counts.
+        |_| std::mem::replace(&mut opened, true),
     )
     .await;
     let opened = opened || result.as_ref().is_ok_and(|out| !out.rows.is_empty());
@@ -705,6 +706,28 @@ mod tests {
         lazy.commit().await.unwrap();
         first.await.unwrap().unwrap();
         assert_eq!(ids(&reader).await, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_lazy_writes_first_statement_reports_only_its_own_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, _reader) = writer(&dir).await;
+        // The member before it changed a row: SQLite's change count, which the SAVEPOINT in
+        // front of the first statement reports, still says 1.
+        let first = holding(&writer, 1).await;
+        let (mut lazy, first) = lazy_after(&writer, first).await;
+        let out = lazy
+            .run(raw("UPDATE rows SET parent = 1 WHERE id = 999", vec![]))
+            .await
+            .unwrap();
+        assert_eq!(out.rows_affected, 0);
+        let out = lazy
+            .run(raw("UPDATE rows SET parent = 1 WHERE id = 1", vec![]))
+            .await
+            .unwrap();
+        assert_eq!(out.rows_affected, 1);
+        lazy.commit().await.unwrap();
+        first.await.unwrap().unwrap();
     }
 
     #[tokio::test]
