@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod api;
+mod api_auth;
 mod app;
 pub mod config;
 mod counters;

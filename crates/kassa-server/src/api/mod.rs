@@ -13,11 +13,11 @@ pub(crate) mod sandbox;
 pub(crate) mod settings;
 pub(crate) mod webhooks;
 
+pub use crate::api_auth::ApiAuth;
 pub use path_id::{LatePathId, PathId};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -27,8 +27,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use kassa_core::id::ApiKeyId;
-use kassa_store::{Page, PageRequest, Partner};
+use kassa_store::{Page, PageRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Schema, Type};
@@ -39,7 +38,6 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::vault::hash_api_key;
 
 /// Largest JSON body accepted.
 const MAX_BODY: usize = 256 * 1024;
@@ -102,46 +100,6 @@ pub(crate) fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::delete_user))
         .routes(routes!(sandbox::settle))
         .routes(routes!(sandbox::return_debit))
-}
-
-/// The authenticated caller of an API request.
-#[derive(Clone, Debug)]
-pub struct ApiAuth {
-    pub partner: Arc<Partner>,
-    #[allow(dead_code)]
-    pub key_id: ApiKeyId,
-}
-
-impl FromRequestParts<AppState> for ApiAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(auth) = parts.extensions.get::<ApiAuth>() {
-            return Ok(auth.clone());
-        }
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(ApiError::missing_api_key)?;
-        let key = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(ApiError::missing_api_key)?;
-        let (partner, key_id) = state
-            .store
-            .partner_by_api_key_hash(&hash_api_key(key))
-            .await?
-            .ok_or_else(ApiError::invalid_api_key)?;
-        let auth = ApiAuth {
-            partner: Arc::new(partner),
-            key_id,
-        };
-        parts.extensions.insert(auth.clone());
-        Ok(auth)
-    }
 }
 
 /// A JSON body parsed with the failing field's path in the error (`invoice.invoiceLineItems[0].value`).
