@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -42,16 +42,14 @@ use crate::state::AppState;
 /// Largest JSON body accepted.
 const MAX_BODY: usize = 256 * 1024;
 
-/// Every route of the service outside `src/pages`: the probes and metrics, and the documented
-/// ones (the operations, behind the idempotency layer, and the document itself).
+/// Every route of the service outside `src/pages` but the OpenAPI document (`openapi.rs`, which
+/// documents these): the probes and metrics, and the operations, behind the idempotency layer.
 pub fn routes(state: &AppState) -> Router<AppState> {
     let (api, _) = operations().split_for_parts();
-    let (document, _) = crate::openapi::own_route().split_for_parts();
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(crate::metrics::metrics))
-        .merge(document)
         .merge(api.route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::layer,
@@ -332,36 +330,6 @@ pub fn list_response<T: Serialize>(page: Page<T>) -> Result<Json<ListBody<T>>, A
             "names no item of this list",
         )),
     }
-}
-
-/// A bare 405 from the router gets a body: the API's error shape under `/v1`, a page elsewhere.
-pub async fn explain_method_not_allowed(req: Request, next: axum::middleware::Next) -> Response {
-    let api = req.uri().path().starts_with("/v1/");
-    let resp = next.run(req).await;
-    if resp.status() != StatusCode::METHOD_NOT_ALLOWED
-        || resp.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return resp;
-    }
-    let allow = resp.headers().get(header::ALLOW).cloned();
-    let mut out = if api {
-        ApiError::method_not_allowed().into_response()
-    } else {
-        crate::pages::method_not_allowed_page()
-    };
-    if let Some(allow) = allow {
-        out.headers_mut().insert(header::ALLOW, allow);
-    }
-    out
-}
-
-/// Unknown paths: the API's error shape under `/v1`, a plain page elsewhere.
-pub async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with("/v1/") || uri.path() == "/v1" {
-        let _ = method;
-        return ApiError::route_not_found().into_response();
-    }
-    crate::pages::not_found_page()
 }
 
 pub(crate) async fn health() -> impl IntoResponse {
