@@ -8,6 +8,7 @@ mod app;
 pub mod config;
 mod counters;
 mod error;
+mod event_object;
 mod idempotency;
 pub mod jobs;
 pub mod links;

@@ -344,7 +344,7 @@ pub async fn send(state: &AppState, id: &WebhookDeliveryId) -> anyhow::Result<At
     }
     let keys: Vec<&[u8]> = secrets.iter().map(|s| s.expose().as_slice()).collect();
     let event_id = work.event.id.clone();
-    let body = serde_json::to_vec(&crate::api::events::event_of(work.event))?;
+    let body = serde_json::to_vec(&crate::event_object::event_of(work.event))?;
     let signature = signature_header(now.unix_timestamp(), &body, &keys);
     let url = work.endpoint.url.as_str();
     let started = Instant::now();
