@@ -140,7 +140,7 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     // Expired dashboard sessions and login failures past the throttling window.
     state
         .store
-        .purge_sessions(now, now - crate::pages::dashboard::THROTTLE_WINDOW)
+        .purge_sessions(now, now - crate::sign_in::THROTTLE_WINDOW)
         .await?;
     // The daily payout batch: the next cut-off is always scheduled, once.
     schedule_payout_batch(

@@ -18,6 +18,7 @@ mod new_request;
 pub mod openapi;
 mod pages;
 pub mod settings;
+mod sign_in;
 mod state;
 pub mod vault;
 pub mod webhooks;
