@@ -1,10 +1,13 @@
-//! Building the application: the router and the middleware every response passes, and the
-//! worker loop. The shared state lives in `state.rs`, so handlers and services never import this.
+//! Building the application: the router (the API's routes, the OpenAPI document and the pages
+//! together, and which error shape an unknown path or method gets) and the middleware every
+//! response passes, and the worker loop. The shared state lives in `state.rs`, so handlers and
+//! services never import this.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderName, HeaderValue, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use kassa_core::clock::{Clock, SystemClock};
 use kassa_processor::{Processor, SandboxProcessor};
@@ -13,6 +16,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::state::{AppState, Inner};
 use crate::vault::{KeySource, Vault};
 
@@ -90,10 +94,11 @@ impl App {
         });
         Router::new()
             .merge(crate::api::routes(&self.state))
+            .merge(crate::openapi::route())
             .merge(crate::pages::routes())
-            .fallback(crate::api::fallback)
+            .fallback(fallback)
             .with_state(self.state.clone())
-            .layer(axum::middleware::from_fn(crate::api::explain_method_not_allowed))
+            .layer(axum::middleware::from_fn(explain_method_not_allowed))
             .layer(axum::middleware::from_fn_with_state(self.state.clone(), crate::metrics::count_responses))
             .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
@@ -143,6 +148,39 @@ impl App {
             }
         })
     }
+}
+
+/// A bare 405 from the router gets a body: the API's error shape under `/v1`, a page elsewhere.
+async fn explain_method_not_allowed(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = req.uri().path().starts_with("/v1/");
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED
+        || resp.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let mut out = if api {
+        ApiError::method_not_allowed().into_response()
+    } else {
+        crate::pages::method_not_allowed_page()
+    };
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
+}
+
+/// Unknown paths: the API's error shape under `/v1`, a plain page elsewhere.
+async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/v1/") || uri.path() == "/v1" {
+        let _ = method;
+        return ApiError::route_not_found().into_response();
+    }
+    crate::pages::not_found_page()
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kassa_store::{IdempotencyBegin, IdempotencyPolicy};
 
-use crate::api::ApiAuth;
+use crate::api_auth::ApiAuth;
 use crate::error::ApiError;
 use crate::state::AppState;
 

@@ -2,10 +2,11 @@
 //! survive restarts, and several instances sharing one PostgreSQL never run the same job twice.
 //! Every handler is idempotent (a conditional update), so a job run again after a crash is harmless.
 
-use anyhow::Context;
-use kassa_core::id::{AuthorizationId, PaymentId, PaymentRequestId};
-use kassa_core::payment::{AchResolution, AchReturnCode};
-use kassa_store::Job;
+use kassa_core::job::{
+    AchSettlement, ExpirePaymentRequest, JobKind, JobPayload, NewJobSpec, PayoutBatch,
+    ProcessorRelease,
+};
+use kassa_store::{Job, NewJob};
 use time::Duration;
 
 use crate::money;
@@ -70,35 +71,25 @@ async fn run_each(state: &AppState, jobs: Vec<Job>) -> anyhow::Result<()> {
 
 async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
     let now = state.clock.now();
-    let field = |name: &str| -> anyhow::Result<String> {
-        job.payload
-            .get(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .with_context(|| format!("job payload has no {name}"))
-    };
-    match job.kind.as_str() {
-        "ach_settlement" => {
-            let payment = PaymentId::parse(&field("paymentId")?)?;
-            let outcome = field("outcome")?;
-            let resolution = if outcome == "clear" {
-                AchResolution::Clear
-            } else {
-                AchResolution::Return(AchReturnCode::parse(&outcome).context("bad return code")?)
-            };
+    let kind = job.kind.parse::<JobKind>()?;
+    match JobPayload::from_payload(kind, &job.payload)? {
+        JobPayload::AchSettlement(AchSettlement {
+            payment_id,
+            outcome,
+        }) => {
             // Already settled through the sandbox endpoint: nothing left to do.
             state
                 .store
-                .resolve_ach(None, &payment, &resolution, now)
+                .resolve_ach(None, &payment_id, &outcome, now)
                 .await?;
         }
-        "expire_payment_request" => {
-            let id = PaymentRequestId::parse(&field("paymentRequestId")?)?;
-            state.store.expire_payment_request(&id, now).await?;
+        JobPayload::ExpirePaymentRequest(ExpirePaymentRequest { payment_request_id }) => {
+            state
+                .store
+                .expire_payment_request(&payment_request_id, now)
+                .await?;
         }
-        "payout_batch" => {
-            let cutoff = kassa_core::clock::parse_rfc3339(&field("cutoff")?)
-                .context("bad payout cut-off")?;
+        JobPayload::PayoutBatch(PayoutBatch { cutoff }) => {
             let made =
                 crate::admin::run_payouts(state.store.as_ref(), None, cutoff, state.clock.now())
                     .await?;
@@ -112,11 +103,11 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
             )
             .await?;
         }
-        "processor_release" => {
-            let authorization = AuthorizationId::parse(&field("authorizationId")?)?;
-            state.processor.release(&authorization).await?;
+        JobPayload::ProcessorRelease(ProcessorRelease { authorization_id }) => {
+            state.processor.release(&authorization_id).await?;
         }
-        other => anyhow::bail!("unknown job kind {other}"),
+        // Claimed deliveries are run by `webhooks::spawn_deliveries`, never here.
+        JobPayload::WebhookDelivery(_) => anyhow::bail!("unknown job kind {kind}"),
     }
     Ok(())
 }
@@ -149,7 +140,7 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     // Expired dashboard sessions and login failures past the throttling window.
     state
         .store
-        .purge_sessions(now, now - crate::pages::dashboard::THROTTLE_WINDOW)
+        .purge_sessions(now, now - crate::sign_in::THROTTLE_WINDOW)
         .await?;
     // The daily payout batch: the next cut-off is always scheduled, once.
     schedule_payout_batch(
@@ -171,16 +162,16 @@ pub async fn schedule_payout_batch(
     state: &AppState,
     cutoff: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let at = kassa_core::clock::format_rfc3339(cutoff);
+    let batch = PayoutBatch { cutoff };
+    let key = batch.dedupe_key();
     // Run a little after the cut-off, so every transaction stamped before it has committed.
-    let job = kassa_store::NewJob {
-        kind: "payout_batch".into(),
-        payload: serde_json::json!({ "cutoff": at }),
+    let job = NewJobSpec {
+        payload: JobPayload::PayoutBatch(batch),
         run_at: cutoff + PAYOUT_GRACE,
     };
     state
         .store
-        .enqueue_job_once(&job, &format!("payout_batch:{at}"), state.clock.now())
+        .enqueue_job_once(&NewJob::from(&job), &key, state.clock.now())
         .await?;
     Ok(())
 }

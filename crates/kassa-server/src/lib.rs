@@ -3,10 +3,12 @@
 
 pub mod admin;
 mod api;
+mod api_auth;
 mod app;
 pub mod config;
 mod counters;
 mod error;
+mod event_object;
 mod idempotency;
 pub mod jobs;
 pub mod links;
@@ -16,6 +18,7 @@ mod new_request;
 pub mod openapi;
 mod pages;
 pub mod settings;
+mod sign_in;
 mod state;
 pub mod vault;
 pub mod webhooks;

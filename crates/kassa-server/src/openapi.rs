@@ -96,8 +96,14 @@ fn documented() -> OpenApiRouter<AppState> {
 }
 
 /// `GET /v1/openapi.json`, registered like the operations so the document lists itself.
-pub(crate) fn own_route() -> OpenApiRouter<AppState> {
+fn own_route() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(serve))
+}
+
+/// The route serving the document, for the application's router.
+pub(crate) fn route() -> axum::Router<AppState> {
+    let (router, _) = own_route().split_for_parts();
+    router
 }
 
 #[utoipa::path(

@@ -14,6 +14,7 @@ use anyhow::Context;
 use hmac::{Hmac, Mac};
 use kassa_core::error::FieldErrors;
 use kassa_core::id::{WebhookDeliveryId, WebhookEndpointId};
+use kassa_core::job::{JobKind, JobPayload};
 use kassa_core::secret::Secret;
 use kassa_core::webhook::{
     self, DeliveryStatus, EndpointStatus, EventFilter, Verdict, WebhookUrl, MAX_ENDPOINTS,
@@ -21,7 +22,7 @@ use kassa_core::webhook::{
 use kassa_store::{
     AttemptOutcome, AttemptRecord, CreateEndpointOutcome, DispatchReport, Job, NewWebhookEndpoint,
     Page, PageRequest, Partner, RetryOutcome, SealedSecret, WebhookAttempt, WebhookDelivery,
-    WebhookEndpoint, WEBHOOK_DELIVERY_JOB,
+    WebhookEndpoint,
 };
 use rand::Rng;
 use serde::Deserialize;
@@ -343,7 +344,7 @@ pub async fn send(state: &AppState, id: &WebhookDeliveryId) -> anyhow::Result<At
     }
     let keys: Vec<&[u8]> = secrets.iter().map(|s| s.expose().as_slice()).collect();
     let event_id = work.event.id.clone();
-    let body = serde_json::to_vec(&crate::api::events::event_of(work.event))?;
+    let body = serde_json::to_vec(&crate::event_object::event_of(work.event))?;
     let signature = signature_header(now.unix_timestamp(), &body, &keys);
     let url = work.endpoint.url.as_str();
     let started = Instant::now();
@@ -440,12 +441,11 @@ async fn record(state: &AppState, job: &Job, sent: SentAttempt) -> anyhow::Resul
 }
 
 async fn run_delivery(state: &AppState, job: &Job) -> anyhow::Result<()> {
-    let id = job
-        .payload
-        .get("deliveryId")
-        .and_then(|v| v.as_str())
-        .context("job payload has no deliveryId")?;
-    let id = WebhookDeliveryId::parse(id)?;
+    let JobPayload::WebhookDelivery(kassa_core::job::WebhookDelivery { delivery_id: id }) =
+        JobPayload::from_payload(JobKind::WebhookDelivery, &job.payload)?
+    else {
+        anyhow::bail!("job {} is not a webhook delivery", job.id);
+    };
     match send(state, &id).await? {
         Attempted::Sent(sent) => record(state, job, sent).await,
         Attempted::Dropped(status) => Ok(state
@@ -461,7 +461,7 @@ async fn run_delivery(state: &AppState, job: &Job) -> anyhow::Result<()> {
 
 /// Whether a claimed job is a delivery attempt (run by [`spawn_deliveries`], not `jobs::run`).
 pub(crate) fn is_delivery(job: &Job) -> bool {
-    job.kind == WEBHOOK_DELIVERY_JOB
+    JobKind::parse_str(&job.kind) == Some(JobKind::WebhookDelivery)
 }
 
 /// Runs delivery jobs side by side: each waits up to 10 s on a partner's server, and they must

@@ -4,24 +4,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::error::FieldErrors;
-use kassa_core::event::{is_event_type, Event, EventObject, EVENT_TYPES};
+use kassa_core::event::{is_event_type, Event, EVENT_TYPES};
 use kassa_core::id::EventId;
-use kassa_store::EventRecord;
 
 use super::{list_response, ApiAuth, ListBody, ListQuery, Paging, PathId};
 use crate::error::{ApiError, ErrorBody};
+use crate::event_object::event_of;
 use crate::state::AppState;
-
-/// An event as the API shows it and webhooks deliver it.
-pub fn event_of(record: EventRecord) -> Event {
-    Event {
-        id: record.id,
-        object: EventObject::Event,
-        event_type: record.event_type,
-        created_at: record.created_at,
-        data: record.data,
-    }
-}
 
 #[utoipa::path(
     get,

@@ -13,22 +13,21 @@ pub(crate) mod sandbox;
 pub(crate) mod settings;
 pub(crate) mod webhooks;
 
+pub use crate::api_auth::ApiAuth;
 pub use path_id::{LatePathId, PathId};
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use kassa_core::id::ApiKeyId;
-use kassa_store::{Page, PageRequest, Partner};
+use kassa_store::{Page, PageRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref, Schema, Type};
@@ -39,21 +38,18 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::vault::hash_api_key;
 
 /// Largest JSON body accepted.
 const MAX_BODY: usize = 256 * 1024;
 
-/// Every route of the service outside `src/pages`: the probes and metrics, and the documented
-/// ones (the operations, behind the idempotency layer, and the document itself).
+/// Every route of the service outside `src/pages` but the OpenAPI document (`openapi.rs`, which
+/// documents these): the probes and metrics, and the operations, behind the idempotency layer.
 pub fn routes(state: &AppState) -> Router<AppState> {
     let (api, _) = operations().split_for_parts();
-    let (document, _) = crate::openapi::own_route().split_for_parts();
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(crate::metrics::metrics))
-        .merge(document)
         .merge(api.route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::layer,
@@ -102,46 +98,6 @@ pub(crate) fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::delete_user))
         .routes(routes!(sandbox::settle))
         .routes(routes!(sandbox::return_debit))
-}
-
-/// The authenticated caller of an API request.
-#[derive(Clone, Debug)]
-pub struct ApiAuth {
-    pub partner: Arc<Partner>,
-    #[allow(dead_code)]
-    pub key_id: ApiKeyId,
-}
-
-impl FromRequestParts<AppState> for ApiAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(auth) = parts.extensions.get::<ApiAuth>() {
-            return Ok(auth.clone());
-        }
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(ApiError::missing_api_key)?;
-        let key = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(ApiError::missing_api_key)?;
-        let (partner, key_id) = state
-            .store
-            .partner_by_api_key_hash(&hash_api_key(key))
-            .await?
-            .ok_or_else(ApiError::invalid_api_key)?;
-        let auth = ApiAuth {
-            partner: Arc::new(partner),
-            key_id,
-        };
-        parts.extensions.insert(auth.clone());
-        Ok(auth)
-    }
 }
 
 /// A JSON body parsed with the failing field's path in the error (`invoice.invoiceLineItems[0].value`).
@@ -374,36 +330,6 @@ pub fn list_response<T: Serialize>(page: Page<T>) -> Result<Json<ListBody<T>>, A
             "names no item of this list",
         )),
     }
-}
-
-/// A bare 405 from the router gets a body: the API's error shape under `/v1`, a page elsewhere.
-pub async fn explain_method_not_allowed(req: Request, next: axum::middleware::Next) -> Response {
-    let api = req.uri().path().starts_with("/v1/");
-    let resp = next.run(req).await;
-    if resp.status() != StatusCode::METHOD_NOT_ALLOWED
-        || resp.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return resp;
-    }
-    let allow = resp.headers().get(header::ALLOW).cloned();
-    let mut out = if api {
-        ApiError::method_not_allowed().into_response()
-    } else {
-        crate::pages::method_not_allowed_page()
-    };
-    if let Some(allow) = allow {
-        out.headers_mut().insert(header::ALLOW, allow);
-    }
-    out
-}
-
-/// Unknown paths: the API's error shape under `/v1`, a plain page elsewhere.
-pub async fn fallback(method: Method, uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with("/v1/") || uri.path() == "/v1" {
-        let _ = method;
-        return ApiError::route_not_found().into_response();
-    }
-    crate::pages::not_found_page()
 }
 
 pub(crate) async fn health() -> impl IntoResponse {

@@ -18,6 +18,7 @@ use kassa_store::{PageRequest, PaymentFilter, SessionRecord};
 use sha2::{Digest, Sha256};
 
 use super::{cookie, internal_error_page, render, Brand};
+use crate::sign_in::{MAX_FAILED_LOGINS, SESSION_LIFETIME, THROTTLE_WINDOW};
 use crate::state::AppState;
 
 mod payment_requests;
@@ -31,12 +32,6 @@ pub use payouts::*;
 pub use settings::*;
 pub use transactions::*;
 pub use webhooks::*;
-
-/// How long a session lasts.
-pub const SESSION_LIFETIME: time::Duration = time::Duration::hours(12);
-/// Failed sign-ins per email within [`THROTTLE_WINDOW`] before sign-in is refused for a while.
-pub const MAX_FAILED_LOGINS: i64 = 5;
-pub const THROTTLE_WINDOW: time::Duration = time::Duration::minutes(15);
 
 fn secure(state: &AppState) -> bool {
     state.config.public_base().starts_with("https://")

@@ -12,9 +12,7 @@ use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_store::{CreateOutcome, PageRequest, PaymentRequestFilter};
 
 use super::{field, not_found, Nav, Signed};
-use crate::api::payment_request::{
-    build_creation_link, cancel_request, reference_conflict, CreateBody,
-};
+use crate::new_request::{build_creation_link, cancel_request, reference_conflict, CreateBody};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::state::AppState;
 

@@ -11,7 +11,7 @@ use kassa_core::clock::format_rfc3339;
 use kassa_core::id::{random_base62, PaymentId, PayoutId, RefundId};
 use kassa_core::money::Money;
 use kassa_core::payment::{Payment, PaymentStatus};
-use kassa_core::refund::{Refund, RefundInput};
+use kassa_core::refund::{check_refund, refundable, Refund, RefundError, RefundInput};
 use kassa_store::{NewRefund, PageRequest, Partner, PaymentFilter};
 
 use super::{field, not_found, Nav, Signed};
@@ -408,19 +408,9 @@ impl DetailsPage {
     }
 }
 
-/// What is left to refund of a payment (refunds still pending count as taken).
-fn refundable(p: &Payment) -> Money {
-    Money::new(
-        (p.captured_amount.minor() - p.refunded_amount.minor()).max(0),
-        p.currency,
-    )
-}
-
+/// Whether the payment takes a refund of all that is left now (the core's rule).
 fn refundable_now(p: &Payment) -> bool {
-    matches!(
-        p.status,
-        PaymentStatus::Completed | PaymentStatus::PartiallyRefunded
-    ) && refundable(p).is_positive()
+    check_refund(p, None).is_ok()
 }
 
 /// Loads one of the partner's payments from a path id; a dashboard 404 page otherwise.
@@ -798,12 +788,17 @@ pub async fn refund_submit(
             return render(StatusCode::BAD_REQUEST, &page);
         }
     };
-    if !applying && amount.minor() > refundable(&payment).minor() {
-        page.amount_error = Some(format!(
-            "At most {} of this payment is left to refund.",
-            refundable(&payment).display()
-        ));
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    if !applying {
+        // Not blocked, so the payment is settled: only too much can be refused here.
+        if let Err(RefundError::ExceedsAvailable { available }) =
+            check_refund(&payment, Some(amount))
+        {
+            page.amount_error = Some(format!(
+                "At most {} of this payment is left to refund.",
+                available.display()
+            ));
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
     }
     page.amount = kassa_core::money::format_minor(amount.minor());
     page.reason = reason.clone().unwrap_or_default();
