@@ -1,4 +1,4 @@
-//! Events (API.md §5): what happened to a partner's objects, in the shape the events API lists
+//! Events (docs/api.md §5): what happened to a partner's objects, in the shape the events API lists
 //! and webhooks deliver.
 
 use std::fmt;

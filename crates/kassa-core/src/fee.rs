@@ -1,4 +1,4 @@
-//! What a partner pays Kassa per payment (API.md §4): cards a percent plus a fixed amount, ACH a
+//! What a partner pays Kassa per payment (docs/api.md §4): cards a percent plus a fixed amount, ACH a
 //! percent with an optional cap. Fees are taken from the partner's available balance.
 
 use crate::payment::MaskedMethod;

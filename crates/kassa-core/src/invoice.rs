@@ -1,5 +1,5 @@
 //! Invoices: line items parsed from a request into an [`InvoiceDraft`], then priced into an
-//! [`Invoice`] (subtotal, per-line tax, total) with the math of API.md §3.
+//! [`Invoice`] (subtotal, per-line tax, total) with the math of docs/api.md §3.
 //!
 //! All math is on integer cents, widened to i128 so no sum or product of request values can
 //! overflow, and every percentage is rounded once, half-up, to the cent: the same invoice always
@@ -22,7 +22,7 @@ pub const MAX_LINE_ITEMS: usize = 250;
 /// 100% in the hundredths of a percent a `DiscountPercentage` value is parsed into.
 const HUNDRED_PERCENT_E2: i64 = 10_000;
 
-/// How a line's `value` counts towards the subtotal (API.md §3).
+/// How a line's `value` counts towards the subtotal (docs/api.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[schema(
     description = "How a line's `value` counts: `Standard` is a price (the only kind taxed); \
@@ -399,7 +399,7 @@ impl ValidationError for LineItemsError {
     }
 }
 
-/// The invoice-level rules of API.md §3, once every line parsed. Bounding the subtotal by
+/// The invoice-level rules of docs/api.md §3, once every line parsed. Bounding the subtotal by
 /// `max_minor` keeps it (and so the tax math) within i64: the ceiling of the charge anyway.
 fn check_lines(lines: &[DraftLine], max_minor: i64) -> Result<(), LineItemsError> {
     let count = |t: ValueType| lines.iter().filter(|l| l.value_type == t).count();
@@ -733,7 +733,7 @@ mod tests {
         }
     }
 
-    // ---- the worked examples of API.md §3 ----------------------------------------------------
+    // ---- the worked examples of docs/api.md §3 ----------------------------------------------------
 
     #[test]
     fn api_examples() {
@@ -1691,7 +1691,7 @@ mod tests {
         (2 * n + d) / (2 * d)
     }
 
-    /// API.md §3 written out independently: the accepted subtotal and each line's tax, or the
+    /// docs/api.md §3 written out independently: the accepted subtotal and each line's tax, or the
     /// code of the invoice-level error.
     fn reference(
         lines: &[GenLine],

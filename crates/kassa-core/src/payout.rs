@@ -1,4 +1,4 @@
-//! Payouts and the balance (API.md §4). A payout batch takes the partner's available balance at
+//! Payouts and the balance (docs/api.md §4). A payout batch takes the partner's available balance at
 //! cut-off: payments made payable minus refunds and fees since the last batch, plus whatever the
 //! last batch carried forward. A batch whose net is ≤ 0 moves no money and is carried forward.
 

@@ -1,4 +1,4 @@
-//! Refunds (API.md §4): money paid back to the payer out of the partner's available balance, and
+//! Refunds (docs/api.md §4): money paid back to the payer out of the partner's available balance, and
 //! deducted from the partner's next payout.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Webhooks (API.md §5): where a partner wants its events sent, which ones, and the rules of
+//! Webhooks (docs/api.md §5): where a partner wants its events sent, which ones, and the rules of
 //! delivery — what is retried, how long to wait, when to give up, when to disable an endpoint.
 //! Nothing here does I/O; the caller brings the time and the randomness.
 

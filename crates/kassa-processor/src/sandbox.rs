@@ -1,4 +1,4 @@
-//! The sandbox processor: outcomes decided by magic numbers (API.md §6), so every flow can be
+//! The sandbox processor: outcomes decided by magic numbers (docs/api.md §6), so every flow can be
 //! driven in tests and demos without a real processor.
 
 use std::collections::{HashMap, VecDeque};

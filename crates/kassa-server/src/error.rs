@@ -1,5 +1,5 @@
 //! The one API error type: every failure of the JSON API leaves through it, in the shape of
-//! API.md §1. A 5xx logs its cause and tells the client nothing internal.
+//! docs/api.md §1. A 5xx logs its cause and tells the client nothing internal.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ pub struct ApiError {
     cause: Option<anyhow::Error>,
 }
 
-/// The body of every error answer (API.md §1).
+/// The body of every error answer (docs/api.md §1).
 #[derive(Serialize, ToSchema)]
 #[schema(
     as = Error,

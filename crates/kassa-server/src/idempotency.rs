@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on POST (API.md §1): a repeat with the same body replays the first answer;
+//! `Idempotency-Key` on POST (docs/api.md §1): a repeat with the same body replays the first answer;
 //! another body under the same key is refused; a key whose request is still running answers 409.
 
 use axum::body::{to_bytes, Body};

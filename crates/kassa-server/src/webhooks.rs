@@ -1,4 +1,4 @@
-//! Webhooks (API.md §5): the partner's endpoints — shared by the JSON API
+//! Webhooks (docs/api.md §5): the partner's endpoints — shared by the JSON API
 //! (`api/webhooks.rs`) and the dashboard — and the worker that delivers events to them.
 //!
 //! Delivery is at least once. Each event becomes one delivery per matching endpoint in the

@@ -1,4 +1,4 @@
-//! Every row of the creation-link table (API.md §2), signed links, and partner lookup by host.
+//! Every row of the creation-link table (docs/api.md §2), signed links, and partner lookup by host.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The events API (API.md §5): every change of the contract's list is an event, written with the
+//! The events API (docs/api.md §5): every change of the contract's list is an event, written with the
 //! change, listed newest first, filtered by type, and another partner's events are never shown.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The pay page, its states and the payment flows of the sandbox (API.md §2 and §6).
+//! The pay page, its states and the payment flows of the sandbox (docs/api.md §2 and §6).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Money movement (API.md §4): refunds, fees, the ledger, balance and payouts — through the real
+//! Money movement (docs/api.md §4): refunds, fees, the ledger, balance and payouts — through the real
 //! app, on both backends, plus a property test over random sequences of money events.
 
 mod common;

@@ -1,4 +1,4 @@
-//! The payment request API (API.md §1–2) on both backends.
+//! The payment request API (docs/api.md §1–2) on both backends.
 
 mod common;
 

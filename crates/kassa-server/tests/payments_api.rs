@@ -1,4 +1,4 @@
-//! The one-time payment API (API.md §3): sales, authorizations and captures, customers, stored
+//! The one-time payment API (docs/api.md §3): sales, authorizations and captures, customers, stored
 //! payment methods, invoice math and tax, listing — on both backends.
 
 mod common;

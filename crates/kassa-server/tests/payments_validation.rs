@@ -1,5 +1,5 @@
 //! Every validation rule of the one-time payment API's source document, on its accepted and its
-//! rejected side, through `POST /v1/payments/sale` (API.md §3). A rejected request changes
+//! rejected side, through `POST /v1/payments/sale` (docs/api.md §3). A rejected request changes
 //! nothing; an accepted one is charged.
 
 mod common;

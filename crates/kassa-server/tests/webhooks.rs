@@ -1,4 +1,4 @@
-//! Webhooks (API.md §5) against a real HTTP receiver on 127.0.0.1: events arrive signed,
+//! Webhooks (docs/api.md §5) against a real HTTP receiver on 127.0.0.1: events arrive signed,
 //! failures are retried with backoff (only the retryable ones), filters, secret rotation,
 //! deletion, disabling after sustained failure, at-least-once after a crash, input checks and
 //! partner isolation. Time is the frozen clock; the worker runs with `run_jobs`.

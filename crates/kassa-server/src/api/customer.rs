@@ -1,4 +1,4 @@
-//! `/v1/customers` (API.md §3).
+//! `/v1/customers` (docs/api.md §3).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

@@ -1,4 +1,4 @@
-//! Events (API.md §5): `GET /v1/events?type=` and `GET /v1/events/{id}`.
+//! Events (docs/api.md §5): `GET /v1/events?type=` and `GET /v1/events/{id}`.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

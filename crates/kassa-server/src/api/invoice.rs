@@ -1,4 +1,4 @@
-//! `POST /v1/invoices/preview` (API.md §3): the invoice math without charging anything.
+//! `POST /v1/invoices/preview` (docs/api.md §3): the invoice math without charging anything.
 
 use axum::extract::State;
 use axum::Json;

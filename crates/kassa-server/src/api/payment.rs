@@ -1,4 +1,4 @@
-//! `/v1/payments` (API.md §3): sale, authorization, capture, reverse, and reading payments —
+//! `/v1/payments` (docs/api.md §3): sale, authorization, capture, reverse, and reading payments —
 //! including every attempt on a payment request (`source: payment_request`).
 
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! `/v1/payment-methods` (API.md §3): vault a card, bank account or Google Pay token for a
+//! `/v1/payment-methods` (docs/api.md §3): vault a card, bank account or Google Pay token for a
 //! customer, read it back masked, delete it.
 
 use axum::extract::State;

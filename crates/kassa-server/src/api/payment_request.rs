@@ -1,4 +1,4 @@
-//! `/v1/payment-requests` (API.md §2).
+//! `/v1/payment-requests` (docs/api.md §2).
 
 use axum::extract::State;
 use axum::http::StatusCode;

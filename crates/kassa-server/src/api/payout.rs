@@ -1,4 +1,4 @@
-//! Balance and payouts (API.md §4): `GET /v1/balance`, `GET /v1/payouts`, `GET /v1/payouts/{id}`.
+//! Balance and payouts (docs/api.md §4): `GET /v1/balance`, `GET /v1/payouts`, `GET /v1/payouts/{id}`.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};

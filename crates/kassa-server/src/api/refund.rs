@@ -1,4 +1,4 @@
-//! Refunds (API.md §4): `POST /v1/payments/{id}/refunds`, `GET /v1/refunds/{id}`,
+//! Refunds (docs/api.md §4): `POST /v1/payments/{id}/refunds`, `GET /v1/refunds/{id}`,
 //! `GET /v1/refunds?paymentId=`.
 
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Sandbox controls (API.md §6): settle or return a pending ACH debit now instead of waiting
+//! Sandbox controls (docs/api.md §6): settle or return a pending ACH debit now instead of waiting
 //! for the settlement delay.
 
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Webhooks (API.md §5): `/v1/webhook-endpoints` (create, list, get, delete, rotate the secret,
+//! Webhooks (docs/api.md §5): `/v1/webhook-endpoints` (create, list, get, delete, rotate the secret,
 //! enable again, list deliveries) and `POST /v1/webhook-deliveries/{id}/retry`. The rules live in
 //! `crate::webhooks`, which the dashboard uses too.
 

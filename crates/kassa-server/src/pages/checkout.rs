@@ -1,5 +1,5 @@
 //! The payer's side: the creation link, the pay page with its card and bank forms, and the
-//! receipt (API.md §2, "Creation link and hosted page").
+//! receipt (docs/api.md §2, "Creation link and hosted page").
 
 use std::collections::HashMap;
 
