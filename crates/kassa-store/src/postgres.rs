@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Arguments as _, Column as _, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::Arguments as _;
 
 use crate::cache::ReadCache;
 use crate::db::{Backend, Conn, Kind, Output, Row, Statement, Value};
-use crate::{ConnectOptions, GroupCommitStats, Result, StoreError};
+use crate::{ConnectOptions, GroupCommitStats, Result};
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -59,7 +59,7 @@ impl Conn for Reader<'_> {
         for statement in statements {
             let (sql, args, persistent) = prepare(statement)?;
             let query = sqlx::query_with(&sql, args).persistent(persistent);
-            collect(&mut out, query.fetch_all(self.0).await?)?;
+            collect(&mut out, query.fetch_all(self.0).await?);
         }
         Ok(out)
     }
@@ -86,7 +86,7 @@ impl Conn for Tx {
                 }
             }
             drop(stream);
-            collect(&mut out, rows)?;
+            collect(&mut out, rows);
         }
         Ok(out)
     }
@@ -155,47 +155,6 @@ fn prepare(statement: Statement) -> Result<(std::borrow::Cow<'static, str>, PgAr
     Ok((statement.sql, args, statement.persistent))
 }
 
-fn collect(out: &mut Output, rows: Vec<PgRow>) -> Result<()> {
-    let Some(first) = rows.first() else {
-        return Ok(());
-    };
-    let names: Arc<[String]> = first
-        .columns()
-        .iter()
-        .map(|c| c.name().to_string())
-        .collect();
-    out.rows.reserve(rows.len());
-    for row in &rows {
-        out.rows.push(to_row(row, names.clone())?);
-    }
-    Ok(())
-}
-
-fn to_row(row: &PgRow, names: Arc<[String]>) -> Result<Row> {
-    let mut values = Vec::with_capacity(names.len());
-    for (i, column) in row.columns().iter().enumerate() {
-        let null = row.try_get_raw(i)?.is_null();
-        let value = match column.type_info().name() {
-            "INT8" if null => Value::Null(Kind::Int),
-            "INT8" => Value::Int(row.try_get(i)?),
-            "INT4" if null => Value::Null(Kind::Int4),
-            "INT4" => Value::Int4(row.try_get(i)?),
-            "INT2" if null => Value::Null(Kind::Int4),
-            "INT2" => Value::Int4(i32::from(row.try_get::<i16, _>(i)?)),
-            "BOOL" if null => Value::Null(Kind::Bool),
-            "BOOL" => Value::Bool(row.try_get(i)?),
-            "BYTEA" if null => Value::Null(Kind::Bytes),
-            "BYTEA" => Value::Bytes(row.try_get(i)?),
-            "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" if null => Value::Null(Kind::Text),
-            "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" => Value::Text(row.try_get(i)?),
-            other => {
-                return Err(StoreError::Database(sqlx::Error::ColumnDecode {
-                    index: column.name().to_string(),
-                    source: format!("Kassa reads no {other} columns").into(),
-                }))
-            }
-        };
-        values.push(value);
-    }
-    Ok(Row::new(names, values))
+fn collect(out: &mut Output, rows: Vec<PgRow>) {
+    out.rows.extend(rows.into_iter().map(Row::Postgres));
 }

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 
 use async_trait::async_trait;
 
-use super::value::{FromValue, Row, Value};
+use super::value::{Column, Row, Value};
 use crate::Result;
 
 /// One statement and its parameters, `$1` onwards.
@@ -102,11 +102,17 @@ impl Query {
 #[derive(Debug)]
 pub(crate) struct QueryScalar<T>(Query, PhantomData<fn() -> T>);
 
-pub(crate) fn query_scalar<T: FromValue>(sql: impl Into<Cow<'static, str>>) -> QueryScalar<T> {
+pub(crate) fn query_scalar<T>(sql: impl Into<Cow<'static, str>>) -> QueryScalar<T>
+where
+    T: for<'r> Column<'r>,
+{
     QueryScalar(query(sql), PhantomData)
 }
 
-impl<T: FromValue> QueryScalar<T> {
+impl<T> QueryScalar<T>
+where
+    T: for<'r> Column<'r>,
+{
     pub(crate) fn bind(self, value: impl Into<Value>) -> Self {
         QueryScalar(self.0.bind(value), PhantomData)
     }

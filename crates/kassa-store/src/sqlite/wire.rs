@@ -1,12 +1,10 @@
 //! The SQLite side of the backend-neutral layer: [`Statement`]s become one SQLite query (several
 //! statements joined, their parameters renumbered — one round trip to the connection's thread),
-//! [`Value`]s become SQLite arguments, and result rows become [`Row`]s.
-
-use std::sync::Arc;
+//! and [`Value`]s become SQLite arguments.
 
 use futures_core::stream::BoxStream;
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteQueryResult, SqliteRow};
-use sqlx::{Arguments as _, Column as _, Either, Row as _, TypeInfo as _, ValueRef as _};
+use sqlx::{Arguments as _, Either};
 
 use crate::db::{Kind, Output, Row, Statement, Value};
 use crate::Result;
@@ -78,7 +76,6 @@ pub(super) async fn collect(
     mut on_result: impl FnMut(&SqliteQueryResult) -> bool,
 ) -> Result<Output> {
     let mut out = Output::default();
-    let mut names: Option<Arc<[String]>> = None;
     while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
         match item? {
             Either::Left(result) => {
@@ -86,46 +83,10 @@ pub(super) async fn collect(
                     out.rows_affected += result.rows_affected();
                 }
             }
-            Either::Right(row) => {
-                let names = names.get_or_insert_with(|| {
-                    row.columns().iter().map(|c| c.name().to_string()).collect()
-                });
-                // A later statement of the same query may return other columns.
-                if names.len() != row.columns().len()
-                    || names.iter().zip(row.columns()).any(|(n, c)| n != c.name())
-                {
-                    *names = row.columns().iter().map(|c| c.name().to_string()).collect();
-                }
-                out.rows.push(to_row(&row, names.clone())?);
-            }
+            Either::Right(row) => out.rows.push(Row::Sqlite(row)),
         }
     }
     Ok(out)
-}
-
-fn to_row(row: &SqliteRow, names: Arc<[String]>) -> Result<Row> {
-    let mut values = Vec::with_capacity(names.len());
-    for i in 0..names.len() {
-        let raw = row.try_get_raw(i)?;
-        let value = if raw.is_null() {
-            Value::Null(Kind::Text)
-        } else {
-            match raw.type_info().name() {
-                "INTEGER" | "BOOLEAN" => Value::Int(row.try_get_unchecked(i)?),
-                "BLOB" => Value::Bytes(row.try_get_unchecked(i)?),
-                "TEXT" => Value::Text(row.try_get_unchecked(i)?),
-                other => {
-                    return Err(sqlx::Error::ColumnDecode {
-                        index: names[i].clone(),
-                        source: format!("Kassa stores no {other} values").into(),
-                    }
-                    .into())
-                }
-            }
-        };
-        values.push(value);
-    }
-    Ok(Row::new(names, values))
 }
 
 /// `sql` with every parameter `$n` numbered `$(n + offset)` instead, to append it to a
