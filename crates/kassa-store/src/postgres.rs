@@ -63,6 +63,12 @@ impl Conn for Reader<'_> {
         }
         Ok(out)
     }
+
+    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>> {
+        let (sql, args, persistent) = prepare(statement)?;
+        let query = sqlx::query_with(&sql, args).persistent(persistent);
+        Ok(query.fetch_optional(self.0).await?.map(Row::Postgres))
+    }
 }
 
 /// An ordinary transaction on a pooled connection.
@@ -89,6 +95,12 @@ impl Conn for Tx {
             collect(&mut out, rows);
         }
         Ok(out)
+    }
+
+    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>> {
+        let (sql, args, persistent) = prepare(statement)?;
+        let query = sqlx::query_with(&sql, args).persistent(persistent);
+        Ok(query.fetch_optional(&mut *self.0).await?.map(Row::Postgres))
     }
 }
 

@@ -34,12 +34,22 @@ pub(crate) trait Conn: Send {
     /// Runs the statements in order, in one round trip where the backend takes several
     /// statements at once (SQLite); the first failure stops the rest.
     async fn run(&mut self, statements: Vec<Statement>) -> Result<Output>;
+
+    /// The first row of one statement, if any. A backend may return as soon as it has the row
+    /// (sqlx's `fetch_optional`) instead of waiting for the statement to report it is done.
+    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>> {
+        Ok(self.run(vec![statement]).await?.rows.into_iter().next())
+    }
 }
 
 #[async_trait]
 impl<C: Conn + ?Sized> Conn for &mut C {
     async fn run(&mut self, statements: Vec<Statement>) -> Result<Output> {
         (**self).run(statements).await
+    }
+
+    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>> {
+        (**self).fetch_first(statement).await
     }
 }
 
@@ -83,7 +93,7 @@ impl Query {
     }
 
     pub(crate) async fn fetch_optional(self, conn: &mut dyn Conn) -> Result<Option<Row>> {
-        Ok(self.fetch_all(conn).await?.into_iter().next())
+        conn.fetch_first(self.0).await
     }
 
     pub(crate) async fn fetch_one(self, conn: &mut dyn Conn) -> Result<Row> {

@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 use sqlx::Connection as _;
 
 use crate::cache::ReadCache;
-use crate::db::{Backend, Conn, Output, Statement};
+use crate::db::{Backend, Conn, Output, Row, Statement};
 use crate::{ConnectOptions, GroupCommitStats, Result, StoreError};
 
 pub(crate) use writer::WriteTx;
@@ -91,6 +91,12 @@ impl Conn for Reader<'_> {
         let mut conn = self.0.acquire().await?;
         wire::fetch(&mut conn, query).await
     }
+
+    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>> {
+        let query = wire::combine(vec![statement])?;
+        let mut conn = self.0.acquire().await?;
+        wire::fetch_first(&mut conn, query).await
+    }
 }
 
 /// A read transaction on one read connection: several statements that see one snapshot.
@@ -101,6 +107,10 @@ pub(crate) struct ReadTx(sqlx::Transaction<'static, sqlx::Sqlite>);
 impl Conn for ReadTx {
     async fn run(&mut self, statements: Vec<Statement>) -> Result<Output> {
         wire::fetch(&mut self.0, wire::combine(statements)?).await
+    }
+
+    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>> {
+        wire::fetch_first(&mut self.0, wire::combine(vec![statement])?).await
     }
 }
 

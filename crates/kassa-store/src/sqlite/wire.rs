@@ -2,6 +2,8 @@
 //! statements joined, their parameters renumbered — one round trip to the connection's thread),
 //! and [`Value`]s become SQLite arguments.
 
+use std::borrow::Cow;
+
 use futures_core::stream::BoxStream;
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteQueryResult, SqliteRow};
 use sqlx::{Arguments as _, Either};
@@ -12,22 +14,26 @@ use crate::Result;
 /// The statements as one query: `;`-separated, each one's `$n` shifted past the parameters of
 /// those before it.
 pub(super) fn combine(statements: Vec<Statement>) -> Result<Combined> {
-    let mut sql = String::new();
     let mut args = SqliteArguments::default();
     let persistent = statements.iter().all(|s| s.persistent);
+    let mut sql: Option<Cow<'static, str>> = None;
     for statement in statements {
-        if sql.is_empty() {
-            sql.push_str(&statement.sql);
-        } else {
-            sql.push_str(";\n");
-            sql.push_str(&renumber_params(&statement.sql, args.len()));
-        }
+        sql = Some(match sql {
+            // The first (often the only) statement's text as it is: no copy.
+            None => statement.sql,
+            Some(before) => {
+                let mut joined = before.into_owned();
+                joined.push_str(";\n");
+                joined.push_str(&renumber_params(&statement.sql, args.len()));
+                Cow::Owned(joined)
+            }
+        });
         for value in statement.params {
             bind(&mut args, value)?;
         }
     }
     Ok(Combined {
-        sql,
+        sql: sql.unwrap_or_default(),
         args,
         persistent,
     })
@@ -35,7 +41,7 @@ pub(super) fn combine(statements: Vec<Statement>) -> Result<Combined> {
 
 /// Statements joined into one SQLite query.
 pub(super) struct Combined {
-    pub(super) sql: String,
+    pub(super) sql: Cow<'static, str>,
     pub(super) args: SqliteArguments<'static>,
     /// See [`Statement::persistent`].
     pub(super) persistent: bool,
@@ -65,6 +71,18 @@ pub(super) async fn fetch(conn: &mut SqliteConnection, query: Combined) -> Resul
         |_| true,
     )
     .await
+}
+
+/// The first row the query returns, as soon as it is there.
+pub(super) async fn fetch_first(
+    conn: &mut SqliteConnection,
+    query: Combined,
+) -> Result<Option<Row>> {
+    let row = sqlx::query_with(&query.sql, query.args)
+        .persistent(query.persistent)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(Row::Sqlite))
 }
 
 /// Reads a `fetch_many` stream to its end or first error; `on_result` sees each statement's

@@ -40,7 +40,7 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
 use super::wire;
-use crate::db::{Conn, Output, Statement};
+use crate::db::{Conn, Output, Row, Statement};
 use crate::StoreError;
 
 /// The outcome of a batch, once known: `Ok` when committed, else why it was rolled back.
@@ -299,15 +299,18 @@ impl WriteTx {
         if self.broken {
             return Err(StoreError::NotCommitted("the write could not begin".into()));
         }
+        if !self.savepoint_pending {
+            // The connection stays in `self` meanwhile: if the caller goes away, dropping the
+            // transaction lets it go and wakes the committer.
+            let Some(state) = self.state.as_mut() else {
+                return Err(StoreError::NotCommitted("the write was interrupted".into()));
+            };
+            return wire::fetch(&mut state.conn, query).await;
+        }
         let Some(mut state) = self.state.take() else {
             // An earlier first query of this transaction was cut off: it is over.
             return Err(StoreError::NotCommitted("the write was interrupted".into()));
         };
-        if !self.savepoint_pending {
-            let result = wire::fetch(&mut state.conn, query).await;
-            self.state = Some(state);
-            return result;
-        }
         let (reply, answer) = tokio::sync::oneshot::channel();
         let mut lent = Lent {
             state: None,
@@ -397,6 +400,18 @@ impl Drop for WriteTx {
 impl Conn for WriteTx {
     async fn run(&mut self, statements: Vec<Statement>) -> Result<Output, StoreError> {
         self.fetch(wire::combine(statements)?).await
+    }
+
+    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>, StoreError> {
+        let query = wire::combine(vec![statement])?;
+        match self.state.as_mut() {
+            // Its savepoint is open: the row as soon as it is there.
+            Some(state) if !self.savepoint_pending && !self.broken => {
+                wire::fetch_first(&mut state.conn, query).await
+            }
+            // The first query of a lazy write (it opens the savepoint), or one that cannot run.
+            _ => Ok(self.fetch(query).await?.rows.into_iter().next()),
+        }
     }
 }
 
