@@ -10,11 +10,11 @@ use kassa_core::money::Money;
 use kassa_core::payment::{DeclineCode, Funding, MaskedMethod, Payment};
 use kassa_processor::AuthorizeRequest;
 use kassa_store::{
-    AttemptResult, AuthorizationResult, Begun, CaptureOutcome, FinishedAttempt, NewAuthorization,
-    NewCapture, Partner, StoreError,
+    AttemptResult, AuthorizationResult, CaptureOutcome, FinishedAttempt, NewAuthorization,
+    NewCapture, Partner,
 };
 
-use super::order::{customer_ref, Gone, Order};
+use super::order::{begun, Order};
 use super::protocol::{run, Flow};
 use super::records::{authorization_answer, Attempts, Authorizations};
 use super::sale::recorded_by_recovery;
@@ -58,11 +58,7 @@ impl Flow for Authorize {
     ) -> anyhow::Result<ControlFlow<Authorization, Held>> {
         let now = state.clock.now();
         let id = AuthorizationId::generate();
-        let customer = customer_ref(&self.partner, &self.order.payer, now);
-        let method = self
-            .order
-            .method
-            .method_use(state, &self.partner, customer.id());
+        let (customer, method) = self.order.payer_and_method(state, &self.partner, now);
         let new = NewAuthorization {
             id: id.clone(),
             idempotency_key: self.idempotency_key.take(),
@@ -73,19 +69,14 @@ impl Flow for Authorize {
             dynamic_descriptor: self.order.dynamic_descriptor.clone(),
             expires_at: now + AUTHORIZATION_VALIDITY,
         };
-        match state
+        let recorded = state
             .store
             .begin_authorization(&self.partner.id, &new, now)
-            .await
-        {
-            Ok(Begun::Existing(auth)) => Ok(ControlFlow::Break(auth)),
-            Ok(Begun::Started(_)) => Ok(ControlFlow::Continue(Held {
-                authorization: (self.partner.id.clone(), id),
-                amount: new.amount,
-            })),
-            Err(StoreError::Missing(_)) => Err(Gone.into()),
-            Err(e) => Err(e.into()),
-        }
+            .await;
+        begun(recorded, || Held {
+            authorization: (self.partner.id.clone(), id),
+            amount: new.amount,
+        })
     }
 
     fn key(held: &Held) -> &(PartnerId, AuthorizationId) {

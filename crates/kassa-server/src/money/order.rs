@@ -6,9 +6,12 @@ use kassa_core::descriptor::DynamicDescriptor;
 use kassa_core::id::CustomerId;
 use kassa_core::invoice::Invoice;
 use kassa_core::money::Money;
-use kassa_store::{CustomerRef, Partner};
+use std::ops::ControlFlow;
+
+use kassa_store::{Begun, CustomerRef, MethodUse, Partner, StoreError};
 
 use super::instrument::Charged;
+use crate::state::AppState;
 
 /// Who pays: an existing customer, or one made from the request's names.
 #[derive(Debug)]
@@ -38,14 +41,36 @@ impl Order {
 #[error("the payment method was deleted while the request was being made")]
 pub struct Gone;
 
-pub(crate) fn customer_ref(
-    partner: &Partner,
-    payer: &Payer,
-    now: time::OffsetDateTime,
-) -> CustomerRef {
-    match payer {
-        Payer::Existing(id) => CustomerRef::Existing(id.clone()),
-        Payer::New(fields) => CustomerRef::New(new_customer(partner, fields, now)),
+impl Order {
+    /// Who pays and with what, as a sale or an authorization records them: the customer (new or
+    /// named) and the payment method (new and vaulted, or stored).
+    pub(crate) fn payer_and_method(
+        &self,
+        state: &AppState,
+        partner: &Partner,
+        now: time::OffsetDateTime,
+    ) -> (CustomerRef, MethodUse) {
+        let customer = match &self.payer {
+            Payer::Existing(id) => CustomerRef::Existing(id.clone()),
+            Payer::New(fields) => CustomerRef::New(new_customer(partner, fields, now)),
+        };
+        let method = self.method.method_use(state, partner, customer.id());
+        (customer, method)
+    }
+}
+
+/// What recording a sale or an authorization led to: the record an earlier request under the
+/// same idempotency key made (done), the intent to go on with, or [`Gone`] when the named
+/// customer or method went away meanwhile.
+pub(crate) fn begun<T, I>(
+    recorded: Result<Begun<T>, StoreError>,
+    intent: impl FnOnce() -> I,
+) -> anyhow::Result<ControlFlow<T, I>> {
+    match recorded {
+        Ok(Begun::Existing(record)) => Ok(ControlFlow::Break(record)),
+        Ok(Begun::Started(_)) => Ok(ControlFlow::Continue(intent())),
+        Err(StoreError::Missing(_)) => Err(Gone.into()),
+        Err(e) => Err(e.into()),
     }
 }
 

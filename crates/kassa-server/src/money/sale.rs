@@ -7,9 +7,9 @@ use kassa_core::id::{PartnerId, PaymentId};
 use kassa_core::money::Money;
 use kassa_core::payment::Payment;
 use kassa_processor::ChargeRequest;
-use kassa_store::{AttemptResult, Begun, FinishedAttempt, NewApiPayment, Partner, StoreError};
+use kassa_store::{AttemptResult, FinishedAttempt, NewApiPayment, Partner};
 
-use super::order::{customer_ref, Gone, Order};
+use super::order::{begun, Order};
 use super::protocol::{run, Flow};
 use super::records::{charge_answer, Attempts};
 use crate::state::AppState;
@@ -53,11 +53,7 @@ impl Flow for Sale {
     ) -> anyhow::Result<ControlFlow<Payment, Recorded>> {
         let now = state.clock.now();
         let payment_id = PaymentId::generate();
-        let customer = customer_ref(&self.partner, &self.order.payer, now);
-        let method = self
-            .order
-            .method
-            .method_use(state, &self.partner, customer.id());
+        let (customer, method) = self.order.payer_and_method(state, &self.partner, now);
         let new = NewApiPayment {
             payment_id: payment_id.clone(),
             idempotency_key: self.idempotency_key.take(),
@@ -67,15 +63,11 @@ impl Flow for Sale {
             invoice: self.order.invoice.clone(),
             dynamic_descriptor: self.order.dynamic_descriptor.clone(),
         };
-        match state.store.begin_payment(&self.partner.id, &new, now).await {
-            Ok(Begun::Existing(payment)) => Ok(ControlFlow::Break(payment)),
-            Ok(Begun::Started(_)) => Ok(ControlFlow::Continue(Recorded {
-                payment: (self.partner.id.clone(), payment_id),
-                amount: new.amount,
-            })),
-            Err(StoreError::Missing(_)) => Err(Gone.into()),
-            Err(e) => Err(e.into()),
-        }
+        let recorded = state.store.begin_payment(&self.partner.id, &new, now).await;
+        begun(recorded, || Recorded {
+            payment: (self.partner.id.clone(), payment_id),
+            amount: new.amount,
+        })
     }
 
     fn key(recorded: &Recorded) -> &(PartnerId, PaymentId) {
