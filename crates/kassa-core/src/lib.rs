@@ -21,6 +21,7 @@ pub mod fee;
 pub mod id;
 pub mod invoice;
 pub mod job;
+pub mod limit;
 pub mod ledger;
 pub mod money;
 pub mod partner;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use ipnet::IpNet;
+use kassa_core::limit::Rate;
 use kassa_core::money::parse_amount;
 use kassa_core::secret::Secret;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
@@ -36,6 +38,72 @@ pub struct Config {
     /// How often the job worker looks for due work.
     pub job_poll_interval: Duration,
     pub log_format: LogFormat,
+    pub limits: LimitsConfig,
+    /// Peers whose `X-Forwarded-For` is believed (docs/api.md §8, client IP).
+    pub trusted_proxies: Vec<IpNet>,
+    pub http: HttpConfig,
+    pub webhooks: WebhooksConfig,
+    pub recovery: RecoveryConfig,
+}
+
+/// The abuse limits of docs/api.md §8; `None` is a limit turned off (`"off"`).
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// API calls per API key, kept by each instance.
+    pub api_calls: Option<Rate>,
+    /// Burst of [`LimitsConfig::api_calls`].
+    pub api_call_burst: u32,
+    /// Failed API authentications (missing, unknown or revoked key) per client IP.
+    pub failed_authentications: Option<Rate>,
+    pub unsigned_links_per_ip: Option<Rate>,
+    pub unsigned_links_per_partner: Option<Rate>,
+    /// Failed payment attempts on one link (the link is locked, not the client).
+    pub failed_attempts_per_link: Rate,
+    /// Declined attempts on pay pages per client IP, across links and partners.
+    pub declines_per_ip: Option<Rate>,
+    /// Declined attempts per card (keyed fingerprint), across links and partners.
+    pub declines_per_card: Option<Rate>,
+    pub sign_in_failures_per_email: Option<Rate>,
+    pub sign_in_failures_per_ip: Option<Rate>,
+    /// Password hashes computed at once; the rest wait up to [`PASSWORD_HASH_WAIT`], then 429.
+    pub password_hashes: u32,
+    /// Declines on a partner's pay pages within the window that switch on challenge mode (when
+    /// they are also more than half of the attempts); `None`: never.
+    pub challenge_declines: Option<Rate>,
+    /// How long challenge mode lasts once switched on.
+    pub challenge_duration: Duration,
+    /// Leading zero bits the proof-of-work must find.
+    pub challenge_difficulty: u8,
+}
+
+/// How long a sign-in waits for one of the [`LimitsConfig::password_hashes`] slots.
+pub const PASSWORD_HASH_WAIT: Duration = Duration::from_secs(5);
+
+/// Connection limits (`http.*`).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The request head must arrive within this.
+    pub header_timeout: Duration,
+    /// The whole body must arrive within this.
+    pub body_timeout: Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhooksConfig {
+    /// Allows `http` and loopback or private addresses, for development (on with `serve --demo`).
+    pub allow_private_networks: bool,
+}
+
+/// The recovery sweep (docs/api.md §8).
+#[derive(Debug, Clone)]
+pub struct RecoveryConfig {
+    /// A record still awaiting its processor after this is asked about by the sweep.
+    pub attempt_timeout: Duration,
+    /// How often the sweep (and the rest of housekeeping) runs.
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +143,8 @@ pub struct Key {
 enum FileValue {
     Text,
     Path,
+    /// An array of strings, or one string of comma-separated items (as in the variable).
+    List,
 }
 
 /// Every configuration key, in the order the file, the variables and the flags apply them.
@@ -212,6 +282,27 @@ pub const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "trustedProxies",
+        env: "KASSA_TRUSTED_PROXIES",
+        default: Some(""),
+        flag: None,
+        file_value: FileValue::List,
+        parse: |c, v| {
+            c.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map(|n| n.trunc())
+                        .map_err(|_| format!("{s:?} is not an address or CIDR like 10.0.0.0/8"))
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Key {
         name: "sandbox.achSettlementDelay",
         env: "KASSA_SANDBOX_ACH_SETTLEMENT_DELAY",
         default: Some("5m"),
@@ -219,6 +310,241 @@ pub const KEYS: &[Key] = &[
         file_value: FileValue::Text,
         parse: |c, v| {
             c.sandbox.ach_settlement_delay = parse_duration(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.apiCalls",
+        env: "KASSA_LIMITS_API_CALLS",
+        default: Some("100/1s"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.api_calls = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.apiCallBurst",
+        env: "KASSA_LIMITS_API_CALL_BURST",
+        default: Some("200"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.api_call_burst = parse_count(v, 1, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.failedAuthentications",
+        env: "KASSA_LIMITS_FAILED_AUTHENTICATIONS",
+        default: Some("20/1m"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.failed_authentications = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.unsignedLinksPerIp",
+        env: "KASSA_LIMITS_UNSIGNED_LINKS_PER_IP",
+        default: Some("30/1m"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.unsigned_links_per_ip = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.unsignedLinksPerPartner",
+        env: "KASSA_LIMITS_UNSIGNED_LINKS_PER_PARTNER",
+        default: Some("1000/1h"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.unsigned_links_per_partner = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.failedAttemptsPerLink",
+        env: "KASSA_LIMITS_FAILED_ATTEMPTS_PER_LINK",
+        default: Some("10/1h"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.failed_attempts_per_link = Rate::parse(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.declinesPerIp",
+        env: "KASSA_LIMITS_DECLINES_PER_IP",
+        default: Some("10/10m"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.declines_per_ip = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.declinesPerCard",
+        env: "KASSA_LIMITS_DECLINES_PER_CARD",
+        default: Some("5/1h"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.declines_per_card = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.signInFailuresPerEmail",
+        env: "KASSA_LIMITS_SIGN_IN_FAILURES_PER_EMAIL",
+        default: Some("5/15m"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.sign_in_failures_per_email = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.signInFailuresPerIp",
+        env: "KASSA_LIMITS_SIGN_IN_FAILURES_PER_IP",
+        default: Some("20/15m"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.sign_in_failures_per_ip = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.passwordHashes",
+        env: "KASSA_LIMITS_PASSWORD_HASHES",
+        default: Some("4"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.password_hashes = parse_count(v, 1, 256)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.challengeDeclines",
+        env: "KASSA_LIMITS_CHALLENGE_DECLINES",
+        default: Some("30/10m"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.challenge_declines = parse_rate_or_off(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.challengeDuration",
+        env: "KASSA_LIMITS_CHALLENGE_DURATION",
+        default: Some("1h"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.challenge_duration = parse_duration_within(v, Duration::from_secs(1), Duration::from_secs(7 * 86_400), "1s", "7d")?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "limits.challengeDifficulty",
+        env: "KASSA_LIMITS_CHALLENGE_DIFFICULTY",
+        default: Some("18"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.limits.challenge_difficulty = parse_count(v, 1, 32)? as u8;
+            Ok(())
+        },
+    },
+    Key {
+        name: "http.headerTimeout",
+        env: "KASSA_HTTP_HEADER_TIMEOUT",
+        default: Some("10s"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.http.header_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "http.bodyTimeout",
+        env: "KASSA_HTTP_BODY_TIMEOUT",
+        default: Some("30s"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.http.body_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "http.idleTimeout",
+        env: "KASSA_HTTP_IDLE_TIMEOUT",
+        default: Some("60s"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.http.idle_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "http.maxConnections",
+        env: "KASSA_HTTP_MAX_CONNECTIONS",
+        default: Some("10000"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.http.max_connections = parse_count(v, 1, 1_000_000)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        name: "webhooks.allowPrivateNetworks",
+        env: "KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS",
+        default: Some("false"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.webhooks.allow_private_networks = match v {
+                "true" => true,
+                "false" => false,
+                _ => return Err("must be true or false".into()),
+            };
+            Ok(())
+        },
+    },
+    Key {
+        name: "recovery.attemptTimeout",
+        env: "KASSA_RECOVERY_ATTEMPT_TIMEOUT",
+        default: Some("5m"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.recovery.attempt_timeout = parse_duration_within(v, Duration::from_secs(1), Duration::from_secs(86_400), "1s", "1d")?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "recovery.sweepInterval",
+        env: "KASSA_RECOVERY_SWEEP_INTERVAL",
+        default: Some("60s"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.recovery.sweep_interval = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(86_400), "100ms", "1d")?;
             Ok(())
         },
     },
@@ -270,6 +596,36 @@ impl Config {
             payout_cutoff: time::Time::MIDNIGHT,
             job_poll_interval: Duration::ZERO,
             log_format: LogFormat::Text,
+            limits: LimitsConfig {
+                api_calls: None,
+                api_call_burst: 0,
+                failed_authentications: None,
+                unsigned_links_per_ip: None,
+                unsigned_links_per_partner: None,
+                failed_attempts_per_link: Rate::new(1, Duration::from_secs(1)),
+                declines_per_ip: None,
+                declines_per_card: None,
+                sign_in_failures_per_email: None,
+                sign_in_failures_per_ip: None,
+                password_hashes: 0,
+                challenge_declines: None,
+                challenge_duration: Duration::ZERO,
+                challenge_difficulty: 0,
+            },
+            trusted_proxies: Vec::new(),
+            http: HttpConfig {
+                header_timeout: Duration::ZERO,
+                body_timeout: Duration::ZERO,
+                idle_timeout: Duration::ZERO,
+                max_connections: 0,
+            },
+            webhooks: WebhooksConfig {
+                allow_private_networks: false,
+            },
+            recovery: RecoveryConfig {
+                attempt_timeout: Duration::ZERO,
+                sweep_interval: Duration::ZERO,
+            },
         }
     }
 
@@ -381,6 +737,37 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => None,
     }
     .ok_or_else(|| format!("{s:?} is not a duration like 300s, 5m or 1h"))
+}
+
+/// A rate like `20/1m`, or `off`.
+fn parse_rate_or_off(v: &str) -> Result<Option<Rate>, String> {
+    if v.trim() == "off" {
+        return Ok(None);
+    }
+    Rate::parse(v).map(Some).map_err(|e| format!("{e}, or off"))
+}
+
+/// A whole number from `lo` to `hi`.
+fn parse_count(v: &str, lo: u32, hi: u32) -> Result<u32, String> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .ok_or_else(|| format!("must be a number from {lo} to {hi}"))
+}
+
+/// A duration from `lo` to `hi` (named `lo_text` and `hi_text` in the error).
+fn parse_duration_within(
+    v: &str,
+    lo: Duration,
+    hi: Duration,
+    lo_text: &str,
+    hi_text: &str,
+) -> Result<Duration, String> {
+    parse_duration(v)
+        .ok()
+        .filter(|d| (lo..=hi).contains(d))
+        .ok_or_else(|| format!("must be a duration from {lo_text} to {hi_text}"))
 }
 
 /// "HH:MM", 24-hour.
@@ -499,6 +886,7 @@ impl<'de> Visitor<'de> for FileTable<'_> {
                         FileValue::Path => {
                             map.next_value::<PathBuf>()?.to_string_lossy().into_owned()
                         }
+                        FileValue::List => map.next_value::<ListValue>()?.0,
                     })
                 }
                 Entry::Section(section) => map.next_value_seed(FileTable {
@@ -508,6 +896,24 @@ impl<'de> Visitor<'de> for FileTable<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A list in the file: an array of strings, or one string (comma-separated, as in a variable).
+struct ListValue(String);
+
+impl<'de> Deserialize<'de> for ListValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a string or an array of strings")]
+        enum Either {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(ListValue(match Either::deserialize(deserializer)? {
+            Either::One(s) => s,
+            Either::Many(items) => items.join(","),
+        }))
     }
 }
 
@@ -638,6 +1044,59 @@ mod tests {
         assert_eq!(c.job_poll_interval, Duration::from_secs(1));
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.sandbox.ach_settlement_delay, Duration::from_secs(300));
+        // docs/api.md §8, row by row.
+        let l = &c.limits;
+        let rate = |s: &str| Some(Rate::parse(s).unwrap());
+        assert_eq!((l.api_calls, l.api_call_burst), (rate("100/1s"), 200));
+        assert_eq!(l.failed_authentications, rate("20/1m"));
+        assert_eq!(l.unsigned_links_per_ip, rate("30/1m"));
+        assert_eq!(l.unsigned_links_per_partner, rate("1000/1h"));
+        assert_eq!(Some(l.failed_attempts_per_link), rate("10/1h"));
+        assert_eq!(l.declines_per_ip, rate("10/10m"));
+        assert_eq!(l.declines_per_card, rate("5/1h"));
+        assert_eq!(l.sign_in_failures_per_email, rate("5/15m"));
+        assert_eq!(l.sign_in_failures_per_ip, rate("20/15m"));
+        assert_eq!(l.password_hashes, 4);
+        assert_eq!(l.challenge_declines, rate("30/10m"));
+        assert_eq!(l.challenge_duration, Duration::from_secs(3600));
+        assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.http.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.body_timeout, Duration::from_secs(30));
+        assert_eq!(c.http.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.http.max_connections, 10_000);
+        assert!(!c.webhooks.allow_private_networks);
+        assert_eq!(c.recovery.attempt_timeout, Duration::from_secs(300));
+        assert_eq!(c.recovery.sweep_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn trusted_proxies_are_an_array_or_a_list_and_limits_can_be_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kassa.toml");
+        std::fs::write(
+            &path,
+            "trustedProxies = [\"10.0.0.0/8\", \"2001:db8::1\"]\n[limits]\ndeclinesPerIp = \"off\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "2001:db8::1/128"]);
+        assert_eq!(c.limits.declines_per_ip, None);
+        let c = Config::load(None, env(&[("KASSA_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1")]))
+            .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32"]);
+        for (var, bad) in [
+            ("KASSA_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("KASSA_TRUSTED_PROXIES", "proxy.example"),
+            ("KASSA_LIMITS_DECLINES_PER_IP", "10"),
+            ("KASSA_LIMITS_FAILED_ATTEMPTS_PER_LINK", "off"),
+            ("KASSA_LIMITS_PASSWORD_HASHES", "0"),
+            ("KASSA_HTTP_HEADER_TIMEOUT", "0s"),
+            ("KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "yes"),
+        ] {
+            assert!(Config::load(None, env(&[(var, bad)])).is_err(), "{var}={bad}");
+        }
     }
 
     /// A value for each key that differs from its default.
@@ -654,6 +1113,28 @@ mod tests {
             "jobPollInterval" => "250ms",
             "logFormat" => "json",
             "sandbox.achSettlementDelay" => "2m",
+            "trustedProxies" => "10.0.0.0/8,192.0.2.7",
+            "limits.apiCalls" => "50/1s",
+            "limits.apiCallBurst" => "80",
+            "limits.failedAuthentications" => "off",
+            "limits.unsignedLinksPerIp" => "5/1m",
+            "limits.unsignedLinksPerPartner" => "10/1h",
+            "limits.failedAttemptsPerLink" => "3/1h",
+            "limits.declinesPerIp" => "3/10m",
+            "limits.declinesPerCard" => "2/1h",
+            "limits.signInFailuresPerEmail" => "3/15m",
+            "limits.signInFailuresPerIp" => "off",
+            "limits.passwordHashes" => "2",
+            "limits.challengeDeclines" => "5/10m",
+            "limits.challengeDuration" => "2h",
+            "limits.challengeDifficulty" => "12",
+            "http.headerTimeout" => "5s",
+            "http.bodyTimeout" => "15s",
+            "http.idleTimeout" => "20s",
+            "http.maxConnections" => "500",
+            "webhooks.allowPrivateNetworks" => "true",
+            "recovery.attemptTimeout" => "2m",
+            "recovery.sweepInterval" => "30s",
             other => panic!("no sample value for {other}: add one"),
         }
     }
@@ -692,7 +1173,7 @@ mod tests {
         let path = dir.path().join("kassa.toml");
         let top = "`listen`, `databaseUrl`, `databaseMaxConnections`, `publicUrl`, `dataDir`, \
                    `vaultKey`, `maxAmount`, `payoutCutoff`, `jobPollInterval`, `logFormat`, \
-                   `sandbox`";
+                   `trustedProxies`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`";
         let cases = [
             (
                 "lisen = \"x\"\n",
