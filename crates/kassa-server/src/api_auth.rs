@@ -1,6 +1,7 @@
 //! The authenticated caller of an API request: the partner whose API key is in
 //! `Authorization: Bearer sk_…`. The handlers under `api/` and the idempotency layer both ask
-//! for it; it is looked up once per request.
+//! for it; it is looked up once per request. Two limits of docs/api.md §8 are kept here: failed
+//! authentications per client IP (a refused address is not even looked up) and calls per key.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use axum::http::request::Parts;
 use kassa_core::id::ApiKeyId;
 use kassa_store::Partner;
 
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::vault::hash_api_key;
@@ -29,22 +31,33 @@ impl FromRequestParts<AppState> for ApiAuth {
         if let Some(auth) = parts.extensions.get::<ApiAuth>() {
             return Ok(auth.clone());
         }
-        let value = parts
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+        if let Some(retry_after) = state.limits.known_refused(ip, state.clock.now()) {
+            return Err(ApiError::rate_limited(
+                retry_after,
+                "too many failed authentications from this address; wait before trying again",
+            ));
+        }
+        let key = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or_else(ApiError::missing_api_key)?;
-        let key = value
-            .to_str()
-            .ok()
+            .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(ApiError::missing_api_key)?;
-        let (partner, key_id) = state
+            .filter(|k| !k.is_empty());
+        let Some(key) = key else {
+            let missing = ApiError::missing_api_key();
+            return Err(state.limits.failed_authentication(state, ip, missing).await);
+        };
+        let found = state
             .store
             .partner_by_api_key_hash(&hash_api_key(key))
-            .await?
-            .ok_or_else(ApiError::invalid_api_key)?;
+            .await?;
+        let Some((partner, key_id)) = found else {
+            let invalid = ApiError::invalid_api_key();
+            return Err(state.limits.failed_authentication(state, ip, invalid).await);
+        };
+        state.limits.api_call(&key_id)?;
         let auth = ApiAuth {
             partner: Arc::new(partner),
             key_id,

@@ -69,6 +69,9 @@ impl App {
             std::process::id(),
             kassa_core::id::random_base62(8)
         );
+        let limits = crate::limits::Limits::new(&parts.config.limits);
+        let passwords =
+            crate::passwords::PasswordChecker::start(parts.config.limits.password_hashes as usize);
         App {
             state: AppState::new(Inner {
                 store: parts.store,
@@ -78,6 +81,8 @@ impl App {
                 config: parts.config,
                 worker_id,
                 metrics: Default::default(),
+                limits,
+                passwords,
                 webhook_client: crate::webhooks::http_client(),
             }),
         }

@@ -452,7 +452,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.limits.challenge_duration = parse_duration_within(v, Duration::from_secs(1), Duration::from_secs(7 * 86_400), "1s", "7d")?;
+            c.limits.challenge_duration = parse_duration_within(
+                v,
+                Duration::from_secs(1),
+                Duration::from_secs(7 * 86_400),
+                "1s",
+                "7d",
+            )?;
             Ok(())
         },
     },
@@ -474,7 +480,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.header_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            c.http.header_timeout = parse_duration_within(
+                v,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms",
+                "1h",
+            )?;
             Ok(())
         },
     },
@@ -485,7 +497,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.body_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            c.http.body_timeout = parse_duration_within(
+                v,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms",
+                "1h",
+            )?;
             Ok(())
         },
     },
@@ -496,7 +514,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.idle_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            c.http.idle_timeout = parse_duration_within(
+                v,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms",
+                "1h",
+            )?;
             Ok(())
         },
     },
@@ -533,7 +557,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.recovery.attempt_timeout = parse_duration_within(v, Duration::from_secs(1), Duration::from_secs(86_400), "1s", "1d")?;
+            c.recovery.attempt_timeout = parse_duration_within(
+                v,
+                Duration::from_secs(1),
+                Duration::from_secs(86_400),
+                "1s",
+                "1d",
+            )?;
             Ok(())
         },
     },
@@ -544,7 +574,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.recovery.sweep_interval = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(86_400), "100ms", "1d")?;
+            c.recovery.sweep_interval = parse_duration_within(
+                v,
+                Duration::from_millis(100),
+                Duration::from_secs(86_400),
+                "100ms",
+                "1d",
+            )?;
             Ok(())
         },
     },
@@ -694,6 +730,16 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("kassa.db").display()),
+        }
+    }
+
+    /// The failed attempts that lock a payment link (`limits.failedAttemptsPerLink`): that many
+    /// within the window, counted from the link's payments.
+    pub fn failed_attempt_limit(&self) -> kassa_core::payment_request::FailedAttemptLimit {
+        let rate = self.limits.failed_attempts_per_link;
+        kassa_core::payment_request::FailedAttemptLimit {
+            max: i64::from(rate.count),
+            window: time::Duration::try_from(rate.per).unwrap_or(time::Duration::days(30)),
         }
     }
 
@@ -1052,6 +1098,10 @@ mod tests {
         assert_eq!(l.unsigned_links_per_ip, rate("30/1m"));
         assert_eq!(l.unsigned_links_per_partner, rate("1000/1h"));
         assert_eq!(Some(l.failed_attempts_per_link), rate("10/1h"));
+        assert_eq!(
+            c.failed_attempt_limit(),
+            kassa_core::payment_request::FAILED_ATTEMPT_LIMIT
+        );
         assert_eq!(l.declines_per_ip, rate("10/10m"));
         assert_eq!(l.declines_per_card, rate("5/1h"));
         assert_eq!(l.sign_in_failures_per_email, rate("5/15m"));
@@ -1082,8 +1132,11 @@ mod tests {
         let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(shown, ["10.0.0.0/8", "2001:db8::1/128"]);
         assert_eq!(c.limits.declines_per_ip, None);
-        let c = Config::load(None, env(&[("KASSA_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1")]))
-            .unwrap();
+        let c = Config::load(
+            None,
+            env(&[("KASSA_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1")]),
+        )
+        .unwrap();
         let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32"]);
         for (var, bad) in [
@@ -1095,7 +1148,10 @@ mod tests {
             ("KASSA_HTTP_HEADER_TIMEOUT", "0s"),
             ("KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "yes"),
         ] {
-            assert!(Config::load(None, env(&[(var, bad)])).is_err(), "{var}={bad}");
+            assert!(
+                Config::load(None, env(&[(var, bad)])).is_err(),
+                "{var}={bad}"
+            );
         }
     }
 

@@ -16,6 +16,8 @@ pub struct ApiError {
     message: String,
     errors: Vec<FieldError>,
     cause: Option<anyhow::Error>,
+    /// Seconds for the `Retry-After` header of a 429.
+    retry_after: Option<u64>,
 }
 
 /// The body of every error answer (docs/api.md §1).
@@ -42,7 +44,7 @@ pub(crate) struct ErrorBody<'a> {
 struct Inner<'a> {
     /// The class of error: `invalid_request` (400), `authentication_error` (401), `not_found`
     /// (404), `conflict` (409), `invalid_state` (422, and 409 for `not_open` on a cancel),
-    /// `internal_error` (500).
+    /// `rate_limited` (429, with `Retry-After`), `internal_error` (500).
     #[serde(rename = "type")]
     kind: &'a str,
     /// A stable code to act on, e.g. `validation_failed`, `reference_conflict`, `already_captured`.
@@ -68,6 +70,7 @@ impl ApiError {
             message: message.into(),
             errors: Vec::new(),
             cause: None,
+            retry_after: None,
         }
     }
 
@@ -116,6 +119,19 @@ impl ApiError {
             "invalid_api_key",
             "the API key is unknown or revoked",
         )
+    }
+
+    /// A limit of docs/api.md §8: 429 `rate_limited`, to be tried again after `retry_after_secs`.
+    pub fn rate_limited(retry_after_secs: u64, message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "rate_limited",
+                message,
+            )
+        }
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -234,7 +250,12 @@ impl IntoResponse for ApiError {
                 errors: &self.errors,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

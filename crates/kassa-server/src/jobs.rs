@@ -137,11 +137,10 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
             "recorded refunds left undecided by an earlier process"
         );
     }
-    // Expired dashboard sessions and login failures past the throttling window.
-    state
-        .store
-        .purge_sessions(now, now - crate::sign_in::THROTTLE_WINDOW)
-        .await?;
+    // Expired dashboard sessions, and limit counters that are empty again.
+    state.store.purge_sessions(now).await?;
+    state.store.purge_limits(now).await?;
+    state.limits.forget_idle(now);
     // The daily payout batch: the next cut-off is always scheduled, once.
     schedule_payout_batch(
         state,

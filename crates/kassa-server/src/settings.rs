@@ -244,6 +244,13 @@ pub async fn add_user(
     email: &str,
     password: &str,
 ) -> Result<User, ApiError> {
+    // Hashing the password takes one of the `limits.passwordHashes` slots.
+    let _slot = state.limits.password_hash_slot().await.ok_or_else(|| {
+        ApiError::rate_limited(
+            5,
+            "Kassa is busy hashing other passwords; try again shortly",
+        )
+    })?;
     admin::create_user(
         state.store.as_ref(),
         &partner.id,

@@ -24,6 +24,10 @@ pub struct Inner {
     /// Names this process when it leases jobs.
     pub worker_id: String,
     pub metrics: crate::counters::Metrics,
+    /// The abuse limits (docs/api.md §8).
+    pub limits: crate::limits::Limits,
+    /// Checks dashboard passwords on threads of their own (`passwords.rs`).
+    pub passwords: crate::passwords::PasswordChecker,
     /// Sends webhook deliveries; one per application, as its connections belong to its runtime.
     pub webhook_client: reqwest::Client,
 }

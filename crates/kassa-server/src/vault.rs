@@ -187,6 +187,17 @@ impl Vault {
         hex::encode(hmac(self.digest_key.expose(), parts))
     }
 
+    /// The key an abuse-limit counter is kept under: `limit:` and a keyed digest of what it
+    /// counts (a client IP, an email, a card number), the same for every partner, so a card is
+    /// recognised across partners and nothing counted is stored in the clear.
+    pub fn limit_key(&self, limit: &str, thing: &str) -> String {
+        let mac = hmac(
+            self.digest_key.expose(),
+            &[b"limit/", limit.as_bytes(), b"/", thing.as_bytes()],
+        );
+        format!("{limit}:{}", hex::encode(&mac[..16]))
+    }
+
     /// A form token bound to the browser's CSRF cookie and to what the form acts on.
     pub fn csrf_token(&self, cookie: &str, scope: &str) -> String {
         hex::encode(hmac(

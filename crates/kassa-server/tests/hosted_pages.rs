@@ -612,8 +612,11 @@ on_both_backends!(canceled_page_takes_no_payment, |app| {
     );
 });
 
-/// Twenty payers press Pay at the same moment: exactly one payment completes.
+/// Twenty payers press Pay at the same moment: exactly one payment completes. (Each pays from
+/// an address of its own, and the per-card limit is off: attempts in flight count as declines
+/// until they are approved, so twenty at once with one card would meet it first.)
 async fn race(app: TestApp) {
+    let app = app.reconfigured(|c| c.limits.declines_per_card = None);
     let p = app.partner().await;
     let pr = app.create_request(&p, "99.00", "RACE-1").await;
     let page = pay_path(&pr);
@@ -625,11 +628,11 @@ async fn race(app: TestApp) {
         payers.push((payer.cookie.clone().unwrap(), payer.token.clone().unwrap()));
     }
     let mut tasks = Vec::new();
-    for (cookie, token) in payers {
+    for (n, (cookie, token)) in payers.into_iter().enumerate() {
         let app = app.clone();
         let page = page.clone();
         tasks.push(tokio::spawn(async move {
-            let mut payer = Payer::new(&app);
+            let mut payer = Payer::from(&app, &format!("198.51.100.{}", n + 1));
             payer.cookie = Some(cookie);
             payer.token = Some(token);
             payer
@@ -794,6 +797,32 @@ on_both_backends!(
     }
 );
 
+on_both_backends!(failed_attempts_per_link_at_a_configured_limit, |app| {
+    let app = app.reconfigured(|c| {
+        c.limits.failed_attempts_per_link = kassa_core::limit::Rate::parse("3/1h").unwrap();
+    });
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "2.00", "CARDTEST-3").await;
+    let page = pay_path(&pr);
+    let cards = ["4000000000000002", "4000000000009995", "4000000000000069"];
+    for (n, card) in cards.iter().enumerate() {
+        let mut payer = Payer::from(&app, &format!("198.51.100.{}", n + 1));
+        assert_eq!(
+            payer.pay_card(&page, card).await.status,
+            StatusCode::PAYMENT_REQUIRED
+        );
+    }
+    let mut payer = Payer::from(&app, "198.51.100.9");
+    let r = payer.pay_card(&page, "4242424242424242").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert!(r.body.contains("Too many failed attempts"), "{}", r.body);
+    assert_eq!(r.header("retry-after").as_deref(), Some("3600"));
+    // An hour later the link takes payments again.
+    app.advance(Duration::from_secs(3601));
+    let r = payer.pay_card(&page, "4242424242424242").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+});
+
 on_both_backends!(wrong_methods_get_clear_errors, |app| {
     let p = app.partner().await;
     let r = app
@@ -819,6 +848,11 @@ on_both_backends!(wrong_methods_get_clear_errors, |app| {
 });
 
 on_both_backends!(failed_attempts_per_link_are_bounded, |app| {
+    // One card, one payer: the per-card and per-IP decline limits would stop them first.
+    let app = app.reconfigured(|c| {
+        c.limits.declines_per_card = None;
+        c.limits.declines_per_ip = None;
+    });
     let p = app.partner().await;
     let pr = app.create_request(&p, "2.00", "CARDTEST-1").await;
     let page = pay_path(&pr);
@@ -916,6 +950,7 @@ on_both_backends!(abandoned_attempts_are_recovered_from_the_processor, |app| {
                 ciphertext: vec![1, 2, 3],
             },
         },
+        failed_limit: kassa_core::payment_request::FAILED_ATTEMPT_LIMIT,
     };
     // Two attempts whose process "died": one after the processor approved, one before it was asked.
     let charged = app.create_request(&p, "10.00", "ABANDON-1").await;

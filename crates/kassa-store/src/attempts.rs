@@ -12,7 +12,7 @@ use kassa_core::id::{
 };
 use kassa_core::money::Money;
 use kassa_core::payment::{AchResolution, Payment, PaymentSource, PaymentStatus};
-use kassa_core::payment_request::{PaymentRequestStatus, FAILED_ATTEMPT_LIMIT};
+use kassa_core::payment_request::PaymentRequestStatus;
 use time::OffsetDateTime;
 
 use crate::columns::*;
@@ -98,8 +98,8 @@ impl<B: Backend> PaymentStore for B {
         .bind(request.as_str())
         .bind(attempt.payment_id.as_str())
         .bind(to_micros(now))
-        .bind(to_micros(FAILED_ATTEMPT_LIMIT.window_start(now)))
-        .bind(FAILED_ATTEMPT_LIMIT.max);
+        .bind(to_micros(attempt.failed_limit.window_start(now)))
+        .bind(attempt.failed_limit.max);
         let claimed = claim.fetch_all(&mut tx).await?.into_iter().next();
         let Some(row) = claimed else {
             let outcome = match pr_in_tx(&mut tx, partner, request)
@@ -114,10 +114,10 @@ impl<B: Backend> PaymentStore for B {
                             "SELECT COUNT(*) FROM payments WHERE payment_request_id = $1 AND status = 'failed' AND created_at > $2",
                         )
                         .bind(request.as_str())
-                        .bind(to_micros(FAILED_ATTEMPT_LIMIT.window_start(now)))
+                        .bind(to_micros(attempt.failed_limit.window_start(now)))
                         .fetch_one(&mut tx)
                         .await?;
-                        if FAILED_ATTEMPT_LIMIT.is_locked(failed) {
+                        if attempt.failed_limit.is_locked(failed) {
                             BeginOutcome::TooManyAttempts(pr)
                         } else {
                             BeginOutcome::InProgress(pr)

@@ -1,6 +1,6 @@
 //! Kassa's storage. Callers see one [`Store`], made of a trait per aggregate (partners and keys,
 //! payment requests, attempts and API payments, authorizations, customers, refunds, ledger and
-//! payouts, users and sessions, events, jobs, idempotency, webhooks); each method is one whole
+//! payouts, abuse-limit counters, users and sessions, events, jobs, idempotency, webhooks); each method is one whole
 //! transaction inside the backend, so no transaction type leaks out.
 //!
 //! Each aggregate's queries are ordinary functions in a file of its own, written once against
@@ -18,6 +18,7 @@ mod idempotency;
 mod installation;
 mod jobs;
 mod ledger;
+mod limits;
 mod migrations;
 mod model;
 mod paging;
@@ -39,6 +40,7 @@ pub use idempotency::IdempotencyStore;
 pub use installation::InstallationStore;
 pub use jobs::JobStore;
 pub use ledger::LedgerStore;
+pub use limits::{LimitKey, LimitStore};
 pub use model::*;
 pub use partners::PartnerStore;
 pub use payment_requests::PaymentRequestStore;
@@ -93,6 +95,7 @@ pub trait Store:
     + CustomerStore
     + RefundStore
     + LedgerStore
+    + LimitStore
     + UserStore
     + EventStore
     + JobStore
@@ -115,6 +118,7 @@ impl<T> Store for T where
         + CustomerStore
         + RefundStore
         + LedgerStore
+        + LimitStore
         + UserStore
         + EventStore
         + JobStore
@@ -132,8 +136,8 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AuthorizationStore, CustomerStore, EventStore, IdempotencyStore, InstallationStore,
-        JobStore, LedgerStore, PartnerStore, PaymentRequestStore, PaymentStore, RefundStore, Store,
-        UserStore, WebhookDeliveryStore, WebhookEndpointStore,
+        JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore, PaymentStore,
+        RefundStore, Store, UserStore, WebhookDeliveryStore, WebhookEndpointStore,
     };
 }
 

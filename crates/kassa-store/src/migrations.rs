@@ -68,6 +68,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/sqlite/0007_webhooks.sql"),
     ),
+    (
+        8,
+        "limit counters",
+        include_str!("../migrations/sqlite/0008_limit_counters.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -105,6 +110,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "webhooks",
         include_str!("../migrations/postgres/0007_webhooks.sql"),
+    ),
+    (
+        8,
+        "limit counters",
+        include_str!("../migrations/postgres/0008_limit_counters.sql"),
     ),
 ];
 

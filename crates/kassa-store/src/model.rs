@@ -14,7 +14,7 @@ use kassa_core::invoice::Invoice;
 use kassa_core::money::Money;
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
 use kassa_core::payment::{Payment, PaymentSource, PaymentStatus};
-use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::payment_request::{FailedAttemptLimit, PaymentRequest, PaymentRequestStatus};
 use kassa_core::refund::Refund;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
@@ -184,6 +184,8 @@ pub struct NewPaymentMethod {
 pub struct NewAttempt {
     pub payment_id: PaymentId,
     pub method: NewPaymentMethod,
+    /// The failed attempts that lock the link (`limits.failedAttemptsPerLink`).
+    pub failed_limit: FailedAttemptLimit,
 }
 
 // Returned once per call and matched right away; boxing would only add an allocation.

@@ -1,4 +1,4 @@
-//! Dashboard users and their sessions, and the sign-in failures that throttle guessing.
+//! Dashboard users and their sessions. (Failed sign-ins are counted by `limits.rs`.)
 
 use async_trait::async_trait;
 use kassa_core::clock::{from_micros, to_micros};
@@ -36,14 +36,8 @@ pub trait UserStore {
     async fn session(&self, token_hash: &str, now: OffsetDateTime)
         -> Result<Option<SessionRecord>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
-    async fn record_login_failure(&self, email: &str, now: OffsetDateTime) -> Result<()>;
-    async fn login_failures_since(&self, email: &str, since: OffsetDateTime) -> Result<i64>;
     /// Forgets expired sessions and old login failures; how many rows went.
-    async fn purge_sessions(
-        &self,
-        now: OffsetDateTime,
-        failures_before: OffsetDateTime,
-    ) -> Result<u64>;
+    async fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64>;
 }
 
 #[async_trait]
@@ -225,47 +219,15 @@ impl<B: Backend> UserStore for B {
         Ok(())
     }
 
-    async fn record_login_failure(&self, email: &str, now: OffsetDateTime) -> Result<()> {
+    async fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64> {
         let mut tx = self.begin_write().await?;
-        query("INSERT INTO login_failures (email, created_at) VALUES ($1, $2)")
-            .bind(email)
-            .bind(to_micros(now))
-            .execute(&mut tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn login_failures_since(&self, email: &str, since: OffsetDateTime) -> Result<i64> {
-        Ok(
-            query_scalar(
-                "SELECT COUNT(*) FROM login_failures WHERE email = $1 AND created_at > $2",
-            )
-            .bind(email)
-            .bind(to_micros(since))
-            .fetch_one(&mut self.reader())
-            .await?,
-        )
-    }
-
-    async fn purge_sessions(
-        &self,
-        now: OffsetDateTime,
-        failures_before: OffsetDateTime,
-    ) -> Result<u64> {
-        let mut tx = self.begin_write().await?;
-        let a = query("DELETE FROM sessions WHERE expires_at <= $1")
+        let n = query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(to_micros(now))
             .execute(&mut tx)
             .await?
             .rows_affected();
-        let b = query("DELETE FROM login_failures WHERE created_at < $1")
-            .bind(to_micros(failures_before))
-            .execute(&mut tx)
-            .await?
-            .rows_affected();
         tx.commit().await?;
-        Ok(a + b)
+        Ok(n)
     }
 }
 

@@ -178,6 +178,7 @@ impl LinkPayment {
                 MethodOwner::default(),
                 self.input.postal_code.clone(),
             ),
+            failed_limit: state.config.failed_attempt_limit(),
         }
     }
 }

@@ -25,6 +25,8 @@ use super::{
     cookie, internal_error_page, message, not_found_page, render, Brand, MessagePage, PageParams,
     Site,
 };
+use crate::client_ip::ClientIp;
+use crate::limits::Limit;
 use crate::money::{pay, PayInput, PayOutcome};
 use crate::new_request::{create_or_get, NewRequestFields};
 use crate::state::AppState;
@@ -45,6 +47,7 @@ fn csrf_cookie_name(site: &Site) -> &'static str {
 /// (or finds the one with this reference) and sends the payer to its page.
 pub async fn creation_link(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     site: Site,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -81,6 +84,25 @@ pub async fn creation_link(
             "This payment link is not valid",
             "The link's signature is missing or does not match. Please ask the sender for a new link.",
         );
+    }
+    // Anyone can type an unsigned link: each one counts, per client and per partner.
+    if !query.signature_valid(site.partner.link_secret.expose()) {
+        let counted = state
+            .limits
+            .take(
+                &state,
+                &[
+                    (Limit::UnsignedLinkPerIp, &ip.to_string()),
+                    (Limit::UnsignedLinkPerPartner, site.partner.id.as_str()),
+                ],
+            )
+            .await;
+        if let Err(e) = counted {
+            return e.into_page(
+                "Too many payment links",
+                "Too many payment links were opened here in a short time. Please wait a little and open the link again.",
+            );
+        }
     }
     let reference_id = match ReferenceId::parse(query.reference_id.as_deref().unwrap_or("")) {
         Ok(r) => r,
@@ -458,6 +480,7 @@ fn parse_form(
 
 pub async fn pay_submit(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     site: Site,
     PageParams(params): PageParams,
     headers: HeaderMap,
@@ -517,13 +540,38 @@ pub async fn pay_submit(
         }
     };
     let method = input.instrument.type_str();
-    match pay(&state, &site.partner, &pr.id, input).await {
+    // Counted as a decline before it is tried, so card testing in parallel counts as it
+    // arrives; given back unless it was declined.
+    let ip_text = ip.to_string();
+    let mut counters = vec![(Limit::DeclinePerIp, ip_text.as_str())];
+    if let NewInstrument::Card { number, .. } = &input.instrument {
+        counters.push((Limit::DeclinePerCard, number.expose()));
+    }
+    let counted = match state.limits.take(&state, &counters).await {
+        Ok(counted) => counted,
+        Err(e) => {
+            return e.into_page(
+                "Too many declined payments",
+                "Too many payments were declined from here or with this card. Nothing was charged. Please wait before trying again, or use another payment method later.",
+            )
+        }
+    };
+    let outcome = pay(&state, &site.partner, &pr.id, input).await;
+    match &outcome {
+        Ok(PayOutcome::Declined(..)) | Err(_) => drop(counted),
+        Ok(_) => state.limits.give_back(&state, counted).await,
+    }
+    match outcome {
         Ok(PayOutcome::Completed | PayOutcome::Processing) => {
             Redirect::to(&format!("{}/pay/{}/confirmation", site.base, pr.id)).into_response()
         }
         Ok(PayOutcome::Declined(request, code)) => {
             // The names, ZIP and account type stay for the retry; numbers never come back.
-            let kept = |name: &str| form.get(name).map(|v| v.trim().to_string()).unwrap_or_default();
+            let kept = |name: &str| {
+                form.get(name)
+                    .map(|v| v.trim().to_string())
+                    .unwrap_or_default()
+            };
             let values = FormValues {
                 method: method.into(),
                 cardholder_name: kept("cardholderName"),
@@ -555,16 +603,23 @@ pub async fn pay_submit(
                 "Please wait a moment and reload this page.",
             )
         }),
-        Ok(PayOutcome::TooManyAttempts) => message(
-            StatusCode::TOO_MANY_REQUESTS,
-            brand(),
-            "Too many attempts",
-            "Too many failed attempts",
-            &format!(
-                "For your security this link takes no more payments for now. Please try again in an hour, or contact {}.",
-                site.partner.name
-            ),
-        ),
+        Ok(PayOutcome::TooManyAttempts) => {
+            // At most one window until the oldest failure leaves it.
+            let window = state.config.limits.failed_attempts_per_link.per.as_secs();
+            let mut resp = message(
+                StatusCode::TOO_MANY_REQUESTS,
+                brand(),
+                "Too many attempts",
+                "Too many failed attempts",
+                &format!(
+                    "For your security this link takes no more payments for now. Please try again later, or contact {}.",
+                    site.partner.name
+                ),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, window.max(1).into());
+            resp
+        }
         Ok(PayOutcome::NotFound) => not_found_page(),
         Err(e) => {
             // The payment may or may not have gone through: never invite a second try blindly.
@@ -576,7 +631,10 @@ pub async fn pay_submit(
                 body: "Please do not pay again yet. Open this payment page again in a few minutes: it will show whether the payment went through.".into(),
                 link: None,
             };
-            page.link = Some((format!("{}/pay/{}", site.base, pr.id), "Open the payment page".into()));
+            page.link = Some((
+                format!("{}/pay/{}", site.base, pr.id),
+                "Open the payment page".into(),
+            ));
             render(StatusCode::SERVICE_UNAVAILABLE, &page)
         }
     }

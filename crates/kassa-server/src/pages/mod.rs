@@ -294,6 +294,20 @@ pub fn not_found_page() -> Response {
     )
 }
 
+/// The plain 429 page of a limit (docs/api.md §8), with `Retry-After`.
+pub fn rate_limited_page(retry_after_secs: u64, heading: &str, body: &str) -> Response {
+    let mut resp = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        Brand::kassa(),
+        "Too many attempts",
+        heading,
+        body,
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, retry_after_secs.max(1).into());
+    resp
+}
+
 /// A plain page for a server fault; the cause (with its chain) goes to the log only.
 pub fn internal_error_page(cause: impl Into<anyhow::Error>) -> Response {
     tracing::error!(error = format!("{:#}", cause.into()), "page failed");

@@ -222,6 +222,21 @@ impl TestApp {
         }
     }
 
+    /// The same database, clock and processor, served with `edit` applied to the configuration.
+    pub fn reconfigured(mut self, edit: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config(self.dir.path());
+        edit(&mut config);
+        self.app = App::new(AppParts {
+            config,
+            store: self.store.clone(),
+            processor: self.processor.clone(),
+            clock: self.clock.clone(),
+            vault: Vault::new(&[42u8; 32]),
+        });
+        self.router = self.app.router();
+        self
+    }
+
     pub async fn partner(&self) -> TestPartner {
         self.partner_with(|_| {}).await
     }
@@ -254,6 +269,14 @@ impl TestApp {
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
+    }
+
+    /// Sends `req` as if it came over a connection from `peer` (an IP address).
+    pub async fn send_from(&self, peer: &str, mut req: Request<Body>) -> Resp {
+        let addr = std::net::SocketAddr::new(peer.parse().unwrap(), 40000);
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+        self.send(req).await
     }
 
     pub async fn get(&self, uri: &str) -> Resp {
@@ -364,6 +387,8 @@ pub struct Payer<'a> {
     pub app: &'a TestApp,
     pub cookie: Option<String>,
     pub token: Option<String>,
+    /// The payer's IP address, when the test cares.
+    pub peer: Option<String>,
 }
 
 impl<'a> Payer<'a> {
@@ -372,6 +397,22 @@ impl<'a> Payer<'a> {
             app,
             cookie: None,
             token: None,
+            peer: None,
+        }
+    }
+
+    /// A payer connecting from `peer`.
+    pub fn from(app: &'a TestApp, peer: &str) -> Self {
+        Payer {
+            peer: Some(peer.to_string()),
+            ..Payer::new(app)
+        }
+    }
+
+    async fn send(&self, req: Request<Body>) -> Resp {
+        match &self.peer {
+            Some(peer) => self.app.send_from(peer, req).await,
+            None => self.app.send(req).await,
         }
     }
 
@@ -380,7 +421,7 @@ impl<'a> Payer<'a> {
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, c);
         }
-        let resp = self.app.send(req.body(Body::empty()).unwrap()).await;
+        let resp = self.send(req.body(Body::empty()).unwrap()).await;
         if let Some(set) = resp.header("set-cookie") {
             self.cookie = Some(set.split(';').next().unwrap().to_string());
         }
@@ -401,7 +442,7 @@ impl<'a> Payer<'a> {
         if let Some(c) = &self.cookie {
             req = req.header(header::COOKIE, c);
         }
-        self.app.send(req.body(Body::from(body)).unwrap()).await
+        self.send(req.body(Body::from(body)).unwrap()).await
     }
 
     pub async fn pay_card(&mut self, page: &str, number: &str) -> Resp {

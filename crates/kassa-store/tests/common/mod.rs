@@ -231,6 +231,7 @@ pub fn card_attempt() -> NewAttempt {
             },
             vault: vault_entry(),
         },
+        failed_limit: kassa_core::payment_request::FAILED_ATTEMPT_LIMIT,
     }
 }
 
@@ -250,5 +251,6 @@ pub fn ach_attempt() -> NewAttempt {
             },
             vault: vault_entry(),
         },
+        failed_limit: kassa_core::payment_request::FAILED_ATTEMPT_LIMIT,
     }
 }

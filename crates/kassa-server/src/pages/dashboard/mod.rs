@@ -14,11 +14,15 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kassa_core::id::random_base62;
+use kassa_core::secret::Secret;
 use kassa_store::{PageRequest, PaymentFilter, SessionRecord};
 use sha2::{Digest, Sha256};
 
 use super::{cookie, internal_error_page, render, Brand};
-use crate::sign_in::{MAX_FAILED_LOGINS, SESSION_LIFETIME, THROTTLE_WINDOW};
+
+use crate::client_ip::ClientIp;
+use crate::limits::{Limit, LimitError};
+use crate::sign_in::SESSION_LIFETIME;
 use crate::state::AppState;
 
 mod payment_requests;
@@ -192,6 +196,7 @@ fn login_again(
 /// `POST /dashboard/login`: checks the password (Argon2id), then starts a new session.
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -221,23 +226,37 @@ pub async fn login(
             "Enter your email and password.",
         );
     }
-    match state
-        .store
-        .login_failures_since(&email, now - THROTTLE_WINDOW)
-        .await
-    {
-        Ok(n) if n >= MAX_FAILED_LOGINS => {
-            return login_again(
+    // Counted as a failure before the password is checked, so concurrent guesses count as
+    // they arrive; given back when it was right.
+    let counted = state
+        .limits
+        .take(
+            &state,
+            &[
+                (Limit::SignInFailurePerEmail, &email),
+                (Limit::SignInFailurePerIp, &ip.to_string()),
+            ],
+        )
+        .await;
+    let counted = match counted {
+        Ok(counted) => counted,
+        Err(LimitError::Refused { retry_after_secs }) => {
+            let mut resp = login_again(
                 &state,
                 &headers,
                 StatusCode::TOO_MANY_REQUESTS,
                 &email,
-                "Too many failed sign-ins for this email. Please wait 15 minutes and try again.",
-            )
+                &format!(
+                    "Too many failed sign-ins. Please wait {} and try again.",
+                    wait_text(retry_after_secs)
+                ),
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
+            return resp;
         }
-        Ok(_) => {}
-        Err(e) => return internal_error_page(e),
-    }
+        Err(LimitError::Store(e)) => return internal_error_page(e),
+    };
     let found = match state.store.user_by_email(&email).await {
         Ok(found) => found,
         Err(e) => return internal_error_page(e),
@@ -247,16 +266,27 @@ pub async fn login(
         .as_ref()
         .map(|(_, hash)| hash.expose().clone())
         .unwrap_or_else(|| DUMMY_HASH.to_string());
-    let password_ok =
-        tokio::task::spawn_blocking(move || crate::admin::verify_password(&password, &stored))
-            .await
-            .unwrap_or(false);
+    // At most `limits.passwordHashes` checks at once: each takes about 19 MB.
+    let Some(slot) = state.limits.password_hash_slot().await else {
+        state.limits.give_back(&state, counted).await;
+        let mut resp = login_again(
+            &state,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            &email,
+            "Kassa is busy signing other people in. Please try again in a few seconds.",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return resp;
+    };
+    let password_ok = state
+        .passwords
+        .verify(Secret::new(password), stored, slot)
+        .await;
     let user = match found {
         Some((user, _)) if password_ok && user.disabled_at.is_none() => user,
         _ => {
-            if let Err(e) = state.store.record_login_failure(&email, now).await {
-                return internal_error_page(e);
-            }
             return login_again(
                 &state,
                 &headers,
@@ -266,6 +296,7 @@ pub async fn login(
             );
         }
     };
+    state.limits.give_back(&state, counted).await;
     // Always a new session id at sign-in.
     let token = random_base62(43);
     if let Err(e) = state
@@ -286,6 +317,15 @@ pub async fn login(
         ),
     );
     resp
+}
+
+/// "3 minutes", "40 seconds": how long to wait, for people.
+fn wait_text(secs: u64) -> String {
+    match secs {
+        0..=1 => "a second".into(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", secs.div_ceil(60)),
+    }
 }
 
 /// An Argon2id hash of a random password, checked when the email is unknown.
