@@ -37,6 +37,9 @@ use crate::workload::{Target, Workload};
 pub const TARGET_RATIO: f64 = 0.5;
 /// The target from issue 7: p99 of API sales at half the peak rate, in milliseconds.
 pub const TARGET_P99_MS: f64 = 25.0;
+/// API keys the load rotates over: at the default 100 calls/s per key (docs/api.md §8), enough
+/// for 3,200 calls/s.
+const API_KEYS: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -50,6 +53,8 @@ pub struct BenchOptions {
     pub out: PathBuf,
     /// The command line, for the report.
     pub command: String,
+    /// The abuse limits Kassa runs with (the defaults unless configured).
+    pub limits: kassa_server::config::LimitsConfig,
 }
 
 /// Runs the whole benchmark and writes the report to `options.out`; returns the report text.
@@ -156,6 +161,9 @@ async fn bench_backend(
         ..Config::default()
     };
     config.set("databaseUrl", url)?;
+    config.limits = options.limits.clone();
+    // The load generator is the loopback "proxy" every payer comes through (see `Target`).
+    config.set("trustedProxies", "127.0.0.1")?;
     let base = config.public_base();
     let (app, _key_source) = App::from_config(config)
         .await
@@ -171,6 +179,17 @@ async fn bench_backend(
     )
     .await?;
     let store = app.state().store.clone();
+    let mut keys = vec![partner.api_key.expose().clone()];
+    for n in 1..API_KEYS {
+        let (_, key) = admin::create_api_key(
+            store.as_ref(),
+            &partner.partner.id,
+            &format!("bench {n}"),
+            SystemClock.now(),
+        )
+        .await?;
+        keys.push(key.expose().clone());
+    }
     let worker = app.spawn_worker();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = app.router();
@@ -190,7 +209,7 @@ async fn bench_backend(
         .build()?;
     let target = Target {
         base,
-        key: partner.api_key.expose().clone(),
+        keys,
         client,
         seq: AtomicU64::new(0),
         run_id: kassa_core::id::random_base62(6),

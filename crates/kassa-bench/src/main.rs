@@ -14,7 +14,8 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser)]
 #[command(name = "kassa-bench", version)]
 struct BenchArgs {
-    /// TOML configuration file (also KASSA_CONFIG); only its logFormat matters here.
+    /// TOML configuration file (also KASSA_CONFIG); its logFormat and its `[limits]` (docs/api.md
+    /// §8; the defaults otherwise) are used, the rest is the benchmark's own.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Seconds per measured run (fractions allowed).
@@ -46,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         postgres_url: args.postgres_url,
         out: args.out,
         command,
+        limits: config.limits.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

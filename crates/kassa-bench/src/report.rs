@@ -128,6 +128,7 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
         }
     );
     let _ = writeln!(md, "- Command: `{}`", options.command);
+    let _ = writeln!(md, "- {}", limits_line(&options.limits));
     let _ = writeln!(
         md,
         "- Each run: {} s; concurrency levels: {} (closed loop: that many operations in flight); \
@@ -312,4 +313,22 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
         let _ = writeln!(md);
     }
     md
+}
+
+/// The abuse limits the run had on, and how the load stays within them.
+fn limits_line(l: &kassa_server::config::LimitsConfig) -> String {
+    let rate = |r: Option<kassa_core::limit::Rate>| r.map_or("off".to_string(), |r| r.to_string());
+    format!(
+        "Abuse limits (docs/api.md §8): declines per IP {}, per card {}, API calls per key {} \
+         (bursts of {}), failed authentications {}, unsigned links per IP {}. The load stays \
+         within them as real traffic would: API calls rotate over 32 keys, and each checkout \
+         is a payer of its own (its own card, and its own address in `X-Forwarded-For` from \
+         the trusted loopback proxy).",
+        rate(l.declines_per_ip),
+        rate(l.declines_per_card),
+        rate(l.api_calls),
+        l.api_call_burst,
+        rate(l.failed_authentications),
+        rate(l.unsigned_links_per_ip),
+    )
 }

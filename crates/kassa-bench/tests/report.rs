@@ -16,6 +16,7 @@ async fn a_short_run_writes_a_report_with_the_tables() {
         postgres_url: postgres_url.clone(),
         out: out.clone(),
         command: "kassa-bench --seconds 0.25 --concurrency 1".into(),
+        limits: kassa_server::config::Config::default().limits,
     };
     let report = run(&options).await.unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), report);
@@ -23,6 +24,7 @@ async fn a_short_run_writes_a_report_with_the_tables() {
         "# Kassa benchmarks",
         "- Cores (available_parallelism): ",
         "- Command: `kassa-bench --seconds 0.25 --concurrency 1`",
+        "- Abuse limits (docs/api.md §8): declines per IP 10/10m",
         "## Summary",
         "## SQLite",
         "`synchronous`: 2 (FULL)",
