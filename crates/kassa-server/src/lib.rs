@@ -6,6 +6,7 @@ mod api;
 mod api_auth;
 mod app;
 pub mod config;
+mod connections;
 mod counters;
 mod error;
 mod event_object;
@@ -25,5 +26,6 @@ pub mod webhooks;
 
 pub use app::{App, AppParts};
 pub use config::Config;
+pub use connections::serve;
 pub use error::ApiError;
 pub use state::AppState;
