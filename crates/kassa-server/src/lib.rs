@@ -7,6 +7,7 @@ mod api_auth;
 mod app;
 mod client_ip;
 pub mod config;
+mod connections;
 mod counters;
 mod error;
 mod event_object;
@@ -28,5 +29,6 @@ pub mod webhooks;
 
 pub use app::{App, AppParts};
 pub use config::Config;
+pub use connections::serve;
 pub use error::ApiError;
 pub use state::AppState;

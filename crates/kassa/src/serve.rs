@@ -71,9 +71,13 @@ pub async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let worker = app.spawn_worker();
     tracing::info!(%listen, %base, %database, "kassa is serving");
-    axum::serve(listener, app.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    kassa_server::serve(
+        listener,
+        app.router(),
+        &app.state().config.http,
+        shutdown_signal(),
+    )
+    .await;
     worker.abort();
     Ok(())
 }
