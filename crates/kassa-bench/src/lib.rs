@@ -193,12 +193,13 @@ async fn bench_backend(
     let worker = app.spawn_worker();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = app.router();
+    // The accept loop `kassa serve` runs, with its connection limits.
+    let http = app.state().config.http.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        kassa_server::serve(listener, router, &http, async {
+            let _ = stopped.await;
+        })
+        .await
     });
     let max_c = options.concurrency.iter().copied().max().unwrap_or(1);
     let client = reqwest::Client::builder()
