@@ -87,13 +87,19 @@ const V4_RANGES: [(Ipv4Net, AddressKind); 16] = [
 /// (2002::/16) are read by the IPv4 address inside them, in [`classify_v6`].
 const V6_RANGES: [(Ipv6Net, AddressKind); 15] = [
     (v6(0, 0, 0, 0, 0, 0, 128), AddressKind::Unspecified),
-    (Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128), AddressKind::Loopback),
+    (
+        Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128),
+        AddressKind::Loopback,
+    ),
     (v6(0, 0, 0, 0, 0, 0xffff, 96), AddressKind::Ipv4InIpv6),
     (v6(0, 0, 0, 0, 0, 0, 96), AddressKind::Ipv4InIpv6),
     (v6(0x64, 0xff9b, 1, 0, 0, 0, 48), AddressKind::Tunneled),
     (v6(0x100, 0, 0, 0, 0, 0, 64), AddressKind::Reserved),
     (v6(0x2001, 0, 0, 0, 0, 0, 32), AddressKind::Tunneled),
-    (v6(0x2001, 0xdb8, 0, 0, 0, 0, 32), AddressKind::Documentation),
+    (
+        v6(0x2001, 0xdb8, 0, 0, 0, 0, 32),
+        AddressKind::Documentation,
+    ),
     (v6(0x2001, 2, 0, 0, 0, 0, 48), AddressKind::Benchmarking),
     (v6(0x2001, 0, 0, 0, 0, 0, 23), AddressKind::Reserved),
     (v6(0x3fff, 0, 0, 0, 0, 0, 20), AddressKind::Documentation),

@@ -66,7 +66,9 @@ pub enum WebhookUrlError {
     #[error("its host resolves to a non-public address")]
     ResolvesNotAllowed,
     /// A name that has no address (or whose lookup failed).
-    #[error("its host name could not be resolved; check it, or try again once its DNS records exist")]
+    #[error(
+        "its host name could not be resolved; check it, or try again once its DNS records exist"
+    )]
     Unresolvable,
 }
 
@@ -84,6 +86,15 @@ impl ValidationError for WebhookUrlError {
 }
 
 impl WebhookUrlError {
+    /// What a delivery attempt the check refused means: a name that did not resolve may resolve
+    /// later, so it is retried; an address Kassa may not reach fails the delivery.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            WebhookUrlError::Unresolvable => Verdict::Retry,
+            _ => Verdict::Refused,
+        }
+    }
+
     /// What a delivery attempt refused by the check records: no more than this (never an
     /// address, nor whether something answers there).
     pub fn attempt_error(&self) -> &'static str {
@@ -158,7 +169,8 @@ impl WebhookUrl {
         if !url.is_https() && networks == Networks::Public {
             return Err(WebhookUrlError::Insecure);
         }
-        let (_, host) = scheme_and_host(s).ok_or(WebhookUrlError::Url(RedirectUrlError::Invalid))?;
+        let (_, host) =
+            scheme_and_host(s).ok_or(WebhookUrlError::Url(RedirectUrlError::Invalid))?;
         if let WebhookHost::Ip(ip) = read_host(host)? {
             check_addresses(url.is_https(), &[ip], networks).map_err(|e| match e {
                 WebhookUrlError::ResolvesNotAllowed => WebhookUrlError::AddressNotAllowed,
@@ -568,7 +580,10 @@ mod tests {
             ("https://[fd00::1]/", AddressNotAllowed),
             ("https://[fc00::1]/", AddressNotAllowed),
             ("https://100.64.0.1/", AddressNotAllowed),
-            ("https://169.254.169.254/latest/meta-data/", AddressNotAllowed),
+            (
+                "https://169.254.169.254/latest/meta-data/",
+                AddressNotAllowed,
+            ),
             ("https://[fe80::1]/", AddressNotAllowed),
             ("https://224.0.0.1/", AddressNotAllowed),
             ("https://[ff02::1]/", AddressNotAllowed),
@@ -591,7 +606,10 @@ mod tests {
             ("https://[::127.0.0.1]/", AddressNotAllowed),
             ("https://[64:ff9b::a00:1]/", AddressNotAllowed),
             ("https://[2002:7f00:1::]/", AddressNotAllowed),
-            ("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", AddressNotAllowed),
+            (
+                "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+                AddressNotAllowed,
+            ),
             // Numeric spellings: decimal, hex, octal, short, leading zeros.
             ("https://2130706433/", NumericHost),
             ("https://0x7f000001/", NumericHost),
@@ -611,7 +629,10 @@ mod tests {
             ("https://0x/", NumericHost),
             // Not a URL at all.
             ("https://[::1::2]/", Url(RedirectUrlError::Invalid)),
-            ("https://u:p@hooks.acme.example/", Url(RedirectUrlError::CredentialsNotAllowed)),
+            (
+                "https://u:p@hooks.acme.example/",
+                Url(RedirectUrlError::CredentialsNotAllowed),
+            ),
             ("ftp://hooks.acme.example/", Url(RedirectUrlError::Invalid)),
             ("", Url(RedirectUrlError::Empty)),
         ];
@@ -619,9 +640,18 @@ mod tests {
             let got = url(bad, Networks::Public);
             assert_eq!(got.as_ref().map_err(|e| &e.1), Err(why), "{bad}");
         }
-        assert_eq!(url("https://127.1/", Networks::Public).unwrap_err().0, "url_not_allowed");
-        assert_eq!(url("https://10.0.0.1/", Networks::Public).unwrap_err().0, "url_not_allowed");
-        assert_eq!(url("http://a.example/", Networks::Public).unwrap_err().0, "insecure_url");
+        assert_eq!(
+            url("https://127.1/", Networks::Public).unwrap_err().0,
+            "url_not_allowed"
+        );
+        assert_eq!(
+            url("https://10.0.0.1/", Networks::Public).unwrap_err().0,
+            "url_not_allowed"
+        );
+        assert_eq!(
+            url("http://a.example/", Networks::Public).unwrap_err().0,
+            "insecure_url"
+        );
     }
 
     #[test]
@@ -659,7 +689,8 @@ mod tests {
     #[test]
     fn resolved_addresses() {
         use WebhookUrlError::*;
-        let ips = |list: &[&str]| -> Vec<IpAddr> { list.iter().map(|s| s.parse().unwrap()).collect() };
+        let ips =
+            |list: &[&str]| -> Vec<IpAddr> { list.iter().map(|s| s.parse().unwrap()).collect() };
         let public = ips(&["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]);
         let (off, on) = (Networks::Public, Networks::PublicAndPrivate);
         assert_eq!(check_addresses(true, &public, off), Ok(()));
@@ -676,7 +707,12 @@ mod tests {
         assert_eq!(check_addresses(true, &local, off), Err(ResolvesNotAllowed));
         assert_eq!(check_addresses(false, &local, on), Ok(()));
         let metadata = ips(&["169.254.169.254"]);
-        assert_eq!(check_addresses(true, &metadata, on), Err(ResolvesNotAllowed));
+        assert_eq!(
+            check_addresses(true, &metadata, on),
+            Err(ResolvesNotAllowed)
+        );
+        assert_eq!(ResolvesNotAllowed.verdict(), Verdict::Refused);
+        assert_eq!(Unresolvable.verdict(), Verdict::Retry);
         assert_eq!(ResolvesNotAllowed.code(), "url_not_allowed");
         assert_eq!(Unresolvable.code(), "url_unresolvable");
         assert_eq!(
@@ -687,8 +723,15 @@ mod tests {
 
     #[test]
     fn webhook_hosts() {
-        let host = |s: &str| WebhookUrl::from_trusted(s.into()).host().map(|h| format!("{h:?}"));
-        assert_eq!(host("https://a.example:8443/x").as_deref(), Some("Name(\"a.example\")"));
+        let host = |s: &str| {
+            WebhookUrl::from_trusted(s.into())
+                .host()
+                .map(|h| format!("{h:?}"))
+        };
+        assert_eq!(
+            host("https://a.example:8443/x").as_deref(),
+            Some("Name(\"a.example\")")
+        );
         assert_eq!(host("https://8.8.8.8/").as_deref(), Some("Ip(8.8.8.8)"));
         assert_eq!(host("https://[::1]:9/").as_deref(), Some("Ip(::1)"));
         assert_eq!(host("https://127.1/"), None);

@@ -17,10 +17,12 @@ mod money;
 mod new_request;
 pub mod openapi;
 mod pages;
+pub mod resolver;
 pub mod settings;
 mod sign_in;
 mod state;
 pub mod vault;
+pub mod webhook_network;
 pub mod webhooks;
 
 pub use app::{App, AppParts};

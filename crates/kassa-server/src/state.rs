@@ -24,8 +24,8 @@ pub struct Inner {
     /// Names this process when it leases jobs.
     pub worker_id: String,
     pub metrics: crate::counters::Metrics,
-    /// Sends webhook deliveries; one per application, as its connections belong to its runtime.
-    pub webhook_client: reqwest::Client,
+    /// Checks webhook URLs and sends deliveries, with the application's resolver.
+    pub webhook_client: crate::webhook_network::WebhookClient,
 }
 
 impl Deref for AppState {
