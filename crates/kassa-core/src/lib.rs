@@ -24,6 +24,7 @@ pub mod job;
 pub mod ledger;
 pub mod limit;
 pub mod money;
+pub mod network;
 pub mod partner;
 pub mod payment;
 pub mod payment_method;

@@ -1,11 +1,16 @@
 //! Webhooks (docs/api.md §5): where a partner wants its events sent, which ones, and the rules of
 //! delivery — what is retried, how long to wait, when to give up, when to disable an endpoint.
-//! Nothing here does I/O; the caller brings the time and the randomness.
+//! Also where a webhook may go (docs/api.md §8): the URL's rules, and which addresses its host may
+//! have. Nothing here does I/O; the caller brings the time, the randomness and the host's
+//! addresses.
 
 use time::{Duration, OffsetDateTime};
 
-use crate::error::FieldErrors;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::error::{FieldErrors, ValidationError};
 use crate::event::{is_event_type, EVENT_TYPES};
+use crate::network::{self, Networks};
 use crate::url::{RedirectUrl, RedirectUrlError};
 
 /// How long one attempt may take, connecting and answering included.
@@ -28,15 +33,191 @@ pub const MAX_ENDPOINTS: i64 = 20;
 /// The longest description.
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
 
-/// Where deliveries go: the rules of a redirect URL (absolute `https`, plain `http` only for
-/// `localhost` and `127.0.0.1`, no user name or password, at most 2048 characters).
+/// Where deliveries go (docs/api.md §8): an absolute `https` URL without a user name or password,
+/// at most 2048 characters (the syntax of a redirect URL), whose host is a name or an IP address
+/// in its usual form, and whose addresses Kassa may reach ([`check_addresses`]). With private
+/// networks allowed, plain `http` too, to loopback and private addresses only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookUrl(String);
 
-impl WebhookUrl {
-    pub fn parse(s: &str) -> Result<Self, RedirectUrlError> {
-        RedirectUrl::parse(s).map(|u| WebhookUrl(u.as_str().to_string()))
+/// Why a webhook URL is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookUrlError {
+    /// Not a valid URL (by the rules of a redirect URL).
+    #[error("{0}")]
+    Url(RedirectUrlError),
+    /// Plain `http` where it is not allowed.
+    #[error("must use https")]
+    Insecure,
+    /// `http` to a public address while private networks are allowed.
+    #[error("must use https: plain http goes only to loopback and private addresses")]
+    InsecureToPublic,
+    /// An IP address spelled as a number, in octal or hex, or shortened (`2130706433`,
+    /// `0x7f000001`, `0177.0.0.1`, `127.1`): one address, read differently by different parsers.
+    #[error(
+        "must name its host, or write an IP address in its usual form (not as a number like \
+         2130706433, 0x7f000001, 0177.0.0.1 or 127.1)"
+    )]
+    NumericHost,
+    /// An IP address Kassa may not connect to.
+    #[error("must not be a loopback, private, link-local or other non-public address")]
+    AddressNotAllowed,
+    /// A name that resolves to an address Kassa may not connect to.
+    #[error("its host resolves to a non-public address")]
+    ResolvesNotAllowed,
+    /// A name that has no address (or whose lookup failed).
+    #[error(
+        "its host name could not be resolved; check it, or try again once its DNS records exist"
+    )]
+    Unresolvable,
+}
+
+impl ValidationError for WebhookUrlError {
+    fn code(&self) -> &'static str {
+        match self {
+            WebhookUrlError::Url(e) => e.code(),
+            WebhookUrlError::Insecure | WebhookUrlError::InsecureToPublic => "insecure_url",
+            WebhookUrlError::NumericHost
+            | WebhookUrlError::AddressNotAllowed
+            | WebhookUrlError::ResolvesNotAllowed => "url_not_allowed",
+            WebhookUrlError::Unresolvable => "url_unresolvable",
+        }
     }
+}
+
+impl WebhookUrlError {
+    /// What a delivery attempt the check refused means: a name that did not resolve may resolve
+    /// later, so it is retried; an address Kassa may not reach fails the delivery.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            WebhookUrlError::Unresolvable => Verdict::Retry,
+            _ => Verdict::Refused,
+        }
+    }
+
+    /// What a delivery attempt refused by the check records: no more than this (never an
+    /// address, nor whether something answers there).
+    pub fn attempt_error(&self) -> &'static str {
+        match self {
+            WebhookUrlError::Insecure | WebhookUrlError::InsecureToPublic => {
+                "url not allowed: plain http goes only to loopback and private addresses"
+            }
+            WebhookUrlError::Unresolvable => "could not resolve the host name",
+            WebhookUrlError::Url(_)
+            | WebhookUrlError::NumericHost
+            | WebhookUrlError::AddressNotAllowed
+            | WebhookUrlError::ResolvesNotAllowed => {
+                "url not allowed: the host resolves to a non-public address"
+            }
+        }
+    }
+}
+
+/// The host of a webhook URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookHost<'a> {
+    /// A name, to be resolved.
+    Name(&'a str),
+    Ip(IpAddr),
+}
+
+/// The scheme and host of a URL that passed the syntax of a redirect URL.
+fn scheme_and_host(url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => &authority[..v6.find(']')? + 2],
+        None => authority.split(':').next()?,
+    };
+    Some((scheme, host))
+}
+
+/// Reads a host as written: a bracketed IPv6 address, a dotted IPv4 address exactly as it is
+/// printed, or a name. As URL parsers do (WHATWG), a host whose last label is a number (digits,
+/// or `0x` and hex digits) is an IPv4 address; spelled any other way than the usual one it is
+/// refused.
+fn read_host(host: &str) -> Result<WebhookHost<'_>, WebhookUrlError> {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner
+            .parse::<Ipv6Addr>()
+            .map(|ip| WebhookHost::Ip(IpAddr::V6(ip)))
+            .map_err(|_| WebhookUrlError::Url(RedirectUrlError::Invalid));
+    }
+    let last = host.rsplit('.').next().unwrap_or(host);
+    let hex = last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"))
+        && last[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !(hex || last.bytes().all(|b| b.is_ascii_digit())) {
+        return Ok(WebhookHost::Name(host));
+    }
+    match host.parse::<Ipv4Addr>() {
+        Ok(ip) if ip.to_string() == host => Ok(WebhookHost::Ip(IpAddr::V4(ip))),
+        _ => Err(WebhookUrlError::NumericHost),
+    }
+}
+
+impl WebhookUrl {
+    /// Checks everything that can be known without resolving the host: the syntax, the scheme,
+    /// how the host is written, and an IP address host against `networks`. A name's addresses
+    /// are then checked with [`check_addresses`].
+    pub fn parse(s: &str, networks: Networks) -> Result<Self, WebhookUrlError> {
+        match RedirectUrl::parse(s) {
+            // A redirect URL allows `http` only for localhost; the syntax is otherwise fine.
+            Ok(_) | Err(RedirectUrlError::Insecure) => {}
+            Err(e) => return Err(WebhookUrlError::Url(e)),
+        }
+        let url = WebhookUrl(s.to_string());
+        if !url.is_https() && networks == Networks::Public {
+            return Err(WebhookUrlError::Insecure);
+        }
+        let (_, host) =
+            scheme_and_host(s).ok_or(WebhookUrlError::Url(RedirectUrlError::Invalid))?;
+        if let WebhookHost::Ip(ip) = read_host(host)? {
+            check_addresses(url.is_https(), &[ip], networks).map_err(|e| match e {
+                WebhookUrlError::ResolvesNotAllowed => WebhookUrlError::AddressNotAllowed,
+                e => e,
+            })?;
+        }
+        Ok(url)
+    }
+
+    pub fn is_https(&self) -> bool {
+        scheme_and_host(&self.0).is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("https"))
+    }
+
+    /// The host, when the URL is one [`WebhookUrl::parse`] accepts.
+    pub fn host(&self) -> Option<WebhookHost<'_>> {
+        scheme_and_host(&self.0).and_then(|(_, host)| read_host(host).ok())
+    }
+}
+
+/// Whether a webhook may go to `addrs`, the addresses its host has (the IP address it names, or
+/// all those its name resolves to): every one allowed by `networks` (else
+/// `ResolvesNotAllowed`), and over plain `http` (`secure` false) only loopback and private ones
+/// (else `InsecureToPublic`, or `Insecure` when private networks are not allowed at all). No
+/// address at all is `Unresolvable`.
+pub fn check_addresses(
+    secure: bool,
+    addrs: &[IpAddr],
+    networks: Networks,
+) -> Result<(), WebhookUrlError> {
+    if addrs.is_empty() {
+        return Err(WebhookUrlError::Unresolvable);
+    }
+    if !addrs.iter().all(|ip| networks.allows(*ip)) {
+        return Err(WebhookUrlError::ResolvesNotAllowed);
+    }
+    if !secure {
+        if networks == Networks::Public {
+            return Err(WebhookUrlError::Insecure);
+        }
+        if !addrs
+            .iter()
+            .all(|ip| network::classify(*ip).is_private_network())
+        {
+            return Err(WebhookUrlError::InsecureToPublic);
+        }
+    }
+    Ok(())
 }
 
 string_newtype_impls!(WebhookUrl);
@@ -361,18 +542,201 @@ mod tests {
         assert!(disabled_reason(since, 20, "HTTP 410").contains("last 20"));
     }
 
+    fn url(s: &str, networks: Networks) -> Result<(), (&'static str, WebhookUrlError)> {
+        WebhookUrl::parse(s, networks)
+            .map(|u| assert_eq!(u.as_str(), s))
+            .map_err(|e| (e.code(), e))
+    }
+
     #[test]
-    fn urls() {
-        assert!(WebhookUrl::parse("https://hooks.acme.example/kassa").is_ok());
-        assert!(WebhookUrl::parse("http://127.0.0.1:9000/hook").is_ok());
+    fn webhook_urls_by_default() {
+        use WebhookUrlError::*;
+        for ok in [
+            "https://hooks.acme.example/kassa",
+            "https://HOOKS.acme.example:8443/k?x=1",
+            "https://localhost/hook",
+            "https://8.8.8.8/hook",
+            "https://[2606:4700:4700::1111]:443/hook",
+            "https://[64:ff9b::808:808]/",
+            "https://1a.example/",
+            "https://0x.example/",
+            "https://123.example/",
+            "https://example.0x1g/",
+        ] {
+            assert_eq!(url(ok, Networks::Public), Ok(()), "{ok}");
+        }
+        let refused: &[(&str, WebhookUrlError)] = &[
+            // Plain http.
+            ("http://hooks.acme.example/", Insecure),
+            ("http://127.0.0.1:9000/hook", Insecure),
+            ("http://localhost/hook", Insecure),
+            // Loopback, private, shared, link-local, multicast, unspecified, broadcast.
+            ("https://127.0.0.1/", AddressNotAllowed),
+            ("https://127.0.0.2:8443/x", AddressNotAllowed),
+            ("https://[::1]/", AddressNotAllowed),
+            ("https://10.0.0.1/", AddressNotAllowed),
+            ("https://172.16.5.4/", AddressNotAllowed),
+            ("https://192.168.1.1/", AddressNotAllowed),
+            ("https://[fd00::1]/", AddressNotAllowed),
+            ("https://[fc00::1]/", AddressNotAllowed),
+            ("https://100.64.0.1/", AddressNotAllowed),
+            (
+                "https://169.254.169.254/latest/meta-data/",
+                AddressNotAllowed,
+            ),
+            ("https://[fe80::1]/", AddressNotAllowed),
+            ("https://224.0.0.1/", AddressNotAllowed),
+            ("https://[ff02::1]/", AddressNotAllowed),
+            ("https://0.0.0.0/", AddressNotAllowed),
+            ("https://0.1.2.3/", AddressNotAllowed),
+            ("https://[::]/", AddressNotAllowed),
+            ("https://255.255.255.255/", AddressNotAllowed),
+            // Documentation, benchmarking, reserved.
+            ("https://192.0.2.1/", AddressNotAllowed),
+            ("https://198.51.100.7/", AddressNotAllowed),
+            ("https://203.0.113.9/", AddressNotAllowed),
+            ("https://[2001:db8::1]/", AddressNotAllowed),
+            ("https://198.18.0.1/", AddressNotAllowed),
+            ("https://240.0.0.1/", AddressNotAllowed),
+            // IPv4 in IPv6, and tunnels to private IPv4.
+            ("https://[::ffff:127.0.0.1]/", AddressNotAllowed),
+            ("https://[::ffff:7f00:1]/", AddressNotAllowed),
+            ("https://[::FFFF:169.254.169.254]/", AddressNotAllowed),
+            ("https://[::ffff:8.8.8.8]/", AddressNotAllowed),
+            ("https://[::127.0.0.1]/", AddressNotAllowed),
+            ("https://[64:ff9b::a00:1]/", AddressNotAllowed),
+            ("https://[2002:7f00:1::]/", AddressNotAllowed),
+            (
+                "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+                AddressNotAllowed,
+            ),
+            // Numeric spellings: decimal, hex, octal, short, leading zeros.
+            ("https://2130706433/", NumericHost),
+            ("https://0x7f000001/", NumericHost),
+            ("https://0X7F000001/", NumericHost),
+            ("https://0x7f.0.0.1/", NumericHost),
+            ("https://0177.0.0.1/", NumericHost),
+            ("https://017700000001/", NumericHost),
+            ("https://127.1/", NumericHost),
+            ("https://127.0.1/", NumericHost),
+            ("https://10.1/", NumericHost),
+            ("https://8.8.8.08/", NumericHost),
+            ("https://134744072/", NumericHost),
+            ("https://1.2.3.4.5/", NumericHost),
+            ("https://256.0.0.1/", NumericHost),
+            ("https://example.0x10/", NumericHost),
+            ("https://example.123/", NumericHost),
+            ("https://0x/", NumericHost),
+            // Not a URL at all.
+            ("https://[::1::2]/", Url(RedirectUrlError::Invalid)),
+            (
+                "https://u:p@hooks.acme.example/",
+                Url(RedirectUrlError::CredentialsNotAllowed),
+            ),
+            ("ftp://hooks.acme.example/", Url(RedirectUrlError::Invalid)),
+            ("", Url(RedirectUrlError::Empty)),
+        ];
+        for (bad, why) in refused {
+            let got = url(bad, Networks::Public);
+            assert_eq!(got.as_ref().map_err(|e| &e.1), Err(why), "{bad}");
+        }
         assert_eq!(
-            WebhookUrl::parse("http://hooks.acme.example/"),
-            Err(RedirectUrlError::Insecure)
+            url("https://127.1/", Networks::Public).unwrap_err().0,
+            "url_not_allowed"
         );
         assert_eq!(
-            WebhookUrl::parse("https://u:p@hooks.acme.example/"),
-            Err(RedirectUrlError::CredentialsNotAllowed)
+            url("https://10.0.0.1/", Networks::Public).unwrap_err().0,
+            "url_not_allowed"
         );
+        assert_eq!(
+            url("http://a.example/", Networks::Public).unwrap_err().0,
+            "insecure_url"
+        );
+    }
+
+    #[test]
+    fn webhook_urls_with_private_networks_allowed() {
+        use WebhookUrlError::*;
+        let open = Networks::PublicAndPrivate;
+        for ok in [
+            "http://127.0.0.1:9000/hook",
+            "http://localhost:9000/hook",
+            "http://receiver.internal/hook",
+            "https://127.0.0.1/",
+            "http://[::1]:8080/",
+            "http://10.1.2.3/",
+            "https://192.168.0.10/",
+            "http://[fd00::1]/",
+            "http://100.100.1.1/",
+            "https://8.8.8.8/",
+        ] {
+            assert_eq!(url(ok, open), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("https://169.254.169.254/", AddressNotAllowed),
+            ("http://[fe80::1]/", AddressNotAllowed),
+            ("http://0.0.0.0:9000/", AddressNotAllowed),
+            ("http://[::ffff:127.0.0.1]/", AddressNotAllowed),
+            ("http://224.0.0.1/", AddressNotAllowed),
+            ("http://8.8.8.8/", InsecureToPublic),
+            ("http://2130706433/", NumericHost),
+            ("http://127.1/", NumericHost),
+        ] {
+            assert_eq!(url(bad, open).map_err(|e| e.1), Err(why), "{bad}");
+        }
+    }
+
+    #[test]
+    fn resolved_addresses() {
+        use WebhookUrlError::*;
+        let ips =
+            |list: &[&str]| -> Vec<IpAddr> { list.iter().map(|s| s.parse().unwrap()).collect() };
+        let public = ips(&["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]);
+        let (off, on) = (Networks::Public, Networks::PublicAndPrivate);
+        assert_eq!(check_addresses(true, &public, off), Ok(()));
+        assert_eq!(check_addresses(true, &public, on), Ok(()));
+        assert_eq!(check_addresses(false, &public, off), Err(Insecure));
+        assert_eq!(check_addresses(false, &public, on), Err(InsecureToPublic));
+        assert_eq!(check_addresses(true, &[], off), Err(Unresolvable));
+        // One address not allowed is enough to refuse the host.
+        let mixed = ips(&["93.184.215.14", "10.0.0.5"]);
+        assert_eq!(check_addresses(true, &mixed, off), Err(ResolvesNotAllowed));
+        assert_eq!(check_addresses(true, &mixed, on), Ok(()));
+        assert_eq!(check_addresses(false, &mixed, on), Err(InsecureToPublic));
+        let local = ips(&["127.0.0.1", "::1"]);
+        assert_eq!(check_addresses(true, &local, off), Err(ResolvesNotAllowed));
+        assert_eq!(check_addresses(false, &local, on), Ok(()));
+        let metadata = ips(&["169.254.169.254"]);
+        assert_eq!(
+            check_addresses(true, &metadata, on),
+            Err(ResolvesNotAllowed)
+        );
+        assert_eq!(ResolvesNotAllowed.verdict(), Verdict::Refused);
+        assert_eq!(Unresolvable.verdict(), Verdict::Retry);
+        assert_eq!(ResolvesNotAllowed.code(), "url_not_allowed");
+        assert_eq!(Unresolvable.code(), "url_unresolvable");
+        assert_eq!(
+            ResolvesNotAllowed.attempt_error(),
+            "url not allowed: the host resolves to a non-public address"
+        );
+    }
+
+    #[test]
+    fn webhook_hosts() {
+        let host = |s: &str| {
+            WebhookUrl::from_trusted(s.into())
+                .host()
+                .map(|h| format!("{h:?}"))
+        };
+        assert_eq!(
+            host("https://a.example:8443/x").as_deref(),
+            Some("Name(\"a.example\")")
+        );
+        assert_eq!(host("https://8.8.8.8/").as_deref(), Some("Ip(8.8.8.8)"));
+        assert_eq!(host("https://[::1]:9/").as_deref(), Some("Ip(::1)"));
+        assert_eq!(host("https://127.1/"), None);
+        assert!(WebhookUrl::from_trusted("https://a.example".into()).is_https());
+        assert!(!WebhookUrl::from_trusted("HTTP://a.example".into()).is_https());
     }
 
     #[test]

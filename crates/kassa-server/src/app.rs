@@ -10,6 +10,7 @@ use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use kassa_core::clock::{Clock, SystemClock};
+use kassa_core::network::Networks;
 use kassa_processor::{Processor, SandboxProcessor};
 use kassa_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -17,16 +18,21 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::resolver::{Resolver, SystemResolver};
 use crate::state::{AppState, Inner};
 use crate::vault::{KeySource, Vault};
+use crate::webhook_network::WebhookClient;
 
-/// The parts an application is assembled from; tests swap the clock or the processor.
+/// The parts an application is assembled from; tests swap the clock, the processor or the
+/// resolver.
 pub struct AppParts {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub processor: Arc<dyn Processor>,
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
+    /// Resolves webhook hosts; None for the system's resolver.
+    pub resolver: Option<Arc<dyn Resolver>>,
 }
 
 pub struct App {
@@ -59,6 +65,7 @@ impl App {
             processor: Arc::new(SandboxProcessor::new()),
             clock: Arc::new(SystemClock),
             vault,
+            resolver: None,
         });
         Ok((app, source))
     }
@@ -72,6 +79,8 @@ impl App {
         let limits = crate::limits::Limits::new(&parts.config.limits);
         let passwords =
             crate::passwords::PasswordChecker::start(parts.config.limits.password_hashes as usize);
+        let resolver = parts.resolver.unwrap_or_else(|| Arc::new(SystemResolver));
+        let networks = Networks::from_setting(parts.config.webhooks.allow_private_networks);
         App {
             state: AppState::new(Inner {
                 store: parts.store,
@@ -83,7 +92,7 @@ impl App {
                 metrics: Default::default(),
                 limits,
                 passwords,
-                webhook_client: crate::webhooks::http_client(),
+                webhook_client: WebhookClient::new(resolver, networks),
             }),
         }
     }

@@ -21,10 +21,12 @@ mod new_request;
 pub mod openapi;
 mod pages;
 mod passwords;
+pub mod resolver;
 pub mod settings;
 mod sign_in;
 mod state;
 pub mod vault;
+pub mod webhook_network;
 pub mod webhooks;
 
 pub use app::{App, AppParts};

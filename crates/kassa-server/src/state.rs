@@ -28,8 +28,8 @@ pub struct Inner {
     pub limits: crate::limits::Limits,
     /// Checks dashboard passwords on threads of their own (`passwords.rs`).
     pub passwords: crate::passwords::PasswordChecker,
-    /// Sends webhook deliveries; one per application, as its connections belong to its runtime.
-    pub webhook_client: reqwest::Client,
+    /// Checks webhook URLs and sends deliveries, with the application's resolver.
+    pub webhook_client: crate::webhook_network::WebhookClient,
 }
 
 impl Deref for AppState {

@@ -17,7 +17,7 @@ use kassa_core::id::{WebhookDeliveryId, WebhookEndpointId};
 use kassa_core::job::{JobKind, JobPayload};
 use kassa_core::secret::Secret;
 use kassa_core::webhook::{
-    self, DeliveryStatus, EndpointStatus, EventFilter, Verdict, WebhookUrl, MAX_ENDPOINTS,
+    self, DeliveryStatus, EndpointStatus, EventFilter, Verdict, MAX_ENDPOINTS,
 };
 use kassa_store::{
     AttemptOutcome, AttemptRecord, CreateEndpointOutcome, DispatchReport, Job, NewWebhookEndpoint,
@@ -31,14 +31,18 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::webhook_network;
 
 /// A new endpoint, as `POST /v1/webhook-endpoints` and the dashboard's form give it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = CreateWebhookEndpointBody)]
 pub struct EndpointInput {
-    /// Where events are POSTed: an absolute `https` URL (plain `http` only for `localhost` and
-    /// `127.0.0.1`), at most 2048 characters, without a user name or password.
+    /// Where events are POSTed: an absolute `https` URL, at most 2048 characters, without a user
+    /// name or password, whose host is a name or an IP address in its usual form and has only
+    /// public addresses (`url_not_allowed` otherwise; `url_unresolvable` for a name that does not
+    /// resolve). Plain `http`, and loopback and private addresses, only where the operator allows
+    /// private networks (for development).
     #[schema(required = true, nullable = false, format = "uri", max_length = 2048)]
     pub url: Option<String>,
     /// `["*"]` for every event, or the event types to send, e.g. `["payment.completed"]`.
@@ -82,7 +86,7 @@ pub async fn create(
             errors.add("url", "required", "is required");
             None
         }
-        Some(url) => errors.take("url", WebhookUrl::parse(url)),
+        Some(url) => errors.take("url", state.webhook_client.check_url(url).await),
     };
     let events = match &input.events {
         None => {
@@ -244,17 +248,6 @@ pub async fn retry(
 
 // ---- the worker
 
-/// The HTTP client deliveries go out with: 10 s for a whole attempt, redirects not followed (a
-/// 3xx is a refusal), no cookies.
-pub(crate) fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(webhook::ATTEMPT_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("Kassa-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the webhook HTTP client has a valid configuration")
-}
-
 /// Events dispatched per transaction.
 const DISPATCH_BATCH: i64 = 100;
 
@@ -328,6 +321,22 @@ pub async fn send(state: &AppState, id: &WebhookDeliveryId) -> anyhow::Result<At
         return Ok(Attempted::Dropped(DeliveryStatus::Failed));
     }
     let now = state.clock.now();
+    let request = match state.webhook_client.post(work.endpoint.url.as_str()) {
+        Ok(request) => request,
+        // An IP address Kassa may not reach: nothing is sent.
+        Err(refused) => {
+            return Ok(Attempted::Sent(SentAttempt {
+                delivery: work.delivery,
+                verdict: refused.verdict(),
+                attempt: WebhookAttempt {
+                    attempted_at: now,
+                    status_code: None,
+                    error: Some(refused.attempt_error().to_string()),
+                    latency_ms: 0,
+                },
+            }))
+        }
+    };
     let partner = &work.endpoint.partner_id;
     let owner = work.endpoint.id.as_str();
     let open = |s: &SealedSecret| {
@@ -346,11 +355,8 @@ pub async fn send(state: &AppState, id: &WebhookDeliveryId) -> anyhow::Result<At
     let event_id = work.event.id.clone();
     let body = serde_json::to_vec(&crate::event_object::event_of(work.event))?;
     let signature = signature_header(now.unix_timestamp(), &body, &keys);
-    let url = work.endpoint.url.as_str();
     let started = Instant::now();
-    let answer = state
-        .webhook_client
-        .post(url)
+    let answer = request
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("Kassa-Signature", signature)
         .header("Kassa-Event-Id", event_id.as_str())
@@ -360,13 +366,24 @@ pub async fn send(state: &AppState, id: &WebhookDeliveryId) -> anyhow::Result<At
         .await;
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     // The answer's body is not read: only the status counts.
-    let (status_code, error) = match answer {
-        Ok(response) => (Some(response.status().as_u16()), None),
-        Err(e) => (None, Some(describe_error(&e, url))),
+    let (status_code, error, verdict) = match answer {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            (Some(status), None, webhook::verdict(status))
+        }
+        Err(e) => match webhook_network::refusal(&e) {
+            // The host's name resolved to an address Kassa may not reach: nothing was sent.
+            Some(refused) => (
+                None,
+                Some(refused.attempt_error().to_string()),
+                refused.verdict(),
+            ),
+            None => (None, Some(describe_error(&e)), Verdict::Retry),
+        },
     };
     Ok(Attempted::Sent(SentAttempt {
         delivery: work.delivery,
-        verdict: status_code.map_or(Verdict::Retry, webhook::verdict),
+        verdict,
         attempt: WebhookAttempt {
             attempted_at: now,
             status_code,
@@ -376,27 +393,17 @@ pub async fn send(state: &AppState, id: &WebhookDeliveryId) -> anyhow::Result<At
     }))
 }
 
-/// Why a request got no answer, in a few words; never the URL (its query may hold a token).
-fn describe_error(e: &reqwest::Error, url: &str) -> String {
+/// Why a request got no answer, in as few words as say nothing of the network behind the
+/// endpoint: never the URL (its query may hold a token), an address, or how the connection
+/// failed (which would tell which ports answer).
+fn describe_error(e: &reqwest::Error) -> String {
     if e.is_timeout() {
-        return format!("timed out after {} s", webhook::ATTEMPT_TIMEOUT.as_secs());
-    }
-    let mut text = String::from(if e.is_connect() {
-        "could not connect"
+        format!("timed out after {} s", webhook::ATTEMPT_TIMEOUT.as_secs())
+    } else if e.is_connect() {
+        "could not connect".to_string()
     } else {
-        "request failed"
-    });
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
+        "request failed: no valid HTTP answer".to_string()
     }
-    let text = text.replace(url, "the endpoint");
-    text.chars().take(300).collect()
 }
 
 /// Records a sent attempt and schedules what follows: done, a retry with backoff, or failed.

@@ -849,16 +849,19 @@ on_both_backends!(two_instances_on_one_database_send_each_event_once, |app| {
         event(&app, &p, &format!("WH-TWO-{i}")).await;
     }
     // A second instance: its own worker id and HTTP client, the same database and clock.
+    let mut config = kassa_server::Config {
+        data_dir: app.dir.path().to_path_buf(),
+        public_url: Some("http://kassa.test".into()),
+        ..kassa_server::Config::default()
+    };
+    config.webhooks.allow_private_networks = true;
     let second = kassa_server::App::new(kassa_server::AppParts {
-        config: kassa_server::Config {
-            data_dir: app.dir.path().to_path_buf(),
-            public_url: Some("http://kassa.test".into()),
-            ..kassa_server::Config::default()
-        },
+        config,
         store: app.store.clone(),
         processor: app.processor.clone(),
         clock: app.clock.clone(),
         vault: kassa_server::vault::Vault::new(&[42u8; 32]),
+        resolver: None,
     });
     let (one, two) = tokio::join!(app.app.run_pending_jobs(), second.run_pending_jobs());
     assert_eq!(one.unwrap() + two.unwrap(), 30, "{}", app.backend);

@@ -34,7 +34,11 @@ async fn new_endpoint(
 ) -> WebhookEndpoint {
     let new = NewWebhookEndpoint {
         id: WebhookEndpointId::generate(),
-        url: WebhookUrl::parse("https://hooks.acme.example/kassa").unwrap(),
+        url: WebhookUrl::parse(
+            "https://hooks.acme.example/kassa",
+            kassa_core::network::Networks::Public,
+        )
+        .unwrap(),
         description: None,
         events,
         secret: SealedSecret {

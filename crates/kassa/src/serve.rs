@@ -29,7 +29,9 @@ pub struct ServeArgs {
     demo: bool,
 }
 
-pub async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
+    // The demo's webhooks go to a receiver on this machine (docs/api.md §8).
+    config.webhooks.allow_private_networks |= args.demo;
     let listen = config.listen;
     let base = config.public_base();
     let database = redact_url(&config.database_url());
@@ -54,6 +56,7 @@ pub async fn run(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         println!("  API key:       {}", demo.api_key.expose());
         println!("  Creation link: {link}");
         println!("  Test card:     4242 4242 4242 4242, any future expiry, any CVC, any ZIP");
+        println!("  Webhooks:      may go to http, localhost and private networks (demo only)");
         let (email, password) = admin::ensure_demo_user(
             app.state().store.as_ref(),
             &demo.partner.id,

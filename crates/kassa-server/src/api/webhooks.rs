@@ -126,7 +126,10 @@ fn with_secret(endpoint: &WebhookEndpoint, secret: Secret<String>, status: bool)
     description = "Events of the types in `events` (or every event, `[\"*\"]`) are POSTed to `url` \
         from now on, signed with the endpoint's secret. The answer carries the secret (`secret`), \
         this once. Every invalid field is listed at once and nothing is made. At most 20 \
-        endpoints.",
+        endpoints. The URL's host must have only public addresses: a loopback, private, \
+        link-local or other non-public address, or an IP address written as a number, is \
+        `url_not_allowed`, and a name that does not resolve is `url_unresolvable`. The check is \
+        repeated at every delivery.",
     request_body = EndpointInput,
     responses(
         (status = 201, description = "The new endpoint, with its signing secret", body = EndpointWithSecret),
@@ -327,7 +330,8 @@ pub struct AttemptBody {
     attempted_at: OffsetDateTime,
     /// The HTTP status the endpoint answered; `null` when it did not answer (see `error`).
     status_code: Option<u16>,
-    /// Why there was no answer (a network error, a timeout after 10 s).
+    /// Why there was no answer: `could not connect`, `timed out after 10 s`, or
+    /// `url not allowed: the host resolves to a non-public address` (nothing was sent).
     error: Option<String>,
     /// How long the attempt took, in milliseconds.
     latency_ms: i64,

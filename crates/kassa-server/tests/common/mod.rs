@@ -3,6 +3,8 @@
 //! router; a frozen clock and an explicit job runner make time-based rules testable.
 #![allow(dead_code)]
 
+pub mod dns;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +80,8 @@ pub struct TestApp {
     pub backend: &'static str,
     pub dir: tempfile::TempDir,
     pub db_path: Option<std::path::PathBuf>,
+    /// What webhook hosts resolve to.
+    pub dns: Arc<dns::TestDns>,
 }
 
 pub struct TestPartner {
@@ -118,11 +122,31 @@ impl Resp {
 }
 
 fn test_config(dir: &std::path::Path) -> Config {
-    Config {
+    let mut config = Config {
         data_dir: dir.to_path_buf(),
         public_url: Some("http://kassa.test".into()),
         ..Config::default()
-    }
+    };
+    // Tests deliver webhooks to receivers on 127.0.0.1; tests/webhook_urls.rs turns this off.
+    config.webhooks.allow_private_networks = true;
+    config
+}
+
+fn build(
+    config: Config,
+    store: &Arc<dyn Store>,
+    processor: &Arc<dyn Processor>,
+    clock: &Arc<FrozenClock>,
+    dns: &Arc<dns::TestDns>,
+) -> App {
+    App::new(AppParts {
+        config,
+        store: store.clone(),
+        processor: processor.clone(),
+        clock: clock.clone(),
+        vault: Vault::new(&[42u8; 32]),
+        resolver: Some(dns.clone()),
+    })
 }
 
 /// A fresh schema per test, so one test's jobs and rows never meet another's on the shared
@@ -202,13 +226,8 @@ impl TestApp {
         db_path: Option<std::path::PathBuf>,
     ) -> TestApp {
         let clock = Arc::new(FrozenClock::new(start_time()));
-        let app = App::new(AppParts {
-            config: test_config(dir.path()),
-            store: store.clone(),
-            processor: processor.clone(),
-            clock: clock.clone(),
-            vault: Vault::new(&[42u8; 32]),
-        });
+        let dns = Arc::new(dns::TestDns::default());
+        let app = build(test_config(dir.path()), &store, &processor, &clock, &dns);
         let router = app.router();
         TestApp {
             app,
@@ -219,20 +238,15 @@ impl TestApp {
             backend,
             dir,
             db_path,
+            dns,
         }
     }
 
-    /// The same database, clock and processor, served with `edit` applied to the configuration.
+    /// The same application (database, clock, processor, DNS) started again with other settings.
     pub fn reconfigured(mut self, edit: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(self.dir.path());
         edit(&mut config);
-        self.app = App::new(AppParts {
-            config,
-            store: self.store.clone(),
-            processor: self.processor.clone(),
-            clock: self.clock.clone(),
-            vault: Vault::new(&[42u8; 32]),
-        });
+        self.app = build(config, &self.store, &self.processor, &self.clock, &self.dns);
         self.router = self.app.router();
         self
     }

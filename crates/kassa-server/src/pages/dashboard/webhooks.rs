@@ -62,6 +62,8 @@ struct ListPage {
     all_events: bool,
     types: Vec<TypeChoice>,
     errors: HashMap<String, String>,
+    /// The operator allows webhooks to private networks (`webhooks.allowPrivateNetworks`).
+    private_networks: bool,
 }
 
 impl ListPage {
@@ -100,6 +102,7 @@ async fn list_page(
             })
             .collect(),
         errors: HashMap::new(),
+        private_networks: state.config.webhooks.allow_private_networks,
     })
 }
 
