@@ -138,7 +138,17 @@ mod tests {
         assert_eq!(Rate::parse("1000/1h").unwrap().interval_micros(), 3_600_000);
         assert_eq!(Rate::parse("3/250ms").unwrap().to_string(), "3/250ms");
         for bad in [
-            "", "5", "5/", "/1m", "0/1m", "-1/1m", "5/15", "5/15x", "5/0s", "5/31d", "a/1m",
+            "",
+            "5",
+            "5/",
+            "/1m",
+            "0/1m",
+            "-1/1m",
+            "5/15",
+            "5/15x",
+            "5/0s",
+            "5/31d",
+            "a/1m",
             "1000001/1s",
         ] {
             assert!(Rate::parse(bad).is_err(), "{bad:?}");

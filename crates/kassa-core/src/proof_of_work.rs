@@ -219,7 +219,13 @@ mod tests {
         );
         // Still valid just before it expires, not at the end.
         assert_eq!(
-            check(&challenge, &solution, bound, 8, NOW + VALIDITY - time::Duration::SECOND),
+            check(
+                &challenge,
+                &solution,
+                bound,
+                8,
+                NOW + VALIDITY - time::Duration::SECOND
+            ),
             Ok(())
         );
         assert_eq!(

@@ -452,7 +452,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.limits.challenge_duration = parse_duration_within(v, Duration::from_secs(1), Duration::from_secs(7 * 86_400), "1s", "7d")?;
+            c.limits.challenge_duration = parse_duration_within(
+                v,
+                Duration::from_secs(1),
+                Duration::from_secs(7 * 86_400),
+                "1s",
+                "7d",
+            )?;
             Ok(())
         },
     },
@@ -474,7 +480,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.header_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            c.http.header_timeout = parse_duration_within(
+                v,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms",
+                "1h",
+            )?;
             Ok(())
         },
     },
@@ -485,7 +497,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.body_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            c.http.body_timeout = parse_duration_within(
+                v,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms",
+                "1h",
+            )?;
             Ok(())
         },
     },
@@ -496,7 +514,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.idle_timeout = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(3600), "100ms", "1h")?;
+            c.http.idle_timeout = parse_duration_within(
+                v,
+                Duration::from_millis(100),
+                Duration::from_secs(3600),
+                "100ms",
+                "1h",
+            )?;
             Ok(())
         },
     },
@@ -533,7 +557,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.recovery.attempt_timeout = parse_duration_within(v, Duration::from_secs(1), Duration::from_secs(86_400), "1s", "1d")?;
+            c.recovery.attempt_timeout = parse_duration_within(
+                v,
+                Duration::from_secs(1),
+                Duration::from_secs(86_400),
+                "1s",
+                "1d",
+            )?;
             Ok(())
         },
     },
@@ -544,7 +574,13 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.recovery.sweep_interval = parse_duration_within(v, Duration::from_millis(100), Duration::from_secs(86_400), "100ms", "1d")?;
+            c.recovery.sweep_interval = parse_duration_within(
+                v,
+                Duration::from_millis(100),
+                Duration::from_secs(86_400),
+                "100ms",
+                "1d",
+            )?;
             Ok(())
         },
     },
@@ -1082,8 +1118,11 @@ mod tests {
         let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(shown, ["10.0.0.0/8", "2001:db8::1/128"]);
         assert_eq!(c.limits.declines_per_ip, None);
-        let c = Config::load(None, env(&[("KASSA_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1")]))
-            .unwrap();
+        let c = Config::load(
+            None,
+            env(&[("KASSA_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1")]),
+        )
+        .unwrap();
         let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32"]);
         for (var, bad) in [
@@ -1095,7 +1134,10 @@ mod tests {
             ("KASSA_HTTP_HEADER_TIMEOUT", "0s"),
             ("KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "yes"),
         ] {
-            assert!(Config::load(None, env(&[(var, bad)])).is_err(), "{var}={bad}");
+            assert!(
+                Config::load(None, env(&[(var, bad)])).is_err(),
+                "{var}={bad}"
+            );
         }
     }
 
