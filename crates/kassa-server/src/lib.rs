@@ -5,6 +5,7 @@ pub mod admin;
 mod api;
 mod api_auth;
 mod app;
+mod challenge_mode;
 pub mod config;
 mod counters;
 mod error;
