@@ -348,8 +348,7 @@ fn refused(
         Refusal::Missing => (
             "This payment needs JavaScript right now",
             format!(
-                "Because of unusual activity on {}'s payment pages, the payment form runs a short security check in your browser before it is sent, and that check needs JavaScript. Nothing was charged. Please turn JavaScript on and open the payment page again, or come back after {until_text}.",
-                site.partner.name
+                "Because of unusual activity on these payment pages, the payment form runs a short security check in your browser before it is sent, and that check needs JavaScript. Nothing was charged. Please turn JavaScript on and open the payment page again, or come back after {until_text}."
             ),
         ),
         Refusal::Expired | Refusal::OtherAttempt => (
