@@ -5,6 +5,7 @@ pub mod admin;
 mod api;
 mod api_auth;
 mod app;
+mod challenge_mode;
 mod client_ip;
 pub mod config;
 mod connections;

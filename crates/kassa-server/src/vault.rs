@@ -1,5 +1,6 @@
 //! The vault: card and account numbers sealed with AES-256-GCM under `KASSA_VAULT_KEY`, plus the
-//! other keyed hashes derived from the same master key (fingerprints, CSRF tokens).
+//! other keyed hashes derived from the same master key (fingerprints, CSRF tokens, the MAC of
+//! challenge mode's proof-of-work challenges).
 
 use std::path::Path;
 
@@ -19,6 +20,7 @@ pub struct Vault {
     fingerprint_key: Secret<[u8; 32]>,
     csrf_key: Secret<[u8; 32]>,
     digest_key: Secret<[u8; 32]>,
+    challenge_key: Secret<[u8; 32]>,
     /// Names the master key without revealing it, to detect a database used with another key.
     key_check: String,
 }
@@ -64,6 +66,7 @@ impl Vault {
             fingerprint_key: Secret::new(hmac(master, &[b"kassa fingerprint v1"])),
             csrf_key: Secret::new(hmac(master, &[b"kassa csrf v1"])),
             digest_key: Secret::new(hmac(master, &[b"kassa request digest v1"])),
+            challenge_key: Secret::new(hmac(master, &[b"kassa proof of work challenge v1"])),
             key_check: hex::encode(hmac(master, &[b"kassa key check v1"])),
         }
     }
@@ -211,6 +214,20 @@ impl Vault {
         let expected = self.csrf_token(cookie, scope);
         expected.as_bytes().ct_eq(token.as_bytes()).into()
     }
+
+    /// The MAC of a proof-of-work challenge's text (`kassa_core::proof_of_work`): hex of 16
+    /// bytes, [`kassa_core::proof_of_work::MAC_LEN`] characters.
+    pub fn challenge_mac(&self, body: &str) -> String {
+        hex::encode(&hmac(self.challenge_key.expose(), &[body.as_bytes()])[..16])
+    }
+
+    pub fn challenge_mac_valid(&self, body: &str, mac: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.challenge_mac(body)
+            .as_bytes()
+            .ct_eq(mac.as_bytes())
+            .into()
+    }
 }
 
 fn parse_key(text: &str) -> Result<[u8; 32], VaultError> {
@@ -308,6 +325,18 @@ mod tests {
         assert!(!v.csrf_valid("other", "pr_1", &t));
         assert!(!v.csrf_valid("cookie", "pr_2", &t));
         assert!(!v.csrf_valid("cookie", "pr_1", ""));
+    }
+
+    #[test]
+    fn challenge_macs_are_keyed_and_checked_whole() {
+        let v = vault();
+        let mac = v.challenge_mac("v1.18.pr_1.0.1.nonce");
+        assert_eq!(mac.len(), kassa_core::proof_of_work::MAC_LEN);
+        assert!(v.challenge_mac_valid("v1.18.pr_1.0.1.nonce", &mac));
+        assert!(!v.challenge_mac_valid("v1.18.pr_2.0.1.nonce", &mac));
+        assert!(!v.challenge_mac_valid("v1.18.pr_1.0.1.nonce", &mac[..31]));
+        assert!(!Vault::new(&[8u8; 32]).challenge_mac_valid("v1.18.pr_1.0.1.nonce", &mac));
+        assert_ne!(mac, &v.csrf_token("v1.18.pr_1.0.1.nonce", "")[..32]);
     }
 
     #[test]

@@ -133,7 +133,8 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
             "logoUrl",
             "defaultRedirectUrl",
             "requireSignedLinks",
-            "createdAt"
+            "createdAt",
+            "challengeModeUntil"
         ]),
         "{before}"
     );
@@ -142,6 +143,7 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     assert_eq!(before["name"], "Acme Services");
     assert_eq!(before["slug"], p.partner.slug.as_str());
     assert_eq!(before["billingHost"], Value::Null);
+    assert_eq!(before["challengeModeUntil"], Value::Null);
     assert_eq!(before["brandColor"], "#1f4fd1");
     assert_eq!(before["logoUrl"], Value::Null);
     assert_eq!(before["defaultRedirectUrl"], Value::Null);

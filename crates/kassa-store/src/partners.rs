@@ -1,7 +1,8 @@
-//! Partners and their API keys: settings, billing hosts, and the key lookup every API request
-//! makes (through the read cache).
+//! Partners and their API keys: settings, billing hosts, the key lookup every API request
+//! makes (through the read cache), and challenge mode (docs/api.md §8).
 
 use async_trait::async_trait;
+use kassa_core::challenge::{ChallengeRule, PayPageCounts, DECLINE_CODES};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{ApiKeyId, PartnerId};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
@@ -53,6 +54,18 @@ pub trait PartnerStore {
         label: &str,
         now: OffsetDateTime,
     ) -> Result<u64>;
+    /// Until when the partner's pay pages are (or were last) in challenge mode; None if never.
+    async fn challenge_mode_until(&self, partner: &PartnerId) -> Result<Option<OffsetDateTime>>;
+    /// After a decline on one of the partner's pay pages: counts its pay-page attempts and
+    /// declines within the rule's window and, when the rule says so, puts its pay pages in
+    /// challenge mode until `rule.until(now)` (extending it if it is on already). The new end
+    /// when it did, None otherwise. One transaction, so instances sharing the database agree.
+    async fn switch_on_challenge_mode(
+        &self,
+        partner: &PartnerId,
+        rule: &ChallengeRule,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>>;
 }
 
 #[async_trait]
@@ -258,7 +271,67 @@ impl<B: Backend> PartnerStore for B {
         tx.commit().await?;
         Ok(res.rows_affected())
     }
+
+    async fn challenge_mode_until(&self, partner: &PartnerId) -> Result<Option<OffsetDateTime>> {
+        let until: Option<Option<i64>> =
+            query_scalar("SELECT challenge_mode_until FROM partners WHERE id = $1")
+                .bind(partner.as_str())
+                .fetch_optional(&mut self.reader())
+                .await?;
+        Ok(time_opt(until.flatten()))
+    }
+
+    async fn switch_on_challenge_mode(
+        &self,
+        partner: &PartnerId,
+        rule: &ChallengeRule,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>> {
+        let mut tx = self.begin_write().await?;
+        let row = query(COUNT_PAY_PAGE_ATTEMPTS.as_str())
+            .bind(partner.as_str())
+            .bind(to_micros(rule.window_start(now)));
+        let row = DECLINE_CODES
+            .iter()
+            .fold(row, |q, code| q.bind(code.as_str()))
+            .fetch_one(&mut tx)
+            .await?;
+        let counts = PayPageCounts {
+            attempts: row.try_get("attempts")?,
+            declines: row.try_get::<Option<i64>, _>("declines")?.unwrap_or(0),
+        };
+        if !rule.switches_on(counts) {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        // Never moves an end set by a concurrent decline back.
+        let until = rule.until(now);
+        let res = query(
+            "UPDATE partners SET challenge_mode_until = $2 WHERE id = $1 \
+             AND (challenge_mode_until IS NULL OR challenge_mode_until < $2)",
+        )
+        .bind(partner.as_str())
+        .bind(to_micros(until))
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok((res.rows_affected() == 1).then_some(until))
+    }
 }
+
+/// A partner's pay-page attempts created after `$2`, and how many of them were declined (their
+/// failure code one of [`DECLINE_CODES`], bound from `$3` on).
+static COUNT_PAY_PAGE_ATTEMPTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let codes: Vec<String> = (0..DECLINE_CODES.len())
+        .map(|i| format!("${}", i + 3))
+        .collect();
+    format!(
+        "SELECT COUNT(*) AS attempts, \
+         SUM(CASE WHEN status = 'failed' AND failure_code IN ({}) THEN 1 ELSE 0 END) AS declines \
+         FROM payments WHERE partner_id = $1 AND source = 'payment_request' AND created_at > $2",
+        codes.join(", ")
+    )
+});
 
 pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
     Ok(Partner {

@@ -1,5 +1,5 @@
-//! The partner's own settings: `/v1/partner` (name, branding, billing host), `/v1/api-keys` and
-//! `/v1/users` (dashboard users). The rules live in `crate::settings`, which the dashboard uses
+//! The partner's own settings: `/v1/partner` (name, branding, billing host, and whether its pay
+//! pages are in challenge mode), `/v1/api-keys` and `/v1/users` (dashboard users). The rules live in `crate::settings`, which the dashboard uses
 //! too.
 
 use axum::extract::State;
@@ -38,6 +38,11 @@ pub struct PartnerBody {
     require_signed_links: bool,
     #[serde(with = "kassa_core::clock::rfc3339")]
     created_at: OffsetDateTime,
+    /// Until when the partner's pay pages are in challenge mode: after many declines in a short
+    /// time, their forms ask the payer's browser for a short proof of work. `null` when they
+    /// are not.
+    #[serde(with = "kassa_core::clock::rfc3339_option")]
+    challenge_mode_until: Option<OffsetDateTime>,
 }
 
 /// The `object` field: always `"partner"`.
@@ -48,8 +53,8 @@ pub enum PartnerObject {
     Partner,
 }
 
-impl From<&Partner> for PartnerBody {
-    fn from(p: &Partner) -> Self {
+impl PartnerBody {
+    fn new(p: &Partner, challenge_mode_until: Option<OffsetDateTime>) -> Self {
         PartnerBody {
             id: p.id.clone(),
             object: PartnerObject::Partner,
@@ -61,6 +66,7 @@ impl From<&Partner> for PartnerBody {
             default_redirect_url: p.default_redirect_url.as_ref().map(ToString::to_string),
             require_signed_links: p.require_signed_links,
             created_at: p.created_at,
+            challenge_mode_until,
         }
     }
 }
@@ -71,8 +77,9 @@ impl From<&Partner> for PartnerBody {
     tag = "Settings",
     operation_id = "getPartner",
     summary = "Get your settings",
-    description = "The partner the API key belongs to: its name, branding, billing host and \
-        whether creation links must be signed. The link secret is never shown.",
+    description = "The partner the API key belongs to: its name, branding, billing host, \
+        whether creation links must be signed, and until when its pay pages are in challenge \
+        mode. The link secret is never shown.",
     responses(
         (status = 200, description = "The partner", body = PartnerBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
@@ -89,7 +96,8 @@ pub async fn get_partner(
         .partner_by_id(&auth.partner.id)
         .await?
         .ok_or_else(|| ApiError::not_found("partner"))?;
-    Ok(Json(PartnerBody::from(&partner)))
+    let challenge = crate::challenge_mode::active_until(&state, &partner.id).await?;
+    Ok(Json(PartnerBody::new(&partner, challenge)))
 }
 
 #[utoipa::path(
@@ -116,7 +124,8 @@ pub async fn update_partner(
     ApiJson(body): ApiJson<SettingsInput>,
 ) -> Result<Json<PartnerBody>, ApiError> {
     let partner = settings::update_partner(&state, &auth.partner, body).await?;
-    Ok(Json(PartnerBody::from(&partner)))
+    let challenge = crate::challenge_mode::active_until(&state, &partner.id).await?;
+    Ok(Json(PartnerBody::new(&partner, challenge)))
 }
 
 /// An API key as listed: never the key itself, only its first characters.

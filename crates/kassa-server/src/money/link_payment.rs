@@ -127,19 +127,23 @@ impl Flow for LinkPayment {
 
     async fn answered(
         self,
-        _state: &AppState,
+        state: &AppState,
         _claimed: Claimed,
         answer: AttemptResult,
         finished: FinishedAttempt,
     ) -> anyhow::Result<PayOutcome> {
         Ok(match answer {
             AttemptResult::Approved { .. } => PayOutcome::Completed,
-            AttemptResult::Declined { code } => PayOutcome::Declined(
-                finished
-                    .request
-                    .ok_or_else(|| anyhow::anyhow!("a request's attempt finished without it"))?,
-                code,
-            ),
+            AttemptResult::Declined { code } => {
+                // Before the payer's page is drawn, so it already asks for the proof of work.
+                crate::challenge_mode::after_decline(state, &self.partner.id).await;
+                PayOutcome::Declined(
+                    finished.request.ok_or_else(|| {
+                        anyhow::anyhow!("a request's attempt finished without it")
+                    })?,
+                    code,
+                )
+            }
             AttemptResult::AchSubmitted { .. } => PayOutcome::Processing,
         })
     }

@@ -1,5 +1,7 @@
 //! The payer's side: the creation link, the pay page with its card and bank forms, and the
-//! receipt (docs/api.md §2, "Creation link and hosted page").
+//! receipt (docs/api.md §2, "Creation link and hosted page"). In challenge mode (docs/api.md
+//! §8) the forms carry a proof-of-work challenge, and a form sent without its answer is refused
+//! before anything is recorded.
 
 use std::collections::HashMap;
 
@@ -16,6 +18,7 @@ use kassa_core::money::{Currency, Money};
 use kassa_core::payment::Payment;
 use kassa_core::payment_method::NewInstrument;
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::proof_of_work::Refusal;
 use kassa_core::reference::ReferenceId;
 use kassa_core::url::RedirectUrl;
 use kassa_store::CreateOutcome;
@@ -25,6 +28,7 @@ use super::{
     cookie, internal_error_page, message, not_found_page, render, Brand, MessagePage, PageParams,
     Site,
 };
+use crate::challenge_mode;
 use crate::client_ip::ClientIp;
 use crate::limits::Limit;
 use crate::money::{pay, PayInput, PayOutcome};
@@ -187,6 +191,15 @@ struct PayPage {
     notice: Option<String>,
     errors: HashMap<&'static str, String>,
     values: FormValues,
+    challenge: Option<Challenge>,
+}
+
+/// What the page shows in challenge mode.
+struct Challenge {
+    /// What the forms send back with the answer (`powChallenge`).
+    text: String,
+    /// When challenge mode ends, as the page says it.
+    until: String,
 }
 
 impl PayPage {
@@ -297,8 +310,24 @@ fn csrf_cookie(headers: &HeaderMap, site: &Site) -> (String, Option<HeaderValue>
     (value, Some(header))
 }
 
+/// The challenge for the page's forms while the partner's pay pages are in challenge mode.
+async fn challenge(
+    state: &AppState,
+    site: &Site,
+    pr: &PaymentRequest,
+) -> Result<Option<Challenge>, Response> {
+    match challenge_mode::active_until(state, &site.partner.id).await {
+        Ok(Some(until)) => Ok(Some(Challenge {
+            text: challenge_mode::issue(state, pr),
+            until: super::dashboard::when(until),
+        })),
+        Ok(None) => Ok(None),
+        Err(e) => Err(internal_error_page(e)),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn form_page(
+async fn form_page(
     state: &AppState,
     site: &Site,
     pr: &PaymentRequest,
@@ -308,6 +337,10 @@ fn form_page(
     errors: HashMap<&'static str, String>,
     values: FormValues,
 ) -> Response {
+    let challenge = match challenge(state, site, pr).await {
+        Ok(c) => c,
+        Err(resp) => return resp,
+    };
     let page = PayPage {
         brand: Brand::of(&site.partner),
         amount: pr.amount.display(),
@@ -318,8 +351,53 @@ fn form_page(
         notice,
         errors,
         values,
+        challenge,
     };
     render(status, &page)
+}
+
+/// The answer to a form sent in challenge mode without a valid proof of work: nothing was
+/// recorded, and the page says why and what to do.
+fn refused(
+    site: &Site,
+    pr: &PaymentRequest,
+    until: OffsetDateTime,
+    why: Refusal,
+    now: OffsetDateTime,
+) -> Response {
+    let until_text = super::dashboard::when(until);
+    let (heading, body) = match why {
+        Refusal::Missing => (
+            "This payment needs JavaScript right now",
+            format!(
+                "Because of unusual activity on these payment pages, the payment form runs a short security check in your browser before it is sent, and that check needs JavaScript. Nothing was charged. Please turn JavaScript on and open the payment page again, or come back after {until_text}."
+            ),
+        ),
+        Refusal::Expired | Refusal::OtherAttempt => (
+            "The security check has expired",
+            "Nothing was charged. Please open the payment page again and retry; it repeats the check for you.".to_string(),
+        ),
+        Refusal::Malformed | Refusal::Forged | Refusal::TooEasy | Refusal::Unsolved => (
+            "The security check did not pass",
+            "Nothing was charged. Please open the payment page again and retry; it repeats the check for you.".to_string(),
+        ),
+    };
+    let page = MessagePage {
+        brand: Brand::of(&site.partner),
+        title: "Security check".into(),
+        heading: heading.into(),
+        body,
+        link: Some((
+            format!("{}/pay/{}", site.base, pr.id),
+            "Open the payment page".into(),
+        )),
+    };
+    let mut resp = render(StatusCode::TOO_MANY_REQUESTS, &page);
+    // Without JavaScript the page takes payments again once challenge mode is over.
+    let wait = (until - now).whole_seconds().max(1);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    resp
 }
 
 pub async fn pay_page(
@@ -345,7 +423,8 @@ pub async fn pay_page(
         None,
         HashMap::new(),
         FormValues::default(),
-    );
+    )
+    .await;
     if let Some(c) = set_cookie {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -522,6 +601,18 @@ pub async fn pay_submit(
     if let Some(resp) = state_page(StatusCode::CONFLICT, &site, &pr) {
         return resp;
     }
+    match challenge_mode::active_until(&state, &site.partner.id).await {
+        Ok(None) => {}
+        Ok(Some(until)) => {
+            let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+            let answer =
+                challenge_mode::verify(&state, &pr, field("powChallenge"), field("powSolution"));
+            if let Err(why) = answer {
+                return refused(&site, &pr, until, why, state.clock.now());
+            }
+        }
+        Err(e) => return internal_error_page(e),
+    }
     let input = match parse_form(&form, state.clock.now().date()) {
         Ok(input) => input,
         Err(problem) => {
@@ -536,7 +627,8 @@ pub async fn pay_submit(
                 notice,
                 errors,
                 values,
-            );
+            )
+            .await;
         }
     };
     let method = input.instrument.type_str();
@@ -591,6 +683,7 @@ pub async fn pay_submit(
                 HashMap::new(),
                 values,
             )
+            .await
         }
         Ok(
             PayOutcome::AlreadyCompleted(pr) | PayOutcome::InProgress(pr) | PayOutcome::NotOpen(pr),

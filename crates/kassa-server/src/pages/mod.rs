@@ -21,6 +21,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/kassa.css", get(stylesheet))
+        .route("/static/pow.js", get(proof_of_work_script))
         .route("/static/brand/{slug}", get(brand_stylesheet))
         .route("/payment-request", get(checkout::creation_link))
         .route("/p/{slug}/payment-request", get(checkout::creation_link))
@@ -326,6 +327,21 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+const PROOF_OF_WORK_SCRIPT: &str = include_str!("../../static/pow.js");
+
+/// The pay page's script in challenge mode (docs/api.md §8): first-party, so the CSP's
+/// `script-src 'self'` allows it.
+async fn proof_of_work_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        PROOF_OF_WORK_SCRIPT,
     )
         .into_response()
 }

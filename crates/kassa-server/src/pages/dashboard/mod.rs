@@ -419,6 +419,8 @@ struct HomePage {
     paid_out: String,
     payments: Vec<transactions::TxRow>,
     nav: Nav,
+    /// Until when the pay pages are in challenge mode (docs/api.md §8), when they are.
+    challenge_until: Option<String>,
 }
 
 /// A time as the dashboard shows it: "2026-11-21 14:05 UTC" (the CSV export keeps RFC 3339).
@@ -454,6 +456,10 @@ pub async fn home(State(state): State<AppState>, signed: Signed) -> Response {
         Ok(kassa_store::Page::UnknownCursor) => Vec::new(),
         Err(e) => return internal_error_page(e),
     };
+    let challenge_until = match crate::challenge_mode::active_until(&state, &partner.id).await {
+        Ok(until) => until.map(when),
+        Err(e) => return internal_error_page(e),
+    };
     render(
         StatusCode::OK,
         &HomePage {
@@ -465,6 +471,7 @@ pub async fn home(State(state): State<AppState>, signed: Signed) -> Response {
             paid_out: usd(balances.paid_out),
             payments: payments.iter().map(transactions::tx_row).collect(),
             nav: signed.nav(&state, "home", None),
+            challenge_until,
         },
     )
 }
