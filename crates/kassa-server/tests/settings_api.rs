@@ -325,19 +325,27 @@ on_both_backends!(
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
             assert_eq!(fields(&r), pairs(&[(field, code)]), "{body}");
         }
-        let r = app
-            .send(
-                Request::patch("/v1/partner")
-                    .header("authorization", format!("Bearer {}", p.key))
-                    .header("content-type", "application/json")
-                    .body(Body::from("[1]"))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(
-            error(&r),
-            err(StatusCode::BAD_REQUEST, "invalid_request", "malformed_json")
-        );
+        for raw in [
+            "[1]",
+            r#"{"name": "Changed"}garbage"#,
+            r#"{"name": "Changed"} {}"#,
+            "{}]",
+        ] {
+            let r = app
+                .send(
+                    Request::patch("/v1/partner")
+                        .header("authorization", format!("Bearer {}", p.key))
+                        .header("content-type", "application/json")
+                        .body(Body::from(raw))
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(
+                error(&r),
+                err(StatusCode::BAD_REQUEST, "invalid_request", "malformed_json"),
+                "{raw}"
+            );
+        }
 
         assert_eq!(partner(&app, &p).await, before, "nothing changed");
 
