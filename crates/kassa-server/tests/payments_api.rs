@@ -798,6 +798,67 @@ on_both_backends!(a_sale_replays_under_its_idempotency_key, |app| {
     assert_eq!(ids(&get(&app, &p, "/v1/payments").await.json()).len(), 1);
 });
 
+/// How long the slow processor takes to answer.
+const SLOW: std::time::Duration = std::time::Duration::from_millis(1500);
+
+on_both_backends!(
+    a_sale_whose_client_goes_away_is_still_answered_under_its_key,
+    processor = kassa_processor::SandboxProcessor::with_latency(SLOW),
+    |app| {
+        use std::time::{Duration, Instant};
+        let p = app.partner().await;
+        let body = json!({"firstName": "A", "lastName": "B", "paymentMethod": card("4242424242424242"), "invoice": invoice("9.00")});
+        let send = || {
+            app.api_with(
+                &p.key,
+                Method::POST,
+                "/v1/payments/sale",
+                Some(body.clone()),
+                &[("Idempotency-Key", "gone-1")],
+            )
+        };
+        let started = Instant::now();
+        // The client goes away while the processor is deciding: its request future is dropped.
+        assert!(tokio::time::timeout(Duration::from_millis(300), send())
+            .await
+            .is_err());
+        // While the first request is still running, a retry is told so.
+        let r = send().await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        assert_eq!(error_code(&r), "idempotency_key_in_progress");
+        assert!(
+            started.elapsed() < SLOW,
+            "the retry came too late to see it running"
+        );
+        // Once it has finished, a retry gets its recorded answer, not a second sale.
+        let replay = loop {
+            let r = send().await;
+            if r.status != StatusCode::CONFLICT {
+                break r;
+            }
+            assert_eq!(error_code(&r), "idempotency_key_in_progress");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the first request's answer was never recorded"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            started.elapsed() >= SLOW,
+            "answered before the processor did"
+        );
+        assert_eq!(replay.status, StatusCode::CREATED, "{}", replay.body);
+        assert_eq!(
+            replay.header("idempotent-replayed").as_deref(),
+            Some("true")
+        );
+        let sale = replay.json();
+        assert_eq!(sale["status"], "completed");
+        let payments = get(&app, &p, "/v1/payments").await.json();
+        assert_eq!(ids(&payments), [sale["id"].as_str().unwrap()]);
+    }
+);
+
 on_both_backends!(
     abandoned_sales_and_authorizations_are_recovered_from_the_processor,
     |app| {
