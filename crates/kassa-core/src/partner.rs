@@ -1,4 +1,5 @@
-//! Partner-facing configuration values: the pay-page slug, brand colour, billing host and logo.
+//! Partner-facing configuration values: the pay-page slug, brand colour, billing host, logo, and
+//! the hosts unsigned creation links may send payers back to.
 
 use crate::error::ValidationError;
 use crate::url::{RedirectUrl, RedirectUrlError};
@@ -143,6 +144,100 @@ impl BillingHost {
 }
 
 string_newtype_impls!(BillingHost);
+
+/// Most hosts a partner may list in [`RedirectHosts`].
+pub const MAX_REDIRECT_HOSTS: usize = 50;
+
+/// A host an unsigned creation link may send payers back to, e.g. "shop.acme.example": a host
+/// name only — labels of [a-z0-9-] (not starting or ending with '-', at most 63 chars) separated
+/// by dots, ≤ 253 chars — without scheme, port or path; accepted in any case and kept lowercase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RedirectHost(String);
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RedirectHostError {
+    #[error("must be a host name like shop.example.com, without scheme, port or path")]
+    Invalid,
+}
+
+impl ValidationError for RedirectHostError {
+    fn code(&self) -> &'static str {
+        match self {
+            RedirectHostError::Invalid => "invalid_host",
+        }
+    }
+}
+
+impl RedirectHost {
+    pub fn parse(s: &str) -> Result<Self, RedirectHostError> {
+        let lower = s.to_ascii_lowercase();
+        if lower.len() <= BILLING_HOST_MAX_CHARS && lower.split('.').all(host_label_ok) {
+            Ok(RedirectHost(lower))
+        } else {
+            Err(RedirectHostError::Invalid)
+        }
+    }
+}
+
+string_newtype_impls!(RedirectHost);
+
+/// The hosts a partner's unsigned creation links may name in `redirectUrl` (its setting
+/// `allowedRedirectHosts`), in the order given and without repeats. The host of the partner's
+/// default redirect URL is allowed besides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedirectHosts(Vec<RedirectHost>);
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RedirectHostsError {
+    #[error("must list at most 50 hosts")]
+    TooMany,
+}
+
+impl ValidationError for RedirectHostsError {
+    fn code(&self) -> &'static str {
+        match self {
+            RedirectHostsError::TooMany => "too_many_hosts",
+        }
+    }
+}
+
+impl RedirectHosts {
+    /// The hosts, a repeat dropped; more than [`MAX_REDIRECT_HOSTS`] is refused.
+    pub fn new(hosts: impl IntoIterator<Item = RedirectHost>) -> Result<Self, RedirectHostsError> {
+        let mut unique: Vec<RedirectHost> = Vec::new();
+        for host in hosts {
+            if !unique.contains(&host) {
+                unique.push(host);
+            }
+        }
+        if unique.len() > MAX_REDIRECT_HOSTS {
+            return Err(RedirectHostsError::TooMany);
+        }
+        Ok(RedirectHosts(unique))
+    }
+
+    /// For hosts read back from our own database; no check.
+    pub fn from_trusted(hosts: Vec<String>) -> Self {
+        RedirectHosts(hosts.into_iter().map(RedirectHost).collect())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(RedirectHost::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether an unsigned creation link may send payers to `url`: its host is one of these or
+    /// the host of `default` (the partner's default redirect URL). Hosts match exactly, ignoring
+    /// case: a listed host does not cover its subdomains, and the port is not compared.
+    pub fn allow(&self, url: &RedirectUrl, default: Option<&RedirectUrl>) -> bool {
+        let host = url.host();
+        default.is_some_and(|d| d.host().eq_ignore_ascii_case(host))
+            || self.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+}
 
 /// A partner's logo, shown on pay pages. Same rules as [`RedirectUrl`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -306,6 +401,90 @@ mod tests {
         assert_eq!(serde_json::to_string(&h).unwrap(), "\"pay.acme.example\"");
         assert_eq!(h.to_string(), "pay.acme.example");
         assert_eq!(BillingHost::from_trusted("X".into()).as_str(), "X");
+    }
+
+    #[test]
+    fn redirect_host_accepts_host_names_only() {
+        for (input, want) in [
+            ("shop.acme.example", "shop.acme.example"),
+            ("Shop.ACME.example", "shop.acme.example"),
+            ("localhost", "localhost"),
+            ("127.0.0.1", "127.0.0.1"),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ] {
+            assert_eq!(RedirectHost::parse(input).unwrap().as_str(), want);
+        }
+        let label = "a".repeat(63);
+        let too_long = [label.as_str(); 4].join(".");
+        for bad in [
+            "",
+            " shop.acme.example",
+            "https://shop.acme.example",
+            "shop.acme.example/",
+            "shop.acme.example/thanks",
+            "shop.acme.example:443",
+            "shop.acme.example.",
+            "*.acme.example",
+            ".acme.example",
+            "shop..acme.example",
+            "-shop.acme.example",
+            "user@shop.acme.example",
+            "shop_acme.example",
+            "[::1]",
+            "bücher.example",
+            "<b>x</b>",
+            &"a".repeat(64),
+            &too_long,
+        ] {
+            let e = RedirectHost::parse(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_host", "{bad:?}");
+        }
+    }
+
+    fn hosts(list: &[&str]) -> RedirectHosts {
+        RedirectHosts::new(list.iter().map(|h| RedirectHost::parse(h).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn redirect_hosts_drop_repeats_and_hold_at_most_fifty() {
+        let h = hosts(&["b.example", "A.example", "a.example", "b.example"]);
+        assert_eq!(h.iter().collect::<Vec<_>>(), ["b.example", "a.example"]);
+        assert!(RedirectHosts::default().is_empty());
+        let many =
+            |n: usize| (0..n).map(|i| RedirectHost::parse(&format!("h{i}.example")).unwrap());
+        assert_eq!(RedirectHosts::new(many(50)).unwrap().iter().count(), 50);
+        let e = RedirectHosts::new(many(51)).unwrap_err();
+        assert_eq!(e.code(), "too_many_hosts");
+    }
+
+    #[test]
+    fn a_redirect_is_allowed_by_its_exact_host_or_the_default_redirects() {
+        let url = |u: &str| RedirectUrl::parse(u).unwrap();
+        let allowed = hosts(&["shop.acme.example"]);
+        let default = url("https://www.acme.example/thanks");
+        for ok in [
+            "https://shop.acme.example/done?x=1",
+            "https://SHOP.acme.example",
+            "https://shop.acme.example:8443/done",
+            "https://www.acme.example/other",
+            "https://WWW.ACME.EXAMPLE#x",
+        ] {
+            assert!(allowed.allow(&url(ok), Some(&default)), "{ok}");
+        }
+        for bad in [
+            "https://acme.example/",
+            "https://sub.shop.acme.example/",
+            "https://shop.acme.example.evil.example/",
+            "https://evil.example/shop.acme.example",
+            "https://evil.example/?next=https://shop.acme.example",
+            "https://evil.example#shop.acme.example",
+            "https://[::1]/",
+        ] {
+            assert!(!allowed.allow(&url(bad), Some(&default)), "{bad}");
+        }
+        // Nothing listed and no default: no redirect is allowed.
+        assert!(!RedirectHosts::default().allow(&url("https://shop.acme.example/"), None));
+        assert!(RedirectHosts::default().allow(&url("https://www.acme.example/x"), Some(&default)));
     }
 
     #[test]

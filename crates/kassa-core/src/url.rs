@@ -149,6 +149,16 @@ impl RedirectUrl {
         check_redirect_url(s)?;
         Ok(RedirectUrl(s.to_owned()))
     }
+
+    /// The host as written, without the port (an IPv6 literal keeps its brackets).
+    pub fn host(&self) -> &str {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        match authority.find(']') {
+            Some(end) if authority.starts_with('[') => &authority[..=end],
+            _ => authority.split(':').next().unwrap_or(authority),
+        }
+    }
 }
 
 string_newtype_impls!(RedirectUrl);
@@ -185,6 +195,23 @@ mod tests {
         let long = format!("https://example.com/{}", "a".repeat(2048 - 20));
         assert_eq!(long.len(), 2048);
         assert!(RedirectUrl::parse(&long).is_ok());
+    }
+
+    #[test]
+    fn host_is_read_without_port_path_or_query() {
+        for (url, host) in [
+            ("https://example.com", "example.com"),
+            ("HTTPS://Example.COM/Path", "Example.COM"),
+            ("https://example.com:8443/done", "example.com"),
+            ("https://example.com?x=1", "example.com"),
+            ("https://example.com#frag", "example.com"),
+            ("https://example.com/?email=a@b.example", "example.com"),
+            ("https://[2001:db8::1]:8443/", "[2001:db8::1]"),
+            ("https://[::1]/done", "[::1]"),
+            ("http://localhost:3000/done", "localhost"),
+        ] {
+            assert_eq!(RedirectUrl::parse(url).unwrap().host(), host, "{url}");
+        }
     }
 
     #[test]

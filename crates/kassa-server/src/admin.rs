@@ -92,6 +92,7 @@ async fn create_partner_with_key(
         logo_url,
         default_redirect_url: None,
         require_signed_links: input.require_signed_links,
+        allowed_redirect_hosts: Default::default(),
         link_secret: Secret::new(format!("lsk_{}", random_base62(40))),
         created_at: now,
     };

@@ -4,7 +4,6 @@
 //! services never import this.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -137,23 +136,26 @@ impl App {
         }
     }
 
-    /// The periodic sweeps the worker runs every minute (tests call them directly).
+    /// The periodic sweeps the worker runs every `recovery.sweepInterval` (tests call them
+    /// directly).
     pub async fn housekeeping(&self) -> anyhow::Result<()> {
         crate::jobs::housekeeping(&self.state).await
     }
 
-    /// The background worker: due jobs every poll interval, housekeeping every minute.
+    /// The background worker: due jobs every poll interval, housekeeping at once and then every
+    /// `recovery.sweepInterval`.
     pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
         let state = self.state.clone();
         tokio::spawn(async move {
             let poll = state.config.job_poll_interval;
-            let mut last_sweep = tokio::time::Instant::now() - Duration::from_secs(3600);
+            let sweep = state.config.recovery.sweep_interval;
+            let mut last_sweep: Option<tokio::time::Instant> = None;
             loop {
                 if let Err(e) = crate::jobs::run_due(&state).await {
                     tracing::warn!(error = format!("{e:#}"), "job run failed");
                 }
-                if last_sweep.elapsed() >= Duration::from_secs(60) {
-                    last_sweep = tokio::time::Instant::now();
+                if last_sweep.is_none_or(|at| at.elapsed() >= sweep) {
+                    last_sweep = Some(tokio::time::Instant::now());
                     if let Err(e) = crate::jobs::housekeeping(&state).await {
                         tracing::warn!(error = format!("{e:#}"), "housekeeping failed");
                     }

@@ -1,12 +1,16 @@
 //! `Idempotency-Key` on POST (docs/api.md §1): a repeat with the same body replays the first answer;
 //! another body under the same key is refused; a key whose request is still running answers 409.
+//! A keyed request runs in a task of its own, so its answer is recorded even when its client goes
+//! away (docs/api.md §8).
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use kassa_core::id::PartnerId;
 use kassa_store::{IdempotencyBegin, IdempotencyPolicy};
+use tracing::{Instrument as _, Span};
 
 use crate::api_auth::ApiAuth;
 use crate::error::ApiError;
@@ -81,6 +85,35 @@ async fn replay_or_run(state: AppState, req: Request, next: Next) -> Result<Resp
         &bytes,
     ]);
     let partner = auth.partner.id.clone();
+    let request = Request::from_parts(parts, Body::from(bytes));
+    // From here on the request runs to its end in its own task, whether or not the client waits
+    // for it: a client that goes away drops this future, not the task, so the answer is still
+    // recorded under the key and a retry is answered with it. `idempotency_key_in_progress`
+    // then means the first request is really still running.
+    let keyed = async move {
+        match run_keyed(state, partner, key, hash, request, next).await {
+            Ok(resp) | Err(resp) => resp,
+        }
+    };
+    let resp = tokio::spawn(keyed.instrument(Span::current()))
+        .await
+        .unwrap_or_else(|_| {
+            ApiError::internal(anyhow::anyhow!("the idempotent request's task failed"))
+                .into_response()
+        });
+    Ok(resp)
+}
+
+/// Claims the key, runs the request and records its answer (or frees the key when the answer is
+/// one a retry may change).
+async fn run_keyed(
+    state: AppState,
+    partner: PartnerId,
+    key: String,
+    hash: String,
+    request: Request,
+    next: Next,
+) -> Result<Response, Response> {
     let begin = state
         .store
         .idempotency_begin(
@@ -121,9 +154,13 @@ async fn replay_or_run(state: AppState, req: Request, next: Next) -> Result<Resp
             .into_response())
         }
     }
-    let resp = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    // A task of its own, so a handler that panics is a 500 that frees the key rather than a key
+    // left in progress.
+    let resp = tokio::spawn(next.run(request).instrument(Span::current()))
+        .await
+        .unwrap_or_else(|_| {
+            ApiError::internal(anyhow::anyhow!("the request's handler panicked")).into_response()
+        });
     let status = resp.status();
     // Nothing is stored for a request that changed nothing and may well succeed when retried:
     // it failed validation (fixable), met a conflict of the moment (an attempt in flight), was
@@ -172,6 +209,83 @@ fn without_fields(body: &str, fields: &[&str]) -> Result<String, serde_json::Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use axum::routing::post;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    /// A POST through the layer under one Idempotency-Key; the status and whether it was replayed.
+    async fn send(router: &Router, api_key: &str) -> (StatusCode, bool) {
+        let req = Request::post("/work")
+            .header("authorization", format!("Bearer {api_key}"))
+            .header(HEADER, "once-1")
+            .body(Body::empty())
+            .unwrap();
+        let resp = router.clone().oneshot(req).await.unwrap();
+        (
+            resp.status(),
+            resp.headers().contains_key("idempotent-replayed"),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_is_a_500_and_frees_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = kassa_store::connect(
+            &format!("sqlite://{}", dir.path().join("kassa.db").display()),
+            &kassa_store::ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        let now = time::macros::datetime!(2026-11-21 12:00 UTC);
+        let app = crate::App::new(crate::AppParts {
+            config: crate::Config::default(),
+            store: store.clone(),
+            processor: Arc::new(kassa_processor::SandboxProcessor::new()),
+            clock: Arc::new(kassa_core::clock::FrozenClock::new(now)),
+            vault: crate::vault::Vault::new(&[7u8; 32]),
+            resolver: None,
+        });
+        let partner = crate::admin::create_partner(
+            store.as_ref(),
+            crate::admin::NewPartnerInput {
+                name: "Acme".into(),
+                slug: "acme".into(),
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        let api_key = partner.api_key.expose().clone();
+        // The first call panics; later ones succeed.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let state = app.state().clone();
+        let router = Router::new()
+            .route(
+                "/work",
+                post(move || {
+                    let n = calls.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        assert!(n > 0, "the first call fails");
+                        StatusCode::CREATED
+                    }
+                }),
+            )
+            .route_layer(axum::middleware::from_fn_with_state(state.clone(), layer))
+            .with_state(state);
+
+        assert_eq!(
+            send(&router, &api_key).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, false)
+        );
+        // The key was freed: the retry runs, and the one after it is its replay.
+        assert_eq!(send(&router, &api_key).await, (StatusCode::CREATED, false));
+        assert_eq!(send(&router, &api_key).await, (StatusCode::CREATED, true));
+    }
 
     #[test]
     fn shown_once_fields_are_kept_as_null() {

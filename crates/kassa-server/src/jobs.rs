@@ -14,10 +14,6 @@ use crate::state::AppState;
 
 /// How long a claimed job is ours before another worker may take it over.
 const LEASE: Duration = Duration::seconds(60);
-/// An attempt still unrecorded after this long lost its process (processor calls time out well
-/// before).
-const ABANDONED_ATTEMPT: Duration = Duration::minutes(5);
-
 /// How long after a payout cut-off its batch runs.
 const PAYOUT_GRACE: Duration = Duration::minutes(5);
 
@@ -116,21 +112,25 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
 /// past retention.
 pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
-    let recovered = money::recover::<money::Attempts>(state, now - ABANDONED_ATTEMPT).await?;
+    // A record still awaiting the processor after `recovery.attemptTimeout` lost its process
+    // (its processor call timed out well before: `money::protocol::processor_timeout`).
+    let abandoned_before = now
+        - Duration::try_from(state.config.recovery.attempt_timeout).unwrap_or(Duration::minutes(5));
+    let recovered = money::recover::<money::Attempts>(state, abandoned_before).await?;
     if recovered > 0 {
         tracing::warn!(
             recovered,
             "recorded payment attempts left undecided by an earlier process"
         );
     }
-    let recovered = money::recover::<money::Authorizations>(state, now - ABANDONED_ATTEMPT).await?;
+    let recovered = money::recover::<money::Authorizations>(state, abandoned_before).await?;
     if recovered > 0 {
         tracing::warn!(
             recovered,
             "recorded authorizations left undecided by an earlier process"
         );
     }
-    let recovered = money::recover::<money::Refunds>(state, now - ABANDONED_ATTEMPT).await?;
+    let recovered = money::recover::<money::Refunds>(state, abandoned_before).await?;
     if recovered > 0 {
         tracing::warn!(
             recovered,

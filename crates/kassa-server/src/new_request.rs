@@ -1,6 +1,7 @@
 //! Making payment requests (the service behind `api/payment_request.rs`, the creation link and
 //! the dashboard): one path, one set of rules — the body a new request is read from and checked
-//! by, the creation-link builder, the reference conflict, and canceling an open request.
+//! by, where a creation link may send payers back to, the creation-link builder, the reference
+//! conflict, and canceling an open request.
 
 use std::collections::BTreeMap;
 
@@ -263,6 +264,18 @@ pub(crate) fn reference_conflict(pr: &PaymentRequest) -> ApiError {
     )
 }
 
+/// Whether a creation link may carry `redirect` (docs/api.md §8). A signed link may name any
+/// valid redirect, as only the partner can sign; an unsigned one, which anyone can write, only a
+/// host in the partner's `allowedRedirectHosts` or its default redirect URL's host, so a link
+/// that looks like the partner's cannot send payers on to a site of someone else's choosing.
+/// (The API names its redirect with the partner's key and is not limited.)
+pub(crate) fn link_may_redirect(partner: &Partner, redirect: &RedirectUrl, signed: bool) -> bool {
+    signed
+        || partner
+            .allowed_redirect_hosts
+            .allow(redirect, partner.default_redirect_url.as_ref())
+}
+
 /// Builds a partner's creation link from an amount as typed, a reference and an optional
 /// redirect URL, checked by the rules the link itself is checked by (the API's and the
 /// dashboard's builder).
@@ -287,7 +300,18 @@ pub(crate) fn build_creation_link(
     errors.take("referenceId", ReferenceId::parse(reference_id));
     let redirect_url = redirect_url.map(str::trim).filter(|u| !u.is_empty());
     if let Some(url) = redirect_url {
-        errors.take("redirectUrl", RedirectUrl::parse(url));
+        let parsed = errors.take("redirectUrl", RedirectUrl::parse(url));
+        // The link is signed only when the partner requires it; an unsigned one leading to
+        // another host would be refused when opened.
+        if parsed.is_some_and(|u| !link_may_redirect(partner, &u, partner.require_signed_links)) {
+            errors.add(
+                "redirectUrl",
+                "redirect_host_not_allowed",
+                "leads to a host that is neither an allowed redirect host (allowedRedirectHosts \
+                 in your settings) nor the default redirect URL's host, so a link without a \
+                 signature may not name it",
+            );
+        }
     }
     errors.finish().map_err(ApiError::validation)?;
     let amount = amount.expect("validated");

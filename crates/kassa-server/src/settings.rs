@@ -1,12 +1,15 @@
-//! What a partner manages itself — its name, branding and billing host, its API keys and its
-//! dashboard users — shared by the JSON API (`api/settings.rs`) and the dashboard's Settings
+//! What a partner manages itself — its name, branding, billing host and redirect hosts, its API
+//! keys and its dashboard users — shared by the JSON API (`api/settings.rs`) and the dashboard's Settings
 //! pages. Inputs are plain strings, as a form or a JSON body gives them; failures are
 //! [`ApiError`]s whose field errors carry the API's camelCase field names.
 
 use kassa_core::error::FieldErrors;
 use kassa_core::error::ValidationError;
 use kassa_core::id::{ApiKeyId, UserId};
-use kassa_core::partner::{BillingHost, BrandColor, LogoUrl};
+use kassa_core::partner::{
+    BillingHost, BrandColor, LogoUrl, RedirectHost, RedirectHosts, RedirectHostsError,
+    MAX_REDIRECT_HOSTS,
+};
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use kassa_store::{ApiKeyRecord, DeleteUserOutcome, Partner, PartnerSettings, StoreError, User};
@@ -48,6 +51,14 @@ pub struct SettingsInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<bool>, nullable = false)]
     pub require_signed_links: Option<bool>,
+    /// The hosts an unsigned creation link's `redirectUrl` may lead to, e.g.
+    /// `["shop.acme.example"]`: host names only (no scheme, port or path), at most 50. A host
+    /// matches exactly, in any case; it does not cover its subdomains. The host of
+    /// `defaultRedirectUrl` is always allowed. The list replaces the one stored; `null` or `[]`
+    /// clears it.
+    #[serde(default, deserialize_with = "nullable_list")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 50)]
+    pub allowed_redirect_hosts: Option<Option<Vec<String>>>,
 }
 
 /// A field that may be left out but not sent as `null`.
@@ -60,6 +71,11 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// Tells a list sent as `null` (Some(None)) from one left out (None, via `default`).
+fn nullable_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map(Some)
+}
+
 /// The parsed change: None keeps a setting, Some(None) clears an optional one.
 struct SettingsChange {
     name: Option<String>,
@@ -68,6 +84,7 @@ struct SettingsChange {
     logo_url: Option<Option<LogoUrl>>,
     default_redirect_url: Option<Option<RedirectUrl>>,
     require_signed_links: Option<bool>,
+    allowed_redirect_hosts: Option<RedirectHosts>,
 }
 
 /// A clearable field: left out keeps it, `null` or blank clears it, anything else is parsed
@@ -117,6 +134,9 @@ impl SettingsInput {
             self.default_redirect_url,
             RedirectUrl::parse,
         );
+        let allowed_redirect_hosts = self
+            .allowed_redirect_hosts
+            .map(|list| redirect_hosts(&mut errors, list.unwrap_or_default()));
         errors.finish().map_err(ApiError::validation)?;
         Ok(SettingsChange {
             name,
@@ -125,8 +145,30 @@ impl SettingsInput {
             logo_url,
             default_redirect_url,
             require_signed_links: self.require_signed_links,
+            allowed_redirect_hosts: allowed_redirect_hosts.map(|h| h.expect("validated")),
         })
     }
+}
+
+/// `allowedRedirectHosts`: each entry trimmed and checked (an error names its index), then the
+/// list as a whole.
+fn redirect_hosts(errors: &mut FieldErrors, list: Vec<String>) -> Option<RedirectHosts> {
+    // Refused whole before any entry is read, so a huge list is never a huge answer.
+    if list.len() > MAX_REDIRECT_HOSTS {
+        return errors.take("allowedRedirectHosts", Err(RedirectHostsError::TooMany));
+    }
+    let hosts: Vec<Option<RedirectHost>> = list
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            errors.take(
+                &format!("allowedRedirectHosts[{i}]"),
+                RedirectHost::parse(h.trim()),
+            )
+        })
+        .collect();
+    let hosts: Option<Vec<RedirectHost>> = hosts.into_iter().collect();
+    errors.take("allowedRedirectHosts", RedirectHosts::new(hosts?))
 }
 
 impl SettingsChange {
@@ -146,6 +188,9 @@ impl SettingsChange {
             require_signed_links: self
                 .require_signed_links
                 .unwrap_or(current.require_signed_links),
+            allowed_redirect_hosts: self
+                .allowed_redirect_hosts
+                .unwrap_or_else(|| current.allowed_redirect_hosts.clone()),
         }
     }
 }
@@ -339,6 +384,63 @@ mod tests {
                 "defaultRedirectUrl"
             ]
         );
+    }
+
+    #[test]
+    fn allowed_redirect_hosts_are_replaced_cleared_or_kept() {
+        let hosts = |json: &str| {
+            input(json)
+                .validate("kassa.test")
+                .unwrap()
+                .allowed_redirect_hosts
+                .map(|h| h.iter().map(str::to_string).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            hosts(
+                r#"{"allowedRedirectHosts": ["Shop.Acme.Example", " www.acme.example ", "shop.acme.example"]}"#
+            ),
+            Some(vec![
+                "shop.acme.example".to_string(),
+                "www.acme.example".to_string()
+            ])
+        );
+        assert_eq!(hosts(r#"{"allowedRedirectHosts": []}"#), Some(vec![]));
+        assert_eq!(hosts(r#"{"allowedRedirectHosts": null}"#), Some(vec![]));
+        assert_eq!(hosts(r#"{"name": "Acme"}"#), None);
+    }
+
+    #[test]
+    fn each_bad_redirect_host_is_named_by_its_index() {
+        let e = input(
+            r#"{"allowedRedirectHosts": ["ok.example", "https://x.example", "x.example:443", ""]}"#,
+        )
+        .validate("kassa.test")
+        .err()
+        .unwrap();
+        let got: Vec<_> = e
+            .field_errors()
+            .iter()
+            .map(|f| (f.field.as_str(), f.code))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("allowedRedirectHosts[1]", "invalid_host"),
+                ("allowedRedirectHosts[2]", "invalid_host"),
+                ("allowedRedirectHosts[3]", "invalid_host"),
+            ]
+        );
+        let many: Vec<String> = (0..51).map(|i| format!("h{i}.example")).collect();
+        let e = input(&serde_json::json!({ "allowedRedirectHosts": many }).to_string())
+            .validate("kassa.test")
+            .err()
+            .unwrap();
+        let got: Vec<_> = e
+            .field_errors()
+            .iter()
+            .map(|f| (f.field.as_str(), f.code))
+            .collect();
+        assert_eq!(got, [("allowedRedirectHosts", "too_many_hosts")]);
     }
 
     #[test]

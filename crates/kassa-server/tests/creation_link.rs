@@ -1,4 +1,5 @@
-//! Every row of the creation-link table (docs/api.md §2), signed links, and partner lookup by host.
+//! Every row of the creation-link table (docs/api.md §2), signed links, where unsigned links may
+//! send payers back to (docs/api.md §8), and partner lookup by host.
 
 mod common;
 
@@ -6,6 +7,27 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::*;
 use kassa_server::vault::link_signature;
+use serde_json::{json, Value};
+
+/// Sets the partner's `allowedRedirectHosts` through the API.
+async fn allow_redirect_hosts(app: &TestApp, p: &TestPartner, hosts: Value) -> Value {
+    let r = app
+        .api(
+            &p.key,
+            Method::PATCH,
+            "/v1/partner",
+            Some(json!({ "allowedRedirectHosts": hosts })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.json()
+}
+
+async fn partner_json(app: &TestApp, p: &TestPartner) -> Value {
+    app.api(&p.key, Method::GET, "/v1/partner", None)
+        .await
+        .json()
+}
 
 async fn count_requests(app: &TestApp, p: &TestPartner) -> usize {
     let list = app
@@ -98,7 +120,8 @@ on_both_backends!(creation_link_table, |app| {
         .contains("This payment has already been completed"));
     assert_eq!(count_requests(&app, &p).await, 1);
 
-    // A redirect URL rides along; a bad one is refused.
+    // A redirect URL to an allowed host rides along; a bad one is refused.
+    allow_redirect_hosts(&app, &p, json!(["acme.example"])).await;
     let r = app
         .get(&format!(
             "{base}?amount=5.00&referenceId=R2&redirectUrl=https%3A%2F%2Facme.example%2Fthanks"
@@ -304,4 +327,273 @@ on_both_backends!(hosts_and_paths_are_matched_strictly, |app| {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(count_requests(&app, &q).await, 0);
     let _ = p;
+});
+
+/// An unsigned creation link for `redirect` (percent-encoded here).
+fn unsigned(p: &TestPartner, reference: &str, redirect: &str) -> String {
+    let redirect: String = form_urlencoded::byte_serialize(redirect.as_bytes()).collect();
+    format!(
+        "/p/{}/payment-request?amount=5.00&referenceId={reference}&redirectUrl={redirect}",
+        p.partner.slug
+    )
+}
+
+on_both_backends!(unsigned_links_redirect_only_to_allowed_hosts, |app| {
+    let p = app.partner().await;
+    // Nothing allowed yet and no default redirect: an unsigned link may name no redirect at all,
+    // though it still works without one.
+    let r = app
+        .get(&unsigned(&p, "R0", "https://shop.acme.example/done"))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r = app
+        .get(&format!(
+            "/p/{}/payment-request?amount=5.00&referenceId=R0",
+            p.partner.slug
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(count_requests(&app, &p).await, 1);
+
+    let r = app
+        .api(
+            &p.key,
+            Method::PATCH,
+            "/v1/partner",
+            Some(json!({"allowedRedirectHosts": ["Shop.Acme.Example"],
+                        "defaultRedirectUrl": "https://www.acme.example/thanks"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    // A listed host, in any case and on any port, and the default redirect's host.
+    for (reference, redirect) in [
+        ("R1", "https://shop.acme.example/done?order=1"),
+        ("R2", "https://SHOP.acme.example:8443/done"),
+        ("R3", "https://www.acme.example/elsewhere"),
+    ] {
+        let r = app.get(&unsigned(&p, reference, redirect)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{redirect}: {}", r.body);
+        let pr = app
+            .get_request(&p, r.location().rsplit('/').next().unwrap())
+            .await;
+        assert_eq!(pr["redirectUrl"], redirect);
+    }
+    assert_eq!(count_requests(&app, &p).await, 4);
+
+    // Any other host is a 400 page naming it, and nothing is made: not a parent or a subdomain
+    // of a listed host, not a host that merely contains one.
+    for (reference, redirect) in [
+        ("E1", "https://evil.example/done"),
+        ("E2", "https://acme.example/"),
+        ("E3", "https://sub.shop.acme.example/"),
+        ("E4", "https://shop.acme.example.evil.example/"),
+        (
+            "E5",
+            "https://evil.example/?next=https://shop.acme.example/",
+        ),
+        ("E6", "http://localhost:3000/"),
+    ] {
+        let r = app.get(&unsigned(&p, reference, redirect)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{redirect}");
+        assert!(r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(
+            r.body.contains("may not send you"),
+            "{redirect}: {}",
+            r.body
+        );
+        let host = redirect
+            .split('/')
+            .nth(2)
+            .unwrap()
+            .split(':')
+            .next()
+            .unwrap();
+        assert!(r.body.contains(host), "{redirect}: names the host");
+    }
+    // A signature the partner's secret did not make is no signature.
+    let r = app
+        .get(&format!(
+            "{}&signature=junk",
+            unsigned(&p, "E7", "https://evil.example/")
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Markup in the address is never echoed.
+    let r = app
+        .get(&unsigned(
+            &p,
+            "E8",
+            "https://evil.example/<script>alert(1)</script>",
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(!r.body.contains("<script>alert"), "{}", r.body);
+    assert_eq!(count_requests(&app, &p).await, 4);
+
+    // A link signed with the partner's secret may name any valid redirect, even when the
+    // partner does not require signatures.
+    let msg = "amount=7.00&referenceId=S1&redirectUrl=https%3A%2F%2Fpartner-site.example%2Fdone";
+    let sig = link_signature(p.partner.link_secret.expose(), msg);
+    let r = app
+        .get(&format!(
+            "/p/{}/payment-request?{msg}&signature={sig}",
+            p.partner.slug
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let pr = app
+        .get_request(&p, r.location().rsplit('/').next().unwrap())
+        .await;
+    assert_eq!(pr["redirectUrl"], "https://partner-site.example/done");
+
+    // The API names any valid redirect.
+    let r = app
+        .api(
+            &p.key,
+            Method::POST,
+            "/v1/payment-requests",
+            Some(json!({"amount": "3.00", "referenceId": "API-1",
+                        "redirectUrl": "https://partner-site.example/api"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["redirectUrl"], "https://partner-site.example/api");
+    assert_eq!(count_requests(&app, &p).await, 6);
+
+    // The link builder refuses to make an unsigned link that would be refused…
+    let build = |redirect: &str| {
+        app.api(
+            &p.key,
+            Method::POST,
+            "/v1/creation-links",
+            Some(json!({"amount": "5.00", "referenceId": "B1", "redirectUrl": redirect})),
+        )
+    };
+    let r = build("https://evil.example/").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        r.json()["error"]["errors"][0]["code"],
+        "redirect_host_not_allowed"
+    );
+    let r = build("https://shop.acme.example/").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // …and signs one for a partner that requires signatures, whatever its redirect.
+    let signing = app.partner_with(|i| i.require_signed_links = true).await;
+    let r = app
+        .api(
+            &signing.key,
+            Method::POST,
+            "/v1/creation-links",
+            Some(json!({"amount": "5.00", "referenceId": "B2",
+                        "redirectUrl": "https://evil.example/"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let link = r.json()["url"].as_str().unwrap().to_string();
+    let r = app
+        .get(link.strip_prefix("http://kassa.test").unwrap())
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{link}: {}", r.body);
+});
+
+on_both_backends!(allowed_redirect_hosts_are_a_partner_setting, |app| {
+    let p = app.partner().await;
+    assert_eq!(
+        partner_json(&app, &p).await["allowedRedirectHosts"],
+        json!([])
+    );
+    // Lowercased, trimmed, a repeat dropped, in the order given.
+    let set = allow_redirect_hosts(
+        &app,
+        &p,
+        json!([
+            "Shop.Acme.Example",
+            " www.acme.example ",
+            "shop.acme.example"
+        ]),
+    )
+    .await;
+    assert_eq!(
+        set["allowedRedirectHosts"],
+        json!(["shop.acme.example", "www.acme.example"])
+    );
+    // Another field's change keeps the list.
+    let r = app
+        .api(
+            &p.key,
+            Method::PATCH,
+            "/v1/partner",
+            Some(json!({"name": "Acme Two"})),
+        )
+        .await;
+    assert_eq!(
+        r.json()["allowedRedirectHosts"],
+        json!(["shop.acme.example", "www.acme.example"])
+    );
+
+    // Every bad entry is named by its index, and nothing changes.
+    let before = partner_json(&app, &p).await;
+    let many: Vec<String> = (0..51).map(|i| format!("h{i}.example")).collect();
+    for (body, expected) in [
+        (
+            json!({"allowedRedirectHosts": ["ok.example", "https://shop.acme.example", "shop.acme.example/x",
+                                            "shop.acme.example:443", "*.acme.example", ""]}),
+            vec![
+                ("allowedRedirectHosts[1]", "invalid_host"),
+                ("allowedRedirectHosts[2]", "invalid_host"),
+                ("allowedRedirectHosts[3]", "invalid_host"),
+                ("allowedRedirectHosts[4]", "invalid_host"),
+                ("allowedRedirectHosts[5]", "invalid_host"),
+            ],
+        ),
+        (
+            json!({"allowedRedirectHosts": many}),
+            vec![("allowedRedirectHosts", "too_many_hosts")],
+        ),
+        (
+            json!({"allowedRedirectHosts": "shop.acme.example"}),
+            vec![("allowedRedirectHosts", "invalid_type")],
+        ),
+        (
+            json!({"allowedRedirectHosts": [5]}),
+            vec![("allowedRedirectHosts[0]", "invalid_type")],
+        ),
+        (
+            json!({"allowedRedirectHosts": ["ok.example", "<b>x</b>"], "name": "Changed"}),
+            vec![("allowedRedirectHosts[1]", "invalid_host")],
+        ),
+    ] {
+        let r = app
+            .api(&p.key, Method::PATCH, "/v1/partner", Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
+        let got: Vec<(String, String)> = r.json()["error"]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().to_string(),
+                    e["code"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(f, c)| (f.to_string(), c.to_string()))
+            .collect();
+        assert_eq!(got, expected, "{body}");
+    }
+    assert_eq!(partner_json(&app, &p).await, before, "nothing changed");
+
+    // null and [] clear it.
+    let cleared = allow_redirect_hosts(&app, &p, Value::Null).await;
+    assert_eq!(cleared["allowedRedirectHosts"], json!([]));
+    allow_redirect_hosts(&app, &p, json!(["a.example"])).await;
+    let cleared = allow_redirect_hosts(&app, &p, json!([])).await;
+    assert_eq!(cleared["allowedRedirectHosts"], json!([]));
 });

@@ -517,6 +517,27 @@ on_both_backends!(payment_requests_from_the_dashboard, |app| {
 on_both_backends!(the_creation_link_builder_signs_when_required, |app| {
     let open = app.partner().await;
     let mut b = signed_in(&app, &open, "l@acme.example").await;
+    // An unsigned link may only lead back to an allowed host.
+    let refused = b
+        .get("/dashboard/payment-requests/link?amount=250&referenceId=Q%201&redirectUrl=https%3A%2F%2Facme.example%2Fthanks")
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(!refused.body.contains("id=\"creation-link\""));
+    assert!(refused.body.contains("id=\"redirectUrl-error\""));
+    assert!(
+        refused.body.contains("allowed redirect host"),
+        "{}",
+        refused.body
+    );
+    let allowed = app
+        .api(
+            &open.key,
+            Method::PATCH,
+            "/v1/partner",
+            Some(serde_json::json!({"allowedRedirectHosts": ["acme.example"]})),
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
     let page = b
         .get("/dashboard/payment-requests/link?amount=250&referenceId=Q%201&redirectUrl=https%3A%2F%2Facme.example%2Fthanks")
         .await;
@@ -984,3 +1005,61 @@ on_both_backends!(
         assert!(ids(&listed).is_empty());
     }
 );
+
+/// Saves the settings form with these allowed redirect hosts (as typed).
+async fn save_hosts(b: &mut Browser<'_>, token: &str, hosts: &str) -> Resp {
+    b.post(
+        "/dashboard/settings",
+        &[
+            ("csrfToken", token),
+            ("name", "Acme Services"),
+            ("brandColor", "#1f4fd1"),
+            ("allowedRedirectHosts", hosts),
+            ("action", "save"),
+        ],
+    )
+    .await
+}
+
+on_both_backends!(settings_allowed_redirect_hosts, |app| {
+    let p = app.partner().await;
+    let mut b = signed_in(&app, &p, "hosts@acme.example").await;
+    let page = b.get("/dashboard/settings").await;
+    assert!(page.body.contains("name=\"allowedRedirectHosts\""));
+    let token = csrf(&page.body);
+
+    // One a line, or separated by commas; kept lowercase, a repeat dropped.
+    let saved = save_hosts(
+        &mut b,
+        &token,
+        "Shop.Acme.Example\r\nwww.acme.example, shop.acme.example\n",
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        partner_settings(&app, &p).await["allowedRedirectHosts"],
+        serde_json::json!(["shop.acme.example", "www.acme.example"])
+    );
+    let page = b.get("/dashboard/settings").await.body;
+    assert!(
+        page.contains(">shop.acme.example\nwww.acme.example</textarea>"),
+        "{page}"
+    );
+
+    // Bad hosts are named at the field (escaped), and nothing is saved.
+    let before = partner_settings(&app, &p).await;
+    let bad = save_hosts(&mut b, &token, "ok.example\nhttps://x.example/<b>").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("id=\"allowedRedirectHosts-error\""));
+    assert!(bad.body.contains("Not a host name: https:"), "{}", bad.body);
+    assert!(!bad.body.contains("<b>"), "{}", bad.body);
+    assert_eq!(partner_settings(&app, &p).await, before);
+
+    // Emptied, the list is cleared.
+    let saved = save_hosts(&mut b, &token, "").await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        partner_settings(&app, &p).await["allowedRedirectHosts"],
+        serde_json::json!([])
+    );
+});

@@ -252,7 +252,16 @@ on_both_backends!(every_invalid_field_is_reported_at_once, |app| {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
 
-    for raw in ["{", "[1,2]", "null", "\"x\""] {
+    for raw in [
+        "{",
+        "[1,2]",
+        "null",
+        "\"x\"",
+        r#"{"amount":"1.00","referenceId":"T"}garbage"#,
+        r#"{"amount":"1.00","referenceId":"T"} {}"#,
+        "{} {}",
+        "{}]",
+    ] {
         let r = app.post_raw(&p.key, "/v1/payment-requests", raw, &[]).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{raw}");
         assert_eq!(
@@ -262,6 +271,17 @@ on_both_backends!(every_invalid_field_is_reported_at_once, |app| {
             r.body
         );
     }
+    // Only whitespace may follow the value; nothing was created by the refused bodies.
+    let r = app
+        .post_raw(
+            &p.key,
+            "/v1/payment-requests",
+            "{\"amount\":\"1.00\",\"referenceId\":\"T\"}\n  ",
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["referenceId"], "T");
 });
 
 on_both_backends!(api_keys_are_required_and_scoped, |app| {
@@ -874,6 +894,30 @@ on_both_backends!(idempotency_does_not_pin_a_passing_conflict, |app| {
 
 on_both_backends!(creation_links_are_built_and_signed_when_required, |app| {
     let p = app.partner().await;
+    // An unsigned link may lead back only to an allowed host (docs/api.md §8).
+    let r = app
+        .api(
+            &p.key,
+            Method::POST,
+            "/v1/creation-links",
+            Some(json!({"amount": 250, "referenceId": "Q 1",
+                        "redirectUrl": "https://acme.example/thanks"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        r.json()["error"]["errors"][0]["code"],
+        "redirect_host_not_allowed"
+    );
+    let r = app
+        .api(
+            &p.key,
+            Method::PATCH,
+            "/v1/partner",
+            Some(json!({"allowedRedirectHosts": ["acme.example"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = app
         .api(
             &p.key,

@@ -798,6 +798,67 @@ on_both_backends!(a_sale_replays_under_its_idempotency_key, |app| {
     assert_eq!(ids(&get(&app, &p, "/v1/payments").await.json()).len(), 1);
 });
 
+/// How long the slow processor takes to answer.
+const SLOW: std::time::Duration = std::time::Duration::from_millis(1500);
+
+on_both_backends!(
+    a_sale_whose_client_goes_away_is_still_answered_under_its_key,
+    processor = kassa_processor::SandboxProcessor::with_latency(SLOW),
+    |app| {
+        use std::time::{Duration, Instant};
+        let p = app.partner().await;
+        let body = json!({"firstName": "A", "lastName": "B", "paymentMethod": card("4242424242424242"), "invoice": invoice("9.00")});
+        let send = || {
+            app.api_with(
+                &p.key,
+                Method::POST,
+                "/v1/payments/sale",
+                Some(body.clone()),
+                &[("Idempotency-Key", "gone-1")],
+            )
+        };
+        let started = Instant::now();
+        // The client goes away while the processor is deciding: its request future is dropped.
+        assert!(tokio::time::timeout(Duration::from_millis(300), send())
+            .await
+            .is_err());
+        // While the first request is still running, a retry is told so.
+        let r = send().await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        assert_eq!(error_code(&r), "idempotency_key_in_progress");
+        assert!(
+            started.elapsed() < SLOW,
+            "the retry came too late to see it running"
+        );
+        // Once it has finished, a retry gets its recorded answer, not a second sale.
+        let replay = loop {
+            let r = send().await;
+            if r.status != StatusCode::CONFLICT {
+                break r;
+            }
+            assert_eq!(error_code(&r), "idempotency_key_in_progress");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the first request's answer was never recorded"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            started.elapsed() >= SLOW,
+            "answered before the processor did"
+        );
+        assert_eq!(replay.status, StatusCode::CREATED, "{}", replay.body);
+        assert_eq!(
+            replay.header("idempotent-replayed").as_deref(),
+            Some("true")
+        );
+        let sale = replay.json();
+        assert_eq!(sale["status"], "completed");
+        let payments = get(&app, &p, "/v1/payments").await.json();
+        assert_eq!(ids(&payments), [sale["id"].as_str().unwrap()]);
+    }
+);
+
 on_both_backends!(
     abandoned_sales_and_authorizations_are_recovered_from_the_processor,
     |app| {
@@ -946,6 +1007,144 @@ on_both_backends!(
         );
     }
 );
+
+/// A card sale the processor approved but whose process "died" before recording the answer:
+/// the payment stays `pending`, awaiting the processor, until recovery asks.
+async fn stuck_sale(app: &TestApp, p: &TestPartner) -> kassa_core::id::PaymentId {
+    use kassa_core::clock::Clock;
+    use kassa_core::error::FieldErrors;
+    use kassa_core::id::{CustomerId, InvoiceId, PaymentId, PaymentMethodId};
+    use kassa_core::invoice::{InvoiceInput, TaxRates};
+    use kassa_core::money::{Currency, Money};
+    use kassa_processor::{ChargeRequest, Instrument};
+    use kassa_store::{CustomerRef, MethodDetails, MethodUse, NewApiPayment};
+
+    let c = created(
+        app,
+        p,
+        "/v1/customers",
+        json!({"firstName": "A", "lastName": "B"}),
+    )
+    .await;
+    let mut body = card("4242424242424242");
+    body["customerId"] = c["id"].clone();
+    let pm = created(app, p, "/v1/payment-methods", body).await;
+    let input: InvoiceInput = serde_json::from_value(invoice("10.00")).unwrap();
+    let invoice = input
+        .validate(
+            "invoice",
+            Currency::Usd,
+            99_999_999,
+            &mut FieldErrors::new(),
+        )
+        .unwrap()
+        .price(InvoiceId::generate(), &TaxRates::new(), false);
+    let id = PaymentId::generate();
+    let sale = NewApiPayment {
+        payment_id: id.clone(),
+        idempotency_key: None,
+        amount: Money::new(1000, Currency::Usd),
+        customer: CustomerRef::Existing(CustomerId::parse(c["id"].as_str().unwrap()).unwrap()),
+        method: MethodUse::Existing {
+            id: PaymentMethodId::parse(pm["id"].as_str().unwrap()).unwrap(),
+            last4: "4242".into(),
+            details: MethodDetails::Card {
+                brand: kassa_core::card::CardBrand::Visa,
+                exp_month: 12,
+                exp_year: 2030,
+                postal_code: None,
+            },
+        },
+        invoice,
+        dynamic_descriptor: None,
+    };
+    app.store
+        .begin_payment(&p.partner.id, &sale, app.clock.now())
+        .await
+        .unwrap();
+    let number = kassa_core::card::CardNumber::parse("4242424242424242").unwrap();
+    app.processor
+        .charge(ChargeRequest {
+            payment_id: &id,
+            amount: Money::new(1000, Currency::Usd),
+            instrument: Instrument::Card {
+                number: &number,
+                expiry: kassa_core::card::Expiry {
+                    month: 12,
+                    year: 2030,
+                },
+                cvc: None,
+                postal_code: None,
+            },
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// The test's application (same database, processor and clock) with other recovery timings.
+fn with_recovery(
+    app: &TestApp,
+    attempt_timeout: std::time::Duration,
+    sweep_interval: std::time::Duration,
+) -> kassa_server::App {
+    let mut config = app.app.state().config.clone();
+    config.recovery.attempt_timeout = attempt_timeout;
+    config.recovery.sweep_interval = sweep_interval;
+    config.job_poll_interval = std::time::Duration::from_millis(50);
+    kassa_server::App::new(kassa_server::AppParts {
+        config,
+        store: app.store.clone(),
+        processor: app.processor.clone(),
+        clock: app.clock.clone(),
+        vault: kassa_server::vault::Vault::new(&[42u8; 32]),
+        resolver: None,
+    })
+}
+
+on_both_backends!(the_recovery_window_is_a_setting, |app| {
+    use std::time::Duration;
+    let p = app.partner().await;
+    let two_minutes = with_recovery(&app, Duration::from_secs(120), Duration::from_secs(60));
+    let id = stuck_sale(&app, &p).await;
+    app.advance(Duration::from_secs(60));
+    two_minutes.housekeeping().await.unwrap();
+    assert_eq!(
+        app.get_payment(&p, id.as_str()).await["status"],
+        "pending",
+        "a minute is inside a two-minute window"
+    );
+    app.advance(Duration::from_secs(61));
+    // Past two minutes but inside the default five: only the configured window recovers it.
+    app.app.housekeeping().await.unwrap();
+    assert_eq!(app.get_payment(&p, id.as_str()).await["status"], "pending");
+    two_minutes.housekeeping().await.unwrap();
+    assert_eq!(
+        app.get_payment(&p, id.as_str()).await["status"],
+        "completed"
+    );
+});
+
+on_both_backends!(the_worker_sweeps_at_the_configured_interval, |app| {
+    use std::time::{Duration, Instant};
+    let p = app.partner().await;
+    let id = stuck_sale(&app, &p).await;
+    let quick = with_recovery(&app, Duration::from_secs(120), Duration::from_millis(200));
+    let worker = quick.spawn_worker();
+    // The first sweep runs at once and finds nothing due; the record becomes due only now, so
+    // only a later sweep (200 ms on, not the default minute) can settle it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.advance(Duration::from_secs(180));
+    let started = Instant::now();
+    while app.get_payment(&p, id.as_str()).await["status"] != "completed" {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no sweep settled the record"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.abort();
+});
 
 on_both_backends!(
     stored_bank_accounts_and_google_pay_are_charged_again,

@@ -826,3 +826,46 @@ on_both_backends!(every_bad_field_is_reported_at_once, |app| {
     assert_eq!(r.json()["error"]["errors"][0]["code"], "unknown_field");
     assert_eq!(payment_count(&app, &p).await, 0);
 });
+
+on_both_backends!(a_body_with_anything_after_its_value_is_malformed, |app| {
+    let p = app.partner().await;
+    let body = sale().to_string();
+    for (what, raw) in [
+        ("garbage", format!("{body}garbage")),
+        ("a second object", format!("{body} {{}}")),
+        ("a stray bracket", format!("{body}]")),
+        ("a second copy", format!("{body}\n{body}")),
+        ("a trailing comma", format!("{body},")),
+        ("a NUL byte", format!("{body}\0")),
+        // Even a body whose fields are wrong: the body as a whole is not JSON.
+        ("bad fields then garbage", r#"{"surprise": 1}x"#.to_string()),
+    ] {
+        let r = app
+            .post_raw(
+                &p.key,
+                "/v1/payments/sale",
+                &raw,
+                &[("Idempotency-Key", "trailing-1")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}: {}", r.body);
+        let error = &r.json()["error"];
+        assert_eq!(error["code"], "malformed_json", "{what}: {}", r.body);
+        assert_eq!(
+            error["message"], "the body must be one JSON value, with nothing after it",
+            "{what}"
+        );
+    }
+    assert_eq!(payment_count(&app, &p).await, 0);
+    // Whitespace after the value is fine, and the refusals left the key free.
+    let r = app
+        .post_raw(
+            &p.key,
+            "/v1/payments/sale",
+            &format!("{body} \r\n\t "),
+            &[("Idempotency-Key", "trailing-1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(payment_count(&app, &p).await, 1);
+});

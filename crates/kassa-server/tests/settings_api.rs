@@ -133,6 +133,7 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
             "logoUrl",
             "defaultRedirectUrl",
             "requireSignedLinks",
+            "allowedRedirectHosts",
             "createdAt",
             "challengeModeUntil"
         ]),
@@ -148,6 +149,7 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     assert_eq!(before["logoUrl"], Value::Null);
     assert_eq!(before["defaultRedirectUrl"], Value::Null);
     assert_eq!(before["requireSignedLinks"], false);
+    assert_eq!(before["allowedRedirectHosts"], json!([]));
     assert_eq!(before["createdAt"], "2026-11-21T12:00:00Z");
     answers.push(before.to_string());
 
@@ -327,19 +329,27 @@ on_both_backends!(
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
             assert_eq!(fields(&r), pairs(&[(field, code)]), "{body}");
         }
-        let r = app
-            .send(
-                Request::patch("/v1/partner")
-                    .header("authorization", format!("Bearer {}", p.key))
-                    .header("content-type", "application/json")
-                    .body(Body::from("[1]"))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(
-            error(&r),
-            err(StatusCode::BAD_REQUEST, "invalid_request", "malformed_json")
-        );
+        for raw in [
+            "[1]",
+            r#"{"name": "Changed"}garbage"#,
+            r#"{"name": "Changed"} {}"#,
+            "{}]",
+        ] {
+            let r = app
+                .send(
+                    Request::patch("/v1/partner")
+                        .header("authorization", format!("Bearer {}", p.key))
+                        .header("content-type", "application/json")
+                        .body(Body::from(raw))
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(
+                error(&r),
+                err(StatusCode::BAD_REQUEST, "invalid_request", "malformed_json"),
+                "{raw}"
+            );
+        }
 
         assert_eq!(partner(&app, &p).await, before, "nothing changed");
 

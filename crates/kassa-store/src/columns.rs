@@ -227,6 +227,8 @@ macro_rules! partner_cols {
             $p,
             "require_signed_links, ",
             $p,
+            "allowed_redirect_hosts, ",
+            $p,
             "link_secret, ",
             $p,
             "created_at"

@@ -78,6 +78,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "challenge mode",
         include_str!("../migrations/sqlite/0009_challenge_mode.sql"),
     ),
+    (
+        10,
+        "allowed redirect hosts",
+        include_str!("../migrations/sqlite/0010_allowed_redirect_hosts.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -126,6 +131,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         "challenge mode",
         include_str!("../migrations/postgres/0009_challenge_mode.sql"),
     ),
+    (
+        10,
+        "allowed redirect hosts",
+        include_str!("../migrations/postgres/0010_allowed_redirect_hosts.sql"),
+    ),
 ];
 
 pub(crate) async fn migrator(
@@ -152,8 +162,8 @@ mod tests {
             assert_eq!(files.len(), set.len(), "{dir}: {files:?}");
             let mut last = 0;
             for (file, (version, _, sql)) in files.iter().zip(set.iter()) {
-                // In order, each file under its own number.
-                assert!(*version > last, "{file}");
+                // Each file under the next number: 1, 2, 3, … with no gaps.
+                assert_eq!(*version, last + 1, "{file}");
                 last = *version;
                 assert!(file.starts_with(&format!("{:04}_", version)), "{file}");
                 let on_disk = std::fs::read_to_string(format!("{path}/{file}")).unwrap();

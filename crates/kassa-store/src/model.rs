@@ -12,7 +12,7 @@ use kassa_core::id::{
 };
 use kassa_core::invoice::Invoice;
 use kassa_core::money::Money;
-use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHosts, Slug};
 use kassa_core::payment::{Payment, PaymentSource, PaymentStatus};
 use kassa_core::payment_request::{FailedAttemptLimit, PaymentRequest, PaymentRequestStatus};
 use kassa_core::refund::Refund;
@@ -30,6 +30,8 @@ pub struct Partner {
     pub logo_url: Option<LogoUrl>,
     pub default_redirect_url: Option<RedirectUrl>,
     pub require_signed_links: bool,
+    /// Where unsigned creation links may send payers back to, besides the default redirect's host.
+    pub allowed_redirect_hosts: RedirectHosts,
     /// HMAC key for signed creation links.
     pub link_secret: Secret<String>,
     pub created_at: OffsetDateTime,
@@ -45,6 +47,7 @@ pub struct PartnerSettings {
     pub logo_url: Option<LogoUrl>,
     pub default_redirect_url: Option<RedirectUrl>,
     pub require_signed_links: bool,
+    pub allowed_redirect_hosts: RedirectHosts,
 }
 
 /// An API key as stored: only a hash of the secret and a short prefix to recognise it by.

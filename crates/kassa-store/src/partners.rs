@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use kassa_core::challenge::{ChallengeRule, PayPageCounts, DECLINE_CODES};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{ApiKeyId, PartnerId};
-use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHosts, Slug};
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
@@ -74,8 +74,8 @@ impl<B: Backend> PartnerStore for B {
         let mut tx = self.begin_write().await?;
         let res = query(
             "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
-             default_redirect_url, require_signed_links, link_secret, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             default_redirect_url, require_signed_links, link_secret, created_at, \
+             allowed_redirect_hosts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(p.id.as_str())
         .bind(p.slug.as_str())
@@ -87,6 +87,7 @@ impl<B: Backend> PartnerStore for B {
         .bind(p.require_signed_links)
         .bind(p.link_secret.expose())
         .bind(to_micros(p.created_at))
+        .bind(redirect_hosts_text(&p.allowed_redirect_hosts))
         .execute(&mut tx)
         .await;
         if let Err(e) = res {
@@ -148,7 +149,8 @@ impl<B: Backend> PartnerStore for B {
         let mut tx = self.begin_write().await?;
         let res = query(concat!(
             "UPDATE partners SET name = $2, billing_host = $3, brand_color = $4, logo_url = $5, \
-             default_redirect_url = $6, require_signed_links = $7 WHERE id = $1 RETURNING ",
+             default_redirect_url = $6, require_signed_links = $7, allowed_redirect_hosts = $8 \
+             WHERE id = $1 RETURNING ",
             crate::columns::partner_cols!("")
         ))
         .bind(partner.as_str())
@@ -158,6 +160,7 @@ impl<B: Backend> PartnerStore for B {
         .bind(s.logo_url.as_ref().map(|u| u.as_str()))
         .bind(s.default_redirect_url.as_ref().map(|u| u.as_str()))
         .bind(s.require_signed_links)
+        .bind(redirect_hosts_text(&s.allowed_redirect_hosts))
         .fetch_optional(&mut tx)
         .await;
         let updated = match res {
@@ -349,9 +352,24 @@ pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
             .try_get::<Option<String>, _>("default_redirect_url")?
             .map(RedirectUrl::from_trusted),
         require_signed_links: row.try_get("require_signed_links")?,
+        allowed_redirect_hosts: redirect_hosts_from_text(row.try_get("allowed_redirect_hosts")?),
         link_secret: Secret::new(row.try_get("link_secret")?),
         created_at: from_micros(row.try_get("created_at")?),
     })
+}
+
+/// Allowed redirect hosts are kept one a line (a host name holds no newline).
+fn redirect_hosts_text(hosts: &RedirectHosts) -> String {
+    hosts.iter().collect::<Vec<_>>().join("\n")
+}
+
+fn redirect_hosts_from_text(text: String) -> RedirectHosts {
+    RedirectHosts::from_trusted(
+        text.lines()
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 pub(crate) fn api_key_from_row(row: &Row) -> Result<ApiKeyRecord> {

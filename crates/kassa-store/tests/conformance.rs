@@ -12,7 +12,7 @@ use common::{
 use kassa_core::card::CardBrand;
 use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId, UserId};
 use kassa_core::money::{Currency, Money};
-use kassa_core::partner::{BillingHost, BrandColor, LogoUrl};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHost, RedirectHosts};
 use kassa_core::payment::{
     AchResolution, AchReturnCode, DeclineCode, Funding, MaskedMethod, Payment, PaymentSource,
     PaymentStatus,
@@ -461,6 +461,7 @@ fn settings_of(p: &kassa_store::Partner) -> PartnerSettings {
         logo_url: p.logo_url.clone(),
         default_redirect_url: p.default_redirect_url.clone(),
         require_signed_links: p.require_signed_links,
+        allowed_redirect_hosts: p.allowed_redirect_hosts.clone(),
     }
 }
 
@@ -492,6 +493,10 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             logo_url: None,
             default_redirect_url: None,
             require_signed_links: false,
+            allowed_redirect_hosts: RedirectHosts::new([
+                RedirectHost::parse("new.acme.example").unwrap()
+            ])
+            .unwrap(),
         };
         let updated = store
             .update_partner_settings(&a.id, &wanted)
@@ -505,6 +510,7 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         expected.logo_url = None;
         expected.default_redirect_url = None;
         expected.require_signed_links = false;
+        expected.allowed_redirect_hosts = wanted.allowed_redirect_hosts.clone();
         assert_eq!(
             updated, expected,
             "[{name}] settings replaced; slug, secret and creation time kept"

@@ -137,6 +137,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::malformed_json("the body must be a JSON object"));
     }
+    one_json_value(bytes)?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -164,6 +165,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
             _ => ApiError::malformed_json(format!("the body is not valid JSON: {inner}")),
         }
+    })
+}
+
+/// The body is exactly one JSON value, with nothing but whitespace after it: `{…}garbage` or
+/// `{} {}` is malformed as a whole, whatever its first value holds, so it is checked before any
+/// field is read (and a field error is never reported for a body that is not JSON).
+fn one_json_value(bytes: &[u8]) -> Result<(), ApiError> {
+    use serde::Deserialize as _;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde::de::IgnoredAny::deserialize(&mut de)
+        .map_err(|e| ApiError::malformed_json(format!("the body is not valid JSON: {e}")))?;
+    de.end().map_err(|_| {
+        ApiError::malformed_json("the body must be one JSON value, with nothing after it")
     })
 }
 
@@ -348,4 +362,43 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
 
 pub(crate) fn json_created<T: Serialize>(body: T) -> Response {
     (StatusCode::CREATED, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        name: Option<String>,
+    }
+
+    /// The error's code, or its first field's.
+    fn code(raw: &str) -> Option<&'static str> {
+        parse_json::<Body>(raw.as_bytes())
+            .err()
+            .map(|e| e.field_errors().first().map_or(e.code(), |f| f.code))
+    }
+
+    #[test]
+    fn only_whitespace_may_follow_the_value() {
+        for ok in ["{}", r#"{"name": "x"}"#, "{} \n\t\r", "  {}  ", ""] {
+            assert_eq!(code(ok), None, "{ok:?}");
+        }
+        for bad in [
+            "{}x", "{} {}", "{}]", "{}}", "{},", "{}\0", "{}\u{a0}", "{}/",
+        ] {
+            assert_eq!(code(bad), Some("malformed_json"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_malformed_before_any_field_is_read() {
+        // The unknown field would be a field error in a well-formed body.
+        assert_eq!(code(r#"{"surprise": 1}"#), Some("unknown_field"));
+        assert_eq!(code(r#"{"surprise": 1}x"#), Some("malformed_json"));
+        assert_eq!(code(r#"{"name": 5, "#), Some("malformed_json"));
+    }
 }

@@ -36,6 +36,9 @@ pub struct PartnerBody {
     #[schema(format = "uri")]
     default_redirect_url: Option<String>,
     require_signed_links: bool,
+    /// The hosts an unsigned creation link's `redirectUrl` may lead to, besides the host of
+    /// `defaultRedirectUrl`; each matches exactly, in any case (not its subdomains).
+    allowed_redirect_hosts: Vec<String>,
     #[serde(with = "kassa_core::clock::rfc3339")]
     created_at: OffsetDateTime,
     /// Until when the partner's pay pages are in challenge mode: after many declines in a short
@@ -65,6 +68,11 @@ impl PartnerBody {
             logo_url: p.logo_url.as_ref().map(ToString::to_string),
             default_redirect_url: p.default_redirect_url.as_ref().map(ToString::to_string),
             require_signed_links: p.require_signed_links,
+            allowed_redirect_hosts: p
+                .allowed_redirect_hosts
+                .iter()
+                .map(str::to_string)
+                .collect(),
             created_at: p.created_at,
             challenge_mode_until,
         }
@@ -78,8 +86,8 @@ impl PartnerBody {
     operation_id = "getPartner",
     summary = "Get your settings",
     description = "The partner the API key belongs to: its name, branding, billing host, \
-        whether creation links must be signed, and until when its pay pages are in challenge \
-        mode. The link secret is never shown.",
+        whether creation links must be signed and where unsigned ones may redirect to, and until \
+        when its pay pages are in challenge mode. The link secret is never shown.",
     responses(
         (status = 200, description = "The partner", body = PartnerBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
@@ -107,8 +115,10 @@ pub async fn get_partner(
     operation_id = "updatePartner",
     summary = "Change your settings",
     description = "Changes the fields given; absent fields stay as they are, and `null` (or an \
-        empty string) clears `billingHost`, `logoUrl` or `defaultRedirectUrl`. Every invalid field \
-        is listed at once and nothing is changed. A billing host is unique across partners.",
+        empty string) clears `billingHost`, `logoUrl` or `defaultRedirectUrl`; \
+        `allowedRedirectHosts` is replaced by the list given (`null` or `[]` clears it). Every \
+        invalid field is listed at once and nothing is changed. A billing host is unique across \
+        partners.",
     request_body = SettingsInput,
     responses(
         (status = 200, description = "The changed partner", body = PartnerBody),

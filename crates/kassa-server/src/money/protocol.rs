@@ -12,10 +12,18 @@ use time::OffsetDateTime;
 
 use crate::state::AppState;
 
-/// How long Kassa waits for the processor. Well inside the recovery window
-/// (`jobs::ABANDONED_ATTEMPT`), so recovery never asks about a call still in progress; a call
-/// that times out stays undecided (`pending`) until recovery asks the processor what happened.
+/// How long Kassa waits for the processor, unless the recovery window is short (see
+/// [`processor_timeout`]). A call that times out stays undecided (`pending`) until recovery asks
+/// the processor what happened.
 pub const PROCESSOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a flow waits for the processor when recovery settles records left awaiting it for
+/// `attempt_timeout` (`recovery.attemptTimeout`): [`PROCESSOR_TIMEOUT`], but never more than half
+/// the window, so recovery never asks about a call still in progress (and takes its silence for
+/// a charge that never happened).
+pub(crate) fn processor_timeout(attempt_timeout: std::time::Duration) -> std::time::Duration {
+    PROCESSOR_TIMEOUT.min(attempt_timeout / 2)
+}
 
 /// A kind of record whose outcome the processor decides: a payment attempt, an authorization,
 /// a refund.
@@ -119,7 +127,8 @@ async fn run_detached<F: Flow>(state: &AppState, mut flow: F) -> anyhow::Result<
         ControlFlow::Continue(intent) => intent,
         ControlFlow::Break(outcome) => return Ok(outcome),
     };
-    let asked = tokio::time::timeout(PROCESSOR_TIMEOUT, flow.ask(state, &intent)).await;
+    let wait = processor_timeout(state.config.recovery.attempt_timeout);
+    let asked = tokio::time::timeout(wait, flow.ask(state, &intent)).await;
     let Ok(answer) = asked else {
         return flow.undecided(state, intent).await;
     };
@@ -189,5 +198,32 @@ where
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_processor_gets_at_most_half_the_recovery_window() {
+        assert_eq!(
+            processor_timeout(Duration::from_secs(300)),
+            PROCESSOR_TIMEOUT
+        );
+        assert_eq!(
+            processor_timeout(Duration::from_secs(120)),
+            PROCESSOR_TIMEOUT
+        );
+        assert_eq!(
+            processor_timeout(Duration::from_secs(90)),
+            Duration::from_secs(45)
+        );
+        assert_eq!(
+            processor_timeout(Duration::from_secs(1)),
+            Duration::from_millis(500)
+        );
     }
 }

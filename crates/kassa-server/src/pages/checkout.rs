@@ -32,7 +32,7 @@ use crate::challenge_mode;
 use crate::client_ip::ClientIp;
 use crate::limits::Limit;
 use crate::money::{pay, PayInput, PayOutcome};
-use crate::new_request::{create_or_get, NewRequestFields};
+use crate::new_request::{create_or_get, link_may_redirect, NewRequestFields};
 use crate::state::AppState;
 
 const MAX_FORM: usize = 16 * 1024;
@@ -78,9 +78,8 @@ pub async fn creation_link(
             ))
         }
     };
-    if site.partner.require_signed_links
-        && !query.signature_valid(site.partner.link_secret.expose())
-    {
+    let signed = query.signature_valid(site.partner.link_secret.expose());
+    if site.partner.require_signed_links && !signed {
         return message(
             StatusCode::FORBIDDEN,
             brand(),
@@ -134,7 +133,13 @@ pub async fn creation_link(
     let redirect_url = match query.redirect_url.as_deref() {
         None | Some("") => None,
         Some(u) => match RedirectUrl::parse(u) {
-            Ok(u) => Some(u),
+            Ok(u) if link_may_redirect(&site.partner, &u, signed) => Some(u),
+            Ok(u) => {
+                return bad(&format!(
+                    "The return address leads to {}, where this link may not send you. Please ask the sender for a new link.",
+                    u.host()
+                ))
+            }
             Err(e) => return bad(&format!("The return address {}.", e.message())),
         },
     };

@@ -20,7 +20,7 @@ use kassa_core::id::{
     random_base62, ApiKeyId, PartnerId, PaymentId, PaymentMethodId, PaymentRequestId, VaultEntryId,
 };
 use kassa_core::money::{Currency, Money};
-use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
+use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHost, RedirectHosts, Slug};
 use kassa_core::payment_request::{Metadata, PaymentRequest, PaymentRequestStatus};
 use kassa_core::reference::ReferenceId;
 use kassa_core::secret::Secret;
@@ -139,6 +139,10 @@ pub fn partner_record(created_at: OffsetDateTime) -> Partner {
             RedirectUrl::parse("https://acme.example/thanks").expect("valid redirect"),
         ),
         require_signed_links: true,
+        allowed_redirect_hosts: RedirectHosts::new(
+            ["shop.acme.example", "www.acme.example"].map(|h| RedirectHost::parse(h).unwrap()),
+        )
+        .unwrap(),
         link_secret: Secret::new(random_base62(32)),
         created_at,
     }

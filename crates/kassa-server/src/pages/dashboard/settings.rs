@@ -1,5 +1,5 @@
-//! Settings: branding (with a preview of the pay page), billing host, default redirect URL and
-//! signed links; API keys (a new key is shown once) and team users. Every change goes through
+//! Settings: branding (with a preview of the pay page), billing host, default redirect URL,
+//! allowed redirect hosts and signed links; API keys (a new key is shown once) and team users. Every change goes through
 //! [`crate::settings`], the same code as the API's `/v1/partner`, `/v1/api-keys` and `/v1/users`.
 
 use std::collections::HashMap;
@@ -24,6 +24,8 @@ struct Values {
     brand_color: String,
     billing_host: String,
     default_redirect_url: String,
+    /// One host a line (commas and spaces separate too).
+    allowed_redirect_hosts: String,
     require_signed_links: bool,
 }
 
@@ -47,6 +49,11 @@ impl Values {
                 .as_ref()
                 .map(|u| u.as_str().to_string())
                 .unwrap_or_default(),
+            allowed_redirect_hosts: p
+                .allowed_redirect_hosts
+                .iter()
+                .collect::<Vec<_>>()
+                .join("\n"),
             require_signed_links: p.require_signed_links,
         }
     }
@@ -58,6 +65,7 @@ impl Values {
             brand_color: field(form, "brandColor"),
             billing_host: field(form, "billingHost"),
             default_redirect_url: field(form, "defaultRedirectUrl"),
+            allowed_redirect_hosts: field(form, "allowedRedirectHosts"),
             require_signed_links: form.contains_key("requireSignedLinks"),
         }
     }
@@ -71,7 +79,17 @@ impl Values {
             logo_url: clearable(&self.logo_url),
             default_redirect_url: clearable(&self.default_redirect_url),
             require_signed_links: Some(self.require_signed_links),
+            allowed_redirect_hosts: Some(Some(self.redirect_hosts())),
         }
+    }
+
+    /// The allowed redirect hosts as typed, one an entry.
+    fn redirect_hosts(&self) -> Vec<String> {
+        self.allowed_redirect_hosts
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -199,6 +217,30 @@ fn preview(partner: &Partner, values: &Values) -> Preview {
     }
 }
 
+/// The errors of `allowedRedirectHosts[i]` shown as one at the list's field, naming the hosts
+/// (the page escapes them).
+fn redirect_host_errors(errors: &mut HashMap<String, String>, hosts: &[String]) {
+    let bad: Vec<&str> = hosts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            errors
+                .remove(&format!("allowedRedirectHosts[{i}]"))
+                .is_some()
+        })
+        .map(|(_, h)| h.as_str())
+        .collect();
+    if !bad.is_empty() {
+        errors.insert(
+            "allowedRedirectHosts".into(),
+            format!(
+                "Not a host name: {}. Give host names only, like shop.example.com, without https:// or a path.",
+                bad.join(", ")
+            ),
+        );
+    }
+}
+
 fn field_errors(e: &ApiError) -> HashMap<String, String> {
     e.field_errors()
         .iter()
@@ -252,6 +294,7 @@ pub async fn save_settings(
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
         Err(e) => {
             p.errors = field_errors(&e);
+            redirect_host_errors(&mut p.errors, &values.redirect_hosts());
             if p.errors.is_empty() {
                 p.notice = Some(super::transactions::sentence(e.message()));
             } else {
