@@ -231,11 +231,14 @@ impl RedirectHosts {
 
     /// Whether an unsigned creation link may send payers to `url`: its host is one of these or
     /// the host of `default` (the partner's default redirect URL). Hosts match exactly, ignoring
-    /// case: a listed host does not cover its subdomains, and the port is not compared.
+    /// case: a listed host does not cover its subdomains. A listed host covers only the scheme's
+    /// own port (another service on another port of that host is not the partner's site); a port
+    /// of the default redirect URL is allowed with its host.
     pub fn allow(&self, url: &RedirectUrl, default: Option<&RedirectUrl>) -> bool {
         let host = url.host();
-        default.is_some_and(|d| d.host().eq_ignore_ascii_case(host))
-            || self.iter().any(|h| h.eq_ignore_ascii_case(host))
+        let port = url.other_port();
+        default.is_some_and(|d| d.host().eq_ignore_ascii_case(host) && d.other_port() == port)
+            || (port.is_none() && self.iter().any(|h| h.eq_ignore_ascii_case(host)))
     }
 }
 
@@ -465,7 +468,7 @@ mod tests {
         for ok in [
             "https://shop.acme.example/done?x=1",
             "https://SHOP.acme.example",
-            "https://shop.acme.example:8443/done",
+            "https://shop.acme.example:443/done",
             "https://www.acme.example/other",
             "https://WWW.ACME.EXAMPLE#x",
         ] {
@@ -479,12 +482,21 @@ mod tests {
             "https://evil.example/?next=https://shop.acme.example",
             "https://evil.example#shop.acme.example",
             "https://[::1]/",
+            // Another port is another service.
+            "https://shop.acme.example:8443/done",
+            "https://www.acme.example:8443/other",
         ] {
             assert!(!allowed.allow(&url(bad), Some(&default)), "{bad}");
         }
         // Nothing listed and no default: no redirect is allowed.
         assert!(!RedirectHosts::default().allow(&url("https://shop.acme.example/"), None));
         assert!(RedirectHosts::default().allow(&url("https://www.acme.example/x"), Some(&default)));
+        // A default redirect with a port allows that port on its host.
+        let on_port = url("https://www.acme.example:8443/thanks");
+        assert!(
+            RedirectHosts::default().allow(&url("https://www.acme.example:8443/x"), Some(&on_port))
+        );
+        assert!(!RedirectHosts::default().allow(&url("https://www.acme.example/x"), Some(&on_port)));
     }
 
     #[test]

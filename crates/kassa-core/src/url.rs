@@ -152,12 +152,28 @@ impl RedirectUrl {
 
     /// The host as written, without the port (an IPv6 literal keeps its brackets).
     pub fn host(&self) -> &str {
-        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
-        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        let authority = self.authority();
         match authority.find(']') {
             Some(end) if authority.starts_with('[') => &authority[..=end],
             _ => authority.split(':').next().unwrap_or(authority),
         }
+    }
+
+    /// The port written in the URL, unless it is the scheme's own (443 for https, 80 for http).
+    pub fn other_port(&self) -> Option<&str> {
+        let authority = self.authority();
+        let port = authority[self.host().len()..].strip_prefix(':')?;
+        let default = if self.0.starts_with("https://") {
+            "443"
+        } else {
+            "80"
+        };
+        (!port.is_empty() && port != default).then_some(port)
+    }
+
+    fn authority(&self) -> &str {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
     }
 }
 
@@ -166,6 +182,22 @@ string_newtype_impls!(RedirectUrl);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_ports_are_told_apart_from_the_schemes_own() {
+        let port = |u: &str| {
+            RedirectUrl::parse(u)
+                .unwrap()
+                .other_port()
+                .map(str::to_string)
+        };
+        assert_eq!(port("https://shop.example/x"), None);
+        assert_eq!(port("https://shop.example:443/x"), None);
+        assert_eq!(port("https://shop.example:8443/x").as_deref(), Some("8443"));
+        assert_eq!(port("https://[2001:db8::1]:8443/").as_deref(), Some("8443"));
+        assert_eq!(port("http://localhost:8080/").as_deref(), Some("8080"));
+        assert_eq!(port("http://localhost:80/"), None);
+    }
 
     #[test]
     fn accepts() {

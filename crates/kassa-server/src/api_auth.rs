@@ -31,7 +31,8 @@ impl FromRequestParts<AppState> for ApiAuth {
         if let Some(auth) = parts.extensions.get::<ApiAuth>() {
             return Ok(auth.clone());
         }
-        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+        let Ok(client) = ClientIp::from_request_parts(parts, state).await;
+        let ip = client.network();
         if let Some(retry_after) = state.limits.known_refused(ip, state.clock.now()) {
             return Err(ApiError::rate_limited(
                 retry_after,

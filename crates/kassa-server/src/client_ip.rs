@@ -18,6 +18,20 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
+impl ClientIp {
+    /// What the per-IP limits count by: an IPv4 address itself, an IPv6 address by its /64 —
+    /// one customer's network, from which a host can use a fresh address for every request.
+    pub fn network(self) -> IpAddr {
+        match self.0 {
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(bits.into())
+            }
+            v4 => v4,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Infallible;
 
@@ -34,6 +48,14 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// One `X-Forwarded-For` entry: an address, or an address and port (`1.2.3.4:5678`,
+/// `[2001:db8::1]:443`), as some proxies write them.
+fn parse_hop(hop: &str) -> Result<IpAddr, ()> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|a| a.ip()))
+        .map_err(|_| ())
+}
+
 /// The rule itself: `peer` unless it is trusted, then the rightmost forwarded-for address that
 /// is not a trusted proxy.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
@@ -46,16 +68,21 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     if !is_trusted(peer) {
         return peer;
     }
-    let hops: Vec<&str> = headers
+    // Read byte by byte: a client's non-ASCII junk must not hide the entries proxies appended
+    // after it (proxies join every value into one line).
+    let values: Vec<String> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let hops: Vec<&str> = values
+        .iter()
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
     let mut client = peer;
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
+        match parse_hop(hop) {
             Ok(ip) => {
                 client = unmap(ip);
                 if !is_trusted(client) {
@@ -83,6 +110,23 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(
+            ClientIp(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).network(),
+            ip("2001:db8:1:2::")
+        );
+        assert_eq!(
+            ClientIp(ip("2001:db8:1:2::1")).network(),
+            ClientIp(ip("2001:db8:1:2:ffff::9")).network()
+        );
+        assert_ne!(
+            ClientIp(ip("2001:db8:1:2::1")).network(),
+            ClientIp(ip("2001:db8:1:3::1")).network()
+        );
+        assert_eq!(ClientIp(ip("198.51.100.7")).network(), ip("198.51.100.7"));
     }
 
     #[test]
@@ -126,6 +170,22 @@ mod tests {
         assert_eq!(
             client_ip(peer, &headers(&["5.5.5.5, nonsense, 10.3.3.3"]), &trusted),
             ip("10.3.3.3")
+        );
+        // Non-ASCII junk from the client does not hide what the proxies appended after it.
+        let mut junk = HeaderMap::new();
+        junk.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.8").unwrap(),
+        );
+        assert_eq!(client_ip(peer, &junk, &trusted), ip("198.51.100.8"));
+        // Entries with ports.
+        assert_eq!(
+            client_ip(peer, &headers(&["198.51.100.9:5678"]), &trusted),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            client_ip(peer, &headers(&["[2001:db9::7]:443"]), &trusted),
+            ip("2001:db9::7")
         );
         // No header: the proxy itself.
         assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), ip("10.0.0.2"));

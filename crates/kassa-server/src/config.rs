@@ -100,7 +100,9 @@ pub struct WebhooksConfig {
 /// The recovery sweep (docs/api.md §8).
 #[derive(Debug, Clone)]
 pub struct RecoveryConfig {
-    /// A record still awaiting its processor after this is asked about by the sweep.
+    /// A record still awaiting its processor after this is asked about by the sweep. At least
+    /// 2 minutes: a processor call waits at most half of it (and 60 s), and the lookup must not
+    /// race a call still in flight, nor clocks that differ a little between instances.
     pub attempt_timeout: Duration,
     /// How often the sweep (and the rest of housekeeping) runs.
     pub sweep_interval: Duration,
@@ -559,9 +561,9 @@ pub const KEYS: &[Key] = &[
         parse: |c, v| {
             c.recovery.attempt_timeout = parse_duration_within(
                 v,
-                Duration::from_secs(1),
+                Duration::from_secs(120),
                 Duration::from_secs(86_400),
-                "1s",
+                "2m",
                 "1d",
             )?;
             Ok(())
@@ -1147,6 +1149,7 @@ mod tests {
             ("KASSA_LIMITS_PASSWORD_HASHES", "0"),
             ("KASSA_HTTP_HEADER_TIMEOUT", "0s"),
             ("KASSA_WEBHOOKS_ALLOW_PRIVATE_NETWORKS", "yes"),
+            ("KASSA_RECOVERY_ATTEMPT_TIMEOUT", "90s"),
         ] {
             assert!(
                 Config::load(None, env(&[(var, bad)])).is_err(),

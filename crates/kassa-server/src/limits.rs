@@ -189,6 +189,10 @@ impl Limits {
             Err(LimitError::Refused { retry_after_secs }) => {
                 let mut refused = self.refused();
                 if refused.len() >= REFUSED_IPS_KEPT {
+                    refused.retain(|_, until| *until > now);
+                }
+                if refused.len() >= REFUSED_IPS_KEPT {
+                    // Still full of live refusals: start over (the database still counts).
                     refused.clear();
                 }
                 refused.insert(ip, now + time::Duration::seconds(retry_after_secs as i64));

@@ -289,21 +289,24 @@ pub async fn add_user(
     email: &str,
     password: &str,
 ) -> Result<User, ApiError> {
-    // Hashing the password takes one of the `limits.passwordHashes` slots.
-    let _slot = state.limits.password_hash_slot().await.ok_or_else(|| {
+    // Hashing the password takes one of the `limits.passwordHashes` slots, held by a task of its
+    // own until the hash is done, even if the caller goes away meanwhile.
+    let slot = state.limits.password_hash_slot().await.ok_or_else(|| {
         ApiError::rate_limited(
             5,
             "Kassa is busy hashing other passwords; try again shortly",
         )
     })?;
-    admin::create_user(
-        state.store.as_ref(),
-        &partner.id,
-        email,
-        password,
-        state.clock.now(),
-    )
+    let store = state.store.clone();
+    let (partner, email, password) = (partner.id.clone(), email.to_string(), password.to_string());
+    let now = state.clock.now();
+    tokio::spawn(async move {
+        let created = admin::create_user(store.as_ref(), &partner, &email, &password, now).await;
+        drop(slot);
+        created
+    })
     .await
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("creating a user failed: {e}")))?
     .map_err(admin_error)
 }
 

@@ -181,7 +181,7 @@ on_both_backends!(
         let r = payer.submit(&page, &card_fields("5555555555554444")).await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
         assert!(
-            r.body.contains("This payment needs JavaScript right now"),
+            r.body.contains("This payment needs a security check first"),
             "{}",
             r.body
         );
@@ -197,6 +197,7 @@ on_both_backends!(
             .await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
         assert!(r.body.contains("The security check did not pass"));
+        assert_eq!(r.header("retry-after").as_deref(), Some("1"));
         let forged = challenge.replacen(&format!("v1.{DIFFICULTY}."), "v1.1.", 1);
         let r = payer
             .submit(&page, &solved("5555555555554444", &forged, "0"))

@@ -366,10 +366,10 @@ on_both_backends!(unsigned_links_redirect_only_to_allowed_hosts, |app| {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
-    // A listed host, in any case and on any port, and the default redirect's host.
+    // A listed host, in any case and on the scheme's own port, and the default redirect's host.
     for (reference, redirect) in [
         ("R1", "https://shop.acme.example/done?order=1"),
-        ("R2", "https://SHOP.acme.example:8443/done"),
+        ("R2", "https://SHOP.acme.example:443/done"),
         ("R3", "https://www.acme.example/elsewhere"),
     ] {
         let r = app.get(&unsigned(&p, reference, redirect)).await;
@@ -393,6 +393,8 @@ on_both_backends!(unsigned_links_redirect_only_to_allowed_hosts, |app| {
             "https://evil.example/?next=https://shop.acme.example/",
         ),
         ("E6", "http://localhost:3000/"),
+        // Another port of a listed host is another service.
+        ("E7", "https://shop.acme.example:8443/done"),
     ] {
         let r = app.get(&unsigned(&p, reference, redirect)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{redirect}");

@@ -467,3 +467,24 @@ on_both_backends!(the_client_ip_comes_from_trusted_proxies_only, |app| {
         "the same untrusted peer",
     );
 });
+
+on_both_backends!(ipv6_clients_are_counted_by_their_64, |app| {
+    let app = app.reconfigured(|c| c.limits.failed_authentications = rate("2/1h"));
+    // A fresh address from the same /64 for every guess changes nothing.
+    for (n, peer) in ["2001:db8:7:7::1", "2001:db8:7:7::2"].iter().enumerate() {
+        let r = app.send_from(peer, api_get("sk_nope", "/v1/partner")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    let r = app
+        .send_from(
+            "2001:db8:7:7:dead:beef::3",
+            api_get("sk_nope", "/v1/partner"),
+        )
+        .await;
+    assert_api_limited(&r, "a third address of the same /64");
+    // Another /64 has its own count.
+    let r = app
+        .send_from("2001:db8:7:8::1", api_get("sk_nope", "/v1/partner"))
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+});

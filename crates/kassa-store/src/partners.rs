@@ -322,8 +322,10 @@ impl<B: Backend> PartnerStore for B {
     }
 }
 
-/// A partner's pay-page attempts created after `$2`, and how many of them were declined (their
-/// failure code one of [`DECLINE_CODES`], bound from `$3` on).
+/// A partner's pay-page card attempts created after `$2`, and how many of them were declined
+/// (their failure code one of [`DECLINE_CODES`], bound from `$3` on). Bank debits are left out of
+/// both: they are never declined at once, so counting them would let a card tester dilute its
+/// declines with a bank debit each.
 static COUNT_PAY_PAGE_ATTEMPTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let codes: Vec<String> = (0..DECLINE_CODES.len())
         .map(|i| format!("${}", i + 3))
@@ -331,7 +333,8 @@ static COUNT_PAY_PAGE_ATTEMPTS: std::sync::LazyLock<String> = std::sync::LazyLoc
     format!(
         "SELECT COUNT(*) AS attempts, \
          SUM(CASE WHEN status = 'failed' AND failure_code IN ({}) THEN 1 ELSE 0 END) AS declines \
-         FROM payments WHERE partner_id = $1 AND source = 'payment_request' AND created_at > $2",
+         FROM payments WHERE partner_id = $1 AND source = 'payment_request' AND method_type = 'card' \
+         AND created_at > $2",
         codes.join(", ")
     )
 });

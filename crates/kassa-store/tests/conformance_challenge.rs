@@ -220,3 +220,33 @@ async fn declines_that_are_not_more_than_half_or_not_this_partners_do_not() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bank_debits_do_not_dilute_card_declines() {
+    for (name, store) in backends().await.iter() {
+        let t0 = instant_in(2036);
+        let partner = new_partner(name, store).await;
+        // 31 card declines, and 40 bank debits begun beside them (never declined at once).
+        declines(store, &partner, 31, t0).await;
+        for _ in 0..40 {
+            let request = open_request(store, &partner).await;
+            match store
+                .begin_attempt(&partner, &request, &ach_attempt(), t0)
+                .await
+                .unwrap()
+            {
+                BeginOutcome::Started { .. } => {}
+                other => panic!("[{name}] expected Started, got {other:?}"),
+            }
+        }
+        let at = t0 + Duration::minutes(1);
+        assert_eq!(
+            store
+                .switch_on_challenge_mode(&partner, &rule(), at)
+                .await
+                .unwrap(),
+            Some(at + Duration::hours(1)),
+            "[{name}]"
+        );
+    }
+}

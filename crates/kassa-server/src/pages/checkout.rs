@@ -51,7 +51,7 @@ fn csrf_cookie_name(site: &Site) -> &'static str {
 /// (or finds the one with this reference) and sends the payer to its page.
 pub async fn creation_link(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: ClientIp,
     site: Site,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -95,7 +95,7 @@ pub async fn creation_link(
             .take(
                 &state,
                 &[
-                    (Limit::UnsignedLinkPerIp, &ip.to_string()),
+                    (Limit::UnsignedLinkPerIp, &client.network().to_string()),
                     (Limit::UnsignedLinkPerPartner, site.partner.id.as_str()),
                 ],
             )
@@ -373,9 +373,9 @@ fn refused(
     let until_text = super::dashboard::when(until);
     let (heading, body) = match why {
         Refusal::Missing => (
-            "This payment needs JavaScript right now",
+            "This payment needs a security check first",
             format!(
-                "Because of unusual activity on these payment pages, the payment form runs a short security check in your browser before it is sent, and that check needs JavaScript. Nothing was charged. Please turn JavaScript on and open the payment page again, or come back after {until_text}."
+                "Because of unusual activity on these payment pages, the payment form now runs a short security check in your browser before it is sent (the page may have been opened before the check began). Nothing was charged. Please open the payment page again and retry; the check needs JavaScript. Without it, please come back after {until_text}."
             ),
         ),
         Refusal::Expired | Refusal::OtherAttempt => (
@@ -398,8 +398,12 @@ fn refused(
         )),
     };
     let mut resp = render(StatusCode::TOO_MANY_REQUESTS, &page);
-    // Without JavaScript the page takes payments again once challenge mode is over.
-    let wait = (until - now).whole_seconds().max(1);
+    // A missing check: without JavaScript the page takes payments again once challenge mode is
+    // over. A check that failed or expired: reopening the page gives a fresh one at once.
+    let wait = match why {
+        Refusal::Missing => (until - now).whole_seconds().max(1),
+        _ => 1,
+    };
     resp.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(wait));
     resp
@@ -564,7 +568,7 @@ fn parse_form(
 
 pub async fn pay_submit(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: ClientIp,
     site: Site,
     PageParams(params): PageParams,
     headers: HeaderMap,
@@ -639,7 +643,7 @@ pub async fn pay_submit(
     let method = input.instrument.type_str();
     // Counted as a decline before it is tried, so card testing in parallel counts as it
     // arrives; given back unless it was declined.
-    let ip_text = ip.to_string();
+    let ip_text = client.network().to_string();
     let mut counters = vec![(Limit::DeclinePerIp, ip_text.as_str())];
     if let NewInstrument::Card { number, .. } = &input.instrument {
         counters.push((Limit::DeclinePerCard, number.expose()));

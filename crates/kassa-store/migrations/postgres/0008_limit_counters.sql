@@ -8,5 +8,6 @@ CREATE TABLE limit_counters (
 );
 CREATE INDEX limit_counters_tat ON limit_counters (tat);
 
--- Failed sign-ins are counted in limit_counters now.
-DROP TABLE login_failures;
+-- Failed sign-ins are counted in limit_counters now. login_failures is left in place (unused
+-- from this version on) so that instances of the previous version, still running during a
+-- rolling upgrade of a shared PostgreSQL database, keep working; a later migration drops it.

@@ -196,7 +196,7 @@ fn login_again(
 /// `POST /dashboard/login`: checks the password (Argon2id), then starts a new session.
 pub async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    client: ClientIp,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -234,7 +234,7 @@ pub async fn login(
             &state,
             &[
                 (Limit::SignInFailurePerEmail, &email),
-                (Limit::SignInFailurePerIp, &ip.to_string()),
+                (Limit::SignInFailurePerIp, &client.network().to_string()),
             ],
         )
         .await;
