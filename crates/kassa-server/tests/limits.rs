@@ -488,3 +488,18 @@ on_both_backends!(ipv6_clients_are_counted_by_their_64, |app| {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 });
+
+on_both_backends!(declines_per_card_at_a_configured_rate, |app| {
+    let app = app.reconfigured(|c| c.limits.declines_per_card = rate("1/1h"));
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "4.00", "K-0").await;
+    let mut payer = Payer::from(&app, "198.51.100.120");
+    let r = payer.pay_card(&pay_path(&pr), EXPIRED).await;
+    assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED);
+    let pr = app.create_request(&p, "4.00", "K-1").await;
+    let mut payer = Payer::from(&app, "198.51.100.121");
+    let r = payer.pay_card(&pay_path(&pr), EXPIRED).await;
+    assert_limited(&r, "the card's 2nd attempt");
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((3000..=3600).contains(&wait), "{wait}");
+});
