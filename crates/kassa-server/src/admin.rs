@@ -95,6 +95,7 @@ async fn create_partner_with_key(
         allowed_redirect_hosts: Default::default(),
         link_secret: Secret::new(format!("lsk_{}", random_base62(40))),
         created_at: now,
+        challenge_mode_until: None,
     };
     let (record, api_key) = new_key_record(&partner.id, key_label, now);
     store.create_partner(&partner, Some(&record)).await?;

@@ -7,6 +7,7 @@ use kassa_core::challenge::{self, ChallengeRule};
 use kassa_core::id::PartnerId;
 use kassa_core::payment_request::PaymentRequest;
 use kassa_core::proof_of_work::{self, Bound, Refusal};
+use kassa_store::Partner;
 use time::OffsetDateTime;
 
 use crate::config::Config;
@@ -34,6 +35,12 @@ pub async fn active_until(
     }
     let until = state.store.challenge_mode_until(partner).await?;
     Ok(challenge::active_until(until, state.clock.now()))
+}
+
+/// The same for a partner just read from the database (a pay page's): no query of its own.
+pub fn active_for(state: &AppState, partner: &Partner) -> Option<OffsetDateTime> {
+    rule(&state.config)?;
+    challenge::active_until(partner.challenge_mode_until, state.clock.now())
 }
 
 /// After a declined pay-page attempt: switches challenge mode on when the partner's recent

@@ -231,7 +231,9 @@ macro_rules! partner_cols {
             $p,
             "link_secret, ",
             $p,
-            "created_at"
+            "created_at, ",
+            $p,
+            "challenge_mode_until"
         )
     };
 }

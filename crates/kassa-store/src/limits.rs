@@ -30,9 +30,6 @@ pub trait LimitStore {
     /// Gives one event back to each limit (it turned out not to count: a correct password, an
     /// approved payment).
     async fn limit_give_back(&self, limits: &[LimitKey<'_>], now: OffsetDateTime) -> Result<()>;
-    /// Whether one more event would be refused, without counting it: `Some(µs until it would
-    /// not)`.
-    async fn limit_peek(&self, limit: LimitKey<'_>, now: OffsetDateTime) -> Result<Option<i64>>;
     /// Forgets the buckets that are empty again.
     async fn purge_limits(&self, now: OffsetDateTime) -> Result<u64>;
 }
@@ -106,15 +103,6 @@ impl<B: Backend> LimitStore for B {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    async fn limit_peek(&self, limit: LimitKey<'_>, now: OffsetDateTime) -> Result<Option<i64>> {
-        let now = to_micros(now);
-        let tat = tat_of(&mut self.reader(), limit.key).await?;
-        Ok(match admit(&limit.rate, tat, now) {
-            Admission::Admitted { .. } => None,
-            Admission::Refused { retry_after_micros } => Some(retry_after_micros),
-        })
     }
 
     async fn purge_limits(&self, now: OffsetDateTime) -> Result<u64> {

@@ -35,6 +35,9 @@ pub struct Partner {
     /// HMAC key for signed creation links.
     pub link_secret: Secret<String>,
     pub created_at: OffsetDateTime,
+    /// Until when its pay pages were last put in challenge mode (read with the partner, so a
+    /// pay page knows at no extra cost; `kassa_core::challenge::active_until` says if it is on).
+    pub challenge_mode_until: Option<OffsetDateTime>,
 }
 
 /// What a partner may change about itself (the dashboard's Settings, `PATCH /v1/partner`); the

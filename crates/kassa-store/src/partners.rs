@@ -358,6 +358,7 @@ pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
         allowed_redirect_hosts: redirect_hosts_from_text(row.try_get("allowed_redirect_hosts")?),
         link_secret: Secret::new(row.try_get("link_secret")?),
         created_at: from_micros(row.try_get("created_at")?),
+        challenge_mode_until: time_opt(row.try_get("challenge_mode_until")?),
     })
 }
 

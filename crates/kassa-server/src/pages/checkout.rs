@@ -321,14 +321,13 @@ async fn challenge(
     site: &Site,
     pr: &PaymentRequest,
 ) -> Result<Option<Challenge>, Response> {
-    match challenge_mode::active_until(state, &site.partner.id).await {
-        Ok(Some(until)) => Ok(Some(Challenge {
+    // The partner was just read with the page: its challenge-mode end came with it.
+    Ok(
+        challenge_mode::active_for(state, &site.partner).map(|until| Challenge {
             text: challenge_mode::issue(state, pr),
             until: super::dashboard::when(until),
-        })),
-        Ok(None) => Ok(None),
-        Err(e) => Err(internal_error_page(e)),
-    }
+        }),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -610,17 +609,13 @@ pub async fn pay_submit(
     if let Some(resp) = state_page(StatusCode::CONFLICT, &site, &pr) {
         return resp;
     }
-    match challenge_mode::active_until(&state, &site.partner.id).await {
-        Ok(None) => {}
-        Ok(Some(until)) => {
-            let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
-            let answer =
-                challenge_mode::verify(&state, &pr, field("powChallenge"), field("powSolution"));
-            if let Err(why) = answer {
-                return refused(&site, &pr, until, why, state.clock.now());
-            }
+    if let Some(until) = challenge_mode::active_for(&state, &site.partner) {
+        let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+        let answer =
+            challenge_mode::verify(&state, &pr, field("powChallenge"), field("powSolution"));
+        if let Err(why) = answer {
+            return refused(&site, &pr, until, why, state.clock.now());
         }
-        Err(e) => return internal_error_page(e),
     }
     let input = match parse_form(&form, state.clock.now().date()) {
         Ok(input) => input,
@@ -682,6 +677,13 @@ pub async fn pay_submit(
                 ..Default::default()
             };
             let pr = request.seen_at(state.clock.now());
+            // This decline may just have switched challenge mode on: the page that tells of it
+            // asks for the proof already.
+            let mut site = site.clone();
+            match state.store.challenge_mode_until(&site.partner.id).await {
+                Ok(until) => site.partner.challenge_mode_until = until,
+                Err(e) => return internal_error_page(e),
+            }
             form_page(
                 &state,
                 &site,

@@ -113,6 +113,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The partner whose pages are being served, and the path prefix its links live under.
+#[derive(Clone)]
 pub struct Site {
     pub partner: Partner,
     /// `""` on the partner's billing host, `/p/{slug}` otherwise.
