@@ -2,18 +2,21 @@
 //! variables; the binary applies its command-line flags last. Each key is one row of [`KEYS`],
 //! which all four read.
 
-use std::fmt;
+mod file;
+mod values;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use kassa_core::limit::Rate;
 use kassa_core::money::parse_amount;
 use kassa_core::secret::Secret;
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+
+use file::FileValues;
+pub use values::parse_duration;
+use values::{parse_count, parse_duration_within, parse_rate_or_off, parse_time_of_day};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -763,235 +766,6 @@ impl Config {
                 };
                 format!("http://{host}")
             }
-        }
-    }
-}
-
-/// "300", "300s", "5m", "2h", "1d", "250ms".
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 300s, 5m or 1h"))?;
-    let secs = |k: u64| n.checked_mul(k).map(Duration::from_secs);
-    match unit {
-        "" | "s" => secs(1),
-        "ms" => Some(Duration::from_millis(n)),
-        "m" => secs(60),
-        "h" => secs(3600),
-        "d" => secs(86_400),
-        _ => None,
-    }
-    .ok_or_else(|| format!("{s:?} is not a duration like 300s, 5m or 1h"))
-}
-
-/// A rate like `20/1m`, or `off`.
-fn parse_rate_or_off(v: &str) -> Result<Option<Rate>, String> {
-    if v.trim() == "off" {
-        return Ok(None);
-    }
-    Rate::parse(v).map(Some).map_err(|e| format!("{e}, or off"))
-}
-
-/// A whole number from `lo` to `hi`.
-fn parse_count(v: &str, lo: u32, hi: u32) -> Result<u32, String> {
-    v.trim()
-        .parse()
-        .ok()
-        .filter(|n| (lo..=hi).contains(n))
-        .ok_or_else(|| format!("must be a number from {lo} to {hi}"))
-}
-
-/// A duration from `lo` to `hi` (named `lo_text` and `hi_text` in the error).
-fn parse_duration_within(
-    v: &str,
-    lo: Duration,
-    hi: Duration,
-    lo_text: &str,
-    hi_text: &str,
-) -> Result<Duration, String> {
-    parse_duration(v)
-        .ok()
-        .filter(|d| (lo..=hi).contains(d))
-        .ok_or_else(|| format!("must be a duration from {lo_text} to {hi_text}"))
-}
-
-/// "HH:MM", 24-hour.
-fn parse_time_of_day(value: &str) -> Option<time::Time> {
-    let (h, m) = value.split_once(':')?;
-    let (h, m) = (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?);
-    (h < 24 && m < 60 && value.len() == 5).then(|| time::Time::from_hms(h, m, 0).expect("checked"))
-}
-
-/// A TOML file's values, one per [`KEYS`] row, camelCase like the API. Read by walking the
-/// document against [`KEYS`] rather than into a derived struct, with the derive's checks and
-/// wording: unknown keys and non-string values are refused with the same messages as before.
-struct FileValues(Vec<Option<String>>);
-
-impl<'de> Deserialize<'de> for FileValues {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut values = vec![None; KEYS.len()];
-        deserializer.deserialize_struct(
-            "FileConfig",
-            names_in(None),
-            FileTable {
-                section: None,
-                values: &mut values,
-            },
-        )?;
-        Ok(FileValues(values))
-    }
-}
-
-/// `name` split into its TOML table (if any) and its name in that table.
-fn split_name(name: &'static str) -> (Option<&'static str>, &'static str) {
-    match name.split_once('.') {
-        Some((section, name)) => (Some(section), name),
-        None => (None, name),
-    }
-}
-
-/// The names a TOML table may hold (`None`: the top level, whose sections count as names), in
-/// [`KEYS`] order: serde's "expected one of" lists them.
-fn names_in(section: Option<&str>) -> &'static [&'static str] {
-    type Names = Vec<(Option<&'static str>, Vec<&'static str>)>;
-    static NAMES: OnceLock<Names> = OnceLock::new();
-    let all = NAMES.get_or_init(|| {
-        let mut all: Names = vec![(None, Vec::new())];
-        let mut add = |section: Option<&'static str>, name: &'static str| {
-            let at = match all.iter().position(|(s, _)| *s == section) {
-                Some(at) => at,
-                None => {
-                    all.push((section, Vec::new()));
-                    all.len() - 1
-                }
-            };
-            if !all[at].1.contains(&name) {
-                all[at].1.push(name);
-            }
-        };
-        for key in KEYS {
-            let (section, name) = split_name(key.name);
-            if let Some(section) = section {
-                add(None, section);
-            }
-            add(section, name);
-        }
-        all
-    });
-    all.iter()
-        .find(|(s, _)| *s == section)
-        .map_or(&[], |(_, names)| names.as_slice())
-}
-
-/// One TOML table of the file: the top level or a section such as `[sandbox]`.
-struct FileTable<'a> {
-    section: Option<&'static str>,
-    values: &'a mut [Option<String>],
-}
-
-/// What a key of a TOML table names.
-enum Entry {
-    /// The row of [`KEYS`].
-    Key(usize),
-    /// A section (top level only).
-    Section(&'static str),
-}
-
-impl<'de> DeserializeSeed<'de> for FileTable<'_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let section = self.section.expect("only sections are nested");
-        deserializer.deserialize_struct(section, names_in(Some(section)), self)
-    }
-}
-
-impl<'de> Visitor<'de> for FileTable<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        // The derived structs' names, as serde worded it before: "struct FileSandbox".
-        let section = self.section.unwrap_or("config");
-        let mut chars = section.chars();
-        let first = chars.next().map(|c| c.to_ascii_uppercase());
-        write!(
-            f,
-            "struct File{}{}",
-            first.unwrap_or_default(),
-            chars.as_str()
-        )
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(entry) = map.next_key_seed(EntryName(self.section))? {
-            match entry {
-                Entry::Key(row) => {
-                    self.values[row] = Some(match KEYS[row].file_value {
-                        FileValue::Text => map.next_value::<String>()?,
-                        FileValue::Path => {
-                            map.next_value::<PathBuf>()?.to_string_lossy().into_owned()
-                        }
-                        FileValue::List => map.next_value::<ListValue>()?.0,
-                    })
-                }
-                Entry::Section(section) => map.next_value_seed(FileTable {
-                    section: Some(section),
-                    values: &mut *self.values,
-                })?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A list in the file: an array of strings, or one string (comma-separated, as in a variable).
-struct ListValue(String);
-
-impl<'de> Deserialize<'de> for ListValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged, expecting = "a string or an array of strings")]
-        enum Either {
-            One(String),
-            Many(Vec<String>),
-        }
-        Ok(ListValue(match Either::deserialize(deserializer)? {
-            Either::One(s) => s,
-            Either::Many(items) => items.join(","),
-        }))
-    }
-}
-
-/// Reads a key of the table `.0` into an [`Entry`]; an unknown key is serde's `unknown_field`.
-struct EntryName(Option<&'static str>);
-
-impl<'de> DeserializeSeed<'de> for EntryName {
-    type Value = Entry;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Entry, D::Error> {
-        deserializer.deserialize_identifier(self)
-    }
-}
-
-impl Visitor<'_> for EntryName {
-    type Value = Entry;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("field identifier")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Entry, E> {
-        if let Some(row) = KEYS.iter().position(|k| split_name(k.name) == (self.0, v)) {
-            return Ok(Entry::Key(row));
-        }
-        // At the top level, a name that is no key is a section.
-        let section = names_in(None).iter().find(|n| **n == v);
-        match (self.0, section) {
-            (None, Some(section)) => Ok(Entry::Section(section)),
-            _ => Err(E::unknown_field(v, names_in(self.0))),
         }
     }
 }
