@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use kassa_core::audit::Caller;
 use kassa_core::clock::{Clock, SystemClock};
+use kassa_core::scope::Scopes;
 use kassa_server::admin::{self, NewPartnerInput};
 use kassa_server::{App, Config};
 
@@ -175,7 +177,7 @@ async fn bench_backend(
             slug: format!("bench-{}", kassa_core::id::random_base62(8).to_lowercase()),
             ..Default::default()
         },
-        SystemClock.now(),
+        &Caller::cli("kassa-bench", SystemClock.now()),
     )
     .await?;
     let store = app.state().store.clone();
@@ -185,7 +187,8 @@ async fn bench_backend(
             store.as_ref(),
             &partner.partner.id,
             &format!("bench {n}"),
-            SystemClock.now(),
+            Scopes::default_for_new_key(),
+            &Caller::cli("kassa-bench", SystemClock.now()),
         )
         .await?;
         keys.push(key.expose().clone());

@@ -897,6 +897,7 @@ mod tests {
             failure_message: None,
             created_at: NOW,
             payout_id: None,
+            created_by: None,
         }
     }
 

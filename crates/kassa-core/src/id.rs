@@ -160,6 +160,7 @@ prefixed_id!(VaultEntryId, "vlt", "vault entry");
 prefixed_id!(JobId, "job", "job");
 prefixed_id!(UserId, "usr", "user");
 prefixed_id!(LedgerEntryId, "le", "ledger entry");
+prefixed_id!(AuditEventId, "aud", "audit event");
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ mod string_newtype;
 
 pub mod ach;
 pub mod address;
+pub mod audit;
 pub mod authorization;
 pub mod card;
 pub mod challenge;
@@ -35,6 +36,7 @@ pub mod percent;
 pub mod proof_of_work;
 pub mod reference;
 pub mod refund;
+pub mod scope;
 pub mod secret;
 pub mod text;
 pub mod url;

@@ -59,6 +59,9 @@ pub struct Refund {
     pub created_at: OffsetDateTime,
     /// The payout it was deducted from; null until a payout is cut after it.
     pub payout_id: Option<PayoutId>,
+    /// Who asked for it: an API key, a dashboard user, … (null for refunds made before Kassa
+    /// recorded it).
+    pub created_by: Option<crate::audit::Actor>,
 }
 
 /// The `object` field: always `"refund"`.
@@ -624,6 +627,7 @@ mod tests {
             failure_message: None,
             created_at: datetime!(2026-11-21 10:00:00.5 UTC),
             payout_id: None,
+            created_by: None,
         }
     }
 
@@ -642,7 +646,8 @@ mod tests {
                 "failureCode": null,
                 "failureMessage": null,
                 "createdAt": "2026-11-21T10:00:00.5Z",
-                "payoutId": null
+                "payoutId": null,
+                "createdBy": null
             })
         );
         let failed = Refund {

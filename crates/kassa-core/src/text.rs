@@ -107,3 +107,8 @@ mod tests {
         assert_eq!(field_path("paymentMethod", "x"), "paymentMethod.x");
     }
 }
+
+/// The first `max` characters of `s` (never splitting a character).
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

@@ -1,5 +1,6 @@
 //! Operator actions shared by the CLI and `serve --demo`: partners, API keys and tax rates.
 
+use kassa_core::audit::{Caller, ChainBreak, ChainCheck};
 use kassa_core::error::{FieldError, FieldErrors};
 use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{random_base62, ApiKeyId, PartnerId, UserId};
@@ -8,6 +9,7 @@ use kassa_core::money::{format_minor, parse_amount};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
 use kassa_core::payout::Payout;
 use kassa_core::percent::Percent;
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_store::{ApiKeyRecord, NewUser, Partner, Store, StoreError, User};
 use time::OffsetDateTime;
@@ -22,6 +24,8 @@ pub struct NewPartnerInput {
     pub brand_color: Option<String>,
     pub logo_url: Option<String>,
     pub require_signed_links: bool,
+    /// The first API key's scopes; None: every scope but `admin`.
+    pub key_scopes: Option<Scopes>,
 }
 
 /// A partner just made, with the secrets shown this once.
@@ -55,9 +59,9 @@ impl From<StoreError> for AdminError {
 pub async fn create_partner(
     store: &dyn Store,
     input: NewPartnerInput,
-    now: OffsetDateTime,
+    by: &Caller,
 ) -> Result<CreatedPartner, AdminError> {
-    create_partner_with_key(store, input, "default", now).await
+    create_partner_with_key(store, input, "default", by).await
 }
 
 /// The partner and its first API key (labelled `key_label`) are written in one transaction.
@@ -65,8 +69,9 @@ async fn create_partner_with_key(
     store: &dyn Store,
     input: NewPartnerInput,
     key_label: &str,
-    now: OffsetDateTime,
+    by: &Caller,
 ) -> Result<CreatedPartner, AdminError> {
+    let now = by.at;
     let mut errors = FieldErrors::new();
     let name = partner_name(&mut errors, &input.name);
     let slug = errors.take("slug", Slug::parse(&input.slug));
@@ -97,8 +102,9 @@ async fn create_partner_with_key(
         created_at: now,
         challenge_mode_until: None,
     };
-    let (record, api_key) = new_key_record(&partner.id, key_label, now);
-    store.create_partner(&partner, Some(&record)).await?;
+    let scopes = input.key_scopes.unwrap_or_else(Scopes::default_for_new_key);
+    let (record, api_key) = new_key_record(&partner.id, key_label, scopes, now);
+    store.create_partner(&partner, Some(&record), by).await?;
     Ok(CreatedPartner { partner, api_key })
 }
 
@@ -123,6 +129,7 @@ pub(crate) fn partner_name(errors: &mut FieldErrors, raw: &str) -> Option<String
 fn new_key_record(
     partner: &PartnerId,
     label: &str,
+    scopes: Scopes,
     now: OffsetDateTime,
 ) -> (ApiKeyRecord, Secret<String>) {
     let key = new_api_key();
@@ -132,25 +139,32 @@ fn new_key_record(
         label: label.to_string(),
         prefix: key.expose()[..7].to_string(),
         key_hash: hash_api_key(key.expose()),
+        scopes,
         created_at: now,
         revoked_at: None,
     };
     (record, key)
 }
 
-/// Makes a key for the partner; the secret is returned once and only its hash is kept. The
-/// label (trimmed) is required: 1 to [`NAME_MAX`] characters without control characters.
+/// Makes a key for the partner with `scopes`; the secret is returned once and only its hash is
+/// kept. The label (trimmed) is required: 1 to [`NAME_MAX`] characters without control
+/// characters; a key needs at least one scope. (Whether the caller may grant the scopes is the
+/// caller's check: an API key may only grant its own, `kassa_core::scope::may_grant`.)
 pub async fn create_api_key(
     store: &dyn Store,
     partner: &PartnerId,
     label: &str,
-    now: OffsetDateTime,
+    scopes: Scopes,
+    by: &Caller,
 ) -> Result<(ApiKeyRecord, Secret<String>), AdminError> {
     let mut errors = FieldErrors::new();
     let label = kassa_core::text::required(&mut errors, "label", Some(label.to_string()), NAME_MAX);
+    if scopes.is_empty() {
+        errors.add("scopes", "invalid_value", "must name at least one scope");
+    }
     errors.finish().map_err(AdminError::Invalid)?;
-    let (record, key) = new_key_record(partner, &label.expect("validated"), now);
-    store.create_api_key(&record).await?;
+    let (record, key) = new_key_record(partner, &label.expect("validated"), scopes, by.at);
+    store.create_api_key(&record, by).await?;
     Ok((record, key))
 }
 
@@ -263,7 +277,7 @@ pub async fn set_tax_rate(
     partner: &PartnerId,
     code: &str,
     rate: &str,
-    now: OffsetDateTime,
+    by: &Caller,
 ) -> Result<TaxRate, AdminError> {
     let mut errors = FieldErrors::new();
     if code.is_empty()
@@ -279,7 +293,7 @@ pub async fn set_tax_rate(
     let rate = errors.take("rate", TaxRate::parse(rate));
     errors.finish().map_err(AdminError::Invalid)?;
     let rate = rate.expect("validated");
-    store.set_tax_rate(partner, code, rate, now).await?;
+    store.set_tax_rate(partner, code, rate, by).await?;
     Ok(rate)
 }
 
@@ -297,6 +311,7 @@ pub async fn set_fees(
     store: &dyn Store,
     partner: &PartnerId,
     change: FeeChange,
+    by: &Caller,
 ) -> Result<FeeSchedule, AdminError> {
     let mut fees = store.fees(partner).await?;
     let mut errors = FieldErrors::new();
@@ -323,7 +338,7 @@ pub async fn set_fees(
         };
     }
     errors.finish().map_err(AdminError::Invalid)?;
-    store.set_fees(partner, &fees).await?;
+    store.set_fees(partner, &fees, by).await?;
     Ok(fees)
 }
 
@@ -381,12 +396,13 @@ pub const DEMO_SLUG: &str = "acme";
 
 /// Adds the demo partner once; every start gets a fresh demo API key (only hashes are kept,
 /// so an old one cannot be shown again) and the previous demo keys are revoked.
-pub async fn ensure_demo(store: &dyn Store, now: OffsetDateTime) -> Result<Demo, AdminError> {
+pub async fn ensure_demo(store: &dyn Store, by: &Caller) -> Result<Demo, AdminError> {
     if let Some(partner) = store.partner_by_slug(DEMO_SLUG).await? {
         store
-            .revoke_api_keys_labeled(&partner.id, "demo", now)
+            .revoke_api_keys_labeled(&partner.id, "demo", by.at, by)
             .await?;
-        let (_, api_key) = create_api_key(store, &partner.id, "demo", now).await?;
+        let scopes = Scopes::default_for_new_key();
+        let (_, api_key) = create_api_key(store, &partner.id, "demo", scopes, by).await?;
         return Ok(Demo {
             partner,
             created: false,
@@ -402,7 +418,7 @@ pub async fn ensure_demo(store: &dyn Store, now: OffsetDateTime) -> Result<Demo,
             ..Default::default()
         },
         "demo",
-        now,
+        by,
     )
     .await?;
     Ok(Demo {
@@ -410,4 +426,67 @@ pub async fn ensure_demo(store: &dyn Store, now: OffsetDateTime) -> Result<Demo,
         created: true,
         api_key: created.api_key,
     })
+}
+
+/// What `kassa audit verify` found on one chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// The partner's slug, or None for the installation's own chain.
+    pub partner: Option<String>,
+    /// Events checked, or where the chain breaks.
+    pub result: Result<u64, ChainBreak>,
+}
+
+/// Checks the audit log's hash chains: one partner's, or every chain (`kassa audit verify`).
+/// Reads each chain oldest first, a page at a time.
+pub async fn verify_audit(
+    store: &dyn Store,
+    partner: Option<&Partner>,
+) -> Result<Vec<ChainReport>, AdminError> {
+    let chains = match partner {
+        Some(p) => vec![Some(p.id.clone())],
+        None => store.audit_chains().await?,
+    };
+    let mut reports = Vec::new();
+    for chain in chains {
+        let slug = match (&chain, partner) {
+            (None, _) => None,
+            (Some(_), Some(p)) => Some(p.slug.to_string()),
+            (Some(id), None) => store
+                .partner_by_id(id)
+                .await?
+                .map(|p| p.slug.to_string())
+                .or_else(|| Some(id.to_string())),
+        };
+        let result = verify_chain(store, chain.as_ref()).await?;
+        reports.push(ChainReport {
+            partner: slug,
+            result,
+        });
+    }
+    Ok(reports)
+}
+
+async fn verify_chain(
+    store: &dyn Store,
+    chain: Option<&PartnerId>,
+) -> Result<Result<u64, ChainBreak>, AdminError> {
+    // The head first: events appended while the chain is read are past it, and not checked.
+    let head = store.audit_head(chain).await?;
+    let mut check = ChainCheck::default();
+    loop {
+        let page = store.audit_chain_page(chain, check.last_seq()).await?;
+        let full = page.len() as i64 == kassa_store::CHAIN_BATCH;
+        for record in page {
+            if head.as_ref().is_some_and(|h| record.seq > h.seq) {
+                return Ok(check.finish(head.as_ref()));
+            }
+            if let Err(broken) = check.push(&record) {
+                return Ok(Err(broken));
+            }
+        }
+        if !full {
+            return Ok(check.finish(head.as_ref()));
+        }
+    }
 }

@@ -2,14 +2,15 @@
 //! `Authorization: Bearer sk_…`. The handlers under `api/` and the idempotency layer both ask
 //! for it; it is looked up once per request. Two limits of docs/api.md §8 are kept here: failed
 //! authentications per client IP (a refused address is not even looked up) and calls per key.
+//! It also names the caller for the audit log: the key, the client's address and user agent.
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use kassa_core::id::ApiKeyId;
-use kassa_store::Partner;
+use kassa_core::audit::{Actor, Caller};
+use kassa_store::{KeyHolder, Partner};
 
 use crate::client_ip::ClientIp;
 use crate::error::ApiError;
@@ -20,8 +21,10 @@ use crate::vault::hash_api_key;
 #[derive(Clone, Debug)]
 pub struct ApiAuth {
     pub partner: Arc<Partner>,
-    #[allow(dead_code)]
-    pub key_id: ApiKeyId,
+    /// The key, with its scopes.
+    pub key: KeyHolder,
+    /// Who is calling, for the audit log: the key, from the client's address.
+    pub caller: Caller,
 }
 
 impl FromRequestParts<AppState> for ApiAuth {
@@ -54,14 +57,25 @@ impl FromRequestParts<AppState> for ApiAuth {
             .store
             .partner_by_api_key_hash(&hash_api_key(key))
             .await?;
-        let Some((partner, key_id)) = found else {
+        let Some((partner, key)) = found else {
             let invalid = ApiError::invalid_api_key();
             return Err(state.limits.failed_authentication(state, ip, invalid).await);
         };
-        state.limits.api_call(&key_id)?;
+        state.limits.api_call(&key.id)?;
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let caller = Caller::new(
+            Actor::api_key(key.id.as_str(), &key.label),
+            state.clock.now(),
+            Some(client.0.to_string()),
+            user_agent,
+        );
         let auth = ApiAuth {
             partner: Arc::new(partner),
-            key_id,
+            key,
+            caller,
         };
         parts.extensions.insert(auth.clone());
         Ok(auth)

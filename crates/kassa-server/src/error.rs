@@ -42,8 +42,8 @@ pub(crate) struct ErrorBody<'a> {
 #[derive(Serialize, ToSchema)]
 #[schema(as = ErrorDetail)]
 struct Inner<'a> {
-    /// The class of error: `invalid_request` (400), `authentication_error` (401), `not_found`
-    /// (404), `conflict` (409), `invalid_state` (422, and 409 for `not_open` on a cancel),
+    /// The class of error: `invalid_request` (400), `authentication_error` (401),
+    /// `permission_error` (403, `insufficient_scope`), `not_found` (404), `conflict` (409), `invalid_state` (422, and 409 for `not_open` on a cancel),
     /// `rate_limited` (429, with `Retry-After`), `internal_error` (500).
     #[serde(rename = "type")]
     kind: &'a str,
@@ -118,6 +118,16 @@ impl ApiError {
             "authentication_error",
             "invalid_api_key",
             "the API key is unknown or revoked",
+        )
+    }
+
+    /// 403 `insufficient_scope`: the API key lacks `scope` (docs/api.md §9).
+    pub fn insufficient_scope(scope: kassa_core::scope::Scope) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "insufficient_scope",
+            format!("this API key lacks the scope \"{scope}\""),
         )
     }
 

@@ -256,7 +256,7 @@ mod tests {
                 slug: "acme".into(),
                 ..Default::default()
             },
-            now,
+            &kassa_core::audit::Caller::cli("test", now),
         )
         .await
         .unwrap();

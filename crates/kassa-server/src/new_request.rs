@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use kassa_core::audit::Caller;
 use kassa_core::clock::parse_rfc3339;
 use kassa_core::email::Email;
 use kassa_core::error::FieldErrors;
@@ -223,9 +224,10 @@ impl CreateBody {
 pub async fn create_or_get(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     fields: NewRequestFields,
 ) -> Result<CreateOutcome, StoreError> {
-    let now = state.clock.now();
+    let now = by.at;
     let id = PaymentRequestId::generate();
     let record = PaymentRequest {
         url: crate::links::pay_url(&state.config.public_base(), partner, &id),
@@ -247,7 +249,7 @@ pub async fn create_or_get(
         attempt_count: 0,
         attempt_payment_id: None,
     };
-    state.store.create_payment_request(&record, now).await
+    state.store.create_payment_request(&record, by).await
 }
 
 /// `reference_conflict`: the reference is taken by a request for another amount.
@@ -328,11 +330,12 @@ pub(crate) fn build_creation_link(
 pub(crate) async fn cancel_request(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     id: &PaymentRequestId,
 ) -> Result<PaymentRequest, ApiError> {
     match state
         .store
-        .cancel_payment_request(&partner.id, id, state.clock.now())
+        .cancel_payment_request(&partner.id, id, by)
         .await?
     {
         CancelOutcome::Canceled(pr) => Ok(pr),

@@ -3,6 +3,7 @@
 //! pages. Inputs are plain strings, as a form or a JSON body gives them; failures are
 //! [`ApiError`]s whose field errors carry the API's camelCase field names.
 
+use kassa_core::audit::Caller;
 use kassa_core::error::FieldErrors;
 use kassa_core::error::ValidationError;
 use kassa_core::id::{ApiKeyId, UserId};
@@ -10,6 +11,7 @@ use kassa_core::partner::{
     BillingHost, BrandColor, LogoUrl, RedirectHost, RedirectHosts, RedirectHostsError,
     MAX_REDIRECT_HOSTS,
 };
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use kassa_store::{ApiKeyRecord, DeleteUserOutcome, Partner, PartnerSettings, StoreError, User};
@@ -59,6 +61,24 @@ pub struct SettingsInput {
     #[serde(default, deserialize_with = "nullable_list")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
     pub allowed_redirect_hosts: Option<Option<Vec<String>>>,
+}
+
+impl SettingsInput {
+    /// The security settings this change touches, by their API names: changing them needs the
+    /// `admin` scope (docs/api.md §9), the rest `settings`.
+    pub fn security_fields(&self) -> Vec<&'static str> {
+        [
+            ("requireSignedLinks", self.require_signed_links.is_some()),
+            ("billingHost", self.billing_host.is_some()),
+            (
+                "allowedRedirectHosts",
+                self.allowed_redirect_hosts.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
 }
 
 /// A field that may be left out but not sent as `null`.
@@ -213,6 +233,7 @@ fn public_host(public_base: &str) -> String {
 pub async fn update_partner(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     input: SettingsInput,
 ) -> Result<Partner, ApiError> {
     let change = input.validate(&public_host(&state.config.public_base()))?;
@@ -225,7 +246,7 @@ pub async fn update_partner(
     let settings = change.apply_to(&current);
     let updated = state
         .store
-        .update_partner_settings(&partner.id, &settings)
+        .update_partner_settings(&partner.id, &settings, by)
         .await
         .map_err(|e| match e {
             StoreError::Taken("billing host") => ApiError::conflict_on(
@@ -243,14 +264,16 @@ pub async fn api_keys(state: &AppState, partner: &Partner) -> Result<Vec<ApiKeyR
     Ok(state.store.list_api_keys(&partner.id).await?)
 }
 
-/// Makes an API key labelled `label` (required, 1 to 100 characters); the key itself is
-/// returned this once and only its hash is kept.
+/// Makes an API key labelled `label` (required, 1 to 100 characters) with `scopes`; the key
+/// itself is returned this once and only its hash is kept.
 pub async fn create_api_key(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     label: &str,
+    scopes: Scopes,
 ) -> Result<(ApiKeyRecord, Secret<String>), ApiError> {
-    admin::create_api_key(state.store.as_ref(), &partner.id, label, state.clock.now())
+    admin::create_api_key(state.store.as_ref(), &partner.id, label, scopes, by)
         .await
         .map_err(admin_error)
 }
@@ -260,12 +283,13 @@ pub async fn create_api_key(
 pub async fn revoke_api_key(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     id: &str,
 ) -> Result<ApiKeyRecord, ApiError> {
     let id = ApiKeyId::parse(id).map_err(|_| ApiError::not_found("API key"))?;
     state
         .store
-        .revoke_api_key(&partner.id, &id, state.clock.now())
+        .revoke_api_key(&partner.id, &id, by.at, by)
         .await?;
     state
         .store

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use hmac::{Hmac, Mac};
+use kassa_core::audit::Caller;
 use kassa_core::error::FieldErrors;
 use kassa_core::id::{WebhookDeliveryId, WebhookEndpointId};
 use kassa_core::job::{JobKind, JobPayload};
@@ -78,6 +79,7 @@ fn delivery_id(id: &str) -> Result<WebhookDeliveryId, ApiError> {
 pub async fn create(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     input: EndpointInput,
 ) -> Result<(WebhookEndpoint, Secret<String>), ApiError> {
     let mut errors = FieldErrors::new();
@@ -122,7 +124,7 @@ pub async fn create(
     };
     match state
         .store
-        .create_webhook_endpoint(&partner.id, &new, MAX_ENDPOINTS, state.clock.now())
+        .create_webhook_endpoint(&partner.id, &new, MAX_ENDPOINTS, by)
         .await?
     {
         CreateEndpointOutcome::Created(endpoint) => Ok((endpoint, secret)),
@@ -163,11 +165,12 @@ pub async fn get(
 pub async fn delete(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     id: &str,
 ) -> Result<WebhookEndpoint, ApiError> {
     state
         .store
-        .delete_webhook_endpoint(&partner.id, &endpoint_id(id)?, state.clock.now())
+        .delete_webhook_endpoint(&partner.id, &endpoint_id(id)?, by)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
@@ -177,19 +180,19 @@ pub async fn delete(
 pub async fn rotate_secret(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     id: &str,
 ) -> Result<(WebhookEndpoint, Secret<String>), ApiError> {
     let id = endpoint_id(id)?;
     let secret = new_secret();
-    let now = state.clock.now();
     let endpoint = state
         .store
         .rotate_webhook_secret(
             &partner.id,
             &id,
             &seal(state, partner, &id, secret.expose()),
-            now + webhook::ROTATION_OVERLAP,
-            now,
+            by.at + webhook::ROTATION_OVERLAP,
+            by,
         )
         .await?
         .ok_or_else(|| ApiError::not_found("webhook endpoint"))?;
@@ -200,11 +203,12 @@ pub async fn rotate_secret(
 pub async fn enable(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     id: &str,
 ) -> Result<WebhookEndpoint, ApiError> {
     state
         .store
-        .enable_webhook_endpoint(&partner.id, &endpoint_id(id)?, state.clock.now())
+        .enable_webhook_endpoint(&partner.id, &endpoint_id(id)?, by)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
@@ -230,11 +234,12 @@ pub async fn deliveries(
 pub async fn retry(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     id: &str,
 ) -> Result<WebhookDelivery, ApiError> {
     match state
         .store
-        .retry_webhook_delivery(&partner.id, &delivery_id(id)?, state.clock.now())
+        .retry_webhook_delivery(&partner.id, &delivery_id(id)?, by)
         .await?
     {
         RetryOutcome::Scheduled(delivery) => Ok(delivery),

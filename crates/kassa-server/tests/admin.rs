@@ -16,8 +16,9 @@ on_both_backends!(partner_input_is_validated_all_at_once, |app| {
             brand_color: Some("blue".into()),
             logo_url: Some("http://cdn.example/logo.png".into()),
             require_signed_links: false,
+            key_scopes: None,
         },
-        start_time(),
+        &operator(),
     )
     .await
     .unwrap_err();
@@ -47,7 +48,7 @@ on_both_backends!(slugs_and_hosts_are_unique, |app| {
             slug: p.partner.slug.to_string(),
             ..Default::default()
         },
-        start_time(),
+        &operator(),
     )
     .await;
     assert!(matches!(again, Err(AdminError::Taken("slug"))), "{again:?}");
@@ -59,7 +60,7 @@ on_both_backends!(slugs_and_hosts_are_unique, |app| {
             billing_host: Some(host.to_uppercase()),
             ..Default::default()
         },
-        start_time(),
+        &operator(),
     )
     .await;
     assert!(
@@ -70,10 +71,15 @@ on_both_backends!(slugs_and_hosts_are_unique, |app| {
 
 on_both_backends!(api_keys_are_shown_once_and_revocable, |app| {
     let p = app.partner().await;
-    let (record, key) =
-        admin::create_api_key(app.store.as_ref(), &p.partner.id, "ci", start_time())
-            .await
-            .unwrap();
+    let (record, key) = admin::create_api_key(
+        app.store.as_ref(),
+        &p.partner.id,
+        "ci",
+        kassa_core::scope::Scopes::default_for_new_key(),
+        &operator(),
+    )
+    .await
+    .unwrap();
     assert!(key.expose().starts_with("sk_") && key.expose().len() == 35);
     assert_eq!(record.prefix, &key.expose()[..7]);
     let keys = app.store.list_api_keys(&p.partner.id).await.unwrap();
@@ -88,12 +94,12 @@ on_both_backends!(api_keys_are_shown_once_and_revocable, |app| {
     assert_eq!(r.status, StatusCode::OK);
     assert!(app
         .store
-        .revoke_api_key(&p.partner.id, &record.id, start_time())
+        .revoke_api_key(&p.partner.id, &record.id, start_time(), &operator())
         .await
         .unwrap());
     assert!(!app
         .store
-        .revoke_api_key(&p.partner.id, &record.id, start_time())
+        .revoke_api_key(&p.partner.id, &record.id, start_time(), &operator())
         .await
         .unwrap());
     let r = app
@@ -110,11 +116,11 @@ on_both_backends!(api_keys_are_shown_once_and_revocable, |app| {
 #[tokio::test]
 async fn demo_partner_is_added_once_with_a_fresh_key_each_start() {
     let app = TestApp::sqlite().await;
-    let first = admin::ensure_demo(app.store.as_ref(), start_time())
+    let first = admin::ensure_demo(app.store.as_ref(), &operator())
         .await
         .unwrap();
     assert!(first.created);
-    let second = admin::ensure_demo(app.store.as_ref(), start_time())
+    let second = admin::ensure_demo(app.store.as_ref(), &operator())
         .await
         .unwrap();
     assert!(!second.created);

@@ -732,10 +732,19 @@ on_both_backends!(settings_branding_links_keys_and_team, |app| {
     let made = b
         .post(
             "/dashboard/settings/api-keys",
-            &[("csrfToken", &token), ("label", "Billing system")],
+            &[
+                ("csrfToken", &token),
+                ("label", "Billing system"),
+                ("scope_read", "on"),
+                ("scope_payments", "on"),
+            ],
         )
         .await;
     assert_eq!(made.status, StatusCode::CREATED);
+    assert!(
+        made.body.contains("<td>read, payments</td>"),
+        "the new key's scopes are listed"
+    );
     let key = extract(&made.body, "aria-describedby=\"new-api-key-hint\">", "<").unwrap();
     assert!(key.starts_with("sk_") && key.len() == 35, "{key}");
     assert_eq!(made.header("cache-control").as_deref(), Some("no-store"));

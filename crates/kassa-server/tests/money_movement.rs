@@ -340,6 +340,7 @@ on_both_backends!(fees_are_posted_per_payment_and_paid_out_net, |app| {
             ach_percent: Some("0.8".into()),
             ach_cap: Some("5.00".into()),
         },
+        &operator(),
     )
     .await
     .unwrap();
@@ -535,7 +536,10 @@ async fn run_sequence_on(app: TestApp, ops: Vec<Op>) {
                     ach_percent: kassa_core::percent::Percent::from_e4(ach_e4),
                     ach_cap: cap,
                 };
-                app.store.set_fees(&p.partner.id, &fees).await.unwrap();
+                app.store
+                    .set_fees(&p.partner.id, &fees, &operator())
+                    .await
+                    .unwrap();
             }
             Op::Payout => {
                 for po in payouts_now(&app, &p).await {
@@ -685,7 +689,12 @@ on_both_backends!(a_refund_left_pending_by_a_crash_is_sent_again_once, |app| {
     };
     let begun = app
         .store
-        .begin_refund(&p.partner.id, &payment, &new, app_now(&app))
+        .begin_refund(
+            &p.partner.id,
+            &payment,
+            &new,
+            &kassa_core::audit::Caller::cli("test", app_now(&app)),
+        )
         .await
         .unwrap();
     assert!(matches!(begun, kassa_store::RefundBegin::Started { .. }));

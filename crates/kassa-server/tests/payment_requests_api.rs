@@ -344,7 +344,7 @@ on_both_backends!(api_keys_are_required_and_scoped, |app| {
         .clone();
     assert!(app
         .store
-        .revoke_api_key(&p.partner.id, &key_id, start_time())
+        .revoke_api_key(&p.partner.id, &key_id, start_time(), &operator())
         .await
         .unwrap());
     let r = app

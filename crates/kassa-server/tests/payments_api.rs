@@ -250,7 +250,7 @@ on_both_backends!(the_worked_examples_and_tax, |app| {
         &p.partner.id,
         "P0000000",
         "8.25",
-        start_time(),
+        &operator(),
     )
     .await
     .unwrap();
@@ -928,11 +928,19 @@ on_both_backends!(
         };
         let (charged, never) = (PaymentId::generate(), PaymentId::generate());
         app.store
-            .begin_payment(&p.partner.id, &sale(&charged), now)
+            .begin_payment(
+                &p.partner.id,
+                &sale(&charged),
+                &kassa_core::audit::Caller::cli("test", now),
+            )
             .await
             .unwrap();
         app.store
-            .begin_payment(&p.partner.id, &sale(&never), now)
+            .begin_payment(
+                &p.partner.id,
+                &sale(&never),
+                &kassa_core::audit::Caller::cli("test", now),
+            )
             .await
             .unwrap();
         let auth = AuthorizationId::generate();
@@ -949,7 +957,7 @@ on_both_backends!(
                     dynamic_descriptor: None,
                     expires_at: now + AUTHORIZATION_VALIDITY,
                 },
-                now,
+                &kassa_core::audit::Caller::cli("test", now),
             )
             .await
             .unwrap();
@@ -1059,7 +1067,11 @@ async fn stuck_sale(app: &TestApp, p: &TestPartner) -> kassa_core::id::PaymentId
         dynamic_descriptor: None,
     };
     app.store
-        .begin_payment(&p.partner.id, &sale, app.clock.now())
+        .begin_payment(
+            &p.partner.id,
+            &sale,
+            &kassa_core::audit::Caller::cli("test", app.clock.now()),
+        )
         .await
         .unwrap();
     let number = kassa_core::card::CardNumber::parse("4242424242424242").unwrap();

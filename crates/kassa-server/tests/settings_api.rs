@@ -477,7 +477,7 @@ on_both_backends!(billing_hosts_are_unique_across_partners, |app| {
             billing_host: Some(host.clone()),
             ..Default::default()
         },
-        start_time(),
+        &operator(),
     )
     .await;
     assert!(clash.is_err());
@@ -496,7 +496,15 @@ on_both_backends!(api_keys_are_listed_created_and_revoked, |app| {
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert_eq!(
         keys(&first),
-        set(&["id", "object", "label", "prefix", "createdAt", "revokedAt"])
+        set(&[
+            "id",
+            "object",
+            "label",
+            "prefix",
+            "scopes",
+            "createdAt",
+            "revokedAt"
+        ])
     );
     assert!(first["id"].as_str().unwrap().starts_with("key_"));
     assert_eq!(first["object"], "api_key");
@@ -525,10 +533,16 @@ on_both_backends!(api_keys_are_listed_created_and_revoked, |app| {
             "object",
             "label",
             "prefix",
+            "scopes",
             "createdAt",
             "revokedAt",
             "key"
         ])
+    );
+    assert_eq!(
+        made["scopes"],
+        json!(["read", "payments", "refunds", "webhooks", "settings"]),
+        "a new key gets every scope but admin unless told otherwise"
     );
     let key = made["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("sk_") && key.len() == 35, "{key}");

@@ -3,6 +3,7 @@
 //! back.
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::effects::Failure;
 use kassa_core::event::EventType;
@@ -15,6 +16,7 @@ use kassa_core::payment::{AchResolution, Payment, PaymentSource, PaymentStatus};
 use kassa_core::payment_request::PaymentRequestStatus;
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{like_contains, query, query_scalar, Backend, Batch, Conn, Row, WriteTx as _};
 use crate::model::*;
@@ -71,7 +73,7 @@ pub trait PaymentStore {
         &self,
         partner: &PartnerId,
         new: &NewApiPayment,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Begun<Payment>>;
 }
 
@@ -412,8 +414,9 @@ impl<B: Backend> PaymentStore for B {
         &self,
         partner: &PartnerId,
         new: &NewApiPayment,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Begun<Payment>> {
+        let now = by.at;
         // Its savepoint opens with its first query (the idempotency-key lookup, the checks of a
         // stored customer or method, or else the inserts), in the same round trip.
         let mut tx = self.begin_write_lazy().await?;
@@ -458,6 +461,9 @@ impl<B: Backend> PaymentStore for B {
         .bind(new.idempotency_key.as_deref());
         let rows = batch.fetch_all(&mut tx).await?;
         let payment = payment_from_row(rows.last().ok_or_else(|| bad("payment just made"))?)?;
+        let entry = Entry::succeeded(Action::PaymentCreated, payment.id.as_str())
+            .with_details(serde_json::json!({"amount": payment.amount.to_string()}));
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(Begun::Started(payment))
     }

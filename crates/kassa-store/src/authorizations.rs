@@ -2,6 +2,7 @@
 //! partially) or reversed.
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::authorization::{Authorization, AuthorizationStatus};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::event::EventType;
@@ -9,6 +10,7 @@ use kassa_core::id::{AuthorizationId, CustomerId, PartnerId, PaymentId, PaymentM
 use kassa_core::money::Money;
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{query, Backend, Batch, Conn, Row, WriteTx as _};
 use crate::model::*;
@@ -22,7 +24,7 @@ pub trait AuthorizationStore {
         &self,
         partner: &PartnerId,
         new: &NewAuthorization,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Begun<Authorization>>;
     /// Records the processor's answer; `AlreadyRecorded` if it was recorded already.
     async fn finish_authorization(
@@ -44,13 +46,13 @@ pub trait AuthorizationStore {
         partner: &PartnerId,
         id: &AuthorizationId,
         capture: &NewCapture,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<CaptureOutcome>;
     async fn reverse_authorization(
         &self,
         partner: &PartnerId,
         id: &AuthorizationId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<ReverseOutcome>;
     /// Authorizations still pending that started before `started_before`. At most 100.
     async fn abandoned_authorizations(
@@ -65,8 +67,9 @@ impl<B: Backend> AuthorizationStore for B {
         &self,
         partner: &PartnerId,
         new: &NewAuthorization,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Begun<Authorization>> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         if let Some(key) = new.idempotency_key.as_deref() {
             let row = query(concat!(
@@ -114,6 +117,9 @@ impl<B: Backend> AuthorizationStore for B {
         .bind(new.idempotency_key.as_deref());
         let rows = batch.fetch_all(&mut tx).await?;
         let auth = auth_from_row(rows.last().ok_or_else(|| bad("authorization just made"))?)?;
+        let entry = Entry::succeeded(Action::AuthorizationCreated, auth.id.as_str())
+            .with_details(serde_json::json!({"amount": auth.amount.to_string()}));
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(Begun::Started(auth))
     }
@@ -186,8 +192,9 @@ impl<B: Backend> AuthorizationStore for B {
         partner: &PartnerId,
         id: &AuthorizationId,
         capture: &NewCapture,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<CaptureOutcome> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         if let Some(existing) =
             payment_by_key(&mut tx, partner, capture.idempotency_key.as_deref()).await?
@@ -254,6 +261,10 @@ impl<B: Backend> AuthorizationStore for B {
         .fetch_one(&mut tx)
         .await?;
         let payment = payment_from_row(&row)?;
+        let entry = Entry::succeeded(Action::AuthorizationCaptured, id.as_str()).with_details(
+            serde_json::json!({"paymentId": payment.id.as_str(), "amount": payment.amount.to_string()}),
+        );
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(CaptureOutcome::Captured {
             authorization,
@@ -265,8 +276,9 @@ impl<B: Backend> AuthorizationStore for B {
         &self,
         partner: &PartnerId,
         id: &AuthorizationId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<ReverseOutcome> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let row = query(concat!(
             "UPDATE authorizations SET status = 'reversed', reversed_at = $3, updated_at = $3 \
@@ -296,6 +308,8 @@ impl<B: Backend> AuthorizationStore for B {
         let effects = kassa_core::effects::authorization_reversed(id, now);
         insert_event(&mut tx, partner, effects.event, &auth, now).await?;
         insert_job(&mut tx, &NewJob::from(&effects.job), now).await?;
+        let entry = Entry::succeeded(Action::AuthorizationReversed, id.as_str());
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(ReverseOutcome::Reversed(auth))
     }

@@ -18,9 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kassa_core::id::ApiKeyId;
-
-use crate::model::Partner;
+use crate::model::{KeyHolder, Partner};
 
 /// How long a read is trusted: the longest a change made by another process goes unseen.
 pub(crate) const TTL: Duration = Duration::from_secs(1);
@@ -32,7 +30,7 @@ const MAX_ENTRIES: usize = 10_000;
 #[derive(Debug, Default)]
 pub(crate) struct ReadCache {
     generation: AtomicU64,
-    api_keys: Map<String, (Partner, ApiKeyId)>,
+    api_keys: Map<String, (Partner, KeyHolder)>,
 }
 
 impl ReadCache {
@@ -41,11 +39,16 @@ impl ReadCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub(crate) fn api_key(&self, key_hash: &str) -> Option<(Partner, ApiKeyId)> {
+    pub(crate) fn api_key(&self, key_hash: &str) -> Option<(Partner, KeyHolder)> {
         self.api_keys.get(key_hash)
     }
 
-    pub(crate) fn put_api_key(&self, generation: u64, key_hash: &str, found: &(Partner, ApiKeyId)) {
+    pub(crate) fn put_api_key(
+        &self,
+        generation: u64,
+        key_hash: &str,
+        found: &(Partner, KeyHolder),
+    ) {
         self.api_keys.put(
             &self.generation,
             generation,

@@ -194,7 +194,7 @@ macro_rules! pm_cols {
 macro_rules! refund_cols {
     () => {
         "id, partner_id, payment_id, amount, currency, status, reason, failure_code, failure_message, \
-         payout_id, created_at"
+         payout_id, created_at, created_by_type, created_by_id, created_by_name"
     };
 }
 

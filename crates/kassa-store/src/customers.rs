@@ -2,6 +2,7 @@
 //! payment API keeps between payments.
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::customer::{Customer, CustomerPatch};
 use kassa_core::id::{CustomerId, PartnerId, PaymentMethodId, VaultEntryId};
@@ -9,6 +10,7 @@ use kassa_core::invoice::{TaxRate, TaxRates};
 use kassa_core::payment_method::PaymentMethod;
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{query, query_scalar, Backend, Batch, Conn, Row, WriteTx as _};
 use crate::model::*;
@@ -17,14 +19,14 @@ use crate::Result;
 
 #[async_trait]
 pub trait CustomerStore {
-    async fn create_customer(&self, customer: &Customer) -> Result<()>;
+    async fn create_customer(&self, customer: &Customer, by: &Caller) -> Result<()>;
     async fn customer(&self, partner: &PartnerId, id: &CustomerId) -> Result<Option<Customer>>;
     async fn update_customer(
         &self,
         partner: &PartnerId,
         id: &CustomerId,
         patch: &CustomerPatch,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<Customer>>;
     async fn list_customers(
         &self,
@@ -38,7 +40,7 @@ pub trait CustomerStore {
         partner: &PartnerId,
         customer: Option<&CustomerRef>,
         method: &NewPaymentMethod,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<PaymentMethod>;
     /// A payment method that has not been deleted.
     async fn payment_method(
@@ -65,23 +67,25 @@ pub trait CustomerStore {
         &self,
         partner: &PartnerId,
         id: &PaymentMethodId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<PaymentMethod>>;
     async fn set_tax_rate(
         &self,
         partner: &PartnerId,
         code: &str,
         rate: TaxRate,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<()>;
     async fn tax_rates(&self, partner: &PartnerId) -> Result<TaxRates>;
 }
 
 #[async_trait]
 impl<B: Backend> CustomerStore for B {
-    async fn create_customer(&self, customer: &Customer) -> Result<()> {
+    async fn create_customer(&self, customer: &Customer, by: &Caller) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_customer(&mut tx, customer).await?;
+        let entry = Entry::succeeded(Action::CustomerCreated, customer.id.as_str());
+        append(&mut tx, Some(&customer.partner_id), by, &entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -104,8 +108,9 @@ impl<B: Backend> CustomerStore for B {
         partner: &PartnerId,
         id: &CustomerId,
         patch: &CustomerPatch,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<Customer>> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let row = query(concat!(
             "UPDATE customers SET first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name), \
@@ -127,6 +132,10 @@ impl<B: Backend> CustomerStore for B {
         .bind(to_micros(now))
         .fetch_optional(&mut tx)
         .await?;
+        if row.is_some() {
+            let entry = Entry::succeeded(Action::CustomerUpdated, id.as_str());
+            append(&mut tx, Some(partner), by, &entry).await?;
+        }
         tx.commit().await?;
         row.as_ref().map(customer_from_row).transpose()
     }
@@ -165,8 +174,9 @@ impl<B: Backend> CustomerStore for B {
         partner: &PartnerId,
         customer: Option<&CustomerRef>,
         method: &NewPaymentMethod,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<PaymentMethod> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let mut batch = Batch::new();
         if let Some(customer) = customer {
@@ -183,6 +193,8 @@ impl<B: Backend> CustomerStore for B {
         let rows = batch.fetch_all(&mut tx).await?;
         let row = rows.last().ok_or_else(|| bad("payment method just made"))?;
         let method = pm_from_row(row)?;
+        let entry = Entry::succeeded(Action::PaymentMethodCreated, method.id.as_str());
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(method)
     }
@@ -260,8 +272,9 @@ impl<B: Backend> CustomerStore for B {
         &self,
         partner: &PartnerId,
         id: &PaymentMethodId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<PaymentMethod>> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let vault_id: Option<Option<String>> = query_scalar(
             "SELECT vault_entry_id FROM payment_methods WHERE partner_id = $1 AND id = $2 AND deleted_at IS NULL",
@@ -296,6 +309,8 @@ impl<B: Backend> CustomerStore for B {
                 .execute(&mut tx)
                 .await?;
         }
+        let entry = Entry::succeeded(Action::PaymentMethodDeleted, id.as_str());
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         pm_from_row(&row).map(Some)
     }
@@ -305,8 +320,9 @@ impl<B: Backend> CustomerStore for B {
         partner: &PartnerId,
         code: &str,
         rate: TaxRate,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<()> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         query(
             "INSERT INTO tax_rates (partner_id, code, rate_e4, updated_at) VALUES ($1, $2, $3, $4) \
@@ -318,6 +334,9 @@ impl<B: Backend> CustomerStore for B {
         .bind(to_micros(now))
         .execute(&mut tx)
         .await?;
+        let entry = Entry::succeeded(Action::TaxRateSet, code)
+            .with_details(serde_json::json!({"code": code, "rateE4": rate.e4()}));
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! payout batch that pays out (or carries forward) the available balance.
 
 use async_trait::async_trait;
+use kassa_core::audit::{changes, Action, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{LedgerEntryId, PartnerId, PayoutId};
@@ -11,6 +12,7 @@ use kassa_core::payout::{Payout, PayoutItem, PayoutItemType, PayoutStatus};
 use kassa_core::percent::Percent;
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{query, query_scalar, Backend, Batch, Conn, Row, WriteTx as _};
 use crate::events::*;
@@ -23,7 +25,7 @@ pub(crate) const FEE_SCHEDULE_SQL: &str =
 
 #[async_trait]
 pub trait LedgerStore {
-    async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()>;
+    async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule, by: &Caller) -> Result<()>;
     async fn fees(&self, partner: &PartnerId) -> Result<FeeSchedule>;
     async fn balances(&self, partner: &PartnerId) -> Result<Balances>;
     /// Ledger posting sets that do not sum to zero (there must be none).
@@ -52,8 +54,14 @@ pub trait LedgerStore {
 
 #[async_trait]
 impl<B: Backend> LedgerStore for B {
-    async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule) -> Result<()> {
+    async fn set_fees(&self, partner: &PartnerId, fees: &FeeSchedule, by: &Caller) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        // Takes the partner row's lock first, so `before` is what this change replaces.
+        query("UPDATE partners SET fee_ach_cap = fee_ach_cap WHERE id = $1")
+            .bind(partner.as_str())
+            .execute(&mut tx)
+            .await?;
+        let before = fee_schedule(&mut tx, partner).await?;
         query(
             "UPDATE partners SET fee_card_percent_e4 = $2, fee_card_fixed = $3, fee_ach_percent_e4 = $4, fee_ach_cap = $5 WHERE id = $1",
         )
@@ -64,6 +72,9 @@ impl<B: Backend> LedgerStore for B {
         .bind(fees.ach_cap)
         .execute(&mut tx)
         .await?;
+        let details = changes(&fees_json(&before), &fees_json(fees));
+        let entry = Entry::succeeded(Action::FeesUpdated, partner.as_str()).with_details(details);
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -411,4 +422,14 @@ pub(crate) fn payout_from_rows(row: &Row, items: &[Row]) -> Result<Payout> {
         cutoff_at: from_micros(row.try_get("cutoff_at")?),
         items,
     })
+}
+
+/// A fee schedule as the audit log records a change of it.
+fn fees_json(f: &FeeSchedule) -> serde_json::Map<String, serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    map.insert("cardPercentE4".into(), f.card_percent.e4().into());
+    map.insert("cardFixed".into(), f.card_fixed.into());
+    map.insert("achPercentE4".into(), f.ach_percent.e4().into());
+    map.insert("achCap".into(), f.ach_cap.into());
+    map
 }

@@ -1,6 +1,6 @@
 //! Kassa's storage. Callers see one [`Store`], made of a trait per aggregate (partners and keys,
 //! payment requests, attempts and API payments, authorizations, customers, refunds, ledger and
-//! payouts, abuse-limit counters, users and sessions, events, jobs, idempotency, webhooks); each method is one whole
+//! payouts, abuse-limit counters, the audit log, users and sessions, events, jobs, idempotency, webhooks); each method is one whole
 //! transaction inside the backend, so no transaction type leaks out.
 //!
 //! Each aggregate's queries are ordinary functions in a file of its own, written once against
@@ -8,6 +8,7 @@
 //! SQLite (the default, with its group commit in `sqlite/writer.rs`) and PostgreSQL.
 
 mod attempts;
+mod audit;
 mod authorizations;
 mod cache;
 mod columns;
@@ -33,6 +34,7 @@ mod webhooks;
 use std::sync::Arc;
 
 pub use attempts::PaymentStore;
+pub use audit::{AuditFilter, AuditStore, CHAIN_BATCH};
 pub use authorizations::AuthorizationStore;
 pub use customers::CustomerStore;
 pub use events::EventStore;
@@ -88,6 +90,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// methods into scope.
 pub trait Store:
     InstallationStore
+    + AuditStore
     + PartnerStore
     + PaymentRequestStore
     + PaymentStore
@@ -111,6 +114,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: InstallationStore
+        + AuditStore
         + PartnerStore
         + PaymentRequestStore
         + PaymentStore
@@ -135,9 +139,9 @@ impl<T> Store for T where
 /// The store's traits, for callers that use their methods on a [`Store`].
 pub mod prelude {
     pub use crate::{
-        AuthorizationStore, CustomerStore, EventStore, IdempotencyStore, InstallationStore,
-        JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore, PaymentStore,
-        RefundStore, Store, UserStore, WebhookDeliveryStore, WebhookEndpointStore,
+        AuditStore, AuthorizationStore, CustomerStore, EventStore, IdempotencyStore,
+        InstallationStore, JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore,
+        PaymentStore, RefundStore, Store, UserStore, WebhookDeliveryStore, WebhookEndpointStore,
     };
 }
 

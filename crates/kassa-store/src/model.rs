@@ -16,6 +16,7 @@ use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHosts, Slug}
 use kassa_core::payment::{Payment, PaymentSource, PaymentStatus};
 use kassa_core::payment_request::{FailedAttemptLimit, PaymentRequest, PaymentRequestStatus};
 use kassa_core::refund::Refund;
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
@@ -62,8 +63,19 @@ pub struct ApiKeyRecord {
     /// The first characters of the key, e.g. `sk_AbC1`, shown in listings.
     pub prefix: String,
     pub key_hash: String,
+    /// What the key may do (docs/api.md §9).
+    pub scopes: Scopes,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// The active key a request authenticated with: enough to check its scopes and name it in the
+/// audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyHolder {
+    pub id: ApiKeyId,
+    pub label: String,
+    pub scopes: Scopes,
 }
 
 /// A new payment request, validated.

@@ -2,14 +2,17 @@
 //! makes (through the read cache), and challenge mode (docs/api.md §8).
 
 use async_trait::async_trait;
+use kassa_core::audit::{changes, Action, Caller, Entry};
 use kassa_core::challenge::{ChallengeRule, PayPageCounts, DECLINE_CODES};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{ApiKeyId, PartnerId};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHosts, Slug};
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{query, query_scalar, Backend, Conn, Row, WriteTx as _};
 use crate::model::*;
@@ -22,20 +25,24 @@ pub trait PartnerStore {
         &self,
         partner: &Partner,
         first_key: Option<&ApiKeyRecord>,
+        by: &Caller,
     ) -> Result<()>;
     async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>>;
     async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>>;
     async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>>;
     /// Replaces the partner's settings; None if there is no such partner, Taken("billing host")
-    /// when another partner has the billing host.
+    /// when another partner has the billing host. The audit event holds what changed, before and
+    /// after, as read under the row's lock.
     async fn update_partner_settings(
         &self,
         partner: &PartnerId,
         settings: &PartnerSettings,
+        by: &Caller,
     ) -> Result<Option<Partner>>;
-    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
-    /// The partner owning an active (not revoked) key with this hash.
-    async fn partner_by_api_key_hash(&self, key_hash: &str) -> Result<Option<(Partner, ApiKeyId)>>;
+    async fn create_api_key(&self, key: &ApiKeyRecord, by: &Caller) -> Result<()>;
+    /// The partner owning an active (not revoked) key with this hash, and the key.
+    async fn partner_by_api_key_hash(&self, key_hash: &str)
+        -> Result<Option<(Partner, KeyHolder)>>;
     /// The partner's keys, revoked ones too, newest first.
     async fn list_api_keys(&self, partner: &PartnerId) -> Result<Vec<ApiKeyRecord>>;
     /// One of the partner's keys, revoked or not.
@@ -46,13 +53,15 @@ pub trait PartnerStore {
         partner: &PartnerId,
         id: &ApiKeyId,
         now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<bool>;
-    /// Revokes every active key of the partner with this label; how many.
+    /// Revokes every active key of the partner with this label (an audit event each); how many.
     async fn revoke_api_keys_labeled(
         &self,
         partner: &PartnerId,
         label: &str,
         now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<u64>;
     /// Until when the partner's pay pages are (or were last) in challenge mode; None if never.
     async fn challenge_mode_until(&self, partner: &PartnerId) -> Result<Option<OffsetDateTime>>;
@@ -70,7 +79,12 @@ pub trait PartnerStore {
 
 #[async_trait]
 impl<B: Backend> PartnerStore for B {
-    async fn create_partner(&self, p: &Partner, first_key: Option<&ApiKeyRecord>) -> Result<()> {
+    async fn create_partner(
+        &self,
+        p: &Partner,
+        first_key: Option<&ApiKeyRecord>,
+        by: &Caller,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let res = query(
             "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
@@ -98,9 +112,13 @@ impl<B: Backend> PartnerStore for B {
         if let Some(host) = &p.billing_host {
             claim_billing_host(&mut tx, &p.id, host.as_str()).await?;
         }
+        let mut details = serde_json::json!({"slug": p.slug.as_str()});
         if let Some(k) = first_key {
             insert_api_key(&mut tx, k).await?;
+            details["firstApiKey"] = k.id.as_str().into();
         }
+        let entry = Entry::succeeded(Action::PartnerCreated, p.id.as_str()).with_details(details);
+        append(&mut tx, Some(&p.id), by, &entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -145,8 +163,22 @@ impl<B: Backend> PartnerStore for B {
         &self,
         partner: &PartnerId,
         s: &PartnerSettings,
+        by: &Caller,
     ) -> Result<Option<Partner>> {
         let mut tx = self.begin_write().await?;
+        // A no-op update: takes the row's lock and reads it, so `before` is what this change
+        // replaces even with another change racing it.
+        let before = query(concat!(
+            "UPDATE partners SET name = name WHERE id = $1 RETURNING ",
+            crate::columns::partner_cols!("")
+        ))
+        .bind(partner.as_str())
+        .fetch_optional(&mut tx)
+        .await?;
+        let Some(before) = before.as_ref().map(partner_from_row).transpose()? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
         let res = query(concat!(
             "UPDATE partners SET name = $2, billing_host = $3, brand_color = $4, logo_url = $5, \
              default_redirect_url = $6, require_signed_links = $7, allowed_redirect_hosts = $8 \
@@ -176,19 +208,32 @@ impl<B: Backend> PartnerStore for B {
         if let (Some(_), Some(host)) = (&updated, &s.billing_host) {
             claim_billing_host(&mut tx, partner, host.as_str()).await?;
         }
+        if let Some(after) = &updated {
+            let details = changes(&settings_json(&before), &settings_json(after));
+            let entry =
+                Entry::succeeded(Action::PartnerUpdated, partner.as_str()).with_details(details);
+            append(&mut tx, Some(partner), by, &entry).await?;
+        }
         let _forget = self.read_cache().forget_on_drop();
         tx.commit().await?;
         Ok(updated)
     }
 
-    async fn create_api_key(&self, k: &ApiKeyRecord) -> Result<()> {
+    async fn create_api_key(&self, k: &ApiKeyRecord, by: &Caller) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_api_key(&mut tx, k).await?;
+        let entry = Entry::succeeded(Action::ApiKeyCreated, k.id.as_str()).with_details(
+            serde_json::json!({"label": k.label, "scopes": k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>()}),
+        );
+        append(&mut tx, Some(&k.partner_id), by, &entry).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn partner_by_api_key_hash(&self, key_hash: &str) -> Result<Option<(Partner, ApiKeyId)>> {
+    async fn partner_by_api_key_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<(Partner, KeyHolder)>> {
         if let Some(found) = self.read_cache().api_key(key_hash) {
             return Ok(Some(found));
         }
@@ -196,7 +241,7 @@ impl<B: Backend> PartnerStore for B {
         let row = query(concat!(
             "SELECT ",
             crate::columns::partner_cols!("p."),
-            ", k.id AS key_id FROM api_keys k \
+            ", k.id AS key_id, k.label AS key_label, k.scopes AS key_scopes FROM api_keys k \
              JOIN partners p ON p.id = k.partner_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
         ))
@@ -204,9 +249,14 @@ impl<B: Backend> PartnerStore for B {
         .fetch_optional(&mut self.reader())
         .await?;
         let Some(row) = row else { return Ok(None) };
+        let scopes: String = row.try_get("key_scopes")?;
         let found = (
             partner_from_row(&row)?,
-            ApiKeyId::from_trusted(row.try_get("key_id")?),
+            KeyHolder {
+                id: ApiKeyId::from_trusted(row.try_get("key_id")?),
+                label: row.try_get("key_label")?,
+                scopes: Scopes::parse_list(&scopes).map_err(|_| bad("API key scopes"))?,
+            },
         );
         self.read_cache().put_api_key(generation, key_hash, &found);
         Ok(Some(found))
@@ -214,7 +264,7 @@ impl<B: Backend> PartnerStore for B {
 
     async fn list_api_keys(&self, partner: &PartnerId) -> Result<Vec<ApiKeyRecord>> {
         let rows = query(
-            "SELECT id, partner_id, label, prefix, key_hash, created_at, revoked_at \
+            "SELECT id, partner_id, label, prefix, key_hash, scopes, created_at, revoked_at \
              FROM api_keys WHERE partner_id = $1 ORDER BY created_at DESC, id",
         )
         .bind(partner.as_str())
@@ -225,7 +275,7 @@ impl<B: Backend> PartnerStore for B {
 
     async fn api_key(&self, partner: &PartnerId, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>> {
         let row = query(
-            "SELECT id, partner_id, label, prefix, key_hash, created_at, revoked_at \
+            "SELECT id, partner_id, label, prefix, key_hash, scopes, created_at, revoked_at \
              FROM api_keys WHERE partner_id = $1 AND id = $2",
         )
         .bind(partner.as_str())
@@ -240,6 +290,7 @@ impl<B: Backend> PartnerStore for B {
         partner: &PartnerId,
         id: &ApiKeyId,
         now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let res = query(
@@ -250,9 +301,14 @@ impl<B: Backend> PartnerStore for B {
         .bind(to_micros(now))
         .execute(&mut tx)
         .await?;
+        let revoked = res.rows_affected() == 1;
+        if revoked {
+            let entry = Entry::succeeded(Action::ApiKeyRevoked, id.as_str());
+            append(&mut tx, Some(partner), by, &entry).await?;
+        }
         let _forget = self.read_cache().forget_on_drop();
         tx.commit().await?;
-        Ok(res.rows_affected() == 1)
+        Ok(revoked)
     }
 
     async fn revoke_api_keys_labeled(
@@ -260,19 +316,25 @@ impl<B: Backend> PartnerStore for B {
         partner: &PartnerId,
         label: &str,
         now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<u64> {
         let mut tx = self.begin_write().await?;
-        let res = query(
-            "UPDATE api_keys SET revoked_at = $3 WHERE partner_id = $1 AND label = $2 AND revoked_at IS NULL",
+        let revoked: Vec<String> = query_scalar(
+            "UPDATE api_keys SET revoked_at = $3 WHERE partner_id = $1 AND label = $2 AND revoked_at IS NULL \
+             RETURNING id",
         )
         .bind(partner.as_str())
         .bind(label)
         .bind(to_micros(now))
-        .execute(&mut tx)
+        .fetch_all(&mut tx)
         .await?;
+        for id in &revoked {
+            let entry = Entry::succeeded(Action::ApiKeyRevoked, id.as_str());
+            append(&mut tx, Some(partner), by, &entry).await?;
+        }
         let _forget = self.read_cache().forget_on_drop();
         tx.commit().await?;
-        Ok(res.rows_affected())
+        Ok(revoked.len() as u64)
     }
 
     async fn challenge_mode_until(&self, partner: &PartnerId) -> Result<Option<OffsetDateTime>> {
@@ -362,6 +424,23 @@ pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
     })
 }
 
+/// The settings of a partner by their API names, as the audit log records a change of them.
+fn settings_json(p: &Partner) -> serde_json::Map<String, serde_json::Value> {
+    let json = serde_json::json!({
+        "name": p.name,
+        "billingHost": p.billing_host.as_ref().map(|h| h.as_str()),
+        "brandColor": p.brand_color.as_str(),
+        "logoUrl": p.logo_url.as_ref().map(|u| u.as_str()),
+        "defaultRedirectUrl": p.default_redirect_url.as_ref().map(|u| u.as_str()),
+        "requireSignedLinks": p.require_signed_links,
+        "allowedRedirectHosts": p.allowed_redirect_hosts.iter().collect::<Vec<_>>(),
+    });
+    match json {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("a JSON object literal"),
+    }
+}
+
 /// Allowed redirect hosts are kept one a line (a host name holds no newline).
 fn redirect_hosts_text(hosts: &RedirectHosts) -> String {
     hosts.iter().collect::<Vec<_>>().join("\n")
@@ -383,6 +462,8 @@ pub(crate) fn api_key_from_row(row: &Row) -> Result<ApiKeyRecord> {
         label: row.try_get("label")?,
         prefix: row.try_get("prefix")?,
         key_hash: row.try_get("key_hash")?,
+        scopes: Scopes::parse_list(&row.try_get::<String, _>("scopes")?)
+            .map_err(|_| bad("API key scopes"))?,
         created_at: from_micros(row.try_get("created_at")?),
         revoked_at: time_opt(row.try_get("revoked_at")?),
     })
@@ -390,8 +471,8 @@ pub(crate) fn api_key_from_row(row: &Row) -> Result<ApiKeyRecord> {
 
 pub(crate) async fn insert_api_key(tx: &mut dyn Conn, k: &ApiKeyRecord) -> Result<()> {
     query(
-        "INSERT INTO api_keys (id, partner_id, label, prefix, key_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO api_keys (id, partner_id, label, prefix, key_hash, created_at, scopes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(k.id.as_str())
     .bind(k.partner_id.as_str())
@@ -399,6 +480,7 @@ pub(crate) async fn insert_api_key(tx: &mut dyn Conn, k: &ApiKeyRecord) -> Resul
     .bind(&k.prefix)
     .bind(&k.key_hash)
     .bind(to_micros(k.created_at))
+    .bind(k.scopes.to_list())
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -2,6 +2,7 @@
 //! attempt (`attempts.rs`).
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::effects::RequestTransition;
 use kassa_core::email::Email;
@@ -13,6 +14,7 @@ use kassa_core::reference::ReferenceId;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{like_contains, query, Backend, Batch, Conn, Row, WriteTx as _};
 use crate::model::*;
@@ -26,7 +28,7 @@ pub trait PaymentRequestStore {
     async fn create_payment_request(
         &self,
         new: &PaymentRequestRecord,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<CreateOutcome>;
     async fn payment_request(
         &self,
@@ -43,7 +45,7 @@ pub trait PaymentRequestStore {
         &self,
         partner: &PartnerId,
         id: &PaymentRequestId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<CancelOutcome>;
     /// Records an open request as expired once its deadline has passed (and no attempt is in flight).
     async fn expire_payment_request(
@@ -58,8 +60,9 @@ impl<B: Backend> PaymentRequestStore for B {
     async fn create_payment_request(
         &self,
         pr: &PaymentRequestRecord,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<CreateOutcome> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let metadata = serde_json::to_string(&pr.metadata).map_err(|_| bad("metadata"))?;
         let inserted = query(
@@ -93,6 +96,12 @@ impl<B: Backend> PaymentRequestStore for B {
             if let Some(job) = &effects.job {
                 insert_job(&mut tx, &NewJob::from(job), now).await?;
             }
+            let entry = Entry::succeeded(Action::PaymentRequestCreated, created.id.as_str())
+                .with_details(serde_json::json!({
+                    "referenceId": created.reference_id.as_str(),
+                    "amount": created.amount.to_string(),
+                }));
+            append(&mut tx, Some(&pr.partner_id), by, &entry).await?;
             tx.commit().await?;
             return Ok(CreateOutcome::Created(created));
         }
@@ -170,8 +179,9 @@ impl<B: Backend> PaymentRequestStore for B {
         &self,
         partner: &PartnerId,
         id: &PaymentRequestId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<CancelOutcome> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let row = query(concat!(
             "UPDATE payment_requests SET status = 'canceled', canceled_at = $3, updated_at = $3 \
@@ -195,6 +205,8 @@ impl<B: Backend> PaymentRequestStore for B {
                     now,
                 )
                 .await?;
+                let entry = Entry::succeeded(Action::PaymentRequestCanceled, pr.id.as_str());
+                append(&mut tx, Some(partner), by, &entry).await?;
                 CancelOutcome::Canceled(pr)
             }
             None => match pr_in_tx(&mut tx, partner, id).await? {

@@ -2,6 +2,7 @@
 //! processor's answer.
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Actor, ActorKind, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::effects::Failure;
 use kassa_core::id::{PartnerId, PaymentId, PayoutId, RefundId};
@@ -10,6 +11,7 @@ use kassa_core::refund::{check_refund, refundable, RefundError};
 use kassa_core::refund::{Refund, RefundStatus};
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{query, query_scalar, Backend, Row, WriteTx as _};
 use crate::model::*;
@@ -26,7 +28,7 @@ pub trait RefundStore {
         partner: &PartnerId,
         payment: &PaymentId,
         new: &NewRefund,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<RefundBegin>;
     /// Records the processor's answer: a success posts the refund to the ledger; a failure gives
     /// the reserved amount back. `AlreadyRecorded` if it was recorded already.
@@ -55,8 +57,9 @@ impl<B: Backend> RefundStore for B {
         partner: &PartnerId,
         payment_id: &PaymentId,
         new: &NewRefund,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<RefundBegin> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         if let Some(key) = new.idempotency_key.as_deref() {
             let row = query(concat!(
@@ -135,7 +138,8 @@ impl<B: Backend> RefundStore for B {
         };
         let row = query(concat!(
             "INSERT INTO refunds (id, partner_id, payment_id, amount, currency, status, reason, awaiting_processor, \
-             idempotency_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, TRUE, $7, $8, $8) \
+             idempotency_key, created_at, updated_at, created_by_type, created_by_id, created_by_name) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, TRUE, $7, $8, $8, $9, $10, $11) \
              RETURNING ", crate::columns::refund_cols!()
         ))
         .bind(new.id.as_str())
@@ -146,9 +150,16 @@ impl<B: Backend> RefundStore for B {
         .bind(new.reason.as_deref())
         .bind(new.idempotency_key.as_deref())
         .bind(to_micros(now))
+        .bind(by.actor.kind.as_str())
+        .bind(by.actor.id.as_str())
+        .bind(by.actor.name.as_str())
         .fetch_one(&mut tx)
         .await?;
         let refund = refund_from_row(&row)?;
+        let entry = Entry::succeeded(Action::RefundCreated, refund.id.as_str()).with_details(
+            serde_json::json!({"paymentId": payment_id.as_str(), "amount": refund.amount.to_string()}),
+        );
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(RefundBegin::Started { refund, payment })
     }
@@ -275,5 +286,21 @@ pub(crate) fn refund_from_row(row: &Row) -> Result<Refund> {
         payout_id: row
             .try_get::<Option<String>, _>("payout_id")?
             .map(PayoutId::from_trusted),
+        created_by: actor_of(row)?,
     })
+}
+
+/// Who made the refund; None for refunds made before Kassa recorded it.
+fn actor_of(row: &Row) -> Result<Option<Actor>> {
+    let kind: Option<String> = row.try_get("created_by_type")?;
+    let Some(kind) = kind else { return Ok(None) };
+    Ok(Some(Actor {
+        kind: ActorKind::parse(&kind).ok_or_else(|| bad("refund creator"))?,
+        id: row
+            .try_get::<Option<String>, _>("created_by_id")?
+            .unwrap_or_default(),
+        name: row
+            .try_get::<Option<String>, _>("created_by_name")?
+            .unwrap_or_default(),
+    }))
 }

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{
-    ach_attempt, api_key, backends, card_attempt, instant_in, micros, new_partner, now,
+    ach_attempt, api_key, backends, by, by_at, card_attempt, instant_in, micros, new_partner, now,
     partner_record, reference, request, JOB_CLAIMS,
 };
 use kassa_core::card::CardBrand;
@@ -29,7 +29,7 @@ use time::{Duration, OffsetDateTime};
 // ---------------------------------------------------------------- helpers
 
 async fn create(name: &str, store: &Arc<dyn Store>, pr: &PaymentRequest) -> PaymentRequest {
-    match store.create_payment_request(pr, now()).await {
+    match store.create_payment_request(pr, &by_at(now())).await {
         Ok(CreateOutcome::Created(created)) => created,
         other => panic!("[{name}] expected Created, got {other:?}"),
     }
@@ -222,7 +222,7 @@ async fn partner_is_found_by_id_slug_and_host() {
     for (name, store) in backends().await.iter() {
         let partner = partner_record(now());
         store
-            .create_partner(&partner, None)
+            .create_partner(&partner, None, &by())
             .await
             .unwrap_or_else(|e| panic!("[{name}] {e:?}"));
 
@@ -264,7 +264,7 @@ async fn partner_is_found_by_id_slug_and_host() {
         bare.default_redirect_url = None;
         bare.require_signed_links = false;
         store
-            .create_partner(&bare, None)
+            .create_partner(&bare, None, &by())
             .await
             .unwrap_or_else(|e| panic!("[{name}] bare partner: {e:?}"));
         assert_eq!(
@@ -279,18 +279,18 @@ async fn partner_is_found_by_id_slug_and_host() {
 async fn slug_and_billing_host_are_unique() {
     for (name, store) in backends().await.iter() {
         let first = partner_record(now());
-        store.create_partner(&first, None).await.unwrap();
+        store.create_partner(&first, None, &by()).await.unwrap();
 
         let mut same_slug = partner_record(now());
         same_slug.slug = first.slug.clone();
-        match store.create_partner(&same_slug, None).await {
+        match store.create_partner(&same_slug, None, &by()).await {
             Err(StoreError::Taken("slug")) => {}
             other => panic!("[{name}] same slug: expected Taken(\"slug\"), got {other:?}"),
         }
 
         let mut same_host = partner_record(now());
         same_host.billing_host = first.billing_host.clone();
-        match store.create_partner(&same_host, None).await {
+        match store.create_partner(&same_host, None, &by()).await {
             Err(StoreError::Taken("billing host")) => {}
             other => panic!("[{name}] same host: expected Taken(\"billing host\"), got {other:?}"),
         }
@@ -310,7 +310,7 @@ async fn slug_and_billing_host_are_unique() {
             let mut no_host = partner_record(now());
             no_host.billing_host = None;
             store
-                .create_partner(&no_host, None)
+                .create_partner(&no_host, None, &by())
                 .await
                 .unwrap_or_else(|e| panic!("[{name}] partner without host: {e:?}"));
         }
@@ -329,7 +329,7 @@ async fn api_keys_are_found_listed_and_revoked() {
         let k_other = api_key(&other, "dashboard", t);
         for k in [&k1, &k2, &k3, &k_other] {
             store
-                .create_api_key(k)
+                .create_api_key(k, &by())
                 .await
                 .unwrap_or_else(|e| panic!("[{name}] create_api_key: {e:?}"));
         }
@@ -340,7 +340,7 @@ async fn api_keys_are_found_listed_and_revoked() {
             .unwrap()
             .expect("key found");
         assert_eq!(found.id, partner, "[{name}] key belongs to its partner");
-        assert_eq!(key_id, k2.id, "[{name}] the key's id");
+        assert_eq!(key_id.id, k2.id, "[{name}] the key's id");
         assert_eq!(
             store.partner_by_api_key_hash("hash-unknown").await.unwrap(),
             None,
@@ -370,17 +370,23 @@ async fn api_keys_are_found_listed_and_revoked() {
         let revoked_at = now();
         assert!(
             store
-                .revoke_api_key(&partner, &k1.id, revoked_at)
+                .revoke_api_key(&partner, &k1.id, revoked_at, &by())
                 .await
                 .unwrap(),
             "[{name}] revoke"
         );
         assert!(
-            !store.revoke_api_key(&partner, &k1.id, now()).await.unwrap(),
+            !store
+                .revoke_api_key(&partner, &k1.id, now(), &by())
+                .await
+                .unwrap(),
             "[{name}] revoking twice"
         );
         assert!(
-            !store.revoke_api_key(&other, &k2.id, now()).await.unwrap(),
+            !store
+                .revoke_api_key(&other, &k2.id, now(), &by())
+                .await
+                .unwrap(),
             "[{name}] another partner's key"
         );
         assert_eq!(
@@ -409,7 +415,7 @@ async fn api_keys_are_found_listed_and_revoked() {
 
         assert_eq!(
             store
-                .revoke_api_keys_labeled(&partner, "dashboard", now())
+                .revoke_api_keys_labeled(&partner, "dashboard", now(), &by())
                 .await
                 .unwrap(),
             2,
@@ -417,7 +423,7 @@ async fn api_keys_are_found_listed_and_revoked() {
         );
         assert_eq!(
             store
-                .revoke_api_keys_labeled(&partner, "dashboard", now())
+                .revoke_api_keys_labeled(&partner, "dashboard", now(), &by())
                 .await
                 .unwrap(),
             0,
@@ -471,12 +477,12 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         let a = partner_record(now());
         let b = partner_record(now());
         for p in [&a, &b] {
-            store.create_partner(p, None).await.unwrap();
+            store.create_partner(p, None, &by()).await.unwrap();
         }
         // The partner behind an API key is kept in memory between requests; looked up here
         // before the change, it must come back changed after it.
         let key = api_key(&a.id, "cli", now());
-        store.create_api_key(&key).await.unwrap();
+        store.create_api_key(&key, &by()).await.unwrap();
         let (before, _) = store
             .partner_by_api_key_hash(&key.key_hash)
             .await
@@ -499,7 +505,7 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             .unwrap(),
         };
         let updated = store
-            .update_partner_settings(&a.id, &wanted)
+            .update_partner_settings(&a.id, &wanted, &by())
             .await
             .unwrap_or_else(|e| panic!("[{name}] update: {e:?}"))
             .expect("the partner exists");
@@ -549,7 +555,7 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         let mut same = settings_of(&expected);
         same.logo_url = Some(LogoUrl::parse("https://cdn.example/l.png").unwrap());
         let kept = store
-            .update_partner_settings(&a.id, &same)
+            .update_partner_settings(&a.id, &same, &by())
             .await
             .unwrap()
             .unwrap();
@@ -564,7 +570,7 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         let mut clash = settings_of(&b);
         clash.name = "Should Not Stick".into();
         clash.billing_host = Some(new_host.clone());
-        match store.update_partner_settings(&b.id, &clash).await {
+        match store.update_partner_settings(&b.id, &clash, &by()).await {
             Err(StoreError::Taken("billing host")) => {}
             other => panic!("[{name}] host clash: expected Taken(\"billing host\"), got {other:?}"),
         }
@@ -577,14 +583,14 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         // The host a gave up stays a's: b may not take it, a may take it back.
         let mut take_old = settings_of(&b);
         take_old.billing_host = Some(old_host.clone());
-        match store.update_partner_settings(&b.id, &take_old).await {
+        match store.update_partner_settings(&b.id, &take_old, &by()).await {
             Err(StoreError::Taken("billing host")) => {}
             other => panic!("[{name}] released host: expected Taken, got {other:?}"),
         }
         let mut back = settings_of(&store.partner_by_id(&a.id).await.unwrap().unwrap());
         back.billing_host = Some(old_host.clone());
         let a2 = store
-            .update_partner_settings(&a.id, &back)
+            .update_partner_settings(&a.id, &back, &by())
             .await
             .unwrap()
             .unwrap();
@@ -599,7 +605,7 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             let mut none = settings_of(&store.partner_by_id(p).await.unwrap().unwrap());
             none.billing_host = None;
             let cleared = store
-                .update_partner_settings(p, &none)
+                .update_partner_settings(p, &none, &by())
                 .await
                 .unwrap()
                 .unwrap();
@@ -608,7 +614,7 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
 
         assert_eq!(
             store
-                .update_partner_settings(&PartnerId::generate(), &wanted)
+                .update_partner_settings(&PartnerId::generate(), &wanted, &by())
                 .await
                 .unwrap(),
             None,
@@ -623,7 +629,7 @@ async fn api_key_is_read_by_its_own_partner_only() {
         let partner = new_partner(name, store).await;
         let other = new_partner(name, store).await;
         let key = api_key(&partner, "ci", now());
-        store.create_api_key(&key).await.unwrap();
+        store.create_api_key(&key, &by()).await.unwrap();
         assert_eq!(
             store.api_key(&partner, &key.id).await.unwrap(),
             Some(key.clone()),
@@ -643,7 +649,10 @@ async fn api_key_is_read_by_its_own_partner_only() {
             "[{name}] unknown id"
         );
         let t = now();
-        assert!(store.revoke_api_key(&partner, &key.id, t).await.unwrap());
+        assert!(store
+            .revoke_api_key(&partner, &key.id, t, &by())
+            .await
+            .unwrap());
         assert_eq!(
             store
                 .api_key(&partner, &key.id)
@@ -835,14 +844,18 @@ async fn create_payment_request_is_idempotent_per_reference() {
 
         // Same reference and amount: the existing request, nothing new.
         let again = request(&partner, &reference, 25_000, now());
-        match store.create_payment_request(&again, now()).await.unwrap() {
+        match store
+            .create_payment_request(&again, &by_at(now()))
+            .await
+            .unwrap()
+        {
             CreateOutcome::Existing(existing) => assert_eq!(existing, created, "[{name}] existing"),
             other => panic!("[{name}] same amount: expected Existing, got {other:?}"),
         }
         // Another amount: a conflict, nothing changed.
         let other_amount = request(&partner, &reference, 25_001, now());
         match store
-            .create_payment_request(&other_amount, now())
+            .create_payment_request(&other_amount, &by_at(now()))
             .await
             .unwrap()
         {
@@ -880,12 +893,16 @@ async fn create_payment_request_is_idempotent_per_reference() {
         // Existing whatever its status.
         assert!(matches!(
             store
-                .cancel_payment_request(&partner, &new.id, now())
+                .cancel_payment_request(&partner, &new.id, &by_at(now()))
                 .await
                 .unwrap(),
             CancelOutcome::Canceled(_)
         ));
-        match store.create_payment_request(&again, now()).await.unwrap() {
+        match store
+            .create_payment_request(&again, &by_at(now()))
+            .await
+            .unwrap()
+        {
             CreateOutcome::Existing(existing) => {
                 assert_eq!(existing.id, new.id, "[{name}] canceled request returned");
                 assert_eq!(
@@ -1002,7 +1019,7 @@ async fn list_filters_and_paginates_newest_first() {
 
         assert!(matches!(
             store
-                .cancel_payment_request(&partner, &r3.id, now())
+                .cancel_payment_request(&partner, &r3.id, &by_at(now()))
                 .await
                 .unwrap(),
             CancelOutcome::Canceled(_)
@@ -1100,7 +1117,7 @@ async fn cancel_only_while_open() {
 
         assert_eq!(
             store
-                .cancel_payment_request(&other, &pr.id, now())
+                .cancel_payment_request(&other, &pr.id, &by_at(now()))
                 .await
                 .unwrap(),
             CancelOutcome::NotFound,
@@ -1108,14 +1125,14 @@ async fn cancel_only_while_open() {
         );
         assert_eq!(
             store
-                .cancel_payment_request(&partner, &PaymentRequestId::generate(), now())
+                .cancel_payment_request(&partner, &PaymentRequestId::generate(), &by_at(now()))
                 .await
                 .unwrap(),
             CancelOutcome::NotFound,
             "[{name}] unknown request"
         );
         let canceled = match store
-            .cancel_payment_request(&partner, &pr.id, now())
+            .cancel_payment_request(&partner, &pr.id, &by_at(now()))
             .await
             .unwrap()
         {
@@ -1129,7 +1146,7 @@ async fn cancel_only_while_open() {
             "[{name}] stored"
         );
         match store
-            .cancel_payment_request(&partner, &pr.id, now())
+            .cancel_payment_request(&partner, &pr.id, &by_at(now()))
             .await
             .unwrap()
         {
@@ -1166,7 +1183,7 @@ async fn cancel_only_while_open() {
         )
         .await;
         match store
-            .cancel_payment_request(&partner, &paid.id, now())
+            .cancel_payment_request(&partner, &paid.id, &by_at(now()))
             .await
             .unwrap()
         {
@@ -1186,7 +1203,7 @@ async fn cancel_while_an_attempt_is_in_flight_is_refused() {
         let attempt = card_attempt();
         start(name, store, &partner, &pr.id, &attempt, now()).await;
         match store
-            .cancel_payment_request(&partner, &pr.id, now())
+            .cancel_payment_request(&partner, &pr.id, &by_at(now()))
             .await
             .unwrap()
         {
@@ -1228,7 +1245,7 @@ async fn cancel_while_an_attempt_is_in_flight_is_refused() {
         )
         .await;
         match store
-            .cancel_payment_request(&partner, &ach.id, now())
+            .cancel_payment_request(&partner, &ach.id, &by_at(now()))
             .await
             .unwrap()
         {
@@ -1264,7 +1281,7 @@ async fn expired_request_takes_no_payment_and_is_recorded_expired() {
             "[{name}] no payment row"
         );
         match store
-            .cancel_payment_request(&partner, &pr.id, now())
+            .cancel_payment_request(&partner, &pr.id, &by_at(now()))
             .await
             .unwrap()
         {
@@ -2202,7 +2219,7 @@ async fn events_paginate_newest_first() {
         let a = open_request(name, store, &partner, 1_000).await;
         let b = open_request(name, store, &partner, 2_000).await;
         store
-            .cancel_payment_request(&partner, &a.id, now())
+            .cancel_payment_request(&partner, &a.id, &by_at(now()))
             .await
             .unwrap();
         let all = events(name, store, &partner).await;
@@ -2756,7 +2773,7 @@ async fn concurrent_creates_with_one_reference_create_exactly_one() {
                 let new = request(&partner, &reference, 10_000, now());
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    store.create_payment_request(&new, now()).await
+                    store.create_payment_request(&new, &by_at(now())).await
                 })
             })
             .collect();

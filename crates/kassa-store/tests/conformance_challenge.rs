@@ -26,7 +26,7 @@ async fn open_request(
     partner: &PartnerId,
 ) -> kassa_core::id::PaymentRequestId {
     match store
-        .create_payment_request(&request(partner, &reference(), 1_000, now()), now())
+        .create_payment_request(&request(partner, &reference(), 1_000, now()), &by_at(now()))
         .await
         .unwrap()
     {

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{backends, card_attempt, instant_in, micros, new_partner, now};
+use common::{backends, by, by_at, card_attempt, instant_in, micros, new_partner, now};
 use kassa_core::authorization::{Authorization, AuthorizationStatus, AUTHORIZATION_VALIDITY};
 use kassa_core::customer::{Customer, CustomerPatch};
 use kassa_core::error::FieldErrors;
@@ -78,7 +78,10 @@ async fn authorized(
         dynamic_descriptor: None,
         expires_at: at + AUTHORIZATION_VALIDITY,
     };
-    let Begun::Started(pending) = store.begin_authorization(partner, &new, at).await.unwrap()
+    let Begun::Started(pending) = store
+        .begin_authorization(partner, &new, &by_at(at))
+        .await
+        .unwrap()
     else {
         panic!("a new authorization");
     };
@@ -119,7 +122,7 @@ async fn simultaneous_captures_of_one_authorization_capture_once() {
                 let (store, partner, id) = (store.clone(), partner.clone(), auth.id.clone());
                 tokio::spawn(async move {
                     store
-                        .capture_authorization(&partner, &id, &capture(Some(1_000 + i)), at)
+                        .capture_authorization(&partner, &id, &capture(Some(1_000 + i)), &by_at(at))
                         .await
                         .unwrap()
                 })
@@ -165,7 +168,7 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
         let at = now();
         let auth = authorized(store, &partner, 5_000, at).await;
         let over = store
-            .capture_authorization(&partner, &auth.id, &capture(Some(5_001)), at)
+            .capture_authorization(&partner, &auth.id, &capture(Some(5_001)), &by_at(at))
             .await
             .unwrap();
         assert!(
@@ -177,7 +180,7 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
             payment,
             authorization,
         } = store
-            .capture_authorization(&partner, &auth.id, &capture(None), at)
+            .capture_authorization(&partner, &auth.id, &capture(None), &by_at(at))
             .await
             .unwrap()
         else {
@@ -191,7 +194,7 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
         assert_eq!(payment.customer_id, auth.customer_id);
         assert_eq!(authorization.status, AuthorizationStatus::Captured);
         let reversed = store
-            .reverse_authorization(&partner, &auth.id, at)
+            .reverse_authorization(&partner, &auth.id, &by_at(at))
             .await
             .unwrap();
         assert!(
@@ -201,7 +204,7 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
 
         let second = authorized(store, &partner, 5_000, at).await;
         let ReverseOutcome::Reversed(r) = store
-            .reverse_authorization(&partner, &second.id, at)
+            .reverse_authorization(&partner, &second.id, &by_at(at))
             .await
             .unwrap()
         else {
@@ -210,7 +213,7 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
         assert_eq!(r.status, AuthorizationStatus::Reversed);
         assert!(r.reversed_at.is_some());
         let again = store
-            .capture_authorization(&partner, &second.id, &capture(None), at)
+            .capture_authorization(&partner, &second.id, &capture(None), &by_at(at))
             .await
             .unwrap();
         assert!(
@@ -218,7 +221,7 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
             "[{name}] {again:?}"
         );
         let again = store
-            .reverse_authorization(&partner, &second.id, at)
+            .reverse_authorization(&partner, &second.id, &by_at(at))
             .await
             .unwrap();
         assert!(
@@ -230,7 +233,7 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
         let third = authorized(store, &partner, 5_000, at).await;
         let late = at + AUTHORIZATION_VALIDITY;
         let refused = store
-            .capture_authorization(&partner, &third.id, &capture(None), late)
+            .capture_authorization(&partner, &third.id, &capture(None), &by_at(late))
             .await
             .unwrap();
         match refused {
@@ -239,7 +242,7 @@ async fn capture_and_reverse_follow_the_authorization_rules() {
         }
         let stranger = new_partner(name, store).await;
         let missing = store
-            .capture_authorization(&stranger, &third.id, &capture(None), at)
+            .capture_authorization(&stranger, &third.id, &capture(None), &by_at(at))
             .await
             .unwrap();
         assert_eq!(missing, CaptureOutcome::NotFound);
@@ -268,7 +271,11 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
             invoice: invoice("121.00"),
             dynamic_descriptor: None,
         };
-        let Begun::Started(pending) = store.begin_payment(&partner, &new, at).await.unwrap() else {
+        let Begun::Started(pending) = store
+            .begin_payment(&partner, &new, &by_at(at))
+            .await
+            .unwrap()
+        else {
             panic!("[{name}] a new payment");
         };
         assert_eq!(pending.status, PaymentStatus::Pending);
@@ -359,7 +366,10 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
             invoice: invoice("1.00"),
             dynamic_descriptor: None,
         };
-        store.begin_payment(&partner, &reuse, at).await.unwrap();
+        store
+            .begin_payment(&partner, &reuse, &by_at(at))
+            .await
+            .unwrap();
         store
             .finish_attempt(
                 &partner,
@@ -375,12 +385,12 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
         // Deleting the method destroys its vault entry; it can no longer be used.
         let stranger = new_partner(name, store).await;
         assert!(store
-            .delete_payment_method(&stranger, &method.id, at)
+            .delete_payment_method(&stranger, &method.id, &by_at(at))
             .await
             .unwrap()
             .is_none());
         assert!(store
-            .delete_payment_method(&partner, &method.id, at)
+            .delete_payment_method(&partner, &method.id, &by_at(at))
             .await
             .unwrap()
             .is_some());
@@ -395,7 +405,7 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
             .unwrap()
             .is_none());
         assert!(store
-            .delete_payment_method(&partner, &method.id, at)
+            .delete_payment_method(&partner, &method.id, &by_at(at))
             .await
             .unwrap()
             .is_none());
@@ -405,7 +415,10 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
             ..reuse
         };
         assert!(
-            store.begin_payment(&partner, &after, at).await.is_err(),
+            store
+                .begin_payment(&partner, &after, &by_at(at))
+                .await
+                .is_err(),
             "[{name}] a deleted method"
         );
         // Another partner's customer cannot be charged.
@@ -419,7 +432,10 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
             dynamic_descriptor: None,
         };
         assert!(
-            store.begin_payment(&stranger, &foreign, at).await.is_err(),
+            store
+                .begin_payment(&stranger, &foreign, &by_at(at))
+                .await
+                .is_err(),
             "[{name}]"
         );
     }
@@ -441,7 +457,10 @@ async fn abandoned_authorizations_are_found_and_recorded_once() {
             dynamic_descriptor: None,
             expires_at: at + AUTHORIZATION_VALIDITY,
         };
-        store.begin_authorization(&partner, &new, at).await.unwrap();
+        store
+            .begin_authorization(&partner, &new, &by_at(at))
+            .await
+            .unwrap();
         let later = at + time::Duration::minutes(10);
         assert!(store
             .abandoned_authorizations(later)
@@ -481,7 +500,7 @@ async fn abandoned_authorizations_are_found_and_recorded_once() {
             .unwrap()
             .contains(&(partner.clone(), new.id.clone())));
         let refused = store
-            .capture_authorization(&partner, &new.id, &capture(None), later)
+            .capture_authorization(&partner, &new.id, &capture(None), &by_at(later))
             .await
             .unwrap();
         assert!(
@@ -498,8 +517,8 @@ async fn customers_are_patched_listed_and_scoped() {
         let at = now();
         let a = customer(&partner, at);
         let b = customer(&partner, at);
-        store.create_customer(&a).await.unwrap();
-        store.create_customer(&b).await.unwrap();
+        store.create_customer(&a, &by()).await.unwrap();
+        store.create_customer(&b, &by()).await.unwrap();
         let patch = CustomerPatch {
             last_name: Some("Byron".into()),
             email: Some(None),
@@ -508,7 +527,7 @@ async fn customers_are_patched_listed_and_scoped() {
         };
         let later = at + time::Duration::seconds(5);
         let changed = store
-            .update_customer(&partner, &a.id, &patch, later)
+            .update_customer(&partner, &a.id, &patch, &by_at(later))
             .await
             .unwrap()
             .unwrap();
@@ -520,7 +539,7 @@ async fn customers_are_patched_listed_and_scoped() {
         assert_eq!(changed.updated_at, later);
         let stranger = new_partner(name, store).await;
         assert!(store
-            .update_customer(&stranger, &a.id, &patch, later)
+            .update_customer(&stranger, &a.id, &patch, &by_at(later))
             .await
             .unwrap()
             .is_none());
@@ -561,7 +580,12 @@ async fn tax_rates_are_set_per_partner_and_code() {
         let partner = new_partner(name, store).await;
         let other = new_partner(name, store).await;
         store
-            .set_tax_rate(&partner, "P0000000", TaxRate::parse("8.25").unwrap(), now())
+            .set_tax_rate(
+                &partner,
+                "P0000000",
+                TaxRate::parse("8.25").unwrap(),
+                &by_at(now()),
+            )
             .await
             .unwrap();
         store
@@ -569,12 +593,17 @@ async fn tax_rates_are_set_per_partner_and_code() {
                 &partner,
                 "P0000000",
                 TaxRate::parse("8.875").unwrap(),
-                now(),
+                &by_at(now()),
             )
             .await
             .unwrap();
         store
-            .set_tax_rate(&partner, "FR020100", TaxRate::parse("0").unwrap(), now())
+            .set_tax_rate(
+                &partner,
+                "FR020100",
+                TaxRate::parse("0").unwrap(),
+                &by_at(now()),
+            )
             .await
             .unwrap();
         let rates = store.tax_rates(&partner).await.unwrap();
@@ -589,7 +618,12 @@ async fn tax_rates_are_set_per_partner_and_code() {
 
         // A new rate is seen at once.
         store
-            .set_tax_rate(&partner, "P0000000", TaxRate::parse("9").unwrap(), now())
+            .set_tax_rate(
+                &partner,
+                "P0000000",
+                TaxRate::parse("9").unwrap(),
+                &by_at(now()),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -607,7 +641,7 @@ async fn a_capture_completes_when_confirmed_and_frees_the_hold_when_refused() {
         let at = now();
         let auth = authorized(store, &partner, 3_000, at).await;
         let CaptureOutcome::Captured { payment, .. } = store
-            .capture_authorization(&partner, &auth.id, &capture(Some(1_000)), at)
+            .capture_authorization(&partner, &auth.id, &capture(Some(1_000)), &by_at(at))
             .await
             .unwrap()
         else {
@@ -635,7 +669,7 @@ async fn a_capture_completes_when_confirmed_and_frees_the_hold_when_refused() {
         assert_eq!(freed.payment_id, None);
         // Captured again (the failed payment does not count), and confirmed this time.
         let CaptureOutcome::Captured { payment, .. } = store
-            .capture_authorization(&partner, &auth.id, &capture(Some(2_000)), at)
+            .capture_authorization(&partner, &auth.id, &capture(Some(2_000)), &by_at(at))
             .await
             .unwrap()
         else {
@@ -681,11 +715,15 @@ async fn an_idempotency_key_finds_what_the_first_request_made() {
             dynamic_descriptor: None,
         };
         let first = sale("k-1");
-        let Begun::Started(made) = store.begin_payment(&partner, &first, at).await.unwrap() else {
+        let Begun::Started(made) = store
+            .begin_payment(&partner, &first, &by_at(at))
+            .await
+            .unwrap()
+        else {
             panic!("[{name}] new");
         };
         match store
-            .begin_payment(&partner, &sale("k-1"), at)
+            .begin_payment(&partner, &sale("k-1"), &by_at(at))
             .await
             .unwrap()
         {
@@ -705,7 +743,10 @@ async fn an_idempotency_key_finds_what_the_first_request_made() {
         }
         assert!(
             matches!(
-                store.begin_payment(&other, &theirs, at).await.unwrap(),
+                store
+                    .begin_payment(&other, &theirs, &by_at(at))
+                    .await
+                    .unwrap(),
                 Begun::Started(_)
             ),
             "[{name}]"
@@ -717,7 +758,7 @@ async fn an_idempotency_key_finds_what_the_first_request_made() {
             ..capture(Some(100))
         };
         let CaptureOutcome::Captured { payment, .. } = store
-            .capture_authorization(&partner, &auth.id, &keyed, at)
+            .capture_authorization(&partner, &auth.id, &keyed, &by_at(at))
             .await
             .unwrap()
         else {
@@ -728,7 +769,7 @@ async fn an_idempotency_key_finds_what_the_first_request_made() {
             ..capture(Some(100))
         };
         match store
-            .capture_authorization(&partner, &auth.id, &again, at)
+            .capture_authorization(&partner, &auth.id, &again, &by_at(at))
             .await
             .unwrap()
         {
@@ -758,13 +799,13 @@ async fn a_sale_that_fails_part_way_leaves_none_of_its_rows() {
         };
         let first = sale(PaymentId::generate());
         assert!(matches!(
-            store.begin_payment(&partner, &first, at).await,
+            store.begin_payment(&partner, &first, &by_at(at)).await,
             Ok(Begun::Started(_))
         ));
         // The customer, vault entry and method go in one round trip with the payment, which
         // then fails (its id is taken): none of them may stay.
         let clash = sale(first.payment_id.clone());
-        let failed = store.begin_payment(&partner, &clash, at).await;
+        let failed = store.begin_payment(&partner, &clash, &by_at(at)).await;
         assert!(failed.is_err(), "[{name}] {failed:?}");
         assert_eq!(
             store.customer(&partner, clash.customer.id()).await.unwrap(),
@@ -783,7 +824,7 @@ async fn a_sale_that_fails_part_way_leaves_none_of_its_rows() {
         let next = sale(PaymentId::generate());
         assert!(
             matches!(
-                store.begin_payment(&partner, &next, at).await,
+                store.begin_payment(&partner, &next, &by_at(at)).await,
                 Ok(Begun::Started(_))
             ),
             "[{name}]"

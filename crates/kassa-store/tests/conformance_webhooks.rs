@@ -47,7 +47,7 @@ async fn new_endpoint(
         },
     };
     match store
-        .create_webhook_endpoint(partner, &new, 20, at)
+        .create_webhook_endpoint(partner, &new, 20, &by_at(at))
         .await
         .unwrap_or_else(|e| panic!("[{name}] create endpoint: {e:?}"))
     {
@@ -59,7 +59,7 @@ async fn new_endpoint(
 /// A `payment_request.created` event of the partner at `at`.
 async fn new_event(name: &str, store: &Arc<dyn Store>, partner: &PartnerId, at: OffsetDateTime) {
     store
-        .create_payment_request(&request(partner, &reference(), 1_000, at), at)
+        .create_payment_request(&request(partner, &reference(), 1_000, at), &by_at(at))
         .await
         .unwrap_or_else(|e| panic!("[{name}] create request: {e:?}"));
 }
@@ -257,13 +257,13 @@ async fn attempts_are_recorded_and_deleting_cancels_what_is_pending() {
         let other = new_partner(name, store).await;
         assert_eq!(
             store
-                .retry_webhook_delivery(&other, &d.id, retry_at)
+                .retry_webhook_delivery(&other, &d.id, &by_at(retry_at))
                 .await
                 .unwrap(),
             RetryOutcome::NotFound
         );
         match store
-            .retry_webhook_delivery(&partner, &d.id, retry_at)
+            .retry_webhook_delivery(&partner, &d.id, &by_at(retry_at))
             .await
             .unwrap()
         {
@@ -281,7 +281,7 @@ async fn attempts_are_recorded_and_deleting_cancels_what_is_pending() {
 
         // Deleting cancels it, and the endpoint and its deliveries are gone for the API.
         let deleted = store
-            .delete_webhook_endpoint(&partner, &endpoint.id, retry_at)
+            .delete_webhook_endpoint(&partner, &endpoint.id, &by_at(retry_at))
             .await
             .unwrap();
         assert!(deleted.is_some());
@@ -300,7 +300,7 @@ async fn attempts_are_recorded_and_deleting_cancels_what_is_pending() {
         let work = store.webhook_delivery_work(&d.id).await.unwrap().unwrap();
         assert!(work.endpoint_deleted);
         assert!(store
-            .delete_webhook_endpoint(&partner, &endpoint.id, retry_at)
+            .delete_webhook_endpoint(&partner, &endpoint.id, &by_at(retry_at))
             .await
             .unwrap()
             .is_none());
@@ -357,13 +357,13 @@ async fn an_endpoint_failing_for_three_days_is_disabled() {
         );
         assert!(matches!(
             store
-                .retry_webhook_delivery(&partner, &d.id, end)
+                .retry_webhook_delivery(&partner, &d.id, &by_at(end))
                 .await
                 .unwrap(),
             RetryOutcome::EndpointDisabled(_)
         ));
         let enabled = store
-            .enable_webhook_endpoint(&partner, &endpoint.id, end)
+            .enable_webhook_endpoint(&partner, &endpoint.id, &by_at(end))
             .await
             .unwrap()
             .unwrap();

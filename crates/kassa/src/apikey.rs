@@ -2,10 +2,11 @@
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
+use kassa_core::audit::Caller;
 use kassa_core::id::ApiKeyId;
+use kassa_core::scope::Scopes;
 use kassa_server::admin;
 use kassa_server::config::Config;
-use time::OffsetDateTime;
 
 use crate::database::connect;
 
@@ -18,6 +19,10 @@ pub enum ApiKeyCommand {
         partner: String,
         #[arg(long, default_value = "default")]
         label: String,
+        /// The key's scopes, comma-separated (read, payments, refunds, webhooks, settings,
+        /// admin). Default: every scope but admin.
+        #[arg(long, value_parser = crate::partner::parse_scopes)]
+        scopes: Option<Scopes>,
         #[arg(long)]
         json: bool,
     },
@@ -34,21 +39,24 @@ pub enum ApiKeyCommand {
     },
 }
 
-pub async fn run(
-    command: ApiKeyCommand,
-    config: &Config,
-    now: OffsetDateTime,
-) -> anyhow::Result<()> {
+pub async fn run(command: ApiKeyCommand, config: &Config, by: &Caller) -> anyhow::Result<()> {
     let store = connect(config).await?;
     match command {
         ApiKeyCommand::Create {
             partner,
             label,
+            scopes,
             json,
         } => {
             let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
-            let (record, key) =
-                admin::create_api_key(store.as_ref(), &partner.id, &label, now).await?;
+            let (record, key) = admin::create_api_key(
+                store.as_ref(),
+                &partner.id,
+                &label,
+                scopes.unwrap_or_else(Scopes::default_for_new_key),
+                by,
+            )
+            .await?;
             if json {
                 println!(
                     "{}",
@@ -62,7 +70,7 @@ pub async fn run(
         ApiKeyCommand::Revoke { partner, id } => {
             let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
             let id = ApiKeyId::parse(&id).context("an API key id looks like key_…")?;
-            if !store.revoke_api_key(&partner.id, &id, now).await? {
+            if !store.revoke_api_key(&partner.id, &id, by.at, by).await? {
                 bail!("{id} is not an active API key of {}", partner.slug);
             }
             println!("revoked {id}");
@@ -75,7 +83,14 @@ pub async fn run(
                 } else {
                     "active"
                 };
-                println!("{}  {}…  {:<8} {}", k.id, k.prefix, state, k.label);
+                println!(
+                    "{}  {}…  {:<8} {:<40} {}",
+                    k.id,
+                    k.prefix,
+                    state,
+                    k.scopes.to_list(),
+                    k.label
+                );
             }
         }
     }

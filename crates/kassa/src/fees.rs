@@ -1,6 +1,7 @@
 //! `kassa fees`: set and show what a partner pays per payment.
 
 use clap::Subcommand;
+use kassa_core::audit::Caller;
 use kassa_server::admin;
 use kassa_server::config::Config;
 
@@ -29,7 +30,7 @@ pub enum FeesCommand {
     },
 }
 
-pub async fn run(command: FeesCommand, config: &Config) -> anyhow::Result<()> {
+pub async fn run(command: FeesCommand, config: &Config, by: &Caller) -> anyhow::Result<()> {
     let store = connect(config).await?;
     match command {
         FeesCommand::Set {
@@ -49,6 +50,7 @@ pub async fn run(command: FeesCommand, config: &Config) -> anyhow::Result<()> {
                     ach_percent,
                     ach_cap,
                 },
+                by,
             )
             .await?;
             println!("{}: {}", partner.slug, admin::describe_fees(&fees));

@@ -2,6 +2,7 @@
 //! top level and dispatch; each command group lives in a module of its own.
 
 mod apikey;
+mod audit;
 mod database;
 mod fees;
 mod migrate;
@@ -14,6 +15,7 @@ mod user;
 use std::path::PathBuf;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use kassa_core::audit::Caller;
 use kassa_core::clock::{Clock, SystemClock};
 use kassa_server::config::{Config, ConfigError, LogFormat, KEYS};
 use tracing_subscriber::EnvFilter;
@@ -52,6 +54,9 @@ enum Command {
     /// Manage a partner's tax rates (per tax code, applied to invoice line items).
     #[command(subcommand)]
     Tax(tax::TaxCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Manage dashboard users.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -103,6 +108,14 @@ fn apply_flags(
     Ok(())
 }
 
+/// The operating-system account running the command, as the audit log names it.
+fn operator_account() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .into_iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
 fn init_tracing(format: LogFormat) {
     let filter =
         EnvFilter::try_from_env("KASSA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
@@ -117,15 +130,18 @@ fn init_tracing(format: LogFormat) {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let now = SystemClock.now();
+    // Who the audit log names for what a command changes: the operator's account.
+    let by = Caller::cli(&operator_account(), now);
     match command {
         Command::Serve(args) => serve::run(args, config).await,
         Command::Migrate => migrate::run(&config).await,
-        Command::Partner(cmd) => partner::run(cmd, &config, now).await,
-        Command::Apikey(cmd) => apikey::run(cmd, &config, now).await,
+        Command::Partner(cmd) => partner::run(cmd, &config, &by).await,
+        Command::Apikey(cmd) => apikey::run(cmd, &config, &by).await,
         Command::User(cmd) => user::run(cmd, &config, now).await,
         Command::Payouts(cmd) => payouts::run(cmd, &config, now).await,
-        Command::Fees(cmd) => fees::run(cmd, &config).await,
-        Command::Tax(cmd) => tax::run(cmd, &config, now).await,
+        Command::Fees(cmd) => fees::run(cmd, &config, &by).await,
+        Command::Tax(cmd) => tax::run(cmd, &config, &by).await,
+        Command::Audit(cmd) => audit::run(cmd, &config).await,
     }
 }
 

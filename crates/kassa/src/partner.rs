@@ -1,9 +1,10 @@
 //! `kassa partner`: create partners.
 
 use clap::Subcommand;
+use kassa_core::audit::Caller;
+use kassa_core::scope::Scopes;
 use kassa_server::admin::{self, NewPartnerInput};
 use kassa_server::config::Config;
-use time::OffsetDateTime;
 
 use crate::database::connect;
 
@@ -27,17 +28,26 @@ pub enum PartnerCommand {
         /// Creation links must carry a valid signature.
         #[arg(long)]
         require_signed_links: bool,
+        /// The first API key's scopes, comma-separated (read, payments, refunds, webhooks,
+        /// settings, admin). Default: every scope but admin.
+        #[arg(long, value_parser = parse_scopes)]
+        scopes: Option<Scopes>,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
 }
 
-pub async fn run(
-    command: PartnerCommand,
-    config: &Config,
-    now: OffsetDateTime,
-) -> anyhow::Result<()> {
+/// A `--scopes` list.
+pub fn parse_scopes(s: &str) -> Result<Scopes, String> {
+    match Scopes::parse_list(s) {
+        Ok(scopes) if scopes.is_empty() => Err("name at least one scope".to_string()),
+        Ok(scopes) => Ok(scopes),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub async fn run(command: PartnerCommand, config: &Config, by: &Caller) -> anyhow::Result<()> {
     let PartnerCommand::Create {
         name,
         slug,
@@ -45,6 +55,7 @@ pub async fn run(
         brand_color,
         logo_url,
         require_signed_links,
+        scopes,
         json,
     } = command;
     let store = connect(config).await?;
@@ -57,8 +68,9 @@ pub async fn run(
             brand_color,
             logo_url,
             require_signed_links,
+            key_scopes: scopes,
         },
-        now,
+        by,
     )
     .await?;
     let p = &created.partner;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
+use kassa_core::audit::Caller;
 use kassa_core::clock::{Clock, SystemClock};
 use kassa_server::admin;
 use kassa_server::config::Config;
@@ -45,7 +46,8 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         eprintln!("\n  WARNING: generated a new vault key in {path}. Back it up or set KASSA_VAULT_KEY.\n");
     }
     if args.demo {
-        let demo = admin::ensure_demo(app.state().store.as_ref(), SystemClock.now()).await?;
+        let by = Caller::system(SystemClock.now());
+        let demo = admin::ensure_demo(app.state().store.as_ref(), &by).await?;
         let link =
             kassa_server::links::creation_link(&base, &demo.partner, "250.00", "QUOTE-123", None);
         println!();

@@ -1,9 +1,9 @@
 //! `kassa tax`: set and list a partner's tax rates per tax code.
 
 use clap::Subcommand;
+use kassa_core::audit::Caller;
 use kassa_server::admin;
 use kassa_server::config::Config;
-use time::OffsetDateTime;
 
 use crate::database::connect;
 
@@ -27,7 +27,7 @@ pub enum TaxCommand {
     },
 }
 
-pub async fn run(command: TaxCommand, config: &Config, now: OffsetDateTime) -> anyhow::Result<()> {
+pub async fn run(command: TaxCommand, config: &Config, by: &Caller) -> anyhow::Result<()> {
     let store = connect(config).await?;
     match command {
         TaxCommand::Set {
@@ -36,7 +36,7 @@ pub async fn run(command: TaxCommand, config: &Config, now: OffsetDateTime) -> a
             rate,
         } => {
             let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
-            let rate = admin::set_tax_rate(store.as_ref(), &partner.id, &code, &rate, now).await?;
+            let rate = admin::set_tax_rate(store.as_ref(), &partner.id, &code, &rate, by).await?;
             println!(
                 "{}: tax code {code} is {}%",
                 partner.slug,

@@ -28,7 +28,7 @@ use crate::state::AppState;
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -43,7 +43,7 @@ pub async fn create(
         &fields.expect("validated"),
         state.clock.now(),
     );
-    state.store.create_customer(&customer).await?;
+    state.store.create_customer(&customer, &auth.caller).await?;
     Ok(json_created(customer))
 }
 
@@ -59,7 +59,7 @@ pub async fn create(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such customer", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn get_one(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such customer", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -109,7 +109,7 @@ pub async fn update(
             &auth.partner.id,
             &id,
             &patch.expect("validated"),
-            state.clock.now(),
+            &auth.caller,
         )
         .await?
         .ok_or_else(|| ApiError::not_found("customer"))?;
@@ -137,7 +137,7 @@ type CustomerList = ListBody<Customer>;
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn list(
     State(state): State<AppState>,

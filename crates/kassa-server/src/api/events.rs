@@ -24,7 +24,7 @@ use crate::state::AppState;
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such event", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -61,7 +61,7 @@ type EventList = ListBody<Event>;
             or an unknown `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn list(
     State(state): State<AppState>,

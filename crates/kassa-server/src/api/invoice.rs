@@ -63,7 +63,7 @@ impl ToSchema for InvoicePreview {
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn preview(
     State(state): State<AppState>,

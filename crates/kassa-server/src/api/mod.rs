@@ -1,5 +1,7 @@
 //! The JSON API under `/v1`: authentication, body and query parsing, and the routes.
 
+pub(crate) mod access;
+pub(crate) mod audit;
 pub(crate) mod customer;
 pub(crate) mod events;
 pub(crate) mod invoice;
@@ -43,17 +45,27 @@ use crate::state::AppState;
 const MAX_BODY: usize = 256 * 1024;
 
 /// Every route of the service outside `src/pages` but the OpenAPI document (`openapi.rs`, which
-/// documents these): the probes and metrics, and the operations, behind the idempotency layer.
+/// documents these): the probes and metrics, and the operations, behind the scope check
+/// (`access.rs`) and the idempotency layer.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let (api, _) = operations().split_for_parts();
+    let (api, doc) = operations().split_for_parts();
+    let scopes = std::sync::Arc::new(access::ScopeTable::from_openapi(&doc));
+    // The scope check is the outer layer: a call the key may not make is refused before the
+    // idempotency layer records anything.
+    let api = api
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), scopes),
+            access::layer,
+        ));
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/metrics", get(crate::metrics::metrics))
-        .merge(api.route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::idempotency::layer,
-        )))
+        .merge(api)
 }
 
 /// The operations of the JSON API, each registered once: `routes!` takes the path and method
@@ -96,6 +108,7 @@ pub(crate) fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(settings::revoke_api_key))
         .routes(routes!(settings::list_users, settings::create_user))
         .routes(routes!(settings::delete_user))
+        .routes(routes!(audit::list))
         .routes(routes!(sandbox::settle))
         .routes(routes!(sandbox::return_debit))
 }
@@ -245,6 +258,38 @@ impl ListQuery {
             .get(name)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
+    }
+
+    /// `createdFrom` and `createdTo` (RFC 3339, both inclusive); a malformed time or a range that
+    /// ends before it starts is recorded in `errors`.
+    pub fn created_range(
+        &self,
+        errors: &mut kassa_core::error::FieldErrors,
+    ) -> (Option<time::OffsetDateTime>, Option<time::OffsetDateTime>) {
+        let mut time = |name: &str| {
+            self.get(name).and_then(|t| {
+                let parsed = kassa_core::clock::parse_rfc3339(t).ok();
+                if parsed.is_none() {
+                    errors.add(
+                        name,
+                        "invalid_timestamp",
+                        "must be an RFC 3339 timestamp like 2026-11-21T00:00:00Z",
+                    );
+                }
+                parsed
+            })
+        };
+        let (from, to) = (time("createdFrom"), time("createdTo"));
+        if let (Some(from), Some(to)) = (from, to) {
+            if from > to {
+                errors.add(
+                    "createdTo",
+                    "invalid_range",
+                    "must not be before createdFrom",
+                );
+            }
+        }
+        (from, to)
     }
 
     pub fn page(&self) -> Result<PageRequest, ApiError> {

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::authorization::Authorization;
 use kassa_core::card::Expiry;
-use kassa_core::clock::parse_rfc3339;
 use kassa_core::customer::{Customer, CustomerInput};
 use kassa_core::descriptor::{DynamicDescriptor, DynamicDescriptorInput};
 use kassa_core::error::FieldErrors;
@@ -418,7 +417,7 @@ async fn authorization_to_capture(
         (status = 422, description = "From an authorization: `capture_exceeds_authorized`, \
             `already_captured` or `not_open`; or `idempotency_key_reused`", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn sale(
     State(state): State<AppState>,
@@ -428,7 +427,7 @@ pub async fn sale(
 ) -> Result<Response, ApiError> {
     match validate(&state, &auth.partner, body, Kind::Sale).await? {
         Validated::Order(order) => {
-            let payment = pay::sale(&state, &auth.partner, order, key)
+            let payment = pay::sale(&state, &auth.partner, &auth.caller, order, key)
                 .await
                 .map_err(charge_error)?;
             Ok(json_created(payment))
@@ -447,7 +446,7 @@ pub async fn sale(
             };
             capture_response(
                 &state,
-                &auth.partner,
+                &auth,
                 &authorization,
                 &capture,
                 "paymentMethodAuthorizationId",
@@ -477,7 +476,7 @@ pub async fn sale(
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn authorize(
     State(state): State<AppState>,
@@ -492,7 +491,7 @@ pub async fn authorize(
             "an authorization validated as a capture"
         )));
     };
-    let authorization = pay::authorize(&state, &auth.partner, order, key)
+    let authorization = pay::authorize(&state, &auth.partner, &auth.caller, order, key)
         .await
         .map_err(charge_error)?;
     Ok(json_created(authorization.seen_at(state.clock.now())))
@@ -528,7 +527,7 @@ pub struct CaptureBody {
         (status = 422, description = "`capture_exceeds_authorized`, `already_captured`, \
             `not_open` (failed, reversed or expired), or `idempotency_key_reused`", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn capture(
     State(state): State<AppState>,
@@ -567,19 +566,25 @@ pub async fn capture(
         invoice: None,
         dynamic_descriptor: None,
     };
-    capture_response(&state, &auth.partner, &id, &capture, "").await
+    capture_response(&state, &auth, &id, &capture, "").await
 }
 
 async fn capture_response(
     state: &AppState,
-    partner: &Partner,
+    auth: &ApiAuth,
     id: &AuthorizationId,
     capture: &NewCapture,
     field: &str,
 ) -> Result<Response, ApiError> {
-    match pay::capture(state, partner, id.clone(), capture.clone())
-        .await
-        .map_err(ApiError::internal)?
+    match pay::capture(
+        state,
+        &auth.partner,
+        &auth.caller,
+        id.clone(),
+        capture.clone(),
+    )
+    .await
+    .map_err(ApiError::internal)?
     {
         // Completed, or failed when the processor refused (the authorization can be captured
         // again); pending only if the processor has not answered yet.
@@ -651,7 +656,7 @@ fn not_open(a: &Authorization, verb: &str) -> ApiError {
         (status = 422, description = "`already_captured` (refund the payment instead), \
             `not_open`, or `idempotency_key_reused`", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn reverse(
     State(state): State<AppState>,
@@ -660,7 +665,7 @@ pub async fn reverse(
 ) -> Result<Json<Authorization>, ApiError> {
     match state
         .store
-        .reverse_authorization(&auth.partner.id, &id, state.clock.now())
+        .reverse_authorization(&auth.partner.id, &id, &auth.caller)
         .await?
     {
         ReverseOutcome::Reversed(a) => Ok(Json(a)),
@@ -690,7 +695,7 @@ pub async fn reverse(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such authorization", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_authorization(
     State(state): State<AppState>,
@@ -719,7 +724,7 @@ pub async fn get_authorization(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such payment", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -763,7 +768,7 @@ type PaymentList = ListBody<Payment>;
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -813,30 +818,7 @@ pub async fn list(
     let reference_id = query
         .get("referenceId")
         .and_then(|r| errors.take("referenceId", ReferenceId::parse(r)));
-    let mut time = |name: &str| {
-        query.get(name).and_then(|t| {
-            let parsed = parse_rfc3339(t).ok();
-            if parsed.is_none() {
-                errors.add(
-                    name,
-                    "invalid_timestamp",
-                    "must be an RFC 3339 timestamp like 2026-11-21T00:00:00Z",
-                );
-            }
-            parsed
-        })
-    };
-    let created_from = time("createdFrom");
-    let created_to = time("createdTo");
-    if let (Some(from), Some(to)) = (created_from, created_to) {
-        if from > to {
-            errors.add(
-                "createdTo",
-                "invalid_range",
-                "must not be before createdFrom",
-            );
-        }
-    }
+    let (created_from, created_to) = query.created_range(&mut errors);
     let method = query.get("method").and_then(|m| {
         let known = ["card", "ach", "google_pay"].contains(&m);
         if !known {

@@ -60,7 +60,7 @@ pub struct CreateBody {
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ pub async fn create(
             &auth.partner.id,
             Some(&CustomerRef::Existing(customer.id)),
             &method,
-            state.clock.now(),
+            &auth.caller,
         )
         .await?;
     Ok(json_created(created))
@@ -126,7 +126,7 @@ pub async fn create(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such payment method (or it was deleted)", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -167,7 +167,7 @@ pub struct Deleted {
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such payment method (or it was already deleted)", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn delete(
     State(state): State<AppState>,
@@ -176,7 +176,7 @@ pub async fn delete(
 ) -> Result<Json<Deleted>, ApiError> {
     let deleted = state
         .store
-        .delete_payment_method(&auth.partner.id, &id, state.clock.now())
+        .delete_payment_method(&auth.partner.id, &id, &auth.caller)
         .await?
         .ok_or_else(|| ApiError::not_found("payment method"))?;
     Ok(Json(Deleted {
@@ -208,7 +208,7 @@ type PaymentMethodList = ListBody<PaymentMethod>;
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn list(
     State(state): State<AppState>,

@@ -43,7 +43,7 @@ use crate::state::AppState;
             amount or currency; or `idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -52,7 +52,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let fields = body.validate(state.config.max_amount_minor, now)?;
-    match create_or_get(&state, &auth.partner, fields).await? {
+    match create_or_get(&state, &auth.partner, &auth.caller, fields).await? {
         CreateOutcome::Created(pr) => Ok(json_created(pr.seen_at(now))),
         CreateOutcome::Existing(pr) => Ok((StatusCode::OK, Json(pr.seen_at(now))).into_response()),
         CreateOutcome::Conflict(pr) => Err(reference_conflict(&pr)),
@@ -72,7 +72,7 @@ pub async fn create(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such payment request (also for another partner's)", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ type PaymentRequestList = ListBody<PaymentRequest>;
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -169,14 +169,16 @@ pub async fn list(
             `idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn cancel(
     State(state): State<AppState>,
     auth: ApiAuth,
     PathId(id): PathId<PaymentRequestId>,
 ) -> Result<Json<PaymentRequest>, ApiError> {
-    cancel_request(&state, &auth.partner, &id).await.map(Json)
+    cancel_request(&state, &auth.partner, &auth.caller, &id)
+        .await
+        .map(Json)
 }
 
 /// The body of `POST /v1/creation-links`.
@@ -226,7 +228,7 @@ pub struct CreationLink {
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn creation_link(
     State(state): State<AppState>,

@@ -24,7 +24,7 @@ use crate::state::AppState;
         (status = 200, description = "The balance", body = Balance),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn balance(
     State(state): State<AppState>,
@@ -50,7 +50,7 @@ pub async fn balance(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such payout", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -84,7 +84,7 @@ type PayoutList = ListBody<Payout>;
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn list(
     State(state): State<AppState>,

@@ -40,7 +40,7 @@ use crate::state::AppState;
         (status = 422, description = "`refund_exceeds_available`, `payment_not_settled` (a bank \
             payment not cleared yet, or a failed payment) or `idempotency_key_reused`", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["refunds"])),
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -60,7 +60,7 @@ pub async fn create(
         reason,
         idempotency_key: key,
     };
-    let begun = crate::money::refund(&state, &auth.partner, payment, new)
+    let begun = crate::money::refund(&state, &auth.partner, &auth.caller, payment, new)
         .await
         .map_err(ApiError::internal)?;
     Ok(json_created(crate::money::refund_outcome(begun)?))
@@ -78,7 +78,7 @@ pub async fn create(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such refund", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -113,7 +113,7 @@ type RefundList = ListBody<Refund>;
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn list(
     State(state): State<AppState>,

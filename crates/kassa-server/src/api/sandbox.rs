@@ -75,7 +75,7 @@ async fn resolve(
         (status = 422, description = "`not_pending`: not a pending ACH payment; or \
             `idempotency_key_reused`", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn settle(
     State(state): State<AppState>,
@@ -105,7 +105,7 @@ pub async fn settle(
         (status = 422, description = "`not_pending`: not a pending ACH payment; or \
             `idempotency_key_reused`", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["payments"])),
 )]
 pub async fn return_debit(
     State(state): State<AppState>,

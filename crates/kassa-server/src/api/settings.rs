@@ -5,12 +5,15 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use kassa_core::error::FieldErrors;
 use kassa_core::id::{ApiKeyId, PartnerId, UserId};
+use kassa_core::scope::{may_grant, Scope, Scopes};
 use kassa_store::{ApiKeyRecord, Page, PageRequest, Partner, User};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use super::access;
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::ShownOnce;
@@ -92,7 +95,7 @@ impl PartnerBody {
         (status = 200, description = "The partner", body = PartnerBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_partner(
     State(state): State<AppState>,
@@ -124,16 +127,22 @@ pub async fn get_partner(
         (status = 200, description = "The changed partner", body = PartnerBody),
         (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`: the security settings \
+            (`requireSignedLinks`, `billingHost`, `allowedRedirectHosts`) need the `admin` scope", body = ErrorBody),
         (status = 409, description = "`billing_host_taken`: another partner uses this billing host", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["settings"])),
 )]
 pub async fn update_partner(
     State(state): State<AppState>,
     auth: ApiAuth,
     ApiJson(body): ApiJson<SettingsInput>,
 ) -> Result<Json<PartnerBody>, ApiError> {
-    let partner = settings::update_partner(&state, &auth.partner, body).await?;
+    if !body.security_fields().is_empty() {
+        let operation = format!("PATCH /v1/partner {}", body.security_fields().join(", "));
+        access::require(&state, &auth, Scope::Admin, Some(&operation)).await?;
+    }
+    let partner = settings::update_partner(&state, &auth.partner, &auth.caller, body).await?;
     let challenge = crate::challenge_mode::active_until(&state, &partner.id).await?;
     Ok(Json(PartnerBody::new(&partner, challenge)))
 }
@@ -149,6 +158,8 @@ pub struct ApiKeyBody {
     label: String,
     /// The first characters of the key (`sk_` and four more), to recognise it by.
     prefix: String,
+    /// What the key may do.
+    scopes: Vec<Scope>,
     #[serde(with = "kassa_core::clock::rfc3339")]
     created_at: OffsetDateTime,
     /// When it was revoked; a revoked key no longer authenticates.
@@ -171,6 +182,7 @@ impl From<&ApiKeyRecord> for ApiKeyBody {
             object: ApiKeyObject::ApiKey,
             label: k.label.clone(),
             prefix: k.prefix.clone(),
+            scopes: k.scopes.iter().collect(),
             created_at: k.created_at,
             revoked_at: k.revoked_at,
         }
@@ -187,6 +199,7 @@ pub struct CreatedApiKeyBody {
     object: ApiKeyObject,
     label: String,
     prefix: String,
+    scopes: Vec<Scope>,
     #[serde(with = "kassa_core::clock::rfc3339")]
     created_at: OffsetDateTime,
     #[serde(with = "kassa_core::clock::rfc3339_option")]
@@ -203,6 +216,31 @@ pub struct CreateKeyBody {
     /// What the key is for, e.g. `billing-server`: 1 to 100 characters.
     #[schema(required = true, nullable = false, min_length = 1, max_length = 100)]
     label: Option<String>,
+    /// What the key may do; default: every scope but `admin`. A key can only make keys with
+    /// scopes it has itself.
+    #[schema(value_type = Option<Vec<Scope>>, nullable = false)]
+    scopes: Option<Vec<String>>,
+}
+
+/// The scopes of a new key as the request names them: known names, at least one.
+fn parse_scopes(names: &[String]) -> Result<Scopes, ApiError> {
+    let mut errors = FieldErrors::new();
+    let mut scopes = Scopes::NONE;
+    for (i, name) in names.iter().enumerate() {
+        match Scope::parse(name) {
+            Some(scope) => scopes = scopes.iter().chain([scope]).collect(),
+            None => errors.add(
+                format!("scopes[{i}]"),
+                "invalid_value",
+                "must be one of read, payments, refunds, webhooks, settings, admin",
+            ),
+        }
+    }
+    if names.is_empty() {
+        errors.add("scopes", "invalid_value", "must name at least one scope");
+    }
+    errors.finish().map_err(ApiError::validation)?;
+    Ok(scopes)
 }
 
 /// A page of the list, under its own name in the OpenAPI document.
@@ -238,7 +276,7 @@ fn page_of<T>(items: Vec<T>, page: &PageRequest, id: impl Fn(&T) -> &str) -> Pag
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["admin"])),
 )]
 pub async fn list_api_keys(
     State(state): State<AppState>,
@@ -268,7 +306,7 @@ pub async fn list_api_keys(
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["admin"])),
 )]
 pub async fn create_api_key(
     State(state): State<AppState>,
@@ -276,12 +314,25 @@ pub async fn create_api_key(
     ApiJson(body): ApiJson<CreateKeyBody>,
 ) -> Result<Response, ApiError> {
     let label = body.label.unwrap_or_default();
-    let (record, key) = settings::create_api_key(&state, &auth.partner, &label).await?;
+    let scopes = match body.scopes {
+        None => Scopes::default_for_new_key(),
+        Some(names) => parse_scopes(&names)?,
+    };
+    // A key never makes a key that may do more than itself.
+    if let Err(missing) = may_grant(auth.key.scopes, scopes) {
+        let operation = "POST /v1/api-keys (granting scopes the key lacks)";
+        for scope in missing.into_iter().take(1) {
+            access::deny(&state, &auth, scope, Some(operation)).await?;
+        }
+    }
+    let (record, key) =
+        settings::create_api_key(&state, &auth.partner, &auth.caller, &label, scopes).await?;
     let mut resp = json_created(CreatedApiKeyBody {
         id: record.id,
         object: ApiKeyObject::ApiKey,
         label: record.label,
         prefix: record.prefix,
+        scopes: record.scopes.iter().collect(),
         created_at: record.created_at,
         revoked_at: record.revoked_at,
         key: Some(key.expose().clone()),
@@ -306,14 +357,14 @@ pub async fn create_api_key(
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["admin"])),
 )]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     auth: ApiAuth,
     PathId(id): PathId<ApiKeyId>,
 ) -> Result<Json<ApiKeyBody>, ApiError> {
-    let key = settings::revoke_api_key(&state, &auth.partner, id.as_str()).await?;
+    let key = settings::revoke_api_key(&state, &auth.partner, &auth.caller, id.as_str()).await?;
     Ok(Json(ApiKeyBody::from(&key)))
 }
 
@@ -390,7 +441,7 @@ type UserList = ListBody<UserBody>;
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["admin"])),
 )]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -419,7 +470,7 @@ pub async fn list_users(
             `idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["admin"])),
 )]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -461,7 +512,7 @@ pub struct DeletedUser {
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 422, description = "`last_user`: the only user left", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["admin"])),
 )]
 pub async fn delete_user(
     State(state): State<AppState>,

@@ -138,14 +138,14 @@ fn with_secret(endpoint: &WebhookEndpoint, secret: Secret<String>, status: bool)
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`too_many_endpoints`, or `idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["webhooks"])),
 )]
 pub async fn create(
     State(state): State<AppState>,
     auth: ApiAuth,
     ApiJson(body): ApiJson<EndpointInput>,
 ) -> Result<Response, ApiError> {
-    let (endpoint, secret) = webhooks::create(&state, &auth.partner, body).await?;
+    let (endpoint, secret) = webhooks::create(&state, &auth.partner, &auth.caller, body).await?;
     Ok(with_secret(&endpoint, secret, true))
 }
 
@@ -166,7 +166,7 @@ type WebhookEndpointList = ListBody<EndpointBody>;
             `startingAfter`", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -191,7 +191,7 @@ pub async fn list(
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such endpoint", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -226,14 +226,14 @@ pub struct DeletedEndpoint {
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such endpoint", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["webhooks"])),
 )]
 pub async fn delete(
     State(state): State<AppState>,
     auth: ApiAuth,
     PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<Json<DeletedEndpoint>, ApiError> {
-    let endpoint = webhooks::delete(&state, &auth.partner, id.as_str()).await?;
+    let endpoint = webhooks::delete(&state, &auth.partner, &auth.caller, id.as_str()).await?;
     Ok(Json(DeletedEndpoint {
         id: endpoint.id,
         object: WebhookEndpointObject::WebhookEndpoint,
@@ -259,14 +259,15 @@ pub async fn delete(
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["webhooks"])),
 )]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     auth: ApiAuth,
     PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<Response, ApiError> {
-    let (endpoint, secret) = webhooks::rotate_secret(&state, &auth.partner, id.as_str()).await?;
+    let (endpoint, secret) =
+        webhooks::rotate_secret(&state, &auth.partner, &auth.caller, id.as_str()).await?;
     Ok(with_secret(&endpoint, secret, false))
 }
 
@@ -289,14 +290,14 @@ pub async fn rotate_secret(
         (status = 409, description = "`idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["webhooks"])),
 )]
 pub async fn enable(
     State(state): State<AppState>,
     auth: ApiAuth,
     PathId(id): PathId<WebhookEndpointId>,
 ) -> Result<Json<EndpointBody>, ApiError> {
-    let endpoint = webhooks::enable(&state, &auth.partner, id.as_str()).await?;
+    let endpoint = webhooks::enable(&state, &auth.partner, &auth.caller, id.as_str()).await?;
     Ok(Json(EndpointBody::from(&endpoint)))
 }
 
@@ -423,7 +424,7 @@ type WebhookDeliveryList = ListBody<DeliveryBody>;
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such endpoint", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["read"])),
 )]
 pub async fn deliveries(
     State(state): State<AppState>,
@@ -468,13 +469,13 @@ pub async fn deliveries(
         (status = 422, description = "`endpoint_disabled`: enable the endpoint first; or \
             `idempotency_key_reused` with another body", body = ErrorBody),
     ),
-    security(("apiKey" = [])),
+    security(("apiKey" = ["webhooks"])),
 )]
 pub async fn retry(
     State(state): State<AppState>,
     auth: ApiAuth,
     PathId(id): PathId<WebhookDeliveryId>,
 ) -> Result<Json<DeliveryBody>, ApiError> {
-    let delivery = webhooks::retry(&state, &auth.partner, id.as_str()).await?;
+    let delivery = webhooks::retry(&state, &auth.partner, &auth.caller, id.as_str()).await?;
     Ok(Json(DeliveryBody::from(&delivery)))
 }

@@ -4,6 +4,7 @@
 
 use std::ops::ControlFlow;
 
+use kassa_core::audit::Caller;
 use kassa_core::authorization::{Authorization, AUTHORIZATION_VALIDITY};
 use kassa_core::id::{AuthorizationId, PartnerId, PaymentId};
 use kassa_core::money::Money;
@@ -24,11 +25,13 @@ use crate::state::AppState;
 pub async fn authorize(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     order: Order,
     idempotency_key: Option<String>,
 ) -> anyhow::Result<Authorization> {
     let flow = Authorize {
         partner: partner.clone(),
+        by: by.clone(),
         order,
         idempotency_key,
     };
@@ -37,6 +40,7 @@ pub async fn authorize(
 
 struct Authorize {
     partner: Partner,
+    by: Caller,
     order: Order,
     idempotency_key: Option<String>,
 }
@@ -71,7 +75,7 @@ impl Flow for Authorize {
         };
         let recorded = state
             .store
-            .begin_authorization(&self.partner.id, &new, now)
+            .begin_authorization(&self.partner.id, &new, &self.by)
             .await;
         begun(recorded, || Held {
             authorization: (self.partner.id.clone(), id),
@@ -140,11 +144,13 @@ async fn current_authorization(
 pub async fn capture(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     authorization: AuthorizationId,
     capture: NewCapture,
 ) -> anyhow::Result<CaptureOutcome> {
     let flow = Capture {
         partner: partner.clone(),
+        by: by.clone(),
         authorization,
         capture,
     };
@@ -153,6 +159,7 @@ pub async fn capture(
 
 struct Capture {
     partner: Partner,
+    by: Caller,
     authorization: AuthorizationId,
     capture: NewCapture,
 }
@@ -179,7 +186,7 @@ impl Flow for Capture {
                 &self.partner.id,
                 &self.authorization,
                 &self.capture,
-                state.clock.now(),
+                &self.by,
             )
             .await?;
         let CaptureOutcome::Captured {

@@ -4,6 +4,7 @@
 
 use std::ops::ControlFlow;
 
+use kassa_core::audit::Caller;
 use kassa_core::id::PaymentId;
 use kassa_core::payment::{DeclineCode, Payment};
 use kassa_core::refund::Refund;
@@ -20,11 +21,13 @@ use crate::state::AppState;
 pub async fn refund(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     payment: PaymentId,
     new: NewRefund,
 ) -> anyhow::Result<RefundBegin> {
     let flow = RefundFlow {
         partner: partner.clone(),
+        by: by.clone(),
         payment,
         new,
     };
@@ -61,6 +64,7 @@ pub fn outcome(begun: RefundBegin) -> Result<Refund, ApiError> {
 
 struct RefundFlow {
     partner: Partner,
+    by: Caller,
     payment: PaymentId,
     new: NewRefund,
 }
@@ -82,12 +86,7 @@ impl Flow for RefundFlow {
     ) -> anyhow::Result<ControlFlow<RefundBegin, Reserved>> {
         let begun = state
             .store
-            .begin_refund(
-                &self.partner.id,
-                &self.payment,
-                &self.new,
-                state.clock.now(),
-            )
+            .begin_refund(&self.partner.id, &self.payment, &self.new, &self.by)
             .await?;
         Ok(match begun {
             RefundBegin::Started { refund, payment } => {

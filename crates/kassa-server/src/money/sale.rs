@@ -3,6 +3,7 @@
 
 use std::ops::ControlFlow;
 
+use kassa_core::audit::Caller;
 use kassa_core::id::{PartnerId, PaymentId};
 use kassa_core::money::Money;
 use kassa_core::payment::Payment;
@@ -19,11 +20,13 @@ use crate::state::AppState;
 pub async fn sale(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     order: Order,
     idempotency_key: Option<String>,
 ) -> anyhow::Result<Payment> {
     let flow = Sale {
         partner: partner.clone(),
+        by: by.clone(),
         order,
         idempotency_key,
     };
@@ -32,6 +35,7 @@ pub async fn sale(
 
 struct Sale {
     partner: Partner,
+    by: Caller,
     order: Order,
     idempotency_key: Option<String>,
 }
@@ -63,7 +67,10 @@ impl Flow for Sale {
             invoice: self.order.invoice.clone(),
             dynamic_descriptor: self.order.dynamic_descriptor.clone(),
         };
-        let recorded = state.store.begin_payment(&self.partner.id, &new, now).await;
+        let recorded = state
+            .store
+            .begin_payment(&self.partner.id, &new, &self.by)
+            .await;
         begun(recorded, || Recorded {
             payment: (self.partner.id.clone(), payment_id),
             amount: new.amount,

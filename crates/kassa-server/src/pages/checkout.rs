@@ -11,6 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
+use kassa_core::audit::{Actor, Caller};
 use kassa_core::card::{CardNumber, Cvc, Expiry};
 use kassa_core::error::ValidationError;
 use kassa_core::id::PaymentRequestId;
@@ -53,6 +54,7 @@ pub async fn creation_link(
     State(state): State<AppState>,
     client: ClientIp,
     site: Site,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let brand = || Brand::of(&site.partner);
@@ -152,7 +154,16 @@ pub async fn creation_link(
         expires_at: None,
         metadata: Default::default(),
     };
-    match create_or_get(&state, &site.partner, fields).await {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let by = Caller::new(
+        Actor::creation_link(),
+        state.clock.now(),
+        Some(client.0.to_string()),
+        user_agent,
+    );
+    match create_or_get(&state, &site.partner, &by, fields).await {
         Ok(CreateOutcome::Created(pr) | CreateOutcome::Existing(pr)) => {
             Redirect::to(&format!("{}/pay/{}", site.base, pr.id)).into_response()
         }

@@ -13,7 +13,9 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use kassa_core::audit::Caller;
 use kassa_core::clock::FrozenClock;
+use kassa_core::scope::Scopes;
 use kassa_processor::{Processor, SandboxProcessor};
 use kassa_server::admin::{self, NewPartnerInput};
 use kassa_server::vault::Vault;
@@ -80,6 +82,8 @@ pub struct TestApp {
     pub backend: &'static str,
     pub dir: tempfile::TempDir,
     pub db_path: Option<std::path::PathBuf>,
+    /// The database's URL, for tests that reach past the store (`raw_sql`).
+    pub db_url: String,
     /// What webhook hosts resolve to.
     pub dns: Arc<dns::TestDns>,
 }
@@ -165,6 +169,11 @@ async fn isolated_schema(url: &str) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
+/// The operator at the command line, at the start of the test.
+pub fn operator() -> Caller {
+    Caller::cli("test", start_time())
+}
+
 pub fn start_time() -> time::OffsetDateTime {
     time::macros::datetime!(2026-11-21 12:00 UTC)
 }
@@ -183,7 +192,8 @@ impl TestApp {
         )
         .await
         .unwrap();
-        Self::assemble(store, processor, dir, "sqlite", Some(path))
+        let url = format!("sqlite://{}", path.display());
+        Self::assemble(store, processor, dir, "sqlite", Some(path), url)
     }
 
     /// None when `KASSA_TEST_POSTGRES_URL` is unset, unless `KASSA_REQUIRE_POSTGRES=1` (CI), which
@@ -215,7 +225,7 @@ impl TestApp {
         .await
         .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at KASSA_TEST_POSTGRES_URL: {e:?}"));
         let dir = tempfile::tempdir().unwrap();
-        Some(Self::assemble(store, processor, dir, "postgres", None))
+        Some(Self::assemble(store, processor, dir, "postgres", None, url))
     }
 
     fn assemble(
@@ -224,6 +234,7 @@ impl TestApp {
         dir: tempfile::TempDir,
         backend: &'static str,
         db_path: Option<std::path::PathBuf>,
+        db_url: String,
     ) -> TestApp {
         let clock = Arc::new(FrozenClock::new(start_time()));
         let dns = Arc::new(dns::TestDns::default());
@@ -238,6 +249,7 @@ impl TestApp {
             backend,
             dir,
             db_path,
+            db_url,
             dns,
         }
     }
@@ -251,26 +263,67 @@ impl TestApp {
         self
     }
 
+    /// Makes another API key for `partner` with `scopes`; the key itself.
+    pub async fn key_with(&self, partner: &TestPartner, scopes: Scopes) -> String {
+        let (_, key) = admin::create_api_key(
+            self.store.as_ref(),
+            &partner.partner.id,
+            "scoped",
+            scopes,
+            &operator(),
+        )
+        .await
+        .unwrap();
+        key.expose().clone()
+    }
+
     pub async fn partner(&self) -> TestPartner {
         self.partner_with(|_| {}).await
     }
 
-    /// A new partner with a unique slug; `edit` adjusts the input first.
+    /// A new partner with a unique slug; `edit` adjusts the input first. Its key has every
+    /// scope, `admin` too (the scope tests make narrower keys themselves).
     pub async fn partner_with(&self, edit: impl FnOnce(&mut NewPartnerInput)) -> TestPartner {
         let slug = format!("p-{}", kassa_core::id::random_base62(10).to_lowercase());
         let mut input = NewPartnerInput {
             name: "Acme Services".into(),
             slug,
+            key_scopes: Some(Scopes::all()),
             ..Default::default()
         };
         edit(&mut input);
-        let created = admin::create_partner(self.store.as_ref(), input, start_time())
+        let created = admin::create_partner(self.store.as_ref(), input, &operator())
             .await
             .unwrap();
         TestPartner {
             partner: created.partner,
             key: created.api_key.expose().clone(),
         }
+    }
+
+    /// Runs one statement on the database directly, as someone with access to it would; the
+    /// database's error message when it refuses.
+    pub async fn raw_sql(&self, sql: &str) -> Result<(), String> {
+        use sqlx::Connection as _;
+        let result = if self.backend == "sqlite" {
+            let mut conn = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ())
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ())
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    /// Like [`Self::raw_sql`], with the audit log's append-only guard dropped first: tampering
+    /// behind the database's back.
+    pub async fn raw_sql_unguarded(&self, sql: &str) {
+        let drop_guard = if self.backend == "sqlite" {
+            "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;"
+        } else {
+            "DROP TRIGGER audit_events_no_change ON audit_events;"
+        };
+        self.raw_sql(&format!("{drop_guard} {sql}")).await.unwrap();
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {

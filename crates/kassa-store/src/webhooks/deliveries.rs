@@ -2,12 +2,14 @@
 //! matching endpoint, the attempts each makes, and retries.
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{EventId, JobId, PartnerId, WebhookDeliveryId, WebhookEndpointId};
 use kassa_core::job::JobPayload;
 use kassa_core::webhook::{DeliveryStatus, EndpointStatus, EventFilter};
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{query, query_scalar, Backend, Conn, Row, WriteTx as _};
 use crate::model::*;
@@ -73,7 +75,7 @@ pub trait WebhookDeliveryStore {
         &self,
         partner: &PartnerId,
         id: &WebhookDeliveryId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<RetryOutcome>;
 }
 
@@ -455,8 +457,9 @@ impl<B: Backend> WebhookDeliveryStore for B {
         &self,
         partner: &PartnerId,
         id: &WebhookDeliveryId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<RetryOutcome> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let Some(found) = delivery_in(&mut tx, partner, id).await? else {
             return Ok(RetryOutcome::NotFound);
@@ -488,6 +491,8 @@ impl<B: Backend> WebhookDeliveryStore for B {
             .execute(&mut tx)
             .await?;
         attempts_of(&mut tx, &mut delivery).await?;
+        let entry = Entry::succeeded(Action::WebhookDeliveryRetried, id.as_str());
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(RetryOutcome::Scheduled(delivery))
     }

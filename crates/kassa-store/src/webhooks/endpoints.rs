@@ -2,11 +2,13 @@
 //! the vault key, and enabled or disabled.
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{PartnerId, WebhookEndpointId};
 use kassa_core::webhook::{DeliveryStatus, EndpointStatus, EventFilter, WebhookUrl};
 use time::OffsetDateTime;
 
+use crate::audit::append;
 use crate::columns::*;
 use crate::db::{query, query_scalar, Backend, Conn, Row, WriteTx as _};
 use crate::model::*;
@@ -23,7 +25,7 @@ pub trait WebhookEndpointStore {
         partner: &PartnerId,
         new: &NewWebhookEndpoint,
         max: i64,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<CreateEndpointOutcome>;
     /// One of the partner's endpoints, unless deleted.
     async fn webhook_endpoint(
@@ -43,7 +45,7 @@ pub trait WebhookEndpointStore {
         &self,
         partner: &PartnerId,
         id: &WebhookEndpointId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<WebhookEndpoint>>;
     /// Replaces the signing secret; the old one keeps signing until `previous_until` (a secret
     /// replaced before is forgotten).
@@ -53,14 +55,14 @@ pub trait WebhookEndpointStore {
         id: &WebhookEndpointId,
         secret: &SealedSecret,
         previous_until: OffsetDateTime,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<WebhookEndpoint>>;
     /// Enables the endpoint again and forgets its failures.
     async fn enable_webhook_endpoint(
         &self,
         partner: &PartnerId,
         id: &WebhookEndpointId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<WebhookEndpoint>>;
 }
 
@@ -71,8 +73,9 @@ impl<B: Backend> WebhookEndpointStore for B {
         partner: &PartnerId,
         new: &NewWebhookEndpoint,
         max: i64,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<CreateEndpointOutcome> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         // Locks the partner (a no-op update), so two creations at once cannot both
         // pass the count.
@@ -108,6 +111,9 @@ impl<B: Backend> WebhookEndpointStore for B {
         .fetch_one(&mut tx)
         .await?;
         let endpoint = endpoint_from_row(&row)?;
+        let entry = Entry::succeeded(Action::WebhookEndpointCreated, endpoint.id.as_str())
+            .with_details(serde_json::json!({"url": endpoint.url.as_str()}));
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(CreateEndpointOutcome::Created(endpoint))
     }
@@ -174,8 +180,9 @@ impl<B: Backend> WebhookEndpointStore for B {
         &self,
         partner: &PartnerId,
         id: &WebhookEndpointId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<WebhookEndpoint>> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         // The secrets are destroyed with it: nothing can be signed with them again.
         let row = query(concat!(
@@ -194,6 +201,8 @@ impl<B: Backend> WebhookEndpointStore for B {
         let Some(row) = row else { return Ok(None) };
         let endpoint = endpoint_from_row(&row)?;
         end_pending(&mut tx, id.as_str(), DeliveryStatus::Canceled, now).await?;
+        let entry = Entry::succeeded(Action::WebhookEndpointDeleted, id.as_str());
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(Some(endpoint))
     }
@@ -204,8 +213,9 @@ impl<B: Backend> WebhookEndpointStore for B {
         id: &WebhookEndpointId,
         secret: &SealedSecret,
         previous_until: OffsetDateTime,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<WebhookEndpoint>> {
+        let now = by.at;
         // The right-hand sides read the row as it was: the current secret becomes the
         // previous one.
         let mut tx = self.begin_write().await?;
@@ -224,6 +234,10 @@ impl<B: Backend> WebhookEndpointStore for B {
         .bind(to_micros(now))
         .fetch_optional(&mut tx)
         .await?;
+        if row.is_some() {
+            let entry = Entry::succeeded(Action::WebhookEndpointSecretRotated, id.as_str());
+            append(&mut tx, Some(partner), by, &entry).await?;
+        }
         tx.commit().await?;
         row.as_ref().map(endpoint_from_row).transpose()
     }
@@ -232,8 +246,9 @@ impl<B: Backend> WebhookEndpointStore for B {
         &self,
         partner: &PartnerId,
         id: &WebhookEndpointId,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<Option<WebhookEndpoint>> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let row = query(concat!(
             "UPDATE webhook_endpoints SET status = 'enabled', disabled_reason = NULL, disabled_at = NULL, \
@@ -246,6 +261,10 @@ impl<B: Backend> WebhookEndpointStore for B {
         .bind(to_micros(now))
         .fetch_optional(&mut tx)
         .await?;
+        if row.is_some() {
+            let entry = Entry::succeeded(Action::WebhookEndpointEnabled, id.as_str());
+            append(&mut tx, Some(partner), by, &entry).await?;
+        }
         tx.commit().await?;
         row.as_ref().map(endpoint_from_row).transpose()
     }

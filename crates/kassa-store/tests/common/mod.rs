@@ -13,6 +13,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use kassa_core::ach::AccountType;
+use kassa_core::audit::Caller;
 use kassa_core::card::CardBrand;
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::email::Email;
@@ -23,6 +24,7 @@ use kassa_core::money::{Currency, Money};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHost, RedirectHosts, Slug};
 use kassa_core::payment_request::{Metadata, PaymentRequest, PaymentRequestStatus};
 use kassa_core::reference::ReferenceId;
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use kassa_store::{
@@ -149,11 +151,21 @@ pub fn partner_record(created_at: OffsetDateTime) -> Partner {
     }
 }
 
+/// Who the store's audited changes are made by in these tests: the operator, now.
+pub fn by() -> Caller {
+    Caller::cli("conformance", now())
+}
+
+/// Who made a change at `at`.
+pub fn by_at(at: OffsetDateTime) -> Caller {
+    Caller::cli("conformance", at)
+}
+
 /// Creates a fresh partner (random slug and host) and returns its id.
 pub async fn new_partner(name: &str, store: &Arc<dyn Store>) -> PartnerId {
     let partner = partner_record(now());
     store
-        .create_partner(&partner, None)
+        .create_partner(&partner, None, &by())
         .await
         .unwrap_or_else(|e| panic!("[{name}] create partner: {e:?}"));
     partner.id
@@ -167,6 +179,7 @@ pub fn api_key(partner: &PartnerId, label: &str, created_at: OffsetDateTime) -> 
         label: label.to_string(),
         prefix: format!("sk_{}", &secret[..4]),
         key_hash: format!("hash-{secret}"),
+        scopes: Scopes::default_for_new_key(),
         created_at,
         revoked_at: None,
     }

@@ -13,6 +13,7 @@ use axum::extract::{Form, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use kassa_core::audit::{Actor, Caller};
 use kassa_core::id::random_base62;
 use kassa_core::secret::Secret;
 use kassa_store::{PageRequest, PaymentFilter, SessionRecord};
@@ -76,6 +77,8 @@ fn well_formed(token: &str) -> bool {
 /// A signed-in dashboard user; pages that need one redirect to the sign-in page without it.
 pub struct Signed {
     pub session: SessionRecord,
+    /// The user, from the client's address, for the audit log.
+    pub caller: Caller,
     /// The raw token, for CSRF tokens bound to this session.
     token: String,
 }
@@ -95,7 +98,24 @@ impl FromRequestParts<AppState> for Signed {
             .session(&token_hash(&token), state.clock.now())
             .await
         {
-            Ok(Some(session)) => Ok(Signed { session, token }),
+            Ok(Some(session)) => {
+                let Ok(client) = ClientIp::from_request_parts(parts, state).await;
+                let user_agent = parts
+                    .headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok());
+                let caller = Caller::new(
+                    Actor::user(session.user.id.as_str(), &session.user.email),
+                    state.clock.now(),
+                    Some(client.0.to_string()),
+                    user_agent,
+                );
+                Ok(Signed {
+                    session,
+                    caller,
+                    token,
+                })
+            }
             Ok(None) => Err(Redirect::to("/dashboard/login").into_response()),
             Err(e) => Err(internal_error_page(e)),
         }

@@ -236,7 +236,8 @@ pub async fn create_payment_request(
             return again(values, StatusCode::BAD_REQUEST, None);
         }
     };
-    match crate::new_request::create_or_get(&state, signed.partner(), fields).await {
+    match crate::new_request::create_or_get(&state, signed.partner(), &signed.caller, fields).await
+    {
         Ok(CreateOutcome::Created(pr)) => {
             Redirect::to(&format!("/dashboard/payment-requests/{}?created=1", pr.id))
                 .into_response()
@@ -370,7 +371,7 @@ pub async fn cancel_payment_request(
         Ok(pr) => pr,
         Err(resp) => return resp,
     };
-    match cancel_request(&state, signed.partner(), &pr.id).await {
+    match cancel_request(&state, signed.partner(), &signed.caller, &pr.id).await {
         Ok(pr) => Redirect::to(&format!("/dashboard/payment-requests/{}?canceled=1", pr.id))
             .into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),

@@ -9,6 +9,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kassa_core::partner::{BrandColor, LogoUrl};
+use kassa_core::scope::{Scope, Scopes};
 use kassa_store::Partner;
 
 use super::{field, Nav, Signed};
@@ -105,8 +106,15 @@ struct KeyRow {
     id: String,
     label: String,
     prefix: String,
+    scopes: String,
     created: String,
     revoked: Option<String>,
+}
+
+/// One scope's checkbox on the new-key form.
+struct ScopeChoice {
+    name: &'static str,
+    checked: bool,
 }
 
 struct UserRow {
@@ -129,6 +137,8 @@ struct SettingsPage {
     new_key: Option<String>,
     key_label: String,
     key_error: Option<String>,
+    scope_choices: Vec<ScopeChoice>,
+    scopes_error: Option<String>,
     users: Vec<UserRow>,
     user_email: String,
     user_errors: HashMap<String, String>,
@@ -141,6 +151,17 @@ impl SettingsPage {
     fn user_error(&self, field: &str) -> Option<&String> {
         self.user_errors.get(field)
     }
+}
+
+/// The new-key form's checkboxes, with `checked` ticked.
+fn scope_choices(checked: Scopes) -> Vec<ScopeChoice> {
+    Scope::ALL
+        .into_iter()
+        .map(|scope| ScopeChoice {
+            name: scope.as_str(),
+            checked: checked.contains(scope),
+        })
+        .collect()
 }
 
 /// The page as saved, before a form's outcome is added to it.
@@ -171,6 +192,12 @@ async fn page(
                 id: k.id.to_string(),
                 label: k.label.clone(),
                 prefix: k.prefix.clone(),
+                scopes: k
+                    .scopes
+                    .iter()
+                    .map(Scope::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 created: super::when(k.created_at),
                 revoked: k.revoked_at.map(super::when),
             })
@@ -178,6 +205,8 @@ async fn page(
         new_key: None,
         key_label: String::new(),
         key_error: None,
+        scope_choices: scope_choices(Scopes::default_for_new_key()),
+        scopes_error: None,
         users: users
             .iter()
             .map(|u| UserRow {
@@ -289,7 +318,7 @@ pub async fn save_settings(
             Some("This is a preview; nothing is saved until you press Save settings.".into());
         return render(StatusCode::OK, &p);
     }
-    match settings::update_partner(&state, signed.partner(), values.input()).await {
+    match settings::update_partner(&state, signed.partner(), &signed.caller, values.input()).await {
         Ok(_) => Redirect::to("/dashboard/settings?done=saved").into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
         Err(e) => {
@@ -317,7 +346,12 @@ pub async fn create_api_key(
         return resp;
     }
     let label = field(&form, "label");
-    match settings::create_api_key(&state, signed.partner(), &label).await {
+    // One checkbox per scope (`scope_read`, …); an owner may grant any of them.
+    let scopes: Scopes = Scope::ALL
+        .into_iter()
+        .filter(|scope| form.contains_key(&format!("scope_{scope}")))
+        .collect();
+    match settings::create_api_key(&state, signed.partner(), &signed.caller, &label, scopes).await {
         Ok((_, key)) => {
             let mut p = match page(&state, &signed, None).await {
                 Ok(p) => p,
@@ -335,12 +369,17 @@ pub async fn create_api_key(
                 Err(resp) => return resp,
             };
             p.key_label = label;
-            p.key_error = Some(
-                e.field_errors()
-                    .first()
-                    .map(|fe| super::transactions::sentence(&fe.message))
-                    .unwrap_or_else(|| super::transactions::sentence(e.message())),
-            );
+            p.scope_choices = scope_choices(scopes);
+            for fe in e.field_errors() {
+                let message = Some(super::transactions::sentence(&fe.message));
+                match fe.field.as_str() {
+                    "scopes" => p.scopes_error = message,
+                    _ => p.key_error = message,
+                }
+            }
+            if p.key_error.is_none() && p.scopes_error.is_none() {
+                p.key_error = Some(super::transactions::sentence(e.message()));
+            }
             render(e.status(), &p)
         }
     }
@@ -357,7 +396,7 @@ pub async fn revoke_api_key(
         return resp;
     }
     let id = params.id();
-    match settings::revoke_api_key(&state, signed.partner(), id).await {
+    match settings::revoke_api_key(&state, signed.partner(), &signed.caller, id).await {
         Ok(_) => Redirect::to("/dashboard/settings?done=revoked").into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
         Err(_) => super::not_found(signed.partner(), "API key"),

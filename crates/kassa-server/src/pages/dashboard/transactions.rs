@@ -828,12 +828,18 @@ pub async fn refund_submit(
                 // Bound to this payment: a key replayed on another one refunds nothing here.
                 idempotency_key: Some(format!("dashboard_{}_{key}", payment.id)),
             };
-            let begun =
-                match crate::money::refund(&state, signed.partner(), payment.id.clone(), new).await
-                {
-                    Ok(b) => b,
-                    Err(e) => return internal_error_page(e),
-                };
+            let begun = match crate::money::refund(
+                &state,
+                signed.partner(),
+                &signed.caller,
+                payment.id.clone(),
+                new,
+            )
+            .await
+            {
+                Ok(b) => b,
+                Err(e) => return internal_error_page(e),
+            };
             match crate::money::refund_outcome(begun) {
                 Ok(refund) => Redirect::to(&format!(
                     "/dashboard/transactions/{}?refund={}",

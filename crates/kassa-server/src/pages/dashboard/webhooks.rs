@@ -155,7 +155,7 @@ pub async fn create_webhook(
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    match webhooks::create(&state, signed.partner(), input).await {
+    match webhooks::create(&state, signed.partner(), &signed.caller, input).await {
         Ok((endpoint, secret)) => {
             page.endpoints.insert(0, endpoint_row(&endpoint));
             page.endpoints.dedup_by(|a, b| a.id == b.id);
@@ -327,7 +327,8 @@ pub async fn webhook_action(
     let id = params.id();
     let action = params.0.get("action").map(String::as_str).unwrap_or("");
     let outcome = match action {
-        "rotate-secret" => match webhooks::rotate_secret(&state, partner, id).await {
+        "rotate-secret" => match webhooks::rotate_secret(&state, partner, &signed.caller, id).await
+        {
             Ok((_, secret)) => {
                 let mut page = match endpoint_page(&state, &signed, id, None, None).await {
                     Ok(p) => p,
@@ -343,10 +344,10 @@ pub async fn webhook_action(
             }
             Err(e) => Err(e),
         },
-        "enable" => webhooks::enable(&state, partner, id)
+        "enable" => webhooks::enable(&state, partner, &signed.caller, id)
             .await
             .map(|e| format!("/dashboard/webhooks/{}?done=enabled", e.id)),
-        "delete" => webhooks::delete(&state, partner, id)
+        "delete" => webhooks::delete(&state, partner, &signed.caller, id)
             .await
             .map(|_| "/dashboard/webhooks?done=deleted".to_string()),
         _ => return super::not_found(partner, "page"),
@@ -379,7 +380,7 @@ pub async fn retry_delivery(
         return resp;
     }
     let partner = signed.partner();
-    match webhooks::retry(&state, partner, params.id()).await {
+    match webhooks::retry(&state, partner, &signed.caller, params.id()).await {
         Ok(d) => Redirect::to(&format!(
             "/dashboard/webhooks/{}?done=retried",
             d.endpoint_id
