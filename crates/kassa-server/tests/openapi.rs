@@ -714,6 +714,8 @@ async fn every_answer_fits_its_documented_schema() {
     api.get(&format!("/v1/events/{event_id}")).await;
     api.get("/v1/events?type=nope").await;
     api.get("/v1/events/evt_nope").await;
+    api.get("/v1/audit-events?limit=5").await;
+    api.get("/v1/audit-events?action=nope").await;
 
     // Idempotency: a replay is the same documented answer; another body under the key is 422.
     let key = [("Idempotency-Key", "k-1")];
