@@ -148,10 +148,7 @@ mod tests {
     fn roles_parse_exactly() {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Ok(role));
-            assert_eq!(
-                serde_json::to_string(&role).unwrap(),
-                format!("\"{role}\"")
-            );
+            assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{role}\""));
         }
         for bad in ["", "Owner", "admin", " staff"] {
             assert_eq!(Role::parse(bad), Err(RoleError));

@@ -32,7 +32,13 @@ pub fn new_secret() -> Secret<Vec<u8>> {
 }
 
 fn totp(secret: &[u8]) -> TOTP {
-    TOTP::new_unchecked(Algorithm::SHA1, DIGITS, 1, STEP_SECONDS as u64, secret.to_vec())
+    TOTP::new_unchecked(
+        Algorithm::SHA1,
+        DIGITS,
+        1,
+        STEP_SECONDS as u64,
+        secret.to_vec(),
+    )
 }
 
 /// The secret as authenticator apps take it typed in: base32 without padding.
@@ -190,7 +196,10 @@ mod tests {
         assert_eq!(matching_step(secret, &code, t, Some(now)), None);
         let next = code_at_step(secret, now + 1);
         assert_eq!(matching_step(secret, &next, t, Some(now)), Some(now + 1));
-        assert_eq!(matching_step(secret, "000000", t, None).is_some(), code == "000000");
+        assert_eq!(
+            matching_step(secret, "000000", t, None).is_some(),
+            code == "000000"
+        );
         assert_eq!(matching_step(secret, "12345", t, None), None);
     }
 
@@ -204,7 +213,14 @@ mod tests {
             parse_code("ABCD-efgh-2345"),
             Some(EnteredCode::Recovery(Secret::new("abcdefgh2345".into())))
         );
-        for bad in ["", "12345", "1234567", "abcd-efgh-234", "abcd-efgh-2341", "ab/d-efgh-2345"] {
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "abcd-efgh-234",
+            "abcd-efgh-2341",
+            "ab/d-efgh-2345",
+        ] {
             assert_eq!(parse_code(bad), None, "{bad:?}");
         }
     }
@@ -217,13 +233,19 @@ mod tests {
         for c in &codes {
             let c = c.expose();
             assert_eq!(c.len(), 14, "{c}");
-            assert!(matches!(parse_code(c), Some(EnteredCode::Recovery(_))), "{c}");
+            assert!(
+                matches!(parse_code(c), Some(EnteredCode::Recovery(_))),
+                "{c}"
+            );
             assert!(seen.insert(c.clone()));
             assert_eq!(
                 recovery_code_hash("usr_a", c),
                 recovery_code_hash("usr_a", &c.to_uppercase().replace('-', " "))
             );
-            assert_ne!(recovery_code_hash("usr_a", c), recovery_code_hash("usr_b", c));
+            assert_ne!(
+                recovery_code_hash("usr_a", c),
+                recovery_code_hash("usr_b", c)
+            );
         }
     }
 

@@ -1,6 +1,6 @@
 //! Kassa's storage. Callers see one [`Store`], made of a trait per aggregate (partners and keys,
 //! payment requests, attempts and API payments, authorizations, customers, refunds, ledger and
-//! payouts, abuse-limit counters, users and sessions, events, jobs, idempotency, webhooks); each method is one whole
+//! payouts, abuse-limit counters, users and sessions, two-factor sign-in, events, jobs, idempotency, webhooks); each method is one whole
 //! transaction inside the backend, so no transaction type leaks out.
 //!
 //! Each aggregate's queries are ordinary functions in a file of its own, written once against
@@ -27,6 +27,7 @@ mod payment_requests;
 mod postgres;
 mod refunds;
 mod sqlite;
+mod two_factor;
 mod users;
 mod webhooks;
 
@@ -47,7 +48,8 @@ pub use payment_requests::PaymentRequestStore;
 pub use postgres::PgStore;
 pub use refunds::RefundStore;
 pub use sqlite::{connect_options as sqlite_connect_options, SqliteStore};
-pub use users::UserStore;
+pub use two_factor::TwoFactorStore;
+pub use users::{UserStore, SESSION_TOUCH_INTERVAL};
 pub use webhooks::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +99,7 @@ pub trait Store:
     + LedgerStore
     + LimitStore
     + UserStore
+    + TwoFactorStore
     + EventStore
     + JobStore
     + IdempotencyStore
@@ -120,6 +123,7 @@ impl<T> Store for T where
         + LedgerStore
         + LimitStore
         + UserStore
+        + TwoFactorStore
         + EventStore
         + JobStore
         + IdempotencyStore
@@ -137,7 +141,7 @@ pub mod prelude {
     pub use crate::{
         AuthorizationStore, CustomerStore, EventStore, IdempotencyStore, InstallationStore,
         JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore, PaymentStore,
-        RefundStore, Store, UserStore, WebhookDeliveryStore, WebhookEndpointStore,
+        RefundStore, Store, TwoFactorStore, UserStore, WebhookDeliveryStore, WebhookEndpointStore,
     };
 }
 
