@@ -10,6 +10,7 @@ use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
 use kassa_core::payout::Payout;
 use kassa_core::percent::Percent;
 use kassa_core::scope::Scopes;
+use kassa_core::role::Role;
 use kassa_core::secret::Secret;
 use kassa_store::{ApiKeyRecord, NewUser, Partner, Store, StoreError, User};
 use time::OffsetDateTime;
@@ -98,6 +99,7 @@ async fn create_partner_with_key(
         default_redirect_url: None,
         require_signed_links: input.require_signed_links,
         allowed_redirect_hosts: Default::default(),
+        require_two_factor: false,
         link_secret: Secret::new(format!("lsk_{}", random_base62(40))),
         created_at: now,
         challenge_mode_until: None,
@@ -195,12 +197,14 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Adds a dashboard user to a partner (`kassa user create`).
+/// Adds a dashboard user with `role` to a partner (`kassa user create`); an email is unique per
+/// partner.
 pub async fn create_user(
     store: &dyn Store,
     partner: &PartnerId,
     email: &str,
     password: &str,
+    role: Role,
     now: OffsetDateTime,
 ) -> Result<User, AdminError> {
     let mut errors = FieldErrors::new();
@@ -233,6 +237,8 @@ pub async fn create_user(
         email: email.expect("validated"),
         created_at: now,
         disabled_at: None,
+        role,
+        two_factor: false,
     };
     let password_hash = Secret::new(password_hash);
     store
@@ -254,15 +260,14 @@ pub async fn ensure_demo_user(
     now: OffsetDateTime,
 ) -> Result<(String, Secret<String>), AdminError> {
     let password = random_base62(16);
-    match store.user_by_email(DEMO_EMAIL).await? {
-        Some((user, _)) if &user.partner_id == partner => {
+    match store.user_by_email(partner, DEMO_EMAIL).await? {
+        Some(user) => {
             store
                 .set_password(&user.id, &Secret::new(hash_password(&password)))
                 .await?;
         }
-        Some(_) => return Err(AdminError::Taken("demo email")),
         None => {
-            create_user(store, partner, DEMO_EMAIL, &password, now).await?;
+            create_user(store, partner, DEMO_EMAIL, &password, Role::Owner, now).await?;
         }
     }
     Ok((DEMO_EMAIL.to_string(), Secret::new(password)))

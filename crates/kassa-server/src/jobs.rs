@@ -137,8 +137,12 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
             "recorded refunds left undecided by an earlier process"
         );
     }
-    // Expired dashboard sessions, and limit counters that are empty again.
-    state.store.purge_sessions(now).await?;
+    // Expired and idle dashboard sessions, unfinished sign-ins, and limit counters that are
+    // empty again.
+    state
+        .store
+        .purge_sessions(now, now - state.config.session_idle_timeout)
+        .await?;
     state.store.purge_limits(now).await?;
     state.limits.forget_idle(now);
     // The daily payout batch: the next cut-off is always scheduled, once.

@@ -26,6 +26,7 @@ pub mod resolver;
 pub mod settings;
 mod sign_in;
 mod state;
+mod two_factor;
 pub mod vault;
 pub mod webhook_network;
 pub mod webhooks;

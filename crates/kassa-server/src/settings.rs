@@ -12,9 +12,12 @@ use kassa_core::partner::{
     MAX_REDIRECT_HOSTS,
 };
 use kassa_core::scope::Scopes;
+use kassa_core::role::Role;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
-use kassa_store::{ApiKeyRecord, DeleteUserOutcome, Partner, PartnerSettings, StoreError, User};
+use kassa_store::{
+    ApiKeyRecord, DeleteUserOutcome, Partner, PartnerSettings, SetRoleOutcome, StoreError, User,
+};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
@@ -61,6 +64,11 @@ pub struct SettingsInput {
     #[serde(default, deserialize_with = "nullable_list")]
     #[schema(value_type = Option<Vec<String>>, max_items = 50)]
     pub allowed_redirect_hosts: Option<Option<Vec<String>>>,
+    /// Whether the partner's owners must sign in to the dashboard with a second factor (a TOTP
+    /// code); an owner without one is sent to set it up after their password.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = Option<bool>, nullable = false)]
+    pub require_two_factor: Option<bool>,
 }
 
 impl SettingsInput {
@@ -105,6 +113,7 @@ struct SettingsChange {
     default_redirect_url: Option<Option<RedirectUrl>>,
     require_signed_links: Option<bool>,
     allowed_redirect_hosts: Option<RedirectHosts>,
+    require_two_factor: Option<bool>,
 }
 
 /// A clearable field: left out keeps it, `null` or blank clears it, anything else is parsed
@@ -166,6 +175,7 @@ impl SettingsInput {
             default_redirect_url,
             require_signed_links: self.require_signed_links,
             allowed_redirect_hosts: allowed_redirect_hosts.map(|h| h.expect("validated")),
+            require_two_factor: self.require_two_factor,
         })
     }
 }
@@ -211,6 +221,9 @@ impl SettingsChange {
             allowed_redirect_hosts: self
                 .allowed_redirect_hosts
                 .unwrap_or_else(|| current.allowed_redirect_hosts.clone()),
+            require_two_factor: self
+                .require_two_factor
+                .unwrap_or(current.require_two_factor),
         }
     }
 }
@@ -305,14 +318,21 @@ pub async fn users(state: &AppState, partner: &Partner) -> Result<Vec<User>, Api
     Ok(users)
 }
 
-/// Adds a dashboard user; an email that already has a user (of any partner) is a 409
-/// `email_taken`, an invalid email or a password under 12 characters are field errors.
+/// Adds a dashboard user with a role (`owner`, `staff` or `viewer`; empty: `staff`); an email
+/// that already has a user of this partner is a 409 `email_taken` (another partner's users are
+/// neither counted nor revealed); an invalid email or role, or a password under 12 characters,
+/// are field errors.
 pub async fn add_user(
     state: &AppState,
     partner: &Partner,
     email: &str,
     password: &str,
+    role: Option<&str>,
 ) -> Result<User, ApiError> {
+    let role = match role.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Role::Staff,
+        Some(r) => Role::parse(r).map_err(role_error)?,
+    };
     // Hashing the password takes one of the `limits.passwordHashes` slots, held by a task of its
     // own until the hash is done, even if the caller goes away meanwhile.
     let slot = state.limits.password_hash_slot().await.ok_or_else(|| {
@@ -325,7 +345,8 @@ pub async fn add_user(
     let (partner, email, password) = (partner.id.clone(), email.to_string(), password.to_string());
     let now = state.clock.now();
     tokio::spawn(async move {
-        let created = admin::create_user(store.as_ref(), &partner, &email, &password, now).await;
+        let created =
+            admin::create_user(store.as_ref(), &partner, &email, &password, role, now).await;
         drop(slot);
         created
     })
@@ -335,17 +356,46 @@ pub async fn add_user(
 }
 
 /// Removes one of the partner's users (`usr_…`) and signs out their sessions. An unknown id, or
-/// another partner's, is a 404; the partner's last user is kept (422 `last_user`), so a partner
-/// never locks itself out of its dashboard.
+/// another partner's, is a 404; the partner's last enabled owner is kept (422 `last_owner`), so
+/// a partner never locks itself out of its dashboard.
 pub async fn remove_user(state: &AppState, partner: &Partner, id: &str) -> Result<User, ApiError> {
     let id = UserId::parse(id).map_err(|_| ApiError::not_found("user"))?;
     match state.store.delete_user(&partner.id, &id).await? {
         DeleteUserOutcome::Deleted(user) => Ok(user),
         DeleteUserOutcome::NotFound => Err(ApiError::not_found("user")),
-        DeleteUserOutcome::LastUser => Err(ApiError::invalid_state(
-            "last_user",
-            "this is the last user of the account; add another before removing it",
-        )),
+        DeleteUserOutcome::LastOwner => Err(last_owner()),
+    }
+}
+
+fn role_error(e: kassa_core::role::RoleError) -> ApiError {
+    ApiError::validation(vec![kassa_core::error::FieldError::new(
+        "role",
+        e.code(),
+        e.message(),
+    )])
+}
+
+fn last_owner() -> ApiError {
+    ApiError::invalid_state(
+        "last_owner",
+        "this is the last owner of the account; make another user an owner first",
+    )
+}
+
+/// Gives one of the partner's users (`usr_…`) another role; the last enabled owner keeps theirs
+/// (422 `last_owner`).
+pub async fn set_user_role(
+    state: &AppState,
+    partner: &Partner,
+    id: &str,
+    role: &str,
+) -> Result<User, ApiError> {
+    let id = UserId::parse(id).map_err(|_| ApiError::not_found("user"))?;
+    let role = Role::parse(role.trim()).map_err(role_error)?;
+    match state.store.set_user_role(&partner.id, &id, role).await? {
+        SetRoleOutcome::Changed(user) => Ok(user),
+        SetRoleOutcome::NotFound => Err(ApiError::not_found("user")),
+        SetRoleOutcome::LastOwner => Err(last_owner()),
     }
 }
 

@@ -116,6 +116,7 @@ on_both_backends!(
             &p.partner.id,
             "owner@acme.example",
             "correct horse battery",
+            kassa_core::role::Role::Owner,
             start_time(),
         )
         .await

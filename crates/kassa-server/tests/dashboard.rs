@@ -16,6 +16,7 @@ on_both_backends!(sign_in_and_out, |app| {
         &p.partner.id,
         "Owner@Acme.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await
@@ -81,6 +82,7 @@ on_both_backends!(wrong_passwords_are_refused_and_throttled, |app| {
         &p.partner.id,
         "owner@acme.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await
@@ -127,6 +129,7 @@ on_both_backends!(users_see_only_their_partner, |app| {
         &p.partner.id,
         "a@acme.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await
@@ -136,6 +139,7 @@ on_both_backends!(users_see_only_their_partner, |app| {
         &other.partner.id,
         "g@globex.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await
@@ -167,6 +171,7 @@ async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
         &p.partner.id,
         "not-an-email",
         "short",
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await
@@ -178,6 +183,7 @@ async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
         &p.partner.id,
         "x@acme.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await
@@ -187,6 +193,7 @@ async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
         &p.partner.id,
         "X@acme.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await;
@@ -194,9 +201,10 @@ async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
     // Only an Argon2id hash is stored.
     let (_, hash) = app
         .store
-        .user_by_email("x@acme.example")
+        .users_by_email("x@acme.example")
         .await
         .unwrap()
+        .pop()
         .unwrap();
     assert!(hash.expose().starts_with("$argon2id$"));
     assert!(!hash.expose().contains(PASSWORD));
@@ -209,6 +217,7 @@ on_both_backends!(transactions_filter_page_and_export, |app| {
         &p.partner.id,
         "t@acme.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await
@@ -303,6 +312,7 @@ on_both_backends!(transactions_filter_page_and_export, |app| {
         &other.partner.id,
         "o@other.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await
@@ -331,6 +341,7 @@ on_both_backends!(transactions_are_paged, |app| {
         &p.partner.id,
         "pg@acme.example",
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await

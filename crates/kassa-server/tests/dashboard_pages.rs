@@ -17,6 +17,7 @@ async fn signed_in<'a>(app: &'a TestApp, p: &TestPartner, email: &str) -> Browse
         &p.partner.id,
         email,
         PASSWORD,
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await

@@ -317,6 +317,7 @@ async fn add_user(app: &TestApp, p: &TestPartner, email: &str) {
         &p.partner.id,
         email,
         "correct horse battery",
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await

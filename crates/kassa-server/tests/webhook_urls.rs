@@ -386,6 +386,7 @@ on_both_backends!(the_dashboard_refuses_the_same_urls, |app| {
         &p.partner.id,
         "hooks@acme.example",
         "correct horse battery",
+        kassa_core::role::Role::Owner,
         start_time(),
     )
     .await

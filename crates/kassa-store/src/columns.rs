@@ -229,6 +229,8 @@ macro_rules! partner_cols {
             $p,
             "allowed_redirect_hosts, ",
             $p,
+            "require_two_factor, ",
+            $p,
             "link_secret, ",
             $p,
             "created_at, ",

@@ -1,6 +1,6 @@
 //! Kassa's storage. Callers see one [`Store`], made of a trait per aggregate (partners and keys,
 //! payment requests, attempts and API payments, authorizations, customers, refunds, ledger and
-//! payouts, abuse-limit counters, the audit log, users and sessions, events, jobs, idempotency, webhooks); each method is one whole
+//! payouts, abuse-limit counters, the audit log, users and sessions, two-factor sign-in, events, jobs, idempotency, webhooks); each method is one whole
 //! transaction inside the backend, so no transaction type leaks out.
 //!
 //! Each aggregate's queries are ordinary functions in a file of its own, written once against
@@ -28,6 +28,7 @@ mod payment_requests;
 mod postgres;
 mod refunds;
 mod sqlite;
+mod two_factor;
 mod users;
 mod webhooks;
 
@@ -49,7 +50,8 @@ pub use payment_requests::PaymentRequestStore;
 pub use postgres::PgStore;
 pub use refunds::RefundStore;
 pub use sqlite::{connect_options as sqlite_connect_options, SqliteStore};
-pub use users::UserStore;
+pub use two_factor::TwoFactorStore;
+pub use users::{UserStore, SESSION_TOUCH_INTERVAL};
 pub use webhooks::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +102,7 @@ pub trait Store:
     + LedgerStore
     + LimitStore
     + UserStore
+    + TwoFactorStore
     + EventStore
     + JobStore
     + IdempotencyStore
@@ -124,6 +127,7 @@ impl<T> Store for T where
         + LedgerStore
         + LimitStore
         + UserStore
+        + TwoFactorStore
         + EventStore
         + JobStore
         + IdempotencyStore
@@ -141,7 +145,8 @@ pub mod prelude {
     pub use crate::{
         AuditStore, AuthorizationStore, CustomerStore, EventStore, IdempotencyStore,
         InstallationStore, JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore,
-        PaymentStore, RefundStore, Store, UserStore, WebhookDeliveryStore, WebhookEndpointStore,
+        PaymentStore, RefundStore, Store, TwoFactorStore, UserStore, WebhookDeliveryStore,
+        WebhookEndpointStore,
     };
 }
 

@@ -88,6 +88,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "audit log",
         include_str!("../migrations/sqlite/0011_audit_log.sql"),
     ),
+    (
+        12,
+        "roles two factor",
+        include_str!("../migrations/sqlite/0012_roles_two_factor.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -145,6 +150,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "audit log",
         include_str!("../migrations/postgres/0011_audit_log.sql"),
+    ),
+    (
+        12,
+        "roles two factor",
+        include_str!("../migrations/postgres/0012_roles_two_factor.sql"),
     ),
 ];
 

@@ -17,6 +17,7 @@ use kassa_core::payment::{Payment, PaymentSource, PaymentStatus};
 use kassa_core::payment_request::{FailedAttemptLimit, PaymentRequest, PaymentRequestStatus};
 use kassa_core::refund::Refund;
 use kassa_core::scope::Scopes;
+use kassa_core::role::Role;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
@@ -33,6 +34,8 @@ pub struct Partner {
     pub require_signed_links: bool,
     /// Where unsigned creation links may send payers back to, besides the default redirect's host.
     pub allowed_redirect_hosts: RedirectHosts,
+    /// Whether its owners must sign in with a second factor (docs/api.md §9).
+    pub require_two_factor: bool,
     /// HMAC key for signed creation links.
     pub link_secret: Secret<String>,
     pub created_at: OffsetDateTime,
@@ -52,6 +55,7 @@ pub struct PartnerSettings {
     pub default_redirect_url: Option<RedirectUrl>,
     pub require_signed_links: bool,
     pub allowed_redirect_hosts: RedirectHosts,
+    pub require_two_factor: bool,
 }
 
 /// An API key as stored: only a hash of the secret and a short prefix to recognise it by.
@@ -499,6 +503,9 @@ pub struct User {
     pub email: String,
     pub created_at: OffsetDateTime,
     pub disabled_at: Option<OffsetDateTime>,
+    pub role: Role,
+    /// Whether they sign in with a second factor (a TOTP secret is stored).
+    pub two_factor: bool,
 }
 
 /// A new user with its password already hashed (Argon2id, PHC format).
@@ -514,6 +521,52 @@ pub struct SessionRecord {
     pub user: User,
     pub partner: Partner,
     pub expires_at: OffsetDateTime,
+    /// When it was last used (touched at most once a minute).
+    pub last_seen_at: OffsetDateTime,
+}
+
+/// A user's TOTP secret as stored: sealed with the vault key, and the last step accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SealedTotp {
+    pub nonce: Vec<u8>,
+    pub secret: Vec<u8>,
+    pub last_step: Option<i64>,
+}
+
+/// A second factor a person proved, to be spent once by the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecondFactor {
+    /// A TOTP code of this step; accepted only if later than the last step used.
+    Totp { step: i64 },
+    /// A recovery code with this hash; accepted only if stored and not yet used.
+    RecoveryCode { hash: String },
+}
+
+/// A sign-in waiting for its second step, and the user it may become (with their partner).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingSignIn {
+    pub user: User,
+    pub partner: Partner,
+}
+
+/// What [`crate::Store::finish_sign_in`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FinishSignIn {
+    /// The session is made and the pending sign-in gone.
+    SignedIn(User),
+    /// No live pending sign-in for this user (expired, finished, or never there).
+    NoPending,
+    /// The second factor was refused (a code already used, or none given when one is needed).
+    FactorRefused,
+}
+
+/// What [`crate::Store::set_user_role`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetRoleOutcome {
+    Changed(User),
+    NotFound,
+    /// It is the partner's last enabled owner; nothing changed.
+    LastOwner,
 }
 
 /// What [`crate::Store::delete_user`] did.
@@ -523,8 +576,8 @@ pub enum DeleteUserOutcome {
     Deleted(User),
     /// The partner has no such user.
     NotFound,
-    /// It is the partner's last enabled user; nothing was deleted.
-    LastUser,
+    /// It is the partner's last enabled owner; nothing was deleted.
+    LastOwner,
 }
 
 /// The processor's answers; what each one causes is decided in `kassa_core::effects`.

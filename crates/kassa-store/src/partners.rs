@@ -89,7 +89,8 @@ impl<B: Backend> PartnerStore for B {
         let res = query(
             "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
              default_redirect_url, require_signed_links, link_secret, created_at, \
-             allowed_redirect_hosts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             allowed_redirect_hosts, require_two_factor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(p.id.as_str())
         .bind(p.slug.as_str())
@@ -102,6 +103,7 @@ impl<B: Backend> PartnerStore for B {
         .bind(p.link_secret.expose())
         .bind(to_micros(p.created_at))
         .bind(redirect_hosts_text(&p.allowed_redirect_hosts))
+        .bind(p.require_two_factor)
         .execute(&mut tx)
         .await;
         if let Err(e) = res {
@@ -181,8 +183,8 @@ impl<B: Backend> PartnerStore for B {
         };
         let res = query(concat!(
             "UPDATE partners SET name = $2, billing_host = $3, brand_color = $4, logo_url = $5, \
-             default_redirect_url = $6, require_signed_links = $7, allowed_redirect_hosts = $8 \
-             WHERE id = $1 RETURNING ",
+             default_redirect_url = $6, require_signed_links = $7, allowed_redirect_hosts = $8, \
+             require_two_factor = $9 WHERE id = $1 RETURNING ",
             crate::columns::partner_cols!("")
         ))
         .bind(partner.as_str())
@@ -193,6 +195,7 @@ impl<B: Backend> PartnerStore for B {
         .bind(s.default_redirect_url.as_ref().map(|u| u.as_str()))
         .bind(s.require_signed_links)
         .bind(redirect_hosts_text(&s.allowed_redirect_hosts))
+        .bind(s.require_two_factor)
         .fetch_optional(&mut tx)
         .await;
         let updated = match res {
@@ -418,6 +421,7 @@ pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
             .map(RedirectUrl::from_trusted),
         require_signed_links: row.try_get("require_signed_links")?,
         allowed_redirect_hosts: redirect_hosts_from_text(row.try_get("allowed_redirect_hosts")?),
+        require_two_factor: row.try_get("require_two_factor")?,
         link_secret: Secret::new(row.try_get("link_secret")?),
         created_at: from_micros(row.try_get("created_at")?),
         challenge_mode_until: time_opt(row.try_get("challenge_mode_until")?),

@@ -10,7 +10,7 @@ use common::{
     partner_record, reference, request, JOB_CLAIMS,
 };
 use kassa_core::card::CardBrand;
-use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId, UserId};
+use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId};
 use kassa_core::money::{Currency, Money};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHost, RedirectHosts};
 use kassa_core::payment::{
@@ -18,11 +18,10 @@ use kassa_core::payment::{
     PaymentStatus,
 };
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
-use kassa_core::secret::Secret;
 use kassa_store::{
-    AttemptResult, BeginOutcome, CancelOutcome, CreateOutcome, DeleteUserOutcome, EventRecord,
-    IdempotencyBegin, IdempotencyPolicy, Job, NewAttempt, NewJob, NewUser, Page, PageRequest,
-    PartnerSettings, PaymentRequestFilter, ResolveOutcome, Store, StoreError, User,
+    AttemptResult, BeginOutcome, CancelOutcome, CreateOutcome, EventRecord, IdempotencyBegin,
+    IdempotencyPolicy, Job, NewAttempt, NewJob, Page, PageRequest, PartnerSettings,
+    PaymentRequestFilter, ResolveOutcome, Store, StoreError,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -468,6 +467,7 @@ fn settings_of(p: &kassa_store::Partner) -> PartnerSettings {
         default_redirect_url: p.default_redirect_url.clone(),
         require_signed_links: p.require_signed_links,
         allowed_redirect_hosts: p.allowed_redirect_hosts.clone(),
+        require_two_factor: p.require_two_factor,
     }
 }
 
@@ -499,6 +499,7 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             logo_url: None,
             default_redirect_url: None,
             require_signed_links: false,
+            require_two_factor: true,
             allowed_redirect_hosts: RedirectHosts::new([
                 RedirectHost::parse("new.acme.example").unwrap()
             ])
@@ -516,6 +517,7 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         expected.logo_url = None;
         expected.default_redirect_url = None;
         expected.require_signed_links = false;
+        expected.require_two_factor = true;
         expected.allowed_redirect_hosts = wanted.allowed_redirect_hosts.clone();
         assert_eq!(
             updated, expected,
@@ -662,162 +664,6 @@ async fn api_key_is_read_by_its_own_partner_only() {
             Some(t),
             "[{name}] a revoked key is still read, with when"
         );
-    }
-}
-
-async fn new_user(name: &str, store: &Arc<dyn Store>, partner: &PartnerId) -> User {
-    let user = User {
-        id: UserId::generate(),
-        partner_id: partner.clone(),
-        email: format!("{}@example.test", common::token()),
-        created_at: now(),
-        disabled_at: None,
-    };
-    store
-        .create_user(&NewUser {
-            user: user.clone(),
-            password_hash: Secret::new("$argon2id$not-a-real-hash".into()),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("[{name}] create_user: {e:?}"));
-    user
-}
-
-/// Signs the user in; the session's token hash.
-async fn sign_in(store: &Arc<dyn Store>, user: &User) -> String {
-    let token = format!("tok-{}", common::token());
-    store
-        .create_session(&token, user, now() + Duration::hours(1), now())
-        .await
-        .unwrap();
-    token
-}
-
-#[tokio::test]
-async fn users_are_deleted_with_their_sessions_but_never_the_last() {
-    for (name, store) in backends().await.iter() {
-        let partner = new_partner(name, store).await;
-        let other = new_partner(name, store).await;
-        let u1 = new_user(name, store, &partner).await;
-        let u2 = new_user(name, store, &partner).await;
-        let theirs = new_user(name, store, &other).await;
-        let s1 = sign_in(store, &u1).await;
-        let s2 = sign_in(store, &u2).await;
-
-        assert_eq!(
-            store.delete_user(&other, &u1.id).await.unwrap(),
-            DeleteUserOutcome::NotFound,
-            "[{name}] another partner's user"
-        );
-        assert_eq!(
-            store
-                .delete_user(&partner, &UserId::generate())
-                .await
-                .unwrap(),
-            DeleteUserOutcome::NotFound,
-            "[{name}] unknown user"
-        );
-        assert_eq!(
-            store
-                .delete_user(&PartnerId::generate(), &u1.id)
-                .await
-                .unwrap(),
-            DeleteUserOutcome::NotFound,
-            "[{name}] unknown partner"
-        );
-        assert_eq!(
-            store.list_users(&partner).await.unwrap(),
-            vec![u1.clone(), u2.clone()],
-            "[{name}] nothing deleted yet"
-        );
-
-        assert_eq!(
-            store.delete_user(&partner, &u1.id).await.unwrap(),
-            DeleteUserOutcome::Deleted(u1.clone()),
-            "[{name}] deleted"
-        );
-        assert_eq!(
-            store.session(&s1, now()).await.unwrap(),
-            None,
-            "[{name}] their session is gone"
-        );
-        assert!(
-            store.session(&s2, now()).await.unwrap().is_some(),
-            "[{name}] the other user stays signed in"
-        );
-        assert_eq!(
-            store.list_users(&partner).await.unwrap(),
-            vec![u2.clone()],
-            "[{name}] listed no more"
-        );
-        assert_eq!(
-            store.user_by_email(&u1.email).await.unwrap(),
-            None,
-            "[{name}] the email is free again"
-        );
-        assert_eq!(
-            store.delete_user(&partner, &u1.id).await.unwrap(),
-            DeleteUserOutcome::NotFound,
-            "[{name}] deleting twice"
-        );
-
-        assert_eq!(
-            store.delete_user(&partner, &u2.id).await.unwrap(),
-            DeleteUserOutcome::LastUser,
-            "[{name}] the last user stays"
-        );
-        assert!(
-            store.session(&s2, now()).await.unwrap().is_some(),
-            "[{name}] and stays signed in"
-        );
-        assert_eq!(
-            store.delete_user(&other, &theirs.id).await.unwrap(),
-            DeleteUserOutcome::LastUser,
-            "[{name}] the other partner's only user"
-        );
-        assert_eq!(
-            store.list_users(&other).await.unwrap(),
-            vec![theirs],
-            "[{name}] untouched"
-        );
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn removing_two_users_at_once_keeps_one() {
-    for (name, store) in backends().await.iter() {
-        for _ in 0..5 {
-            let partner = new_partner(name, store).await;
-            let a = new_user(name, store, &partner).await;
-            let b = new_user(name, store, &partner).await;
-            let barrier = Arc::new(tokio::sync::Barrier::new(2));
-            let tasks: Vec<_> = [a.id.clone(), b.id.clone()]
-                .into_iter()
-                .map(|id| {
-                    let store = Arc::clone(store);
-                    let barrier = Arc::clone(&barrier);
-                    let partner = partner.clone();
-                    tokio::spawn(async move {
-                        barrier.wait().await;
-                        store.delete_user(&partner, &id).await
-                    })
-                })
-                .collect();
-            let mut deleted = 0;
-            for task in tasks {
-                match task.await.unwrap().unwrap() {
-                    DeleteUserOutcome::Deleted(_) => deleted += 1,
-                    DeleteUserOutcome::LastUser => {}
-                    other => panic!("[{name}] unexpected {other:?}"),
-                }
-            }
-            assert_eq!(deleted, 1, "[{name}] exactly one removal wins");
-            assert_eq!(
-                store.list_users(&partner).await.unwrap().len(),
-                1,
-                "[{name}] one user remains"
-            );
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use kassa_core::role::Role;
 use kassa_server::admin;
 use kassa_server::config::Config;
 use time::OffsetDateTime;
@@ -20,6 +21,9 @@ pub enum UserCommand {
         /// Read the password from standard input (required: passwords never go in arguments).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// owner (everything), staff (views, payment requests, refunds) or viewer (views only).
+        #[arg(long, default_value = "staff")]
+        role: String,
     },
     /// List a partner's dashboard users.
     List {
@@ -35,16 +39,21 @@ pub async fn run(command: UserCommand, config: &Config, now: OffsetDateTime) -> 
             partner,
             email,
             password_stdin: _,
+            role,
         } => {
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!("--role {role:?}: {e}"))?;
             let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
             let mut password = String::new();
             std::io::stdin()
                 .read_line(&mut password)
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let user =
-                admin::create_user(store.as_ref(), &partner.id, &email, password, now).await?;
-            println!("created {} ({}) for {}", user.id, user.email, partner.slug);
+            let user = admin::create_user(store.as_ref(), &partner.id, &email, password, role, now)
+                .await?;
+            println!(
+                "created {} ({}, {}) for {}",
+                user.id, user.email, user.role, partner.slug
+            );
         }
         UserCommand::List { partner } => {
             let partner = admin::partner_by_slug(store.as_ref(), &partner).await?;
@@ -54,7 +63,7 @@ pub async fn run(command: UserCommand, config: &Config, now: OffsetDateTime) -> 
                 } else {
                     "active"
                 };
-                println!("{}  {:<8} {}", u.id, state, u.email);
+                println!("{}  {:<8} {:<6} {}", u.id, state, u.role, u.email);
             }
         }
     }

@@ -8,6 +8,7 @@ use axum::Json;
 use kassa_core::error::FieldErrors;
 use kassa_core::id::{ApiKeyId, PartnerId, UserId};
 use kassa_core::scope::{may_grant, Scope, Scopes};
+use kassa_core::role::Role;
 use kassa_store::{ApiKeyRecord, Page, PageRequest, Partner, User};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -42,6 +43,8 @@ pub struct PartnerBody {
     /// The hosts an unsigned creation link's `redirectUrl` may lead to, besides the host of
     /// `defaultRedirectUrl`; each matches exactly, in any case (not its subdomains).
     allowed_redirect_hosts: Vec<String>,
+    /// Whether the partner's owners must sign in to the dashboard with a second factor.
+    require_two_factor: bool,
     #[serde(with = "kassa_core::clock::rfc3339")]
     created_at: OffsetDateTime,
     /// Until when the partner's pay pages are in challenge mode: after many declines in a short
@@ -76,6 +79,7 @@ impl PartnerBody {
                 .iter()
                 .map(str::to_string)
                 .collect(),
+            require_two_factor: p.require_two_factor,
             created_at: p.created_at,
             challenge_mode_until,
         }
@@ -379,6 +383,11 @@ pub struct UserBody {
     /// Lowercased; signs in to the dashboard.
     #[schema(format = Email)]
     email: String,
+    /// `owner` (everything), `staff` (views; payment requests and refunds) or `viewer` (views
+    /// only).
+    role: Role,
+    /// Whether they sign in with a second factor (a TOTP code).
+    two_factor: bool,
     #[serde(with = "kassa_core::clock::rfc3339")]
     created_at: OffsetDateTime,
 }
@@ -397,6 +406,8 @@ impl From<&User> for UserBody {
             id: u.id.clone(),
             object: UserObject::User,
             email: u.email.clone(),
+            role: u.role,
+            two_factor: u.two_factor,
             created_at: u.created_at,
         }
     }
@@ -406,9 +417,12 @@ impl From<&User> for UserBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = CreateUserBody)]
 pub struct CreateUserBody {
-    /// Signs in to the dashboard; one user per email across all partners.
+    /// Signs in to the dashboard; one user per email in a partner.
     #[schema(required = true, nullable = false, format = Email)]
     email: Option<String>,
+    /// `owner`, `staff` (the default) or `viewer`.
+    #[schema(value_type = Option<Role>, nullable = false)]
+    role: Option<String>,
     /// At least 12 characters; kept only as an Argon2id hash.
     #[schema(required = true, nullable = false, min_length = 12, format = Password)]
     password: Option<String>,
@@ -419,6 +433,7 @@ impl std::fmt::Debug for CreateUserBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreateUserBody")
             .field("email", &self.email)
+            .field("role", &self.role)
             .field("password", &self.password.as_ref().map(|_| "[redacted]"))
             .finish()
     }
@@ -466,7 +481,7 @@ pub async fn list_users(
         (status = 201, description = "The new user", body = UserBody),
         (status = 400, description = "Invalid fields (all listed in `errors`) or malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 409, description = "`email_taken`: a user with this email exists; or \
+        (status = 409, description = "`email_taken`: a user of yours has this email; or \
             `idempotency_key_in_progress`", body = ErrorBody),
         (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
     ),
@@ -482,6 +497,7 @@ pub async fn create_user(
         &auth.partner,
         body.email.as_deref().unwrap_or_default(),
         body.password.as_deref().unwrap_or_default(),
+        body.role.as_deref(),
     )
     .await?;
     Ok(json_created(UserBody::from(&user)))
@@ -504,13 +520,13 @@ pub struct DeletedUser {
     operation_id = "deleteUser",
     summary = "Remove a dashboard user",
     description = "The user can no longer sign in, and their sessions end at once. Your last \
-        user cannot be removed (`last_user`), so the dashboard always has someone to sign in.",
+        owner cannot be removed (`last_owner`), so the dashboard always has someone to manage it.",
     params(("id" = UserId, Path, description = "The user's id (`usr_…`)")),
     responses(
         (status = 200, description = "Removed", body = DeletedUser),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 422, description = "`last_user`: the only user left", body = ErrorBody),
+        (status = 422, description = "`last_owner`: the only owner left", body = ErrorBody),
     ),
     security(("apiKey" = ["admin"])),
 )]

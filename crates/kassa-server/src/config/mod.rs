@@ -44,6 +44,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Peers whose `X-Forwarded-For` is believed (docs/api.md §8, client IP).
     pub trusted_proxies: Vec<IpNet>,
+    /// A dashboard session unused for this long ends (docs/api.md §9); 12 hours is the most any
+    /// session lasts (`sign_in::SESSION_LIFETIME`).
+    pub session_idle_timeout: Duration,
     pub http: HttpConfig,
     pub webhooks: WebhooksConfig,
     pub recovery: RecoveryConfig,
@@ -304,6 +307,23 @@ pub const KEYS: &[Key] = &[
                         .map_err(|_| format!("{s:?} is not an address or CIDR like 10.0.0.0/8"))
                 })
                 .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "sessionIdleTimeout",
+        env: "KASSA_SESSION_IDLE_TIMEOUT",
+        default: Some("15m"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.session_idle_timeout = parse_duration_within(
+                v,
+                Duration::from_secs(60),
+                Duration::from_secs(12 * 3600),
+                "1m",
+                "12h",
+            )?;
             Ok(())
         },
     },
@@ -654,6 +674,7 @@ impl Config {
                 challenge_difficulty: 0,
             },
             trusted_proxies: Vec::new(),
+            session_idle_timeout: Duration::ZERO,
             http: HttpConfig {
                 header_timeout: Duration::ZERO,
                 body_timeout: Duration::ZERO,
@@ -864,6 +885,7 @@ mod tests {
         );
         assert_eq!(c.payout_cutoff, time::Time::MIDNIGHT);
         assert_eq!(c.job_poll_interval, Duration::from_secs(1));
+        assert_eq!(c.session_idle_timeout, Duration::from_secs(15 * 60));
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.sandbox.ach_settlement_delay, Duration::from_secs(300));
         // docs/api.md §8, row by row.
@@ -947,6 +969,7 @@ mod tests {
             "logFormat" => "json",
             "sandbox.achSettlementDelay" => "2m",
             "trustedProxies" => "10.0.0.0/8,192.0.2.7",
+            "sessionIdleTimeout" => "30m",
             "limits.apiCalls" => "50/1s",
             "limits.apiCallBurst" => "80",
             "limits.failedAuthentications" => "off",
@@ -1006,7 +1029,7 @@ mod tests {
         let path = dir.path().join("kassa.toml");
         let top = "`listen`, `databaseUrl`, `databaseMaxConnections`, `publicUrl`, `dataDir`, \
                    `vaultKey`, `maxAmount`, `payoutCutoff`, `jobPollInterval`, `logFormat`, \
-                   `trustedProxies`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`";
+                   `trustedProxies`, `sessionIdleTimeout`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`";
         let cases = [
             (
                 "lisen = \"x\"\n",

@@ -104,7 +104,32 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/login",
             get(dashboard::login_page).post(dashboard::login),
         )
+        .route(
+            "/dashboard/login/code",
+            get(dashboard::login_code_page).post(dashboard::login_code),
+        )
+        .route(
+            "/dashboard/login/choose",
+            get(dashboard::login_choose_page).post(dashboard::login_choose),
+        )
         .route("/dashboard/logout", post(dashboard::logout))
+        .route("/dashboard/security", get(dashboard::security_page))
+        .route(
+            "/dashboard/security/two-factor/setup",
+            post(dashboard::two_factor_setup),
+        )
+        .route(
+            "/dashboard/security/two-factor/confirm",
+            post(dashboard::two_factor_confirm),
+        )
+        .route(
+            "/dashboard/security/two-factor/disable",
+            post(dashboard::two_factor_disable),
+        )
+        .route(
+            "/dashboard/settings/users/{id}/role",
+            post(dashboard::change_user_role),
+        )
         .route("/pay/{id}/confirmation", get(checkout::confirmation))
         .route(
             "/p/{slug}/pay/{id}/confirmation",

@@ -145,6 +145,7 @@ pub fn partner_record(created_at: OffsetDateTime) -> Partner {
             ["shop.acme.example", "www.acme.example"].map(|h| RedirectHost::parse(h).unwrap()),
         )
         .unwrap(),
+        require_two_factor: false,
         link_secret: Secret::new(random_base62(32)),
         created_at,
         challenge_mode_until: None,

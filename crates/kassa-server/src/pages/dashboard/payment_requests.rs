@@ -11,7 +11,7 @@ use kassa_core::id::PaymentRequestId;
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_store::{CreateOutcome, PageRequest, PaymentRequestFilter};
 
-use super::{field, not_found, Nav, Signed};
+use super::{act, field, not_found, Can, Nav, Signed};
 use crate::new_request::{build_creation_link, cancel_request, reference_conflict, CreateBody};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::state::AppState;
@@ -57,7 +57,7 @@ struct ListPage {
 /// `GET /dashboard/payment-requests`: newest first, 50 a page, by status and reference.
 pub async fn payment_requests(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let get = |k: &str| params.get(k).map(|v| v.trim()).unwrap_or("");
@@ -176,7 +176,10 @@ struct NewPage {
 }
 
 /// `GET /dashboard/payment-requests/new`.
-pub async fn new_payment_request(State(state): State<AppState>, signed: Signed) -> Response {
+pub async fn new_payment_request(
+    State(state): State<AppState>,
+    signed: Can<act::CreatePaymentRequest>,
+) -> Response {
     render(
         StatusCode::OK,
         &NewPage {
@@ -192,7 +195,7 @@ pub async fn new_payment_request(State(state): State<AppState>, signed: Signed) 
 /// opens the existing request instead of making a second one.
 pub async fn create_payment_request(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::CreatePaymentRequest>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if let Some(resp) = signed.refuse_form(&state, &form) {
@@ -304,7 +307,7 @@ async fn load_request(
 /// `GET /dashboard/payment-requests/{id}`: the link to copy, the state, and every attempt.
 pub async fn payment_request(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     params: PageParams,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
@@ -360,7 +363,7 @@ pub async fn payment_request(
 /// `POST /dashboard/payment-requests/{id}/cancel`: only while open (the API's rule).
 pub async fn cancel_payment_request(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::CancelPaymentRequest>,
     params: PageParams,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -400,7 +403,7 @@ struct LinkPage {
 /// rules the link itself is.
 pub async fn creation_link_builder(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::CreatePaymentRequest>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let partner = signed.partner();

@@ -12,7 +12,7 @@ use kassa_core::money::Money;
 use kassa_core::payout::{Payout, PayoutItemType};
 use kassa_store::PageRequest;
 
-use super::{not_found, Nav, Signed};
+use super::{act, not_found, Can, Nav};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::state::AppState;
 
@@ -45,7 +45,7 @@ fn status_label(p: &Payout) -> &'static str {
 /// `GET /dashboard/payouts`: newest first, 50 a page.
 pub async fn payouts(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let partner = signed.partner();
@@ -119,7 +119,11 @@ struct StatementPage {
 }
 
 /// `GET /dashboard/payouts/{id}`: the statement.
-pub async fn payout(State(state): State<AppState>, signed: Signed, params: PageParams) -> Response {
+pub async fn payout(
+    State(state): State<AppState>,
+    signed: Can<act::View>,
+    params: PageParams,
+) -> Response {
     let partner = signed.partner();
     let Some(id) = PayoutId::parse(params.id()).ok() else {
         return not_found(partner, "payout");

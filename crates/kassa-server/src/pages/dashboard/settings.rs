@@ -12,7 +12,7 @@ use kassa_core::partner::{BrandColor, LogoUrl};
 use kassa_core::scope::{Scope, Scopes};
 use kassa_store::Partner;
 
-use super::{field, Nav, Signed};
+use super::{act, field, Can, Nav, Signed};
 use crate::error::ApiError;
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::settings::{self, SettingsInput};
@@ -28,6 +28,7 @@ struct Values {
     /// One host a line (commas and spaces separate too).
     allowed_redirect_hosts: String,
     require_signed_links: bool,
+    require_two_factor: bool,
 }
 
 impl Values {
@@ -56,6 +57,7 @@ impl Values {
                 .collect::<Vec<_>>()
                 .join("\n"),
             require_signed_links: p.require_signed_links,
+            require_two_factor: p.require_two_factor,
         }
     }
 
@@ -68,6 +70,7 @@ impl Values {
             default_redirect_url: field(form, "defaultRedirectUrl"),
             allowed_redirect_hosts: field(form, "allowedRedirectHosts"),
             require_signed_links: form.contains_key("requireSignedLinks"),
+            require_two_factor: form.contains_key("requireTwoFactor"),
         }
     }
 
@@ -81,6 +84,7 @@ impl Values {
             default_redirect_url: clearable(&self.default_redirect_url),
             require_signed_links: Some(self.require_signed_links),
             allowed_redirect_hosts: Some(Some(self.redirect_hosts())),
+            require_two_factor: Some(self.require_two_factor),
         }
     }
 
@@ -120,6 +124,8 @@ struct ScopeChoice {
 struct UserRow {
     id: String,
     email: String,
+    role: &'static str,
+    two_factor: bool,
     created: String,
     is_you: bool,
 }
@@ -212,6 +218,8 @@ async fn page(
             .map(|u| UserRow {
                 id: u.id.to_string(),
                 email: u.email.clone(),
+                role: u.role.as_str(),
+                two_factor: u.two_factor,
                 created: super::when(u.created_at),
                 is_you: u.id == signed.session.user.id,
             })
@@ -280,7 +288,7 @@ fn field_errors(e: &ApiError) -> HashMap<String, String> {
 /// `GET /dashboard/settings`.
 pub async fn settings_page(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let flash = match query.get("done").map(String::as_str) {
@@ -288,6 +296,7 @@ pub async fn settings_page(
         Some("revoked") => Some("API key revoked. Requests with it are now refused.".to_string()),
         Some("user-added") => Some("User added. They can sign in now.".to_string()),
         Some("user-removed") => Some("User removed and signed out.".to_string()),
+        Some("role-changed") => Some("Role changed.".to_string()),
         _ => None,
     };
     match page(&state, &signed, flash).await {
@@ -300,7 +309,7 @@ pub async fn settings_page(
 /// without saving; `action=save` saves every field or, if any is invalid, none.
 pub async fn save_settings(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::ManageSettings>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if let Some(resp) = signed.refuse_form(&state, &form) {
@@ -339,7 +348,7 @@ pub async fn save_settings(
 /// `POST /dashboard/settings/api-keys`: makes a key and shows it this once.
 pub async fn create_api_key(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::ManageApiKeys>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if let Some(resp) = signed.refuse_form(&state, &form) {
@@ -388,7 +397,7 @@ pub async fn create_api_key(
 /// `POST /dashboard/settings/api-keys/{id}/revoke`.
 pub async fn revoke_api_key(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::ManageApiKeys>,
     params: PageParams,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -406,7 +415,7 @@ pub async fn revoke_api_key(
 /// `POST /dashboard/settings/users`: adds a team user with a password.
 pub async fn add_user(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::ManageUsers>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if let Some(resp) = signed.refuse_form(&state, &form) {
@@ -414,7 +423,8 @@ pub async fn add_user(
     }
     let email = field(&form, "email");
     let password = form.get("password").cloned().unwrap_or_default();
-    match settings::add_user(&state, signed.partner(), &email, &password).await {
+    let role = field(&form, "role");
+    match settings::add_user(&state, signed.partner(), &email, &password, Some(&role)).await {
         Ok(_) => Redirect::to("/dashboard/settings?done=user-added").into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
         Err(e) => {
@@ -433,10 +443,42 @@ pub async fn add_user(
     }
 }
 
-/// `POST /dashboard/settings/users/{id}/remove`: never the last user.
+/// `POST /dashboard/settings/users/{id}/role`: gives a user another role; never demotes the
+/// last owner.
+pub async fn change_user_role(
+    State(state): State<AppState>,
+    signed: Can<act::ManageUsers>,
+    params: PageParams,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(resp) = signed.refuse_form(&state, &form) {
+        return resp;
+    }
+    let role = field(&form, "role");
+    match settings::set_user_role(&state, signed.partner(), params.id(), &role).await {
+        Ok(_) => Redirect::to("/dashboard/settings?done=role-changed").into_response(),
+        Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
+        Err(e) if e.status() == StatusCode::NOT_FOUND => super::not_found(signed.partner(), "user"),
+        Err(e) => {
+            let mut p = match page(&state, &signed, None).await {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            p.notice = Some(super::transactions::sentence(
+                e.field_errors()
+                    .first()
+                    .map(|fe| fe.message.as_str())
+                    .unwrap_or(e.message()),
+            ));
+            render(e.status(), &p)
+        }
+    }
+}
+
+/// `POST /dashboard/settings/users/{id}/remove`: never the last owner.
 pub async fn remove_user(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::ManageUsers>,
     params: PageParams,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {

@@ -14,7 +14,7 @@ use kassa_core::payment::{Payment, PaymentStatus};
 use kassa_core::refund::{check_refund, refundable, Refund, RefundError, RefundInput};
 use kassa_store::{NewRefund, PageRequest, Partner, PaymentFilter};
 
-use super::{field, not_found, Nav, Signed};
+use super::{act, field, not_found, Can, Nav, Signed};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::state::AppState;
 
@@ -160,7 +160,7 @@ struct TransactionsPage {
 /// `GET /dashboard/transactions`: every payment of the partner, filtered, 50 a page.
 pub async fn transactions(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
     let partner = &signed.session.partner;
@@ -264,7 +264,7 @@ fn csv_field(value: &str) -> String {
 /// `GET /dashboard/transactions.csv`: exactly what the same filters show, every page.
 pub async fn transactions_csv(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
     let partner = &signed.session.partner;
@@ -596,7 +596,7 @@ async fn refunds_of(
 /// `GET /dashboard/transactions/{id}`: the payment, its timeline and its refunds.
 pub async fn transaction(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     params: PageParams,
     axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
@@ -716,7 +716,7 @@ impl RefundPage {
 /// `GET /dashboard/transactions/{id}/refund`: the wizard's first step, the refund's details.
 pub async fn refund_form(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::Refund>,
     params: PageParams,
 ) -> Response {
     let id = params.id();
@@ -738,7 +738,7 @@ pub async fn refund_form(
 /// however often the button is pressed), with the API's rules and messages.
 pub async fn refund_submit(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::Refund>,
     params: PageParams,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {

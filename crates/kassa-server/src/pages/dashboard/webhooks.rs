@@ -12,7 +12,7 @@ use kassa_core::event::EVENT_TYPES;
 use kassa_core::webhook::{DeliveryStatus, EndpointStatus};
 use kassa_store::{PageRequest, WebhookDelivery, WebhookEndpoint};
 
-use super::{field, Nav, Signed};
+use super::{act, field, Can, Nav, Signed};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::state::AppState;
 use crate::webhooks::{self, EndpointInput};
@@ -113,7 +113,7 @@ fn sentence(message: &str) -> String {
 /// `GET /dashboard/webhooks`.
 pub async fn webhooks_page(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let flash = match query.get("done").map(String::as_str) {
@@ -129,7 +129,7 @@ pub async fn webhooks_page(
 /// `POST /dashboard/webhooks`: makes an endpoint and shows its signing secret this once.
 pub async fn create_webhook(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::ManageWebhooks>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let form: HashMap<String, String> = pairs.iter().cloned().collect();
@@ -291,7 +291,7 @@ async fn endpoint_page(
 /// `GET /dashboard/webhooks/{id}`: the endpoint and its deliveries, newest first.
 pub async fn webhook_page(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::View>,
     params: PageParams,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
@@ -316,7 +316,7 @@ pub async fn webhook_page(
 /// old one keeps signing for a day), `enable`, `delete`.
 pub async fn webhook_action(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::ManageWebhooks>,
     params: PageParams,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -372,7 +372,7 @@ pub async fn webhook_action(
 /// `POST /dashboard/webhooks/deliveries/{id}/retry`.
 pub async fn retry_delivery(
     State(state): State<AppState>,
-    signed: Signed,
+    signed: Can<act::ManageWebhooks>,
     params: PageParams,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
