@@ -8,6 +8,7 @@ mod string_newtype;
 pub mod ach;
 pub mod address;
 pub mod authorization;
+pub mod billing_host;
 pub mod card;
 pub mod challenge;
 pub mod clock;
