@@ -1,5 +1,7 @@
-//! Operator actions shared by the CLI and `serve --demo`: partners, API keys and tax rates.
+//! Operator actions shared by the CLI and `serve --demo`: partners (and the override that
+//! verifies a billing host without DNS), API keys and tax rates.
 
+use kassa_core::billing_host::{BillingHostStatus, HostVerification, VerificationToken};
 use kassa_core::error::{FieldError, FieldErrors};
 use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{random_base62, ApiKeyId, PartnerId, UserId};
@@ -39,6 +41,10 @@ pub enum AdminError {
     Taken(&'static str),
     #[error("no partner with slug {0:?}")]
     UnknownPartner(String),
+    #[error("partner {0:?} has no billing host to verify")]
+    NoBillingHost(String),
+    #[error("the billing host of partner {0:?} changed meanwhile; try again")]
+    BillingHostChanged(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -87,6 +93,10 @@ async fn create_partner_with_key(
         id: PartnerId::generate(),
         slug: slug.expect("validated"),
         name: name.expect("validated"),
+        billing_host_verification: billing_host.as_ref().map(|_| HostVerification {
+            status: BillingHostStatus::PendingVerification,
+            token: VerificationToken::generate(),
+        }),
         billing_host,
         brand_color: brand_color.expect("validated"),
         logo_url,
@@ -360,6 +370,20 @@ pub async fn run_payouts(
         }
     }
     Ok(made)
+}
+
+/// The operator's override (`kassa partner verify-host`): marks the partner's billing host
+/// verified without looking at DNS. A verified host stays as it is.
+pub async fn verify_billing_host(store: &dyn Store, slug: &str) -> Result<Partner, AdminError> {
+    let partner = partner_by_slug(store, slug).await?;
+    let host = partner
+        .billing_host
+        .as_ref()
+        .ok_or_else(|| AdminError::NoBillingHost(slug.to_string()))?;
+    store
+        .verify_billing_host(&partner.id, host, None)
+        .await?
+        .ok_or_else(|| AdminError::BillingHostChanged(slug.to_string()))
 }
 
 pub async fn partner_by_slug(store: &dyn Store, slug: &str) -> Result<Partner, AdminError> {

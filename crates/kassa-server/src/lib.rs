@@ -10,6 +10,7 @@ mod client_ip;
 pub mod config;
 mod connections;
 mod counters;
+pub mod dns;
 mod error;
 mod event_object;
 mod idempotency;

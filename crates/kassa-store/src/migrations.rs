@@ -83,6 +83,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "allowed redirect hosts",
         include_str!("../migrations/sqlite/0010_allowed_redirect_hosts.sql"),
     ),
+    (
+        11,
+        "billing host verification",
+        include_str!("../migrations/sqlite/0011_billing_host_verification.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -135,6 +140,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         10,
         "allowed redirect hosts",
         include_str!("../migrations/postgres/0010_allowed_redirect_hosts.sql"),
+    ),
+    (
+        11,
+        "billing host verification",
+        include_str!("../migrations/postgres/0011_billing_host_verification.sql"),
     ),
 ];
 
