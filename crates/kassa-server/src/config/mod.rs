@@ -999,6 +999,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_metrics_token_is_never_shown() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("KASSA_METRICS_TOKEN", "s3cret-metrics-token-value"),
+                ("KASSA_METRICS_LISTEN", "127.0.0.1:9090"),
+                ("KASSA_DNS_RESOLVER", "127.0.0.1:5353"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.metrics.token.as_ref().map(|t| t.expose().as_str()),
+            Some("s3cret-metrics-token-value")
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(c.metrics.listen.unwrap().to_string(), "127.0.0.1:9090");
+        assert_eq!(c.dns.resolver.unwrap().to_string(), "127.0.0.1:5353");
+        let e = Config::load(None, env(&[("KASSA_METRICS_TOKEN", "short s3cret")])).unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(e.to_string().starts_with("invalid value for metrics.token"), "{e}");
+    }
+
     /// A value for each key that differs from its default.
     fn sample(key: &str) -> &'static str {
         match key {
