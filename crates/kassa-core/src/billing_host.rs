@@ -203,7 +203,10 @@ mod tests {
             ("pay.kassa.test", "kassa.test"),
             ("a.b.kassa.example", "Kassa.Example."),
         ] {
-            assert!(reserved_for_kassa(&host(billing), public), "{billing} {public}");
+            assert!(
+                reserved_for_kassa(&host(billing), public),
+                "{billing} {public}"
+            );
         }
         for (billing, public) in [
             ("notkassa.test", "kassa.test"),
@@ -213,7 +216,10 @@ mod tests {
             ("pay.acme.example", "[::1]:8080"),
             ("pay.acme.example", ""),
         ] {
-            assert!(!reserved_for_kassa(&host(billing), public), "{billing} {public}");
+            assert!(
+                !reserved_for_kassa(&host(billing), public),
+                "{billing} {public}"
+            );
         }
     }
 }

@@ -121,9 +121,8 @@ fn is_ip_literal(host: &str) -> bool {
     }
     let name = host.split_once(':').map_or(host, |(h, _)| h);
     let last = name.rsplit('.').next().unwrap_or_default();
-    let numeric = |digits: &str, radix| {
-        !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))
-    };
+    let numeric =
+        |digits: &str, radix| !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
     numeric(last, 10)
         || last
             .strip_prefix("0x")

@@ -45,6 +45,12 @@ impl App {
     /// What `kassa serve` runs: connect (and migrate) the configured database, load or create
     /// the vault key, use the sandbox processor and the system clock.
     pub async fn from_config(config: Config) -> anyhow::Result<(App, KeySource)> {
+        crate::data_dir::prepare(&config).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot prepare the data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
         let store = kassa_store::connect(&config.database_url(), &config.connect_options()).await?;
         let (vault, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
         if !store

@@ -60,7 +60,9 @@ fn resolver(config: &DnsConfig) -> Result<TokioResolver, TxtError> {
             TokioRuntimeProvider::default(),
         ),
         None => Resolver::builder_tokio().map_err(|e| {
-            TxtError::Failed(format!("the system's DNS configuration cannot be read: {e}"))
+            TxtError::Failed(format!(
+                "the system's DNS configuration cannot be read: {e}"
+            ))
         })?,
     };
     let mut options = ResolverOpts::default();

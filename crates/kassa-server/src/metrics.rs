@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn only_the_bearer_token_matches() {
         let token = Secret::new("metrics-token-0123456789".to_string());
-        assert!(bearer_matches(&headers("Bearer metrics-token-0123456789"), &token));
+        assert!(bearer_matches(
+            &headers("Bearer metrics-token-0123456789"),
+            &token
+        ));
         for wrong in [
             "Bearer metrics-token-012345678",
             "Bearer metrics-token-01234567890",

@@ -108,7 +108,10 @@ on_both_backends!(a_host_is_verified_by_its_txt_record, |app| {
         message.contains("kassa-verification=someone-elses-token") && message.contains(&value),
         "{message}"
     );
-    assert!(!message.contains("v=spf1"), "only records of Kassa's form: {message}");
+    assert!(
+        !message.contains("v=spf1"),
+        "only records of Kassa's form: {message}"
+    );
     assert_eq!(partner(&app, &p).await, pending);
 
     // The record as shown: verified, and the host serves the partner's pages.
@@ -210,7 +213,10 @@ on_both_backends!(no_host_and_failed_lookups_change_nothing, |app| {
     let e = &r.json()["error"];
     assert_eq!(e["code"], "dns_lookup_failed");
     assert!(
-        e["message"].as_str().unwrap().contains(&format!("_kassa.{host}")),
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("_kassa.{host}")),
         "{e}"
     );
     assert!(
@@ -249,7 +255,9 @@ on_both_backends!(the_dashboard_shows_the_record_and_verifies, |app| {
     .await
     .unwrap();
     let mut b = Browser::new(&app);
-    let r = b.sign_in("owner@acme.example", "correct horse battery").await;
+    let r = b
+        .sign_in("owner@acme.example", "correct horse battery")
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let page = b.get("/dashboard/settings").await;
     assert!(page.body.contains("Pending verification"), "{}", page.body);
@@ -310,9 +318,10 @@ on_both_backends!(the_operator_override_verifies_without_dns, |app| {
     );
     // A partner without a host, or an unknown one, is refused.
     let q = app.partner().await;
-    let none = kassa_server::admin::verify_billing_host(app.store.as_ref(), q.partner.slug.as_str())
-        .await
-        .unwrap_err();
+    let none =
+        kassa_server::admin::verify_billing_host(app.store.as_ref(), q.partner.slug.as_str())
+            .await
+            .unwrap_err();
     assert!(none.to_string().contains("no billing host"), "{none}");
     let unknown = kassa_server::admin::verify_billing_host(app.store.as_ref(), "no-such-partner")
         .await

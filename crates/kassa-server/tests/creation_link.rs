@@ -270,10 +270,15 @@ on_both_backends!(partner_found_by_billing_host, |app| {
             .starts_with(&format!("http://kassa.test/p/{slug}/pay/")),
         "{made}"
     );
-    let pay = app.send(req(&format!("/pay/{}", made["id"].as_str().unwrap()))).await;
+    let pay = app
+        .send(req(&format!("/pay/{}", made["id"].as_str().unwrap())))
+        .await;
     assert_eq!(pay.status, StatusCode::NOT_FOUND);
     // Kassa's own host keeps serving the partner's pages meanwhile.
-    assert_eq!(app.get(made["url"].as_str().unwrap()).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(made["url"].as_str().unwrap()).await.status,
+        StatusCode::OK
+    );
 
     app.verify_host(&p).await;
     let r = app

@@ -52,7 +52,10 @@ async fn a_token_guards_metrics_on_the_public_listener() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("kassa_http_responses_total"), "{}", r.body);
     assert!(!r.body.contains(TOKEN));
-    assert!(!format!("{:?}", app.app.state().config).contains(TOKEN), "never in a config dump");
+    assert!(
+        !format!("{:?}", app.app.state().config).contains(TOKEN),
+        "never in a config dump"
+    );
 }
 
 #[tokio::test]
@@ -97,7 +100,9 @@ async fn metrics_are_served_on_their_own_address() {
     let server = tokio::spawn(async move {
         kassa_server::serve(listener, router, &http, std::future::pending()).await;
     });
-    let answer = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
+    let answer = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
     assert_eq!(answer.status(), reqwest::StatusCode::OK);
     assert!(answer
         .text()
@@ -137,7 +142,11 @@ async fn answers(app: &TestApp) -> Vec<(String, Option<String>)> {
         ));
     }
     let r = app
-        .send(Request::delete("/dashboard/login").body(Body::empty()).unwrap())
+        .send(
+            Request::delete("/dashboard/login")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     out.push(("405".into(), r.header("strict-transport-security")));

@@ -230,7 +230,10 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     assert_eq!(cleared["requireSignedLinks"], false);
     assert_eq!(cleared["name"], "Acme Plumbing");
     assert_eq!(cleared["billingHost"], host.as_str());
-    assert_eq!(cleared["billingHostStatus"], "verified", "the same host stays verified");
+    assert_eq!(
+        cleared["billingHostStatus"], "verified",
+        "the same host stays verified"
+    );
     assert_eq!(cleared["brandColor"], "#aabbcc");
     answers.push(cleared.to_string());
     let r = open_link_on(&app, &host, "SET-2").await;

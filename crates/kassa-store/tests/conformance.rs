@@ -581,7 +581,10 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             status: BillingHostStatus::Verified,
             token: verification.token.clone(),
         });
-        assert_eq!(verified, expected, "[{name}] verified, nothing else changed");
+        assert_eq!(
+            verified, expected,
+            "[{name}] verified, nothing else changed"
+        );
         // Again (the operator's override takes no token): the same partner, nothing changed.
         assert_eq!(
             store

@@ -1019,7 +1019,10 @@ mod tests {
         assert_eq!(c.dns.resolver.unwrap().to_string(), "127.0.0.1:5353");
         let e = Config::load(None, env(&[("KASSA_METRICS_TOKEN", "short s3cret")])).unwrap_err();
         assert!(!e.to_string().contains("s3cret"), "{e}");
-        assert!(e.to_string().starts_with("invalid value for metrics.token"), "{e}");
+        assert!(
+            e.to_string().starts_with("invalid value for metrics.token"),
+            "{e}"
+        );
     }
 
     /// A value for each key that differs from its default.

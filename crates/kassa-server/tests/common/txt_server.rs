@@ -63,12 +63,16 @@ impl TxtServer {
                 let zone = tcp_zone.clone();
                 tokio::spawn(async move {
                     loop {
-                        let Ok(len) = conn.read_u16().await else { return };
+                        let Ok(len) = conn.read_u16().await else {
+                            return;
+                        };
                         let mut buf = vec![0u8; usize::from(len)];
                         if conn.read_exact(&mut buf).await.is_err() {
                             return;
                         }
-                        let Some(answer) = zone.answer(&buf) else { return };
+                        let Some(answer) = zone.answer(&buf) else {
+                            return;
+                        };
                         let _ = conn.write_u16(answer.len() as u16).await;
                         let _ = conn.write_all(&answer).await;
                     }

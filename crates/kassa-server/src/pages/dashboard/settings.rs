@@ -111,7 +111,10 @@ struct HostRow {
 
 impl HostRow {
     fn of(p: &Partner) -> Option<HostRow> {
-        let (host, verification) = (p.billing_host.as_ref()?, p.billing_host_verification.as_ref()?);
+        let (host, verification) = (
+            p.billing_host.as_ref()?,
+            p.billing_host_verification.as_ref()?,
+        );
         Some(HostRow {
             host: host.to_string(),
             verified: verification.is_verified(),
@@ -281,9 +284,9 @@ pub async fn settings_page(
         Some("revoked") => Some("API key revoked. Requests with it are now refused.".to_string()),
         Some("user-added") => Some("User added. They can sign in now.".to_string()),
         Some("user-removed") => Some("User removed and signed out.".to_string()),
-        Some("host-verified") => Some(
-            "Billing host verified. Your pay pages and creation links use it now.".to_string(),
-        ),
+        Some("host-verified") => {
+            Some("Billing host verified. Your pay pages and creation links use it now.".to_string())
+        }
         _ => None,
     };
     match page(&state, &signed, flash).await {
