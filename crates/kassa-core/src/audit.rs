@@ -220,6 +220,7 @@ actions! {
     UserSignedOut => "user.signed_out",
     PartnerCreated => "partner.created",
     PartnerUpdated => "partner.updated",
+    BillingHostVerified => "billing_host.verified",
     FeesUpdated => "fees.updated",
     TaxRateSet => "tax_rate.set",
     AccessDenied => "access.denied",

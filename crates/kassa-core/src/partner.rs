@@ -84,9 +84,11 @@ string_newtype_impls!(BrandColor);
 
 pub const BILLING_HOST_MAX_CHARS: usize = 253;
 
-/// A host name a partner serves its pay pages on, e.g. "pay.acme.example" or "localhost:8081":
-/// labels of [a-z0-9-] (not starting or ending with '-', at most 63 chars) separated by dots,
-/// optional :port (1–65535); accepted in any case and stored lowercase; ≤ 253 chars.
+/// A host name a partner serves its pay pages on, e.g. "pay.acme.example": labels of [a-z0-9-]
+/// (not starting or ending with '-', at most 63 chars) separated by dots, optional :port
+/// (1–65535); accepted in any case and stored lowercase; ≤ 253 chars. IP literals and
+/// `localhost` (with the names under it) are refused: nobody can prove in DNS that they hold
+/// them (see `billing_host.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BillingHost(String);
 
@@ -94,14 +96,37 @@ pub struct BillingHost(String);
 pub enum BillingHostError {
     #[error("must be a host name like pay.example.com, optionally with a :port")]
     Invalid,
+    #[error("must be a host name, not an IP address")]
+    IpAddress,
+    #[error("must be a public host name; localhost cannot be a billing host")]
+    Localhost,
 }
 
 impl ValidationError for BillingHostError {
     fn code(&self) -> &'static str {
         match self {
             BillingHostError::Invalid => "invalid_host",
+            BillingHostError::IpAddress => "ip_address_not_allowed",
+            BillingHostError::Localhost => "localhost_not_allowed",
         }
     }
+}
+
+/// Whether `host` (lowercase, maybe with a :port or in brackets) is an IP literal, or what a
+/// browser would read as one: IPv6 (bare or bracketed), dotted IPv4, and any name whose last
+/// label is a number (`127.1`, `2130706433`, `10.0x1`), which no top-level domain is.
+fn is_ip_literal(host: &str) -> bool {
+    if host.starts_with('[') || host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let name = host.split_once(':').map_or(host, |(h, _)| h);
+    let last = name.rsplit('.').next().unwrap_or_default();
+    let numeric =
+        |digits: &str, radix| !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
+    numeric(last, 10)
+        || last
+            .strip_prefix("0x")
+            .is_some_and(|hex| hex.is_empty() || numeric(hex, 16))
 }
 
 fn host_label_ok(label: &str) -> bool {
@@ -117,6 +142,9 @@ impl BillingHost {
     pub fn parse(s: &str) -> Result<Self, BillingHostError> {
         // Hosts are case-insensitive; lowercasing gives one canonical form to look pages up by.
         let lower = s.to_ascii_lowercase();
+        if is_ip_literal(&lower) {
+            return Err(BillingHostError::IpAddress);
+        }
         let (host, port) = match lower.split_once(':') {
             Some((h, p)) => (h, Some(p)),
             None => (lower.as_str(), None),
@@ -130,11 +158,13 @@ impl BillingHost {
             && !host.is_empty()
             && host.split('.').all(host_label_ok)
             && port_ok;
-        if ok {
-            Ok(BillingHost(lower))
-        } else {
-            Err(BillingHostError::Invalid)
+        if !ok {
+            return Err(BillingHostError::Invalid);
         }
+        if host == "localhost" || host.ends_with(".localhost") {
+            return Err(BillingHostError::Localhost);
+        }
+        Ok(BillingHost(lower))
     }
 
     /// The host without any :port.
@@ -339,11 +369,11 @@ mod tests {
         let cases = [
             ("pay.acme.example", "pay.acme.example"),
             ("Pay.Acme.Example", "pay.acme.example"),
-            ("localhost", "localhost"),
-            ("localhost:8081", "localhost:8081"),
-            ("LOCALHOST:8081", "localhost:8081"),
-            ("127.0.0.1:3000", "127.0.0.1:3000"),
+            ("pay.acme.example:8443", "pay.acme.example:8443"),
             ("a-b.example:65535", "a-b.example:65535"),
+            ("localhost.acme.example", "localhost.acme.example"),
+            ("1password.example", "1password.example"),
+            ("pay.example.x0", "pay.example.x0"),
             ("xn--bcher-kva.example", "xn--bcher-kva.example"),
         ];
         for (input, want) in cases {
@@ -351,8 +381,10 @@ mod tests {
             assert_eq!(h.as_str(), want);
         }
         assert_eq!(
-            BillingHost::parse("localhost:8081").unwrap().hostname(),
-            "localhost"
+            BillingHost::parse("pay.acme.example:8443")
+                .unwrap()
+                .hostname(),
+            "pay.acme.example"
         );
         assert_eq!(
             BillingHost::parse("pay.acme.example").unwrap().hostname(),
@@ -390,11 +422,41 @@ mod tests {
             "pay.acme.example:80:80",
             "pay.acme.example:８0",
             "user@pay.acme.example",
-            "[::1]",
             "bücher.example",
         ] {
             let e = BillingHost::parse(bad).unwrap_err();
             assert_eq!(e.code(), "invalid_host", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn billing_host_refuses_ip_literals_and_localhost() {
+        for ip in [
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "93.184.215.14",
+            "::1",
+            "2001:db8::1",
+            "[::1]",
+            "[::1]:8080",
+            "[2001:DB8::1]",
+            "127.1",
+            "2130706433",
+            "10.0x1",
+            "0x7f000001",
+            "1.2.3.0x",
+        ] {
+            let e = BillingHost::parse(ip).unwrap_err();
+            assert_eq!(e.code(), "ip_address_not_allowed", "{ip:?}");
+        }
+        for local in [
+            "localhost",
+            "LOCALHOST:8081",
+            "pay.localhost",
+            "a.b.localhost:443",
+        ] {
+            let e = BillingHost::parse(local).unwrap_err();
+            assert_eq!(e.code(), "localhost_not_allowed", "{local:?}");
         }
     }
 

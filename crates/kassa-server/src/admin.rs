@@ -1,6 +1,8 @@
-//! Operator actions shared by the CLI and `serve --demo`: partners, API keys and tax rates.
+//! Operator actions shared by the CLI and `serve --demo`: partners (and the override that
+//! verifies a billing host without DNS), API keys and tax rates.
 
 use kassa_core::audit::{Caller, ChainBreak, ChainCheck};
+use kassa_core::billing_host::{BillingHostStatus, HostVerification, VerificationToken};
 use kassa_core::error::{FieldError, FieldErrors};
 use kassa_core::fee::FeeSchedule;
 use kassa_core::id::{random_base62, ApiKeyId, PartnerId, UserId};
@@ -9,8 +11,8 @@ use kassa_core::money::{format_minor, parse_amount};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, Slug};
 use kassa_core::payout::Payout;
 use kassa_core::percent::Percent;
-use kassa_core::scope::Scopes;
 use kassa_core::role::Role;
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_store::{ApiKeyRecord, NewUser, Partner, Store, StoreError, User};
 use time::OffsetDateTime;
@@ -44,6 +46,10 @@ pub enum AdminError {
     Taken(&'static str),
     #[error("no partner with slug {0:?}")]
     UnknownPartner(String),
+    #[error("partner {0:?} has no billing host to verify")]
+    NoBillingHost(String),
+    #[error("the billing host of partner {0:?} changed meanwhile; try again")]
+    BillingHostChanged(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -93,6 +99,10 @@ async fn create_partner_with_key(
         id: PartnerId::generate(),
         slug: slug.expect("validated"),
         name: name.expect("validated"),
+        billing_host_verification: billing_host.as_ref().map(|_| HostVerification {
+            status: BillingHostStatus::PendingVerification,
+            token: VerificationToken::generate(),
+        }),
         billing_host,
         brand_color: brand_color.expect("validated"),
         logo_url,
@@ -380,6 +390,24 @@ pub async fn run_payouts(
         }
     }
     Ok(made)
+}
+
+/// The operator's override (`kassa partner verify-host`): marks the partner's billing host
+/// verified without looking at DNS. A verified host stays as it is.
+pub async fn verify_billing_host(
+    store: &dyn Store,
+    slug: &str,
+    by: &Caller,
+) -> Result<Partner, AdminError> {
+    let partner = partner_by_slug(store, slug).await?;
+    let host = partner
+        .billing_host
+        .as_ref()
+        .ok_or_else(|| AdminError::NoBillingHost(slug.to_string()))?;
+    store
+        .verify_billing_host(&partner.id, host, None, by)
+        .await?
+        .ok_or_else(|| AdminError::BillingHostChanged(slug.to_string()))
 }
 
 pub async fn partner_by_slug(store: &dyn Store, slug: &str) -> Result<Partner, AdminError> {

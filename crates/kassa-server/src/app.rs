@@ -22,6 +22,9 @@ use crate::state::{AppState, Inner};
 use crate::vault::{KeySource, Vault};
 use crate::webhook_network::WebhookClient;
 
+/// `Strict-Transport-Security` when the public URL is https: browsers keep to https for a year.
+pub const HSTS: &str = "max-age=31536000";
+
 /// The parts an application is assembled from; tests swap the clock, the processor or the
 /// resolver.
 pub struct AppParts {
@@ -42,6 +45,12 @@ impl App {
     /// What `kassa serve` runs: connect (and migrate) the configured database, load or create
     /// the vault key, use the sandbox processor and the system clock.
     pub async fn from_config(config: Config) -> anyhow::Result<(App, KeySource)> {
+        crate::data_dir::prepare(&config).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot prepare the data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
         let store = kassa_store::connect(&config.database_url(), &config.connect_options()).await?;
         let (vault, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
         if !store
@@ -105,7 +114,7 @@ impl App {
             // The path only: query strings and bodies may carry payer data.
             tracing::info_span!("request", id = %kassa_core::id::random_base62(12), method = %req.method(), path = %req.uri().path())
         });
-        Router::new()
+        let router = Router::new()
             .merge(crate::api::routes(&self.state))
             .merge(crate::openapi::route())
             .merge(crate::pages::routes())
@@ -121,7 +130,26 @@ impl App {
                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; \
                  frame-ancestors 'none'; base-uri 'none'",
             ))
-            .layer(trace)
+            .layer(trace);
+        // Outermost, so every answer carries it: API, pages, static files, errors (docs/api.md §9).
+        if self.state.config.public_base().starts_with("https://") {
+            router.layer(SetResponseHeaderLayer::overriding(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(HSTS),
+            ))
+        } else {
+            router
+        }
+    }
+
+    /// The router of `metrics.listen` (`/metrics` only), when the metrics have an address of
+    /// their own; `kassa serve` serves it there.
+    pub fn metrics_router(&self) -> Option<Router> {
+        self.state
+            .config
+            .metrics
+            .listen
+            .map(|_| crate::metrics::own_router(self.state.clone()))
     }
 
     /// Runs every job that is due now, until none is left (tests drive time with a frozen clock).

@@ -199,6 +199,17 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "invalid_state", code, message)
     }
 
+    /// 503: something Kassa must ask (e.g. DNS) did not answer; nothing was changed and the
+    /// same call may succeed later.
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            code,
+            message,
+        )
+    }
+
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         Self {
             cause: Some(cause.into()),

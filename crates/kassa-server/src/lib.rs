@@ -10,6 +10,8 @@ mod client_ip;
 pub mod config;
 mod connections;
 mod counters;
+pub mod data_dir;
+pub mod dns;
 mod error;
 mod event_object;
 mod idempotency;

@@ -20,19 +20,11 @@ pub fn pay_url(public_base: &str, partner: &Partner, id: &PaymentRequestId) -> S
     format!("{}/pay/{id}", site_base(public_base, partner))
 }
 
-/// Where a partner's pages live: its billing host (https, or http for a local development host),
-/// else `/p/{slug}` under Kassa's public URL.
+/// Where a partner's pages live: its billing host (over https) once verified, else `/p/{slug}`
+/// under Kassa's public URL.
 fn site_base(public_base: &str, partner: &Partner) -> String {
-    match &partner.billing_host {
-        Some(host) => {
-            let name = host.hostname();
-            let scheme = if name == "localhost" || name == "127.0.0.1" {
-                "http"
-            } else {
-                "https"
-            };
-            format!("{scheme}://{host}")
-        }
+    match partner.verified_billing_host() {
+        Some(host) => format!("https://{host}"),
         None => format!("{public_base}/p/{}", partner.slug),
     }
 }

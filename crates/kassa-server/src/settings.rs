@@ -4,6 +4,7 @@
 //! [`ApiError`]s whose field errors carry the API's camelCase field names.
 
 use kassa_core::audit::Caller;
+use kassa_core::billing_host::{self, TxtCheck};
 use kassa_core::error::FieldErrors;
 use kassa_core::error::ValidationError;
 use kassa_core::id::{ApiKeyId, UserId};
@@ -11,8 +12,8 @@ use kassa_core::partner::{
     BillingHost, BrandColor, LogoUrl, RedirectHost, RedirectHosts, RedirectHostsError,
     MAX_REDIRECT_HOSTS,
 };
-use kassa_core::scope::Scopes;
 use kassa_core::role::Role;
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use kassa_store::{
@@ -142,14 +143,14 @@ impl SettingsInput {
             self.billing_host,
             BillingHost::parse,
         );
-        // Kassa's own host serves every partner's /p/{slug} pages; a partner claiming it would
-        // take them all over.
+        // Kassa's own host serves every partner's /p/{slug} pages, and the names under it are
+        // the operator's; a partner claiming one would take them over.
         if let Some(Some(host)) = &billing_host {
-            if host.as_str() == public_host {
+            if billing_host::reserved_for_kassa(host, public_host) {
                 errors.add(
                     "billingHost",
                     "reserved_host",
-                    "is Kassa's own host; use a host of yours",
+                    "is Kassa's own host or a name under it; use a host of yours",
                 );
             }
         }
@@ -229,7 +230,7 @@ impl SettingsChange {
 }
 
 /// The host of the public URL as a request for it names it: lowercase, without a default port.
-fn public_host(public_base: &str) -> String {
+pub(crate) fn public_host(public_base: &str) -> String {
     let base = public_base.to_ascii_lowercase();
     let (rest, default_port) = match base.split_once("://") {
         Some(("https", rest)) => (rest, ":443"),
@@ -239,6 +240,17 @@ fn public_host(public_base: &str) -> String {
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
     host.strip_suffix(default_port).unwrap_or(host).to_string()
+}
+
+/// For the operator's `kassa partner create --billing-host`: refuses Kassa's own host and the
+/// names under it, as the API does (the rest of the host is checked when the partner is made).
+pub fn refuse_kassa_host(public_base: &str, host: &str) -> anyhow::Result<()> {
+    if let Ok(host) = BillingHost::parse(host.trim()) {
+        if billing_host::reserved_for_kassa(&host, &public_host(public_base)) {
+            anyhow::bail!("billingHost: {host} is Kassa's own host or a name under it");
+        }
+    }
+    Ok(())
 }
 
 /// Changes the partner's settings; every invalid field is reported at once, and a billing host
@@ -270,6 +282,87 @@ pub async fn update_partner(
             e => ApiError::from(e),
         })?;
     updated.ok_or_else(|| ApiError::not_found("partner"))
+}
+
+/// Looks the partner's billing host's TXT record up and, when it carries the token, marks the
+/// host verified. A missing or wrong record is a 422 `billing_host_not_verified` naming what was
+/// looked up and what was found; a failed lookup is a 503 `dns_lookup_failed`. Neither changes
+/// anything. A verified host answers the partner as it is.
+pub async fn verify_billing_host(
+    state: &AppState,
+    partner: &Partner,
+    by: &Caller,
+) -> Result<Partner, ApiError> {
+    let current = state
+        .store
+        .partner_by_id(&partner.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("partner"))?;
+    let (Some(host), Some(verification)) =
+        (&current.billing_host, &current.billing_host_verification)
+    else {
+        return Err(ApiError::invalid_state(
+            "no_billing_host",
+            "there is no billing host to verify; set billingHost first",
+        ));
+    };
+    if verification.is_verified() {
+        return Ok(current);
+    }
+    let name = billing_host::record_name(host);
+    let expected = verification.record_value();
+    let records = crate::dns::lookup_txt(&state.config.dns, &name)
+        .await
+        .map_err(|e| {
+            ApiError::unavailable(
+                "dns_lookup_failed",
+                format!("looking up the TXT record at {name} failed ({e}); try again later"),
+            )
+        })?;
+    match billing_host::check_txt(&records, &expected) {
+        TxtCheck::Found => {}
+        TxtCheck::Missing => {
+            return Err(ApiError::invalid_state(
+                "billing_host_not_verified",
+                format!("found no TXT record at {name}; create one with the value {expected}"),
+            ))
+        }
+        TxtCheck::Mismatch(found) => {
+            return Err(ApiError::invalid_state(
+                "billing_host_not_verified",
+                format!(
+                    "the TXT records at {name} are {}, not {expected}",
+                    shown_records(&found)
+                ),
+            ))
+        }
+    }
+    state
+        .store
+        .verify_billing_host(&current.id, host, Some(&verification.token), by)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid_state_conflict(
+                "billing_host_changed",
+                "the billing host changed while it was being verified; verify the new one",
+            )
+        })
+}
+
+/// TXT values found, for an error message: at most three, each quoted and cut short.
+fn shown_records(found: &[String]) -> String {
+    let mut shown: Vec<String> = found
+        .iter()
+        .take(3)
+        .map(|r| {
+            let r: String = r.chars().filter(|c| !c.is_control()).take(80).collect();
+            format!("{r:?}")
+        })
+        .collect();
+    if found.len() > 3 {
+        shown.push(format!("and {} more", found.len() - 3));
+    }
+    shown.join(", ")
 }
 
 /// The partner's API keys, revoked ones too, newest first.
@@ -541,8 +634,49 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.field_errors()[0].code, "reserved_host");
-        assert!(input(r#"{"billingHost": "kassa.test:8443"}"#)
+        for reserved in ["kassa.test:8443", "pay.kassa.test"] {
+            let e = input(&format!(r#"{{"billingHost": "{reserved}"}}"#))
+                .validate("kassa.test")
+                .err()
+                .unwrap();
+            assert_eq!(e.field_errors()[0].code, "reserved_host", "{reserved}");
+        }
+        assert!(input(r#"{"billingHost": "pay.notkassa.test"}"#)
             .validate("kassa.test")
             .is_ok());
+    }
+
+    #[test]
+    fn ip_literals_and_localhost_are_refused_on_the_field() {
+        for (host, code) in [
+            ("127.0.0.1", "ip_address_not_allowed"),
+            ("[::1]:8080", "ip_address_not_allowed"),
+            ("2001:db8::1", "ip_address_not_allowed"),
+            ("localhost:8081", "localhost_not_allowed"),
+            ("shop.localhost", "localhost_not_allowed"),
+        ] {
+            let e = input(&serde_json::json!({ "billingHost": host }).to_string())
+                .validate("kassa.test")
+                .err()
+                .unwrap();
+            let got: Vec<_> = e
+                .field_errors()
+                .iter()
+                .map(|f| (f.field.as_str(), f.code))
+                .collect();
+            assert_eq!(got, [("billingHost", code)], "{host}");
+        }
+    }
+
+    #[test]
+    fn found_records_are_shown_short() {
+        let found: Vec<String> = ["a", "b\u{7}c", &"x".repeat(200), "d"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let shown = shown_records(&found);
+        assert!(shown.starts_with(r#""a", "bc", "xxx"#), "{shown}");
+        assert!(shown.ends_with("and 1 more"), "{shown}");
+        assert!(shown.len() < 120, "{shown}");
     }
 }

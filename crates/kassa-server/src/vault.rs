@@ -82,11 +82,15 @@ impl Vault {
         let path = data_dir.join("vault.key");
         let shown = path.display().to_string();
         match std::fs::read_to_string(&path) {
-            Ok(text) => Ok((Self::new(&parse_key(text.trim())?), KeySource::File(shown))),
+            Ok(text) => {
+                crate::data_dir::tighten_file(&path)
+                    .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
+                Ok((Self::new(&parse_key(text.trim())?), KeySource::File(shown)))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 rand::rng().fill_bytes(&mut key);
-                std::fs::create_dir_all(data_dir)
+                crate::data_dir::create_private(data_dir)
                     .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
                 write_private(&path, &hex::encode(key))
                     .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
@@ -350,6 +354,23 @@ mod tests {
             Vault::load_or_create(Some(&Secret::new("abc".into())), dir.path()),
             Err(VaultError::BadKey)
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_and_its_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("kassa-data");
+        Vault::load_or_create(None, &dir).unwrap();
+        let key = dir.join("vault.key");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&key), 0o600);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, source) = Vault::load_or_create(None, &dir).unwrap();
+        assert!(matches!(source, KeySource::File(_)));
+        assert_eq!(mode(&key), 0o600, "tightened when read");
     }
 
     #[test]

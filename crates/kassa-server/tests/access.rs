@@ -53,6 +53,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("deletePaymentMethod", "payments"),
     ("getPartner", "read"),
     ("updatePartner", "settings"),
+    ("verifyBillingHost", "admin"),
     ("listApiKeys", "admin"),
     ("createApiKey", "admin"),
     ("revokeApiKey", "admin"),

@@ -231,11 +231,59 @@ on_both_backends!(partner_found_by_billing_host, |app| {
     let p = app
         .partner_with(|i| i.billing_host = Some(host.clone()))
         .await;
-    let req = Request::get("/payment-request?amount=42.00&referenceId=HOST-1")
-        .header("host", &host)
-        .body(Body::empty())
-        .unwrap();
-    let r = app.send(req).await;
+    // Until the host is verified it serves nothing: the "not found" page of an unknown host, and
+    // links stay under Kassa's own host.
+    let req = |uri: &str| {
+        Request::get(uri)
+            .header("host", &host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let pending = app
+        .send(req("/payment-request?amount=42.00&referenceId=HOST-0"))
+        .await;
+    let unknown = app
+        .send(
+            Request::get("/payment-request?amount=42.00&referenceId=HOST-0")
+                .header("host", "unknown.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(pending.status, StatusCode::NOT_FOUND);
+    assert_eq!(pending.body, unknown.body);
+    assert_eq!(count_requests(&app, &p).await, 0);
+    let made = app
+        .api(
+            &p.key,
+            Method::POST,
+            "/v1/payment-requests",
+            Some(serde_json::json!({"amount": "5.00", "referenceId": "HOST-P"})),
+        )
+        .await
+        .json();
+    let slug = p.partner.slug.as_str();
+    assert!(
+        made["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("http://kassa.test/p/{slug}/pay/")),
+        "{made}"
+    );
+    let pay = app
+        .send(req(&format!("/pay/{}", made["id"].as_str().unwrap())))
+        .await;
+    assert_eq!(pay.status, StatusCode::NOT_FOUND);
+    // Kassa's own host keeps serving the partner's pages meanwhile.
+    assert_eq!(
+        app.get(made["url"].as_str().unwrap()).await.status,
+        StatusCode::OK
+    );
+
+    app.verify_host(&p).await;
+    let r = app
+        .send(req("/payment-request?amount=42.00&referenceId=HOST-1"))
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let location = r.location();
     assert!(location.starts_with("/pay/pr_"), "{location}");
@@ -273,9 +321,7 @@ on_both_backends!(hosts_and_paths_are_matched_strictly, |app| {
         "pay-{}.acme.example",
         kassa_core::id::random_base62(8).to_lowercase()
     );
-    let p = app
-        .partner_with(|i| i.billing_host = Some(host.clone()))
-        .await;
+    let p = app.partner_on_host(&host).await;
     let q = app.partner().await;
     // The browser may send a default port, other case or a trailing dot.
     for h in [

@@ -740,8 +740,9 @@ async fn every_answer_fits_its_documented_schema() {
     api.post("/v1/creation-links", json!({"amount": "-1"}))
         .await;
 
-    // Settings: the partner, API keys, users.
+    // Settings: the partner, its billing host, API keys, users.
     api.get("/v1/partner").await;
+    api.post_nothing("/v1/partner/billing-host/verify").await;
     api.patch(
         "/v1/partner",
         json!({"name": "Acme Two", "billingHost": "pay.openapi.example",
@@ -751,6 +752,10 @@ async fn every_answer_fits_its_documented_schema() {
     .await;
     api.patch("/v1/partner", json!({"brandColor": "red", "logoUrl": "x"}))
         .await;
+    // Nothing answers DNS in the tests (tests/billing_host.rs has a server): a failed lookup.
+    api.post_nothing("/v1/partner/billing-host/verify").await;
+    app.verify_host(&p).await;
+    api.post_nothing("/v1/partner/billing-host/verify").await;
     app.partner_with(|i| i.billing_host = Some("pay.taken.example".into()))
         .await;
     api.patch("/v1/partner", json!({"billingHost": "pay.taken.example"}))

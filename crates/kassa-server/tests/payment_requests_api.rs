@@ -729,7 +729,12 @@ on_both_backends!(idempotency_in_progress_is_a_conflict, |app| {
     assert_eq!(r.json()["error"]["code"], "idempotency_key_in_progress");
 });
 
+const METRICS_TOKEN: &str = "metrics-token-0123456789";
+
 on_both_backends!(health_readiness_and_metrics, |app| {
+    let app = app.reconfigured(|c| {
+        c.metrics.token = Some(kassa_core::secret::Secret::new(METRICS_TOKEN.into()))
+    });
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
     assert_eq!(app.get("/readyz").await.status, StatusCode::OK);
     let p = app.partner().await;
@@ -737,7 +742,14 @@ on_both_backends!(health_readiness_and_metrics, |app| {
     let mut payer = Payer::new(&app);
     payer.pay_card(&pay_path(&pr), "4000000000000002").await;
     payer.pay_card(&pay_path(&pr), "4242424242424242").await;
-    let m = app.get("/metrics").await;
+    let m = app
+        .send(
+            axum::http::Request::get("/metrics")
+                .header("authorization", format!("Bearer {METRICS_TOKEN}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(m.status, StatusCode::OK);
     assert!(m.header("content-type").unwrap().starts_with("text/plain"));
     assert!(

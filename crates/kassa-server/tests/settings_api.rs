@@ -129,6 +129,8 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
             "name",
             "slug",
             "billingHost",
+            "billingHostStatus",
+            "billingHostVerification",
             "brandColor",
             "logoUrl",
             "defaultRedirectUrl",
@@ -145,6 +147,8 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     assert_eq!(before["name"], "Acme Services");
     assert_eq!(before["slug"], p.partner.slug.as_str());
     assert_eq!(before["billingHost"], Value::Null);
+    assert_eq!(before["billingHostStatus"], Value::Null);
+    assert_eq!(before["billingHostVerification"], Value::Null);
     assert_eq!(before["challengeModeUntil"], Value::Null);
     assert_eq!(before["brandColor"], "#1f4fd1");
     assert_eq!(before["logoUrl"], Value::Null);
@@ -171,6 +175,19 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     .await;
     assert_eq!(changed["name"], "Acme Plumbing");
     assert_eq!(changed["billingHost"], host.as_str());
+    assert_eq!(changed["billingHostStatus"], "pending_verification");
+    let token = changed["billingHostVerification"]["value"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("kassa-verification=")
+        .unwrap()
+        .to_string();
+    assert_eq!(token.len(), 32);
+    assert_eq!(
+        changed["billingHostVerification"],
+        json!({"type": "dns_txt", "name": format!("_kassa.{host}"),
+               "value": format!("kassa-verification={token}")})
+    );
     assert_eq!(changed["brandColor"], "#aabbcc");
     assert_eq!(changed["logoUrl"], "https://cdn.acme.example/logo.png");
     assert_eq!(changed["defaultRedirectUrl"], "https://acme.example/thanks");
@@ -181,7 +198,17 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     assert_eq!(partner(&app, &p).await, changed, "read back as answered");
     answers.push(changed.to_string());
 
-    // The pay pages follow: the new host serves the partner, and now wants signed links.
+    // A pending host serves nothing; verified, it serves the partner, which now wants signed
+    // links.
+    let r = open_link_on(&app, &host, "SET-0").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    app.verify_host(&p).await;
+    let changed = partner(&app, &p).await;
+    assert_eq!(changed["billingHostStatus"], "verified");
+    assert_eq!(
+        changed["billingHostVerification"]["value"],
+        format!("kassa-verification={token}")
+    );
     let r = open_link_on(&app, &host, "SET-1").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
 
@@ -205,6 +232,10 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     assert_eq!(cleared["requireSignedLinks"], false);
     assert_eq!(cleared["name"], "Acme Plumbing");
     assert_eq!(cleared["billingHost"], host.as_str());
+    assert_eq!(
+        cleared["billingHostStatus"], "verified",
+        "the same host stays verified"
+    );
     assert_eq!(cleared["brandColor"], "#aabbcc");
     answers.push(cleared.to_string());
     let r = open_link_on(&app, &host, "SET-2").await;
@@ -225,6 +256,8 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     )
     .await;
     assert_eq!(no_host["billingHost"], Value::Null);
+    assert_eq!(no_host["billingHostStatus"], Value::Null);
+    assert_eq!(no_host["billingHostVerification"], Value::Null);
     answers.push(no_host.to_string());
     let r = open_link_on(&app, &host, "SET-3").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
@@ -299,6 +332,36 @@ on_both_backends!(
                 json!({"billingHost": "KASSA.test", "name": "New"}),
                 "billingHost",
                 "reserved_host",
+            ),
+            (
+                json!({"billingHost": "pay.kassa.test:8443", "name": "New"}),
+                "billingHost",
+                "reserved_host",
+            ),
+            (
+                json!({"billingHost": "127.0.0.1:8080", "name": "New"}),
+                "billingHost",
+                "ip_address_not_allowed",
+            ),
+            (
+                json!({"billingHost": "[::1]", "name": "New"}),
+                "billingHost",
+                "ip_address_not_allowed",
+            ),
+            (
+                json!({"billingHost": "2001:db8::7", "name": "New"}),
+                "billingHost",
+                "ip_address_not_allowed",
+            ),
+            (
+                json!({"billingHost": "localhost:8081", "name": "New"}),
+                "billingHost",
+                "localhost_not_allowed",
+            ),
+            (
+                json!({"billingHost": "shop.localhost", "name": "New"}),
+                "billingHost",
+                "localhost_not_allowed",
             ),
             (
                 json!({"logoUrl": "https://u:p@cdn.example/l.png", "name": "New"}),
@@ -415,6 +478,7 @@ on_both_backends!(billing_hosts_are_unique_across_partners, |app| {
     assert_eq!(fields(&r), pairs(&[("billingHost", "billing_host_taken")]));
     assert_eq!(partner(&app, &b).await, b_before, "b unchanged");
     assert_eq!(partner(&app, &a).await["billingHost"], host.as_str());
+    app.verify_host(&a).await;
     let r = open_link_on(&app, &host, "HOST-A").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let made = app

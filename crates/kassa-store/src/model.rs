@@ -3,6 +3,7 @@
 use kassa_core::ach::AccountType;
 use kassa_core::address::BillingAddress;
 use kassa_core::authorization::Authorization;
+use kassa_core::billing_host::HostVerification;
 use kassa_core::card::CardBrand;
 use kassa_core::customer::Customer;
 use kassa_core::descriptor::DynamicDescriptor;
@@ -16,8 +17,8 @@ use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHosts, Slug}
 use kassa_core::payment::{Payment, PaymentSource, PaymentStatus};
 use kassa_core::payment_request::{FailedAttemptLimit, PaymentRequest, PaymentRequestStatus};
 use kassa_core::refund::Refund;
-use kassa_core::scope::Scopes;
 use kassa_core::role::Role;
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
@@ -28,6 +29,9 @@ pub struct Partner {
     pub slug: Slug,
     pub name: String,
     pub billing_host: Option<BillingHost>,
+    /// Whether the billing host is proven, and the token its TXT record must carry; `Some`
+    /// exactly when `billing_host` is.
+    pub billing_host_verification: Option<HostVerification>,
     pub brand_color: BrandColor,
     pub logo_url: Option<LogoUrl>,
     pub default_redirect_url: Option<RedirectUrl>,
@@ -42,6 +46,16 @@ pub struct Partner {
     /// Until when its pay pages were last put in challenge mode (read with the partner, so a
     /// pay page knows at no extra cost; `kassa_core::challenge::active_until` says if it is on).
     pub challenge_mode_until: Option<OffsetDateTime>,
+}
+
+impl Partner {
+    /// The billing host when it is verified: the only one that serves pages and links.
+    pub fn verified_billing_host(&self) -> Option<&BillingHost> {
+        match &self.billing_host_verification {
+            Some(v) if v.is_verified() => self.billing_host.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// What a partner may change about itself (the dashboard's Settings, `PATCH /v1/partner`); the

@@ -1,8 +1,9 @@
-//! Partners and their API keys: settings, billing hosts, the key lookup every API request
-//! makes (through the read cache), and challenge mode (docs/api.md §8).
+//! Partners and their API keys: settings, billing hosts and their verification, the key lookup
+//! every API request makes (through the read cache), and challenge mode (docs/api.md §8).
 
 use async_trait::async_trait;
 use kassa_core::audit::{changes, Action, Caller, Entry};
+use kassa_core::billing_host::{BillingHostStatus, HostVerification, VerificationToken};
 use kassa_core::challenge::{ChallengeRule, PayPageCounts, DECLINE_CODES};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{ApiKeyId, PartnerId};
@@ -29,14 +30,27 @@ pub trait PartnerStore {
     ) -> Result<()>;
     async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>>;
     async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>>;
+    /// The partner whose billing host is `host` and verified (a pending host finds no one).
     async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>>;
     /// Replaces the partner's settings; None if there is no such partner, Taken("billing host")
-    /// when another partner has the billing host. The audit event holds what changed, before and
-    /// after, as read under the row's lock.
+    /// when another partner has the billing host. A billing host that changes starts over as
+    /// `pending_verification` with a new token; one that stays keeps its status and token. The
+    /// audit event holds what changed, before and after, as read under the row's lock.
     async fn update_partner_settings(
         &self,
         partner: &PartnerId,
         settings: &PartnerSettings,
+        by: &Caller,
+    ) -> Result<Option<Partner>>;
+    /// Marks the partner's billing host verified, if it is still `host` and (when given) its
+    /// token is still `token`: the partner as it is now, or None when it has no such host or
+    /// token any more (changed meanwhile) or no such partner. Verifying a verified host changes
+    /// nothing and answers the partner (and records nothing).
+    async fn verify_billing_host(
+        &self,
+        partner: &PartnerId,
+        host: &BillingHost,
+        token: Option<&VerificationToken>,
         by: &Caller,
     ) -> Result<Option<Partner>>;
     async fn create_api_key(&self, key: &ApiKeyRecord, by: &Caller) -> Result<()>;
@@ -89,8 +103,8 @@ impl<B: Backend> PartnerStore for B {
         let res = query(
             "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
              default_redirect_url, require_signed_links, link_secret, created_at, \
-             allowed_redirect_hosts, require_two_factor) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             allowed_redirect_hosts, require_two_factor, billing_host_status, billing_host_token) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(p.id.as_str())
         .bind(p.slug.as_str())
@@ -104,6 +118,16 @@ impl<B: Backend> PartnerStore for B {
         .bind(to_micros(p.created_at))
         .bind(redirect_hosts_text(&p.allowed_redirect_hosts))
         .bind(p.require_two_factor)
+        .bind(
+            p.billing_host_verification
+                .as_ref()
+                .map(|v| v.status.as_str()),
+        )
+        .bind(
+            p.billing_host_verification
+                .as_ref()
+                .map(|v| v.token.as_str()),
+        )
         .execute(&mut tx)
         .await;
         if let Err(e) = res {
@@ -153,7 +177,7 @@ impl<B: Backend> PartnerStore for B {
         let row = query(concat!(
             "SELECT ",
             crate::columns::partner_cols!(""),
-            " FROM partners WHERE billing_host = $1"
+            " FROM partners WHERE billing_host = $1 AND billing_host_status = 'verified'"
         ))
         .bind(host)
         .fetch_optional(&mut self.reader())
@@ -167,6 +191,8 @@ impl<B: Backend> PartnerStore for B {
         s: &PartnerSettings,
         by: &Caller,
     ) -> Result<Option<Partner>> {
+        // Used only if the host changes (the SET clauses read the row as it was).
+        let token = VerificationToken::generate();
         let mut tx = self.begin_write().await?;
         // A no-op update: takes the row's lock and reads it, so `before` is what this change
         // replaces even with another change racing it.
@@ -184,7 +210,12 @@ impl<B: Backend> PartnerStore for B {
         let res = query(concat!(
             "UPDATE partners SET name = $2, billing_host = $3, brand_color = $4, logo_url = $5, \
              default_redirect_url = $6, require_signed_links = $7, allowed_redirect_hosts = $8, \
-             require_two_factor = $9 WHERE id = $1 RETURNING ",
+             require_two_factor = $9, \
+             billing_host_status = CASE WHEN $3 IS NULL THEN NULL \
+               WHEN billing_host = $3 THEN billing_host_status ELSE 'pending_verification' END, \
+             billing_host_token = CASE WHEN $3 IS NULL THEN NULL \
+               WHEN billing_host = $3 THEN billing_host_token ELSE $10 END \
+             WHERE id = $1 RETURNING ",
             crate::columns::partner_cols!("")
         ))
         .bind(partner.as_str())
@@ -196,6 +227,7 @@ impl<B: Backend> PartnerStore for B {
         .bind(s.require_signed_links)
         .bind(redirect_hosts_text(&s.allowed_redirect_hosts))
         .bind(s.require_two_factor)
+        .bind(token.as_str())
         .fetch_optional(&mut tx)
         .await;
         let updated = match res {
@@ -220,6 +252,50 @@ impl<B: Backend> PartnerStore for B {
         let _forget = self.read_cache().forget_on_drop();
         tx.commit().await?;
         Ok(updated)
+    }
+
+    async fn verify_billing_host(
+        &self,
+        partner: &PartnerId,
+        host: &BillingHost,
+        token: Option<&VerificationToken>,
+        by: &Caller,
+    ) -> Result<Option<Partner>> {
+        let mut tx = self.begin_write().await?;
+        // Only a change from pending is recorded; verifying again answers the partner as it is.
+        let changed = query(concat!(
+            "UPDATE partners SET billing_host_status = 'verified' \
+             WHERE id = $1 AND billing_host = $2 AND billing_host_token = COALESCE($3, billing_host_token) \
+             AND billing_host_status <> 'verified' RETURNING id"
+        ))
+        .bind(partner.as_str())
+        .bind(host.as_str())
+        .bind(token.map(VerificationToken::as_str))
+        .fetch_optional(&mut tx)
+        .await?
+        .is_some();
+        if changed {
+            let entry = Entry::succeeded(Action::BillingHostVerified, partner.as_str())
+                .with_details(
+                    serde_json::json!({"billingHost": host.as_str(), "dns": token.is_some()}),
+                );
+            append(&mut tx, Some(partner), by, &entry).await?;
+        }
+        let row = query(concat!(
+            "SELECT ",
+            crate::columns::partner_cols!(""),
+            " FROM partners WHERE id = $1 AND billing_host = $2 \
+             AND billing_host_token = COALESCE($3, billing_host_token) AND billing_host_status = 'verified'"
+        ))
+        .bind(partner.as_str())
+        .bind(host.as_str())
+        .bind(token.map(VerificationToken::as_str))
+        .fetch_optional(&mut tx)
+        .await?;
+        let verified = row.as_ref().map(partner_from_row).transpose()?;
+        let _forget = self.read_cache().forget_on_drop();
+        tx.commit().await?;
+        Ok(verified)
     }
 
     async fn create_api_key(&self, k: &ApiKeyRecord, by: &Caller) -> Result<()> {
@@ -412,6 +488,7 @@ pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
         billing_host: row
             .try_get::<Option<String>, _>("billing_host")?
             .map(BillingHost::from_trusted),
+        billing_host_verification: host_verification_from_row(row)?,
         brand_color: BrandColor::from_trusted(row.try_get("brand_color")?),
         logo_url: row
             .try_get::<Option<String>, _>("logo_url")?
@@ -438,10 +515,32 @@ fn settings_json(p: &Partner) -> serde_json::Map<String, serde_json::Value> {
         "defaultRedirectUrl": p.default_redirect_url.as_ref().map(|u| u.as_str()),
         "requireSignedLinks": p.require_signed_links,
         "allowedRedirectHosts": p.allowed_redirect_hosts.iter().collect::<Vec<_>>(),
+        "requireTwoFactor": p.require_two_factor,
+        "billingHostStatus": p.billing_host_verification.as_ref().map(|v| v.status.as_str()),
     });
     match json {
         serde_json::Value::Object(map) => map,
         _ => unreachable!("a JSON object literal"),
+    }
+}
+
+fn host_verification_from_row(row: &Row) -> Result<Option<HostVerification>> {
+    let status: Option<String> = row.try_get("billing_host_status")?;
+    let token: Option<String> = row.try_get("billing_host_token")?;
+    match (status, token) {
+        (None, _) => Ok(None),
+        (Some(status), Some(token)) => {
+            let status = BillingHostStatus::parse(&status).ok_or_else(|| {
+                crate::StoreError::Corrupt(format!("billing host status {status:?}"))
+            })?;
+            Ok(Some(HostVerification {
+                status,
+                token: VerificationToken::from_trusted(token),
+            }))
+        }
+        (Some(_), None) => Err(crate::StoreError::Corrupt(
+            "a billing host status without a token".into(),
+        )),
     }
 }
 

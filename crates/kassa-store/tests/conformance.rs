@@ -9,6 +9,7 @@ use common::{
     ach_attempt, api_key, backends, by, by_at, card_attempt, instant_in, micros, new_partner, now,
     partner_record, reference, request, JOB_CLAIMS,
 };
+use kassa_core::billing_host::{BillingHostStatus, HostVerification, VerificationToken};
 use kassa_core::card::CardBrand;
 use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId};
 use kassa_core::money::{Currency, Money};
@@ -308,6 +309,7 @@ async fn slug_and_billing_host_are_unique() {
         for _ in 0..2 {
             let mut no_host = partner_record(now());
             no_host.billing_host = None;
+            no_host.billing_host_verification = None;
             store
                 .create_partner(&no_host, None, &by())
                 .await
@@ -510,9 +512,22 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             .await
             .unwrap_or_else(|e| panic!("[{name}] update: {e:?}"))
             .expect("the partner exists");
+        // The new host starts over: pending, with a token of its own.
+        let verification = updated.billing_host_verification.clone().unwrap();
+        assert_eq!(
+            verification.status,
+            BillingHostStatus::PendingVerification,
+            "[{name}] a new host is pending"
+        );
+        assert_ne!(
+            Some(&verification.token),
+            a.billing_host_verification.as_ref().map(|v| &v.token),
+            "[{name}] a new host has a new token"
+        );
         let mut expected = a.clone();
         expected.name = "Renamed Ltd".into();
         expected.billing_host = Some(new_host.clone());
+        expected.billing_host_verification = Some(verification.clone());
         expected.brand_color = BrandColor::parse("#00ff00").unwrap();
         expected.logo_url = None;
         expected.default_redirect_url = None;
@@ -539,8 +554,67 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         );
         assert_eq!(
             store.partner_by_host(new_host.as_str()).await.unwrap(),
+            None,
+            "[{name}] a pending host finds no one"
+        );
+        // Verifying needs the host and token as they are now; a stale one changes nothing.
+        let stale = VerificationToken::generate();
+        assert_eq!(
+            store
+                .verify_billing_host(&a.id, &new_host, Some(&stale), &by())
+                .await
+                .unwrap(),
+            None,
+            "[{name}] another token"
+        );
+        assert_eq!(
+            store
+                .verify_billing_host(&a.id, &old_host, Some(&verification.token), &by())
+                .await
+                .unwrap(),
+            None,
+            "[{name}] another host"
+        );
+        assert_eq!(
+            store.partner_by_id(&a.id).await.unwrap(),
             Some(expected.clone()),
-            "[{name}] found by its new host"
+            "[{name}] still pending"
+        );
+        let verified = store
+            .verify_billing_host(&a.id, &new_host, Some(&verification.token), &by())
+            .await
+            .unwrap()
+            .expect("verified");
+        expected.billing_host_verification = Some(HostVerification {
+            status: BillingHostStatus::Verified,
+            token: verification.token.clone(),
+        });
+        assert_eq!(
+            verified, expected,
+            "[{name}] verified, nothing else changed"
+        );
+        // Again (the operator's override takes no token): the same partner, nothing changed.
+        assert_eq!(
+            store
+                .verify_billing_host(&a.id, &new_host, None, &by())
+                .await
+                .unwrap(),
+            Some(expected.clone()),
+            "[{name}] verified twice"
+        );
+        assert_eq!(
+            store
+                .partner_by_api_key_hash(&key.key_hash)
+                .await
+                .unwrap()
+                .map(|(p, _)| p),
+            Some(expected.clone()),
+            "[{name}] the API key's partner is the verified one at once"
+        );
+        assert_eq!(
+            store.partner_by_host(new_host.as_str()).await.unwrap(),
+            Some(expected.clone()),
+            "[{name}] found by its new host once verified"
         );
         assert_eq!(
             store.partner_by_host(old_host.as_str()).await.unwrap(),
@@ -565,6 +639,10 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             kept.billing_host,
             Some(new_host.clone()),
             "[{name}] same host"
+        );
+        assert_eq!(
+            kept.billing_host_verification, expected.billing_host_verification,
+            "[{name}] the same host stays verified, with its token"
         );
         assert_eq!(kept.logo_url, same.logo_url, "[{name}] logo set");
 
@@ -601,6 +679,17 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
             Some(old_host),
             "[{name}] own host taken back"
         );
+        let again = a2.billing_host_verification.clone().unwrap();
+        assert_eq!(
+            again.status,
+            BillingHostStatus::PendingVerification,
+            "[{name}] a host taken back is proven again"
+        );
+        assert!(
+            again.token != verification.token
+                && Some(&again.token) != a.billing_host_verification.as_ref().map(|v| &v.token),
+            "[{name}] with a new token"
+        );
 
         // Any number of partners may clear their host.
         for p in [&a.id, &b.id] {
@@ -612,6 +701,10 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
                 .unwrap()
                 .unwrap();
             assert_eq!(cleared.billing_host, None, "[{name}] host cleared");
+            assert_eq!(
+                cleared.billing_host_verification, None,
+                "[{name}] no host, no verification"
+            );
         }
 
         assert_eq!(

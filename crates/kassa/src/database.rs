@@ -1,4 +1,5 @@
-//! Opening the configured database for a command, and showing its URL without the password.
+//! Opening the configured database for a command (its data directory private first), and showing
+//! its URL without the password.
 
 use std::sync::Arc;
 
@@ -7,6 +8,12 @@ use kassa_server::config::Config;
 
 /// The store of the configured database (migrated on connect).
 pub async fn connect(config: &Config) -> anyhow::Result<Arc<dyn kassa_store::Store>> {
+    kassa_server::data_dir::prepare(config).with_context(|| {
+        format!(
+            "cannot prepare the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
     kassa_store::connect(
         &config.database_url(),
         &kassa_store::ConnectOptions::default(),

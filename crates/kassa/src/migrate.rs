@@ -5,11 +5,7 @@ use kassa_server::config::Config;
 use crate::database::redact_url;
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
-    kassa_store::connect(
-        &config.database_url(),
-        &kassa_store::ConnectOptions::default(),
-    )
-    .await?;
+    crate::database::connect(config).await?;
     println!(
         "migrations are up to date on {}",
         redact_url(&config.database_url())

@@ -1,4 +1,4 @@
-//! `kassa partner`: create partners.
+//! `kassa partner`: create partners, and verify a partner's billing host without DNS.
 
 use clap::Subcommand;
 use kassa_core::audit::Caller;
@@ -36,6 +36,12 @@ pub enum PartnerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mark a partner's billing host verified without its DNS record (operator override).
+    VerifyHost {
+        /// The partner's slug.
+        #[arg(long)]
+        partner: String,
+    },
 }
 
 /// A `--scopes` list.
@@ -48,16 +54,41 @@ pub fn parse_scopes(s: &str) -> Result<Scopes, String> {
 }
 
 pub async fn run(command: PartnerCommand, config: &Config, by: &Caller) -> anyhow::Result<()> {
-    let PartnerCommand::Create {
-        name,
-        slug,
-        billing_host,
-        brand_color,
-        logo_url,
-        require_signed_links,
-        scopes,
-        json,
-    } = command;
+    let (name, slug, billing_host, brand_color, logo_url, require_signed_links, scopes, json) =
+        match command {
+            PartnerCommand::VerifyHost { partner } => {
+                let store = connect(config).await?;
+                let p = admin::verify_billing_host(store.as_ref(), &partner, by).await?;
+                println!(
+                    "billing host {} of {} is verified: it serves the partner's pay pages and links",
+                    p.billing_host.as_ref().map(|h| h.as_str()).unwrap_or_default(),
+                    p.slug
+                );
+                return Ok(());
+            }
+            PartnerCommand::Create {
+                name,
+                slug,
+                billing_host,
+                brand_color,
+                logo_url,
+                require_signed_links,
+                scopes,
+                json,
+            } => (
+                name,
+                slug,
+                billing_host,
+                brand_color,
+                logo_url,
+                require_signed_links,
+                scopes,
+                json,
+            ),
+        };
+    if let Some(host) = billing_host.as_deref() {
+        kassa_server::settings::refuse_kassa_host(&config.public_base(), host)?;
+    }
     let store = connect(config).await?;
     let created = admin::create_partner(
         store.as_ref(),
@@ -90,6 +121,14 @@ pub async fn run(command: PartnerCommand, config: &Config, by: &Caller) -> anyho
             created.api_key.expose()
         );
         println!("link secret:   {}", p.link_secret.expose());
+        if let (Some(host), Some(v)) = (&p.billing_host, &p.billing_host_verification) {
+            println!(
+                "billing host:  {host} (pending verification: TXT {} = {}, or kassa partner verify-host --partner {})",
+                kassa_core::billing_host::record_name(host),
+                v.record_value(),
+                p.slug
+            );
+        }
         println!(
             "creation link: {}",
             kassa_server::links::creation_link(

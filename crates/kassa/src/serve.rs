@@ -75,6 +75,20 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let worker = app.spawn_worker();
+    // `/metrics` on an address of its own (metrics.listen), served until Kassa stops.
+    let metrics = match (app.metrics_router(), app.state().config.metrics.listen) {
+        (Some(router), Some(addr)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+            let http = app.state().config.http.clone();
+            tracing::info!(%addr, "metrics are served on their own address");
+            Some(tokio::spawn(async move {
+                kassa_server::serve(listener, router, &http, std::future::pending()).await;
+            }))
+        }
+        _ => None,
+    };
     tracing::info!(%listen, %base, %database, "kassa is serving");
     kassa_server::serve(
         listener,
@@ -84,6 +98,9 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
     )
     .await;
     worker.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     Ok(())
 }
 

@@ -104,6 +104,7 @@ pub(crate) fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(payment_method::create, payment_method::list))
         .routes(routes!(payment_method::get_one, payment_method::delete))
         .routes(routes!(settings::get_partner, settings::update_partner))
+        .routes(routes!(settings::verify_billing_host))
         .routes(routes!(settings::list_api_keys, settings::create_api_key))
         .routes(routes!(settings::revoke_api_key))
         .routes(routes!(settings::list_users, settings::create_user))

@@ -1,5 +1,5 @@
-//! The partner's own settings: `/v1/partner` (name, branding, billing host, and whether its pay
-//! pages are in challenge mode), `/v1/api-keys` and `/v1/users` (dashboard users). The rules live in `crate::settings`, which the dashboard uses
+//! The partner's own settings: `/v1/partner` (name, branding, billing host and its verification,
+//! and whether its pay pages are in challenge mode), `/v1/api-keys` and `/v1/users` (dashboard users). The rules live in `crate::settings`, which the dashboard uses
 //! too.
 
 use axum::extract::State;
@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::error::FieldErrors;
 use kassa_core::id::{ApiKeyId, PartnerId, UserId};
-use kassa_core::scope::{may_grant, Scope, Scopes};
 use kassa_core::role::Role;
+use kassa_core::scope::{may_grant, Scope, Scopes};
 use kassa_store::{ApiKeyRecord, Page, PageRequest, Partner, User};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -32,7 +32,15 @@ pub struct PartnerBody {
     name: String,
     /// The handle in `/p/{slug}` links; set when the partner is made.
     slug: String,
+    /// The host the partner's pay pages and creation links are served on, once verified.
     billing_host: Option<String>,
+    /// `pending_verification` until the TXT record of `billingHostVerification` is found
+    /// (`POST /v1/partner/billing-host/verify`), then `verified`; `null` without a billing host.
+    /// Only a verified host serves pages and links.
+    #[schema(inline)]
+    billing_host_status: Option<BillingHostStatusBody>,
+    /// The DNS record that proves the host is yours; `null` without a billing host.
+    billing_host_verification: Option<BillingHostVerificationBody>,
     /// `#rrggbb`.
     brand_color: String,
     #[schema(format = "uri")]
@@ -54,6 +62,37 @@ pub struct PartnerBody {
     challenge_mode_until: Option<OffsetDateTime>,
 }
 
+/// Where a billing host stands.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingHostStatusBody {
+    PendingVerification,
+    Verified,
+}
+
+/// The TXT record a partner publishes to prove it holds its billing host.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = BillingHostVerification)]
+pub struct BillingHostVerificationBody {
+    /// Always `dns_txt`.
+    #[serde(rename = "type")]
+    #[schema(inline)]
+    kind: DnsTxt,
+    /// Where to publish it, e.g. `_kassa.pay.acme.example`.
+    name: String,
+    /// What it must say: `kassa-verification=` and the token.
+    value: String,
+}
+
+/// The `type` field: always `"dns_txt"`.
+#[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
+pub enum DnsTxt {
+    #[default]
+    #[serde(rename = "dns_txt")]
+    DnsTxt,
+}
+
 /// The `object` field: always `"partner"`.
 #[derive(Debug, Clone, Copy, Default, Serialize, ToSchema)]
 pub enum PartnerObject {
@@ -70,6 +109,21 @@ impl PartnerBody {
             name: p.name.clone(),
             slug: p.slug.to_string(),
             billing_host: p.billing_host.as_ref().map(ToString::to_string),
+            billing_host_status: p.billing_host_verification.as_ref().map(|v| {
+                if v.is_verified() {
+                    BillingHostStatusBody::Verified
+                } else {
+                    BillingHostStatusBody::PendingVerification
+                }
+            }),
+            billing_host_verification: match (&p.billing_host, &p.billing_host_verification) {
+                (Some(host), Some(v)) => Some(BillingHostVerificationBody {
+                    kind: DnsTxt::DnsTxt,
+                    name: kassa_core::billing_host::record_name(host),
+                    value: v.record_value(),
+                }),
+                _ => None,
+            },
             brand_color: p.brand_color.to_string(),
             logo_url: p.logo_url.as_ref().map(ToString::to_string),
             default_redirect_url: p.default_redirect_url.as_ref().map(ToString::to_string),
@@ -125,7 +179,9 @@ pub async fn get_partner(
         empty string) clears `billingHost`, `logoUrl` or `defaultRedirectUrl`; \
         `allowedRedirectHosts` is replaced by the list given (`null` or `[]` clears it). Every \
         invalid field is listed at once and nothing is changed. A billing host is unique across \
-        partners.",
+        partners; a new one is `pending_verification` until verified \
+        (`POST /v1/partner/billing-host/verify`). IP addresses, `localhost` and Kassa's own host \
+        are refused.",
     request_body = SettingsInput,
     responses(
         (status = 200, description = "The changed partner", body = PartnerBody),
@@ -147,6 +203,37 @@ pub async fn update_partner(
         access::require(&state, &auth, Scope::Admin, Some(&operation)).await?;
     }
     let partner = settings::update_partner(&state, &auth.partner, &auth.caller, body).await?;
+    let challenge = crate::challenge_mode::active_until(&state, &partner.id).await?;
+    Ok(Json(PartnerBody::new(&partner, challenge)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/partner/billing-host/verify",
+    tag = "Settings",
+    operation_id = "verifyBillingHost",
+    summary = "Verify your billing host",
+    description = "Looks up the TXT record of `billingHostVerification` (at \
+        `_kassa.<billingHost>`) and, when it carries the value shown, makes the billing host \
+        `verified`: from then on it serves your pay pages and creation links. A host that is \
+        verified already answers as it is. Nothing changes when the record is missing or wrong.",
+    responses(
+        (status = 200, description = "The partner, its billing host verified", body = PartnerBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 409, description = "`billing_host_changed`: the host changed during the \
+            lookup; or `idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`billing_host_not_verified`: no TXT record with the \
+            expected value (the message says what was looked up and found); `no_billing_host`", body = ErrorBody),
+        (status = 503, description = "`dns_lookup_failed`: the DNS lookup failed or timed out; \
+            try again", body = ErrorBody),
+    ),
+    security(("apiKey" = ["admin"])),
+)]
+pub async fn verify_billing_host(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+) -> Result<Json<PartnerBody>, ApiError> {
+    let partner = settings::verify_billing_host(&state, &auth.partner, &auth.caller).await?;
     let challenge = crate::challenge_mode::active_until(&state, &partner.id).await?;
     Ok(Json(PartnerBody::new(&partner, challenge)))
 }

@@ -50,6 +50,25 @@ pub struct Config {
     pub http: HttpConfig,
     pub webhooks: WebhooksConfig,
     pub recovery: RecoveryConfig,
+    pub dns: DnsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// The DNS lookups Kassa makes itself (billing host TXT records, docs/api.md §9).
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    /// One nameserver to ask (UDP, then TCP), e.g. `127.0.0.1:5353`; None: the system's
+    /// (`/etc/resolv.conf`).
+    pub resolver: Option<SocketAddr>,
+}
+
+/// Who may read `/metrics` (docs/api.md §9): with a token, `Authorization: Bearer <token>` on
+/// the public listener; with an address, a listener of its own (and none on the public one);
+/// with neither, nobody (404).
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    pub token: Option<Secret<String>>,
+    pub listen: Option<SocketAddr>,
 }
 
 /// The abuse limits of docs/api.md §8; `None` is a limit turned off (`"off"`).
@@ -609,6 +628,49 @@ pub const KEYS: &[Key] = &[
             Ok(())
         },
     },
+    Key {
+        name: "dns.resolver",
+        env: "KASSA_DNS_RESOLVER",
+        default: None,
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.dns.resolver = Some(
+                v.parse()
+                    .map_err(|_| format!("{v:?} is not an address like 127.0.0.1:53"))?,
+            );
+            Ok(())
+        },
+    },
+    Key {
+        name: "metrics.token",
+        env: "KASSA_METRICS_TOKEN",
+        default: None,
+        flag: None,
+        file_value: FileValue::Text,
+        // Never echoed: a bad value's message does not repeat it.
+        parse: |c, v| {
+            if v.len() < 16 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err("must be at least 16 printable characters without spaces".into());
+            }
+            c.metrics.token = Some(Secret::new(v.to_string()));
+            Ok(())
+        },
+    },
+    Key {
+        name: "metrics.listen",
+        env: "KASSA_METRICS_LISTEN",
+        default: None,
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.metrics.listen = Some(
+                v.parse()
+                    .map_err(|_| format!("{v:?} is not an address like 127.0.0.1:9090"))?,
+            );
+            Ok(())
+        },
+    },
 ];
 
 impl Default for Config {
@@ -687,6 +749,11 @@ impl Config {
             recovery: RecoveryConfig {
                 attempt_timeout: Duration::ZERO,
                 sweep_interval: Duration::ZERO,
+            },
+            dns: DnsConfig { resolver: None },
+            metrics: MetricsConfig {
+                token: None,
+                listen: None,
             },
         }
     }
@@ -954,6 +1021,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_metrics_token_is_never_shown() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("KASSA_METRICS_TOKEN", "s3cret-metrics-token-value"),
+                ("KASSA_METRICS_LISTEN", "127.0.0.1:9090"),
+                ("KASSA_DNS_RESOLVER", "127.0.0.1:5353"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.metrics.token.as_ref().map(|t| t.expose().as_str()),
+            Some("s3cret-metrics-token-value")
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert_eq!(c.metrics.listen.unwrap().to_string(), "127.0.0.1:9090");
+        assert_eq!(c.dns.resolver.unwrap().to_string(), "127.0.0.1:5353");
+        let e = Config::load(None, env(&[("KASSA_METRICS_TOKEN", "short s3cret")])).unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(
+            e.to_string().starts_with("invalid value for metrics.token"),
+            "{e}"
+        );
+    }
+
     /// A value for each key that differs from its default.
     fn sample(key: &str) -> &'static str {
         match key {
@@ -991,6 +1084,9 @@ mod tests {
             "webhooks.allowPrivateNetworks" => "true",
             "recovery.attemptTimeout" => "2m",
             "recovery.sweepInterval" => "30s",
+            "dns.resolver" => "127.0.0.1:5353",
+            "metrics.token" => "metrics-token-0123456789",
+            "metrics.listen" => "127.0.0.1:9090",
             other => panic!("no sample value for {other}: add one"),
         }
     }
@@ -1029,7 +1125,7 @@ mod tests {
         let path = dir.path().join("kassa.toml");
         let top = "`listen`, `databaseUrl`, `databaseMaxConnections`, `publicUrl`, `dataDir`, \
                    `vaultKey`, `maxAmount`, `payoutCutoff`, `jobPollInterval`, `logFormat`, \
-                   `trustedProxies`, `sessionIdleTimeout`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`";
+                   `trustedProxies`, `sessionIdleTimeout`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`, `dns`, `metrics`";
         let cases = [
             (
                 "lisen = \"x\"\n",

@@ -71,6 +71,10 @@ pub fn routes() -> Router<AppState> {
             get(dashboard::settings_page).post(dashboard::save_settings),
         )
         .route(
+            "/dashboard/settings/billing-host/verify",
+            post(dashboard::verify_billing_host),
+        )
+        .route(
             "/dashboard/settings/api-keys",
             post(dashboard::create_api_key),
         )

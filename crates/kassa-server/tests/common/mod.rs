@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod txt_server;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -133,6 +134,9 @@ fn test_config(dir: &std::path::Path) -> Config {
     };
     // Tests deliver webhooks to receivers on 127.0.0.1; tests/webhook_urls.rs turns this off.
     config.webhooks.allow_private_networks = true;
+    // No test asks a real nameserver: nothing listens here, so a TXT lookup fails at once
+    // (tests/billing_host.rs points this at a DNS server of its own).
+    config.dns.resolver = Some("127.0.0.1:1".parse().unwrap());
     config
 }
 
@@ -324,6 +328,23 @@ impl TestApp {
             "DROP TRIGGER audit_events_no_change ON audit_events;"
         };
         self.raw_sql(&format!("{drop_guard} {sql}")).await.unwrap();
+    }
+
+    /// Verifies the partner's billing host as the operator's `kassa partner verify-host` does
+    /// (no DNS); the partner as it is then.
+    pub async fn verify_host(&self, p: &TestPartner) -> Partner {
+        admin::verify_billing_host(self.store.as_ref(), p.partner.slug.as_str(), &operator())
+            .await
+            .unwrap()
+    }
+
+    /// A new partner with `host` as its billing host, verified.
+    pub async fn partner_on_host(&self, host: &str) -> TestPartner {
+        let mut p = self
+            .partner_with(|i| i.billing_host = Some(host.to_string()))
+            .await;
+        p.partner = self.verify_host(&p).await;
+        p
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {

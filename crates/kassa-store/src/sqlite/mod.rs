@@ -5,6 +5,7 @@
 //! Statements arrive as backend-neutral [`Statement`]s (`crate::db`); `wire.rs` turns them into
 //! SQLite queries and their rows back into [`Row`]s.
 
+mod files;
 mod wire;
 mod writer;
 
@@ -49,11 +50,12 @@ pub struct SqliteStore {
 impl SqliteStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self> {
         let base = connect_options(url)?;
-        if let Some(parent) = Path::new(base.get_filename()).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
-            }
+        let file = Path::new(base.get_filename()).to_path_buf();
+        let on_disk = !base.get_filename().as_os_str().is_empty()
+            && base.get_filename() != Path::new(":memory:");
+        let io = |e| StoreError::Database(sqlx::Error::Io(e));
+        if on_disk {
+            files::prepare(&file).map_err(io)?;
         }
         let mut conn =
             SqliteConnection::connect_with(&base.clone().create_if_missing(true)).await?;
@@ -67,6 +69,9 @@ impl SqliteStore {
             .max_connections(options.max_connections.max(1))
             .connect_with(base.read_only(true))
             .await?;
+        if on_disk {
+            files::tighten_companions(&file).map_err(io)?;
+        }
         Ok(Self {
             writer: Writer::start(conn),
             reader,

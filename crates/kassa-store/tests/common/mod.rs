@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use kassa_core::ach::AccountType;
 use kassa_core::audit::Caller;
+use kassa_core::billing_host::{BillingHostStatus, HostVerification, VerificationToken};
 use kassa_core::card::CardBrand;
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::email::Email;
@@ -135,6 +136,10 @@ pub fn partner_record(created_at: OffsetDateTime) -> Partner {
         billing_host: Some(
             BillingHost::parse(&format!("pay-{t}.example.test")).expect("valid host"),
         ),
+        billing_host_verification: Some(HostVerification {
+            status: BillingHostStatus::Verified,
+            token: VerificationToken::generate(),
+        }),
         brand_color: BrandColor::parse("#12AB9f").expect("valid color"),
         logo_url: Some(LogoUrl::parse("https://acme.example/logo.png").expect("valid logo")),
         default_redirect_url: Some(

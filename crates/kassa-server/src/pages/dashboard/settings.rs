@@ -1,5 +1,5 @@
-//! Settings: branding (with a preview of the pay page), billing host, default redirect URL,
-//! allowed redirect hosts and signed links; API keys (a new key is shown once) and team users. Every change goes through
+//! Settings: branding (with a preview of the pay page), billing host (and its DNS verification),
+//! default redirect URL, allowed redirect hosts and signed links; API keys (a new key is shown once) and team users. Every change goes through
 //! [`crate::settings`], the same code as the API's `/v1/partner`, `/v1/api-keys` and `/v1/users`.
 
 use std::collections::HashMap;
@@ -106,6 +106,29 @@ struct Preview {
     css: String,
 }
 
+/// The billing host's verification as shown: its status and the TXT record that proves it.
+struct HostRow {
+    host: String,
+    verified: bool,
+    record_name: String,
+    record_value: String,
+}
+
+impl HostRow {
+    fn of(p: &Partner) -> Option<HostRow> {
+        let (host, verification) = (
+            p.billing_host.as_ref()?,
+            p.billing_host_verification.as_ref()?,
+        );
+        Some(HostRow {
+            host: host.to_string(),
+            verified: verification.is_verified(),
+            record_name: kassa_core::billing_host::record_name(host),
+            record_value: verification.record_value(),
+        })
+    }
+}
+
 struct KeyRow {
     id: String,
     label: String,
@@ -139,6 +162,7 @@ struct SettingsPage {
     values: Values,
     errors: HashMap<String, String>,
     preview: Preview,
+    host: Option<HostRow>,
     keys: Vec<KeyRow>,
     new_key: Option<String>,
     key_label: String,
@@ -189,6 +213,7 @@ async fn page(
         nav: signed.nav(state, "settings", flash),
         notice: None,
         preview: preview(partner, &values),
+        host: HostRow::of(partner),
         values,
         errors: HashMap::new(),
         keys: keys
@@ -297,6 +322,9 @@ pub async fn settings_page(
         Some("user-added") => Some("User added. They can sign in now.".to_string()),
         Some("user-removed") => Some("User removed and signed out.".to_string()),
         Some("role-changed") => Some("Role changed.".to_string()),
+        Some("host-verified") => {
+            Some("Billing host verified. Your pay pages and creation links use it now.".to_string())
+        }
         _ => None,
     };
     match page(&state, &signed, flash).await {
@@ -340,6 +368,33 @@ pub async fn save_settings(
                     Some("Nothing was saved. Please correct the fields marked below.".into());
             }
             p.values = values;
+            render(e.status(), &p)
+        }
+    }
+}
+
+/// `POST /dashboard/settings/billing-host/verify`: looks the TXT record up ("Verify now"); a
+/// record missing or wrong, or a failed lookup, is said on the page and changes nothing.
+pub async fn verify_billing_host(
+    State(state): State<AppState>,
+    signed: Can<act::ManageSettings>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(resp) = signed.refuse_form(&state, &form) {
+        return resp;
+    }
+    match settings::verify_billing_host(&state, signed.partner(), &signed.caller).await {
+        Ok(_) => Redirect::to("/dashboard/settings?done=host-verified").into_response(),
+        Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
+        Err(e) => {
+            let mut p = match page(&state, &signed, None).await {
+                Ok(p) => p,
+                Err(resp) => return resp,
+            };
+            p.notice = Some(format!(
+                "The billing host is not verified yet: {}",
+                super::transactions::sentence(e.message())
+            ));
             render(e.status(), &p)
         }
     }
