@@ -215,8 +215,9 @@ pub async fn create_user(
     email: &str,
     password: &str,
     role: Role,
-    now: OffsetDateTime,
+    by: &Caller,
 ) -> Result<User, AdminError> {
+    let now = by.at;
     let mut errors = FieldErrors::new();
     let email = if email.trim().is_empty() {
         errors.add("email", "required", "is required");
@@ -252,10 +253,13 @@ pub async fn create_user(
     };
     let password_hash = Secret::new(password_hash);
     store
-        .create_user(&NewUser {
-            user: user.clone(),
-            password_hash,
-        })
+        .create_user(
+            &NewUser {
+                user: user.clone(),
+                password_hash,
+            },
+            by,
+        )
         .await?;
     Ok(user)
 }
@@ -267,17 +271,17 @@ pub const DEMO_EMAIL: &str = "demo@acme.example";
 pub async fn ensure_demo_user(
     store: &dyn Store,
     partner: &PartnerId,
-    now: OffsetDateTime,
+    by: &Caller,
 ) -> Result<(String, Secret<String>), AdminError> {
     let password = random_base62(16);
     match store.user_by_email(partner, DEMO_EMAIL).await? {
         Some(user) => {
             store
-                .set_password(&user.id, &Secret::new(hash_password(&password)))
+                .set_password(&user.id, &Secret::new(hash_password(&password)), by)
                 .await?;
         }
         None => {
-            create_user(store, partner, DEMO_EMAIL, &password, Role::Owner, now).await?;
+            create_user(store, partner, DEMO_EMAIL, &password, Role::Owner, by).await?;
         }
     }
     Ok((DEMO_EMAIL.to_string(), Secret::new(password)))

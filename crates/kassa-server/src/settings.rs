@@ -418,6 +418,7 @@ pub async fn users(state: &AppState, partner: &Partner) -> Result<Vec<User>, Api
 pub async fn add_user(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     email: &str,
     password: &str,
     role: Option<&str>,
@@ -436,10 +437,10 @@ pub async fn add_user(
     })?;
     let store = state.store.clone();
     let (partner, email, password) = (partner.id.clone(), email.to_string(), password.to_string());
-    let now = state.clock.now();
+    let by = by.clone();
     tokio::spawn(async move {
         let created =
-            admin::create_user(store.as_ref(), &partner, &email, &password, role, now).await;
+            admin::create_user(store.as_ref(), &partner, &email, &password, role, &by).await;
         drop(slot);
         created
     })
@@ -451,9 +452,14 @@ pub async fn add_user(
 /// Removes one of the partner's users (`usr_…`) and signs out their sessions. An unknown id, or
 /// another partner's, is a 404; the partner's last enabled owner is kept (422 `last_owner`), so
 /// a partner never locks itself out of its dashboard.
-pub async fn remove_user(state: &AppState, partner: &Partner, id: &str) -> Result<User, ApiError> {
+pub async fn remove_user(
+    state: &AppState,
+    partner: &Partner,
+    by: &Caller,
+    id: &str,
+) -> Result<User, ApiError> {
     let id = UserId::parse(id).map_err(|_| ApiError::not_found("user"))?;
-    match state.store.delete_user(&partner.id, &id).await? {
+    match state.store.delete_user(&partner.id, &id, by).await? {
         DeleteUserOutcome::Deleted(user) => Ok(user),
         DeleteUserOutcome::NotFound => Err(ApiError::not_found("user")),
         DeleteUserOutcome::LastOwner => Err(last_owner()),
@@ -480,12 +486,17 @@ fn last_owner() -> ApiError {
 pub async fn set_user_role(
     state: &AppState,
     partner: &Partner,
+    by: &Caller,
     id: &str,
     role: &str,
 ) -> Result<User, ApiError> {
     let id = UserId::parse(id).map_err(|_| ApiError::not_found("user"))?;
     let role = Role::parse(role.trim()).map_err(role_error)?;
-    match state.store.set_user_role(&partner.id, &id, role).await? {
+    match state
+        .store
+        .set_user_role(&partner.id, &id, role, by)
+        .await?
+    {
         SetRoleOutcome::Changed(user) => Ok(user),
         SetRoleOutcome::NotFound => Err(ApiError::not_found("user")),
         SetRoleOutcome::LastOwner => Err(last_owner()),

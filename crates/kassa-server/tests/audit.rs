@@ -445,3 +445,101 @@ on_both_backends!(the_chain_verifies_and_names_an_altered_row, |app| {
     assert!(broken.to_string().contains(&victim), "{broken}");
     assert!(broken.to_string().contains("#3"), "{broken}");
 });
+
+on_both_backends!(
+    sign_ins_sign_outs_users_and_role_refusals_are_audited,
+    |app| {
+        use kassa_core::role::Role;
+        const PASSWORD: &str = "correct horse battery";
+        let p = app.partner().await;
+        for (email, role) in [
+            ("owner@acme.example", Role::Owner),
+            ("viewer@acme.example", Role::Viewer),
+        ] {
+            kassa_server::admin::create_user(
+                app.store.as_ref(),
+                &p.partner.id,
+                email,
+                PASSWORD,
+                role,
+                &operator(),
+            )
+            .await
+            .unwrap();
+        }
+        let mut b = Browser::new(&app);
+        let r = b.sign_in("owner@acme.example", "not the password").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        let r = b.sign_in("owner@acme.example", PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let home = b.get("/dashboard").await;
+        let r = b
+            .post("/dashboard/logout", &[("csrfToken", &csrf(&home.body))])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+        // A viewer tries to make an API key: refused, and recorded.
+        let mut v = Browser::new(&app);
+        v.sign_in("viewer@acme.example", PASSWORD).await;
+        let page = v.get("/dashboard/settings").await;
+        let r = v
+            .post(
+                "/dashboard/settings/api-keys",
+                &[
+                    ("csrfToken", &csrf(&page.body)),
+                    ("label", "sneaky"),
+                    ("scope_admin", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+        let log = events(&app, &p).await;
+        let owner = app.store.list_users(&p.partner.id).await.unwrap();
+        let owner_id = owner
+            .iter()
+            .find(|u| u.email == "owner@acme.example")
+            .unwrap()
+            .id
+            .to_string();
+        let viewer_id = owner
+            .iter()
+            .find(|u| u.email == "viewer@acme.example")
+            .unwrap()
+            .id
+            .to_string();
+        let summary: Vec<(String, String, String)> = log
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap().to_string(),
+                    e["outcome"].as_str().unwrap().to_string(),
+                    e["actor"]["id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expect = |a: &str, o: &str, who: &str| (a.to_string(), o.to_string(), who.to_string());
+        assert_eq!(
+            summary[1..],
+            [
+                expect("user.created", "succeeded", "cli"),
+                expect("user.created", "succeeded", "cli"),
+                expect("user.signed_in", "failed", &owner_id),
+                expect("user.signed_in", "succeeded", &owner_id),
+                expect("user.signed_out", "succeeded", &owner_id),
+                expect("user.signed_in", "succeeded", &viewer_id),
+                expect("access.denied", "denied", &viewer_id),
+            ]
+        );
+        let denied = log.last().unwrap();
+        assert_eq!(denied["details"]["dashboardAction"], "manage_api_keys");
+        assert_eq!(denied["actor"]["type"], "user");
+        assert_eq!(denied["actor"]["name"], "viewer@acme.example");
+
+        // A wrong password for an email nobody has is kept on the installation's chain, never a
+        // partner's.
+        let mut stranger = Browser::new(&app);
+        stranger.sign_in("nobody@elsewhere.example", PASSWORD).await;
+        assert_eq!(events(&app, &p).await.len(), log.len());
+    }
+);

@@ -251,7 +251,7 @@ on_both_backends!(the_dashboard_shows_the_record_and_verifies, |app| {
         "owner@acme.example",
         "correct horse battery",
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();

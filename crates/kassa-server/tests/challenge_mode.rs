@@ -117,7 +117,7 @@ on_both_backends!(
             "owner@acme.example",
             "correct horse battery",
             kassa_core::role::Role::Owner,
-            start_time(),
+            &kassa_core::audit::Caller::cli("test", start_time()),
         )
         .await
         .unwrap();

@@ -17,7 +17,7 @@ on_both_backends!(sign_in_and_out, |app| {
         "Owner@Acme.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();
@@ -83,7 +83,7 @@ on_both_backends!(wrong_passwords_are_refused_and_throttled, |app| {
         "owner@acme.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();
@@ -130,7 +130,7 @@ on_both_backends!(users_see_only_their_partner, |app| {
         "a@acme.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();
@@ -140,7 +140,7 @@ on_both_backends!(users_see_only_their_partner, |app| {
         "g@globex.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();
@@ -172,7 +172,7 @@ async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
         "not-an-email",
         "short",
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap_err()
@@ -184,7 +184,7 @@ async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
         "x@acme.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();
@@ -194,7 +194,7 @@ async fn users_need_a_valid_email_a_long_password_and_a_free_email() {
         "X@acme.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await;
     assert!(matches!(again, Err(admin::AdminError::Taken("email"))));
@@ -218,7 +218,7 @@ on_both_backends!(transactions_filter_page_and_export, |app| {
         "t@acme.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();
@@ -313,7 +313,7 @@ on_both_backends!(transactions_filter_page_and_export, |app| {
         "o@other.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();
@@ -342,7 +342,7 @@ on_both_backends!(transactions_are_paged, |app| {
         "pg@acme.example",
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();

@@ -18,7 +18,7 @@ async fn signed_in<'a>(app: &'a TestApp, p: &TestPartner, email: &str) -> Browse
         email,
         PASSWORD,
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();

@@ -318,7 +318,7 @@ async fn add_user(app: &TestApp, p: &TestPartner, email: &str) {
         email,
         "correct horse battery",
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();

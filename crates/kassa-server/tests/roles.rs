@@ -25,7 +25,7 @@ async fn user(app: &TestApp, p: &TestPartner, email: &str, role: Role) {
         email,
         PASSWORD,
         role,
-        app.clock.now(),
+        &kassa_core::audit::Caller::cli("test", app.clock.now()),
     )
     .await
     .unwrap();

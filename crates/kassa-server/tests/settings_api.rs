@@ -958,7 +958,12 @@ on_both_backends!(users_are_listed_added_and_removed, |app| {
     assert_eq!(ada_user.id, user_id);
     let expires = app.clock.now() + time::Duration::hours(1);
     app.store
-        .create_session("session-of-ada", &ada_user, expires, app.clock.now())
+        .create_session(
+            "session-of-ada",
+            &ada_user,
+            expires,
+            &kassa_core::audit::Caller::cli("test", app.clock.now()),
+        )
         .await
         .unwrap();
     assert!(app

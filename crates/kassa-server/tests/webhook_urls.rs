@@ -387,7 +387,7 @@ on_both_backends!(the_dashboard_refuses_the_same_urls, |app| {
         "hooks@acme.example",
         "correct horse battery",
         kassa_core::role::Role::Owner,
-        start_time(),
+        &kassa_core::audit::Caller::cli("test", start_time()),
     )
     .await
     .unwrap();

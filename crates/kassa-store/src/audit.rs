@@ -133,6 +133,20 @@ pub(crate) async fn append(
     Ok(record.id)
 }
 
+/// [`append`] to the chain of the partner `user` belongs to (read in `tx`).
+pub(crate) async fn append_for_user(
+    tx: &mut dyn Conn,
+    user: &kassa_core::id::UserId,
+    by: &Caller,
+    entry: &Entry,
+) -> Result<AuditEventId> {
+    let partner: String = query_scalar("SELECT partner_id FROM users WHERE id = $1")
+        .bind(user.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    append(tx, Some(&PartnerId::from_trusted(partner)), by, entry).await
+}
+
 const COLUMNS: &str = "id, chain, seq, action, outcome, actor_type, actor_id, actor_name, \
     object_id, ip, user_agent, details, created_at, prev_hash, hash";
 

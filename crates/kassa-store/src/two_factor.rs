@@ -4,10 +4,12 @@
 //! checked by `kassa_core::two_factor`; the secret is sealed and opened by the server's vault.)
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::clock::to_micros;
 use kassa_core::id::UserId;
 use time::OffsetDateTime;
 
+use crate::audit::{append, append_for_user};
 use crate::db::{query, Backend, Conn, WriteTx as _};
 use crate::model::*;
 use crate::partners::partner_from_row;
@@ -27,6 +29,7 @@ pub trait TwoFactorStore {
         secret: &SealedTotp,
         confirmed_step: i64,
         recovery_code_hashes: &[String],
+        by: &Caller,
     ) -> Result<bool>;
     /// Spends `factor` and turns two-factor sign-in off (forgetting the secret and the recovery
     /// codes), in one transaction. False when the factor was refused; nothing changes then.
@@ -34,7 +37,7 @@ pub trait TwoFactorStore {
         &self,
         user: &UserId,
         factor: &SecondFactor,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<bool>;
     /// Records a sign-in whose password matched these users, waiting for its second step
     /// (a code, or a choice between partners) until `expires_at`.
@@ -60,7 +63,7 @@ pub trait TwoFactorStore {
         factor: Option<&SecondFactor>,
         session_hash: &str,
         session_expires_at: OffsetDateTime,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<FinishSignIn>;
     /// Forgets a pending sign-in (the person went back to the password form).
     async fn delete_pending_sign_in(&self, token_hash: &str) -> Result<()>;
@@ -90,6 +93,7 @@ impl<B: Backend> TwoFactorStore for B {
         secret: &SealedTotp,
         confirmed_step: i64,
         recovery_code_hashes: &[String],
+        by: &Caller,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let enabled = query(
@@ -118,6 +122,8 @@ impl<B: Backend> TwoFactorStore for B {
                 .execute(&mut tx)
                 .await?;
         }
+        let entry = Entry::succeeded(Action::UserTwoFactorEnabled, user.as_str());
+        append_for_user(&mut tx, user, by, &entry).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -126,8 +132,9 @@ impl<B: Backend> TwoFactorStore for B {
         &self,
         user: &UserId,
         factor: &SecondFactor,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<bool> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         if !spend(&mut tx, user, factor, now).await? {
             return Ok(false);
@@ -143,6 +150,9 @@ impl<B: Backend> TwoFactorStore for B {
             .bind(user.as_str())
             .execute(&mut tx)
             .await?;
+        let entry = Entry::succeeded(Action::UserTwoFactorDisabled, user.as_str())
+            .with_details(serde_json::json!({"secondFactor": factor_name(factor)}));
+        append_for_user(&mut tx, user, by, &entry).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -204,8 +214,9 @@ impl<B: Backend> TwoFactorStore for B {
         factor: Option<&SecondFactor>,
         session_hash: &str,
         session_expires_at: OffsetDateTime,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<FinishSignIn> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         let row = query(concat!(
             "SELECT ",
@@ -235,6 +246,9 @@ impl<B: Backend> TwoFactorStore for B {
             .execute(&mut tx)
             .await?;
         insert_session(&mut tx, session_hash, &found, session_expires_at, now).await?;
+        let entry = Entry::succeeded(Action::UserSignedIn, found.id.as_str())
+            .with_details(serde_json::json!({"secondFactor": factor.map(factor_name)}));
+        append(&mut tx, Some(&found.partner_id), by, &entry).await?;
         tx.commit().await?;
         Ok(FinishSignIn::SignedIn(found))
     }
@@ -280,4 +294,12 @@ async fn spend(
         .rows_affected(),
     };
     Ok(spent == 1)
+}
+
+/// How the second step was passed, as the audit log names it.
+fn factor_name(factor: &SecondFactor) -> &'static str {
+    match factor {
+        SecondFactor::Totp { .. } => "totp",
+        SecondFactor::RecoveryCode { .. } => "recovery_code",
+    }
 }

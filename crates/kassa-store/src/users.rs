@@ -2,12 +2,14 @@
 //! `limits.rs`; two-factor sign-in and the sign-ins waiting for it are `two_factor.rs`.)
 
 use async_trait::async_trait;
+use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{PartnerId, UserId};
 use kassa_core::role::Role;
 use kassa_core::secret::Secret;
 use time::OffsetDateTime;
 
+use crate::audit::{append, append_for_user};
 use crate::columns::*;
 use crate::db::{query, query_scalar, Backend, Conn, Row, WriteTx as _};
 use crate::model::*;
@@ -32,19 +34,29 @@ pub const SESSION_TOUCH_INTERVAL: time::Duration = time::Duration::minutes(1);
 pub trait UserStore {
     /// Taken("email") when the email already has a user in the same partner (another partner's
     /// users do not count, and are not revealed).
-    async fn create_user(&self, new: &NewUser) -> Result<()>;
+    async fn create_user(&self, new: &NewUser, by: &Caller) -> Result<()>;
     /// Every user (even disabled) with this lowercased email, across partners, with their
     /// password hashes: sign-in checks the password against each.
     async fn users_by_email(&self, email: &str) -> Result<Vec<(User, Secret<String>)>>;
     /// The partner's user with this lowercased email, if any.
     async fn user_by_email(&self, partner: &PartnerId, email: &str) -> Result<Option<User>>;
-    async fn set_password(&self, user: &UserId, password_hash: &Secret<String>) -> Result<bool>;
+    async fn set_password(
+        &self,
+        user: &UserId,
+        password_hash: &Secret<String>,
+        by: &Caller,
+    ) -> Result<bool>;
     /// The partner's users, oldest first.
     async fn list_users(&self, partner: &PartnerId) -> Result<Vec<User>>;
     /// Deletes one of the partner's users and signs out their sessions, in one transaction —
     /// unless no other enabled owner of the partner would remain (checked under a lock on the
     /// partner, so two removals at once cannot both pass).
-    async fn delete_user(&self, partner: &PartnerId, user: &UserId) -> Result<DeleteUserOutcome>;
+    async fn delete_user(
+        &self,
+        partner: &PartnerId,
+        user: &UserId,
+        by: &Caller,
+    ) -> Result<DeleteUserOutcome>;
     /// Gives one of the partner's users another role — unless that demotes the partner's last
     /// enabled owner (under the same lock as [`UserStore::delete_user`]).
     async fn set_user_role(
@@ -52,13 +64,14 @@ pub trait UserStore {
         partner: &PartnerId,
         user: &UserId,
         role: Role,
+        by: &Caller,
     ) -> Result<SetRoleOutcome>;
     async fn create_session(
         &self,
         token_hash: &str,
         user: &User,
         expires_at: OffsetDateTime,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<()>;
     /// The live session with this token hash, its user enabled, last used after `idle_cutoff`;
     /// None otherwise.
@@ -71,7 +84,8 @@ pub trait UserStore {
     /// Records that the session was used at `now`, if it was last touched more than
     /// [`SESSION_TOUCH_INTERVAL`] before (a conditional update; nothing is written otherwise).
     async fn touch_session(&self, token_hash: &str, now: OffsetDateTime) -> Result<()>;
-    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Ends the session (a sign-out, recorded in the audit log when there was one).
+    async fn delete_session(&self, token_hash: &str, by: &Caller) -> Result<()>;
     /// Forgets expired and idle sessions and sign-ins left waiting for a second step; how many
     /// rows went.
     async fn purge_sessions(&self, now: OffsetDateTime, idle_cutoff: OffsetDateTime)
@@ -80,7 +94,7 @@ pub trait UserStore {
 
 #[async_trait]
 impl<B: Backend> UserStore for B {
-    async fn create_user(&self, new: &NewUser) -> Result<()> {
+    async fn create_user(&self, new: &NewUser, by: &Caller) -> Result<()> {
         let u = &new.user;
         let mut tx = self.begin_write().await?;
         let res = query(
@@ -96,7 +110,12 @@ impl<B: Backend> UserStore for B {
         .execute(&mut tx)
         .await;
         match res {
-            Ok(_) => Ok(tx.commit().await?),
+            Ok(_) => {
+                let entry = Entry::succeeded(Action::UserCreated, u.id.as_str())
+                    .with_details(serde_json::json!({"email": u.email, "role": u.role.as_str()}));
+                append(&mut tx, Some(&u.partner_id), by, &entry).await?;
+                Ok(tx.commit().await?)
+            }
             Err(crate::StoreError::Database(sqlx::Error::Database(db)))
                 if db.is_unique_violation() =>
             {
@@ -138,7 +157,12 @@ impl<B: Backend> UserStore for B {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn set_password(&self, user: &UserId, password_hash: &Secret<String>) -> Result<bool> {
+    async fn set_password(
+        &self,
+        user: &UserId,
+        password_hash: &Secret<String>,
+        by: &Caller,
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let changed = query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(user.as_str())
@@ -152,6 +176,10 @@ impl<B: Backend> UserStore for B {
             .bind(user.as_str())
             .execute(&mut tx)
             .await?;
+        if changed {
+            let entry = Entry::succeeded(Action::UserPasswordChanged, user.as_str());
+            append_for_user(&mut tx, user, by, &entry).await?;
+        }
         tx.commit().await?;
         Ok(changed)
     }
@@ -168,7 +196,12 @@ impl<B: Backend> UserStore for B {
         rows.iter().map(user_from_row).collect()
     }
 
-    async fn delete_user(&self, partner: &PartnerId, user: &UserId) -> Result<DeleteUserOutcome> {
+    async fn delete_user(
+        &self,
+        partner: &PartnerId,
+        user: &UserId,
+        by: &Caller,
+    ) -> Result<DeleteUserOutcome> {
         let mut tx = self.begin_write().await?;
         let Some(found) = lock_partner_and_read_user(&mut tx, partner, user).await? else {
             return Ok(DeleteUserOutcome::NotFound);
@@ -189,6 +222,9 @@ impl<B: Backend> UserStore for B {
             .bind(user.as_str())
             .execute(&mut tx)
             .await?;
+        let entry = Entry::succeeded(Action::UserDeleted, user.as_str())
+            .with_details(serde_json::json!({"email": found.email}));
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         Ok(DeleteUserOutcome::Deleted(found))
     }
@@ -198,6 +234,7 @@ impl<B: Backend> UserStore for B {
         partner: &PartnerId,
         user: &UserId,
         role: Role,
+        by: &Caller,
     ) -> Result<SetRoleOutcome> {
         let mut tx = self.begin_write().await?;
         let Some(mut found) = lock_partner_and_read_user(&mut tx, partner, user).await? else {
@@ -212,6 +249,10 @@ impl<B: Backend> UserStore for B {
             .bind(role.as_str())
             .execute(&mut tx)
             .await?;
+        let entry = Entry::succeeded(Action::UserRoleChanged, user.as_str()).with_details(
+            serde_json::json!({"before": {"role": found.role.as_str()}, "after": {"role": role.as_str()}}),
+        );
+        append(&mut tx, Some(partner), by, &entry).await?;
         tx.commit().await?;
         found.role = role;
         Ok(SetRoleOutcome::Changed(found))
@@ -222,10 +263,13 @@ impl<B: Backend> UserStore for B {
         token_hash: &str,
         user: &User,
         expires_at: OffsetDateTime,
-        now: OffsetDateTime,
+        by: &Caller,
     ) -> Result<()> {
+        let now = by.at;
         let mut tx = self.begin_write().await?;
         insert_session(&mut tx, token_hash, user, expires_at, now).await?;
+        let entry = Entry::succeeded(Action::UserSignedIn, user.id.as_str());
+        append(&mut tx, Some(&user.partner_id), by, &entry).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -269,12 +313,19 @@ impl<B: Backend> UserStore for B {
         Ok(())
     }
 
-    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+    async fn delete_session(&self, token_hash: &str, by: &Caller) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&mut tx)
-            .await?;
+        let ended =
+            query("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id, partner_id")
+                .bind(token_hash)
+                .fetch_optional(&mut tx)
+                .await?;
+        if let Some(row) = ended {
+            let user: String = row.try_get("user_id")?;
+            let partner = PartnerId::from_trusted(row.try_get("partner_id")?);
+            let entry = Entry::succeeded(Action::UserSignedOut, user);
+            append(&mut tx, Some(&partner), by, &entry).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -30,10 +30,13 @@ fn user_record(partner: &PartnerId, email: &str, role: Role) -> User {
 
 async fn add_user(name: &str, store: &Arc<dyn Store>, user: &User) -> Result<(), StoreError> {
     store
-        .create_user(&NewUser {
-            user: user.clone(),
-            password_hash: Secret::new(format!("$argon2id$hash-of-{name}")),
-        })
+        .create_user(
+            &NewUser {
+                user: user.clone(),
+                password_hash: Secret::new(format!("$argon2id$hash-of-{name}")),
+            },
+            &by(),
+        )
         .await
 }
 
@@ -49,7 +52,12 @@ async fn new_user(name: &str, store: &Arc<dyn Store>, partner: &PartnerId, role:
 async fn sign_in(store: &Arc<dyn Store>, user: &User) -> String {
     let token = format!("tok-{}", token());
     store
-        .create_session(&token, user, now() + Duration::hours(1), now())
+        .create_session(
+            &token,
+            user,
+            now() + Duration::hours(1),
+            &kassa_core::audit::Caller::cli("test", now()),
+        )
         .await
         .unwrap();
     token
@@ -78,7 +86,7 @@ async fn users_are_deleted_with_their_sessions_but_never_the_last_owner() {
             (&PartnerId::generate(), &u1.id, "unknown partner"),
         ] {
             assert_eq!(
-                store.delete_user(partner, user).await.unwrap(),
+                store.delete_user(partner, user, &by()).await.unwrap(),
                 DeleteUserOutcome::NotFound,
                 "[{name}] {what}"
             );
@@ -89,7 +97,7 @@ async fn users_are_deleted_with_their_sessions_but_never_the_last_owner() {
             "[{name}] nothing deleted yet"
         );
         assert_eq!(
-            store.delete_user(&partner, &u1.id).await.unwrap(),
+            store.delete_user(&partner, &u1.id, &by()).await.unwrap(),
             DeleteUserOutcome::Deleted(u1.clone()),
             "[{name}] deleted"
         );
@@ -113,17 +121,17 @@ async fn users_are_deleted_with_their_sessions_but_never_the_last_owner() {
         );
         // A staff user remains, but no other owner.
         assert_eq!(
-            store.delete_user(&partner, &u2.id).await.unwrap(),
+            store.delete_user(&partner, &u2.id, &by()).await.unwrap(),
             DeleteUserOutcome::LastOwner,
             "[{name}] the last owner stays"
         );
         assert_eq!(
-            store.delete_user(&partner, &staff.id).await.unwrap(),
+            store.delete_user(&partner, &staff.id, &by()).await.unwrap(),
             DeleteUserOutcome::Deleted(staff.clone()),
             "[{name}] a staff user can go"
         );
         assert_eq!(
-            store.delete_user(&other, &theirs.id).await.unwrap(),
+            store.delete_user(&other, &theirs.id, &by()).await.unwrap(),
             DeleteUserOutcome::LastOwner,
             "[{name}] the other partner's only user"
         );
@@ -138,14 +146,14 @@ async fn the_last_owner_cannot_be_demoted() {
         let viewer = new_user(name, store, &partner, Role::Viewer).await;
         assert_eq!(
             store
-                .set_user_role(&partner, &owner.id, Role::Staff)
+                .set_user_role(&partner, &owner.id, Role::Staff, &by())
                 .await
                 .unwrap(),
             SetRoleOutcome::LastOwner,
             "[{name}]"
         );
         let promoted = match store
-            .set_user_role(&partner, &viewer.id, Role::Owner)
+            .set_user_role(&partner, &viewer.id, Role::Owner, &by())
             .await
             .unwrap()
         {
@@ -156,7 +164,7 @@ async fn the_last_owner_cannot_be_demoted() {
         assert!(
             matches!(
                 store
-                    .set_user_role(&partner, &owner.id, Role::Viewer)
+                    .set_user_role(&partner, &owner.id, Role::Viewer, &by())
                     .await
                     .unwrap(),
                 SetRoleOutcome::Changed(_)
@@ -173,7 +181,12 @@ async fn the_last_owner_cannot_be_demoted() {
         assert_eq!(roles, vec![Role::Viewer, Role::Owner], "[{name}]");
         assert_eq!(
             store
-                .set_user_role(&new_partner(name, store).await, &owner.id, Role::Owner)
+                .set_user_role(
+                    &new_partner(name, store).await,
+                    &owner.id,
+                    Role::Owner,
+                    &by()
+                )
                 .await
                 .unwrap(),
             SetRoleOutcome::NotFound,
@@ -201,12 +214,15 @@ async fn removing_two_owners_at_once_keeps_one() {
                         barrier.wait().await;
                         // One removal races one demotion (or two removals).
                         if i == 1 && round % 2 == 1 {
-                            match store.set_user_role(&partner, &id, Role::Staff).await? {
+                            match store
+                                .set_user_role(&partner, &id, Role::Staff, &by())
+                                .await?
+                            {
                                 SetRoleOutcome::Changed(_) => Ok(true),
                                 _ => Ok(false),
                             }
                         } else {
-                            match store.delete_user(&partner, &id).await? {
+                            match store.delete_user(&partner, &id, &by()).await? {
                                 DeleteUserOutcome::Deleted(_) => Ok::<_, StoreError>(true),
                                 _ => Ok(false),
                             }
@@ -273,7 +289,12 @@ async fn a_session_ends_when_idle_and_is_touched_at_most_once_a_minute() {
         let t0 = micros(instant_in(2001));
         let session = format!("tok-{}", token());
         store
-            .create_session(&session, &user, t0 + Duration::hours(12), t0)
+            .create_session(
+                &session,
+                &user,
+                t0 + Duration::hours(12),
+                &kassa_core::audit::Caller::cli("test", t0),
+            )
             .await
             .unwrap();
         let idle = Duration::minutes(15);
@@ -331,14 +352,14 @@ async fn second_factors_are_spent_once_at_sign_in() {
         let hashes: Vec<String> = (0..10).map(|i| format!("hash-{i}")).collect();
         assert!(
             store
-                .enable_two_factor(&user.id, &sealed(), 100, &hashes)
+                .enable_two_factor(&user.id, &sealed(), 100, &hashes, &by())
                 .await
                 .unwrap(),
             "[{name}] enabled"
         );
         assert!(
             !store
-                .enable_two_factor(&user.id, &sealed(), 200, &hashes)
+                .enable_two_factor(&user.id, &sealed(), 200, &hashes, &by())
                 .await
                 .unwrap(),
             "[{name}] not twice"
@@ -372,7 +393,7 @@ async fn second_factors_are_spent_once_at_sign_in() {
                         factor.as_ref(),
                         &token,
                         now() + Duration::hours(12),
-                        now(),
+                        &kassa_core::audit::Caller::cli("test", now()),
                     )
                     .await
                     .unwrap()
@@ -450,14 +471,22 @@ async fn second_factors_are_spent_once_at_sign_in() {
         // Turning it off spends a factor too, and forgets the secret.
         assert!(
             !store
-                .disable_two_factor(&user.id, &SecondFactor::Totp { step: 101 }, now())
+                .disable_two_factor(
+                    &user.id,
+                    &SecondFactor::Totp { step: 101 },
+                    &kassa_core::audit::Caller::cli("test", now())
+                )
                 .await
                 .unwrap(),
             "[{name}] a used step"
         );
         assert!(
             store
-                .disable_two_factor(&user.id, &SecondFactor::Totp { step: 102 }, now())
+                .disable_two_factor(
+                    &user.id,
+                    &SecondFactor::Totp { step: 102 },
+                    &kassa_core::audit::Caller::cli("test", now())
+                )
                 .await
                 .unwrap(),
             "[{name}]"
@@ -504,7 +533,14 @@ async fn a_pending_sign_in_lists_its_users_until_it_expires() {
         let session = format!("tok-{}", token());
         assert_eq!(
             store
-                .finish_sign_in(&pending, &at_b.id, None, &session, expires, now())
+                .finish_sign_in(
+                    &pending,
+                    &at_b.id,
+                    None,
+                    &session,
+                    expires,
+                    &kassa_core::audit::Caller::cli("test", now())
+                )
                 .await
                 .unwrap(),
             FinishSignIn::SignedIn(at_b.clone()),

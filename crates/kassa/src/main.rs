@@ -137,7 +137,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => migrate::run(&config).await,
         Command::Partner(cmd) => partner::run(cmd, &config, &by).await,
         Command::Apikey(cmd) => apikey::run(cmd, &config, &by).await,
-        Command::User(cmd) => user::run(cmd, &config, now).await,
+        Command::User(cmd) => user::run(cmd, &config, &by).await,
         Command::Payouts(cmd) => payouts::run(cmd, &config, now).await,
         Command::Fees(cmd) => fees::run(cmd, &config, &by).await,
         Command::Tax(cmd) => tax::run(cmd, &config, &by).await,

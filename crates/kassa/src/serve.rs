@@ -59,12 +59,8 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         println!("  Creation link: {link}");
         println!("  Test card:     4242 4242 4242 4242, any future expiry, any CVC, any ZIP");
         println!("  Webhooks:      may go to http, localhost and private networks (demo only)");
-        let (email, password) = admin::ensure_demo_user(
-            app.state().store.as_ref(),
-            &demo.partner.id,
-            SystemClock.now(),
-        )
-        .await?;
+        let (email, password) =
+            admin::ensure_demo_user(app.state().store.as_ref(), &demo.partner.id, &by).await?;
         println!(
             "  Dashboard:     {base}/dashboard  ({email} / {})",
             password.expose()

@@ -2,10 +2,10 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use kassa_core::audit::Caller;
 use kassa_core::role::Role;
 use kassa_server::admin;
 use kassa_server::config::Config;
-use time::OffsetDateTime;
 
 use crate::database::connect;
 
@@ -32,7 +32,7 @@ pub enum UserCommand {
     },
 }
 
-pub async fn run(command: UserCommand, config: &Config, now: OffsetDateTime) -> anyhow::Result<()> {
+pub async fn run(command: UserCommand, config: &Config, by: &Caller) -> anyhow::Result<()> {
     let store = connect(config).await?;
     match command {
         UserCommand::Create {
@@ -48,8 +48,8 @@ pub async fn run(command: UserCommand, config: &Config, now: OffsetDateTime) -> 
                 .read_line(&mut password)
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let user = admin::create_user(store.as_ref(), &partner.id, &email, password, role, now)
-                .await?;
+            let user =
+                admin::create_user(store.as_ref(), &partner.id, &email, password, role, by).await?;
             println!(
                 "created {} ({}, {}) for {}",
                 user.id, user.email, user.role, partner.slug

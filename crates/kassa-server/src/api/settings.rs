@@ -582,6 +582,7 @@ pub async fn create_user(
     let user = settings::add_user(
         &state,
         &auth.partner,
+        &auth.caller,
         body.email.as_deref().unwrap_or_default(),
         body.password.as_deref().unwrap_or_default(),
         body.role.as_deref(),
@@ -622,7 +623,7 @@ pub async fn delete_user(
     auth: ApiAuth,
     PathId(id): PathId<UserId>,
 ) -> Result<Json<DeletedUser>, ApiError> {
-    let user = settings::remove_user(&state, &auth.partner, id.as_str()).await?;
+    let user = settings::remove_user(&state, &auth.partner, &auth.caller, id.as_str()).await?;
     Ok(Json(DeletedUser {
         id: user.id,
         object: UserObject::User,

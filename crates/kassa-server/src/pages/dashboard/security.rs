@@ -142,7 +142,7 @@ pub async fn two_factor_confirm(
     let sealed = crate::two_factor::seal(&state, user, secret.expose());
     match state
         .store
-        .enable_two_factor(&user.id, &sealed, step, &hashes)
+        .enable_two_factor(&user.id, &sealed, step, &hashes, &signed.caller)
         .await
     {
         Ok(true) => {
@@ -209,7 +209,7 @@ pub async fn two_factor_disable(
         Some(factor) => {
             state
                 .store
-                .disable_two_factor(&user.id, &factor, state.clock.now())
+                .disable_two_factor(&user.id, &factor, &signed.caller)
                 .await
         }
         None => Ok(false),

@@ -479,7 +479,16 @@ pub async fn add_user(
     let email = field(&form, "email");
     let password = form.get("password").cloned().unwrap_or_default();
     let role = field(&form, "role");
-    match settings::add_user(&state, signed.partner(), &email, &password, Some(&role)).await {
+    match settings::add_user(
+        &state,
+        signed.partner(),
+        &signed.caller,
+        &email,
+        &password,
+        Some(&role),
+    )
+    .await
+    {
         Ok(_) => Redirect::to("/dashboard/settings?done=user-added").into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
         Err(e) => {
@@ -510,7 +519,9 @@ pub async fn change_user_role(
         return resp;
     }
     let role = field(&form, "role");
-    match settings::set_user_role(&state, signed.partner(), params.id(), &role).await {
+    match settings::set_user_role(&state, signed.partner(), &signed.caller, params.id(), &role)
+        .await
+    {
         Ok(_) => Redirect::to("/dashboard/settings?done=role-changed").into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
         Err(e) if e.status() == StatusCode::NOT_FOUND => super::not_found(signed.partner(), "user"),
@@ -541,7 +552,7 @@ pub async fn remove_user(
         return resp;
     }
     let id = params.id();
-    match settings::remove_user(&state, signed.partner(), id).await {
+    match settings::remove_user(&state, signed.partner(), &signed.caller, id).await {
         Ok(_) => Redirect::to("/dashboard/settings?done=user-removed").into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
         Err(e) if e.status() == StatusCode::NOT_FOUND => super::not_found(signed.partner(), "user"),

@@ -11,6 +11,7 @@ use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use kassa_core::audit::{Action, Actor, Caller, Entry, Outcome};
 use kassa_core::id::random_base62;
 use kassa_core::secret::Secret;
 use kassa_core::two_factor::parse_code;
@@ -130,6 +131,7 @@ pub async fn login(
         Ok(found) => found,
         Err(e) => return internal_error_page(e),
     };
+    let tried: Vec<User> = candidates.iter().map(|(u, _)| u.clone()).collect();
     let matched = match check_password(&state, &password, candidates).await {
         Some(matched) => matched,
         None => {
@@ -147,6 +149,9 @@ pub async fn login(
         }
     };
     if matched.is_empty() {
+        if let Err(e) = record_failure(&state, &tried, &email, client, &headers, "password").await {
+            return internal_error_page(e);
+        }
         return login_again(
             &state,
             &headers,
@@ -162,7 +167,12 @@ pub async fn login(
             let token = random_base62(43);
             if let Err(e) = state
                 .store
-                .create_session(&token_hash(&token), user, now + SESSION_LIFETIME, now)
+                .create_session(
+                    &token_hash(&token),
+                    user,
+                    now + SESSION_LIFETIME,
+                    &user_caller((user.id.as_str(), &user.email), now, client, &headers),
+                )
                 .await
             {
                 return internal_error_page(e);
@@ -440,6 +450,12 @@ pub async fn login_code(
     let factor = parse_code(form.get("code").map(String::as_str).unwrap_or(""))
         .and_then(|entered| crate::two_factor::factor_for(&state, &p.user, &stored, &entered));
     let Some(factor) = factor else {
+        let tried = [p.user.clone()];
+        if let Err(e) =
+            record_failure(&state, &tried, &p.user.email, client, &headers, "code").await
+        {
+            return internal_error_page(e);
+        }
         return wrong(&state);
     };
     let now = state.clock.now();
@@ -452,7 +468,7 @@ pub async fn login_code(
             Some(&factor),
             &token_hash(&session),
             now + SESSION_LIFETIME,
-            now,
+            &user_caller((p.user.id.as_str(), &p.user.email), now, client, &headers),
         )
         .await
     {
@@ -460,7 +476,15 @@ pub async fn login_code(
             state.limits.give_back(&state, counted).await;
             signed_in(&state, &session)
         }
-        Ok(FinishSignIn::FactorRefused) => wrong(&state),
+        Ok(FinishSignIn::FactorRefused) => {
+            let tried = [p.user.clone()];
+            if let Err(e) =
+                record_failure(&state, &tried, &p.user.email, client, &headers, "code").await
+            {
+                return internal_error_page(e);
+            }
+            wrong(&state)
+        }
         Ok(FinishSignIn::NoPending) => start_again(),
         Err(e) => internal_error_page(e),
     }
@@ -505,6 +529,7 @@ pub async fn login_choose_page(State(state): State<AppState>, headers: HeaderMap
 /// `POST /dashboard/login/choose`: signs in to the chosen account, or asks its code first.
 pub async fn login_choose(
     State(state): State<AppState>,
+    client: ClientIp,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -534,7 +559,7 @@ pub async fn login_choose(
             None,
             &token_hash(&session),
             now + SESSION_LIFETIME,
-            now,
+            &user_caller((p.user.id.as_str(), &p.user.email), now, client, &headers),
         )
         .await
     {
@@ -542,6 +567,62 @@ pub async fn login_choose(
         Ok(_) => start_again(),
         Err(e) => internal_error_page(e),
     }
+}
+
+/// Who is signing in, for the audit log: the user, from the client's address.
+fn user_caller(
+    user: (&str, &str),
+    now: time::OffsetDateTime,
+    client: ClientIp,
+    headers: &HeaderMap,
+) -> Caller {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    Caller::new(
+        Actor::user(user.0, user.1),
+        now,
+        Some(client.0.to_string()),
+        user_agent,
+    )
+}
+
+/// A failed sign-in in the audit log: on the chain of each partner with a user of that email
+/// (so each partner sees attempts on its own users and nothing of another's), or on the
+/// installation's chain when the email has no user. `step` is `password` or `code`.
+async fn record_failure(
+    state: &AppState,
+    tried: &[User],
+    email: &str,
+    client: ClientIp,
+    headers: &HeaderMap,
+    step: &str,
+) -> Result<(), kassa_store::StoreError> {
+    let now = state.clock.now();
+    let entry = |user: Option<&User>| Entry {
+        action: Action::UserSignedIn,
+        outcome: Outcome::Failed,
+        object_id: user.map(|u| u.id.to_string()),
+        details: serde_json::json!({"failedStep": step}),
+    };
+    if tried.is_empty() {
+        // No user has this email: the email as typed (bounded), and no id.
+        let email = kassa_core::text::truncate_chars(email, 254);
+        let by = user_caller(("", &email), now, client, headers);
+        return state
+            .store
+            .record_audit(None, &by, &entry(None))
+            .await
+            .map(drop);
+    }
+    for user in tried {
+        let by = user_caller((user.id.as_str(), &user.email), now, client, headers);
+        state
+            .store
+            .record_audit(Some(&user.partner_id), &by, &entry(Some(user)))
+            .await?;
+    }
+    Ok(())
 }
 
 /// "3 minutes", "40 seconds": how long to wait, for people.
@@ -565,7 +646,11 @@ pub async fn logout(
     if let Some(resp) = signed.refuse_form(&state, &form) {
         return resp;
     }
-    if let Err(e) = state.store.delete_session(&token_hash(&signed.token)).await {
+    if let Err(e) = state
+        .store
+        .delete_session(&token_hash(&signed.token), &signed.caller)
+        .await
+    {
         return internal_error_page(e);
     }
     let mut resp = Redirect::to("/dashboard/login").into_response();
