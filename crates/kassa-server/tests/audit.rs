@@ -543,3 +543,141 @@ on_both_backends!(
         assert_eq!(events(&app, &p).await.len(), log.len());
     }
 );
+
+on_both_backends!(
+    the_dashboard_shows_the_log_to_owners_and_who_refunded,
+    |app| {
+        use kassa_core::role::Role;
+        const PASSWORD: &str = "correct horse battery";
+        let p = app.partner().await;
+        for (email, role) in [
+            ("owner@acme.example", Role::Owner),
+            ("staff@acme.example", Role::Staff),
+        ] {
+            kassa_server::admin::create_user(
+                app.store.as_ref(),
+                &p.partner.id,
+                email,
+                PASSWORD,
+                role,
+                &operator(),
+            )
+            .await
+            .unwrap();
+        }
+        let sale = made(
+            &app,
+            &p.key,
+            "/v1/payments/sale",
+            json!({
+        "firstName": "Ada", "lastName": "Lovelace", "paymentMethod": card("4242424242424242"),
+        "invoice": invoice("30.00")}),
+        )
+        .await;
+        let sale = sale["id"].as_str().unwrap().to_string();
+
+        // Staff refund from the dashboard: the refund names them, the timeline says who did what.
+        let mut s = Browser::new(&app);
+        s.sign_in("staff@acme.example", PASSWORD).await;
+        let refund_path = format!("/dashboard/transactions/{sale}/refund");
+        let form = s.get(&refund_path).await;
+        let token = csrf(&form.body);
+        let review = s
+            .post(
+                &refund_path,
+                &[
+                    ("csrfToken", &token),
+                    ("amount", "4.00"),
+                    ("reason", "Late"),
+                    ("step", "review"),
+                ],
+            )
+            .await;
+        let at = review
+            .body
+            .find("name=\"key\"")
+            .expect("the review form's key");
+        let key = extract(&review.body[at..], "value=\"", "\"").unwrap();
+        let r = s
+            .post(
+                &refund_path,
+                &[
+                    ("csrfToken", &token),
+                    ("amount", "4.00"),
+                    ("reason", "Late"),
+                    ("key", &key),
+                    ("step", "apply"),
+                ],
+            )
+            .await;
+        assert!(
+            r.status.is_redirection() || r.status.is_success(),
+            "{} {}",
+            r.status,
+            r.body
+        );
+        let refunds = app
+            .api(
+                &p.key,
+                Method::GET,
+                &format!("/v1/refunds?paymentId={sale}"),
+                None,
+            )
+            .await
+            .json();
+        let refund = &refunds["data"][0];
+        assert_eq!(refund["createdBy"]["type"], "user", "{refunds}");
+        assert_eq!(refund["createdBy"]["name"], "staff@acme.example");
+        let details = s.get(&format!("/dashboard/transactions/{sale}")).await;
+        assert!(
+            details.body.contains("by default (API key)"),
+            "the sale's maker: {}",
+            details.body
+        );
+        assert!(
+            details.body.contains("by staff@acme.example (user)"),
+            "the refund's maker"
+        );
+
+        // Staff may not read the log; the owner may, with filters and as CSV.
+        assert_eq!(
+            s.get("/dashboard/audit").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            s.get("/dashboard/audit.csv").await.status,
+            StatusCode::FORBIDDEN
+        );
+        let mut o = Browser::new(&app);
+        o.sign_in("owner@acme.example", PASSWORD).await;
+        let page = o.get("/dashboard/audit").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("refund.created") && page.body.contains("payment.created"));
+        assert!(
+            page.body.contains("access.denied"),
+            "the staff member's refusals are listed"
+        );
+        let only = o.get("/dashboard/audit?action=refund.created").await;
+        assert!(
+            only.body.contains("refund.created")
+                && !only.body.contains("<code>payment.created</code>")
+        );
+        let bad = o.get("/dashboard/audit?action=nope&from=yesterday").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains("Unknown action.") && bad.body.contains("From must be a date"));
+        let csv = o.get(&format!("/dashboard/audit.csv?object={sale}")).await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert_eq!(
+            csv.header("content-type").as_deref(),
+            Some("text/csv; charset=utf-8")
+        );
+        let lines: Vec<&str> = csv.body.lines().collect();
+        assert!(lines[0].starts_with("id,created_at,action,outcome,actor_type"));
+        assert_eq!(lines.len(), 2, "{}", csv.body);
+        assert!(
+            lines[1].contains(",payment.created,succeeded,api_key,"),
+            "{}",
+            lines[1]
+        );
+    }
+);

@@ -64,6 +64,8 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/payment-requests/{id}/cancel",
             post(dashboard::cancel_payment_request),
         )
+        .route("/dashboard/audit", get(dashboard::audit_page))
+        .route("/dashboard/audit.csv", get(dashboard::audit_csv))
         .route("/dashboard/payouts", get(dashboard::payouts))
         .route("/dashboard/payouts/{id}", get(dashboard::payout))
         .route(

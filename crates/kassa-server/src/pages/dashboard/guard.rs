@@ -105,7 +105,8 @@ pub mod act {
         ManageApiKeys,
         ManageUsers,
         ManageWebhooks,
-        ManageOwnAccount
+        ManageOwnAccount,
+        ViewAudit
     );
 }
 

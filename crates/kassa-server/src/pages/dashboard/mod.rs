@@ -23,6 +23,7 @@ use super::{internal_error_page, render, Brand};
 
 use crate::state::AppState;
 
+mod audit;
 mod guard;
 mod payment_requests;
 mod payouts;
@@ -32,6 +33,7 @@ mod sign_in;
 mod transactions;
 mod webhooks;
 
+pub use audit::*;
 pub use guard::{act, Can, Signed};
 pub use payment_requests::*;
 pub use payouts::*;
@@ -110,9 +112,11 @@ impl Nav {
             ("/dashboard/payouts", "Payouts", "payouts"),
             ("/dashboard/webhooks", "Webhooks", "webhooks"),
             ("/dashboard/settings", "Settings", "settings"),
+            ("/dashboard/audit", "Audit", "audit"),
             ("/dashboard/security", "Security", "security"),
         ]
         .into_iter()
+        .filter(|(_, _, section)| *section != "audit" || self.role.may(DashboardAction::ViewAudit))
         .map(|(href, label, section)| (href, label, section == self.section))
         .collect()
     }
@@ -141,6 +145,27 @@ impl Nav {
     pub fn may_manage_webhooks(&self) -> bool {
         self.role.may(DashboardAction::ManageWebhooks)
     }
+}
+
+/// The `from` and `to` dates of a list's filters (`2026-11-21`, UTC): from the start of the
+/// first day through the end of the last; a date that does not read is said in `problems`.
+fn day_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    problems: &mut Vec<String>,
+) -> (Option<time::OffsetDateTime>, Option<time::OffsetDateTime>) {
+    let mut day = |v: Option<&str>, name: &str| {
+        let v = v?;
+        let date =
+            time::Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).ok();
+        if date.is_none() {
+            problems.push(format!("{name} must be a date like 2026-11-21."));
+        }
+        date.map(|d| d.midnight().assume_utc())
+    };
+    let start = day(from, "From");
+    let end = day(to, "To").map(|d| d + time::Duration::days(1) - time::Duration::microseconds(1));
+    (start, end)
 }
 
 fn expired_form() -> Response {

@@ -7,6 +7,7 @@ use askama::Template;
 use axum::extract::{Form, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use kassa_core::audit::{Action, Actor, ActorKind};
 use kassa_core::clock::format_rfc3339;
 use kassa_core::id::{random_base62, PaymentId, PayoutId, RefundId};
 use kassa_core::money::Money;
@@ -51,27 +52,8 @@ fn transactions_query(params: HashMap<String, String>) -> TransactionsQuery {
             problems.push("Unknown method.".to_string());
         }
     }
-    let date = |v: &str| {
-        time::Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).ok()
-    };
-    if let Some(v) = get("from") {
-        match date(v) {
-            Some(d) => filter.created_from = Some(d.midnight().assume_utc()),
-            None => problems.push("From must be a date like 2026-11-21.".to_string()),
-        }
-    }
-    if let Some(v) = get("to") {
-        match date(v) {
-            // Through the end of that day.
-            Some(d) => {
-                filter.created_to = Some(
-                    d.midnight().assume_utc() + time::Duration::days(1)
-                        - time::Duration::microseconds(1),
-                )
-            }
-            None => problems.push("To must be a date like 2026-11-21.".to_string()),
-        }
-    }
+    (filter.created_from, filter.created_to) =
+        super::day_range(get("from"), get("to"), &mut problems);
     filter.reference_contains = get("q").map(|q| q.chars().take(100).collect());
     TransactionsQuery {
         raw: params,
@@ -248,7 +230,7 @@ pub async fn transactions(
 }
 
 /// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
-fn csv_field(value: &str) -> String {
+pub(super) fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
@@ -496,6 +478,10 @@ async fn timeline(
     } else {
         format!("Payment of {} by {method}", p.amount.display())
     };
+    let started = match who_started(state, partner, p).await? {
+        Some(who) => format!("{started} — by {who}"),
+        None => started,
+    };
     events.push(Event::new(p.created_at, started));
     match p.status {
         PaymentStatus::Failed => {
@@ -536,6 +522,9 @@ async fn timeline(
         if let Some(reason) = &r.reason {
             text.push_str(&format!(" — {reason}"));
         }
+        if let Some(by) = &r.created_by {
+            text.push_str(&format!(" — by {}", actor_label(by)));
+        }
         let mut e = Event::new(r.created_at, text);
         if r.status == kassa_core::refund::RefundStatus::Failed {
             e = e.bad();
@@ -567,6 +556,38 @@ async fn timeline(
     }
     events.sort_by_key(|e| e.at);
     Ok(events)
+}
+
+/// Who made an API payment or a capture, from the audit log: the actor of its
+/// `payment.created`, or of the `authorization.captured` that made it. None for payments on a
+/// payment request (the payer) and for payments made before the audit log.
+async fn who_started(
+    state: &AppState,
+    partner: &Partner,
+    p: &Payment,
+) -> Result<Option<String>, kassa_store::StoreError> {
+    let mut about = vec![p.id.as_str()];
+    if let Some(auth) = &p.authorization_id {
+        about.push(auth.as_str());
+    }
+    let events = state.store.audit_events_about(&partner.id, &about).await?;
+    let made = events.iter().find(|e| match e.action {
+        Action::PaymentCreated => e.object_id.as_deref() == Some(p.id.as_str()),
+        Action::AuthorizationCaptured => e.details.contains(p.id.as_str()),
+        _ => false,
+    });
+    Ok(made.map(|e| actor_label(&e.actor)))
+}
+
+/// "ada@acme.example (user)", "Bookkeeping (API key)", "ops (command line)".
+fn actor_label(actor: &Actor) -> String {
+    let kind = match actor.kind {
+        ActorKind::ApiKey => "API key",
+        ActorKind::User => "user",
+        ActorKind::Cli => "command line",
+        ActorKind::System => "Kassa",
+    };
+    format!("{} ({kind})", actor.name)
 }
 
 async fn refunds_of(
