@@ -58,6 +58,11 @@ pub fn required(
     optional(errors, field, value, max)
 }
 
+/// The first `max` characters of `s` (never splitting a character).
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,9 +111,4 @@ mod tests {
         assert_eq!(field_path("", "x"), "x");
         assert_eq!(field_path("paymentMethod", "x"), "paymentMethod.x");
     }
-}
-
-/// The first `max` characters of `s` (never splitting a character).
-pub fn truncate_chars(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
 }

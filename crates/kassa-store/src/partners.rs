@@ -263,11 +263,11 @@ impl<B: Backend> PartnerStore for B {
     ) -> Result<Option<Partner>> {
         let mut tx = self.begin_write().await?;
         // Only a change from pending is recorded; verifying again answers the partner as it is.
-        let changed = query(concat!(
+        let changed = query(
             "UPDATE partners SET billing_host_status = 'verified' \
              WHERE id = $1 AND billing_host = $2 AND billing_host_token = COALESCE($3, billing_host_token) \
-             AND billing_host_status <> 'verified' RETURNING id"
-        ))
+             AND billing_host_status <> 'verified' RETURNING id",
+        )
         .bind(partner.as_str())
         .bind(host.as_str())
         .bind(token.map(VerificationToken::as_str))
