@@ -27,6 +27,7 @@ pub mod settings;
 mod sign_in;
 mod state;
 mod two_factor;
+pub mod key_rotation;
 pub mod vault;
 pub mod webhook_network;
 pub mod webhooks;

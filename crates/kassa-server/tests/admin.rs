@@ -9,6 +9,7 @@ use kassa_server::admin::{self, AdminError, NewPartnerInput};
 on_both_backends!(partner_input_is_validated_all_at_once, |app| {
     let err = admin::create_partner(
         app.store.as_ref(),
+        &app.app.state().vault,
         NewPartnerInput {
             name: " ".into(),
             slug: "Bad Slug".into(),
@@ -43,6 +44,7 @@ on_both_backends!(slugs_and_hosts_are_unique, |app| {
         .await;
     let again = admin::create_partner(
         app.store.as_ref(),
+        &app.app.state().vault,
         NewPartnerInput {
             name: "Other".into(),
             slug: p.partner.slug.to_string(),
@@ -54,6 +56,7 @@ on_both_backends!(slugs_and_hosts_are_unique, |app| {
     assert!(matches!(again, Err(AdminError::Taken("slug"))), "{again:?}");
     let again = admin::create_partner(
         app.store.as_ref(),
+        &app.app.state().vault,
         NewPartnerInput {
             name: "Other".into(),
             slug: format!("o-{}", kassa_core::id::random_base62(6).to_lowercase()),

@@ -93,6 +93,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "roles two factor",
         include_str!("../migrations/sqlite/0012_roles_two_factor.sql"),
     ),
+    (
+        13,
+        "vault secrets",
+        include_str!("../migrations/sqlite/0013_vault_secrets.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -155,6 +160,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "roles two factor",
         include_str!("../migrations/postgres/0012_roles_two_factor.sql"),
+    ),
+    (
+        13,
+        "vault secrets",
+        include_str!("../migrations/postgres/0013_vault_secrets.sql"),
     ),
 ];
 

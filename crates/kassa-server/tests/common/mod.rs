@@ -91,6 +91,8 @@ pub struct TestApp {
 pub struct TestPartner {
     pub partner: Partner,
     pub key: String,
+    /// Its link secret in clear (the partner carries it sealed).
+    pub link_secret: String,
 }
 
 pub struct Resp {
@@ -292,12 +294,14 @@ impl TestApp {
             ..Default::default()
         };
         edit(&mut input);
-        let created = admin::create_partner(self.store.as_ref(), input, &operator())
+        let created =
+            admin::create_partner(self.store.as_ref(), &self.app.state().vault, input, &operator())
             .await
             .unwrap();
         TestPartner {
             partner: created.partner,
             key: created.api_key.expose().clone(),
+            link_secret: created.link_secret.expose().clone(),
         }
     }
 
