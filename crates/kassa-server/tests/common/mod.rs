@@ -144,13 +144,14 @@ fn build(
     processor: &Arc<dyn Processor>,
     clock: &Arc<FrozenClock>,
     dns: &Arc<dns::TestDns>,
+    vault: Vault,
 ) -> App {
     App::new(AppParts {
         config,
         store: store.clone(),
         processor: processor.clone(),
         clock: clock.clone(),
-        vault: Vault::new(&[42u8; 32]),
+        vault,
         resolver: Some(dns.clone()),
     })
 }
@@ -170,6 +171,9 @@ async fn isolated_schema(url: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
+
+/// The master key every test application starts with.
+pub const TEST_VAULT_KEY: [u8; 32] = [42u8; 32];
 
 /// The operator at the command line, at the start of the test.
 pub fn operator() -> Caller {
@@ -240,7 +244,14 @@ impl TestApp {
     ) -> TestApp {
         let clock = Arc::new(FrozenClock::new(start_time()));
         let dns = Arc::new(dns::TestDns::default());
-        let app = build(test_config(dir.path()), &store, &processor, &clock, &dns);
+        let app = build(
+            test_config(dir.path()),
+            &store,
+            &processor,
+            &clock,
+            &dns,
+            Vault::new(&TEST_VAULT_KEY),
+        );
         let router = app.router();
         TestApp {
             app,
@@ -260,7 +271,29 @@ impl TestApp {
     pub fn reconfigured(mut self, edit: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(self.dir.path());
         edit(&mut config);
-        self.app = build(config, &self.store, &self.processor, &self.clock, &self.dns);
+        self.app = build(
+            config,
+            &self.store,
+            &self.processor,
+            &self.clock,
+            &self.dns,
+            Vault::new(&TEST_VAULT_KEY),
+        );
+        self.router = self.app.router();
+        self
+    }
+
+    /// The same application (database, clock, processor, DNS, settings) started again with
+    /// another vault (after a key rotation).
+    pub fn with_vault(mut self, vault: Vault) -> TestApp {
+        self.app = build(
+            test_config(self.dir.path()),
+            &self.store,
+            &self.processor,
+            &self.clock,
+            &self.dns,
+            vault,
+        );
         self.router = self.app.router();
         self
     }

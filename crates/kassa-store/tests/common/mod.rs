@@ -25,7 +25,6 @@ use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHost, Redire
 use kassa_core::payment_request::{Metadata, PaymentRequest, PaymentRequestStatus};
 use kassa_core::reference::ReferenceId;
 use kassa_core::scope::Scopes;
-use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use kassa_store::{
     ApiKeyRecord, ConnectOptions, MethodDetails, NewAttempt, NewPaymentMethod, NewVaultEntry,
