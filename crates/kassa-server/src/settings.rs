@@ -11,8 +11,8 @@ use kassa_core::partner::{
     BillingHost, BrandColor, LogoUrl, RedirectHost, RedirectHosts, RedirectHostsError,
     MAX_REDIRECT_HOSTS,
 };
-use kassa_core::scope::Scopes;
 use kassa_core::role::Role;
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use kassa_store::{

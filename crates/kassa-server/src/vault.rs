@@ -509,7 +509,10 @@ mod tests {
             new.fingerprint(&partner, "card", "4242")
         );
         assert_eq!(old.csrf_token("c", "s"), new.csrf_token("c", "s"));
-        assert_eq!(old.limit_key("ip", "1.2.3.4"), new.limit_key("ip", "1.2.3.4"));
+        assert_eq!(
+            old.limit_key("ip", "1.2.3.4"),
+            new.limit_key("ip", "1.2.3.4")
+        );
         assert_ne!(old.key_check(), new.key_check());
         let (nonce, sealed) = old.seal_for(&partner, "x", b"secret");
         assert!(new.open_for(&partner, "x", &nonce, &sealed).is_err());
@@ -525,10 +528,7 @@ mod tests {
             restarted.fingerprint(&partner, "card", "4242"),
             old.fingerprint(&partner, "card", "4242")
         );
-        assert_eq!(
-            restarted.challenge_mac("body"),
-            old.challenge_mac("body")
-        );
+        assert_eq!(restarted.challenge_mac("body"), old.challenge_mac("body"));
         // A second rotation keeps them again, from the stored copy.
         let third = restarted.rotated_to(&[10u8; 32], Some(&stored)).unwrap();
         assert_eq!(third.request_digest(&[b"x"]), old.request_digest(&[b"x"]));

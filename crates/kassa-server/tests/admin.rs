@@ -119,11 +119,11 @@ on_both_backends!(api_keys_are_shown_once_and_revocable, |app| {
 #[tokio::test]
 async fn demo_partner_is_added_once_with_a_fresh_key_each_start() {
     let app = TestApp::sqlite().await;
-    let first = admin::ensure_demo(app.store.as_ref(), &operator())
+    let first = admin::ensure_demo(app.store.as_ref(), &app.app.state().vault, &operator())
         .await
         .unwrap();
     assert!(first.created);
-    let second = admin::ensure_demo(app.store.as_ref(), &operator())
+    let second = admin::ensure_demo(app.store.as_ref(), &app.app.state().vault, &operator())
         .await
         .unwrap();
     assert!(!second.created);
@@ -152,11 +152,13 @@ async fn demo_partner_is_added_once_with_a_fresh_key_each_start() {
     assert_eq!(new.status, StatusCode::OK);
     let link = kassa_server::links::creation_link(
         "http://kassa.test",
+        &app.app.state().vault,
         &second.partner,
         "250.00",
         "QUOTE-123",
         None,
-    );
+    )
+    .unwrap();
     assert_eq!(
         link,
         "http://kassa.test/p/acme/payment-request?amount=250.00&referenceId=QUOTE-123"

@@ -201,11 +201,13 @@ on_both_backends!(signed_links, |app| {
     // The link the CLI prints is signed correctly.
     let link = kassa_server::links::creation_link(
         "http://kassa.test",
+        &app.app.state().vault,
         &p.partner,
         "12.50",
         "INV 7/2",
         Some("https://acme.example/x?y=1"),
-    );
+    )
+    .unwrap();
     let r = app
         .get(link.strip_prefix("http://kassa.test").unwrap())
         .await;

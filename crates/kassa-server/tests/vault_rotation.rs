@@ -45,8 +45,10 @@ async fn sale(app: &TestApp, p: &TestPartner, pm: &Value, key: &str) -> (StatusC
             &p.key,
             Method::POST,
             "/v1/payments/sale",
-            Some(json!({"customerId": pm["customerId"], "paymentMethodId": pm["id"],
-                        "invoice": invoice("12.00")})),
+            Some(
+                json!({"customerId": pm["customerId"], "paymentMethodId": pm["id"],
+                        "invoice": invoice("12.00")}),
+            ),
             &[("Idempotency-Key", key)],
         )
         .await;
@@ -70,9 +72,7 @@ async fn receiver() -> (String, Got) {
     let got: Got = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let router = axum::Router::new()
-        .fallback(answer)
-        .with_state(got.clone());
+    let router = axum::Router::new().fallback(answer).with_state(got.clone());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (url, got)
 }
@@ -99,141 +99,142 @@ fn path_of(link: &str) -> String {
     link.strip_prefix("http://kassa.test").unwrap().to_string()
 }
 
-on_both_backends!(after_a_rotation_everything_sealed_still_works_on_the_new_key_only, |app| {
-    let p = app
-        .partner_with(|i| i.require_signed_links = true)
-        .await;
-    // Stored cards: one the sandbox approves, one it declines — only the real number tells.
-    let customer = created(
-        &app,
-        &p,
-        "/v1/customers",
-        json!({"firstName": "Ada", "lastName": "Lovelace"}),
-    )
-    .await;
-    let stored = |number: &str| {
-        let mut body = card(number);
-        body["customerId"] = customer["id"].clone();
-        body
-    };
-    let approved = created(&app, &p, "/v1/payment-methods", stored("4242424242424242")).await;
-    let declined = created(&app, &p, "/v1/payment-methods", stored("4000000000000002")).await;
-    let (status, before) = sale(&app, &p, &approved, "before-rotation").await;
-    assert_eq!(status, StatusCode::CREATED, "{before}");
-    let r = app
-        .api(
-            &p.key,
-            Method::POST,
-            "/v1/webhook-endpoints",
-            Some(json!({"url": receiver().await.0, "events": ["*"]})),
+on_both_backends!(
+    after_a_rotation_everything_sealed_still_works_on_the_new_key_only,
+    |app| {
+        let p = app.partner_with(|i| i.require_signed_links = true).await;
+        // Stored cards: one the sandbox approves, one it declines — only the real number tells.
+        let customer = created(
+            &app,
+            &p,
+            "/v1/customers",
+            json!({"firstName": "Ada", "lastName": "Lovelace"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let endpoint_secret = r.json()["secret"].as_str().unwrap().to_string();
-    let (url, got) = receiver().await;
-    let r = app
-        .api(
-            &p.key,
-            Method::POST,
-            "/v1/webhook-endpoints",
-            Some(json!({"url": url, "events": ["payment_request.created"]})),
+        let stored = |number: &str| {
+            let mut body = card(number);
+            body["customerId"] = customer["id"].clone();
+            body
+        };
+        let approved = created(&app, &p, "/v1/payment-methods", stored("4242424242424242")).await;
+        let declined = created(&app, &p, "/v1/payment-methods", stored("4000000000000002")).await;
+        let (status, before) = sale(&app, &p, &approved, "before-rotation").await;
+        assert_eq!(status, StatusCode::CREATED, "{before}");
+        let r = app
+            .api(
+                &p.key,
+                Method::POST,
+                "/v1/webhook-endpoints",
+                Some(json!({"url": receiver().await.0, "events": ["*"]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let endpoint_secret = r.json()["secret"].as_str().unwrap().to_string();
+        let (url, got) = receiver().await;
+        let r = app
+            .api(
+                &p.key,
+                Method::POST,
+                "/v1/webhook-endpoints",
+                Some(json!({"url": url, "events": ["payment_request.created"]})),
+            )
+            .await;
+        let secret = r.json()["secret"].as_str().unwrap().to_string();
+        assert_ne!(secret, endpoint_secret);
+        // A link signed with the link secret before the rotation.
+        let link = kassa_server::links::creation_link(
+            "http://kassa.test",
+            &app.app.state().vault,
+            &p.partner,
+            "40.00",
+            "BEFORE-ROTATION",
+            None,
+        )
+        .unwrap();
+        assert!(link.contains("signature="), "{link}");
+
+        // The new key equal to the current one is refused, changing nothing.
+        let same = rotate(
+            app.store.as_ref(),
+            &app.app.state().vault,
+            &Secret::new(TEST_VAULT_KEY),
+            &operator(),
         )
         .await;
-    let secret = r.json()["secret"].as_str().unwrap().to_string();
-    assert_ne!(secret, endpoint_secret);
-    // A link signed with the link secret before the rotation.
-    let link = kassa_server::links::creation_link(
-        "http://kassa.test",
-        &app.app.state().vault,
-        &p.partner,
-        "40.00",
-        "BEFORE-ROTATION",
-        None,
-    )
-    .unwrap();
-    assert!(link.contains("signature="), "{link}");
+        assert!(matches!(same, Err(RotateError::SameKey)), "{same:?}");
 
-    // The new key equal to the current one is refused, changing nothing.
-    let same = rotate(
-        app.store.as_ref(),
-        &app.app.state().vault,
-        &Secret::new(TEST_VAULT_KEY),
-        &operator(),
-    )
-    .await;
-    assert!(matches!(same, Err(RotateError::SameKey)), "{same:?}");
+        let counts = rotate(
+            app.store.as_ref(),
+            &app.app.state().vault,
+            &Secret::new(NEW_KEY),
+            &operator(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(counts.vault_entries, 2, "{counts:?}");
+        assert_eq!(counts.webhook_secrets, 2, "{counts:?}");
+        assert!(counts.link_secrets >= 1, "{counts:?}");
 
-    let counts = rotate(
-        app.store.as_ref(),
-        &app.app.state().vault,
-        &Secret::new(NEW_KEY),
-        &operator(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(counts.vault_entries, 2, "{counts:?}");
-    assert_eq!(counts.webhook_secrets, 2, "{counts:?}");
-    assert!(counts.link_secrets >= 1, "{counts:?}");
+        // The old key is refused at start now; the new one opens.
+        let now = app.clock.now();
+        let old = open_vault(
+            app.store.as_ref(),
+            Vault::new(&TEST_VAULT_KEY),
+            &KeySource::Configured,
+            now,
+        )
+        .await;
+        assert!(matches!(old, Err(OpenError::WrongKey(_))), "{old:?}");
+        let vault = open_vault(
+            app.store.as_ref(),
+            Vault::new(&NEW_KEY),
+            &KeySource::Configured,
+            now,
+        )
+        .await
+        .unwrap();
+        let app = app.with_vault(vault);
 
-    // The old key is refused at start now; the new one opens.
-    let now = app.clock.now();
-    let old = open_vault(
-        app.store.as_ref(),
-        Vault::new(&TEST_VAULT_KEY),
-        &KeySource::Configured,
-        now,
-    )
-    .await;
-    assert!(matches!(old, Err(OpenError::WrongKey(_))), "{old:?}");
-    let vault = open_vault(
-        app.store.as_ref(),
-        Vault::new(&NEW_KEY),
-        &KeySource::Configured,
-        now,
-    )
-    .await
-    .unwrap();
-    let app = app.with_vault(vault);
+        // Stored cards still charge: the sandbox gets the real numbers back.
+        let (status, paid) = sale(&app, &p, &approved, "after-rotation-1").await;
+        assert_eq!(status, StatusCode::CREATED, "{paid}");
+        assert_eq!(paid["status"], "completed", "{paid}");
+        let (_, refused) = sale(&app, &p, &declined, "after-rotation-2").await;
+        assert_eq!(refused["status"], "failed", "{refused}");
+        assert_eq!(refused["failureCode"], "card_declined", "{refused}");
+        // The idempotent request made before the rotation is still recognised (same keyed digest).
+        let (status, replayed) = sale(&app, &p, &approved, "before-rotation").await;
+        assert_eq!(status, StatusCode::CREATED, "{replayed}");
+        assert_eq!(replayed["id"], before["id"], "{replayed}");
 
-    // Stored cards still charge: the sandbox gets the real numbers back.
-    let (status, paid) = sale(&app, &p, &approved, "after-rotation-1").await;
-    assert_eq!(status, StatusCode::CREATED, "{paid}");
-    assert_eq!(paid["status"], "completed", "{paid}");
-    let (_, refused) = sale(&app, &p, &declined, "after-rotation-2").await;
-    assert_eq!(refused["status"], "failed", "{refused}");
-    assert_eq!(refused["failureCode"], "card_declined", "{refused}");
-    // The idempotent request made before the rotation is still recognised (same keyed digest).
-    let (status, replayed) = sale(&app, &p, &approved, "before-rotation").await;
-    assert_eq!(status, StatusCode::CREATED, "{replayed}");
-    assert_eq!(replayed["id"], before["id"], "{replayed}");
+        // Webhooks are signed with the same secret as before.
+        app.create_request(&p, "25.00", "AFTER-ROTATION").await;
+        app.run_jobs().await;
+        let received = got.lock().unwrap().clone();
+        assert_eq!(received.len(), 1, "{received:?}");
+        let (signature, body) = &received[0];
+        assert!(signed_with(signature, body, &secret), "{signature}");
 
-    // Webhooks are signed with the same secret as before.
-    app.create_request(&p, "25.00", "AFTER-ROTATION").await;
-    app.run_jobs().await;
-    let received = got.lock().unwrap().clone();
-    assert_eq!(received.len(), 1, "{received:?}");
-    let (signature, body) = &received[0];
-    assert!(signed_with(signature, body, &secret), "{signature}");
+        // The link signed before the rotation is still accepted.
+        let r = app.get(&path_of(&link)).await;
+        assert_ne!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert!(
+            r.status.is_redirection() || r.status.is_success(),
+            "{}: {}",
+            r.status,
+            r.body
+        );
+        // …and one signed with a secret it does not have is not.
+        let forged = path_of(&link).replace("signature=", "signature=0");
+        assert_eq!(app.get(&forged).await.status, StatusCode::FORBIDDEN);
 
-    // The link signed before the rotation is still accepted.
-    let r = app.get(&path_of(&link)).await;
-    assert_ne!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    assert!(
-        r.status.is_redirection() || r.status.is_success(),
-        "{}: {}",
-        r.status,
-        r.body
-    );
-    // …and one signed with a secret it does not have is not.
-    let forged = path_of(&link).replace("signature=", "signature=0");
-    assert_eq!(app.get(&forged).await.status, StatusCode::FORBIDDEN);
-
-    // The rotation is in the installation's audit chain.
-    let chain = app.store.audit_chain_page(None, 0).await.unwrap();
-    let rotated = chain
-        .iter()
-        .find(|e| e.action == kassa_core::audit::Action::VaultKeyRotated)
-        .expect("a vault.key_rotated event");
-    let details: Value = serde_json::from_str(&rotated.details).unwrap();
-    assert_eq!(details["reEncrypted"]["vaultEntries"], 2, "{details}");
-});
+        // The rotation is in the installation's audit chain.
+        let chain = app.store.audit_chain_page(None, 0).await.unwrap();
+        let rotated = chain
+            .iter()
+            .find(|e| e.action == kassa_core::audit::Action::VaultKeyRotated)
+            .expect("a vault.key_rotated event");
+        let details: Value = serde_json::from_str(&rotated.details).unwrap();
+        assert_eq!(details["reEncrypted"]["vaultEntries"], 2, "{details}");
+    }
+);

@@ -16,8 +16,8 @@ use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHosts, Slug}
 use kassa_core::payment::{Payment, PaymentSource, PaymentStatus};
 use kassa_core::payment_request::{FailedAttemptLimit, PaymentRequest, PaymentRequestStatus};
 use kassa_core::refund::Refund;
-use kassa_core::scope::Scopes;
 use kassa_core::role::Role;
+use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;

@@ -243,30 +243,63 @@ async fn a_rotation_seals_every_secret_again_with_its_key_check_and_audit_event(
         let seen = resealer.seen.lock().unwrap().clone();
         let p = i.partner.to_string();
         let has = |kind: SealedKind, row: &str, bytes: &[u8]| {
-            seen.iter()
-                .any(|(k, partner, r, s)| *k == kind && *partner == p && r == row && s.ciphertext == bytes)
+            seen.iter().any(|(k, partner, r, s)| {
+                *k == kind && *partner == p && r == row && s.ciphertext == bytes
+            })
         };
-        assert!(has(SealedKind::LinkSecret, &p, &link.ciphertext), "[{name}] {seen:?}");
-        assert!(has(SealedKind::TotpSecret, i.user.as_str(), &totp), "[{name}]");
-        assert!(has(SealedKind::WebhookSecret, i.endpoint.as_str(), b"endpoint secret 2"), "[{name}]");
         assert!(
-            has(SealedKind::PreviousWebhookSecret, i.endpoint.as_str(), b"endpoint secret"),
+            has(SealedKind::LinkSecret, &p, &link.ciphertext),
+            "[{name}] {seen:?}"
+        );
+        assert!(
+            has(SealedKind::TotpSecret, i.user.as_str(), &totp),
             "[{name}]"
         );
         assert!(
-            seen.iter().all(|(_, _, row, _)| row != i.deleted_endpoint.as_str()),
+            has(
+                SealedKind::WebhookSecret,
+                i.endpoint.as_str(),
+                b"endpoint secret 2"
+            ),
+            "[{name}]"
+        );
+        assert!(
+            has(
+                SealedKind::PreviousWebhookSecret,
+                i.endpoint.as_str(),
+                b"endpoint secret"
+            ),
+            "[{name}]"
+        );
+        assert!(
+            seen.iter()
+                .all(|(_, _, row, _)| row != i.deleted_endpoint.as_str()),
             "[{name}] a deleted endpoint's destroyed secret was handed over"
         );
-        assert!(seen.iter().any(|(k, _, _, s)| *k == SealedKind::VaultEntry && s.ciphertext == entry), "[{name}]");
+        assert!(
+            seen.iter()
+                .any(|(k, _, _, s)| *k == SealedKind::VaultEntry && s.ciphertext == entry),
+            "[{name}]"
+        );
         // …and what was sealed again is what is stored now.
         let (link2, entry2, totp2) = stored(store, &i).await;
         assert_eq!(link2, resealed(&link), "[{name}]");
         assert_eq!(entry2, [b"R:".as_slice(), &entry].concat(), "[{name}]");
         assert_eq!(totp2, [b"R:".as_slice(), &totp].concat(), "[{name}]");
-        assert_eq!(store.vault_hashing_keys().await.unwrap(), Some(hashing.clone()), "[{name}]");
+        assert_eq!(
+            store.vault_hashing_keys().await.unwrap(),
+            Some(hashing.clone()),
+            "[{name}]"
+        );
         // Only the new key is accepted from now on.
-        assert!(!store.check_vault_key("old-check", now()).await.unwrap(), "[{name}]");
-        assert!(store.check_vault_key("new-check", now()).await.unwrap(), "[{name}]");
+        assert!(
+            !store.check_vault_key("old-check", now()).await.unwrap(),
+            "[{name}]"
+        );
+        assert!(
+            store.check_vault_key("new-check", now()).await.unwrap(),
+            "[{name}]"
+        );
         // One audit event on the installation's chain, with the counts.
         let events = store.audit_chain_page(None, 0).await.unwrap();
         let event = events.last().unwrap();
@@ -300,8 +333,14 @@ async fn a_rotation_that_fails_midway_or_has_the_wrong_key_changes_nothing() {
             .rotate_vault_key(&rotation("old-check", &hashing, &failing), &by())
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Corrupt(ref m) if m.contains("link secret")), "[{name}] {err:?}");
-        assert!(!failing.seen.lock().unwrap().is_empty(), "[{name}] nothing was tried before");
+        assert!(
+            matches!(err, StoreError::Corrupt(ref m) if m.contains("link secret")),
+            "[{name}] {err:?}"
+        );
+        assert!(
+            !failing.seen.lock().unwrap().is_empty(),
+            "[{name}] nothing was tried before"
+        );
         // Another key's check: refused before anything is tried.
         let wrong = TestResealer::default();
         let refused = store
@@ -313,8 +352,14 @@ async fn a_rotation_that_fails_midway_or_has_the_wrong_key_changes_nothing() {
         // Nothing changed.
         assert_eq!(stored(store, &i).await, before, "[{name}]");
         assert_eq!(store.vault_hashing_keys().await.unwrap(), None, "[{name}]");
-        assert!(store.check_vault_key("old-check", now()).await.unwrap(), "[{name}]");
-        assert!(!store.check_vault_key("new-check", now()).await.unwrap(), "[{name}]");
+        assert!(
+            store.check_vault_key("old-check", now()).await.unwrap(),
+            "[{name}]"
+        );
+        assert!(
+            !store.check_vault_key("new-check", now()).await.unwrap(),
+            "[{name}]"
+        );
         assert_eq!(
             store.audit_chain_page(None, 0).await.unwrap().len(),
             events_before,
@@ -362,7 +407,11 @@ async fn link_secrets_in_clear_are_sealed_once() {
             nonce: vec![9; 12],
             ciphertext: format!("sealed:{p}:{clear}").into_bytes(),
         };
-        assert_eq!(store.seal_clear_link_secrets(&seal).await.unwrap(), 1, "[{name}]");
+        assert_eq!(
+            store.seal_clear_link_secrets(&seal).await.unwrap(),
+            1,
+            "[{name}]"
+        );
         let sealed_now = store.partner_by_id(&old.id).await.unwrap().unwrap();
         assert_eq!(
             sealed_now.link_secret.ciphertext,
@@ -370,9 +419,18 @@ async fn link_secrets_in_clear_are_sealed_once() {
             "[{name}]"
         );
         // Once: the clear column is empty now, and partners made sealed are left alone.
-        assert_eq!(store.seal_clear_link_secrets(&seal).await.unwrap(), 0, "[{name}]");
         assert_eq!(
-            store.partner_by_id(&new.id).await.unwrap().unwrap().link_secret,
+            store.seal_clear_link_secrets(&seal).await.unwrap(),
+            0,
+            "[{name}]"
+        );
+        assert_eq!(
+            store
+                .partner_by_id(&new.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .link_secret,
             new.link_secret,
             "[{name}]"
         );

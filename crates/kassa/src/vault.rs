@@ -102,11 +102,21 @@ mod tests {
         let key = "ab".repeat(32);
         let read = read_new_key(format!("{key}\n").as_bytes()).unwrap();
         assert_eq!(read.expose(), &[0xab; 32]);
-        for bad in ["", "\n", "abc", &"ab".repeat(31), &"zz".repeat(32), &"ab".repeat(33)] {
+        for bad in [
+            "",
+            "\n",
+            "abc",
+            &"ab".repeat(31),
+            &"zz".repeat(32),
+            &"ab".repeat(33),
+        ] {
             let err = read_new_key(bad.as_bytes()).unwrap_err().to_string();
             assert!(err.contains("64 hexadecimal"), "{bad:?}: {err}");
             if !bad.trim().is_empty() {
-                assert!(!err.contains(bad.trim()), "the error repeats the input: {err}");
+                assert!(
+                    !err.contains(bad.trim()),
+                    "the error repeats the input: {err}"
+                );
             }
         }
     }

@@ -327,10 +327,14 @@ impl TestApp {
             ..Default::default()
         };
         edit(&mut input);
-        let created =
-            admin::create_partner(self.store.as_ref(), &self.app.state().vault, input, &operator())
-            .await
-            .unwrap();
+        let created = admin::create_partner(
+            self.store.as_ref(),
+            &self.app.state().vault,
+            input,
+            &operator(),
+        )
+        .await
+        .unwrap();
         TestPartner {
             partner: created.partner,
             key: created.api_key.expose().clone(),
