@@ -180,7 +180,10 @@ async fn a_database_refuses_another_vault_key() {
         ..Default::default()
     };
     let first = "11".repeat(32);
-    assert!(kassa_server::App::from_config(config(&first)).await.is_ok());
+    let (app, _) = kassa_server::App::from_config(config(&first))
+        .await
+        .unwrap();
+    drop(app);
     assert!(
         kassa_server::App::from_config(config(&first)).await.is_ok(),
         "the same key again"
@@ -191,7 +194,28 @@ async fn a_database_refuses_another_vault_key() {
         .expect("another key is refused");
     assert!(
         err.to_string()
-            .contains("not the key this database was first used with"),
+            .contains("not the key this database was last used with"),
         "{err}"
     );
+    assert!(!err.to_string().contains(&"22".repeat(32)), "{err}");
+
+    // After a rotation the new key starts Kassa, and the first one is refused.
+    let (app, _) = kassa_server::App::from_config(config(&first))
+        .await
+        .unwrap();
+    let state = app.state();
+    kassa_server::key_rotation::rotate(
+        state.store.as_ref(),
+        &state.vault,
+        &kassa_core::secret::Secret::new([0x33; 32]),
+        &operator(),
+    )
+    .await
+    .unwrap();
+    assert!(kassa_server::App::from_config(config(&"33".repeat(32)))
+        .await
+        .is_ok());
+    assert!(kassa_server::App::from_config(config(&first))
+        .await
+        .is_err());
 }
