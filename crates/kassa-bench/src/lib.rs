@@ -172,6 +172,7 @@ async fn bench_backend(
         .context("cannot start Kassa")?;
     let partner = admin::create_partner(
         app.state().store.as_ref(),
+        &app.state().vault,
         NewPartnerInput {
             name: "Bench Services".into(),
             slug: format!("bench-{}", kassa_core::id::random_base62(8).to_lowercase()),

@@ -17,7 +17,7 @@ use kassa_core::secret::Secret;
 use kassa_store::{ApiKeyRecord, NewUser, Partner, Store, StoreError, User};
 use time::OffsetDateTime;
 
-use crate::vault::{hash_api_key, new_api_key};
+use crate::vault::{hash_api_key, new_api_key, new_link_secret, Vault};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewPartnerInput {
@@ -31,11 +31,12 @@ pub struct NewPartnerInput {
     pub key_scopes: Option<Scopes>,
 }
 
-/// A partner just made, with the secrets shown this once.
+/// A partner just made, with the secrets shown this once (the link secret is stored sealed).
 #[derive(Debug)]
 pub struct CreatedPartner {
     pub partner: Partner,
     pub api_key: Secret<String>,
+    pub link_secret: Secret<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,17 +64,20 @@ impl From<StoreError> for AdminError {
     }
 }
 
+/// Makes a partner; its link secret is sealed with `vault`.
 pub async fn create_partner(
     store: &dyn Store,
+    vault: &Vault,
     input: NewPartnerInput,
     by: &Caller,
 ) -> Result<CreatedPartner, AdminError> {
-    create_partner_with_key(store, input, "default", by).await
+    create_partner_with_key(store, vault, input, "default", by).await
 }
 
 /// The partner and its first API key (labelled `key_label`) are written in one transaction.
 async fn create_partner_with_key(
     store: &dyn Store,
+    vault: &Vault,
     input: NewPartnerInput,
     key_label: &str,
     by: &Caller,
@@ -95,8 +99,11 @@ async fn create_partner_with_key(
         .as_deref()
         .and_then(|u| errors.take("logoUrl", LogoUrl::parse(u)));
     errors.finish().map_err(AdminError::Invalid)?;
+    let id = PartnerId::generate();
+    let link_secret = new_link_secret();
     let partner = Partner {
-        id: PartnerId::generate(),
+        link_secret: vault.seal_link_secret(&id, link_secret.expose()),
+        id,
         slug: slug.expect("validated"),
         name: name.expect("validated"),
         billing_host_verification: billing_host.as_ref().map(|_| HostVerification {
@@ -110,14 +117,17 @@ async fn create_partner_with_key(
         require_signed_links: input.require_signed_links,
         allowed_redirect_hosts: Default::default(),
         require_two_factor: false,
-        link_secret: Secret::new(format!("lsk_{}", random_base62(40))),
         created_at: now,
         challenge_mode_until: None,
     };
     let scopes = input.key_scopes.unwrap_or_else(Scopes::default_for_new_key);
     let (record, api_key) = new_key_record(&partner.id, key_label, scopes, now);
     store.create_partner(&partner, Some(&record), by).await?;
-    Ok(CreatedPartner { partner, api_key })
+    Ok(CreatedPartner {
+        partner,
+        api_key,
+        link_secret,
+    })
 }
 
 /// Longest partner name, and longest API key label.
@@ -433,7 +443,11 @@ pub const DEMO_SLUG: &str = "acme";
 
 /// Adds the demo partner once; every start gets a fresh demo API key (only hashes are kept,
 /// so an old one cannot be shown again) and the previous demo keys are revoked.
-pub async fn ensure_demo(store: &dyn Store, by: &Caller) -> Result<Demo, AdminError> {
+pub async fn ensure_demo(
+    store: &dyn Store,
+    vault: &Vault,
+    by: &Caller,
+) -> Result<Demo, AdminError> {
     if let Some(partner) = store.partner_by_slug(DEMO_SLUG).await? {
         store
             .revoke_api_keys_labeled(&partner.id, "demo", by.at, by)
@@ -448,6 +462,7 @@ pub async fn ensure_demo(store: &dyn Store, by: &Caller) -> Result<Demo, AdminEr
     }
     let created = create_partner_with_key(
         store,
+        vault,
         NewPartnerInput {
             name: "Acme Services".into(),
             slug: DEMO_SLUG.into(),

@@ -53,20 +53,11 @@ impl App {
         })?;
         let store = kassa_store::connect(&config.database_url(), &config.connect_options()).await?;
         let (vault, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
-        if !store
-            .check_vault_key(&vault.key_check(), SystemClock.now())
-            .await?
-        {
-            anyhow::bail!(
-                "the vault key ({}) is not the key this database was first used with; card and account \
-                 numbers stored in it could not be read. Set KASSA_VAULT_KEY to the original key (every \
-                 instance sharing a database needs the same one)",
-                match &source {
-                    KeySource::Configured => "KASSA_VAULT_KEY".to_string(),
-                    KeySource::File(path) | KeySource::Generated(path) => path.clone(),
-                }
-            );
-        }
+        // Refuses another key than the database's, takes the hashing keys kept since a rotation,
+        // and seals link secrets left in clear by an older version.
+        let vault =
+            crate::key_rotation::open_vault(store.as_ref(), vault, &source, SystemClock.now())
+                .await?;
         let app = App::new(AppParts {
             config,
             store,

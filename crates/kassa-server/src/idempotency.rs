@@ -251,6 +251,7 @@ mod tests {
         });
         let partner = crate::admin::create_partner(
             store.as_ref(),
+            &app.state().vault,
             crate::admin::NewPartnerInput {
                 name: "Acme".into(),
                 slug: "acme".into(),

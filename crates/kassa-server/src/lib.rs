@@ -16,6 +16,7 @@ mod error;
 mod event_object;
 mod idempotency;
 pub mod jobs;
+pub mod key_rotation;
 mod limits;
 pub mod links;
 mod metrics;

@@ -5,7 +5,7 @@ use kassa_store::Partner;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use subtle::ConstantTimeEq;
 
-use crate::vault::link_signature;
+use crate::vault::{link_signature, Vault, VaultError};
 
 /// RFC 3986 unreserved characters stay as they are; everything else is percent-encoded.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -29,14 +29,16 @@ fn site_base(public_base: &str, partner: &Partner) -> String {
     }
 }
 
-/// The creation link for a partner, signed when the partner requires it.
+/// The creation link for a partner, signed when the partner requires it (with its link secret,
+/// opened from the vault); fails only when that secret does not open.
 pub fn creation_link(
     public_base: &str,
+    vault: &Vault,
     partner: &Partner,
     amount: &str,
     reference_id: &str,
     redirect_url: Option<&str>,
-) -> String {
+) -> Result<String, VaultError> {
     let base = site_base(public_base, partner);
     let mut query = format!(
         "amount={}&referenceId={}",
@@ -48,11 +50,12 @@ pub fn creation_link(
         query.extend(utf8_percent_encode(url, COMPONENT));
     }
     if partner.require_signed_links {
-        let sig = link_signature(partner.link_secret.expose(), &query);
+        let secret = vault.open_link_secret(partner)?;
+        let sig = link_signature(secret.expose(), &query);
         query.push_str("&signature=");
         query.push_str(&sig);
     }
-    format!("{base}/payment-request?{query}")
+    Ok(format!("{base}/payment-request?{query}"))
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -317,13 +317,15 @@ pub(crate) fn build_creation_link(
     }
     errors.finish().map_err(ApiError::validation)?;
     let amount = amount.expect("validated");
-    Ok(crate::links::creation_link(
+    crate::links::creation_link(
         &state.config.public_base(),
+        &state.vault,
         partner,
         &kassa_core::money::format_minor(amount.minor()),
         reference_id,
         redirect_url,
-    ))
+    )
+    .map_err(|_| ApiError::internal(anyhow::anyhow!("the partner's link secret does not open")))
 }
 
 /// Cancels an open request (the API's and the dashboard's one path).

@@ -10,7 +10,12 @@ use crate::state::AppState;
 
 /// What the vault binds a stored secret to (with the partner), so it opens for this user only.
 fn stored_owner(user: &User) -> String {
-    format!("totp/{}", user.id)
+    stored_owner_of(user.id.as_str())
+}
+
+/// [`stored_owner`] by the user's id (a vault key rotation seals the secret again).
+pub(crate) fn stored_owner_of(user_id: &str) -> String {
+    format!("totp/{user_id}")
 }
 
 /// What the vault binds a secret being set up to: it travels in the enrolment form.

@@ -1,6 +1,17 @@
-//! The vault: card and account numbers sealed with AES-256-GCM under `KASSA_VAULT_KEY`, plus the
-//! other keyed hashes derived from the same master key (fingerprints, CSRF tokens, the MAC of
-//! challenge mode's proof-of-work challenges).
+//! The vault: secrets sealed with AES-256-GCM under `KASSA_VAULT_KEY` (card and account numbers,
+//! webhook signing secrets, TOTP secrets, link secrets), plus the keyed hashes (fingerprints,
+//! request digests and limit keys, CSRF tokens, the MAC of challenge mode's proof-of-work
+//! challenges).
+//!
+//! Two kinds of key, so the master key can be rotated (`key_rotation.rs`):
+//! - the **encryption key** and the **key check** are derived from the master key, and change
+//!   with it: a rotation seals every secret again, and the old key is refused afterwards;
+//! - the **hashing keys** never change. A new installation derives them from its first master
+//!   key; the first rotation stores them sealed under the new master key
+//!   (`installation.hashing_keys_*`), and every later start opens them from there
+//!   ([`Vault::adopt_hashing_keys`]). So a card stored before a rotation is still recognised by
+//!   its fingerprint, an idempotency key still matches its request, a limit still counts the same
+//!   client, and a form's CSRF token still holds.
 
 use std::path::Path;
 
@@ -9,7 +20,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use hmac::{Hmac, Mac};
 use kassa_core::id::{PartnerId, VaultEntryId};
 use kassa_core::secret::Secret;
-use kassa_store::NewVaultEntry;
+use kassa_store::{NewVaultEntry, Partner, SealedSecret};
 use rand::RngCore;
 use sha2::Sha256;
 
@@ -17,13 +28,62 @@ type HmacSha256 = Hmac<Sha256>;
 
 pub struct Vault {
     cipher: Aes256Gcm,
-    fingerprint_key: Secret<[u8; 32]>,
-    csrf_key: Secret<[u8; 32]>,
-    digest_key: Secret<[u8; 32]>,
-    challenge_key: Secret<[u8; 32]>,
+    hashing: HashingKeys,
     /// Names the master key without revealing it, to detect a database used with another key.
     key_check: String,
 }
+
+/// The keys of the keyed hashes: the same for the life of an installation, whatever master key
+/// seals them.
+#[derive(Clone, PartialEq, Eq)]
+struct HashingKeys {
+    fingerprint: Secret<[u8; 32]>,
+    csrf: Secret<[u8; 32]>,
+    digest: Secret<[u8; 32]>,
+    challenge: Secret<[u8; 32]>,
+}
+
+impl HashingKeys {
+    /// As a new installation derives them from its master key, by HMAC with distinct labels.
+    fn derive(master: &[u8; 32]) -> Self {
+        Self {
+            fingerprint: Secret::new(hmac(master, &[b"kassa fingerprint v1"])),
+            csrf: Secret::new(hmac(master, &[b"kassa csrf v1"])),
+            digest: Secret::new(hmac(master, &[b"kassa request digest v1"])),
+            challenge: Secret::new(hmac(master, &[b"kassa proof of work challenge v1"])),
+        }
+    }
+
+    /// The four keys one after the other, to be sealed.
+    fn to_bytes(&self) -> Secret<Vec<u8>> {
+        let mut out = Vec::with_capacity(128);
+        for key in [&self.fingerprint, &self.csrf, &self.digest, &self.challenge] {
+            out.extend_from_slice(key.expose());
+        }
+        Secret::new(out)
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 128 {
+            return None;
+        }
+        let key = |i: usize| -> Secret<[u8; 32]> {
+            Secret::new(bytes[i * 32..(i + 1) * 32].try_into().expect("32 bytes"))
+        };
+        Some(Self {
+            fingerprint: key(0),
+            csrf: key(1),
+            digest: key(2),
+            challenge: key(3),
+        })
+    }
+}
+
+/// What the hashing keys are bound to when sealed (no partner: they are the installation's).
+const HASHING_KEYS_AAD: &str = "installation/hashing-keys";
+
+/// What a partner's link secret is bound to when sealed (with the partner).
+pub const LINK_SECRET_OWNER: &str = "link-secret";
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -58,17 +118,67 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 }
 
 impl Vault {
-    /// Subkeys are derived from the master key by HMAC with distinct labels, so no key does two jobs.
+    /// Subkeys are derived from the master key by HMAC with distinct labels, so no key does two
+    /// jobs. The hashing keys are the ones of an installation never rotated; after a rotation
+    /// [`Vault::adopt_hashing_keys`] replaces them by the stored ones.
     pub fn new(master: &[u8; 32]) -> Self {
+        Self::with_hashing(master, HashingKeys::derive(master))
+    }
+
+    fn with_hashing(master: &[u8; 32], hashing: HashingKeys) -> Self {
         let enc = hmac(master, &[b"kassa vault encryption v1"]);
         Self {
             cipher: Aes256Gcm::new_from_slice(&enc).expect("32-byte key"),
-            fingerprint_key: Secret::new(hmac(master, &[b"kassa fingerprint v1"])),
-            csrf_key: Secret::new(hmac(master, &[b"kassa csrf v1"])),
-            digest_key: Secret::new(hmac(master, &[b"kassa request digest v1"])),
-            challenge_key: Secret::new(hmac(master, &[b"kassa proof of work challenge v1"])),
+            hashing,
             key_check: hex::encode(hmac(master, &[b"kassa key check v1"])),
         }
+    }
+
+    /// Takes the hashing keys the installation stores sealed under this master key (after a
+    /// rotation); fails, changing nothing, when they do not open with it.
+    pub fn adopt_hashing_keys(&mut self, sealed: &SealedSecret) -> Result<(), VaultError> {
+        self.hashing = self.open_hashing_keys(sealed)?;
+        Ok(())
+    }
+
+    fn open_hashing_keys(&self, sealed: &SealedSecret) -> Result<HashingKeys, VaultError> {
+        let opened = self.open_aad(HASHING_KEYS_AAD, &sealed.nonce, &sealed.ciphertext)?;
+        HashingKeys::from_bytes(opened.expose()).ok_or(VaultError::Decrypt)
+    }
+
+    /// The vault of `new_master` with this vault's hashing keys — or, when given, the stored
+    /// ones, opened with this vault: what a rotation seals everything with.
+    pub fn rotated_to(
+        &self,
+        new_master: &[u8; 32],
+        stored_hashing_keys: Option<&SealedSecret>,
+    ) -> Result<Vault, VaultError> {
+        let hashing = match stored_hashing_keys {
+            Some(sealed) => self.open_hashing_keys(sealed)?,
+            None => self.hashing.clone(),
+        };
+        Ok(Vault::with_hashing(new_master, hashing))
+    }
+
+    /// The hashing keys sealed under this vault's master key, for the installation to keep.
+    pub fn sealed_hashing_keys(&self) -> SealedSecret {
+        let (nonce, ciphertext) = self.seal_aad(HASHING_KEYS_AAD, self.hashing.to_bytes().expose());
+        SealedSecret { nonce, ciphertext }
+    }
+
+    /// A partner's link secret sealed for storage.
+    pub fn seal_link_secret(&self, partner: &PartnerId, secret: &str) -> SealedSecret {
+        let (nonce, ciphertext) = self.seal_for(partner, LINK_SECRET_OWNER, secret.as_bytes());
+        SealedSecret { nonce, ciphertext }
+    }
+
+    /// The partner's link secret, to sign or check a creation link with.
+    pub fn open_link_secret(&self, partner: &Partner) -> Result<Secret<String>, VaultError> {
+        let s = &partner.link_secret;
+        let opened = self.open_for(&partner.id, LINK_SECRET_OWNER, &s.nonce, &s.ciphertext)?;
+        String::from_utf8(opened.expose().clone())
+            .map(Secret::new)
+            .map_err(|_| VaultError::Decrypt)
     }
 
     /// The configured key, else the one kept in `data_dir/vault.key`, else a new one written there.
@@ -133,9 +243,12 @@ impl Vault {
         owner: &str,
         plaintext: &[u8],
     ) -> (Vec<u8>, Vec<u8>) {
+        self.seal_aad(&format!("{partner}/{owner}"), plaintext)
+    }
+
+    fn seal_aad(&self, aad: &str, plaintext: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
-        let aad = format!("{partner}/{owner}");
         let ciphertext = self
             .cipher
             .encrypt(
@@ -157,10 +270,18 @@ impl Vault {
         nonce: &[u8],
         ciphertext: &[u8],
     ) -> Result<Secret<Vec<u8>>, VaultError> {
+        self.open_aad(&format!("{partner}/{owner}"), nonce, ciphertext)
+    }
+
+    fn open_aad(
+        &self,
+        aad: &str,
+        nonce: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Secret<Vec<u8>>, VaultError> {
         if nonce.len() != 12 {
             return Err(VaultError::Decrypt);
         }
-        let aad = format!("{partner}/{owner}");
         self.cipher
             .decrypt(
                 Nonce::from_slice(nonce),
@@ -176,7 +297,7 @@ impl Vault {
     /// Recognises the same card or account across payments of one partner without storing it.
     pub fn fingerprint(&self, partner: &PartnerId, kind: &str, number: &str) -> String {
         let mac = hmac(
-            self.fingerprint_key.expose(),
+            self.hashing.fingerprint.expose(),
             &[
                 partner.as_str().as_bytes(),
                 b"/",
@@ -191,7 +312,7 @@ impl Vault {
     /// A keyed digest of a request (for idempotency keys): it recognises a repeated body without
     /// storing anything from which a card number in it could be guessed back.
     pub fn request_digest(&self, parts: &[&[u8]]) -> String {
-        hex::encode(hmac(self.digest_key.expose(), parts))
+        hex::encode(hmac(self.hashing.digest.expose(), parts))
     }
 
     /// The key an abuse-limit counter is kept under: `limit:` and a keyed digest of what it
@@ -199,7 +320,7 @@ impl Vault {
     /// recognised across partners and nothing counted is stored in the clear.
     pub fn limit_key(&self, limit: &str, thing: &str) -> String {
         let mac = hmac(
-            self.digest_key.expose(),
+            self.hashing.digest.expose(),
             &[b"limit/", limit.as_bytes(), b"/", thing.as_bytes()],
         );
         format!("{limit}:{}", hex::encode(&mac[..16]))
@@ -208,7 +329,7 @@ impl Vault {
     /// A form token bound to the browser's CSRF cookie and to what the form acts on.
     pub fn csrf_token(&self, cookie: &str, scope: &str) -> String {
         hex::encode(hmac(
-            self.csrf_key.expose(),
+            self.hashing.csrf.expose(),
             &[cookie.as_bytes(), b"|", scope.as_bytes()],
         ))
     }
@@ -222,7 +343,7 @@ impl Vault {
     /// The MAC of a proof-of-work challenge's text (`kassa_core::proof_of_work`): hex of 16
     /// bytes, [`kassa_core::proof_of_work::MAC_LEN`] characters.
     pub fn challenge_mac(&self, body: &str) -> String {
-        hex::encode(&hmac(self.challenge_key.expose(), &[body.as_bytes()])[..16])
+        hex::encode(&hmac(self.hashing.challenge.expose(), &[body.as_bytes()])[..16])
     }
 
     pub fn challenge_mac_valid(&self, body: &str, mac: &str) -> bool {
@@ -234,7 +355,8 @@ impl Vault {
     }
 }
 
-fn parse_key(text: &str) -> Result<[u8; 32], VaultError> {
+/// A master key as `KASSA_VAULT_KEY` and `vault.key` give it: 64 hexadecimal characters.
+pub fn parse_key(text: &str) -> Result<[u8; 32], VaultError> {
     let bytes = hex::decode(text).map_err(|_| VaultError::BadKey)?;
     bytes.try_into().map_err(|_| VaultError::BadKey)
 }
@@ -257,6 +379,26 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
 }
 
+/// Replaces the key in a key file (after a rotation): written beside it with mode 0600, made
+/// durable, then renamed over it, so the file holds the old key or the new one, never half.
+pub fn replace_key_file(path: &Path, key: &[u8; 32]) -> std::io::Result<()> {
+    let fresh = path.with_extension("key.new");
+    match std::fs::remove_file(&fresh) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    write_private(&fresh, &hex::encode(key))?;
+    std::fs::rename(&fresh, path)?;
+    if let Some(dir) = path.parent() {
+        // The rename itself is durable once the directory is.
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        #[cfg(not(unix))]
+        let _ = dir;
+    }
+    Ok(())
+}
+
 /// API keys: `sk_` + 32 base62 characters. Only a SHA-256 hash is stored; the key carries 190
 /// bits of randomness, so a fast hash is enough (a slow one is for guessable passwords).
 pub fn new_api_key() -> Secret<String> {
@@ -266,6 +408,11 @@ pub fn new_api_key() -> Secret<String> {
 pub fn hash_api_key(key: &str) -> String {
     use sha2::Digest;
     hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A new partner's link secret: `lsk_` and 40 base62 characters.
+pub fn new_link_secret() -> Secret<String> {
+    Secret::new(format!("lsk_{}", kassa_core::id::random_base62(40)))
 }
 
 /// HMAC-SHA256 of `message` under a partner's link secret, lowercase hex.
@@ -371,6 +518,101 @@ mod tests {
         let (_, source) = Vault::load_or_create(None, &dir).unwrap();
         assert!(matches!(source, KeySource::File(_)));
         assert_eq!(mode(&key), 0o600, "tightened when read");
+    }
+
+    #[test]
+    fn a_rotated_vault_keeps_its_hashes_and_changes_its_cipher() {
+        let old = vault();
+        let partner = PartnerId::generate();
+        let new = old.rotated_to(&[9u8; 32], None).unwrap();
+        assert_eq!(
+            old.fingerprint(&partner, "card", "4242"),
+            new.fingerprint(&partner, "card", "4242")
+        );
+        assert_eq!(old.csrf_token("c", "s"), new.csrf_token("c", "s"));
+        assert_eq!(
+            old.limit_key("ip", "1.2.3.4"),
+            new.limit_key("ip", "1.2.3.4")
+        );
+        assert_ne!(old.key_check(), new.key_check());
+        let (nonce, sealed) = old.seal_for(&partner, "x", b"secret");
+        assert!(new.open_for(&partner, "x", &nonce, &sealed).is_err());
+        // A later start on the new key adopts the stored hashing keys.
+        let stored = new.sealed_hashing_keys();
+        let mut restarted = Vault::new(&[9u8; 32]);
+        assert_ne!(
+            restarted.fingerprint(&partner, "card", "4242"),
+            old.fingerprint(&partner, "card", "4242")
+        );
+        restarted.adopt_hashing_keys(&stored).unwrap();
+        assert_eq!(
+            restarted.fingerprint(&partner, "card", "4242"),
+            old.fingerprint(&partner, "card", "4242")
+        );
+        assert_eq!(restarted.challenge_mac("body"), old.challenge_mac("body"));
+        // A second rotation keeps them again, from the stored copy.
+        let third = restarted.rotated_to(&[10u8; 32], Some(&stored)).unwrap();
+        assert_eq!(third.request_digest(&[b"x"]), old.request_digest(&[b"x"]));
+        // The old master key does not open them.
+        assert!(vault().adopt_hashing_keys(&stored).is_err());
+    }
+
+    #[test]
+    fn link_secrets_open_for_their_partner_only() {
+        let v = vault();
+        let id = PartnerId::generate();
+        let sealed = v.seal_link_secret(&id, "lsk_abc");
+        assert!(!sealed.ciphertext.windows(3).any(|w| w == b"abc"));
+        let mut partner = crate_partner(id);
+        partner.link_secret = sealed.clone();
+        assert_eq!(v.open_link_secret(&partner).unwrap().expose(), "lsk_abc");
+        partner.id = PartnerId::generate();
+        assert!(v.open_link_secret(&partner).is_err());
+        partner.link_secret = SealedSecret {
+            nonce: Vec::new(),
+            ciphertext: Vec::new(),
+        };
+        assert!(v.open_link_secret(&partner).is_err());
+    }
+
+    fn crate_partner(id: PartnerId) -> Partner {
+        use kassa_core::partner::{BrandColor, Slug};
+        Partner {
+            id,
+            slug: Slug::parse("acme").unwrap(),
+            name: "Acme".into(),
+            billing_host: None,
+            billing_host_verification: None,
+            brand_color: BrandColor::default(),
+            logo_url: None,
+            default_redirect_url: None,
+            require_signed_links: true,
+            allowed_redirect_hosts: Default::default(),
+            require_two_factor: false,
+            link_secret: SealedSecret {
+                nonce: Vec::new(),
+                ciphertext: Vec::new(),
+            },
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            challenge_mode_until: None,
+        }
+    }
+
+    #[test]
+    fn a_key_file_is_replaced_whole_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, _) = Vault::load_or_create(None, dir.path()).unwrap();
+        let path = dir.path().join("vault.key");
+        replace_key_file(&path, &[5u8; 32]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(parse_key(text.trim()).unwrap(), [5u8; 32]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!dir.path().join("vault.key.new").exists());
     }
 
     #[test]

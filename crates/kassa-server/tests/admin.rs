@@ -9,6 +9,7 @@ use kassa_server::admin::{self, AdminError, NewPartnerInput};
 on_both_backends!(partner_input_is_validated_all_at_once, |app| {
     let err = admin::create_partner(
         app.store.as_ref(),
+        &app.app.state().vault,
         NewPartnerInput {
             name: " ".into(),
             slug: "Bad Slug".into(),
@@ -43,6 +44,7 @@ on_both_backends!(slugs_and_hosts_are_unique, |app| {
         .await;
     let again = admin::create_partner(
         app.store.as_ref(),
+        &app.app.state().vault,
         NewPartnerInput {
             name: "Other".into(),
             slug: p.partner.slug.to_string(),
@@ -54,6 +56,7 @@ on_both_backends!(slugs_and_hosts_are_unique, |app| {
     assert!(matches!(again, Err(AdminError::Taken("slug"))), "{again:?}");
     let again = admin::create_partner(
         app.store.as_ref(),
+        &app.app.state().vault,
         NewPartnerInput {
             name: "Other".into(),
             slug: format!("o-{}", kassa_core::id::random_base62(6).to_lowercase()),
@@ -116,11 +119,11 @@ on_both_backends!(api_keys_are_shown_once_and_revocable, |app| {
 #[tokio::test]
 async fn demo_partner_is_added_once_with_a_fresh_key_each_start() {
     let app = TestApp::sqlite().await;
-    let first = admin::ensure_demo(app.store.as_ref(), &operator())
+    let first = admin::ensure_demo(app.store.as_ref(), &app.app.state().vault, &operator())
         .await
         .unwrap();
     assert!(first.created);
-    let second = admin::ensure_demo(app.store.as_ref(), &operator())
+    let second = admin::ensure_demo(app.store.as_ref(), &app.app.state().vault, &operator())
         .await
         .unwrap();
     assert!(!second.created);
@@ -149,11 +152,13 @@ async fn demo_partner_is_added_once_with_a_fresh_key_each_start() {
     assert_eq!(new.status, StatusCode::OK);
     let link = kassa_server::links::creation_link(
         "http://kassa.test",
+        &app.app.state().vault,
         &second.partner,
         "250.00",
         "QUOTE-123",
         None,
-    );
+    )
+    .unwrap();
     assert_eq!(
         link,
         "http://kassa.test/p/acme/payment-request?amount=250.00&referenceId=QUOTE-123"
@@ -175,7 +180,10 @@ async fn a_database_refuses_another_vault_key() {
         ..Default::default()
     };
     let first = "11".repeat(32);
-    assert!(kassa_server::App::from_config(config(&first)).await.is_ok());
+    let (app, _) = kassa_server::App::from_config(config(&first))
+        .await
+        .unwrap();
+    drop(app);
     assert!(
         kassa_server::App::from_config(config(&first)).await.is_ok(),
         "the same key again"
@@ -186,7 +194,28 @@ async fn a_database_refuses_another_vault_key() {
         .expect("another key is refused");
     assert!(
         err.to_string()
-            .contains("not the key this database was first used with"),
+            .contains("not the key this database was last used with"),
         "{err}"
     );
+    assert!(!err.to_string().contains(&"22".repeat(32)), "{err}");
+
+    // After a rotation the new key starts Kassa, and the first one is refused.
+    let (app, _) = kassa_server::App::from_config(config(&first))
+        .await
+        .unwrap();
+    let state = app.state();
+    kassa_server::key_rotation::rotate(
+        state.store.as_ref(),
+        &state.vault,
+        &kassa_core::secret::Secret::new([0x33; 32]),
+        &operator(),
+    )
+    .await
+    .unwrap();
+    assert!(kassa_server::App::from_config(config(&"33".repeat(32)))
+        .await
+        .is_ok());
+    assert!(kassa_server::App::from_config(config(&first))
+        .await
+        .is_err());
 }

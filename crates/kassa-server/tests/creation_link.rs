@@ -153,7 +153,7 @@ on_both_backends!(creation_link_table, |app| {
 
 on_both_backends!(signed_links, |app| {
     let p = app.partner_with(|i| i.require_signed_links = true).await;
-    let secret = p.partner.link_secret.expose().clone();
+    let secret = p.link_secret.clone();
     let base = format!("/p/{}/payment-request", p.partner.slug);
 
     // Missing or wrong signature → 403, nothing created.
@@ -201,11 +201,13 @@ on_both_backends!(signed_links, |app| {
     // The link the CLI prints is signed correctly.
     let link = kassa_server::links::creation_link(
         "http://kassa.test",
+        &app.app.state().vault,
         &p.partner,
         "12.50",
         "INV 7/2",
         Some("https://acme.example/x?y=1"),
-    );
+    )
+    .unwrap();
     let r = app
         .get(link.strip_prefix("http://kassa.test").unwrap())
         .await;
@@ -485,7 +487,7 @@ on_both_backends!(unsigned_links_redirect_only_to_allowed_hosts, |app| {
     // A link signed with the partner's secret may name any valid redirect, even when the
     // partner does not require signatures.
     let msg = "amount=7.00&referenceId=S1&redirectUrl=https%3A%2F%2Fpartner-site.example%2Fdone";
-    let sig = link_signature(p.partner.link_secret.expose(), msg);
+    let sig = link_signature(&p.link_secret, msg);
     let r = app
         .get(&format!(
             "/p/{}/payment-request?{msg}&signature={sig}",

@@ -171,7 +171,7 @@ on_both_backends!(unsigned_links_per_ip_at_the_default, |app| {
     assert_eq!(count_requests(&app, &p).await, 30, "nothing more created");
     // A signed link from the same address is not limited.
     let query = "amount=5.00&referenceId=SIGNED-1";
-    let sig = link_signature(p.partner.link_secret.expose(), query);
+    let sig = link_signature(&p.link_secret, query);
     let r = app
         .send_from(
             "198.51.100.20",

@@ -117,7 +117,7 @@ async fn open_link_on(app: &TestApp, host: &str, reference: &str) -> Resp {
 
 on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
     let p = app.partner().await;
-    let secret = p.partner.link_secret.expose().clone();
+    let secret = p.link_secret.clone();
     let mut answers = Vec::new();
 
     let before = partner(&app, &p).await;
@@ -537,6 +537,7 @@ on_both_backends!(billing_hosts_are_unique_across_partners, |app| {
     // The operator cannot hand it to a new partner either.
     let clash = kassa_server::admin::create_partner(
         app.store.as_ref(),
+        &app.app.state().vault,
         kassa_server::admin::NewPartnerInput {
             name: "Copycat".into(),
             slug: "copycat-host".into(),
@@ -621,6 +622,7 @@ on_both_backends!(api_keys_are_listed_created_and_revoked, |app| {
     let new = TestPartner {
         partner: p.partner.clone(),
         key: key.clone(),
+        link_secret: p.link_secret.clone(),
     };
     assert_eq!(partner(&app, &new).await["id"], p.partner.id.as_str());
 
@@ -684,6 +686,7 @@ on_both_backends!(api_keys_are_listed_created_and_revoked, |app| {
     let p = TestPartner {
         partner: p.partner.clone(),
         key: spare["key"].as_str().unwrap().to_string(),
+        link_secret: p.link_secret.clone(),
     };
     let list = ok(&app, &p, Method::GET, "/v1/api-keys", None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 3);

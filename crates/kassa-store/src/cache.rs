@@ -5,6 +5,8 @@
 //!   commit: through this instance they take effect at once.
 //! - Changes made by another process (the `kassa` CLI on the same SQLite file, another
 //!   instance on the same PostgreSQL) are seen within [`TTL`].
+//! - A partner carries its link secret sealed (`Partner::link_secret`), so the cache holds no
+//!   secret in clear; it is opened with the vault key only where a link is signed or checked.
 //! - Nothing that prices a payment is kept: tax rates and fees are read fresh every time, so a
 //!   rate set from the CLI applies to the very next sale.
 //! - Only found keys are kept: an unknown or revoked key is looked up every time, so a key

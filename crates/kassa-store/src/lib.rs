@@ -1,6 +1,6 @@
 //! Kassa's storage. Callers see one [`Store`], made of a trait per aggregate (partners and keys,
 //! payment requests, attempts and API payments, authorizations, customers, refunds, ledger and
-//! payouts, abuse-limit counters, the audit log, users and sessions, two-factor sign-in, events, jobs, idempotency, webhooks); each method is one whole
+//! payouts, abuse-limit counters, the audit log, users and sessions, two-factor sign-in, events, jobs, idempotency, webhooks, the vault's sealed secrets); each method is one whole
 //! transaction inside the backend, so no transaction type leaks out.
 //!
 //! Each aggregate's queries are ordinary functions in a file of its own, written once against
@@ -30,6 +30,7 @@ mod refunds;
 mod sqlite;
 mod two_factor;
 mod users;
+mod vault;
 mod webhooks;
 
 use std::sync::Arc;
@@ -52,6 +53,9 @@ pub use refunds::RefundStore;
 pub use sqlite::{connect_options as sqlite_connect_options, SqliteStore};
 pub use two_factor::TwoFactorStore;
 pub use users::{UserStore, SESSION_TOUCH_INTERVAL};
+pub use vault::{
+    KeyRotation, Resealed, Resealer, SealLinkSecret, SealedItem, SealedKind, VaultStore,
+};
 pub use webhooks::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +112,7 @@ pub trait Store:
     + IdempotencyStore
     + WebhookEndpointStore
     + WebhookDeliveryStore
+    + VaultStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -133,6 +138,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + WebhookEndpointStore
         + WebhookDeliveryStore
+        + VaultStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -145,8 +151,8 @@ pub mod prelude {
     pub use crate::{
         AuditStore, AuthorizationStore, CustomerStore, EventStore, IdempotencyStore,
         InstallationStore, JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore,
-        PaymentStore, RefundStore, Store, TwoFactorStore, UserStore, WebhookDeliveryStore,
-        WebhookEndpointStore,
+        PaymentStore, RefundStore, Store, TwoFactorStore, UserStore, VaultStore,
+        WebhookDeliveryStore, WebhookEndpointStore,
     };
 }
 

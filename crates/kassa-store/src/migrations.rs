@@ -98,6 +98,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "billing host verification",
         include_str!("../migrations/sqlite/0013_billing_host_verification.sql"),
     ),
+    (
+        14,
+        "vault secrets",
+        include_str!("../migrations/sqlite/0014_vault_secrets.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -165,6 +170,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "billing host verification",
         include_str!("../migrations/postgres/0013_billing_host_verification.sql"),
+    ),
+    (
+        14,
+        "vault secrets",
+        include_str!("../migrations/postgres/0014_vault_secrets.sql"),
     ),
 ];
 

@@ -40,8 +40,10 @@ pub struct Partner {
     pub allowed_redirect_hosts: RedirectHosts,
     /// Whether its owners must sign in with a second factor (docs/api.md §9).
     pub require_two_factor: bool,
-    /// HMAC key for signed creation links.
-    pub link_secret: Secret<String>,
+    /// HMAC key for signed creation links, sealed with the vault key (the server opens it where
+    /// a link is signed or checked). Empty (opens to nothing) while a secret stored in clear
+    /// before it was sealed waits for Kassa's next start (migration 0014).
+    pub link_secret: crate::SealedSecret,
     pub created_at: OffsetDateTime,
     /// Until when its pay pages were last put in challenge mode (read with the partner, so a
     /// pay page knows at no extra cost; `kassa_core::challenge::active_until` says if it is on).

@@ -9,7 +9,6 @@ use kassa_core::clock::{from_micros, to_micros};
 use kassa_core::id::{ApiKeyId, PartnerId};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHosts, Slug};
 use kassa_core::scope::Scopes;
-use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
 
@@ -102,9 +101,10 @@ impl<B: Backend> PartnerStore for B {
         let mut tx = self.begin_write().await?;
         let res = query(
             "INSERT INTO partners (id, slug, name, billing_host, brand_color, logo_url, \
-             default_redirect_url, require_signed_links, link_secret, created_at, \
-             allowed_redirect_hosts, require_two_factor, billing_host_status, billing_host_token) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             default_redirect_url, require_signed_links, link_secret, link_secret_nonce, \
+             link_secret_ciphertext, created_at, allowed_redirect_hosts, require_two_factor, \
+             billing_host_status, billing_host_token) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(p.id.as_str())
         .bind(p.slug.as_str())
@@ -114,7 +114,10 @@ impl<B: Backend> PartnerStore for B {
         .bind(p.logo_url.as_ref().map(|u| u.as_str()))
         .bind(p.default_redirect_url.as_ref().map(|u| u.as_str()))
         .bind(p.require_signed_links)
-        .bind(p.link_secret.expose())
+        // The clear column of before migration 0014 stays empty.
+        .bind("")
+        .bind(p.link_secret.nonce.as_slice())
+        .bind(p.link_secret.ciphertext.as_slice())
         .bind(to_micros(p.created_at))
         .bind(redirect_hosts_text(&p.allowed_redirect_hosts))
         .bind(p.require_two_factor)
@@ -499,7 +502,11 @@ pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
         require_signed_links: row.try_get("require_signed_links")?,
         allowed_redirect_hosts: redirect_hosts_from_text(row.try_get("allowed_redirect_hosts")?),
         require_two_factor: row.try_get("require_two_factor")?,
-        link_secret: Secret::new(row.try_get("link_secret")?),
+        link_secret: crate::webhooks::sealed(row, "link_secret_nonce", "link_secret_ciphertext")?
+            .unwrap_or(crate::SealedSecret {
+                nonce: Vec::new(),
+                ciphertext: Vec::new(),
+            }),
         created_at: from_micros(row.try_get("created_at")?),
         challenge_mode_until: time_opt(row.try_get("challenge_mode_until")?),
     })

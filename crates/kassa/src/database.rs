@@ -1,10 +1,13 @@
-//! Opening the configured database for a command (its data directory private first), and showing
-//! its URL without the password.
+//! Opening the configured database for a command (its data directory private first; with the
+//! vault key, for the commands that need it), and showing its URL without the password.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use kassa_core::clock::{Clock, SystemClock};
 use kassa_server::config::Config;
+use kassa_server::key_rotation::open_vault;
+use kassa_server::vault::{KeySource, Vault};
 
 /// The store of the configured database (migrated on connect).
 pub async fn connect(config: &Config) -> anyhow::Result<Arc<dyn kassa_store::Store>> {
@@ -25,6 +28,18 @@ pub async fn connect(config: &Config) -> anyhow::Result<Arc<dyn kassa_store::Sto
             redact_url(&config.database_url())
         )
     })
+}
+
+/// The store and the vault key, loaded as `kassa serve` loads it (`KASSA_VAULT_KEY`, else
+/// `dataDir/vault.key`) and opened against the database (a key it was not last used with is
+/// refused), for the commands that seal or open secrets; and where the key came from.
+pub async fn connect_with_vault(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn kassa_store::Store>, Vault, KeySource)> {
+    let store = connect(config).await?;
+    let (vault, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
+    let vault = open_vault(store.as_ref(), vault, &source, SystemClock.now()).await?;
+    Ok((store, vault, source))
 }
 
 /// The URL without a password, for messages.

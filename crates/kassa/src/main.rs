@@ -11,6 +11,7 @@ mod payouts;
 mod serve;
 mod tax;
 mod user;
+mod vault;
 
 use std::path::PathBuf;
 
@@ -66,6 +67,9 @@ enum Command {
     /// Set what a partner pays per payment.
     #[command(subcommand)]
     Fees(fees::FeesCommand),
+    /// Manage the vault key that seals every secret.
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -142,6 +146,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Fees(cmd) => fees::run(cmd, &config, &by).await,
         Command::Tax(cmd) => tax::run(cmd, &config, &by).await,
         Command::Audit(cmd) => audit::run(cmd, &config).await,
+        Command::Vault(cmd) => vault::run(cmd, &config, &by).await,
     }
 }
 

@@ -6,7 +6,7 @@ use kassa_core::scope::Scopes;
 use kassa_server::admin::{self, NewPartnerInput};
 use kassa_server::config::Config;
 
-use crate::database::connect;
+use crate::database::{connect, connect_with_vault};
 
 #[derive(Subcommand)]
 pub enum PartnerCommand {
@@ -89,9 +89,10 @@ pub async fn run(command: PartnerCommand, config: &Config, by: &Caller) -> anyho
     if let Some(host) = billing_host.as_deref() {
         kassa_server::settings::refuse_kassa_host(&config.public_base(), host)?;
     }
-    let store = connect(config).await?;
+    let (store, vault, _) = connect_with_vault(config).await?;
     let created = admin::create_partner(
         store.as_ref(),
+        &vault,
         NewPartnerInput {
             name,
             slug,
@@ -110,7 +111,7 @@ pub async fn run(command: PartnerCommand, config: &Config, by: &Caller) -> anyho
             "partnerId": p.id.as_str(),
             "slug": p.slug.as_str(),
             "apiKey": created.api_key.expose(),
-            "linkSecret": p.link_secret.expose(),
+            "linkSecret": created.link_secret.expose(),
         });
         println!("{out}");
     } else {
@@ -120,7 +121,7 @@ pub async fn run(command: PartnerCommand, config: &Config, by: &Caller) -> anyho
             "API key:       {}   (shown once; store it now)",
             created.api_key.expose()
         );
-        println!("link secret:   {}", p.link_secret.expose());
+        println!("link secret:   {}", created.link_secret.expose());
         if let (Some(host), Some(v)) = (&p.billing_host, &p.billing_host_verification) {
             println!(
                 "billing host:  {host} (pending verification: TXT {} = {}, or kassa partner verify-host --partner {})",
@@ -133,11 +134,12 @@ pub async fn run(command: PartnerCommand, config: &Config, by: &Caller) -> anyho
             "creation link: {}",
             kassa_server::links::creation_link(
                 &config.public_base(),
+                &vault,
                 p,
                 "250.00",
                 "QUOTE-123",
                 None
-            )
+            )?
         );
     }
     Ok(())

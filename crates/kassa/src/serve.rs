@@ -47,9 +47,15 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
     }
     if args.demo {
         let by = Caller::system(SystemClock.now());
-        let demo = admin::ensure_demo(app.state().store.as_ref(), &by).await?;
-        let link =
-            kassa_server::links::creation_link(&base, &demo.partner, "250.00", "QUOTE-123", None);
+        let demo = admin::ensure_demo(app.state().store.as_ref(), &app.state().vault, &by).await?;
+        let link = kassa_server::links::creation_link(
+            &base,
+            &app.state().vault,
+            &demo.partner,
+            "250.00",
+            "QUOTE-123",
+            None,
+        )?;
         println!();
         println!(
             "  Kassa demo — partner \"{}\" ({})",

@@ -80,7 +80,14 @@ pub async fn creation_link(
             ))
         }
     };
-    let signed = query.signature_valid(site.partner.link_secret.expose());
+    // The link secret is opened here only; a secret that does not open signs nothing.
+    let signed = match state.vault.open_link_secret(&site.partner) {
+        Ok(secret) => query.signature_valid(secret.expose()),
+        Err(_) => {
+            tracing::error!(partner = %site.partner.id, "the partner's link secret does not open");
+            false
+        }
+    };
     if site.partner.require_signed_links && !signed {
         return message(
             StatusCode::FORBIDDEN,
@@ -91,7 +98,7 @@ pub async fn creation_link(
         );
     }
     // Anyone can type an unsigned link: each one counts, per client and per partner.
-    if !query.signature_valid(site.partner.link_secret.expose()) {
+    if !signed {
         let counted = state
             .limits
             .take(

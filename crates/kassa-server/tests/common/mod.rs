@@ -92,6 +92,8 @@ pub struct TestApp {
 pub struct TestPartner {
     pub partner: Partner,
     pub key: String,
+    /// Its link secret in clear (the partner carries it sealed).
+    pub link_secret: String,
 }
 
 pub struct Resp {
@@ -146,13 +148,14 @@ fn build(
     processor: &Arc<dyn Processor>,
     clock: &Arc<FrozenClock>,
     dns: &Arc<dns::TestDns>,
+    vault: Vault,
 ) -> App {
     App::new(AppParts {
         config,
         store: store.clone(),
         processor: processor.clone(),
         clock: clock.clone(),
-        vault: Vault::new(&[42u8; 32]),
+        vault,
         resolver: Some(dns.clone()),
     })
 }
@@ -172,6 +175,9 @@ async fn isolated_schema(url: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
+
+/// The master key every test application starts with.
+pub const TEST_VAULT_KEY: [u8; 32] = [42u8; 32];
 
 /// The operator at the command line, at the start of the test.
 pub fn operator() -> Caller {
@@ -242,7 +248,14 @@ impl TestApp {
     ) -> TestApp {
         let clock = Arc::new(FrozenClock::new(start_time()));
         let dns = Arc::new(dns::TestDns::default());
-        let app = build(test_config(dir.path()), &store, &processor, &clock, &dns);
+        let app = build(
+            test_config(dir.path()),
+            &store,
+            &processor,
+            &clock,
+            &dns,
+            Vault::new(&TEST_VAULT_KEY),
+        );
         let router = app.router();
         TestApp {
             app,
@@ -262,7 +275,29 @@ impl TestApp {
     pub fn reconfigured(mut self, edit: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(self.dir.path());
         edit(&mut config);
-        self.app = build(config, &self.store, &self.processor, &self.clock, &self.dns);
+        self.app = build(
+            config,
+            &self.store,
+            &self.processor,
+            &self.clock,
+            &self.dns,
+            Vault::new(&TEST_VAULT_KEY),
+        );
+        self.router = self.app.router();
+        self
+    }
+
+    /// The same application (database, clock, processor, DNS, settings) started again with
+    /// another vault (after a key rotation).
+    pub fn with_vault(mut self, vault: Vault) -> TestApp {
+        self.app = build(
+            test_config(self.dir.path()),
+            &self.store,
+            &self.processor,
+            &self.clock,
+            &self.dns,
+            vault,
+        );
         self.router = self.app.router();
         self
     }
@@ -296,12 +331,18 @@ impl TestApp {
             ..Default::default()
         };
         edit(&mut input);
-        let created = admin::create_partner(self.store.as_ref(), input, &operator())
-            .await
-            .unwrap();
+        let created = admin::create_partner(
+            self.store.as_ref(),
+            &self.app.state().vault,
+            input,
+            &operator(),
+        )
+        .await
+        .unwrap();
         TestPartner {
             partner: created.partner,
             key: created.api_key.expose().clone(),
+            link_secret: created.link_secret.expose().clone(),
         }
     }
 

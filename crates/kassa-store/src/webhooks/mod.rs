@@ -24,7 +24,8 @@ pub use deliveries::WebhookDeliveryStore;
 pub use endpoints::WebhookEndpointStore;
 pub(crate) use {deliveries::*, endpoints::*};
 
-/// A signing secret sealed with the vault key (AES-256-GCM, sealed and opened by the caller).
+/// A secret sealed with the vault key (AES-256-GCM, sealed and opened by the caller): a webhook
+/// signing secret, a partner's link secret, the installation's hashing keys.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedSecret {
     pub nonce: Vec<u8>,

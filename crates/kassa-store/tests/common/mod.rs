@@ -26,11 +26,10 @@ use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHost, Redire
 use kassa_core::payment_request::{Metadata, PaymentRequest, PaymentRequestStatus};
 use kassa_core::reference::ReferenceId;
 use kassa_core::scope::Scopes;
-use kassa_core::secret::Secret;
 use kassa_core::url::RedirectUrl;
 use kassa_store::{
     ApiKeyRecord, ConnectOptions, MethodDetails, NewAttempt, NewPaymentMethod, NewVaultEntry,
-    Partner, Store,
+    Partner, SealedSecret, Store,
 };
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
@@ -151,7 +150,11 @@ pub fn partner_record(created_at: OffsetDateTime) -> Partner {
         )
         .unwrap(),
         require_two_factor: false,
-        link_secret: Secret::new(random_base62(32)),
+        // Opaque to the store: sealed and opened by the server's vault.
+        link_secret: SealedSecret {
+            nonce: random_base62(12).into_bytes(),
+            ciphertext: random_base62(32).into_bytes(),
+        },
         created_at,
         challenge_mode_until: None,
     }
