@@ -5,14 +5,13 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kassa_core::audit::{Action, Record};
 use kassa_core::clock::format_rfc3339;
 use kassa_core::id::AuditEventId;
 use kassa_store::{AuditFilter, Page, PageRequest};
 
-use super::transactions::{csv_field, CSV_MAX_ROWS};
 use super::{act, Can, Nav};
 use crate::pages::{internal_error_page, render, Brand};
 use crate::state::AppState;
@@ -187,7 +186,7 @@ pub async fn audit_page(
 }
 
 /// `GET /dashboard/audit.csv`: exactly what the same filters show, every page (the newest
-/// [`CSV_MAX_ROWS`] at most).
+/// `csv::CSV_MAX_ROWS` at most).
 pub async fn audit_csv(
     State(state): State<AppState>,
     signed: Can<act::ViewAudit>,
@@ -198,27 +197,14 @@ pub async fn audit_csv(
     if !aq.problems.is_empty() {
         return (StatusCode::BAD_REQUEST, aq.problems.join(" ")).into_response();
     }
-    let mut out = String::from(
-        "id,created_at,action,outcome,actor_type,actor_id,actor_name,object_id,ip,user_agent,details\n",
-    );
-    let mut after = None;
-    let mut rows = 0;
-    loop {
-        let page = PageRequest {
-            limit: 100,
-            starting_after: after.take(),
-        };
-        let (data, has_more) = match state
-            .store
-            .list_audit_events(&partner.id, &aq.filter, &page)
-            .await
-        {
-            Ok(Page::Items { data, has_more }) => (data, has_more),
-            Ok(Page::UnknownCursor) => break,
-            Err(e) => return internal_error_page(e),
-        };
-        for r in &data {
-            let fields = [
+    let store = &state.store;
+    let filter = &aq.filter;
+    super::csv::export(
+        "audit-events.csv",
+        "id,created_at,action,outcome,actor_type,actor_id,actor_name,object_id,ip,user_agent,details",
+        |page| async move { store.list_audit_events(&partner.id, filter, &page).await },
+        |r| {
+            vec![
                 r.id.to_string(),
                 format_rfc3339(r.created_at),
                 r.action.as_str().to_string(),
@@ -230,27 +216,9 @@ pub async fn audit_csv(
                 r.ip.clone().unwrap_or_default(),
                 r.user_agent.clone().unwrap_or_default(),
                 r.details.clone(),
-            ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&line.join(","));
-            out.push('\n');
-            rows += 1;
-        }
-        if !has_more || rows >= CSV_MAX_ROWS {
-            break;
-        }
-        after = data.last().map(|r| r.id.to_string());
-    }
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"audit-events.csv\"",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        out,
+            ]
+        },
+        |r| r.id.to_string(),
     )
-        .into_response()
+    .await
 }

@@ -24,6 +24,7 @@ use super::{internal_error_page, render, Brand};
 use crate::state::AppState;
 
 mod audit;
+mod csv;
 mod guard;
 mod payment_requests;
 mod payouts;

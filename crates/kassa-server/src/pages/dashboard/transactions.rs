@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Form, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use kassa_core::audit::{Action, Actor, ActorKind};
 use kassa_core::clock::format_rfc3339;
@@ -18,9 +18,6 @@ use kassa_store::{NewRefund, PageRequest, Partner, PaymentFilter};
 use super::{act, field, not_found, Can, Nav, Signed};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::state::AppState;
-
-/// Rows a CSV export holds at most.
-pub const CSV_MAX_ROWS: usize = 10_000;
 
 /// The transactions filters, read from the query string; the same for the page and its CSV.
 struct TransactionsQuery {
@@ -229,20 +226,6 @@ pub async fn transactions(
     )
 }
 
-/// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
-pub(super) fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
 /// `GET /dashboard/transactions.csv`: exactly what the same filters show, every page.
 pub async fn transactions_csv(
     State(state): State<AppState>,
@@ -254,27 +237,14 @@ pub async fn transactions_csv(
     if !tq.problems.is_empty() {
         return (StatusCode::BAD_REQUEST, tq.problems.join(" ")).into_response();
     }
-    let mut out = String::from(
-        "id,status,amount,currency,reference_id,method,source,created_at,completed_at\n",
-    );
-    let mut after = None;
-    let mut rows = 0;
-    loop {
-        let page = PageRequest {
-            limit: 100,
-            starting_after: after.take(),
-        };
-        let (data, has_more) = match state
-            .store
-            .list_payments(&partner.id, &tq.filter, &page)
-            .await
-        {
-            Ok(kassa_store::Page::Items { data, has_more }) => (data, has_more),
-            Ok(kassa_store::Page::UnknownCursor) => break,
-            Err(e) => return internal_error_page(e),
-        };
-        for p in &data {
-            let fields = [
+    let store = &state.store;
+    let filter = &tq.filter;
+    super::csv::export(
+        "transactions.csv",
+        "id,status,amount,currency,reference_id,method,source,created_at,completed_at",
+        |page| async move { store.list_payments(&partner.id, filter, &page).await },
+        |p| {
+            vec![
                 p.id.to_string(),
                 p.status.as_str().to_string(),
                 kassa_core::money::format_minor(p.amount.minor()),
@@ -284,34 +254,11 @@ pub async fn transactions_csv(
                 p.source.as_str().to_string(),
                 format_rfc3339(p.created_at),
                 p.completed_at.map(format_rfc3339).unwrap_or_default(),
-            ];
-            out.push_str(
-                &fields
-                    .iter()
-                    .map(|f| csv_field(f))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            out.push('\n');
-            rows += 1;
-        }
-        if !has_more || rows >= CSV_MAX_ROWS {
-            break;
-        }
-        after = data.last().map(|p| p.id.to_string());
-    }
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"transactions.csv\"",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        out,
+            ]
+        },
+        |p| p.id.to_string(),
     )
-        .into_response()
+    .await
 }
 
 /// One moment in a payment's life, as the details page lists it.
