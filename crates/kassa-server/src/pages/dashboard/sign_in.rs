@@ -395,6 +395,25 @@ pub async fn login_code_page(
     }
 }
 
+/// The pending sign-in a second-step form continues (its token and users) and the user it names,
+/// once the form's CSRF token is checked; the answer to send instead otherwise.
+async fn second_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(String, Vec<PendingSignIn>, String), Response> {
+    let (token, users) = match pending(state, headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(start_again()),
+        Err(resp) => return Err(resp),
+    };
+    let given = form.get("csrfToken").map(String::as_str).unwrap_or("");
+    if !state.vault.csrf_valid(&token, "sign-in-step", given) {
+        return Err(super::expired_form());
+    }
+    Ok((token, users, field(form, "user")))
+}
+
 /// `POST /dashboard/login/code`: checks the code and, when it is right and unused, signs in.
 pub async fn login_code(
     State(state): State<AppState>,
@@ -402,16 +421,10 @@ pub async fn login_code(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (token, users) = match pending(&state, &headers).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return start_again(),
+    let (token, users, user_id) = match second_step(&state, &headers, &form).await {
+        Ok(step) => step,
         Err(resp) => return resp,
     };
-    let given = form.get("csrfToken").map(String::as_str).unwrap_or("");
-    if !state.vault.csrf_valid(&token, "sign-in-step", given) {
-        return super::expired_form();
-    }
-    let user_id = field(&form, "user");
     let Some(p) = users
         .iter()
         .find(|p| p.user.id.as_str() == user_id && p.user.two_factor)
@@ -533,16 +546,10 @@ pub async fn login_choose(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (token, users) = match pending(&state, &headers).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return start_again(),
+    let (token, users, user_id) = match second_step(&state, &headers, &form).await {
+        Ok(step) => step,
         Err(resp) => return resp,
     };
-    let given = form.get("csrfToken").map(String::as_str).unwrap_or("");
-    if !state.vault.csrf_valid(&token, "sign-in-step", given) {
-        return super::expired_form();
-    }
-    let user_id = field(&form, "user");
     let Some(p) = users.iter().find(|p| p.user.id.as_str() == user_id) else {
         return start_again();
     };
