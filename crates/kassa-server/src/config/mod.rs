@@ -16,7 +16,9 @@ use kassa_core::secret::Secret;
 
 use file::FileValues;
 pub use values::parse_duration;
-use values::{parse_count, parse_duration_within, parse_rate_or_off, parse_time_of_day};
+use values::{
+    http_timeout, parse_count, parse_duration_within, parse_rate_or_off, parse_time_of_day,
+};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -524,13 +526,7 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.header_timeout = parse_duration_within(
-                v,
-                Duration::from_millis(100),
-                Duration::from_secs(3600),
-                "100ms",
-                "1h",
-            )?;
+            c.http.header_timeout = http_timeout(v)?;
             Ok(())
         },
     },
@@ -541,13 +537,7 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.body_timeout = parse_duration_within(
-                v,
-                Duration::from_millis(100),
-                Duration::from_secs(3600),
-                "100ms",
-                "1h",
-            )?;
+            c.http.body_timeout = http_timeout(v)?;
             Ok(())
         },
     },
@@ -558,13 +548,7 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.http.idle_timeout = parse_duration_within(
-                v,
-                Duration::from_millis(100),
-                Duration::from_secs(3600),
-                "100ms",
-                "1h",
-            )?;
+            c.http.idle_timeout = http_timeout(v)?;
             Ok(())
         },
     },

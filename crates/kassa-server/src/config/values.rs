@@ -56,6 +56,17 @@ pub(super) fn parse_duration_within(
         .ok_or_else(|| format!("must be a duration from {lo_text} to {hi_text}"))
 }
 
+/// One of the connection timeouts of `http.*`: from 100 ms to an hour.
+pub(super) fn http_timeout(v: &str) -> Result<Duration, String> {
+    parse_duration_within(
+        v,
+        Duration::from_millis(100),
+        Duration::from_secs(3600),
+        "100ms",
+        "1h",
+    )
+}
+
 /// "HH:MM", 24-hour.
 pub(super) fn parse_time_of_day(value: &str) -> Option<time::Time> {
     let (h, m) = value.split_once(':')?;
