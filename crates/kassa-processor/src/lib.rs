@@ -1,6 +1,13 @@
-//! The boundary to whoever actually moves the money. Kassa ships one implementation, the
-//! deterministic [`sandbox::SandboxProcessor`]; real connectors implement the same trait.
+//! The boundary to whoever actually moves the money: the [`Processor`] trait, what Kassa tells a
+//! processor and what a processor can answer. Kassa ships the deterministic
+//! [`sandbox::SandboxProcessor`]; real connectors implement the same trait.
+//!
+//! One rule runs through every method: an answer Kassa cannot read is never success. A processor
+//! that was certainly not reached is [`ProcessorError::NotSent`] (nothing moved); one whose answer
+//! is lost, late, unreadable or not yet final is [`ProcessorError::Unknown`], and the record stays
+//! pending until recovery asks again ([`Processor::lookup`]).
 
+pub mod notification;
 pub mod sandbox;
 
 use async_trait::async_trait;
@@ -8,8 +15,10 @@ use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
 use kassa_core::card::{CardBrand, CardNumber, Cvc, Expiry};
 use kassa_core::id::{AuthorizationId, PaymentId, RefundId};
 use kassa_core::money::Money;
-use kassa_core::payment::{AchResolution, DeclineCode, Funding};
+use kassa_core::payment::{AchResolution, DeclineCode, Funding, MaskedMethod};
+use time::OffsetDateTime;
 
+pub use notification::{About, Change, Delivery, Notification, NotificationError};
 pub use sandbox::SandboxProcessor;
 
 /// The instrument to charge, borrowed from the request for the length of the call only.
@@ -33,12 +42,25 @@ pub enum Instrument<'a> {
     },
 }
 
+/// The payer's authorization of a bank debit (docs/api.md §10), as the pay page took it. API
+/// debits carry none: the partner took the authorization itself.
+#[derive(Debug, Clone, Copy)]
+pub struct DebitMandate<'a> {
+    pub accepted_at: OffsetDateTime,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
 #[derive(Debug)]
 pub struct ChargeRequest<'a> {
     /// Our id for the attempt; processors use it to make a repeated call charge once.
     pub payment_id: &'a PaymentId,
     pub amount: Money,
     pub instrument: Instrument<'a>,
+    /// The name on the card or bank account, when Kassa knows it (bank debits need one).
+    pub holder_name: Option<&'a str>,
+    /// For a bank debit taken on the pay page.
+    pub mandate: Option<DebitMandate<'a>>,
 }
 
 /// Holding funds on a card (or Google Pay) to capture later.
@@ -48,72 +70,185 @@ pub struct AuthorizeRequest<'a> {
     pub authorization_id: &'a AuthorizationId,
     pub amount: Money,
     pub instrument: Instrument<'a>,
+    pub holder_name: Option<&'a str>,
 }
 
-/// What the processor decided.
+/// A hold Kassa already has: our id and, when it was recorded, the processor's.
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    pub authorization_id: &'a AuthorizationId,
+    pub reference: Option<&'a str>,
+    /// The amount held.
+    pub amount: Money,
+}
+
+/// Capturing `amount` of a hold as the payment `payment_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureRequest<'a> {
+    pub hold: Held<'a>,
+    pub payment_id: &'a PaymentId,
+    pub amount: Money,
+}
+
+/// A payment Kassa asks about again: a sale or link attempt, or the capture of a hold.
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentLookup<'a> {
+    pub payment_id: &'a PaymentId,
+    pub amount: Money,
+    /// The hold this payment captures, when it is a capture.
+    pub capture_of: Option<Held<'a>>,
+}
+
+/// A captured payment, as a refund names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Captured<'a> {
+    pub payment_id: &'a PaymentId,
+    /// The processor's id for the payment, when it was recorded.
+    pub reference: Option<&'a str>,
+    /// How it was paid, masked (some processors want the last four digits back for a refund).
+    pub method: &'a MaskedMethod,
+    pub holder_name: Option<&'a str>,
+}
+
+/// Paying `amount` of a captured payment back, once per `refund_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct RefundRequest<'a> {
+    pub payment: Captured<'a>,
+    pub refund_id: &'a RefundId,
+    pub amount: Money,
+}
+
+/// What the processor decided about a charge, an authorization or a capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeOutcome {
-    /// The money is captured.
+    /// The money is captured (for a hold: held).
     Approved { funding: Funding },
     /// Refused; the payment fails and the payer may try again.
     Declined { code: DeclineCode },
     /// An ACH debit was submitted; it is pending until it clears or is returned.
     /// A processor that knows the eventual result in advance (the sandbox) says so, and Kassa
-    /// schedules it for the end of the settlement delay.
+    /// schedules it for the end of the settlement delay; a real one says so later, by a
+    /// notification.
     AchSubmitted { expected: Option<AchResolution> },
 }
 
-/// The processor could not be asked (network, outage). Nothing was charged.
-#[derive(Debug, thiserror::Error)]
-#[error("processor unavailable: {0}")]
-pub struct ProcessorError(pub String);
+/// A decision, with the processor's own id for what it decided on (`pi_…`, a transaction id),
+/// which Kassa records and shows (`processor.reference`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub outcome: ChargeOutcome,
+    pub reference: Option<String>,
+}
+
+impl Answer {
+    pub fn new(outcome: ChargeOutcome, reference: Option<String>) -> Self {
+        Self { outcome, reference }
+    }
+}
+
+/// What the processor decided about a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// The money is on its way back to the payer.
+    Succeeded { reference: Option<String> },
+    /// Refused (already refunded, more than was captured, …): nothing was refunded.
+    Refused { reason: String },
+}
+
+/// The processor could not give an answer Kassa can rely on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessorError {
+    /// Certainly not acted on: the request never left (connection refused, bad credentials
+    /// refused before anything happened). Nothing moved.
+    #[error("processor not reached: {0}")]
+    NotSent(String),
+    /// Perhaps acted on: a timeout after sending, a 5xx, an unreadable body, a status Kassa does
+    /// not know, or a decision still pending at the processor (held for review). Never success:
+    /// the record stays pending until a lookup or a notification settles it.
+    #[error("processor answer unknown: {0}")]
+    Unknown(String),
+}
+
+/// Which processor a partner's payments go through (docs/api.md §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Connector {
+    Sandbox,
+    Stripe,
+    AuthorizeNet,
+}
+
+impl Connector {
+    pub const ALL: [Connector; 3] = [Self::Sandbox, Self::Stripe, Self::AuthorizeNet];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sandbox => "sandbox",
+            Self::Stripe => "stripe",
+            Self::AuthorizeNet => "authorize_net",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[async_trait]
 pub trait Processor: Send + Sync + std::fmt::Debug {
+    /// Which connector this is.
+    fn connector(&self) -> Connector;
+
     /// Charges once per `payment_id`: a repeated call with the same id answers what the first
     /// decided and never charges again.
-    async fn charge(&self, request: ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError>;
+    async fn charge(&self, request: ChargeRequest<'_>) -> Result<Answer, ProcessorError>;
 
-    /// What was decided for `payment_id`, if the processor ever received it. Kassa asks this for
-    /// attempts whose answer it never recorded (a crash mid-call), instead of guessing.
-    async fn lookup(&self, payment_id: &PaymentId)
-        -> Result<Option<ChargeOutcome>, ProcessorError>;
+    /// What was decided for a payment (a charge, or the capture of a hold), if the processor ever
+    /// received it: `Ok(None)` only when it certainly did not. Kassa asks this for records whose
+    /// answer it never recorded (a crash mid-call, a timeout) instead of guessing.
+    async fn lookup(&self, payment: PaymentLookup<'_>) -> Result<Option<Answer>, ProcessorError>;
 
     /// Holds `amount` once per `authorization_id` (`Approved` means held). Cards and Google Pay only.
-    async fn authorize(
-        &self,
-        request: AuthorizeRequest<'_>,
-    ) -> Result<ChargeOutcome, ProcessorError>;
+    async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<Answer, ProcessorError>;
 
     /// What was decided for an authorization, if the processor ever received it.
     async fn lookup_authorization(
         &self,
         authorization_id: &AuthorizationId,
-    ) -> Result<Option<ChargeOutcome>, ProcessorError>;
-
-    /// Captures `amount` of a hold as `payment_id` and releases the rest. Idempotent per payment
-    /// id, and afterwards [`Processor::lookup`] of `payment_id` answers `Approved`. An error means
-    /// nothing was captured.
-    async fn capture(
-        &self,
-        authorization_id: &AuthorizationId,
-        payment_id: &PaymentId,
         amount: Money,
-    ) -> Result<(), ProcessorError>;
+    ) -> Result<Option<Answer>, ProcessorError>;
+
+    /// Captures `amount` of a hold as `payment_id` and releases the rest, once per payment id;
+    /// afterwards [`Processor::lookup`] of the capture answers what was decided. `Declined`
+    /// means nothing was captured and the hold stands as it was.
+    async fn capture(&self, request: CaptureRequest<'_>) -> Result<Answer, ProcessorError>;
 
     /// Releases a hold without capturing it. Idempotent.
-    async fn release(&self, authorization_id: &AuthorizationId) -> Result<(), ProcessorError>;
+    async fn release(&self, hold: Held<'_>) -> Result<(), ProcessorError>;
 
-    /// Pays `amount` of a captured payment back to the payer, once per `refund_id`. An error
-    /// means nothing was refunded.
-    async fn refund(
+    /// Pays `amount` of a captured payment back to the payer, once per `refund_id`.
+    async fn refund(&self, request: RefundRequest<'_>) -> Result<RefundOutcome, ProcessorError>;
+
+    /// What was decided for a refund, if the processor ever received it (`Ok(None)`: certainly
+    /// not, and Kassa may send it again).
+    async fn lookup_refund(
         &self,
-        payment_id: &PaymentId,
-        refund_id: &RefundId,
-        amount: Money,
-    ) -> Result<(), ProcessorError>;
+        request: RefundRequest<'_>,
+    ) -> Result<Option<RefundOutcome>, ProcessorError>;
 
-    /// Whether the processor made this refund (Some(true)), refused it (Some(false)), or never
-    /// received it (None).
-    async fn lookup_refund(&self, refund_id: &RefundId) -> Result<Option<bool>, ProcessorError>;
+    /// Reads a notification the processor sent to `/hooks/{connector}/{partnerSlug}`: checks its
+    /// signature (a bad one is [`NotificationError::BadSignature`] and changes nothing) and says
+    /// what it reports. A connector without notifications refuses every delivery.
+    async fn read_notification(
+        &self,
+        delivery: Delivery<'_>,
+    ) -> Result<Notification, NotificationError> {
+        let _ = delivery;
+        Err(NotificationError::NotAccepted(self.connector()))
+    }
 }

@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kassa_core::id::{AuthorizationId, PaymentId, RefundId};
+use kassa_core::id::{AuthorizationId, PaymentId};
 use kassa_core::money::Money;
 use kassa_core::payment::{AchResolution, AchReturnCode, DeclineCode, Funding};
 
 use crate::{
-    AuthorizeRequest, ChargeOutcome, ChargeRequest, Instrument, Processor, ProcessorError,
+    Answer, AuthorizeRequest, CaptureRequest, ChargeOutcome, ChargeRequest, Connector, Held,
+    Instrument, PaymentLookup, Processor, ProcessorError, RefundOutcome, RefundRequest,
 };
 
 /// Decides every payment from its card or bank account number, and remembers its recent
@@ -140,104 +141,123 @@ impl SandboxProcessor {
     }
 }
 
+/// The sandbox's id for what it decided on a Kassa id, shown as the payment's
+/// `processor.reference`.
+pub fn reference(kassa_id: &str) -> String {
+    format!("sbx_{kassa_id}")
+}
+
+fn answer(kassa_id: &str, outcome: ChargeOutcome) -> Answer {
+    Answer::new(outcome, Some(reference(kassa_id)))
+}
+
 #[async_trait]
 impl Processor for SandboxProcessor {
-    async fn charge(&self, request: ChargeRequest<'_>) -> Result<ChargeOutcome, ProcessorError> {
+    fn connector(&self) -> Connector {
+        Connector::Sandbox
+    }
+
+    async fn charge(&self, request: ChargeRequest<'_>) -> Result<Answer, ProcessorError> {
         self.wait().await;
+        let id = request.payment_id.as_str();
         let outcome = Self::decide(&request.instrument);
+        Ok(answer(id, self.decisions().remember(id, &outcome)))
+    }
+
+    async fn lookup(&self, payment: PaymentLookup<'_>) -> Result<Option<Answer>, ProcessorError> {
+        let id = payment.payment_id.as_str();
         Ok(self
             .decisions()
-            .remember(request.payment_id.as_str(), &outcome))
+            .by_id
+            .get(id)
+            .cloned()
+            .map(|outcome| answer(id, outcome)))
     }
 
-    async fn lookup(
-        &self,
-        payment_id: &PaymentId,
-    ) -> Result<Option<ChargeOutcome>, ProcessorError> {
-        Ok(self.decisions().by_id.get(payment_id.as_str()).cloned())
-    }
-
-    async fn authorize(
-        &self,
-        request: AuthorizeRequest<'_>,
-    ) -> Result<ChargeOutcome, ProcessorError> {
+    async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<Answer, ProcessorError> {
         self.wait().await;
         let outcome = match request.instrument {
             Instrument::Ach { .. } => {
-                return Err(ProcessorError(
+                return Err(ProcessorError::NotSent(
                     "ACH debits cannot be authorized, only charged".into(),
                 ))
             }
             ref other => Self::decide(other),
         };
-        Ok(self
-            .decisions()
-            .remember(request.authorization_id.as_str(), &outcome))
+        let id = request.authorization_id.as_str();
+        Ok(answer(id, self.decisions().remember(id, &outcome)))
     }
 
     async fn lookup_authorization(
         &self,
         authorization_id: &AuthorizationId,
-    ) -> Result<Option<ChargeOutcome>, ProcessorError> {
+        _amount: Money,
+    ) -> Result<Option<Answer>, ProcessorError> {
+        let id = authorization_id.as_str();
         Ok(self
             .decisions()
             .by_id
-            .get(authorization_id.as_str())
-            .cloned())
+            .get(id)
+            .cloned()
+            .map(|outcome| answer(id, outcome)))
     }
 
-    async fn capture(
-        &self,
-        authorization_id: &AuthorizationId,
-        payment_id: &PaymentId,
-        amount: Money,
-    ) -> Result<(), ProcessorError> {
+    async fn capture(&self, request: CaptureRequest<'_>) -> Result<Answer, ProcessorError> {
         self.wait().await;
+        let authorization_id = request.hold.authorization_id;
+        let payment_id = request.payment_id.as_str();
         let mut decided = self.decisions();
         let funding = match decided.by_id.get(authorization_id.as_str()) {
             Some(ChargeOutcome::Approved { funding }) => *funding,
             // A hold this process never saw (the sandbox forgets on restart) is taken as held.
             None => Funding::Credit,
             Some(_) => {
-                return Err(ProcessorError(format!(
-                    "authorization {authorization_id} was not approved"
-                )))
+                return Ok(answer(
+                    payment_id,
+                    ChargeOutcome::Declined {
+                        code: DeclineCode::ProcessingError,
+                    },
+                ))
             }
         };
         // Remembered under the payment id, so `lookup` answers for an unrecorded capture too.
-        decided.remember(payment_id.as_str(), &ChargeOutcome::Approved { funding });
+        let outcome = decided.remember(payment_id, &ChargeOutcome::Approved { funding });
         decided
             .captures
-            .entry(payment_id.as_str().to_string())
-            .or_insert(amount);
-        Ok(())
+            .entry(payment_id.to_string())
+            .or_insert(request.amount);
+        Ok(answer(payment_id, outcome))
     }
 
-    async fn release(&self, _authorization_id: &AuthorizationId) -> Result<(), ProcessorError> {
+    async fn release(&self, _hold: Held<'_>) -> Result<(), ProcessorError> {
         self.wait().await;
         Ok(())
     }
 
-    async fn refund(
-        &self,
-        _payment_id: &PaymentId,
-        refund_id: &RefundId,
-        amount: Money,
-    ) -> Result<(), ProcessorError> {
+    async fn refund(&self, request: RefundRequest<'_>) -> Result<RefundOutcome, ProcessorError> {
         self.wait().await;
+        let id = request.refund_id.as_str();
         self.decisions()
             .refunds
-            .entry(refund_id.as_str().to_string())
-            .or_insert(amount);
-        Ok(())
+            .entry(id.to_string())
+            .or_insert(request.amount);
+        Ok(RefundOutcome::Succeeded {
+            reference: Some(reference(id)),
+        })
     }
 
-    async fn lookup_refund(&self, refund_id: &RefundId) -> Result<Option<bool>, ProcessorError> {
+    async fn lookup_refund(
+        &self,
+        request: RefundRequest<'_>,
+    ) -> Result<Option<RefundOutcome>, ProcessorError> {
+        let id = request.refund_id.as_str();
         Ok(self
             .decisions()
             .refunds
-            .contains_key(refund_id.as_str())
-            .then_some(true))
+            .contains_key(id)
+            .then(|| RefundOutcome::Succeeded {
+                reference: Some(reference(id)),
+            }))
     }
 }
 
@@ -265,9 +285,12 @@ mod tests {
                     cvc: None,
                     postal_code: None,
                 },
+                holder_name: None,
+                mandate: None,
             })
             .await
             .unwrap()
+            .outcome
     }
 
     async fn charge_ach(account: &str) -> ChargeOutcome {
@@ -283,9 +306,12 @@ mod tests {
                     account_number: &account,
                     account_type: AccountType::Checking,
                 },
+                holder_name: Some("Pat Payer"),
+                mandate: None,
             })
             .await
             .unwrap()
+            .outcome
     }
 
     #[tokio::test]
@@ -317,7 +343,12 @@ mod tests {
     async fn a_payment_id_is_charged_once_and_remembered() {
         let sandbox = SandboxProcessor::new();
         let id = PaymentId::generate();
-        assert_eq!(sandbox.lookup(&id).await.unwrap(), None);
+        let lookup = PaymentLookup {
+            payment_id: &id,
+            amount: Money::new(1000, Currency::Usd),
+            capture_of: None,
+        };
+        assert_eq!(sandbox.lookup(lookup).await.unwrap(), None);
         let declined = CardNumber::parse("4000000000000002").unwrap();
         let good = CardNumber::parse("4242424242424242").unwrap();
         let charge = |number| ChargeRequest {
@@ -332,11 +363,14 @@ mod tests {
                 cvc: None,
                 postal_code: None,
             },
+            holder_name: None,
+            mandate: None,
         };
         let first = sandbox.charge(charge(&declined)).await.unwrap();
         // The same id again, even with another card, answers the first decision.
         assert_eq!(sandbox.charge(charge(&good)).await.unwrap(), first);
-        assert_eq!(sandbox.lookup(&id).await.unwrap(), Some(first));
+        assert_eq!(first.reference.as_deref(), Some(reference(id.as_str()).as_str()));
+        assert_eq!(sandbox.lookup(lookup).await.unwrap(), Some(first));
     }
 
     #[tokio::test]
