@@ -94,6 +94,8 @@ pub struct CaptureRequest<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct PaymentLookup<'a> {
     pub payment_id: &'a PaymentId,
+    /// The processor's id for it, when one was recorded.
+    pub reference: Option<&'a str>,
     pub amount: Money,
     /// The hold this payment captures, when it is a capture.
     pub capture_of: Option<Held<'a>>,
@@ -240,6 +242,17 @@ pub trait Processor: Send + Sync + std::fmt::Debug {
         &self,
         request: RefundRequest<'_>,
     ) -> Result<Option<RefundOutcome>, ProcessorError>;
+
+    /// What became of a submitted bank debit, for a processor that reports it only when asked
+    /// (Authorize.net): `Some` once it settled or was returned, `None` while it is still pending.
+    /// Processors that send notifications instead (the sandbox, Stripe) always answer `None`.
+    async fn debit_status(
+        &self,
+        payment: PaymentLookup<'_>,
+    ) -> Result<Option<AchResolution>, ProcessorError> {
+        let _ = payment;
+        Ok(None)
+    }
 
     /// Reads a notification the processor sent to `/hooks/{connector}/{partnerSlug}`: checks its
     /// signature (a bad one is [`NotificationError::BadSignature`] and changes nothing) and says

@@ -345,6 +345,7 @@ mod tests {
         let id = PaymentId::generate();
         let lookup = PaymentLookup {
             payment_id: &id,
+            reference: None,
             amount: Money::new(1000, Currency::Usd),
             capture_of: None,
         };
