@@ -306,3 +306,44 @@ mod tests {
         );
     }
 }
+
+/// The payer's authorization of a bank debit, as the pay page took it (docs/api.md §10): when, from
+/// where, and which wording they agreed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AchAuthorization {
+    #[serde(with = "crate::clock::rfc3339")]
+    pub accepted_at: time::OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Which wording of [`authorization_text`] was shown.
+    pub text_version: String,
+}
+
+/// The version of the wording [`authorization_text`] writes; stored with each authorization, and
+/// changed whenever the wording changes.
+pub const AUTHORIZATION_TEXT_VERSION: &str = "2026-12-06";
+
+/// The authorization a payer accepts before a bank debit: who debits how much, when, and how to
+/// revoke it (the wording NACHA asks of a single-entry web debit).
+pub fn authorization_text(partner: &str, amount: &str, date: &str) -> String {
+    format!(
+        "By checking this box, I authorize {partner} to debit {amount} from the bank account I \
+         entered above, once, on or after {date}. If the debit is returned because of \
+         insufficient funds, my bank may charge a fee. I can revoke this authorization by \
+         contacting {partner} before the debit is made."
+    )
+}
+
+#[cfg(test)]
+mod authorization_tests {
+    use super::*;
+
+    #[test]
+    fn the_text_names_partner_amount_date_and_revocation() {
+        let text = authorization_text("Acme Plumbing", "$120.00", "December 6, 2026");
+        assert!(text.contains("Acme Plumbing to debit $120.00"));
+        assert!(text.contains("December 6, 2026"));
+        assert!(text.contains("revoke"));
+    }
+}

@@ -228,6 +228,7 @@ actions! {
     TaxRateSet => "tax_rate.set",
     AccessDenied => "access.denied",
     VaultKeyRotated => "vault.key_rotated",
+    ProcessorSet => "processor.set",
 }
 
 impl Action {

@@ -73,6 +73,8 @@ pub struct Authorization {
     pub dynamic_descriptor: Option<DynamicDescriptor>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// Which processor holds it, and its id there.
+    pub processor: crate::processor::ProcessorRef,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "crate::clock::rfc3339")]
@@ -120,6 +122,7 @@ mod tests {
         let created = datetime!(2026-11-21 12:00 UTC);
         let usd = |m| Money::new(m, Currency::Usd);
         let auth = Authorization {
+            processor: crate::processor::ProcessorRef { connector: crate::processor::Connector::Sandbox, reference: None },
             id: AuthorizationId::generate(),
             partner_id: PartnerId::generate(),
             object: AuthorizationObject::Authorization,

@@ -34,6 +34,7 @@ pub mod payment_method;
 pub mod payment_request;
 pub mod payout;
 pub mod percent;
+pub mod processor;
 pub mod proof_of_work;
 pub mod reference;
 pub mod refund;

@@ -184,6 +184,10 @@ pub struct Payment {
     pub dynamic_descriptor: Option<DynamicDescriptor>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// Which processor took it, and its id there.
+    pub processor: crate::processor::ProcessorRef,
+    /// For a bank debit made on the pay page: the payer's authorization.
+    pub ach_authorization: Option<crate::ach::AchAuthorization>,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "crate::clock::rfc3339_option")]
@@ -284,6 +288,7 @@ pub(crate) fn test_payment(status: PaymentStatus, amount: i64) -> Payment {
     let usd = |minor| Money::new(minor, Currency::Usd);
     let settled = !matches!(status, PaymentStatus::Pending | PaymentStatus::Failed);
     Payment {
+        processor: crate::processor::ProcessorRef { connector: crate::processor::Connector::Sandbox, reference: None }, ach_authorization: None,
         id: PaymentId::parse("pay_0123456789ABCDEFGHIJabcd").unwrap(),
         partner_id: PartnerId::parse("par_0123456789ABCDEFGHIJabcd").unwrap(),
         object: PaymentObject::Payment,

@@ -55,6 +55,8 @@ pub struct Refund {
     pub reason: Option<String>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// Which processor paid it back (the payment's), and its id there.
+    pub processor: crate::processor::ProcessorRef,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The payout it was deducted from; null until a payout is cut after it.
@@ -615,6 +617,7 @@ mod tests {
 
     fn refund() -> Refund {
         Refund {
+            processor: crate::processor::ProcessorRef { connector: crate::processor::Connector::Sandbox, reference: None },
             id: RefundId::parse("re_0123456789ABCDEFGHIJabcd").unwrap(),
             partner_id: PartnerId::parse("par_0123456789ABCDEFGHIJabcd").unwrap(),
             object: RefundObject::Refund,

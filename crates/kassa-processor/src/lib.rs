@@ -18,6 +18,7 @@ use kassa_core::money::Money;
 use kassa_core::payment::{AchResolution, DeclineCode, Funding, MaskedMethod};
 use time::OffsetDateTime;
 
+pub use kassa_core::processor::Connector;
 pub use notification::{About, Change, Delivery, Notification, NotificationError};
 pub use sandbox::SandboxProcessor;
 
@@ -169,36 +170,6 @@ pub enum ProcessorError {
     /// the record stays pending until a lookup or a notification settles it.
     #[error("processor answer unknown: {0}")]
     Unknown(String),
-}
-
-/// Which processor a partner's payments go through (docs/api.md §10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Connector {
-    Sandbox,
-    Stripe,
-    AuthorizeNet,
-}
-
-impl Connector {
-    pub const ALL: [Connector; 3] = [Self::Sandbox, Self::Stripe, Self::AuthorizeNet];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sandbox => "sandbox",
-            Self::Stripe => "stripe",
-            Self::AuthorizeNet => "authorize_net",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Connector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 #[async_trait]

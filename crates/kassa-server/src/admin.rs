@@ -119,6 +119,7 @@ async fn create_partner_with_key(
         require_two_factor: false,
         created_at: now,
         challenge_mode_until: None,
+        processor: kassa_core::processor::Connector::Sandbox,
     };
     let scopes = input.key_scopes.unwrap_or_else(Scopes::default_for_new_key);
     let (record, api_key) = new_key_record(&partner.id, key_label, scopes, now);

@@ -30,6 +30,8 @@ pub const HSTS: &str = "max-age=31536000";
 pub struct AppParts {
     pub config: Config,
     pub store: Arc<dyn Store>,
+    /// The sandbox processor (tests give one with latency); real connectors are built per
+    /// partner account (`processors.rs`).
     pub processor: Arc<dyn Processor>,
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
@@ -83,7 +85,7 @@ impl App {
         App {
             state: AppState::new(Inner {
                 store: parts.store,
-                processor: parts.processor,
+                processors: crate::processors::Processors::new(parts.processor),
                 clock: parts.clock,
                 vault: parts.vault,
                 config: parts.config,
@@ -109,6 +111,7 @@ impl App {
             .merge(crate::api::routes(&self.state))
             .merge(crate::openapi::route())
             .merge(crate::pages::routes())
+            .merge(crate::hooks::routes())
             .fallback(fallback)
             .with_state(self.state.clone())
             .layer(axum::middleware::from_fn(explain_method_not_allowed))

@@ -103,6 +103,16 @@ impl ApiError {
         )
     }
 
+    /// 400: a processor's notification whose signature or body does not hold (docs/api.md §10).
+    pub fn invalid_notification(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "invalid_notification",
+            message,
+        )
+    }
+
     pub fn missing_api_key() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,

@@ -100,7 +100,21 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
             .await?;
         }
         JobPayload::ProcessorRelease(ProcessorRelease { authorization_id }) => {
-            state.processor.release(&authorization_id).await?;
+            let hold = state
+                .store
+                .authorization_to_release(&authorization_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("authorization {authorization_id} is gone"))?;
+            // An error leaves the job to run again: a hold is released once the processor says so.
+            state
+                .processor_for(&hold.partner_id, hold.processor.connector)
+                .await?
+                .release(kassa_processor::Held {
+                    authorization_id: &hold.id,
+                    reference: hold.processor.reference.as_deref(),
+                    amount: hold.amount,
+                })
+                .await?;
         }
         // Claimed deliveries are run by `webhooks::spawn_deliveries`, never here.
         JobPayload::WebhookDelivery(_) => anyhow::bail!("unknown job kind {kind}"),

@@ -139,9 +139,10 @@ impl Resealer for Reseal<'_> {
 fn sealed_owner(kind: SealedKind, row: &str) -> String {
     match kind {
         // Vault entries and webhook secrets are bound to their own row's id.
-        SealedKind::VaultEntry | SealedKind::WebhookSecret | SealedKind::PreviousWebhookSecret => {
-            row.to_string()
-        }
+        SealedKind::VaultEntry
+        | SealedKind::WebhookSecret
+        | SealedKind::PreviousWebhookSecret
+        | SealedKind::ProcessorCredentials => row.to_string(),
         SealedKind::TotpSecret => crate::two_factor::stored_owner_of(row),
         SealedKind::LinkSecret => LINK_SECRET_OWNER.to_string(),
     }

@@ -5,7 +5,6 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use kassa_core::clock::Clock;
-use kassa_processor::Processor;
 use kassa_store::Store;
 
 use crate::config::Config;
@@ -17,7 +16,8 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
-    pub processor: Arc<dyn Processor>,
+    /// The sandbox and the connectors, by the connector a record names (`processors.rs`).
+    pub processors: crate::processors::Processors,
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
     pub config: Config,

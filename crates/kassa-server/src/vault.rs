@@ -595,6 +595,7 @@ mod tests {
             },
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             challenge_mode_until: None,
+            processor: kassa_core::processor::Connector::Sandbox,
         }
     }
 

@@ -976,6 +976,8 @@ on_both_backends!(
                 payment_id: &charged,
                 amount: Money::new(1000, Currency::Usd),
                 instrument: instrument(),
+                holder_name: None,
+                mandate: None,
             })
             .await
             .unwrap();
@@ -984,6 +986,7 @@ on_both_backends!(
                 authorization_id: &auth,
                 amount: Money::new(1000, Currency::Usd),
                 instrument: instrument(),
+                holder_name: None,
             })
             .await
             .unwrap();
@@ -1088,6 +1091,8 @@ async fn stuck_sale(app: &TestApp, p: &TestPartner) -> kassa_core::id::PaymentId
                 cvc: None,
                 postal_code: None,
             },
+            holder_name: None,
+            mandate: None,
         })
         .await
         .unwrap();
@@ -1291,65 +1296,55 @@ on_both_backends!(a_retry_under_the_same_key_never_charges_twice, |app| {
     assert_eq!(ids(&get(&app, &p, "/v1/payments").await.json()).len(), 2);
 });
 
+use kassa_processor::{
+    Answer, AuthorizeRequest, CaptureRequest, ChargeOutcome, ChargeRequest, Held, PaymentLookup,
+    ProcessorError, RefundOutcome, RefundRequest,
+};
+
 /// The sandbox, except that every capture is refused.
 #[derive(Debug, Clone, Default)]
 struct RefusingCaptures(kassa_processor::SandboxProcessor);
 
 #[async_trait::async_trait]
 impl kassa_processor::Processor for RefusingCaptures {
-    async fn charge(
-        &self,
-        r: kassa_processor::ChargeRequest<'_>,
-    ) -> Result<kassa_processor::ChargeOutcome, kassa_processor::ProcessorError> {
+    fn connector(&self) -> kassa_core::processor::Connector {
+        kassa_core::processor::Connector::Sandbox
+    }
+    async fn charge(&self, r: ChargeRequest<'_>) -> Result<Answer, ProcessorError> {
         self.0.charge(r).await
     }
-    async fn lookup(
-        &self,
-        id: &kassa_core::id::PaymentId,
-    ) -> Result<Option<kassa_processor::ChargeOutcome>, kassa_processor::ProcessorError> {
-        self.0.lookup(id).await
+    async fn lookup(&self, p: PaymentLookup<'_>) -> Result<Option<Answer>, ProcessorError> {
+        self.0.lookup(p).await
     }
-    async fn authorize(
-        &self,
-        r: kassa_processor::AuthorizeRequest<'_>,
-    ) -> Result<kassa_processor::ChargeOutcome, kassa_processor::ProcessorError> {
+    async fn authorize(&self, r: AuthorizeRequest<'_>) -> Result<Answer, ProcessorError> {
         self.0.authorize(r).await
     }
     async fn lookup_authorization(
         &self,
         id: &kassa_core::id::AuthorizationId,
-    ) -> Result<Option<kassa_processor::ChargeOutcome>, kassa_processor::ProcessorError> {
-        self.0.lookup_authorization(id).await
+        amount: kassa_core::money::Money,
+    ) -> Result<Option<Answer>, ProcessorError> {
+        self.0.lookup_authorization(id, amount).await
     }
-    async fn capture(
-        &self,
-        _: &kassa_core::id::AuthorizationId,
-        _: &kassa_core::id::PaymentId,
-        _: kassa_core::money::Money,
-    ) -> Result<(), kassa_processor::ProcessorError> {
-        Err(kassa_processor::ProcessorError(
-            "the hold was released by the issuer".into(),
+    async fn capture(&self, _: CaptureRequest<'_>) -> Result<Answer, ProcessorError> {
+        Ok(Answer::new(
+            ChargeOutcome::Declined {
+                code: kassa_core::payment::DeclineCode::ProcessingError,
+            },
+            None,
         ))
     }
-    async fn refund(
-        &self,
-        payment: &kassa_core::id::PaymentId,
-        refund: &kassa_core::id::RefundId,
-        amount: kassa_core::money::Money,
-    ) -> Result<(), kassa_processor::ProcessorError> {
-        self.0.refund(payment, refund, amount).await
+    async fn refund(&self, r: RefundRequest<'_>) -> Result<RefundOutcome, ProcessorError> {
+        self.0.refund(r).await
     }
     async fn lookup_refund(
         &self,
-        refund: &kassa_core::id::RefundId,
-    ) -> Result<Option<bool>, kassa_processor::ProcessorError> {
-        self.0.lookup_refund(refund).await
+        r: RefundRequest<'_>,
+    ) -> Result<Option<RefundOutcome>, ProcessorError> {
+        self.0.lookup_refund(r).await
     }
-    async fn release(
-        &self,
-        id: &kassa_core::id::AuthorizationId,
-    ) -> Result<(), kassa_processor::ProcessorError> {
-        self.0.release(id).await
+    async fn release(&self, hold: Held<'_>) -> Result<(), ProcessorError> {
+        self.0.release(hold).await
     }
 }
 

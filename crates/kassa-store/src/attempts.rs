@@ -43,6 +43,7 @@ pub trait PaymentStore {
         partner: &PartnerId,
         payment: &PaymentId,
         result: &AttemptResult,
+        reference: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<FinishedAttempt>;
     /// Clears or returns a pending ACH debit (the sandbox endpoints and the settlement job).
@@ -146,8 +147,10 @@ impl<B: Backend> PaymentStore for B {
         batch.push(concat!(
             "INSERT INTO payments (id, partner_id, source, status, amount, currency, payment_method_id, \
              payment_request_id, reference_id, method_type, brand, funding, last4, exp_month, exp_year, \
-             routing_number, account_type, created_at, awaiting_processor) \
-             VALUES ($1, $2, 'payment_request', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, TRUE) \
+             routing_number, account_type, created_at, awaiting_processor, processor, ach_accepted_at, ach_ip, \
+             ach_user_agent, ach_text_version) \
+             VALUES ($1, $2, 'payment_request', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, TRUE, \
+             (SELECT processor FROM partners WHERE id = $2), $17, $18, $19, $20) \
              RETURNING ", crate::columns::payment_cols!()
         ))
         .bind(attempt.payment_id.as_str())
@@ -165,7 +168,11 @@ impl<B: Backend> PaymentStore for B {
         .bind(exp_year)
         .bind(routing)
         .bind(account_type)
-        .bind(to_micros(now));
+        .bind(to_micros(now))
+        .bind(attempt.ach_authorization.as_ref().map(|a| to_micros(a.accepted_at)))
+        .bind(attempt.ach_authorization.as_ref().and_then(|a| a.ip.as_deref()))
+        .bind(attempt.ach_authorization.as_ref().and_then(|a| a.user_agent.as_deref()))
+        .bind(attempt.ach_authorization.as_ref().map(|a| a.text_version.as_str()));
         let rows = batch.fetch_all(&mut tx).await?;
         let payment = payment_from_row(rows.last().ok_or_else(|| bad("payment just made"))?)?;
         tx.commit().await?;
@@ -180,6 +187,7 @@ impl<B: Backend> PaymentStore for B {
         partner: &PartnerId,
         payment_id: &PaymentId,
         result: &AttemptResult,
+        reference: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<FinishedAttempt> {
         let mut tx = self.begin_write_lazy().await?;
@@ -194,32 +202,36 @@ impl<B: Backend> PaymentStore for B {
             AttemptResult::Approved { funding } => batch
                 .push(concat!(
                     "UPDATE payments SET status = 'completed', captured_amount = amount, funding = $3, completed_at = $4, \
-                     awaiting_processor = FALSE \
+                     awaiting_processor = FALSE, processor_reference = COALESCE($5, processor_reference) \
                      WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::columns::payment_cols!()
                 ))
                 .bind(partner.as_str())
                 .bind(payment_id.as_str())
                 .bind(funding.as_str())
-                .bind(to_micros(now)),
+                .bind(to_micros(now))
+                .bind(reference),
             AttemptResult::Declined { code } => {
                 let failure = Failure::declined(*code);
                 batch
                     .push(concat!(
-                        "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4, awaiting_processor = FALSE \
+                        "UPDATE payments SET status = 'failed', failure_code = $3, failure_message = $4, awaiting_processor = FALSE, \
+                         processor_reference = COALESCE($5, processor_reference) \
                          WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::columns::payment_cols!()
                     ))
                     .bind(partner.as_str())
                     .bind(payment_id.as_str())
                     .bind(failure.code)
                     .bind(failure.message)
+                    .bind(reference)
             }
             AttemptResult::AchSubmitted { .. } => batch
                 .push(concat!(
-                    "UPDATE payments SET awaiting_processor = FALSE \
+                    "UPDATE payments SET awaiting_processor = FALSE, processor_reference = COALESCE($3, processor_reference) \
                      WHERE partner_id = $1 AND id = $2 AND status = 'pending' AND awaiting_processor RETURNING ", crate::columns::payment_cols!()
                 ))
                 .bind(partner.as_str())
-                .bind(payment_id.as_str()),
+                .bind(payment_id.as_str())
+                .bind(reference),
         };
         let mut rows = batch.fetch_all(&mut tx).await?.into_iter();
         let fees = match takes_fee {
@@ -436,8 +448,9 @@ impl<B: Backend> PaymentStore for B {
         batch.push(concat!(
             "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, payment_method_id, \
              method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, invoice_id, \
-             invoice, dynamic_descriptor, awaiting_processor, created_at, idempotency_key) \
-             VALUES ($1, $2, 'api', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, TRUE, $18, $19) \
+             invoice, dynamic_descriptor, awaiting_processor, created_at, idempotency_key, processor) \
+             VALUES ($1, $2, 'api', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, TRUE, $18, $19, \
+             (SELECT processor FROM partners WHERE id = $2)) \
              RETURNING ", crate::columns::payment_cols!()
         ))
         .bind(new.payment_id.as_str())
@@ -502,6 +515,8 @@ pub(crate) fn payment_from_row(row: &Row) -> Result<Payment> {
         dynamic_descriptor: json_opt(row, "dynamic_descriptor")?,
         failure_code: row.try_get("failure_code")?,
         failure_message: row.try_get("failure_message")?,
+        processor: crate::columns::processor_from_row(row)?,
+        ach_authorization: crate::columns::ach_authorization_from_row(row)?,
         created_at: from_micros(row.try_get("created_at")?),
         completed_at: time_opt(row.try_get("completed_at")?),
     })

@@ -32,6 +32,7 @@ pub trait AuthorizationStore {
         partner: &PartnerId,
         id: &AuthorizationId,
         result: &AuthorizationResult,
+        reference: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Authorization>;
     async fn authorization(
@@ -94,8 +95,9 @@ impl<B: Backend> AuthorizationStore for B {
         batch.push(concat!(
             "INSERT INTO authorizations (id, partner_id, status, amount, currency, customer_id, payment_method_id, \
              method_type, brand, funding, last4, exp_month, exp_year, invoice_id, invoice, dynamic_descriptor, \
-             created_at, updated_at, expires_at, idempotency_key) \
-             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, 'unknown', $9, $10, $11, $12, $13, $14, $15, $15, $16, $17) \
+             created_at, updated_at, expires_at, idempotency_key, processor) \
+             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, 'unknown', $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, \
+             (SELECT processor FROM partners WHERE id = $2)) \
              RETURNING ", crate::columns::auth_cols!()
         ))
         .bind(new.id.as_str())
@@ -129,6 +131,7 @@ impl<B: Backend> AuthorizationStore for B {
         partner: &PartnerId,
         id: &AuthorizationId,
         result: &AuthorizationResult,
+        reference: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Authorization> {
         let mut tx = self.begin_write().await?;
@@ -145,7 +148,8 @@ impl<B: Backend> AuthorizationStore for B {
         };
         let row = query(concat!(
             "UPDATE authorizations SET status = $3, funding = COALESCE($4, funding), failure_code = $5, \
-             failure_message = $6, updated_at = $7 WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING ",
+             failure_message = $6, updated_at = $7, processor_reference = COALESCE($8, processor_reference) \
+             WHERE partner_id = $1 AND id = $2 AND status = 'pending' RETURNING ",
             crate::columns::auth_cols!()
         ))
         .bind(partner.as_str())
@@ -155,6 +159,7 @@ impl<B: Backend> AuthorizationStore for B {
         .bind(code)
         .bind(message)
         .bind(to_micros(now))
+        .bind(reference)
         .fetch_optional(&mut tx)
         .await?;
         let auth = auth_from_row(&row.ok_or(crate::StoreError::AlreadyRecorded)?)?;
@@ -245,9 +250,11 @@ impl<B: Backend> AuthorizationStore for B {
         let row = query(concat!(
             "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, \
              payment_method_id, authorization_id, method_type, brand, funding, last4, exp_month, exp_year, \
-             invoice_id, invoice, dynamic_descriptor, awaiting_processor, idempotency_key, created_at) \
+             invoice_id, invoice, dynamic_descriptor, awaiting_processor, idempotency_key, created_at, \
+             processor, processor_reference) \
              SELECT $1, partner_id, 'api', 'pending', $3, currency, customer_id, payment_method_id, id, \
-             method_type, brand, funding, last4, exp_month, exp_year, $4, $5, $6, TRUE, $8, $7 \
+             method_type, brand, funding, last4, exp_month, exp_year, $4, $5, $6, TRUE, $8, $7, \
+             processor, processor_reference \
              FROM authorizations WHERE id = $2 RETURNING ", crate::columns::payment_cols!()
         ))
         .bind(capture.payment_id.as_str())
@@ -361,6 +368,7 @@ pub(crate) fn auth_from_row(row: &Row) -> Result<Authorization> {
         dynamic_descriptor: json_opt(row, "dynamic_descriptor")?,
         failure_code: row.try_get("failure_code")?,
         failure_message: row.try_get("failure_message")?,
+        processor: crate::columns::processor_from_row(row)?,
         created_at: from_micros(row.try_get("created_at")?),
         expires_at: from_micros(row.try_get("expires_at")?),
         captured_at: time_opt(row.try_get("captured_at")?),

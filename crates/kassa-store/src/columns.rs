@@ -172,7 +172,8 @@ macro_rules! payment_cols {
         "id, partner_id, source, status, amount, currency, captured_amount, refunded_amount, \
          customer_id, payment_method_id, authorization_id, payment_request_id, reference_id, \
          method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, \
-         failure_code, failure_message, created_at, completed_at, invoice, dynamic_descriptor"
+         failure_code, failure_message, created_at, completed_at, invoice, dynamic_descriptor, \
+         processor, processor_reference, ach_accepted_at, ach_ip, ach_user_agent, ach_text_version"
     };
 }
 
@@ -194,7 +195,8 @@ macro_rules! pm_cols {
 macro_rules! refund_cols {
     () => {
         "id, partner_id, payment_id, amount, currency, status, reason, failure_code, failure_message, \
-         payout_id, created_at, created_by_type, created_by_id, created_by_name"
+         payout_id, created_at, created_by_type, created_by_id, created_by_name, processor, \
+         processor_reference"
     };
 }
 
@@ -203,7 +205,7 @@ macro_rules! auth_cols {
         "id, partner_id, status, amount, currency, captured_amount, customer_id, payment_method_id, \
          capture_payment_id, method_type, brand, funding, last4, exp_month, exp_year, invoice, \
          dynamic_descriptor, failure_code, failure_message, created_at, expires_at, captured_at, \
-         reversed_at"
+         reversed_at, processor, processor_reference"
     };
 }
 
@@ -241,7 +243,9 @@ macro_rules! partner_cols {
             $p,
             "created_at, ",
             $p,
-            "challenge_mode_until"
+            "challenge_mode_until, ",
+            $p,
+            "processor"
         )
     };
 }
@@ -249,3 +253,32 @@ macro_rules! partner_cols {
 pub(crate) use {
     auth_cols, customer_cols, partner_cols, payment_cols, pm_cols, pr_cols, refund_cols,
 };
+
+/// `processor` and `processor_reference` of a payment, authorization or refund row.
+pub(crate) fn processor_from_row(
+    row: &crate::db::Row,
+) -> crate::Result<kassa_core::processor::ProcessorRef> {
+    let connector: String = row.try_get("processor")?;
+    kassa_core::processor::ProcessorRef::from_columns(
+        &connector,
+        row.try_get("processor_reference")?,
+    )
+    .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown processor {connector:?}")))
+}
+
+/// The payer's authorization of a bank debit, when the row has one.
+pub(crate) fn ach_authorization_from_row(
+    row: &crate::db::Row,
+) -> crate::Result<Option<kassa_core::ach::AchAuthorization>> {
+    let Some(accepted_at) = row.try_get::<Option<i64>, _>("ach_accepted_at")? else {
+        return Ok(None);
+    };
+    Ok(Some(kassa_core::ach::AchAuthorization {
+        accepted_at: kassa_core::clock::from_micros(accepted_at),
+        ip: row.try_get("ach_ip")?,
+        user_agent: row.try_get("ach_user_agent")?,
+        text_version: row
+            .try_get::<Option<String>, _>("ach_text_version")?
+            .unwrap_or_default(),
+    }))
+}

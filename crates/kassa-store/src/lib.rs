@@ -26,6 +26,7 @@ mod paging;
 mod partners;
 mod payment_requests;
 mod postgres;
+mod processors;
 mod refunds;
 mod sqlite;
 mod two_factor;
@@ -49,6 +50,7 @@ pub use model::*;
 pub use partners::PartnerStore;
 pub use payment_requests::PaymentRequestStore;
 pub use postgres::PgStore;
+pub use processors::{ProcessorAccount, ProcessorStore, Referenced};
 pub use refunds::RefundStore;
 pub use sqlite::{connect_options as sqlite_connect_options, SqliteStore};
 pub use two_factor::TwoFactorStore;
@@ -113,6 +115,7 @@ pub trait Store:
     + WebhookEndpointStore
     + WebhookDeliveryStore
     + VaultStore
+    + ProcessorStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -139,6 +142,7 @@ impl<T> Store for T where
         + WebhookEndpointStore
         + WebhookDeliveryStore
         + VaultStore
+        + ProcessorStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -149,7 +153,7 @@ impl<T> Store for T where
 /// The store's traits, for callers that use their methods on a [`Store`].
 pub mod prelude {
     pub use crate::{
-        AuditStore, AuthorizationStore, CustomerStore, EventStore, IdempotencyStore,
+        AuditStore, AuthorizationStore, ProcessorStore, CustomerStore, EventStore, IdempotencyStore,
         InstallationStore, JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore,
         PaymentStore, RefundStore, Store, TwoFactorStore, UserStore, VaultStore,
         WebhookDeliveryStore, WebhookEndpointStore,

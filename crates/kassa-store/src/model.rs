@@ -48,6 +48,9 @@ pub struct Partner {
     /// Until when its pay pages were last put in challenge mode (read with the partner, so a
     /// pay page knows at no extra cost; `kassa_core::challenge::active_until` says if it is on).
     pub challenge_mode_until: Option<OffsetDateTime>,
+    /// Which processor its new payments go through (docs/api.md §10); its account there is a
+    /// [`crate::ProcessorAccount`].
+    pub processor: kassa_core::processor::Connector,
 }
 
 impl Partner {
@@ -224,6 +227,8 @@ pub struct NewAttempt {
     pub method: NewPaymentMethod,
     /// The failed attempts that lock the link (`limits.failedAttemptsPerLink`).
     pub failed_limit: FailedAttemptLimit,
+    /// For a bank debit: the payer's authorization, as the pay page took it.
+    pub ach_authorization: Option<kassa_core::ach::AchAuthorization>,
 }
 
 // Returned once per call and matched right away; boxing would only add an allocation.

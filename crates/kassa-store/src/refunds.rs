@@ -37,6 +37,7 @@ pub trait RefundStore {
         partner: &PartnerId,
         refund: &RefundId,
         result: &RefundResult,
+        reference: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Refund>;
     async fn refund(&self, partner: &PartnerId, id: &RefundId) -> Result<Option<Refund>>;
@@ -138,8 +139,9 @@ impl<B: Backend> RefundStore for B {
         };
         let row = query(concat!(
             "INSERT INTO refunds (id, partner_id, payment_id, amount, currency, status, reason, awaiting_processor, \
-             idempotency_key, created_at, updated_at, created_by_type, created_by_id, created_by_name) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, TRUE, $7, $8, $8, $9, $10, $11) \
+             idempotency_key, created_at, updated_at, created_by_type, created_by_id, created_by_name, processor) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, TRUE, $7, $8, $8, $9, $10, $11, \
+             (SELECT processor FROM payments WHERE id = $3)) \
              RETURNING ", crate::columns::refund_cols!()
         ))
         .bind(new.id.as_str())
@@ -169,6 +171,7 @@ impl<B: Backend> RefundStore for B {
         partner: &PartnerId,
         refund_id: &RefundId,
         result: &RefundResult,
+        reference: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Refund> {
         let mut tx = self.begin_write().await?;
@@ -177,8 +180,8 @@ impl<B: Backend> RefundStore for B {
             RefundResult::Failed { code } => ("failed", Some(Failure::declined(*code))),
         };
         let row = query(concat!(
-            "UPDATE refunds SET status = $3, failure_code = $4, failure_message = $5, awaiting_processor = FALSE, updated_at = $6 \
-             WHERE partner_id = $1 AND id = $2 AND awaiting_processor RETURNING ", crate::columns::refund_cols!()
+            "UPDATE refunds SET status = $3, failure_code = $4, failure_message = $5, awaiting_processor = FALSE, updated_at = $6, \
+             processor_reference = COALESCE($7, processor_reference) WHERE partner_id = $1 AND id = $2 AND awaiting_processor RETURNING ", crate::columns::refund_cols!()
         ))
         .bind(partner.as_str())
         .bind(refund_id.as_str())
@@ -186,6 +189,7 @@ impl<B: Backend> RefundStore for B {
         .bind(failure.as_ref().map(|f| f.code.as_str()))
         .bind(failure.as_ref().map(|f| f.message.as_str()))
         .bind(to_micros(now))
+        .bind(reference)
         .fetch_optional(&mut tx)
         .await?;
         let refund = refund_from_row(&row.ok_or(crate::StoreError::AlreadyRecorded)?)?;
@@ -282,6 +286,7 @@ pub(crate) fn refund_from_row(row: &Row) -> Result<Refund> {
         reason: row.try_get("reason")?,
         failure_code: row.try_get("failure_code")?,
         failure_message: row.try_get("failure_message")?,
+        processor: crate::columns::processor_from_row(row)?,
         created_at: from_micros(row.try_get("created_at")?),
         payout_id: row
             .try_get::<Option<String>, _>("payout_id")?

@@ -3,8 +3,8 @@
 //! server's (`kassa_server::vault`), handed in as a [`Resealer`] or a closure, and applied here
 //! inside one transaction.
 //!
-//! What is sealed, and where (a new kind of sealed secret — processor credentials, when they
-//! exist — is a new [`SealedKind`] and one more table in [`VaultStore::rotate_vault_key`]):
+//! What is sealed, and where (a new kind of sealed secret is a new [`SealedKind`] and one more
+//! table in [`VaultStore::rotate_vault_key`]):
 //!
 //! | kind | rows |
 //! |---|---|
@@ -12,6 +12,7 @@
 //! | webhook signing secrets | `webhook_endpoints.secret_*` and `previous_secret_*` |
 //! | TOTP secrets | `users.totp_nonce/totp_secret` |
 //! | link secrets | `partners.link_secret_nonce/link_secret_ciphertext` |
+//! | processor credentials | `processor_accounts.credentials_nonce/credentials_ciphertext` |
 //! | the keys of the keyed hashes | `installation.hashing_keys_nonce/hashing_keys_ciphertext` |
 
 use async_trait::async_trait;
@@ -37,6 +38,8 @@ pub enum SealedKind {
     PreviousWebhookSecret,
     /// A dashboard user's TOTP secret (the row is the user's id).
     TotpSecret,
+    /// A partner's secret keys at a processor (the row is `{partner id}/{connector}`).
+    ProcessorCredentials,
     /// A partner's link secret (the row is the partner's id).
     LinkSecret,
 }
@@ -50,6 +53,7 @@ impl SealedKind {
             SealedKind::PreviousWebhookSecret => "previous webhook secret",
             SealedKind::TotpSecret => "TOTP secret",
             SealedKind::LinkSecret => "link secret",
+            SealedKind::ProcessorCredentials => "processor credentials",
         }
     }
 }
@@ -91,6 +95,7 @@ pub struct Resealed {
     pub webhook_secrets: u64,
     pub totp_secrets: u64,
     pub link_secrets: u64,
+    pub processor_credentials: u64,
 }
 
 impl Resealed {
@@ -101,6 +106,7 @@ impl Resealed {
             "webhookSecrets": self.webhook_secrets,
             "totpSecrets": self.totp_secrets,
             "linkSecrets": self.link_secrets,
+            "processorCredentials": self.processor_credentials,
         })
     }
 }
@@ -244,7 +250,16 @@ impl<B: Backend> VaultStore for B {
                  WHERE id = $1",
             )
             .await?,
-            // Processor credentials, once they exist, are sealed again here too.
+            processor_credentials: reseal_table(
+                &mut tx,
+                reseal,
+                SealedKind::ProcessorCredentials,
+                "SELECT id, partner_id, credentials_nonce AS nonce, \
+                 credentials_ciphertext AS ciphertext FROM processor_accounts",
+                "UPDATE processor_accounts SET credentials_nonce = $2, \
+                 credentials_ciphertext = $3 WHERE id = $1",
+            )
+            .await?,
         };
         query(
             "INSERT INTO installation (id, vault_key_check, hashing_keys_nonce, \

@@ -9,6 +9,7 @@ use common::{
     ach_attempt, api_key, backends, by, by_at, card_attempt, instant_in, micros, new_partner, now,
     partner_record, reference, request, JOB_CLAIMS,
 };
+use kassa_core::processor::{Connector, ProcessorRef};
 use kassa_core::billing_host::{BillingHostStatus, HostVerification, VerificationToken};
 use kassa_core::card::CardBrand;
 use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId};
@@ -83,7 +84,7 @@ async fn finish(
     at: OffsetDateTime,
 ) -> (PaymentRequest, Payment) {
     let done = store
-        .finish_attempt(partner, payment, &result, at)
+        .finish_attempt(partner, payment, &result, None, at)
         .await
         .unwrap_or_else(|e| panic!("[{name}] finish_attempt {result:?}: {e:?}"));
     (done.request.expect("a request attempt"), done.payment)
@@ -1413,6 +1414,11 @@ async fn begin_attempt_starts_one_pending_payment() {
             dynamic_descriptor: None,
             failure_code: None,
             failure_message: None,
+            processor: ProcessorRef {
+                connector: Connector::Sandbox,
+                reference: None,
+            },
+            ach_authorization: None,
             created_at: t,
             completed_at: None,
         };
@@ -1496,7 +1502,7 @@ async fn approved_attempt_completes_the_request() {
                 &attempt.payment_id,
                 &AttemptResult::Approved {
                     funding: Funding::Credit,
-                },
+                }, None,
                 now(),
             )
             .await;
@@ -1562,7 +1568,7 @@ async fn approved_attempt_completes_the_request() {
                 &attempt.payment_id,
                 &AttemptResult::Declined {
                     code: DeclineCode::CardDeclined,
-                },
+                }, None,
                 now(),
             )
             .await;

@@ -49,7 +49,7 @@ async fn attempt(
         other => panic!("expected Started, got {other:?}"),
     }
     store
-        .finish_attempt(partner, &a.payment_id, &result, at)
+        .finish_attempt(partner, &a.payment_id, &result, None, at)
         .await
         .unwrap();
 }

@@ -92,7 +92,7 @@ async fn authorized(
             &new.id,
             &AuthorizationResult::Authorized {
                 funding: Funding::Credit,
-            },
+            }, None,
             at,
         )
         .await
@@ -298,7 +298,7 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
                 &new.payment_id,
                 &AttemptResult::Approved {
                     funding: Funding::Debit,
-                },
+                }, None,
                 at,
             )
             .await
@@ -313,7 +313,7 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
                 &new.payment_id,
                 &AttemptResult::Declined {
                     code: DeclineCode::CardDeclined,
-                },
+                }, None,
                 at,
             )
             .await;
@@ -376,7 +376,7 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
                 &reuse.payment_id,
                 &AttemptResult::Approved {
                     funding: Funding::Credit,
-                },
+                }, None,
                 at,
             )
             .await
@@ -473,7 +473,7 @@ async fn abandoned_authorizations_are_found_and_recorded_once() {
                 &new.id,
                 &AuthorizationResult::Declined {
                     code: DeclineCode::CardDeclined,
-                },
+                }, None,
                 later,
             )
             .await
@@ -486,7 +486,7 @@ async fn abandoned_authorizations_are_found_and_recorded_once() {
                 &new.id,
                 &AuthorizationResult::Authorized {
                     funding: Funding::Credit,
-                },
+                }, None,
                 later,
             )
             .await;
@@ -653,7 +653,7 @@ async fn a_capture_completes_when_confirmed_and_frees_the_hold_when_refused() {
                 &payment.id,
                 &AttemptResult::Declined {
                     code: DeclineCode::ProcessingError,
-                },
+                }, None,
                 at,
             )
             .await
@@ -681,7 +681,7 @@ async fn a_capture_completes_when_confirmed_and_frees_the_hold_when_refused() {
                 &payment.id,
                 &AttemptResult::Approved {
                     funding: Funding::Credit,
-                },
+                }, None,
                 at,
             )
             .await

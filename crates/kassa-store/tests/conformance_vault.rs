@@ -12,12 +12,13 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
+use kassa_core::processor::Connector;
 use kassa_core::audit::Action;
 use kassa_core::id::{PartnerId, UserId, WebhookEndpointId};
 use kassa_core::role::Role;
 use kassa_core::secret::Secret;
 use kassa_core::webhook::{EventFilter, WebhookUrl};
-use kassa_store::{
+use kassa_store::{ProcessorAccount, 
     ConnectOptions, CreateEndpointOutcome, KeyRotation, NewUser, NewWebhookEndpoint, Resealed,
     Resealer, SealedItem, SealedKind, SealedSecret, SealedTotp, Store, StoreError, User,
 };
@@ -224,6 +225,19 @@ async fn a_rotation_seals_every_secret_again_with_its_key_check_and_audit_event(
     for (name, store, _) in backends.iter() {
         let i = installation(name, store).await;
         let (link, entry, totp) = stored(store, &i).await;
+        let stripe = ProcessorAccount {
+            partner_id: i.partner.clone(),
+            connector: Connector::Stripe,
+            api_base: "https://api.stripe.com".into(),
+            login_id: None,
+            credentials: sealed("stripe keys"),
+            updated_at: now(),
+        };
+        store
+            .set_processor(&i.partner, Connector::Stripe, Some(&stripe), &by())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(store.vault_hashing_keys().await.unwrap(), None, "[{name}]");
         let hashing = sealed("hashing keys");
         let resealer = TestResealer::default();
@@ -239,6 +253,7 @@ async fn a_rotation_seals_every_secret_again_with_its_key_check_and_audit_event(
                 webhook_secrets: 2,
                 totp_secrets: 1,
                 link_secrets: 1,
+                processor_credentials: 1,
             },
             "[{name}]"
         );
@@ -252,6 +267,14 @@ async fn a_rotation_seals_every_secret_again_with_its_key_check_and_audit_event(
         };
         assert!(
             has(SealedKind::LinkSecret, &p, &link.ciphertext),
+            "[{name}] {seen:?}"
+        );
+        assert!(
+            has(
+                SealedKind::ProcessorCredentials,
+                &format!("{p}/stripe"),
+                &stripe.credentials.ciphertext
+            ),
             "[{name}] {seen:?}"
         );
         assert!(

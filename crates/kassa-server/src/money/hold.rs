@@ -8,8 +8,9 @@ use kassa_core::audit::Caller;
 use kassa_core::authorization::{Authorization, AUTHORIZATION_VALIDITY};
 use kassa_core::id::{AuthorizationId, PartnerId, PaymentId};
 use kassa_core::money::Money;
-use kassa_core::payment::{DeclineCode, Funding, MaskedMethod, Payment};
-use kassa_processor::AuthorizeRequest;
+use kassa_core::payment::{Funding, MaskedMethod, Payment};
+use kassa_core::processor::Connector;
+use kassa_processor::{AuthorizeRequest, CaptureRequest, Held as HeldAt};
 use kassa_store::{
     AttemptResult, AuthorizationResult, CaptureOutcome, FinishedAttempt, NewAuthorization,
     NewCapture, Partner,
@@ -17,7 +18,7 @@ use kassa_store::{
 
 use super::order::{begun, Order};
 use super::protocol::{run, Flow};
-use super::records::{authorization_answer, Attempts, Authorizations};
+use super::records::{capture_answer, hold_answer, Answered, Attempts, Authorizations};
 use super::sale::recorded_by_recovery;
 use crate::state::AppState;
 
@@ -49,6 +50,8 @@ struct Authorize {
 struct Held {
     authorization: (PartnerId, AuthorizationId),
     amount: Money,
+    /// The processor it was recorded for.
+    connector: Connector,
 }
 
 impl Flow for Authorize {
@@ -77,9 +80,10 @@ impl Flow for Authorize {
             .store
             .begin_authorization(&self.partner.id, &new, &self.by)
             .await;
-        begun(recorded, || Held {
+        begun(recorded, |hold| Held {
             authorization: (self.partner.id.clone(), id),
             amount: new.amount,
+            connector: hold.processor.connector,
         })
     }
 
@@ -87,17 +91,23 @@ impl Flow for Authorize {
         &held.authorization
     }
 
-    async fn ask(&self, state: &AppState, held: &Held) -> AuthorizationResult {
-        let id = &held.authorization.1;
-        let asked = state
-            .processor
-            .authorize(AuthorizeRequest {
-                authorization_id: id,
-                amount: held.amount,
-                instrument: self.order.method.instrument(),
-            })
-            .await;
-        authorization_answer(id, asked)
+    async fn ask(&self, state: &AppState, held: &Held) -> Option<Answered<AuthorizationResult>> {
+        let (partner, id) = &held.authorization;
+        let holder = self.order.method.holder_name();
+        let asked = match state.processor_for(partner, held.connector).await {
+            Ok(processor) => {
+                processor
+                    .authorize(AuthorizeRequest {
+                        authorization_id: id,
+                        amount: held.amount,
+                        instrument: self.order.method.instrument(),
+                        holder_name: holder.as_deref(),
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        hold_answer(id, asked)
     }
 
     async fn undecided(self, state: &AppState, held: Held) -> anyhow::Result<Authorization> {
@@ -110,7 +120,7 @@ impl Flow for Authorize {
         self,
         _state: &AppState,
         _held: Held,
-        _answer: AuthorizationResult,
+        _answer: Answered<AuthorizationResult>,
         authorization: Authorization,
     ) -> anyhow::Result<Authorization> {
         Ok(authorization)
@@ -207,26 +217,33 @@ impl Flow for Capture {
         &claimed.payment_key
     }
 
-    async fn ask(&self, state: &AppState, claimed: &Claimed) -> AttemptResult {
+    async fn ask(&self, state: &AppState, claimed: &Claimed) -> Option<Answered<AttemptResult>> {
         let payment = &claimed.payment;
-        let asked = state
-            .processor
-            .capture(&self.authorization, &payment.id, payment.amount)
-            .await;
-        match asked {
-            Ok(()) => AttemptResult::Approved {
-                funding: match claimed.authorization.payment_method {
-                    MaskedMethod::Card { funding, .. } => funding,
-                    _ => Funding::Unknown,
-                },
-            },
-            Err(e) => {
-                tracing::warn!(payment = %payment.id, error = %e, "processor refused a capture");
-                AttemptResult::Declined {
-                    code: DeclineCode::ProcessingError,
-                }
+        let hold = &claimed.authorization;
+        let hold_funding = match hold.payment_method {
+            MaskedMethod::Card { funding, .. } => funding,
+            _ => Funding::Unknown,
+        };
+        let asked = match state
+            .processor_for(&self.partner.id, hold.processor.connector)
+            .await
+        {
+            Ok(processor) => {
+                processor
+                    .capture(CaptureRequest {
+                        hold: HeldAt {
+                            authorization_id: &hold.id,
+                            reference: hold.processor.reference.as_deref(),
+                            amount: hold.amount,
+                        },
+                        payment_id: &payment.id,
+                        amount: payment.amount,
+                    })
+                    .await
             }
-        }
+            Err(e) => Err(e),
+        };
+        capture_answer(state, payment, hold_funding, asked)
     }
 
     async fn undecided(
@@ -245,7 +262,7 @@ impl Flow for Capture {
         self,
         state: &AppState,
         claimed: Claimed,
-        _answer: AttemptResult,
+        _answer: Answered<AttemptResult>,
         finished: FinishedAttempt,
     ) -> anyhow::Result<CaptureOutcome> {
         self.captured(state, claimed.authorization, finished.payment)

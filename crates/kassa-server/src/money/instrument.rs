@@ -44,6 +44,18 @@ impl Charged {
         }
     }
 
+    /// The name on the card or account, when the request gave one (a stored method's billing
+    /// names are not opened for the call).
+    pub(crate) fn holder_name(&self) -> Option<String> {
+        match self {
+            Charged::New(draft) => Some(format!(
+                "{} {}",
+                draft.billing_first_name, draft.billing_last_name
+            )),
+            Charged::Stored { .. } => None,
+        }
+    }
+
     /// What the payment records about its method: a new one sealed into the vault, or the stored
     /// one by id with its masked details.
     pub(crate) fn method_use(

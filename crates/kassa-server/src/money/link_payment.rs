@@ -7,12 +7,14 @@ use kassa_core::id::{PartnerId, PaymentId, PaymentRequestId};
 use kassa_core::payment::DeclineCode;
 use kassa_core::payment_method::NewInstrument;
 use kassa_core::payment_request::PaymentRequest;
-use kassa_processor::ChargeRequest;
+use kassa_core::ach::AchAuthorization;
+use kassa_core::processor::Connector;
+use kassa_processor::{ChargeRequest, DebitMandate};
 use kassa_store::{AttemptResult, BeginOutcome, FinishedAttempt, MethodOwner, NewAttempt, Partner};
 
 use super::instrument::{processor_instrument, sealed_method};
 use super::protocol::{run, Flow};
-use super::records::{charge_answer, Attempts};
+use super::records::{charge_answer, Answered, Attempts};
 use crate::counters::Attempt;
 use crate::state::AppState;
 
@@ -23,6 +25,8 @@ pub struct PayInput {
     pub holder_name: String,
     pub postal_code: Option<String>,
     pub instrument: NewInstrument,
+    /// For a bank debit: the payer's authorization (docs/api.md §10), required by the page.
+    pub ach_authorization: Option<AchAuthorization>,
 }
 
 #[derive(Debug)]
@@ -65,6 +69,8 @@ struct LinkPayment {
 struct Claimed {
     attempt: (PartnerId, PaymentId),
     request: PaymentRequest,
+    /// The processor the attempt was recorded for.
+    connector: Connector,
 }
 
 impl Flow for LinkPayment {
@@ -85,9 +91,10 @@ impl Flow for LinkPayment {
             state.metrics.attempt(Attempt::Refused);
         }
         Ok(match begun {
-            BeginOutcome::Started { request, .. } => ControlFlow::Continue(Claimed {
+            BeginOutcome::Started { request, payment } => ControlFlow::Continue(Claimed {
                 attempt: (self.partner.id.clone(), attempt.payment_id),
                 request,
+                connector: payment.processor.connector,
             }),
             BeginOutcome::NotFound => ControlFlow::Break(PayOutcome::NotFound),
             BeginOutcome::AlreadyCompleted(pr) => {
@@ -103,19 +110,30 @@ impl Flow for LinkPayment {
         &claimed.attempt
     }
 
-    async fn ask(&self, state: &AppState, claimed: &Claimed) -> AttemptResult {
-        let payment_id = &claimed.attempt.1;
-        let charged = state
-            .processor
-            .charge(ChargeRequest {
-                payment_id,
-                amount: claimed.request.amount,
-                instrument: processor_instrument(
-                    &self.input.instrument,
-                    self.input.postal_code.as_deref(),
-                ),
-            })
-            .await;
+    async fn ask(&self, state: &AppState, claimed: &Claimed) -> Option<Answered<AttemptResult>> {
+        let (partner, payment_id) = &claimed.attempt;
+        let mandate = self.input.ach_authorization.as_ref().map(|a| DebitMandate {
+            accepted_at: a.accepted_at,
+            ip: a.ip.as_deref(),
+            user_agent: a.user_agent.as_deref(),
+        });
+        let charged = match state.processor_for(partner, claimed.connector).await {
+            Ok(processor) => {
+                processor
+                    .charge(ChargeRequest {
+                        payment_id,
+                        amount: claimed.request.amount,
+                        instrument: processor_instrument(
+                            &self.input.instrument,
+                            self.input.postal_code.as_deref(),
+                        ),
+                        holder_name: Some(self.input.holder_name.as_str()),
+                        mandate,
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         charge_answer(state, payment_id, charged)
     }
 
@@ -129,10 +147,10 @@ impl Flow for LinkPayment {
         self,
         state: &AppState,
         _claimed: Claimed,
-        answer: AttemptResult,
+        answer: Answered<AttemptResult>,
         finished: FinishedAttempt,
     ) -> anyhow::Result<PayOutcome> {
-        Ok(match answer {
+        Ok(match answer.result {
             AttemptResult::Approved { .. } => PayOutcome::Completed,
             AttemptResult::Declined { code } => {
                 // Before the payer's page is drawn, so it already asks for the proof of work.
@@ -183,6 +201,7 @@ impl LinkPayment {
                 self.input.postal_code.clone(),
             ),
             failed_limit: state.config.failed_attempt_limit(),
+            ach_authorization: self.input.ach_authorization.clone(),
         }
     }
 }

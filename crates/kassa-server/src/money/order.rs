@@ -64,11 +64,11 @@ impl Order {
 /// customer or method went away meanwhile.
 pub(crate) fn begun<T, I>(
     recorded: Result<Begun<T>, StoreError>,
-    intent: impl FnOnce() -> I,
+    intent: impl FnOnce(T) -> I,
 ) -> anyhow::Result<ControlFlow<T, I>> {
     match recorded {
         Ok(Begun::Existing(record)) => Ok(ControlFlow::Break(record)),
-        Ok(Begun::Started(_)) => Ok(ControlFlow::Continue(intent())),
+        Ok(Begun::Started(record)) => Ok(ControlFlow::Continue(intent(record))),
         Err(StoreError::Missing(_)) => Err(Gone.into()),
         Err(e) => Err(e.into()),
     }

@@ -82,15 +82,17 @@ pub(crate) trait Flow: Send + 'static {
     /// The record the answer is written to.
     fn key(intent: &Self::Intent) -> &<Self::Record as Record>::Key;
 
-    /// Asks the processor. A processor that could not be reached (or refused) moved no money, and
-    /// that is an answer too; the flow logs it.
+    /// Asks the processor. A processor that certainly was not reached (or refused) moved no
+    /// money, and that is an answer too; the flow logs it. `None` when the answer is unknown —
+    /// lost, unreadable, or still pending at the processor — which is never success.
     fn ask(
         &self,
         state: &AppState,
         intent: &Self::Intent,
-    ) -> impl Future<Output = <Self::Record as Record>::Answer> + Send;
+    ) -> impl Future<Output = Option<<Self::Record as Record>::Answer>> + Send;
 
-    /// The processor did not answer in time: the record stays undecided until recovery asks.
+    /// The processor's answer is unknown (no answer in time, or one Kassa cannot rely on): the
+    /// record stays undecided until recovery or a notification learns what happened.
     fn undecided(
         self,
         state: &AppState,
@@ -129,7 +131,7 @@ async fn run_detached<F: Flow>(state: &AppState, mut flow: F) -> anyhow::Result<
     };
     let wait = processor_timeout(state.config.recovery.attempt_timeout);
     let asked = tokio::time::timeout(wait, flow.ask(state, &intent)).await;
-    let Ok(answer) = asked else {
+    let Ok(Some(answer)) = asked else {
         return flow.undecided(state, intent).await;
     };
     let key = F::key(&intent);

@@ -6,12 +6,12 @@ use std::ops::ControlFlow;
 
 use kassa_core::audit::Caller;
 use kassa_core::id::PaymentId;
-use kassa_core::payment::{DeclineCode, Payment};
+use kassa_core::payment::Payment;
 use kassa_core::refund::Refund;
 use kassa_store::{NewRefund, Partner, RefundBegin, RefundResult};
 
 use super::protocol::{run, Flow};
-use super::records::Refunds;
+use super::records::{refund_request, refunded_answer, Answered, Refunds};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -100,21 +100,16 @@ impl Flow for RefundFlow {
         &reserved.refund
     }
 
-    async fn ask(&self, state: &AppState, reserved: &Reserved) -> RefundResult {
+    async fn ask(&self, state: &AppState, reserved: &Reserved) -> Option<Answered<RefundResult>> {
         let Reserved { refund, payment } = reserved;
-        match state
-            .processor
-            .refund(&payment.id, &refund.id, refund.amount)
+        let refunded = match state
+            .processor_for(&self.partner.id, refund.processor.connector)
             .await
         {
-            Ok(()) => RefundResult::Succeeded,
-            Err(e) => {
-                tracing::warn!(refund = %refund.id, error = %e, "processor refused a refund");
-                RefundResult::Failed {
-                    code: DeclineCode::ProcessingError,
-                }
-            }
-        }
+            Ok(processor) => processor.refund(refund_request(refund, payment)).await,
+            Err(e) => Err(e),
+        };
+        refunded_answer(refund, refunded)
     }
 
     async fn undecided(self, _state: &AppState, reserved: Reserved) -> anyhow::Result<RefundBegin> {
@@ -129,7 +124,7 @@ impl Flow for RefundFlow {
         self,
         _state: &AppState,
         reserved: Reserved,
-        _answer: RefundResult,
+        _answer: Answered<RefundResult>,
         refund: Refund,
     ) -> anyhow::Result<RefundBegin> {
         Ok(RefundBegin::Started {

@@ -7,12 +7,13 @@ use kassa_core::audit::Caller;
 use kassa_core::id::{PartnerId, PaymentId};
 use kassa_core::money::Money;
 use kassa_core::payment::Payment;
+use kassa_core::processor::Connector;
 use kassa_processor::ChargeRequest;
 use kassa_store::{AttemptResult, FinishedAttempt, NewApiPayment, Partner};
 
 use super::order::{begun, Order};
 use super::protocol::{run, Flow};
-use super::records::{charge_answer, Attempts};
+use super::records::{charge_answer, Answered, Attempts};
 use crate::state::AppState;
 
 /// Records the sale, charges it, and records the answer. A retry under the same
@@ -44,6 +45,8 @@ struct Sale {
 struct Recorded {
     payment: (PartnerId, PaymentId),
     amount: Money,
+    /// The processor it was recorded for.
+    connector: Connector,
 }
 
 impl Flow for Sale {
@@ -71,9 +74,10 @@ impl Flow for Sale {
             .store
             .begin_payment(&self.partner.id, &new, &self.by)
             .await;
-        begun(recorded, || Recorded {
+        begun(recorded, |payment| Recorded {
             payment: (self.partner.id.clone(), payment_id),
             amount: new.amount,
+            connector: payment.processor.connector,
         })
     }
 
@@ -81,16 +85,27 @@ impl Flow for Sale {
         &recorded.payment
     }
 
-    async fn ask(&self, state: &AppState, recorded: &Recorded) -> AttemptResult {
-        let payment_id = &recorded.payment.1;
-        let charged = state
-            .processor
-            .charge(ChargeRequest {
-                payment_id,
-                amount: recorded.amount,
-                instrument: self.order.method.instrument(),
-            })
-            .await;
+    async fn ask(
+        &self,
+        state: &AppState,
+        recorded: &Recorded,
+    ) -> Option<Answered<AttemptResult>> {
+        let (partner, payment_id) = &recorded.payment;
+        let holder = self.order.method.holder_name();
+        let charged = match state.processor_for(partner, recorded.connector).await {
+            Ok(processor) => {
+                processor
+                    .charge(ChargeRequest {
+                        payment_id,
+                        amount: recorded.amount,
+                        instrument: self.order.method.instrument(),
+                        holder_name: holder.as_deref(),
+                        mandate: None,
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         charge_answer(state, payment_id, charged)
     }
 
@@ -104,7 +119,7 @@ impl Flow for Sale {
         self,
         _state: &AppState,
         _recorded: Recorded,
-        _answer: AttemptResult,
+        _answer: Answered<AttemptResult>,
         finished: FinishedAttempt,
     ) -> anyhow::Result<Payment> {
         Ok(finished.payment)

@@ -10,7 +10,10 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
+use kassa_core::ach::{
+    authorization_text, AccountNumber, AccountType, AchAuthorization, RoutingNumber,
+    AUTHORIZATION_TEXT_VERSION,
+};
 use kassa_core::audit::{Actor, Caller};
 use kassa_core::card::{CardNumber, Cvc, Expiry};
 use kassa_core::error::ValidationError;
@@ -215,6 +218,8 @@ struct PayPage {
     errors: HashMap<&'static str, String>,
     values: FormValues,
     challenge: Option<Challenge>,
+    /// The bank debit authorization the payer must accept (docs/api.md §10).
+    ach_text: String,
 }
 
 /// What the page shows in challenge mode.
@@ -374,8 +379,27 @@ async fn form_page(
         errors,
         values,
         challenge,
+        ach_text: ach_text(site, pr, state.clock.now()),
     };
     render(status, &page)
+}
+
+/// The authorization text for this request today, as the page shows it and the payer accepts it.
+fn ach_text(site: &Site, pr: &PaymentRequest, now: OffsetDateTime) -> String {
+    let date = now
+        .date()
+        .format(time::macros::format_description!(
+            "[month repr:long] [day padding:none], [year]"
+        ))
+        .unwrap_or_else(|_| now.date().to_string());
+    authorization_text(&site.partner.name, &pr.amount.display(), &date)
+}
+
+/// Who accepted a bank debit's authorization, and from where, as the payment keeps it.
+struct Acceptance {
+    at: OffsetDateTime,
+    ip: String,
+    user_agent: Option<String>,
 }
 
 /// The answer to a form sent in challenge mode without a valid proof of work: nothing was
@@ -463,8 +487,9 @@ type FormProblem = (FormValues, HashMap<&'static str, String>);
 /// Reads the posted form: the payer's instrument, or every field message at once.
 fn parse_form(
     form: &HashMap<String, String>,
-    today: time::Date,
+    acceptance: Acceptance,
 ) -> Result<PayInput, Box<FormProblem>> {
+    let today = acceptance.at.date();
     let get = |name: &str| form.get(name).map(|v| v.trim()).unwrap_or("");
     let mut errors: HashMap<&'static str, String> = HashMap::new();
     let values = FormValues {
@@ -537,6 +562,7 @@ fn parse_form(
                         expiry,
                         cvc: Some(cvc),
                     },
+                    ach_authorization: None,
                 }),
                 _ => None,
             }
@@ -558,6 +584,13 @@ fn parse_form(
                 "accountType",
                 AccountType::parse(get("accountType")),
             );
+            // The payer's own act, on the wording this page version shows.
+            if get("achAuthorization") != "accepted" {
+                errors.insert(
+                    "achAuthorization",
+                    "Check the box to authorize the debit from your account.".into(),
+                );
+            }
             match (routing, account, account_type) {
                 (Some(routing_number), Some(account_number), Some(account_type))
                     if errors.is_empty() =>
@@ -570,6 +603,12 @@ fn parse_form(
                             account_number,
                             account_type,
                         },
+                        ach_authorization: Some(AchAuthorization {
+                            accepted_at: acceptance.at,
+                            ip: Some(acceptance.ip),
+                            user_agent: acceptance.user_agent,
+                            text_version: AUTHORIZATION_TEXT_VERSION.to_string(),
+                        }),
                     })
                 }
                 _ => None,
@@ -635,7 +674,15 @@ pub async fn pay_submit(
             return refused(&site, &pr, until, why, state.clock.now());
         }
     }
-    let input = match parse_form(&form, state.clock.now().date()) {
+    let acceptance = Acceptance {
+        at: state.clock.now(),
+        ip: client.0.to_string(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| kassa_core::text::truncate_chars(ua, 300)),
+    };
+    let input = match parse_form(&form, acceptance) {
         Ok(input) => input,
         Err(problem) => {
             let (values, errors) = *problem;

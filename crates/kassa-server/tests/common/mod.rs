@@ -614,6 +614,7 @@ pub fn ach_fields<'b>(routing: &'b str, account: &'b str) -> Vec<(&'static str, 
         ("routingNumber", routing),
         ("accountNumber", account),
         ("accountType", "checking"),
+        ("achAuthorization", "accepted"),
     ]
 }
 

@@ -157,6 +157,7 @@ pub fn partner_record(created_at: OffsetDateTime) -> Partner {
         },
         created_at,
         challenge_mode_until: None,
+        processor: kassa_core::processor::Connector::Sandbox,
     }
 }
 
@@ -259,6 +260,7 @@ pub fn card_attempt() -> NewAttempt {
             vault: vault_entry(),
         },
         failed_limit: kassa_core::payment_request::FAILED_ATTEMPT_LIMIT,
+        ach_authorization: None,
     }
 }
 
@@ -279,5 +281,6 @@ pub fn ach_attempt() -> NewAttempt {
             vault: vault_entry(),
         },
         failed_limit: kassa_core::payment_request::FAILED_ATTEMPT_LIMIT,
+        ach_authorization: None,
     }
 }
