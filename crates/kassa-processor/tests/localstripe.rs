@@ -57,7 +57,11 @@ async fn read(base: &str, path: &str) -> Value {
         .send()
         .await
         .unwrap();
-    assert!(response.status().is_success(), "GET {path}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "GET {path}: {}",
+        response.status()
+    );
     serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
 }
 
@@ -139,7 +143,10 @@ async fn a_card_sale_is_captured_on_both_sides() {
     assert_eq!(intent["latest_charge"]["captured"], true);
     let method = read(
         &base,
-        &format!("/v1/payment_methods/{}", intent["payment_method"].as_str().unwrap()),
+        &format!(
+            "/v1/payment_methods/{}",
+            intent["payment_method"].as_str().unwrap()
+        ),
     )
     .await;
     assert_eq!(method["card"]["last4"], "4242");
@@ -229,7 +236,11 @@ async fn an_authorization_is_partially_captured_on_both_sides() {
         amount: usd(600),
         capture_of: Some(hold_ref),
     };
-    assert_eq!(stripe.lookup(lookup).await.unwrap(), None, "nothing captured yet");
+    assert_eq!(
+        stripe.lookup(lookup).await.unwrap(),
+        None,
+        "nothing captured yet"
+    );
     let captured = stripe
         .capture(CaptureRequest {
             hold: hold_ref,

@@ -14,9 +14,9 @@ use kassa_core::money::{Currency, Money};
 use kassa_core::payment::{DeclineCode, Funding, MaskedMethod};
 use kassa_processor::stripe::{sign_webhook, StripeConfig, StripeProcessor};
 use kassa_processor::{
-    AuthorizeRequest, CaptureRequest, Captured, Change, ChargeOutcome, ChargeRequest,
-    DebitMandate, Delivery, Held, Instrument, NotificationError, PaymentLookup, Processor,
-    ProcessorError, RefundOutcome, RefundRequest,
+    AuthorizeRequest, CaptureRequest, Captured, Change, ChargeOutcome, ChargeRequest, DebitMandate,
+    Delivery, Held, Instrument, NotificationError, PaymentLookup, Processor, ProcessorError,
+    RefundOutcome, RefundRequest,
 };
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -319,10 +319,7 @@ async fn an_invalid_card_number_is_declined_at_the_payment_method() {
 async fn retried_once_charged(disruption: ResponseTemplate) {
     let server = MockServer::start().await;
     mount(&server, "POST", "/v1/payment_methods", card_method()).await;
-    let stripe = Remembering::new(
-        ok(intent(json!({"status": "succeeded"}))),
-        vec![disruption],
-    );
+    let stripe = Remembering::new(ok(intent(json!({"status": "succeeded"}))), vec![disruption]);
     mount(&server, "POST", "/v1/payment_intents", stripe.clone()).await;
     let id = PaymentId::generate();
     let card = Card::new("4242424242424242");
@@ -371,7 +368,10 @@ async fn repeated_5xx_is_unknown_never_success() {
     let id = PaymentId::generate();
     let card = Card::new("4242424242424242");
     let result = processor(&server).charge(sale(&id, &card, 100)).await;
-    assert!(matches!(result, Err(ProcessorError::Unknown(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ProcessorError::Unknown(_))),
+        "{result:?}"
+    );
     assert_eq!(
         requests_to(&server, "POST", "/v1/payment_intents")
             .await
@@ -423,7 +423,10 @@ async fn an_unknown_status_is_unknown() {
     let id = PaymentId::generate();
     let card = Card::new("4242424242424242");
     let result = processor(&server).charge(sale(&id, &card, 100)).await;
-    assert!(matches!(result, Err(ProcessorError::Unknown(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ProcessorError::Unknown(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -456,13 +459,19 @@ async fn a_rate_limit_is_retried_then_not_sent() {
         &server,
         "POST",
         "/v1/payment_methods",
-        error(429, json!({"type": "invalid_request_error", "code": "rate_limit"})),
+        error(
+            429,
+            json!({"type": "invalid_request_error", "code": "rate_limit"}),
+        ),
     )
     .await;
     let id = PaymentId::generate();
     let card = Card::new("4242424242424242");
     let result = processor(&server).charge(sale(&id, &card, 100)).await;
-    assert!(matches!(result, Err(ProcessorError::NotSent(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ProcessorError::NotSent(_))),
+        "{result:?}"
+    );
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
@@ -483,7 +492,10 @@ async fn an_invalid_request_is_not_sent() {
     let id = PaymentId::generate();
     let card = Card::new("4242424242424242");
     let result = processor(&server).charge(sale(&id, &card, 100)).await;
-    assert!(matches!(result, Err(ProcessorError::NotSent(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ProcessorError::NotSent(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -502,7 +514,10 @@ async fn a_refused_connection_is_not_sent() {
     let id = PaymentId::generate();
     let card = Card::new("4242424242424242");
     let result = stripe.charge(sale(&id, &card, 100)).await;
-    assert!(matches!(result, Err(ProcessorError::NotSent(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ProcessorError::NotSent(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -571,16 +586,20 @@ async fn a_bank_debit_in_processing_is_submitted() {
         &server,
         "POST",
         "/v1/payment_methods",
-        ok(json!({"id": "pm_bank", "object": "payment_method", "type": "us_bank_account",
-                  "us_bank_account": {"last4": "6789"}})),
+        ok(
+            json!({"id": "pm_bank", "object": "payment_method", "type": "us_bank_account",
+                  "us_bank_account": {"last4": "6789"}}),
+        ),
     )
     .await;
     mount(
         &server,
         "POST",
         "/v1/payment_intents",
-        ok(intent(json!({"id": "pi_bank", "status": "processing", "payment_method": "pm_bank",
-                          "payment_method_types": ["us_bank_account"]}))),
+        ok(intent(
+            json!({"id": "pi_bank", "status": "processing", "payment_method": "pm_bank",
+                          "payment_method_types": ["us_bank_account"]}),
+        )),
     )
     .await;
     let id = PaymentId::generate();
@@ -663,7 +682,9 @@ async fn an_authorization_holds_with_manual_capture() {
         &server,
         "POST",
         "/v1/payment_intents",
-        ok(intent(json!({"status": "requires_capture", "capture_method": "manual"}))),
+        ok(intent(
+            json!({"status": "requires_capture", "capture_method": "manual"}),
+        )),
     )
     .await;
     let id = AuthorizationId::generate();
@@ -699,7 +720,9 @@ async fn a_partial_capture_marks_then_captures() {
         &server,
         "GET",
         &one,
-        ok(intent(json!({"status": "requires_capture", "amount": 1000, "amount_received": 0}))),
+        ok(intent(
+            json!({"status": "requires_capture", "amount": 1000, "amount_received": 0}),
+        )),
     )
     .await;
     mount(
@@ -713,7 +736,9 @@ async fn a_partial_capture_marks_then_captures() {
         &server,
         "POST",
         &capture,
-        ok(intent(json!({"status": "succeeded", "amount": 1000, "amount_received": 600}))),
+        ok(intent(
+            json!({"status": "succeeded", "amount": 1000, "amount_received": 600}),
+        )),
     )
     .await;
     let auth = AuthorizationId::generate();
@@ -881,7 +906,9 @@ async fn a_refund_succeeds_and_one_too_large_is_refused() {
         })
         .await
         .unwrap();
-    assert!(matches!(outcome, RefundOutcome::Refused { reason } if reason.contains("greater than")));
+    assert!(
+        matches!(outcome, RefundOutcome::Refused { reason } if reason.contains("greater than"))
+    );
 }
 
 #[tokio::test]
@@ -905,7 +932,10 @@ async fn a_pending_refund_is_unknown() {
             amount: usd(100),
         })
         .await;
-    assert!(matches!(result, Err(ProcessorError::Unknown(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ProcessorError::Unknown(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -916,10 +946,12 @@ async fn lookup_finds_a_payment_by_search() {
         &server,
         "GET",
         "/v1/payment_intents/search",
-        ok(json!({"object": "search_result", "has_more": false, "data": [
-            intent(json!({"status": "succeeded", "metadata": {"kassa_id": id.as_str()},
-                          "payment_method": fixture("payment_method_card.json")}))
-        ]})),
+        ok(
+            json!({"object": "search_result", "has_more": false, "data": [
+                intent(json!({"status": "succeeded", "metadata": {"kassa_id": id.as_str()},
+                              "payment_method": fixture("payment_method_card.json")}))
+            ]}),
+        ),
     )
     .await;
     let answer = processor(&server)
@@ -993,8 +1025,10 @@ async fn lookup_fences_an_id_stripe_never_received() {
     let server = MockServer::start().await;
     empty_search(&server).await;
     let stripe = Remembering::new(
-        ok(intent(json!({"id": "pi_fence", "status": "requires_payment_method",
-                          "payment_method": null, "amount_received": 0}))),
+        ok(intent(
+            json!({"id": "pi_fence", "status": "requires_payment_method",
+                          "payment_method": null, "amount_received": 0}),
+        )),
         vec![],
     );
     mount(&server, "POST", "/v1/payment_intents", stripe.clone()).await;
@@ -1002,7 +1036,9 @@ async fn lookup_fences_an_id_stripe_never_received() {
         &server,
         "POST",
         "/v1/payment_intents/pi_fence/cancel",
-        ok(intent(json!({"id": "pi_fence", "status": "canceled", "payment_method": null}))),
+        ok(intent(
+            json!({"id": "pi_fence", "status": "canceled", "payment_method": null}),
+        )),
     )
     .await;
     let id = PaymentId::generate();
@@ -1055,7 +1091,10 @@ async fn a_fence_answered_with_an_idempotency_error_is_unknown() {
             capture_of: None,
         })
         .await;
-    assert!(matches!(result, Err(ProcessorError::Unknown(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ProcessorError::Unknown(_))),
+        "{result:?}"
+    );
     assert_eq!(stripe.decided(), 1);
 }
 
@@ -1085,8 +1124,10 @@ async fn a_capture_lookup_reads_the_hold() {
     drop(guard);
     let guard = Mock::given(method("GET"))
         .and(path(&one))
-        .respond_with(ok(intent(json!({"status": "succeeded", "amount_received": 600,
-            "metadata": {"kassa_id": auth.as_str(), "kassa_capture_id": payment.as_str()}}))))
+        .respond_with(ok(intent(
+            json!({"status": "succeeded", "amount_received": 600,
+            "metadata": {"kassa_id": auth.as_str(), "kassa_capture_id": payment.as_str()}}),
+        )))
         .mount_as_scoped(&server)
         .await;
     let answer = stripe.lookup(lookup(Some(PI))).await.unwrap().unwrap();
@@ -1180,10 +1221,8 @@ async fn notifications_are_verified_and_read() {
         })
         .await;
     assert_eq!(unsigned, Err(NotificationError::BadSignature));
-    let without_secret = StripeProcessor::new(
-        reqwest::Client::new(),
-        StripeConfig::new(SECRET_KEY),
-    );
+    let without_secret =
+        StripeProcessor::new(reqwest::Client::new(), StripeConfig::new(SECRET_KEY));
     let result = without_secret
         .read_notification(Delivery {
             headers: &headers,

@@ -45,7 +45,7 @@ impl std::fmt::Debug for Client {
 pub enum Reply<T> {
     Ok(T),
     /// A 400, 402 or 404 with Stripe's error: Stripe did not act (or declined, for 402).
-    Refused(Refusal),
+    Refused(Box<Refusal>),
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ impl Refusal {
     /// The error for a refusal the caller has no better reading of: a reused key with other
     /// parameters means the first request arrived (`Unknown`); anything else means Stripe did
     /// nothing (`NotSent`).
-    pub fn into_error(self, what: &str) -> ProcessorError {
+    pub fn error_for(&self, what: &str) -> ProcessorError {
         let summary = self.error.summary();
         tracing::warn!(status = self.status, error = %summary, "Stripe refused {what}");
         if self.is_idempotency_error() {
@@ -155,7 +155,10 @@ impl Client {
                 Ok(bytes) => bytes,
                 Err(e) => {
                     maybe_sent = true;
-                    last = format!("{status} with a body that could not be read: {}", describe(&e));
+                    last = format!(
+                        "{status} with a body that could not be read: {}",
+                        describe(&e)
+                    );
                     continue;
                 }
             };
@@ -169,10 +172,10 @@ impl Client {
                 },
                 Class::Refused => match serde_json::from_slice::<ErrorBody>(&bytes) {
                     Ok(body) => {
-                        return Ok(Reply::Refused(Refusal {
+                        return Ok(Reply::Refused(Box::new(Refusal {
                             status: status.as_u16(),
                             error: body.error,
-                        }))
+                        })))
                     }
                     Err(_) => {
                         maybe_sent = true;
@@ -301,15 +304,17 @@ mod tests {
             r#"{"error":{"type":"invalid_request_error","code":"parameter_missing","param":"amount","message":"Missing amount"}}"#,
         );
         assert!(!invalid.is_decline());
-        let error = invalid.into_error("POST /v1/payment_intents");
-        assert!(matches!(&error, ProcessorError::NotSent(m) if m.contains("parameter_missing") && !m.contains("Missing amount")));
+        let error = invalid.error_for("POST /v1/payment_intents");
+        assert!(
+            matches!(&error, ProcessorError::NotSent(m) if m.contains("parameter_missing") && !m.contains("Missing amount"))
+        );
         let reused = refusal(
             400,
             r#"{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters"}}"#,
         );
         assert!(reused.is_idempotency_error());
         assert!(matches!(
-            reused.into_error("POST /v1/payment_intents"),
+            reused.error_for("POST /v1/payment_intents"),
             ProcessorError::Unknown(_)
         ));
         assert!(refusal(402, r#"{"error":{"type":"card_error"}}"#).is_decline());

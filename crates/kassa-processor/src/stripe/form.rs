@@ -355,6 +355,9 @@ mod tests {
             search_query("kassa_id", "pay_1"),
             "metadata['kassa_id']:'pay_1'"
         );
-        assert_eq!(search_query("kassa_id", "a'b"), "metadata['kassa_id']:'a\\'b'");
+        assert_eq!(
+            search_query("kassa_id", "a'b"),
+            "metadata['kassa_id']:'a\\'b'"
+        );
     }
 }

@@ -150,13 +150,17 @@ impl StripeProcessor {
         };
         let method: PaymentMethod = match self
             .client
-            .post("/v1/payment_methods", &method_form, &format!("{kassa_id}-pm"))
+            .post(
+                "/v1/payment_methods",
+                &method_form,
+                &format!("{kassa_id}-pm"),
+            )
             .await?
         {
             Reply::Ok(method) => method,
             // An invalid number or expiry is a card_error (402): the payer can fix it.
             Reply::Refused(r) if r.is_decline() => return Ok(declined(&r, None)),
-            Reply::Refused(r) => return Err(r.into_error("the payment method")),
+            Reply::Refused(r) => return Err(r.error_for("the payment method")),
         };
         let funding = outcome::funding(Some(&method));
         let intent_form = form::payment_intent(kassa_id, amount, &method.id, intent);
@@ -170,12 +174,16 @@ impl StripeProcessor {
                 let reference = r.error.payment_intent.as_ref().map(|p| p.id.clone());
                 Ok(declined(&r, reference))
             }
-            Reply::Refused(r) => Err(r.into_error("the payment")),
+            Reply::Refused(r) => Err(r.error_for("the payment")),
         }
     }
 
     /// The answer a confirmed PaymentIntent gives, canceling one that waits on the payer.
-    async fn settle(&self, intent: PaymentIntent, funding: Funding) -> Result<Answer, ProcessorError> {
+    async fn settle(
+        &self,
+        intent: PaymentIntent,
+        funding: Funding,
+    ) -> Result<Answer, ProcessorError> {
         let reading = outcome::read_intent(&intent, funding)?;
         let outcome = match reading {
             Reading::Decided(outcome) => outcome,
@@ -185,7 +193,10 @@ impl StripeProcessor {
                     status = %intent.status,
                     "Stripe wants the payer to act; declining and canceling"
                 );
-                if let Err(e) = self.cancel(&intent.id, &format!("{}-abandon", intent.id)).await {
+                if let Err(e) = self
+                    .cancel(&intent.id, &format!("{}-abandon", intent.id))
+                    .await
+                {
                     // Nobody holds its client secret, so it cannot complete; it expires.
                     tracing::warn!(payment_intent = %intent.id, "could not cancel: {e}");
                 }
@@ -197,14 +208,18 @@ impl StripeProcessor {
 
     async fn cancel(&self, intent_id: &str, key: &str) -> Result<(), ProcessorError> {
         let path = format!("/v1/payment_intents/{}/cancel", path_segment(intent_id));
-        match self.client.post::<PaymentIntent>(&path, &Form::new(), key).await? {
+        match self
+            .client
+            .post::<PaymentIntent>(&path, &Form::new(), key)
+            .await?
+        {
             Reply::Ok(_) => Ok(()),
             Reply::Refused(r) => {
                 // Already canceled is what was wanted; anything else is a real refusal.
                 if self.retrieve(intent_id).await?.status == "canceled" {
                     Ok(())
                 } else {
-                    Err(r.into_error("the cancellation"))
+                    Err(r.error_for("the cancellation"))
                 }
             }
         }
@@ -217,12 +232,16 @@ impl StripeProcessor {
         );
         match self.client.get(&path).await? {
             Reply::Ok(intent) => Ok(intent),
-            Reply::Refused(r) => Err(r.into_error("reading the PaymentIntent")),
+            Reply::Refused(r) => Err(r.error_for("reading the PaymentIntent")),
         }
     }
 
     /// Searches for the PaymentIntent whose `metadata[field]` is `kassa_id`.
-    async fn search(&self, field: &str, kassa_id: &str) -> Result<Option<PaymentIntent>, ProcessorError> {
+    async fn search(
+        &self,
+        field: &str,
+        kassa_id: &str,
+    ) -> Result<Option<PaymentIntent>, ProcessorError> {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("query", &form::search_query(field, kassa_id))
             .append_pair("expand[]", "data.payment_method")
@@ -230,7 +249,7 @@ impl StripeProcessor {
         let path = format!("/v1/payment_intents/search?{query}");
         match self.client.get::<List<PaymentIntent>>(&path).await? {
             Reply::Ok(list) => Ok(list.data.into_iter().next()),
-            Reply::Refused(r) => Err(r.into_error("the search")),
+            Reply::Refused(r) => Err(r.error_for("the search")),
         }
     }
 
@@ -248,7 +267,9 @@ impl StripeProcessor {
             Reply::Ok(intent) if is_fence(&intent) => {
                 tracing::info!(kassa_id, payment_intent = %intent.id, "fenced: Stripe never received it");
                 if intent.status != "canceled" {
-                    if let Err(e) = self.cancel(&intent.id, &format!("{kassa_id}-fence-cancel")).await
+                    if let Err(e) = self
+                        .cancel(&intent.id, &format!("{kassa_id}-fence-cancel"))
+                        .await
                     {
                         // It has no payment method, so it can never charge even if left open.
                         tracing::warn!(payment_intent = %intent.id, "could not cancel the fence: {e}");
@@ -262,7 +283,7 @@ impl StripeProcessor {
             Reply::Refused(r) if r.is_idempotency_error() => Err(ProcessorError::Unknown(format!(
                 "Stripe received {kassa_id} but its search does not show it yet"
             ))),
-            Reply::Refused(r) => Err(r.into_error("the fence")),
+            Reply::Refused(r) => Err(r.error_for("the fence")),
         }
     }
 
@@ -294,7 +315,10 @@ impl StripeProcessor {
             return Ok(Some(id.to_string()));
         }
         Ok(
-            match self.locate(hold.authorization_id.as_str(), hold.amount).await? {
+            match self
+                .locate(hold.authorization_id.as_str(), hold.amount)
+                .await?
+            {
                 Located::Found(intent) => Some(intent.id),
                 Located::Never => None,
             },
@@ -321,7 +345,11 @@ impl StripeProcessor {
     }
 
     /// The refund made for `refund_id` on `intent_id`, if any.
-    async fn find_refund(&self, intent_id: &str, refund_id: &str) -> Result<Option<Refund>, ProcessorError> {
+    async fn find_refund(
+        &self,
+        intent_id: &str,
+        refund_id: &str,
+    ) -> Result<Option<Refund>, ProcessorError> {
         let mut after: Option<String> = None;
         loop {
             // The serializer is not Send, so it must be gone before the await.
@@ -337,10 +365,14 @@ impl StripeProcessor {
             };
             let page: List<Refund> = match self.client.get(&path).await? {
                 Reply::Ok(page) => page,
-                Reply::Refused(r) => return Err(r.into_error("listing refunds")),
+                Reply::Refused(r) => return Err(r.error_for("listing refunds")),
             };
             let last = page.data.last().map(|r| r.id.clone());
-            if let Some(found) = page.data.into_iter().find(|r| r.kassa_id() == Some(refund_id)) {
+            if let Some(found) = page
+                .data
+                .into_iter()
+                .find(|r| r.kassa_id() == Some(refund_id))
+            {
                 return Ok(Some(found));
             }
             match (page.has_more, last) {
@@ -364,7 +396,10 @@ fn declined(refusal: &Refusal, reference: Option<String>) -> Answer {
 /// A PaymentIntent the fence made: never given a payment method, never confirmed.
 fn is_fence(intent: &PaymentIntent) -> bool {
     intent.payment_method.is_none()
-        && matches!(intent.status.as_str(), "requires_payment_method" | "canceled")
+        && matches!(
+            intent.status.as_str(),
+            "requires_payment_method" | "canceled"
+        )
 }
 
 /// Stripe ids are `[A-Za-z0-9_]`; anything else is percent-encoded so a recorded reference can
@@ -545,12 +580,16 @@ impl Processor for StripeProcessor {
             .post::<PaymentIntent>(&path, &mark, &format!("{payment_id}-mark"))
             .await?
         {
-            return Err(r.into_error("marking the hold with the capture's id"));
+            return Err(r.error_for("marking the hold with the capture's id"));
         }
         let mut capture = Form::new();
         capture.push("amount_to_capture", request.amount.minor().to_string());
         let path = format!("/v1/payment_intents/{}/capture", path_segment(&intent_id));
-        match self.client.post::<PaymentIntent>(&path, &capture, payment_id).await? {
+        match self
+            .client
+            .post::<PaymentIntent>(&path, &capture, payment_id)
+            .await?
+        {
             Reply::Ok(intent) if intent.status == "succeeded" => {
                 Ok(Answer::new(ChargeOutcome::Approved { funding }, reference))
             }
@@ -565,7 +604,7 @@ impl Processor for StripeProcessor {
                 tracing::info!(error = %r.error.summary(), "Stripe would not capture {intent_id}");
                 Ok(cannot())
             }
-            Reply::Refused(r) => Err(r.into_error("the capture")),
+            Reply::Refused(r) => Err(r.error_for("the capture")),
         }
     }
 
@@ -586,11 +625,15 @@ impl Processor for StripeProcessor {
         let intent_id = self.payment_intent_of(&request.payment).await?;
         let refund_id = request.refund_id.as_str();
         let body = form::refund(&intent_id, refund_id, request.amount);
-        match self.client.post::<Refund>("/v1/refunds", &body, refund_id).await? {
+        match self
+            .client
+            .post::<Refund>("/v1/refunds", &body, refund_id)
+            .await?
+        {
             Reply::Ok(refund) => refund_outcome(refund),
             Reply::Refused(r) => match refund_refused(&r) {
                 Some(reason) => Ok(RefundOutcome::Refused { reason }),
-                None => Err(r.into_error("the refund")),
+                None => Err(r.error_for("the refund")),
             },
         }
     }
@@ -600,7 +643,10 @@ impl Processor for StripeProcessor {
         request: RefundRequest<'_>,
     ) -> Result<Option<RefundOutcome>, ProcessorError> {
         let intent_id = self.payment_intent_of(&request.payment).await?;
-        match self.find_refund(&intent_id, request.refund_id.as_str()).await? {
+        match self
+            .find_refund(&intent_id, request.refund_id.as_str())
+            .await?
+        {
             Some(refund) => refund_outcome(refund).map(Some),
             None => Ok(None),
         }
@@ -644,7 +690,9 @@ mod tests {
     fn refusal(json: &str) -> Refusal {
         Refusal {
             status: 400,
-            error: serde_json::from_str::<objects::ErrorBody>(json).unwrap().error,
+            error: serde_json::from_str::<objects::ErrorBody>(json)
+                .unwrap()
+                .error,
         }
     }
 

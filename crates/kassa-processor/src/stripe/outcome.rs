@@ -171,8 +171,10 @@ mod tests {
             approved
         );
         assert_eq!(
-            read(r#"{"id":"pi_1","status":"processing","payment_method_types":["us_bank_account"]}"#)
-                .unwrap(),
+            read(
+                r#"{"id":"pi_1","status":"processing","payment_method_types":["us_bank_account"]}"#
+            )
+            .unwrap(),
             Reading::Decided(ChargeOutcome::AchSubmitted { expected: None })
         );
         assert!(matches!(

@@ -31,8 +31,16 @@ pub fn verify(
             .split_once('=')
             .ok_or(NotificationError::BadSignature)?;
         match key {
-            "t" => timestamp = Some(value.parse::<i64>().map_err(|_| NotificationError::BadSignature)?),
-            "v1" => signatures.push(hex::decode(value).map_err(|_| NotificationError::BadSignature)?),
+            "t" => {
+                timestamp = Some(
+                    value
+                        .parse::<i64>()
+                        .map_err(|_| NotificationError::BadSignature)?,
+                )
+            }
+            "v1" => {
+                signatures.push(hex::decode(value).map_err(|_| NotificationError::BadSignature)?)
+            }
             // v0 (test-mode legacy) and schemes Kassa does not know are not trusted.
             _ => {}
         }
@@ -47,9 +55,9 @@ pub fn verify(
     mac.update(b".");
     mac.update(body);
     let expected = mac.finalize().into_bytes();
-    let matched = signatures
-        .iter()
-        .fold(false, |any, sig| any | bool::from(expected.as_slice().ct_eq(sig)));
+    let matched = signatures.iter().fold(false, |any, sig| {
+        any | bool::from(expected.as_slice().ct_eq(sig))
+    });
     if !matched {
         return Err(NotificationError::BadSignature);
     }
@@ -141,7 +149,10 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 #[cfg(test)]
@@ -257,7 +268,10 @@ mod tests {
         assert_eq!(
             n.change,
             Some(Change::PaymentSucceeded {
-                about: about("pay_0123456789ABCDEFGHIJabcd", "pi_1PgafyB7WZ01zgkWSjxsAJo3"),
+                about: about(
+                    "pay_0123456789ABCDEFGHIJabcd",
+                    "pi_1PgafyB7WZ01zgkWSjxsAJo3"
+                ),
             })
         );
     }
@@ -268,7 +282,10 @@ mod tests {
         assert_eq!(
             n.change,
             Some(Change::PaymentDeclined {
-                about: about("pay_0123456789ABCDEFGHIJabcd", "pi_1PgafyB7WZ01zgkWSjxsAJo3"),
+                about: about(
+                    "pay_0123456789ABCDEFGHIJabcd",
+                    "pi_1PgafyB7WZ01zgkWSjxsAJo3"
+                ),
                 code: DeclineCode::InsufficientFunds,
             })
         );
@@ -279,7 +296,10 @@ mod tests {
         let n = read_event(&fixture("event_payment_intent_failed_ach.json")).unwrap();
         match n.change {
             Some(Change::DebitReturned { about: a, code }) => {
-                assert_eq!(a, about("pay_0123456789ABCDEFGHIJabcd", "pi_3AchDebit0000000000000"));
+                assert_eq!(
+                    a,
+                    about("pay_0123456789ABCDEFGHIJabcd", "pi_3AchDebit0000000000000")
+                );
                 assert_eq!(code.as_str(), "R02");
             }
             other => panic!("{other:?}"),
