@@ -1024,24 +1024,23 @@ async fn empty_search(server: &MockServer) {
 async fn lookup_fences_an_id_stripe_never_received() {
     let server = MockServer::start().await;
     empty_search(&server).await;
-    let stripe = Remembering::new(
-        ok(intent(
-            json!({"id": "pi_fence", "status": "requires_payment_method",
-                          "payment_method": null, "amount_received": 0}),
-        )),
-        vec![],
-    );
+    let id = PaymentId::generate();
+    let fenced = |status: &str| {
+        intent(
+            json!({"id": "pi_fence", "status": status, "payment_method": null,
+                      "amount_received": 0,
+                      "metadata": {"kassa_id": id.as_str(), "kassa_fence": "true"}}),
+        )
+    };
+    let stripe = Remembering::new(ok(fenced("requires_payment_method")), vec![]);
     mount(&server, "POST", "/v1/payment_intents", stripe.clone()).await;
     mount(
         &server,
         "POST",
         "/v1/payment_intents/pi_fence/cancel",
-        ok(intent(
-            json!({"id": "pi_fence", "status": "canceled", "payment_method": null}),
-        )),
+        ok(fenced("canceled")),
     )
     .await;
-    let id = PaymentId::generate();
     let found = processor(&server)
         .lookup(PaymentLookup {
             payment_id: &id,
@@ -1055,9 +1054,10 @@ async fn lookup_fences_an_id_stripe_never_received() {
     let fence = &requests_to(&server, "POST", "/v1/payment_intents").await[0];
     assert_eq!(key(fence), Some(id.to_string()));
     let fields = form(fence);
-    assert_eq!(fields.len(), 3);
+    assert_eq!(fields.len(), 4);
     assert_eq!(fields["amount"], "1099");
     assert_eq!(fields["metadata[kassa_id]"], id.as_str());
+    assert_eq!(fields["metadata[kassa_fence]"], "true");
     assert!(!fields.contains_key("confirm") && !fields.contains_key("payment_method"));
     assert_eq!(
         requests_to(&server, "POST", "/v1/payment_intents/pi_fence/cancel")
@@ -1231,4 +1231,64 @@ async fn notifications_are_verified_and_read() {
         })
         .await;
     assert_eq!(result, Err(NotificationError::BadSignature));
+}
+
+#[tokio::test]
+async fn a_later_lookup_that_finds_the_fence_still_answers_none() {
+    let server = MockServer::start().await;
+    let id = PaymentId::generate();
+    mount(
+        &server,
+        "GET",
+        "/v1/payment_intents/search",
+        ok(
+            json!({"object": "search_result", "has_more": false, "data": [
+                intent(json!({"id": "pi_fence", "status": "canceled", "payment_method": null,
+                              "metadata": {"kassa_id": id.as_str(), "kassa_fence": "true"}}))
+            ]}),
+        ),
+    )
+    .await;
+    let found = processor(&server)
+        .lookup(PaymentLookup {
+            payment_id: &id,
+            reference: None,
+            amount: usd(1099),
+            capture_of: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(found, None);
+    assert!(requests_to(&server, "POST", "/v1/payment_intents")
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_call_over_its_budget_is_unknown() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "POST",
+        "/v1/payment_methods",
+        card_method().set_delay(Duration::from_millis(250)),
+    )
+    .await;
+    mount(
+        &server,
+        "POST",
+        "/v1/payment_intents",
+        ok(intent(json!({"status": "succeeded"}))).set_delay(Duration::from_millis(250)),
+    )
+    .await;
+    let id = PaymentId::generate();
+    let card = Card::new("4242424242424242");
+    let result = processor(&server)
+        .with_call_budget(Duration::from_millis(400))
+        .charge(sale(&id, &card, 100))
+        .await;
+    assert!(
+        matches!(result, Err(ProcessorError::Unknown(_))),
+        "{result:?}"
+    );
 }

@@ -234,8 +234,8 @@ fn classify(status: StatusCode) -> Class {
     }
 }
 
-/// A transport error without its URL's query (which can hold a Kassa id, harmless, but keeps
-/// messages short) and never with headers or body, which reqwest does not print.
+/// A transport error's kind and causes. reqwest never prints headers or bodies; the URL it would
+/// print is left out too, to keep messages short.
 fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_connect() {
         "could not connect"
@@ -246,27 +246,13 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut text = format!("{kind}: {}", e.without_url_ref());
+    let mut text = kind.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(inner) = source {
         text.push_str(&format!(": {inner}"));
         source = inner.source();
     }
     text
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let text = self.to_string();
-        match text.find(" for url (") {
-            Some(at) => text[..at].to_string(),
-            None => text,
-        }
-    }
 }
 
 #[cfg(test)]

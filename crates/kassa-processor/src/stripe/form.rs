@@ -155,12 +155,14 @@ fn push_mandate(form: &mut Form, mandate: Option<DebitMandate<'_>>) {
 
 /// The replay of a PaymentIntent creation that proves whether Stripe ever received the original:
 /// the same Idempotency-Key with parameters the original never had (no payment method, no
-/// confirmation), so it can neither charge nor be mistaken for the original.
+/// confirmation), so it can neither charge nor be mistaken for the original. `kassa_fence` marks
+/// it, so a later search that finds it knows it for what it is.
 pub fn fence(kassa_id: &str, amount: Money) -> Form {
     let mut form = Form::new();
     form.push("amount", amount.minor().to_string())
         .push("currency", amount.currency().as_str().to_ascii_lowercase())
-        .push("metadata[kassa_id]", kassa_id);
+        .push("metadata[kassa_id]", kassa_id)
+        .push("metadata[kassa_fence]", "true");
     form
 }
 
@@ -346,7 +348,15 @@ mod tests {
     fn the_fence_cannot_charge() {
         let fence = fence("pay_1", usd(100));
         let names: Vec<_> = fence.names().collect();
-        assert_eq!(names, ["amount", "currency", "metadata[kassa_id]"]);
+        assert_eq!(
+            names,
+            [
+                "amount",
+                "currency",
+                "metadata[kassa_id]",
+                "metadata[kassa_fence]"
+            ]
+        );
     }
 
     #[test]

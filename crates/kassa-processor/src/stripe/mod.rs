@@ -60,6 +60,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The pause before the first retry; the second waits twice as long.
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(300);
 
+/// How long one trait call may take in all, however many requests it makes (a charge makes two,
+/// a capture three, a lookup up to four), so Kassa's caller is answered within a minute.
+pub const CALL_BUDGET: Duration = Duration::from_secs(50);
+
 const GOOGLE_PAY_UNSUPPORTED: &str = "Google Pay through Stripe is not supported by this connector";
 
 /// A partner's Stripe account.
@@ -100,12 +104,14 @@ impl std::fmt::Debug for StripeConfig {
 pub struct StripeProcessor {
     client: Client,
     webhook_secret: Option<String>,
+    budget: Duration,
 }
 
 impl std::fmt::Debug for StripeProcessor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StripeProcessor")
             .field("client", &self.client)
+            .field("budget", &self.budget)
             .field(
                 "webhook_secret",
                 &self.webhook_secret.as_ref().map(|_| "[redacted]"),
@@ -126,6 +132,7 @@ impl StripeProcessor {
         Self {
             client: Client::new(client, &config.api_base, config.secret_key),
             webhook_secret: config.webhook_secret,
+            budget: CALL_BUDGET,
         }
     }
 
@@ -134,6 +141,27 @@ impl StripeProcessor {
         self.client.timeout = request_timeout;
         self.client.backoff = retry_backoff;
         self
+    }
+
+    /// Replaces [`CALL_BUDGET`].
+    pub fn with_call_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Runs one trait call within [`CALL_BUDGET`]. A call cut short may have reached Stripe, so
+    /// it is `Unknown`, and recovery asks again.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, ProcessorError>>,
+    ) -> Result<T, ProcessorError> {
+        match tokio::time::timeout(self.budget, call).await {
+            Ok(result) => result,
+            Err(_) => Err(ProcessorError::Unknown(format!(
+                "no answer from Stripe within {} s",
+                self.budget.as_secs()
+            ))),
+        }
     }
 
     /// Creates the PaymentMethod and confirms a PaymentIntent with it.
@@ -256,6 +284,10 @@ impl StripeProcessor {
     /// The PaymentIntent of a Kassa id, found by search or proven never received (module doc).
     async fn locate(&self, kassa_id: &str, amount: Money) -> Result<Located, ProcessorError> {
         if let Some(intent) = self.search("kassa_id", kassa_id).await? {
+            // An earlier lookup's fence: the original never arrived, as that lookup said.
+            if intent.is_fence() {
+                return Ok(Located::Never);
+            }
             return Ok(Located::Found(Box::new(intent)));
         }
         let fence = form::fence(kassa_id, amount);
@@ -264,7 +296,7 @@ impl StripeProcessor {
             .post::<PaymentIntent>("/v1/payment_intents", &fence, kassa_id)
             .await?
         {
-            Reply::Ok(intent) if is_fence(&intent) => {
+            Reply::Ok(intent) if intent.is_fence() => {
                 tracing::info!(kassa_id, payment_intent = %intent.id, "fenced: Stripe never received it");
                 if intent.status != "canceled" {
                     if let Err(e) = self
@@ -393,15 +425,6 @@ fn declined(refusal: &Refusal, reference: Option<String>) -> Answer {
     )
 }
 
-/// A PaymentIntent the fence made: never given a payment method, never confirmed.
-fn is_fence(intent: &PaymentIntent) -> bool {
-    intent.payment_method.is_none()
-        && matches!(
-            intent.status.as_str(),
-            "requires_payment_method" | "canceled"
-        )
-}
-
 /// Stripe ids are `[A-Za-z0-9_]`; anything else is percent-encoded so a recorded reference can
 /// never change the path.
 fn path_segment(id: &str) -> String {
@@ -452,83 +475,94 @@ impl Processor for StripeProcessor {
     }
 
     async fn charge(&self, request: ChargeRequest<'_>) -> Result<Answer, ProcessorError> {
-        let kassa_id = request.payment_id.as_str();
-        let intent = match request.instrument {
-            Instrument::Card { .. } => Intent::Sale,
-            Instrument::Ach { .. } => {
-                if request.holder_name.is_none() {
-                    return Err(ProcessorError::NotSent(
-                        "Stripe needs the account holder's name for a bank debit".into(),
-                    ));
+        self.bounded(async move {
+            let kassa_id = request.payment_id.as_str();
+            let intent = match request.instrument {
+                Instrument::Card { .. } => Intent::Sale,
+                Instrument::Ach { .. } => {
+                    if request.holder_name.is_none() {
+                        return Err(ProcessorError::NotSent(
+                            "Stripe needs the account holder's name for a bank debit".into(),
+                        ));
+                    }
+                    Intent::Debit(request.mandate)
                 }
-                Intent::Debit(request.mandate)
-            }
-            Instrument::GooglePay { .. } => {
-                return Err(ProcessorError::NotSent(GOOGLE_PAY_UNSUPPORTED.into()))
-            }
-        };
-        self.pay(
-            kassa_id,
-            request.amount,
-            &request.instrument,
-            request.holder_name,
-            intent,
-        )
+                Instrument::GooglePay { .. } => {
+                    return Err(ProcessorError::NotSent(GOOGLE_PAY_UNSUPPORTED.into()))
+                }
+            };
+            self.pay(
+                kassa_id,
+                request.amount,
+                &request.instrument,
+                request.holder_name,
+                intent,
+            )
+            .await
+        })
         .await
     }
 
     async fn lookup(&self, payment: PaymentLookup<'_>) -> Result<Option<Answer>, ProcessorError> {
-        let payment_id = payment.payment_id.as_str();
-        let Some(hold) = payment.capture_of else {
-            return self
-                .lookup_kassa_id(payment_id, payment.reference, payment.amount)
-                .await;
-        };
-        let Some(intent_id) = self.hold_intent(&hold).await? else {
-            return Ok(None);
-        };
-        let intent = self.retrieve(&intent_id).await?;
-        let funding = outcome::funding(intent.expanded_method());
-        let captured_as = intent.metadata.get("kassa_capture_id").map(String::as_str);
-        let reference = Some(intent.id.clone());
-        let outcome = match intent.status.as_str() {
-            "succeeded" if captured_as == Some(payment_id) => ChargeOutcome::Approved { funding },
-            "succeeded" if captured_as.is_none() && intent.amount_received > 0 => {
-                ChargeOutcome::Approved { funding }
-            }
-            // Captured as another payment: this one captured nothing.
-            "succeeded" | "canceled" => ChargeOutcome::Declined {
-                code: DeclineCode::ProcessingError,
-            },
-            "requires_capture" => return Ok(None),
-            other => {
-                return Err(ProcessorError::Unknown(format!(
-                    "held PaymentIntent {intent_id} is {other}"
-                )))
-            }
-        };
-        Ok(Some(Answer::new(outcome, reference)))
+        self.bounded(async move {
+            let payment_id = payment.payment_id.as_str();
+            let Some(hold) = payment.capture_of else {
+                return self
+                    .lookup_kassa_id(payment_id, payment.reference, payment.amount)
+                    .await;
+            };
+            let Some(intent_id) = self.hold_intent(&hold).await? else {
+                return Ok(None);
+            };
+            let intent = self.retrieve(&intent_id).await?;
+            let funding = outcome::funding(intent.expanded_method());
+            let captured_as = intent.kassa_capture_id();
+            let reference = Some(intent.id.clone());
+            let outcome = match intent.status.as_str() {
+                "succeeded" if captured_as == Some(payment_id) => {
+                    ChargeOutcome::Approved { funding }
+                }
+                "succeeded" if captured_as.is_none() && intent.amount_received > 0 => {
+                    ChargeOutcome::Approved { funding }
+                }
+                // Captured as another payment: this one captured nothing.
+                "succeeded" | "canceled" => ChargeOutcome::Declined {
+                    code: DeclineCode::ProcessingError,
+                },
+                "requires_capture" => return Ok(None),
+                other => {
+                    return Err(ProcessorError::Unknown(format!(
+                        "held PaymentIntent {intent_id} is {other}"
+                    )))
+                }
+            };
+            Ok(Some(Answer::new(outcome, reference)))
+        })
+        .await
     }
 
     async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<Answer, ProcessorError> {
-        match request.instrument {
-            Instrument::Card { .. } => {}
-            Instrument::Ach { .. } => {
-                return Err(ProcessorError::NotSent(
-                    "ACH debits cannot be authorized, only charged".into(),
-                ))
+        self.bounded(async move {
+            match request.instrument {
+                Instrument::Card { .. } => {}
+                Instrument::Ach { .. } => {
+                    return Err(ProcessorError::NotSent(
+                        "ACH debits cannot be authorized, only charged".into(),
+                    ))
+                }
+                Instrument::GooglePay { .. } => {
+                    return Err(ProcessorError::NotSent(GOOGLE_PAY_UNSUPPORTED.into()))
+                }
             }
-            Instrument::GooglePay { .. } => {
-                return Err(ProcessorError::NotSent(GOOGLE_PAY_UNSUPPORTED.into()))
-            }
-        }
-        self.pay(
-            request.authorization_id.as_str(),
-            request.amount,
-            &request.instrument,
-            request.holder_name,
-            Intent::Hold,
-        )
+            self.pay(
+                request.authorization_id.as_str(),
+                request.amount,
+                &request.instrument,
+                request.holder_name,
+                Intent::Hold,
+            )
+            .await
+        })
         .await
     }
 
@@ -537,11 +571,15 @@ impl Processor for StripeProcessor {
         authorization_id: &AuthorizationId,
         amount: Money,
     ) -> Result<Option<Answer>, ProcessorError> {
-        self.lookup_kassa_id(authorization_id.as_str(), None, amount)
-            .await
+        self.bounded(async move {
+            self.lookup_kassa_id(authorization_id.as_str(), None, amount)
+                .await
+        })
+        .await
     }
 
     async fn capture(&self, request: CaptureRequest<'_>) -> Result<Answer, ProcessorError> {
+        self.bounded(async move {
         let payment_id = request.payment_id.as_str();
         let Some(intent_id) = self.hold_intent(&request.hold).await? else {
             return Err(ProcessorError::NotSent(format!(
@@ -560,7 +598,7 @@ impl Processor for StripeProcessor {
                 reference.clone(),
             )
         };
-        let captured_as = intent.metadata.get("kassa_capture_id").map(String::as_str);
+        let captured_as = intent.kassa_capture_id();
         match intent.status.as_str() {
             "requires_capture" => {}
             // This very capture, repeated after its answer was lost.
@@ -606,50 +644,61 @@ impl Processor for StripeProcessor {
             }
             Reply::Refused(r) => Err(r.error_for("the capture")),
         }
+        })
+        .await
     }
 
     async fn release(&self, hold: Held<'_>) -> Result<(), ProcessorError> {
-        match self.hold_intent(&hold).await? {
-            Some(intent_id) => {
-                self.cancel(
-                    &intent_id,
-                    &format!("{}-cancel", hold.authorization_id.as_str()),
-                )
-                .await
+        self.bounded(async move {
+            match self.hold_intent(&hold).await? {
+                Some(intent_id) => {
+                    self.cancel(
+                        &intent_id,
+                        &format!("{}-cancel", hold.authorization_id.as_str()),
+                    )
+                    .await
+                }
+                None => Ok(()),
             }
-            None => Ok(()),
-        }
+        })
+        .await
     }
 
     async fn refund(&self, request: RefundRequest<'_>) -> Result<RefundOutcome, ProcessorError> {
-        let intent_id = self.payment_intent_of(&request.payment).await?;
-        let refund_id = request.refund_id.as_str();
-        let body = form::refund(&intent_id, refund_id, request.amount);
-        match self
-            .client
-            .post::<Refund>("/v1/refunds", &body, refund_id)
-            .await?
-        {
-            Reply::Ok(refund) => refund_outcome(refund),
-            Reply::Refused(r) => match refund_refused(&r) {
-                Some(reason) => Ok(RefundOutcome::Refused { reason }),
-                None => Err(r.error_for("the refund")),
-            },
-        }
+        self.bounded(async move {
+            let intent_id = self.payment_intent_of(&request.payment).await?;
+            let refund_id = request.refund_id.as_str();
+            let body = form::refund(&intent_id, refund_id, request.amount);
+            match self
+                .client
+                .post::<Refund>("/v1/refunds", &body, refund_id)
+                .await?
+            {
+                Reply::Ok(refund) => refund_outcome(refund),
+                Reply::Refused(r) => match refund_refused(&r) {
+                    Some(reason) => Ok(RefundOutcome::Refused { reason }),
+                    None => Err(r.error_for("the refund")),
+                },
+            }
+        })
+        .await
     }
 
     async fn lookup_refund(
         &self,
         request: RefundRequest<'_>,
     ) -> Result<Option<RefundOutcome>, ProcessorError> {
-        let intent_id = self.payment_intent_of(&request.payment).await?;
-        match self
-            .find_refund(&intent_id, request.refund_id.as_str())
-            .await?
-        {
-            Some(refund) => refund_outcome(refund).map(Some),
-            None => Ok(None),
-        }
+        self.bounded(async move {
+            let intent_id = self.payment_intent_of(&request.payment).await?;
+            match self
+                .find_refund(&intent_id, request.refund_id.as_str())
+                .await?
+            {
+                Some(refund) => refund_outcome(refund).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
     }
 
     async fn read_notification(

@@ -28,6 +28,17 @@ impl PaymentIntent {
         self.metadata.get("kassa_id").map(String::as_str)
     }
 
+    /// The payment that captured this hold, once one did.
+    pub fn kassa_capture_id(&self) -> Option<&str> {
+        self.metadata.get("kassa_capture_id").map(String::as_str)
+    }
+
+    /// Whether this is a recovery fence (see the module documentation of `stripe`), not a
+    /// payment.
+    pub fn is_fence(&self) -> bool {
+        self.metadata.get("kassa_fence").map(String::as_str) == Some("true")
+    }
+
     /// The payment method, when Stripe sent it whole (`expand[]=payment_method`).
     pub fn expanded_method(&self) -> Option<&PaymentMethod> {
         match &self.payment_method {

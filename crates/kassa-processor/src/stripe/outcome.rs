@@ -2,7 +2,7 @@
 //! outcome, decline codes read as Kassa's five, and bank failure codes as ACH return codes.
 //! Anything unrecognised is never success.
 
-use kassa_core::payment::{AchReturnCode, DeclineCode, Funding};
+use kassa_core::payment::{AchResolution, AchReturnCode, DeclineCode, Funding};
 
 use super::objects::{ApiError, PaymentIntent, PaymentMethod};
 use crate::{ChargeOutcome, ProcessorError};
@@ -61,6 +61,10 @@ pub fn read_intent(intent: &PaymentIntent, funding: Funding) -> Result<Reading, 
         code: decline_of(intent.last_payment_error.as_ref()),
     };
     Ok(match intent.status.as_str() {
+        // A bank debit succeeds only once it has cleared, which recovery may be the first to see.
+        "succeeded" if intent.is_bank_debit() => Reading::Decided(ChargeOutcome::AchSubmitted {
+            expected: Some(AchResolution::Clear),
+        }),
         "succeeded" | "requires_capture" => Reading::Decided(ChargeOutcome::Approved { funding }),
         "processing" if intent.is_bank_debit() => {
             Reading::Decided(ChargeOutcome::AchSubmitted { expected: None })
@@ -176,6 +180,15 @@ mod tests {
             )
             .unwrap(),
             Reading::Decided(ChargeOutcome::AchSubmitted { expected: None })
+        );
+        assert_eq!(
+            read(
+                r#"{"id":"pi_1","status":"succeeded","payment_method_types":["us_bank_account"]}"#
+            )
+            .unwrap(),
+            Reading::Decided(ChargeOutcome::AchSubmitted {
+                expected: Some(AchResolution::Clear)
+            })
         );
         assert!(matches!(
             read(r#"{"id":"pi_1","status":"processing","payment_method_types":["card"]}"#),

@@ -135,9 +135,13 @@ fn object_of<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A captured hold is reported as the payment that captured it; anything else by its own id.
 fn about_intent(intent: &PaymentIntent) -> About {
     About {
-        kassa_id: intent.kassa_id().map(str::to_string),
+        kassa_id: intent
+            .kassa_capture_id()
+            .or_else(|| intent.kassa_id())
+            .map(str::to_string),
         reference: Some(intent.id.clone()),
     }
 }
@@ -265,6 +269,26 @@ mod tests {
     fn a_succeeded_intent_is_a_payment_success() {
         let n = read_event(&fixture("event_payment_intent_succeeded.json")).unwrap();
         assert_eq!(n.event_id, "evt_1PgbSucceededEvent000001");
+        assert_eq!(
+            n.change,
+            Some(Change::PaymentSucceeded {
+                about: about(
+                    "pay_0123456789ABCDEFGHIJabcd",
+                    "pi_1PgafyB7WZ01zgkWSjxsAJo3"
+                ),
+            })
+        );
+    }
+
+    #[test]
+    fn a_captured_hold_is_reported_as_the_capturing_payment() {
+        let mut event: serde_json::Value =
+            serde_json::from_slice(&fixture("event_payment_intent_succeeded.json")).unwrap();
+        event["data"]["object"]["metadata"] = serde_json::json!({
+            "kassa_id": "auth_0123456789ABCDEFGHIJabcd",
+            "kassa_capture_id": "pay_0123456789ABCDEFGHIJabcd",
+        });
+        let n = read_event(&serde_json::to_vec(&event).unwrap()).unwrap();
         assert_eq!(
             n.change,
             Some(Change::PaymentSucceeded {
