@@ -10,7 +10,11 @@
 //!
 //! Decisions Kassa cannot act on become declines: a PaymentIntent that wants the payer to act
 //! (3-D Secure, microdeposit verification of a bank account) is declined and canceled, because
-//! Kassa has no way to put the payer in front of Stripe and the payer was not charged.
+//! Kassa has no way to put the payer in front of Stripe and the payer was not charged. Bank
+//! debits therefore need a Stripe account allowed to debit account numbers without verification.
+//!
+//! A capture writes its payment id to the hold's `metadata[kassa_capture_id]` (an update just
+//! before the capture), so recovery can tell which payment captured a hold.
 //!
 //! **Recovery and the fence.** To learn what became of a Kassa id whose answer was lost, the
 //! connector reads the PaymentIntent by its recorded id, or searches for it by
@@ -21,7 +25,9 @@
 //! `idempotency_error`, the key was used with other parameters, so the original arrived and the
 //! answer is `Unknown` (ask again later, when search shows it). If Stripe creates a PaymentIntent,
 //! the original never arrived and now never can, because its key is spent: the new
-//! PaymentIntent is canceled and the answer is `Ok(None)`.
+//! PaymentIntent (marked `metadata[kassa_fence]=true`, so a later search that finds it answers
+//! `Ok(None)` again) is canceled and the answer is `Ok(None)`. A fenced id cannot be charged
+//! later; Stripe refuses its key, which reads as `Unknown`, so a new attempt needs a new id.
 
 mod client;
 mod form;
