@@ -9,6 +9,7 @@
 
 pub mod notification;
 pub mod sandbox;
+pub mod stripe;
 
 use async_trait::async_trait;
 use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};

@@ -370,7 +370,10 @@ mod tests {
         let first = sandbox.charge(charge(&declined)).await.unwrap();
         // The same id again, even with another card, answers the first decision.
         assert_eq!(sandbox.charge(charge(&good)).await.unwrap(), first);
-        assert_eq!(first.reference.as_deref(), Some(reference(id.as_str()).as_str()));
+        assert_eq!(
+            first.reference.as_deref(),
+            Some(reference(id.as_str()).as_str())
+        );
         assert_eq!(sandbox.lookup(lookup).await.unwrap(), Some(first));
     }
 
