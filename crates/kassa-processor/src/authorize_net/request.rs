@@ -410,3 +410,197 @@ pub(crate) fn void_transaction(trans_id: &str) -> TransactionRequest<'static> {
         ..TransactionRequest::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kassa_core::ach::{AccountNumber, AccountType, RoutingNumber};
+    use kassa_core::card::{CardBrand, CardNumber, Cvc, Expiry};
+    use kassa_core::money::Currency;
+    use kassa_core::payment::Funding;
+
+    const PAY: &str = "pay_0123456789ABCDEFGHIJabcd";
+    const REFUND: &str = "re_zyxwvutsrqponmlkjihgfedc";
+
+    fn usd(minor: i64) -> Money {
+        Money::new(minor, Currency::Usd)
+    }
+
+    fn envelope<'a>(transaction_request: TransactionRequest<'a>) -> Envelope<'a, TransactionBody<'a>> {
+        Envelope {
+            name: "createTransactionRequest",
+            auth: MerchantAuthentication {
+                name: "login-1",
+                transaction_key: "secret-transaction-key",
+            },
+            ref_id: Some(super::super::short_id(PAY)),
+            body: TransactionBody {
+                transaction_request,
+            },
+        }
+    }
+
+    #[test]
+    fn amounts_are_major_units_with_two_decimals() {
+        assert_eq!(amount(usd(1234)), "12.34");
+        assert_eq!(amount(usd(5)), "0.05");
+        assert_eq!(amount(usd(100_000)), "1000.00");
+    }
+
+    #[test]
+    fn a_card_charge_is_written_in_schema_order_and_debugs_without_secrets() {
+        let number = CardNumber::parse("4111111111111111").unwrap();
+        let cvc = Cvc::parse("987", Some(CardBrand::Visa)).unwrap();
+        let instrument = Instrument::Card {
+            number: &number,
+            expiry: Expiry {
+                month: 3,
+                year: 2031,
+            },
+            cvc: Some(&cvc),
+            postal_code: Some(" 94105 "),
+        };
+        let tx = payment_transaction("authCaptureTransaction", PAY, usd(1234), &instrument, None, None)
+            .unwrap();
+        let envelope = envelope(tx);
+        assert_eq!(
+            serde_json::to_string(&envelope).unwrap(),
+            concat!(
+                r#"{"createTransactionRequest":{"merchantAuthentication":{"name":"login-1","transactionKey":"secret-transaction-key"},"#,
+                r#""refId":"p0123456789ABCDEFGHI","transactionRequest":{"transactionType":"authCaptureTransaction","amount":"12.34","#,
+                r#""payment":{"creditCard":{"cardNumber":"4111111111111111","expirationDate":"2031-03","cardCode":"987"}},"#,
+                r#""order":{"invoiceNumber":"p0123456789ABCDEFGHI","description":"pay_0123456789ABCDEFGHIJabcd"},"#,
+                r#""billTo":{"zip":"94105"},"#,
+                r#""transactionSettings":{"setting":{"settingName":"duplicateWindow","settingValue":"28800"}}}}}"#
+            )
+        );
+        let debug = format!("{envelope:?}");
+        assert!(!debug.contains("4111111111111111"), "{debug}");
+        assert!(!debug.contains("987"), "{debug}");
+        assert!(!debug.contains("secret-transaction-key"), "{debug}");
+    }
+
+    #[test]
+    fn an_echeck_taken_on_the_pay_page_is_web_with_the_payers_ip() {
+        let routing = RoutingNumber::parse("110000000").unwrap();
+        let account = AccountNumber::parse("000123456789").unwrap();
+        let instrument = Instrument::Ach {
+            routing_number: &routing,
+            account_number: &account,
+            account_type: AccountType::Savings,
+        };
+        let mandate = DebitMandate {
+            accepted_at: time::OffsetDateTime::UNIX_EPOCH,
+            ip: Some("203.0.113.9"),
+            user_agent: None,
+        };
+        let name = Some("Bartholomew Fitzgerald-Smythe");
+        let web = payment_transaction("authCaptureTransaction", PAY, usd(500), &instrument, name, Some(mandate))
+            .unwrap();
+        let json = serde_json::to_value(&web).unwrap();
+        assert_eq!(json["payment"]["bankAccount"]["echeckType"], "WEB");
+        assert_eq!(json["payment"]["bankAccount"]["nameOnAccount"], "Bartholomew Fitzgerald");
+        // serde_json::Value sorts keys; the order is checked on the struct's own output.
+        let text = serde_json::to_string(&web).unwrap();
+        let order: Vec<usize> = ["accountType", "routingNumber", "accountNumber", "nameOnAccount", "echeckType"]
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+        let top: Vec<usize> = ["transactionType", "amount", "payment", "order", "customerIP", "transactionSettings"]
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+            .collect();
+        assert!(top.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert_eq!(json["customerIP"], "203.0.113.9");
+        assert!(!format!("{web:?}").contains("000123456789"));
+
+        let ppd = payment_transaction("authCaptureTransaction", PAY, usd(500), &instrument, Some("Pat"), None)
+            .unwrap();
+        let json = serde_json::to_value(&ppd).unwrap();
+        assert_eq!(json["payment"]["bankAccount"]["echeckType"], "PPD");
+        assert!(json.get("customerIP").is_none());
+
+        let v6 = DebitMandate {
+            ip: Some("2001:db8::1"),
+            ..mandate
+        };
+        let json = serde_json::to_value(
+            payment_transaction("authCaptureTransaction", PAY, usd(500), &instrument, Some("Pat"), Some(v6))
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(json.get("customerIP").is_none());
+
+        match payment_transaction("authCaptureTransaction", PAY, usd(500), &instrument, None, None) {
+            Err(ProcessorError::NotSent(reason)) => assert!(reason.contains("name"), "{reason}"),
+            other => panic!("expected NotSent, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn google_pay_is_not_sent() {
+        let instrument = Instrument::GooglePay {
+            token: Some("{}"),
+            brand: None,
+        };
+        match payment_transaction("authOnlyTransaction", PAY, usd(500), &instrument, None, None) {
+            Err(ProcessorError::NotSent(reason)) => assert_eq!(reason, GOOGLE_PAY_UNSUPPORTED),
+            other => panic!("expected NotSent, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refunds_name_the_last_four_digits_and_the_refund() {
+        let card = MaskedMethod::Card {
+            brand: CardBrand::Visa,
+            funding: Funding::Unknown,
+            last4: "1111".into(),
+            exp_month: 3,
+            exp_year: 2031,
+        };
+        let tx = refund_transaction(REFUND, usd(1000), "60001", &card, None).unwrap();
+        assert_eq!(
+            serde_json::to_string(&tx).unwrap(),
+            concat!(
+                r#"{"transactionType":"refundTransaction","amount":"10.00","#,
+                r#""payment":{"creditCard":{"cardNumber":"1111","expirationDate":"XXXX"}},"#,
+                r#""refTransId":"60001","#,
+                r#""order":{"invoiceNumber":"rzyxwvutsrqponmlkjih","description":"re_zyxwvutsrqponmlkjihgfedc"},"#,
+                r#""transactionSettings":{"setting":{"settingName":"duplicateWindow","settingValue":"28800"}}}"#
+            )
+        );
+        let ach = MaskedMethod::Ach {
+            account_type: AccountType::Checking,
+            routing_number: "110000000".into(),
+            last4: "6789".into(),
+        };
+        let tx = refund_transaction(REFUND, usd(1000), "60002", &ach, Some("Pat Payer")).unwrap();
+        let text = serde_json::to_string(&tx).unwrap();
+        assert!(
+            text.contains(r#""bankAccount":{"accountType":"checking","routingNumber":"110000000","accountNumber":"6789","nameOnAccount":"Pat Payer","echeckType":"PPD"}"#),
+            "{text}"
+        );
+        assert!(refund_transaction(REFUND, usd(1000), "60002", &ach, None).is_err());
+        let gpay = MaskedMethod::GooglePay {
+            brand: None,
+            last4: None,
+        };
+        assert_eq!(
+            refund_transaction(REFUND, usd(1000), "60003", &gpay, None).unwrap_err(),
+            GOOGLE_PAY_UNSUPPORTED
+        );
+    }
+
+    #[test]
+    fn captures_and_voids_name_the_hold() {
+        assert_eq!(
+            serde_json::to_string(&capture_transaction(usd(4000), "70001")).unwrap(),
+            r#"{"transactionType":"priorAuthCaptureTransaction","amount":"40.00","refTransId":"70001"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&void_transaction("70001")).unwrap(),
+            r#"{"transactionType":"voidTransaction","refTransId":"70001"}"#
+        );
+    }
+}
