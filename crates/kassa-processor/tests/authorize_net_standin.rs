@@ -88,7 +88,9 @@ fn tx_answer(response_code: &str, reason: &str, trans_id: &str) -> String {
     let (result, detail) = if response_code == "1" {
         (
             "Ok",
-            format!(r#""messages":[{{"code":"{reason}","description":"This transaction has been approved."}}]"#),
+            format!(
+                r#""messages":[{{"code":"{reason}","description":"This transaction has been approved."}}]"#
+            ),
         )
     } else {
         (
@@ -103,9 +105,17 @@ fn tx_answer(response_code: &str, reason: &str, trans_id: &str) -> String {
     )
 }
 
-const OK: &str = r#""messages":{"resultCode":"Ok","message":[{"code":"I00001","text":"Successful."}]}"#;
+const OK: &str =
+    r#""messages":{"resultCode":"Ok","message":[{"code":"I00001","text":"Successful."}]}"#;
 
-fn details(trans_id: &str, status: &str, kassa_id: &str, amount: &str, bank: bool, returned: Option<&str>) -> String {
+fn details(
+    trans_id: &str,
+    status: &str,
+    kassa_id: &str,
+    amount: &str,
+    bank: bool,
+    returned: Option<&str>,
+) -> String {
     let payment = if bank {
         r#"{"bankAccount":{"routingNumber":"XXXX0000","accountNumber":"XXXX6789","nameOnAccount":"Pat Payer","echeckType":"WEB"}}"#
     } else {
@@ -130,10 +140,15 @@ fn list(entries: &[(&str, &str)]) -> String {
             format!(r#"{{"transId":"{trans_id}","submitTimeUTC":"2026-12-05T10:00:00Z","transactionStatus":"x","invoiceNumber":"{invoice}","accountType":"Visa","settleAmount":1.00}}"#)
         })
         .collect();
-    format!(r#"{{"transactions":[{}],"totalNumInResultSet":{},{OK}}}"#, items.join(","), entries.len())
+    format!(
+        r#"{{"transactions":[{}],"totalNumInResultSet":{},{OK}}}"#,
+        items.join(","),
+        entries.len()
+    )
 }
 
-const NO_RECORDS: &str = r#"{"messages":{"resultCode":"Ok","message":[{"code":"I00004","text":"No records found."}]}}"#;
+const NO_RECORDS: &str =
+    r#"{"messages":{"resultCode":"Ok","message":[{"code":"I00004","text":"No records found."}]}}"#;
 
 async fn mount(server: &MockServer, matcher: Call, response: ResponseTemplate) {
     Mock::given(method("POST"))
@@ -192,8 +207,15 @@ async fn charge_card(p: &AuthorizeNetProcessor, number: &str) -> Result<Answer, 
 #[tokio::test]
 async fn an_approved_charge_is_approved_with_its_transaction_id() {
     let server = MockServer::start().await;
-    mount_once(&server, transaction("authCaptureTransaction"), anet(&tx_answer("1", "1", "60001"))).await;
-    let answer = charge_card(&processor(&server), "4111111111111111").await.unwrap();
+    mount_once(
+        &server,
+        transaction("authCaptureTransaction"),
+        anet(&tx_answer("1", "1", "60001")),
+    )
+    .await;
+    let answer = charge_card(&processor(&server), "4111111111111111")
+        .await
+        .unwrap();
     assert_eq!(
         answer,
         Answer::new(
@@ -219,15 +241,24 @@ async fn answers_are_read_with_or_without_the_byte_order_mark() {
         ResponseTemplate::new(200).set_body_raw(tx_answer("1", "1", "60002"), "application/json"),
     )
     .await;
-    let answer = charge_card(&processor(&server), "4111111111111111").await.unwrap();
+    let answer = charge_card(&processor(&server), "4111111111111111")
+        .await
+        .unwrap();
     assert_eq!(answer.reference.as_deref(), Some("60002"));
 }
 
 #[tokio::test]
 async fn a_decline_is_declined_with_its_reason() {
     let server = MockServer::start().await;
-    mount(&server, transaction("authCaptureTransaction"), anet(&tx_answer("2", "2", "60003"))).await;
-    let answer = charge_card(&processor(&server), "4000000000000002").await.unwrap();
+    mount(
+        &server,
+        transaction("authCaptureTransaction"),
+        anet(&tx_answer("2", "2", "60003")),
+    )
+    .await;
+    let answer = charge_card(&processor(&server), "4000000000000002")
+        .await
+        .unwrap();
     assert_eq!(
         answer,
         Answer::new(
@@ -242,8 +273,15 @@ async fn a_decline_is_declined_with_its_reason() {
 #[tokio::test]
 async fn an_error_is_declined_but_a_duplicate_is_unknown() {
     let server = MockServer::start().await;
-    mount(&server, transaction("authCaptureTransaction"), anet(&tx_answer("3", "6", "0"))).await;
-    let answer = charge_card(&processor(&server), "4111111111111111").await.unwrap();
+    mount(
+        &server,
+        transaction("authCaptureTransaction"),
+        anet(&tx_answer("3", "6", "0")),
+    )
+    .await;
+    let answer = charge_card(&processor(&server), "4111111111111111")
+        .await
+        .unwrap();
     assert_eq!(
         answer,
         Answer::new(
@@ -254,7 +292,12 @@ async fn an_error_is_declined_but_a_duplicate_is_unknown() {
         )
     );
     let server = MockServer::start().await;
-    mount(&server, transaction("authCaptureTransaction"), anet(&tx_answer("3", "11", "0"))).await;
+    mount(
+        &server,
+        transaction("authCaptureTransaction"),
+        anet(&tx_answer("3", "11", "0")),
+    )
+    .await;
     assert!(matches!(
         charge_card(&processor(&server), "4111111111111111").await,
         Err(ProcessorError::Unknown(_))
@@ -264,7 +307,12 @@ async fn an_error_is_declined_but_a_duplicate_is_unknown() {
 #[tokio::test]
 async fn held_for_review_is_unknown() {
     let server = MockServer::start().await;
-    mount(&server, transaction("authCaptureTransaction"), anet(&tx_answer("4", "252", "60004"))).await;
+    mount(
+        &server,
+        transaction("authCaptureTransaction"),
+        anet(&tx_answer("4", "252", "60004")),
+    )
+    .await;
     assert!(matches!(
         charge_card(&processor(&server), "4111111111111111").await,
         Err(ProcessorError::Unknown(_))
@@ -274,7 +322,12 @@ async fn held_for_review_is_unknown() {
 #[tokio::test]
 async fn a_server_error_is_unknown_and_never_resent() {
     let server = MockServer::start().await;
-    mount_once(&server, transaction("authCaptureTransaction"), ResponseTemplate::new(503)).await;
+    mount_once(
+        &server,
+        transaction("authCaptureTransaction"),
+        ResponseTemplate::new(503),
+    )
+    .await;
     assert!(matches!(
         charge_card(&processor(&server), "4111111111111111").await,
         Err(ProcessorError::Unknown(_))
@@ -302,7 +355,12 @@ async fn a_timeout_is_unknown_and_never_resent() {
 #[tokio::test]
 async fn a_malformed_answer_is_unknown() {
     let server = MockServer::start().await;
-    mount(&server, transaction("authCaptureTransaction"), anet("<html>gateway busy</html>")).await;
+    mount(
+        &server,
+        transaction("authCaptureTransaction"),
+        anet("<html>gateway busy</html>"),
+    )
+    .await;
     assert!(matches!(
         charge_card(&processor(&server), "4111111111111111").await,
         Err(ProcessorError::Unknown(_))
@@ -352,7 +410,12 @@ async fn no_connection_is_not_sent() {
 #[tokio::test]
 async fn an_echeck_is_submitted_not_cleared() {
     let server = MockServer::start().await;
-    mount(&server, transaction("authCaptureTransaction"), anet(&tx_answer("1", "1", "60006"))).await;
+    mount(
+        &server,
+        transaction("authCaptureTransaction"),
+        anet(&tx_answer("1", "1", "60006")),
+    )
+    .await;
     let routing = RoutingNumber::parse("110000000").unwrap();
     let account = AccountNumber::parse("000123456789").unwrap();
     let id = pay_id();
@@ -376,7 +439,10 @@ async fn an_echeck_is_submitted_not_cleared() {
         .unwrap();
     assert_eq!(
         answer,
-        Answer::new(ChargeOutcome::AchSubmitted { expected: None }, Some("60006".into()))
+        Answer::new(
+            ChargeOutcome::AchSubmitted { expected: None },
+            Some("60006".into())
+        )
     );
     let sent = &bodies(&server).await[0]["createTransactionRequest"]["transactionRequest"];
     assert_eq!(sent["payment"]["bankAccount"]["echeckType"], "WEB");
@@ -423,7 +489,12 @@ async fn an_echeck_without_a_name_and_google_pay_are_not_sent() {
 #[tokio::test]
 async fn a_partial_capture_captures_the_amount_from_the_hold() {
     let server = MockServer::start().await;
-    mount_once(&server, transaction("priorAuthCaptureTransaction"), anet(&tx_answer("1", "1", "70001"))).await;
+    mount_once(
+        &server,
+        transaction("priorAuthCaptureTransaction"),
+        anet(&tx_answer("1", "1", "70001")),
+    )
+    .await;
     let auth = AuthorizationId::parse(AUTH).unwrap();
     let id = pay_id();
     let answer = processor(&server)
@@ -455,14 +526,31 @@ async fn a_partial_capture_captures_the_amount_from_the_hold() {
 #[tokio::test]
 async fn a_capture_without_a_recorded_hold_finds_it_first() {
     let server = MockServer::start().await;
-    mount(&server, call("getUnsettledTransactionListRequest"), anet(&list(&[("70002", &short_id(AUTH))]))).await;
+    mount(
+        &server,
+        call("getUnsettledTransactionListRequest"),
+        anet(&list(&[("70002", &short_id(AUTH))])),
+    )
+    .await;
     mount(
         &server,
         call("getTransactionDetailsRequest"),
-        anet(&details("70002", "authorizedPendingCapture", AUTH, "100.00", false, None)),
+        anet(&details(
+            "70002",
+            "authorizedPendingCapture",
+            AUTH,
+            "100.00",
+            false,
+            None,
+        )),
     )
     .await;
-    mount_once(&server, transaction("priorAuthCaptureTransaction"), anet(&tx_answer("1", "1", "70002"))).await;
+    mount_once(
+        &server,
+        transaction("priorAuthCaptureTransaction"),
+        anet(&tx_answer("1", "1", "70002")),
+    )
+    .await;
     let auth = AuthorizationId::parse(AUTH).unwrap();
     let id = pay_id();
     let answer = processor(&server)
@@ -489,10 +577,20 @@ async fn releasing_voids_the_hold_and_an_earlier_void_is_fine() {
         amount: usd(10_000),
     };
     let server = MockServer::start().await;
-    mount_once(&server, transaction("voidTransaction"), anet(&tx_answer("1", "1", "70003"))).await;
+    mount_once(
+        &server,
+        transaction("voidTransaction"),
+        anet(&tx_answer("1", "1", "70003")),
+    )
+    .await;
     processor(&server).release(hold).await.unwrap();
     let server = MockServer::start().await;
-    mount_once(&server, transaction("voidTransaction"), anet(&tx_answer("3", "310", "0"))).await;
+    mount_once(
+        &server,
+        transaction("voidTransaction"),
+        anet(&tx_answer("3", "310", "0")),
+    )
+    .await;
     processor(&server).release(hold).await.unwrap();
 }
 
@@ -526,7 +624,12 @@ async fn refund(p: &AuthorizeNetProcessor, amount: i64) -> Result<RefundOutcome,
 #[tokio::test]
 async fn a_settled_payment_is_refunded() {
     let server = MockServer::start().await;
-    mount_once(&server, transaction("refundTransaction"), anet(&tx_answer("1", "1", "60011"))).await;
+    mount_once(
+        &server,
+        transaction("refundTransaction"),
+        anet(&tx_answer("1", "1", "60011")),
+    )
+    .await;
     assert_eq!(
         refund(&processor(&server), 1000).await.unwrap(),
         RefundOutcome::Succeeded {
@@ -545,14 +648,31 @@ async fn a_settled_payment_is_refunded() {
 #[tokio::test]
 async fn a_full_refund_of_an_unsettled_payment_voids_it() {
     let server = MockServer::start().await;
-    mount_once(&server, transaction("refundTransaction"), anet(&tx_answer("3", "54", "0"))).await;
+    mount_once(
+        &server,
+        transaction("refundTransaction"),
+        anet(&tx_answer("3", "54", "0")),
+    )
+    .await;
     mount(
         &server,
         call("getTransactionDetailsRequest"),
-        anet(&details("60010", "capturedPendingSettlement", PAY, "25.00", false, None)),
+        anet(&details(
+            "60010",
+            "capturedPendingSettlement",
+            PAY,
+            "25.00",
+            false,
+            None,
+        )),
     )
     .await;
-    mount_once(&server, transaction("voidTransaction"), anet(&tx_answer("1", "1", "60010"))).await;
+    mount_once(
+        &server,
+        transaction("voidTransaction"),
+        anet(&tx_answer("1", "1", "60010")),
+    )
+    .await;
     assert_eq!(
         refund(&processor(&server), 2500).await.unwrap(),
         RefundOutcome::Succeeded {
@@ -564,14 +684,31 @@ async fn a_full_refund_of_an_unsettled_payment_voids_it() {
 #[tokio::test]
 async fn a_partial_refund_of_an_unsettled_payment_waits_for_settlement() {
     let server = MockServer::start().await;
-    mount(&server, transaction("refundTransaction"), anet(&tx_answer("3", "54", "0"))).await;
+    mount(
+        &server,
+        transaction("refundTransaction"),
+        anet(&tx_answer("3", "54", "0")),
+    )
+    .await;
     mount(
         &server,
         call("getTransactionDetailsRequest"),
-        anet(&details("60010", "capturedPendingSettlement", PAY, "25.00", false, None)),
+        anet(&details(
+            "60010",
+            "capturedPendingSettlement",
+            PAY,
+            "25.00",
+            false,
+            None,
+        )),
     )
     .await;
-    mount(&server, transaction("voidTransaction"), anet(&tx_answer("1", "1", "60010"))).await;
+    mount(
+        &server,
+        transaction("voidTransaction"),
+        anet(&tx_answer("1", "1", "60010")),
+    )
+    .await;
     match refund(&processor(&server), 1000).await.unwrap() {
         RefundOutcome::Refused { reason } => assert!(reason.contains("settled"), "{reason}"),
         other => panic!("expected Refused, got {other:?}"),
@@ -579,7 +716,10 @@ async fn a_partial_refund_of_an_unsettled_payment_waits_for_settlement() {
     let voids = bodies(&server)
         .await
         .iter()
-        .filter(|b| b["createTransactionRequest"]["transactionRequest"]["transactionType"] == "voidTransaction")
+        .filter(|b| {
+            b["createTransactionRequest"]["transactionRequest"]["transactionType"]
+                == "voidTransaction"
+        })
         .count();
     assert_eq!(voids, 0);
 }
@@ -587,7 +727,12 @@ async fn a_partial_refund_of_an_unsettled_payment_waits_for_settlement() {
 #[tokio::test]
 async fn a_refund_larger_than_the_capture_is_refused() {
     let server = MockServer::start().await;
-    mount(&server, transaction("refundTransaction"), anet(&tx_answer("3", "55", "0"))).await;
+    mount(
+        &server,
+        transaction("refundTransaction"),
+        anet(&tx_answer("3", "55", "0")),
+    )
+    .await;
     assert!(matches!(
         refund(&processor(&server), 999_999).await.unwrap(),
         RefundOutcome::Refused { .. }
@@ -609,13 +754,23 @@ async fn a_lookup_finds_an_unsettled_transaction_by_invoice_number() {
     mount(
         &server,
         call("getUnsettledTransactionListRequest"),
-        anet(&list(&[("59999", "p0000000000000000000"), ("60020", &short_id(PAY))])),
+        anet(&list(&[
+            ("59999", "p0000000000000000000"),
+            ("60020", &short_id(PAY)),
+        ])),
     )
     .await;
     mount(
         &server,
         call("getTransactionDetailsRequest"),
-        anet(&details("60020", "capturedPendingSettlement", PAY, "25.00", false, None)),
+        anet(&details(
+            "60020",
+            "capturedPendingSettlement",
+            PAY,
+            "25.00",
+            false,
+            None,
+        )),
     )
     .await;
     let id = pay_id();
@@ -637,35 +792,68 @@ async fn a_lookup_finds_an_unsettled_transaction_by_invoice_number() {
 #[tokio::test]
 async fn a_lookup_finds_a_settled_transaction_in_a_recent_batch() {
     let server = MockServer::start().await;
-    mount(&server, call("getUnsettledTransactionListRequest"), anet(NO_RECORDS)).await;
+    mount(
+        &server,
+        call("getUnsettledTransactionListRequest"),
+        anet(NO_RECORDS),
+    )
+    .await;
     mount(
         &server,
         call("getSettledBatchListRequest"),
         anet(&format!(r#"{{"batchList":[{{"batchId":"9001","settlementTimeUTC":"2026-12-05T04:00:00Z","settlementState":"settledSuccessfully"}}],{OK}}}"#)),
     )
     .await;
-    mount(&server, call("getTransactionListRequest"), anet(&list(&[("60021", &short_id(PAY))]))).await;
+    mount(
+        &server,
+        call("getTransactionListRequest"),
+        anet(&list(&[("60021", &short_id(PAY))])),
+    )
+    .await;
     mount(
         &server,
         call("getTransactionDetailsRequest"),
-        anet(&details("60021", "settledSuccessfully", PAY, "25.00", true, None)),
+        anet(&details(
+            "60021",
+            "settledSuccessfully",
+            PAY,
+            "25.00",
+            true,
+            None,
+        )),
     )
     .await;
     let id = pay_id();
     let answer = processor(&server).lookup(lookup(&id, None)).await.unwrap();
     assert_eq!(
         answer,
-        Some(Answer::new(ChargeOutcome::AchSubmitted { expected: None }, Some("60021".into())))
+        Some(Answer::new(
+            ChargeOutcome::AchSubmitted { expected: None },
+            Some("60021".into())
+        ))
     );
 }
 
 #[tokio::test]
 async fn a_lookup_that_finds_nothing_is_none() {
     let server = MockServer::start().await;
-    mount(&server, call("getUnsettledTransactionListRequest"), anet(NO_RECORDS)).await;
-    mount(&server, call("getSettledBatchListRequest"), anet(NO_RECORDS)).await;
+    mount(
+        &server,
+        call("getUnsettledTransactionListRequest"),
+        anet(NO_RECORDS),
+    )
+    .await;
+    mount(
+        &server,
+        call("getSettledBatchListRequest"),
+        anet(NO_RECORDS),
+    )
+    .await;
     let id = pay_id();
-    assert_eq!(processor(&server).lookup(lookup(&id, None)).await.unwrap(), None);
+    assert_eq!(
+        processor(&server).lookup(lookup(&id, None)).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -678,7 +866,10 @@ async fn a_lookup_with_a_reference_reads_it_directly() {
     )
     .await;
     let id = pay_id();
-    let answer = processor(&server).lookup(lookup(&id, Some("60022"))).await.unwrap();
+    let answer = processor(&server)
+        .lookup(lookup(&id, Some("60022")))
+        .await
+        .unwrap();
     assert_eq!(
         answer.map(|a| a.outcome),
         Some(ChargeOutcome::Declined {
@@ -745,11 +936,23 @@ async fn a_refund_lookup_finds_the_refund_or_the_void() {
         amount: usd(2500),
     };
     let server = MockServer::start().await;
-    mount(&server, call("getUnsettledTransactionListRequest"), anet(&list(&[("60030", &short_id(REFUND))]))).await;
+    mount(
+        &server,
+        call("getUnsettledTransactionListRequest"),
+        anet(&list(&[("60030", &short_id(REFUND))])),
+    )
+    .await;
     mount(
         &server,
         call("getTransactionDetailsRequest"),
-        anet(&details("60030", "refundPendingSettlement", REFUND, "25.00", false, None)),
+        anet(&details(
+            "60030",
+            "refundPendingSettlement",
+            REFUND,
+            "25.00",
+            false,
+            None,
+        )),
     )
     .await;
     assert_eq!(
@@ -760,8 +963,18 @@ async fn a_refund_lookup_finds_the_refund_or_the_void() {
     );
 
     let server = MockServer::start().await;
-    mount(&server, call("getUnsettledTransactionListRequest"), anet(NO_RECORDS)).await;
-    mount(&server, call("getSettledBatchListRequest"), anet(NO_RECORDS)).await;
+    mount(
+        &server,
+        call("getUnsettledTransactionListRequest"),
+        anet(NO_RECORDS),
+    )
+    .await;
+    mount(
+        &server,
+        call("getSettledBatchListRequest"),
+        anet(NO_RECORDS),
+    )
+    .await;
     mount(
         &server,
         call("getTransactionDetailsRequest"),
@@ -776,15 +989,35 @@ async fn a_refund_lookup_finds_the_refund_or_the_void() {
     );
 
     let server = MockServer::start().await;
-    mount(&server, call("getUnsettledTransactionListRequest"), anet(NO_RECORDS)).await;
-    mount(&server, call("getSettledBatchListRequest"), anet(NO_RECORDS)).await;
+    mount(
+        &server,
+        call("getUnsettledTransactionListRequest"),
+        anet(NO_RECORDS),
+    )
+    .await;
+    mount(
+        &server,
+        call("getSettledBatchListRequest"),
+        anet(NO_RECORDS),
+    )
+    .await;
     mount(
         &server,
         call("getTransactionDetailsRequest"),
-        anet(&details("60010", "settledSuccessfully", PAY, "25.00", false, None)),
+        anet(&details(
+            "60010",
+            "settledSuccessfully",
+            PAY,
+            "25.00",
+            false,
+            None,
+        )),
     )
     .await;
-    assert_eq!(processor(&server).lookup_refund(request).await.unwrap(), None);
+    assert_eq!(
+        processor(&server).lookup_refund(request).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -834,7 +1067,11 @@ fn event(event_type: &str, response_code: u8, trans_id: &str) -> String {
     )
 }
 
-async fn read(p: &AuthorizeNetProcessor, body: &str, signature: Option<&str>) -> Result<kassa_processor::Notification, NotificationError> {
+async fn read(
+    p: &AuthorizeNetProcessor,
+    body: &str,
+    signature: Option<&str>,
+) -> Result<kassa_processor::Notification, NotificationError> {
     let headers: Vec<(&str, &str)> = signature
         .map(|s| vec![("x-anet-signature", s)])
         .unwrap_or_default();
@@ -852,11 +1089,20 @@ async fn a_card_payment_created_settles_the_payment_with_its_full_id() {
     mount(
         &server,
         call("getTransactionDetailsRequest"),
-        anet(&details("60050", "capturedPendingSettlement", PAY, "25.00", false, None)),
+        anet(&details(
+            "60050",
+            "capturedPendingSettlement",
+            PAY,
+            "25.00",
+            false,
+            None,
+        )),
     )
     .await;
     let body = event("net.authorize.payment.authcapture.created", 1, "60050");
-    let notification = read(&processor(&server), &body, Some(&signed(&body))).await.unwrap();
+    let notification = read(&processor(&server), &body, Some(&signed(&body)))
+        .await
+        .unwrap();
     assert_eq!(notification.event_id, "d3d8d5c1-0001");
     assert_eq!(
         notification.change,
@@ -873,7 +1119,19 @@ async fn a_card_payment_created_settles_the_payment_with_its_full_id() {
 async fn notifications_map_by_event_and_method() {
     let card = |status| details("60051", status, PAY, "25.00", false, None);
     let cases: Vec<(&str, u8, String, Option<Change>)> = vec![
-        ("net.authorize.payment.authcapture.created", 1, details("60051", "capturedPendingSettlement", PAY, "25.00", true, None), None),
+        (
+            "net.authorize.payment.authcapture.created",
+            1,
+            details(
+                "60051",
+                "capturedPendingSettlement",
+                PAY,
+                "25.00",
+                true,
+                None,
+            ),
+            None,
+        ),
         (
             "net.authorize.payment.fraud.declined",
             2,
@@ -900,7 +1158,14 @@ async fn notifications_map_by_event_and_method() {
         (
             "net.authorize.payment.refund.created",
             1,
-            details("60051", "refundPendingSettlement", REFUND, "10.00", false, None),
+            details(
+                "60051",
+                "refundPendingSettlement",
+                REFUND,
+                "10.00",
+                false,
+                None,
+            ),
             Some(Change::RefundSucceeded {
                 about: About {
                     kassa_id: Some(REFUND.into()),
@@ -913,7 +1178,9 @@ async fn notifications_map_by_event_and_method() {
         let server = MockServer::start().await;
         mount(&server, call("getTransactionDetailsRequest"), anet(&answer)).await;
         let body = event(event_type, code, "60051");
-        let got = read(&processor(&server), &body, Some(&signed(&body))).await.unwrap();
+        let got = read(&processor(&server), &body, Some(&signed(&body)))
+            .await
+            .unwrap();
         assert_eq!(got.change, expected, "{event_type}");
     }
 }
@@ -927,7 +1194,9 @@ async fn events_kassa_does_not_act_on_are_acknowledged_without_a_call() {
         ("net.authorize.payment.void.created", 1),
     ] {
         let body = event(event_type, code, "60052");
-        let got = read(&processor(&server), &body, Some(&signed(&body))).await.unwrap();
+        let got = read(&processor(&server), &body, Some(&signed(&body)))
+            .await
+            .unwrap();
         assert_eq!(got.change, None, "{event_type}");
     }
     assert!(server.received_requests().await.unwrap().is_empty());
@@ -936,7 +1205,12 @@ async fn events_kassa_does_not_act_on_are_acknowledged_without_a_call() {
 #[tokio::test]
 async fn a_notification_whose_transaction_cannot_be_read_is_tried_later() {
     let server = MockServer::start().await;
-    mount(&server, call("getTransactionDetailsRequest"), ResponseTemplate::new(500)).await;
+    mount(
+        &server,
+        call("getTransactionDetailsRequest"),
+        ResponseTemplate::new(500),
+    )
+    .await;
     let body = event("net.authorize.payment.authcapture.created", 1, "60053");
     assert!(matches!(
         read(&processor(&server), &body, Some(&signed(&body))).await,
@@ -949,11 +1223,23 @@ async fn unsigned_misigned_and_unreadable_deliveries_are_refused() {
     let server = MockServer::start().await;
     let p = processor(&server);
     let body = event("net.authorize.payment.authcapture.created", 1, "60054");
-    assert_eq!(read(&p, &body, None).await, Err(NotificationError::BadSignature));
-    assert_eq!(read(&p, &body, Some("sha512=00")).await, Err(NotificationError::BadSignature));
-    assert_eq!(read(&p, &body, Some("garbage")).await, Err(NotificationError::BadSignature));
+    assert_eq!(
+        read(&p, &body, None).await,
+        Err(NotificationError::BadSignature)
+    );
+    assert_eq!(
+        read(&p, &body, Some("sha512=00")).await,
+        Err(NotificationError::BadSignature)
+    );
+    assert_eq!(
+        read(&p, &body, Some("garbage")).await,
+        Err(NotificationError::BadSignature)
+    );
     let tampered = body.replace("60054", "60055");
-    assert_eq!(read(&p, &tampered, Some(&signed(&body))).await, Err(NotificationError::BadSignature));
+    assert_eq!(
+        read(&p, &tampered, Some(&signed(&body))).await,
+        Err(NotificationError::BadSignature)
+    );
     let not_json = "{not json";
     assert!(matches!(
         read(&p, not_json, Some(&signed(not_json))).await,
@@ -968,7 +1254,10 @@ async fn unsigned_misigned_and_unreadable_deliveries_are_refused() {
             api_base: server.uri(),
         },
     );
-    assert_eq!(read(&keyless, &body, Some(&signed(&body))).await, Err(NotificationError::BadSignature));
+    assert_eq!(
+        read(&keyless, &body, Some(&signed(&body))).await,
+        Err(NotificationError::BadSignature)
+    );
     assert!(!format!("{p:?}").contains(SIGNATURE_KEY));
     assert!(server.received_requests().await.unwrap().is_empty());
 }

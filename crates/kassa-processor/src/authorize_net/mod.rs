@@ -241,7 +241,9 @@ impl AuthorizeNetProcessor {
                         reference: Some(trans_id.to_string()),
                     }),
                     Voided::Refused(reason) => Ok(RefundOutcome::Refused {
-                        reason: format!("Authorize.net would not void the unsettled payment: {reason}"),
+                        reason: format!(
+                            "Authorize.net would not void the unsettled payment: {reason}"
+                        ),
                     }),
                 }
             }
@@ -295,10 +297,11 @@ impl Processor for AuthorizeNetProcessor {
             let details = self.known_details(&trans_id).await?;
             return match details.status() {
                 "authorizedPendingCapture" => Ok(None),
-                "capturedPendingSettlement" | "settledSuccessfully" | "pendingSettlement"
-                | "pendingFinalSettlement" | "updatingSettlement" => {
-                    Ok(Some(Answer::new(approved(false), Some(trans_id))))
-                }
+                "capturedPendingSettlement"
+                | "settledSuccessfully"
+                | "pendingSettlement"
+                | "pendingFinalSettlement"
+                | "updatingSettlement" => Ok(Some(Answer::new(approved(false), Some(trans_id)))),
                 "voided" | "expired" | "declined" | "failedReview" | "generalError"
                 | "communicationError" | "settlementError" => Ok(Some(Answer::new(
                     ChargeOutcome::Declined {
@@ -373,7 +376,10 @@ impl Processor for AuthorizeNetProcessor {
             ));
         }
         let answer = transaction_answer(&response, false)?;
-        Ok(Answer::new(answer.outcome, answer.reference.or(Some(trans_id))))
+        Ok(Answer::new(
+            answer.outcome,
+            answer.reference.or(Some(trans_id)),
+        ))
     }
 
     async fn release(&self, hold: Held<'_>) -> Result<(), ProcessorError> {
@@ -479,11 +485,13 @@ impl Processor for AuthorizeNetProcessor {
         let Some(payment) = self.details(&trans_id).await? else {
             return Ok(None);
         };
-        let full = [payment.settle_minor(), payment.auth_minor()]
-            .contains(&Some(request.amount.minor()));
-        Ok((payment.status() == "voided" && full).then(|| RefundOutcome::Succeeded {
-            reference: Some(trans_id),
-        }))
+        let full =
+            [payment.settle_minor(), payment.auth_minor()].contains(&Some(request.amount.minor()));
+        Ok(
+            (payment.status() == "voided" && full).then_some(RefundOutcome::Succeeded {
+                reference: Some(trans_id),
+            }),
+        )
     }
 
     async fn debit_status(

@@ -110,21 +110,33 @@ const REFUSED_BEFORE_ANYTHING: &[&str] = &[
 pub(crate) fn api_error(messages: &Messages) -> ProcessorError {
     let code = messages.first_code();
     if REFUSED_BEFORE_ANYTHING.contains(&code) {
-        ProcessorError::NotSent(format!("Authorize.net refused the request: {}", messages.describe()))
+        ProcessorError::NotSent(format!(
+            "Authorize.net refused the request: {}",
+            messages.describe()
+        ))
     } else {
-        ProcessorError::Unknown(format!("Authorize.net answered an error: {}", messages.describe()))
+        ProcessorError::Unknown(format!(
+            "Authorize.net answered an error: {}",
+            messages.describe()
+        ))
     }
 }
 
 /// What a transaction read back through the reporting API says about the payment (or hold).
-pub(crate) fn status_outcome(details: &TransactionDetails) -> Result<ChargeOutcome, ProcessorError> {
+pub(crate) fn status_outcome(
+    details: &TransactionDetails,
+) -> Result<ChargeOutcome, ProcessorError> {
     let declined = |code| Ok(ChargeOutcome::Declined { code });
     match details.status() {
-        "authorizedPendingCapture" | "capturedPendingSettlement" | "settledSuccessfully"
-        | "pendingSettlement" | "pendingFinalSettlement" | "updatingSettlement"
-        | "returnedItem" | "chargeback" | "chargebackReversal" => {
-            Ok(approved(details.is_echeck()))
-        }
+        "authorizedPendingCapture"
+        | "capturedPendingSettlement"
+        | "settledSuccessfully"
+        | "pendingSettlement"
+        | "pendingFinalSettlement"
+        | "updatingSettlement"
+        | "returnedItem"
+        | "chargeback"
+        | "chargebackReversal" => Ok(approved(details.is_echeck())),
         "declined" => declined(declined_code(details.reason_code())),
         "failedReview" => declined(DeclineCode::CardDeclined),
         "voided" | "expired" | "generalError" | "communicationError" | "settlementError" => {
@@ -151,7 +163,9 @@ mod tests {
     fn tx(response_code: &str, reason: &str, trans_id: &str) -> String {
         let result = if response_code == "1" { "Ok" } else { "Error" };
         let detail = if response_code == "1" {
-            format!(r#""messages":[{{"code":"{reason}","description":"This transaction has been approved."}}]"#)
+            format!(
+                r#""messages":[{{"code":"{reason}","description":"This transaction has been approved."}}]"#
+            )
         } else {
             format!(r#""errors":[{{"errorCode":"{reason}","errorText":"Refused."}}]"#)
         };
@@ -174,7 +188,10 @@ mod tests {
             )
         );
         let echeck = answer(&tx("1", "1", "40000000002"), true).unwrap();
-        assert_eq!(echeck.outcome, ChargeOutcome::AchSubmitted { expected: None });
+        assert_eq!(
+            echeck.outcome,
+            ChargeOutcome::AchSubmitted { expected: None }
+        );
     }
 
     #[test]
@@ -191,7 +208,11 @@ mod tests {
             ("250", DeclineCode::CardDeclined),
         ] {
             let got = answer(&tx("2", reason, "40000000003"), false).unwrap();
-            assert_eq!(got.outcome, ChargeOutcome::Declined { code }, "reason {reason}");
+            assert_eq!(
+                got.outcome,
+                ChargeOutcome::Declined { code },
+                "reason {reason}"
+            );
             assert_eq!(got.reference.as_deref(), Some("40000000003"));
         }
     }
@@ -210,7 +231,11 @@ mod tests {
             ("33", DeclineCode::ProcessingError),
         ] {
             let got = answer(&tx("3", reason, "0"), false).unwrap();
-            assert_eq!(got.outcome, ChargeOutcome::Declined { code }, "reason {reason}");
+            assert_eq!(
+                got.outcome,
+                ChargeOutcome::Declined { code },
+                "reason {reason}"
+            );
             assert_eq!(got.reference, None);
         }
         assert!(matches!(
@@ -223,7 +248,10 @@ mod tests {
     fn held_for_review_and_unknown_codes_are_unknown() {
         for code in ["4", "5", ""] {
             assert!(
-                matches!(answer(&tx(code, "252", "40000000004"), false), Err(ProcessorError::Unknown(_))),
+                matches!(
+                    answer(&tx(code, "252", "40000000004"), false),
+                    Err(ProcessorError::Unknown(_))
+                ),
                 "response code {code:?}"
             );
         }
@@ -232,7 +260,9 @@ mod tests {
     #[test]
     fn api_errors_without_a_transaction() {
         let error = |code: &str| {
-            format!(r#"{{"messages":{{"resultCode":"Error","message":[{{"code":"{code}","text":"Failed."}}]}}}}"#)
+            format!(
+                r#"{{"messages":{{"resultCode":"Error","message":[{{"code":"{code}","text":"Failed."}}]}}}}"#
+            )
         };
         for code in ["E00007", "E00008", "E00003", "E00013", "E00015"] {
             assert!(
@@ -247,7 +277,10 @@ mod tests {
             );
         }
         let ok_without_result = r#"{"messages":{"resultCode":"Ok","message":[]}}"#;
-        assert!(matches!(answer(ok_without_result, false), Err(ProcessorError::Unknown(_))));
+        assert!(matches!(
+            answer(ok_without_result, false),
+            Err(ProcessorError::Unknown(_))
+        ));
     }
 
     #[test]
@@ -266,8 +299,16 @@ mod tests {
         let card = ChargeOutcome::Approved {
             funding: Funding::Unknown,
         };
-        for status in ["authorizedPendingCapture", "capturedPendingSettlement", "settledSuccessfully"] {
-            assert_eq!(status_outcome(&details(status, false, 1)).unwrap(), card, "{status}");
+        for status in [
+            "authorizedPendingCapture",
+            "capturedPendingSettlement",
+            "settledSuccessfully",
+        ] {
+            assert_eq!(
+                status_outcome(&details(status, false, 1)).unwrap(),
+                card,
+                "{status}"
+            );
             assert_eq!(
                 status_outcome(&details(status, true, 1)).unwrap(),
                 ChargeOutcome::AchSubmitted { expected: None }
@@ -297,7 +338,10 @@ mod tests {
             "somethingNew",
         ] {
             assert!(
-                matches!(status_outcome(&details(status, false, 1)), Err(ProcessorError::Unknown(_))),
+                matches!(
+                    status_outcome(&details(status, false, 1)),
+                    Err(ProcessorError::Unknown(_))
+                ),
                 "{status}"
             );
         }

@@ -49,10 +49,17 @@ fn reporting_error(messages: &Messages) -> ProcessorError {
 /// still undecided, which outranks a failure (a declined first try does not hide a later one).
 fn rank(details: &TransactionDetails) -> u8 {
     match details.status() {
-        "authorizedPendingCapture" | "capturedPendingSettlement" | "settledSuccessfully"
-        | "pendingSettlement" | "pendingFinalSettlement" | "updatingSettlement"
-        | "refundPendingSettlement" | "refundSettledSuccessfully" | "returnedItem"
-        | "chargeback" | "chargebackReversal" => 0,
+        "authorizedPendingCapture"
+        | "capturedPendingSettlement"
+        | "settledSuccessfully"
+        | "pendingSettlement"
+        | "pendingFinalSettlement"
+        | "updatingSettlement"
+        | "refundPendingSettlement"
+        | "refundSettledSuccessfully"
+        | "returnedItem"
+        | "chargeback"
+        | "chargebackReversal" => 0,
         "declined" | "voided" | "expired" | "failedReview" | "generalError"
         | "communicationError" | "settlementError" => 2,
         _ => 1,
@@ -178,7 +185,12 @@ impl AuthorizeNetProcessor {
         }
         let mut found = Vec::new();
         // Newest batch first: the transaction sought is recent.
-        for batch_id in batches.batch_list.into_iter().rev().filter_map(|b| b.batch_id) {
+        for batch_id in batches
+            .batch_list
+            .into_iter()
+            .rev()
+            .filter_map(|b| b.batch_id)
+        {
             for page in 1..=MAX_PAGES {
                 let body = BatchTransactionsBody {
                     batch_id: batch_id.clone(),

@@ -426,7 +426,9 @@ mod tests {
         Money::new(minor, Currency::Usd)
     }
 
-    fn envelope<'a>(transaction_request: TransactionRequest<'a>) -> Envelope<'a, TransactionBody<'a>> {
+    fn envelope<'a>(
+        transaction_request: TransactionRequest<'a>,
+    ) -> Envelope<'a, TransactionBody<'a>> {
         Envelope {
             name: "createTransactionRequest",
             auth: MerchantAuthentication {
@@ -460,8 +462,15 @@ mod tests {
             cvc: Some(&cvc),
             postal_code: Some(" 94105 "),
         };
-        let tx = payment_transaction("authCaptureTransaction", PAY, usd(1234), &instrument, None, None)
-            .unwrap();
+        let tx = payment_transaction(
+            "authCaptureTransaction",
+            PAY,
+            usd(1234),
+            &instrument,
+            None,
+            None,
+        )
+        .unwrap();
         let envelope = envelope(tx);
         assert_eq!(
             serde_json::to_string(&envelope).unwrap(),
@@ -495,28 +504,58 @@ mod tests {
             user_agent: None,
         };
         let name = Some("Bartholomew Fitzgerald-Smythe");
-        let web = payment_transaction("authCaptureTransaction", PAY, usd(500), &instrument, name, Some(mandate))
-            .unwrap();
+        let web = payment_transaction(
+            "authCaptureTransaction",
+            PAY,
+            usd(500),
+            &instrument,
+            name,
+            Some(mandate),
+        )
+        .unwrap();
         let json = serde_json::to_value(&web).unwrap();
         assert_eq!(json["payment"]["bankAccount"]["echeckType"], "WEB");
-        assert_eq!(json["payment"]["bankAccount"]["nameOnAccount"], "Bartholomew Fitzgerald");
+        assert_eq!(
+            json["payment"]["bankAccount"]["nameOnAccount"],
+            "Bartholomew Fitzgerald"
+        );
         // serde_json::Value sorts keys; the order is checked on the struct's own output.
         let text = serde_json::to_string(&web).unwrap();
-        let order: Vec<usize> = ["accountType", "routingNumber", "accountNumber", "nameOnAccount", "echeckType"]
-            .iter()
-            .map(|k| text.find(&format!("\"{k}\"")).unwrap())
-            .collect();
+        let order: Vec<usize> = [
+            "accountType",
+            "routingNumber",
+            "accountNumber",
+            "nameOnAccount",
+            "echeckType",
+        ]
+        .iter()
+        .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+        .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
-        let top: Vec<usize> = ["transactionType", "amount", "payment", "order", "customerIP", "transactionSettings"]
-            .iter()
-            .map(|k| text.find(&format!("\"{k}\"")).unwrap())
-            .collect();
+        let top: Vec<usize> = [
+            "transactionType",
+            "amount",
+            "payment",
+            "order",
+            "customerIP",
+            "transactionSettings",
+        ]
+        .iter()
+        .map(|k| text.find(&format!("\"{k}\"")).unwrap())
+        .collect();
         assert!(top.windows(2).all(|w| w[0] < w[1]), "{text}");
         assert_eq!(json["customerIP"], "203.0.113.9");
         assert!(!format!("{web:?}").contains("000123456789"));
 
-        let ppd = payment_transaction("authCaptureTransaction", PAY, usd(500), &instrument, Some("Pat"), None)
-            .unwrap();
+        let ppd = payment_transaction(
+            "authCaptureTransaction",
+            PAY,
+            usd(500),
+            &instrument,
+            Some("Pat"),
+            None,
+        )
+        .unwrap();
         let json = serde_json::to_value(&ppd).unwrap();
         assert_eq!(json["payment"]["bankAccount"]["echeckType"], "PPD");
         assert!(json.get("customerIP").is_none());
@@ -526,13 +565,27 @@ mod tests {
             ..mandate
         };
         let json = serde_json::to_value(
-            payment_transaction("authCaptureTransaction", PAY, usd(500), &instrument, Some("Pat"), Some(v6))
-                .unwrap(),
+            payment_transaction(
+                "authCaptureTransaction",
+                PAY,
+                usd(500),
+                &instrument,
+                Some("Pat"),
+                Some(v6),
+            )
+            .unwrap(),
         )
         .unwrap();
         assert!(json.get("customerIP").is_none());
 
-        match payment_transaction("authCaptureTransaction", PAY, usd(500), &instrument, None, None) {
+        match payment_transaction(
+            "authCaptureTransaction",
+            PAY,
+            usd(500),
+            &instrument,
+            None,
+            None,
+        ) {
             Err(ProcessorError::NotSent(reason)) => assert!(reason.contains("name"), "{reason}"),
             other => panic!("expected NotSent, got {other:?}"),
         }
@@ -544,7 +597,14 @@ mod tests {
             token: Some("{}"),
             brand: None,
         };
-        match payment_transaction("authOnlyTransaction", PAY, usd(500), &instrument, None, None) {
+        match payment_transaction(
+            "authOnlyTransaction",
+            PAY,
+            usd(500),
+            &instrument,
+            None,
+            None,
+        ) {
             Err(ProcessorError::NotSent(reason)) => assert_eq!(reason, GOOGLE_PAY_UNSUPPORTED),
             other => panic!("expected NotSent, got {other:?}"),
         }

@@ -71,8 +71,7 @@ pub fn short_kind(short: &str) -> Option<IdKind> {
     let mut chars = short.chars();
     let kind = IdKind::of_letter(chars.next()?)?;
     let rest = chars.as_str();
-    (rest.len() == FIELD_LEN - 1 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .then_some(kind)
+    (rest.len() == FIELD_LEN - 1 && rest.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(kind)
 }
 
 /// Whether `short` is the short form of `kassa_id`.

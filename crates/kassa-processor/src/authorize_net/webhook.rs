@@ -129,7 +129,10 @@ impl AuthorizeNetProcessor {
             .ok_or(NotificationError::BadSignature)?;
         verify(key, header, delivery.body)?;
         let event: Event = serde_json::from_slice(strip_bom(delivery.body)).map_err(|e| {
-            NotificationError::Unreadable(format!("not an Authorize.net event ({:?})", e.classify()))
+            NotificationError::Unreadable(format!(
+                "not an Authorize.net event ({:?})",
+                e.classify()
+            ))
         })?;
         let Some(reported) = reported(&event) else {
             return Ok(Notification {
@@ -174,7 +177,8 @@ mod tests {
     use super::*;
 
     const KEY: &str = "56E529FE5E0C4E6E2E4C6F2C8C0E7F1D3B5A7C9E1F3A5B7C9D1E3F5A7B9C1D3E5F7A9B1C3D5E7F9A1B3C5D7E9F1A3B5C7D9E1F3A5B7C9D1E3F5A7B9C1D3E5F";
-    const BODY: &[u8] = br#"{"notificationId":"n-1","eventType":"net.authorize.payment.authcapture.created"}"#;
+    const BODY: &[u8] =
+        br#"{"notificationId":"n-1","eventType":"net.authorize.payment.authcapture.created"}"#;
 
     fn sign(key: &[u8], body: &[u8]) -> String {
         let mut mac = Hmac::<Sha512>::new_from_slice(key).unwrap();
@@ -199,10 +203,17 @@ mod tests {
     #[test]
     fn tampered_bodies_wrong_keys_and_malformed_headers_are_refused() {
         let good = format!("sha512={}", sign(KEY.as_bytes(), BODY));
-        let tampered = br#"{"notificationId":"n-2","eventType":"net.authorize.payment.authcapture.created"}"#;
-        assert_eq!(verify(KEY, &good, tampered), Err(NotificationError::BadSignature));
+        let tampered =
+            br#"{"notificationId":"n-2","eventType":"net.authorize.payment.authcapture.created"}"#;
+        assert_eq!(
+            verify(KEY, &good, tampered),
+            Err(NotificationError::BadSignature)
+        );
         let other_key = KEY.replace('5', "6");
-        assert_eq!(verify(&other_key, &good, BODY), Err(NotificationError::BadSignature));
+        assert_eq!(
+            verify(&other_key, &good, BODY),
+            Err(NotificationError::BadSignature)
+        );
         for header in [
             "",
             "sha512=",
@@ -212,7 +223,11 @@ mod tests {
             &good[..good.len() - 2],
             "sha512é=00",
         ] {
-            assert_eq!(verify(KEY, header, BODY), Err(NotificationError::BadSignature), "{header}");
+            assert_eq!(
+                verify(KEY, header, BODY),
+                Err(NotificationError::BadSignature),
+                "{header}"
+            );
         }
     }
 }
