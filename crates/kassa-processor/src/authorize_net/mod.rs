@@ -89,7 +89,7 @@ const ALREADY_CAPTURED: u32 = 311;
 const DUPLICATE: u32 = 11;
 
 /// The return code Kassa reports for an eCheck that Authorize.net never debited after all
-/// (voided, failed review, a settlement error). No NACHA code means "never presented", and
+/// (voided, failed review, a settlement error), or one returned without a readable code. No NACHA code means "never presented", and
 /// inventing a payer-side reason such as R01 (insufficient funds) would misinform; R17 ("could
 /// not be processed as submitted") is the nearest, and Kassa shows it as returned by the bank.
 const NOT_DEBITED_RETURN: &str = "R17";
@@ -217,25 +217,26 @@ impl AuthorizeNetProcessor {
         &self,
         request: &RefundRequest<'_>,
         trans_id: &str,
+        refusal: String,
     ) -> Result<RefundOutcome, ProcessorError> {
         let details = self.known_details(trans_id).await?;
         let captured = details
             .settle_minor()
             .filter(|m| *m > 0)
             .or(details.auth_minor());
+        let full = captured == Some(request.amount.minor());
+        let wait = RefundOutcome::Refused {
+            reason: "Authorize.net can refund this payment only once it has settled (usually \
+                     the next day); refund it then, or refund the full amount before \
+                     settlement, which voids it"
+                .into(),
+        };
         match details.status() {
-            "voided" if captured == Some(request.amount.minor()) => Ok(RefundOutcome::Succeeded {
+            // An earlier attempt at this very refund voided it already.
+            "voided" if full => Ok(RefundOutcome::Succeeded {
                 reference: Some(trans_id.to_string()),
             }),
-            "capturedPendingSettlement" | "authorizedPendingCapture" | "pendingSettlement" => {
-                if captured != Some(request.amount.minor()) {
-                    return Ok(RefundOutcome::Refused {
-                        reason: "Authorize.net can refund this payment only once it has \
-                                 settled (usually the next day); refund it then, or refund the \
-                                 full amount now, which voids it"
-                            .into(),
-                    });
-                }
+            "capturedPendingSettlement" if full => {
                 match self.void(request.refund_id.as_str(), trans_id).await? {
                     Voided::Yes => Ok(RefundOutcome::Succeeded {
                         reference: Some(trans_id.to_string()),
@@ -247,24 +248,37 @@ impl AuthorizeNetProcessor {
                     }),
                 }
             }
+            // Partial, or already in the batch being settled (too late to void, too early to
+            // refund).
+            "capturedPendingSettlement"
+            | "pendingSettlement"
+            | "pendingFinalSettlement"
+            | "updatingSettlement" => Ok(wait),
             other => Ok(RefundOutcome::Refused {
                 reason: format!(
-                    "Authorize.net would not refund the payment (its transaction is {other})"
+                    "Authorize.net refused the refund: {refusal} (the payment's transaction is \
+                     {other})"
                 ),
             }),
         }
     }
 
     /// The name for an eCheck refund: Kassa's, else the one on the original debit.
-    async fn holder_name(&self, payment: &Captured<'_>, trans_id: &str) -> Option<String> {
+    async fn holder_name(
+        &self,
+        payment: &Captured<'_>,
+        trans_id: &str,
+    ) -> Result<Option<String>, ProcessorError> {
         if let Some(name) = payment.holder_name {
-            return Some(name.to_string());
+            return Ok(Some(name.to_string()));
         }
         if !matches!(payment.method, MaskedMethod::Ach { .. }) {
-            return None;
+            return Ok(None);
         }
-        let details = self.details(trans_id).await.ok()??;
-        details.payment?.bank_account?.name_on_account
+        Ok(self
+            .details(trans_id)
+            .await?
+            .and_then(|d| d.payment?.bank_account?.name_on_account))
     }
 }
 
@@ -407,7 +421,7 @@ impl Processor for AuthorizeNetProcessor {
                 reason: "Authorize.net has no transaction for this payment".into(),
             });
         };
-        let holder = self.holder_name(&request.payment, &trans_id).await;
+        let holder = self.holder_name(&request.payment, &trans_id).await?;
         let transaction = match request::refund_transaction(
             request.refund_id.as_str(),
             request.amount,
@@ -437,7 +451,8 @@ impl Processor for AuthorizeNetProcessor {
                 reference: tr.reference(),
             }),
             (Some("2" | "3"), Some(reason)) if NOT_SETTLED.contains(&reason) => {
-                self.refund_unsettled(&request, &trans_id).await
+                self.refund_unsettled(&request, &trans_id, tr.reason_text())
+                    .await
             }
             (Some("3"), Some(DUPLICATE)) => Err(ProcessorError::Unknown(
                 "Authorize.net refused the refund as a duplicate of a recent one; the earlier \
