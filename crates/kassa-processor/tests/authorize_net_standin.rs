@@ -1261,3 +1261,136 @@ async fn unsigned_misigned_and_unreadable_deliveries_are_refused() {
     assert!(!format!("{p:?}").contains(SIGNATURE_KEY));
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_unsettled_list_is_read_page_by_page() {
+    use wiremock::matchers::body_partial_json;
+    let server = MockServer::start().await;
+    let filler: Vec<(String, String)> = (0..1000)
+        .map(|i| (format!("5{i:04}"), format!("p{i:019}")))
+        .collect();
+    let filler: Vec<(&str, &str)> = filler
+        .iter()
+        .map(|(t, i)| (t.as_str(), i.as_str()))
+        .collect();
+    Mock::given(method("POST"))
+        .and(body_partial_json(
+            serde_json::json!({"getUnsettledTransactionListRequest": {"paging": {"offset": "1"}}}),
+        ))
+        .respond_with(anet(&list(&filler)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(
+            serde_json::json!({"getUnsettledTransactionListRequest": {"paging": {"offset": "2"}}}),
+        ))
+        .respond_with(anet(&list(&[("60060", &short_id(PAY))])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount(
+        &server,
+        call("getTransactionDetailsRequest"),
+        anet(&details(
+            "60060",
+            "settledSuccessfully",
+            PAY,
+            "25.00",
+            false,
+            None,
+        )),
+    )
+    .await;
+    let id = pay_id();
+    let answer = processor(&server).lookup(lookup(&id, None)).await.unwrap();
+    assert_eq!(answer.and_then(|a| a.reference).as_deref(), Some("60060"));
+}
+
+#[tokio::test]
+async fn a_transaction_whose_description_names_another_id_is_not_ours() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        call("getUnsettledTransactionListRequest"),
+        anet(&list(&[("60061", &short_id(PAY))])),
+    )
+    .await;
+    mount(
+        &server,
+        call("getSettledBatchListRequest"),
+        anet(NO_RECORDS),
+    )
+    .await;
+    // Another id with the same first 19 random characters: the same short form, so only the
+    // description tells them apart.
+    let other = "pay_0123456789ABCDEFGHIJzzzz";
+    assert_eq!(short_id(other), short_id(PAY));
+    let answer = details("60061", "settledSuccessfully", other, "25.00", false, None);
+    mount(&server, call("getTransactionDetailsRequest"), anet(&answer)).await;
+    let id = pay_id();
+    assert_eq!(
+        processor(&server).lookup(lookup(&id, None)).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn an_echeck_refund_takes_the_name_from_the_debit_when_kassa_has_none() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        call("getTransactionDetailsRequest"),
+        anet(&details(
+            "60070",
+            "settledSuccessfully",
+            PAY,
+            "10.00",
+            true,
+            None,
+        )),
+    )
+    .await;
+    mount_once(
+        &server,
+        transaction("refundTransaction"),
+        anet(&tx_answer("1", "1", "60071")),
+    )
+    .await;
+    let method = MaskedMethod::Ach {
+        account_type: AccountType::Checking,
+        routing_number: "110000000".into(),
+        last4: "6789".into(),
+    };
+    let id = pay_id();
+    let refund_id = RefundId::parse(REFUND).unwrap();
+    let outcome = processor(&server)
+        .refund(RefundRequest {
+            payment: Captured {
+                payment_id: &id,
+                reference: Some("60070"),
+                method: &method,
+                holder_name: None,
+            },
+            refund_id: &refund_id,
+            amount: usd(1000),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        RefundOutcome::Succeeded {
+            reference: Some("60071".into())
+        }
+    );
+    let refund = bodies(&server)
+        .await
+        .into_iter()
+        .find(|b| b.get("createTransactionRequest").is_some())
+        .unwrap();
+    let account =
+        &refund["createTransactionRequest"]["transactionRequest"]["payment"]["bankAccount"];
+    assert_eq!(account["nameOnAccount"], "Pat Payer");
+    assert_eq!(account["accountNumber"], "6789");
+    assert_eq!(account["echeckType"], "PPD");
+}

@@ -553,3 +553,71 @@ fn debit_resolution(details: &TransactionDetails) -> Option<AchResolution> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details(status: &str, returned: &str) -> TransactionDetails {
+        serde_json::from_str(&format!(
+            r#"{{"transId":"1","transactionStatus":"{status}","returnedItems":[{returned}]}}"#
+        ))
+        .unwrap()
+    }
+
+    fn returned(code: &str) -> Option<AchResolution> {
+        Some(AchResolution::Return(AchReturnCode::parse(code).unwrap()))
+    }
+
+    #[test]
+    fn debit_resolutions_by_status_and_returned_items() {
+        assert_eq!(
+            debit_resolution(&details("settledSuccessfully", "")),
+            Some(AchResolution::Clear)
+        );
+        assert_eq!(
+            debit_resolution(&details("returnedItem", r#"{"code":"R02"}"#)),
+            returned("R02")
+        );
+        // A return recorded on a transaction still shown as settled is a return.
+        assert_eq!(
+            debit_resolution(&details("settledSuccessfully", r#"{"code":"R10"}"#)),
+            returned("R10")
+        );
+        assert_eq!(
+            debit_resolution(&details("returnedItem", "")),
+            returned(NOT_DEBITED_RETURN)
+        );
+        for status in ["voided", "settlementError", "declined", "failedReview"] {
+            assert_eq!(
+                debit_resolution(&details(status, "")),
+                returned(NOT_DEBITED_RETURN),
+                "{status}"
+            );
+        }
+        for status in [
+            "capturedPendingSettlement",
+            "pendingSettlement",
+            "underReview",
+            "FDSPendingReview",
+        ] {
+            assert_eq!(debit_resolution(&details(status, "")), None, "{status}");
+        }
+    }
+
+    #[test]
+    fn configs_and_processors_debug_without_keys() {
+        let config = AuthorizeNetConfig {
+            login_id: "login-1".into(),
+            transaction_key: "tk-secret".into(),
+            signature_key: Some("sig-secret".into()),
+            api_base: SANDBOX_API_BASE.into(),
+        };
+        let processor = AuthorizeNetProcessor::new(reqwest::Client::new(), config.clone());
+        for debug in [format!("{config:?}"), format!("{processor:?}")] {
+            assert!(!debug.contains("tk-secret"), "{debug}");
+            assert!(!debug.contains("sig-secret"), "{debug}");
+            assert!(debug.contains("login-1"), "{debug}");
+        }
+    }
+}
