@@ -1394,3 +1394,45 @@ async fn an_echeck_refund_takes_the_name_from_the_debit_when_kassa_has_none() {
     assert_eq!(account["accountNumber"], "6789");
     assert_eq!(account["echeckType"], "PPD");
 }
+
+#[tokio::test]
+async fn a_duplicate_answers_what_the_first_attempt_decided() {
+    let server = MockServer::start().await;
+    mount_once(
+        &server,
+        transaction("authCaptureTransaction"),
+        anet(&tx_answer("3", "11", "0")),
+    )
+    .await;
+    mount(
+        &server,
+        call("getUnsettledTransactionListRequest"),
+        anet(&list(&[("60080", &short_id(PAY))])),
+    )
+    .await;
+    mount(
+        &server,
+        call("getTransactionDetailsRequest"),
+        anet(&details(
+            "60080",
+            "capturedPendingSettlement",
+            PAY,
+            "25.00",
+            false,
+            None,
+        )),
+    )
+    .await;
+    let answer = charge_card(&processor(&server), "4111111111111111")
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        Answer::new(
+            ChargeOutcome::Approved {
+                funding: Funding::Unknown
+            },
+            Some("60080".into())
+        )
+    );
+}

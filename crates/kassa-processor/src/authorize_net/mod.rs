@@ -155,6 +155,31 @@ impl AuthorizeNetProcessor {
         Ok(response)
     }
 
+    /// The answer to a new transaction. Refused as a duplicate (the same card or account, amount
+    /// and invoice number within the duplicate window), the attempt was already made: what the
+    /// first one decided is the answer, if the reporting API shows it yet.
+    async fn answer_or_first(
+        &self,
+        kassa_id: &str,
+        response: &CreateTransactionResponse,
+        echeck: bool,
+    ) -> Result<Answer, ProcessorError> {
+        let duplicate = response.transaction_response.as_ref().is_some_and(|t| {
+            t.response_code.as_deref() == Some("3") && t.reason_code() == Some(DUPLICATE)
+        });
+        let answer = transaction_answer(response, echeck);
+        if !duplicate {
+            return answer;
+        }
+        match self.find(kassa_id).await {
+            Ok(Some(first)) => Ok(Answer::new(
+                outcome::status_outcome(&first)?,
+                Some(first.trans_id),
+            )),
+            Ok(None) | Err(_) => answer,
+        }
+    }
+
     /// The transaction id of a hold: recorded, or found by its Kassa id. `None` when
     /// Authorize.net holds nothing for it (never received, or declined).
     async fn hold_reference(&self, hold: Held<'_>) -> Result<Option<String>, ProcessorError> {
@@ -299,7 +324,8 @@ impl Processor for AuthorizeNetProcessor {
             request.holder_name,
             request.mandate,
         )?;
-        transaction_answer(&self.transact(id, transaction).await?, echeck)
+        let response = self.transact(id, transaction).await?;
+        self.answer_or_first(id, &response, echeck).await
     }
 
     async fn lookup(&self, payment: PaymentLookup<'_>) -> Result<Option<Answer>, ProcessorError> {
@@ -352,7 +378,8 @@ impl Processor for AuthorizeNetProcessor {
             request.holder_name,
             None,
         )?;
-        transaction_answer(&self.transact(id, transaction).await?, false)
+        let response = self.transact(id, transaction).await?;
+        self.answer_or_first(id, &response, false).await
     }
 
     async fn lookup_authorization(
@@ -454,11 +481,15 @@ impl Processor for AuthorizeNetProcessor {
                 self.refund_unsettled(&request, &trans_id, tr.reason_text())
                     .await
             }
-            (Some("3"), Some(DUPLICATE)) => Err(ProcessorError::Unknown(
-                "Authorize.net refused the refund as a duplicate of a recent one; the earlier \
-                 one decides"
-                    .into(),
-            )),
+            // This refund was already sent: what the first attempt did is the answer.
+            (Some("3"), Some(DUPLICATE)) => match self.lookup_refund(request).await {
+                Ok(Some(first)) => Ok(first),
+                Ok(None) | Err(_) => Err(ProcessorError::Unknown(
+                    "Authorize.net refused the refund as a duplicate of a recent one, which \
+                     it does not show yet"
+                        .into(),
+                )),
+            },
             (Some("2" | "3"), _) => Ok(RefundOutcome::Refused {
                 reason: format!("Authorize.net refused the refund: {}", tr.reason_text()),
             }),
