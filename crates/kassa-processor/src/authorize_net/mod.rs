@@ -1,8 +1,10 @@
 //! The Authorize.net connector: Kassa's payments as `createTransactionRequest` calls to
 //! Authorize.net's JSON API, answers read back through its transaction reporting API, and its
 //! webhooks. Authorize.net has no idempotency key, so a transaction is never sent twice by this
-//! code; a call whose answer is lost is `Unknown` and settled by a lookup. Kassa's id travels in
-//! `refId` and the order (see [`short_id`]).
+//! code; a call whose answer is lost is `Unknown` and settled by a lookup. If Kassa itself sends
+//! an attempt again, Authorize.net's duplicate window (set to its 8-hour maximum) refuses it and
+//! the first attempt's decision is the answer. Kassa's id travels in `refId` and the order (see
+//! [`short_id`]).
 
 mod client;
 mod outcome;
