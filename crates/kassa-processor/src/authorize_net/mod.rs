@@ -7,7 +7,9 @@
 //! [`short_id`]).
 
 mod client;
+mod debit;
 mod outcome;
+mod refund;
 mod reporting;
 mod request;
 mod response;
@@ -20,14 +22,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kassa_core::id::AuthorizationId;
 use kassa_core::money::Money;
-use kassa_core::payment::{AchResolution, AchReturnCode, DeclineCode, MaskedMethod};
+use kassa_core::payment::{AchResolution, DeclineCode};
 
 pub use short_id::{is_short_of, kassa_id_of, short_id, short_kind, IdKind};
 
 use client::Client;
 use outcome::{approved, transaction_answer};
 use request::{Envelope, MerchantAuthentication, TransactionBody, TransactionRequest};
-use response::{CreateTransactionResponse, TransactionDetails};
+use response::CreateTransactionResponse;
 
 use crate::{
     Answer, AuthorizeRequest, CaptureRequest, Captured, ChargeOutcome, ChargeRequest, Connector,
@@ -80,21 +82,12 @@ impl fmt::Debug for AuthorizeNetProcessor {
     }
 }
 
-/// Reason codes for a refund Authorize.net refuses because the payment has not settled yet
-/// (50: awaiting settlement; 54: does not meet the criteria for a credit).
-const NOT_SETTLED: [u32; 2] = [50, 54];
 /// Reason code for a void of a transaction already voided.
 const ALREADY_VOIDED: u32 = 310;
 /// Reason code for a capture of a hold already captured.
 const ALREADY_CAPTURED: u32 = 311;
 /// Reason code for a duplicate inside the duplicate window.
 const DUPLICATE: u32 = 11;
-
-/// The return code Kassa reports for an eCheck that Authorize.net never debited after all
-/// (voided, failed review, a settlement error), or one returned without a readable code. No NACHA code means "never presented", and
-/// inventing a payer-side reason such as R01 (insufficient funds) would misinform; R17 ("could
-/// not be processed as submitted") is the nearest, and Kassa shows it as returned by the bank.
-const NOT_DEBITED_RETURN: &str = "R17";
 
 /// What a void came to.
 enum Voided {
@@ -237,76 +230,6 @@ impl AuthorizeNetProcessor {
             ))),
         }
     }
-
-    /// A refund Authorize.net refused because the payment has not settled: a full refund voids
-    /// the payment instead; a partial one must wait for settlement.
-    async fn refund_unsettled(
-        &self,
-        request: &RefundRequest<'_>,
-        trans_id: &str,
-        refusal: String,
-    ) -> Result<RefundOutcome, ProcessorError> {
-        let details = self.known_details(trans_id).await?;
-        let captured = details
-            .settle_minor()
-            .filter(|m| *m > 0)
-            .or(details.auth_minor());
-        let full = captured == Some(request.amount.minor());
-        let wait = RefundOutcome::Refused {
-            reason: "Authorize.net can refund this payment only once it has settled (usually \
-                     the next day); refund it then, or refund the full amount before \
-                     settlement, which voids it"
-                .into(),
-        };
-        match details.status() {
-            // An earlier attempt at this very refund voided it already.
-            "voided" if full => Ok(RefundOutcome::Succeeded {
-                reference: Some(trans_id.to_string()),
-            }),
-            "capturedPendingSettlement" if full => {
-                match self.void(request.refund_id.as_str(), trans_id).await? {
-                    Voided::Yes => Ok(RefundOutcome::Succeeded {
-                        reference: Some(trans_id.to_string()),
-                    }),
-                    Voided::Refused(reason) => Ok(RefundOutcome::Refused {
-                        reason: format!(
-                            "Authorize.net would not void the unsettled payment: {reason}"
-                        ),
-                    }),
-                }
-            }
-            // Partial, or already in the batch being settled (too late to void, too early to
-            // refund).
-            "capturedPendingSettlement"
-            | "pendingSettlement"
-            | "pendingFinalSettlement"
-            | "updatingSettlement" => Ok(wait),
-            other => Ok(RefundOutcome::Refused {
-                reason: format!(
-                    "Authorize.net refused the refund: {refusal} (the payment's transaction is \
-                     {other})"
-                ),
-            }),
-        }
-    }
-
-    /// The name for an eCheck refund: Kassa's, else the one on the original debit.
-    async fn holder_name(
-        &self,
-        payment: &Captured<'_>,
-        trans_id: &str,
-    ) -> Result<Option<String>, ProcessorError> {
-        if let Some(name) = payment.holder_name {
-            return Ok(Some(name.to_string()));
-        }
-        if !matches!(payment.method, MaskedMethod::Ach { .. }) {
-            return Ok(None);
-        }
-        Ok(self
-            .details(trans_id)
-            .await?
-            .and_then(|d| d.payment?.bank_account?.name_on_account))
-    }
 }
 
 #[async_trait]
@@ -445,115 +368,21 @@ impl Processor for AuthorizeNetProcessor {
     }
 
     async fn refund(&self, request: RefundRequest<'_>) -> Result<RefundOutcome, ProcessorError> {
-        let Some(trans_id) = self.payment_reference(&request.payment).await? else {
-            return Ok(RefundOutcome::Refused {
-                reason: "Authorize.net has no transaction for this payment".into(),
-            });
-        };
-        let holder = self.holder_name(&request.payment, &trans_id).await?;
-        let transaction = match request::refund_transaction(
-            request.refund_id.as_str(),
-            request.amount,
-            &trans_id,
-            request.payment.method,
-            holder.as_deref(),
-        ) {
-            Ok(transaction) => transaction,
-            Err(reason) => return Ok(RefundOutcome::Refused { reason }),
-        };
-        let response = self
-            .transact(request.refund_id.as_str(), transaction)
-            .await?;
-        let Some(tr) = response
-            .transaction_response
-            .as_ref()
-            .filter(|t| t.response_code.is_some())
-        else {
-            return Err(if response.messages.is_ok() {
-                ProcessorError::Unknown("Authorize.net answered without a refund result".into())
-            } else {
-                outcome::api_error(&response.messages)
-            });
-        };
-        match (tr.response_code.as_deref(), tr.reason_code()) {
-            (Some("1"), _) => Ok(RefundOutcome::Succeeded {
-                reference: tr.reference(),
-            }),
-            (Some("2" | "3"), Some(reason)) if NOT_SETTLED.contains(&reason) => {
-                self.refund_unsettled(&request, &trans_id, tr.reason_text())
-                    .await
-            }
-            // This refund was already sent: what the first attempt did is the answer.
-            (Some("3"), Some(DUPLICATE)) => match self.lookup_refund(request).await {
-                Ok(Some(first)) => Ok(first),
-                Ok(None) | Err(_) => Err(ProcessorError::Unknown(
-                    "Authorize.net refused the refund as a duplicate of a recent one, which \
-                     it does not show yet"
-                        .into(),
-                )),
-            },
-            (Some("2" | "3"), _) => Ok(RefundOutcome::Refused {
-                reason: format!("Authorize.net refused the refund: {}", tr.reason_text()),
-            }),
-            _ => Err(ProcessorError::Unknown(format!(
-                "Authorize.net's answer to the refund is not final: {}",
-                tr.reason_text()
-            ))),
-        }
+        self.refund_payment(request).await
     }
 
     async fn lookup_refund(
         &self,
         request: RefundRequest<'_>,
     ) -> Result<Option<RefundOutcome>, ProcessorError> {
-        if let Some(details) = self.find(request.refund_id.as_str()).await? {
-            return match details.status() {
-                "refundPendingSettlement" | "refundSettledSuccessfully" => {
-                    Ok(Some(RefundOutcome::Succeeded {
-                        reference: Some(details.trans_id),
-                    }))
-                }
-                "declined" | "voided" | "expired" | "failedReview" | "generalError"
-                | "communicationError" | "settlementError" => Ok(Some(RefundOutcome::Refused {
-                    reason: format!(
-                        "Authorize.net did not refund: the refund transaction is {}",
-                        details.status()
-                    ),
-                })),
-                other => Err(ProcessorError::Unknown(format!(
-                    "the refund {} is {other:?} at Authorize.net, not final",
-                    details.trans_id
-                ))),
-            };
-        }
-        // A full refund of an unsettled payment is a void of the payment itself.
-        let Some(trans_id) = self.payment_reference(&request.payment).await? else {
-            return Ok(None);
-        };
-        let Some(payment) = self.details(&trans_id).await? else {
-            return Ok(None);
-        };
-        let full =
-            [payment.settle_minor(), payment.auth_minor()].contains(&Some(request.amount.minor()));
-        Ok(
-            (payment.status() == "voided" && full).then_some(RefundOutcome::Succeeded {
-                reference: Some(trans_id),
-            }),
-        )
+        self.find_refund(request).await
     }
 
     async fn debit_status(
         &self,
         payment: PaymentLookup<'_>,
     ) -> Result<Option<AchResolution>, ProcessorError> {
-        let details = match payment.reference {
-            Some(reference) => self.known_details(reference).await?,
-            None => match self.find(payment.payment_id.as_str()).await? {
-                Some(details) => details,
-                None => return Ok(None),
-            },
-        };
-        Ok(debit_resolution(&details))
+        self.debit(payment).await
     }
 
     async fn read_notification(
@@ -564,79 +393,9 @@ impl Processor for AuthorizeNetProcessor {
     }
 }
 
-/// What an eCheck's transaction says about the debit; `None` while it is pending.
-///
-/// `settledSuccessfully` is taken as cleared: it is Authorize.net's final state for a debit
-/// nobody returned, and a return arriving later turns the transaction into `returnedItem`.
-fn debit_resolution(details: &TransactionDetails) -> Option<AchResolution> {
-    let returned = details
-        .returned_items
-        .iter()
-        .filter_map(|r| r.code.as_deref())
-        .find_map(|c| AchReturnCode::parse(c.trim()));
-    let not_debited =
-        || AchResolution::Return(AchReturnCode::parse(NOT_DEBITED_RETURN).expect("well formed"));
-    if let Some(code) = returned {
-        return Some(AchResolution::Return(code));
-    }
-    match details.status() {
-        "settledSuccessfully" => Some(AchResolution::Clear),
-        "returnedItem" | "chargeback" | "declined" | "voided" | "expired" | "failedReview"
-        | "generalError" | "communicationError" | "settlementError" => Some(not_debited()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn details(status: &str, returned: &str) -> TransactionDetails {
-        serde_json::from_str(&format!(
-            r#"{{"transId":"1","transactionStatus":"{status}","returnedItems":[{returned}]}}"#
-        ))
-        .unwrap()
-    }
-
-    fn returned(code: &str) -> Option<AchResolution> {
-        Some(AchResolution::Return(AchReturnCode::parse(code).unwrap()))
-    }
-
-    #[test]
-    fn debit_resolutions_by_status_and_returned_items() {
-        assert_eq!(
-            debit_resolution(&details("settledSuccessfully", "")),
-            Some(AchResolution::Clear)
-        );
-        assert_eq!(
-            debit_resolution(&details("returnedItem", r#"{"code":"R02"}"#)),
-            returned("R02")
-        );
-        // A return recorded on a transaction still shown as settled is a return.
-        assert_eq!(
-            debit_resolution(&details("settledSuccessfully", r#"{"code":"R10"}"#)),
-            returned("R10")
-        );
-        assert_eq!(
-            debit_resolution(&details("returnedItem", "")),
-            returned(NOT_DEBITED_RETURN)
-        );
-        for status in ["voided", "settlementError", "declined", "failedReview"] {
-            assert_eq!(
-                debit_resolution(&details(status, "")),
-                returned(NOT_DEBITED_RETURN),
-                "{status}"
-            );
-        }
-        for status in [
-            "capturedPendingSettlement",
-            "pendingSettlement",
-            "underReview",
-            "FDSPendingReview",
-        ] {
-            assert_eq!(debit_resolution(&details(status, "")), None, "{status}");
-        }
-    }
 
     #[test]
     fn configs_and_processors_debug_without_keys() {
