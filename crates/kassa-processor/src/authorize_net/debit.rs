@@ -8,9 +8,10 @@ use super::AuthorizeNetProcessor;
 use crate::{PaymentLookup, ProcessorError};
 
 /// The return code Kassa reports for an eCheck that Authorize.net never debited after all
-/// (voided, failed review, a settlement error), or one returned without a readable code. No NACHA code means "never presented", and
-/// inventing a payer-side reason such as R01 (insufficient funds) would misinform; R17 ("could
-/// not be processed as submitted") is the nearest, and Kassa shows it as returned by the bank.
+/// (voided, failed review, a settlement error), or one returned without a readable code. No
+/// NACHA code means "never presented", and inventing a payer-side reason such as R01
+/// (insufficient funds) would misinform; R17 ("could not be processed as submitted") is the
+/// nearest, and Kassa shows it as returned by the bank.
 const NOT_DEBITED_RETURN: &str = "R17";
 
 impl AuthorizeNetProcessor {

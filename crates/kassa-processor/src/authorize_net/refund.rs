@@ -11,6 +11,7 @@ use crate::{Captured, ProcessorError, RefundOutcome, RefundRequest};
 /// Reason codes for a refund Authorize.net refuses because the payment has not settled yet
 /// (50: awaiting settlement; 54: does not meet the criteria for a credit).
 const NOT_SETTLED: [u32; 2] = [50, 54];
+
 impl AuthorizeNetProcessor {
     pub(crate) async fn refund_payment(
         &self,
