@@ -7,6 +7,7 @@
 //! is lost, late, unreadable or not yet final is [`ProcessorError::Unknown`], and the record stays
 //! pending until recovery asks again ([`Processor::lookup`]).
 
+pub mod authorize_net;
 pub mod notification;
 pub mod sandbox;
 pub mod stripe;
