@@ -122,7 +122,10 @@ mod tests {
         let created = datetime!(2026-11-21 12:00 UTC);
         let usd = |m| Money::new(m, Currency::Usd);
         let auth = Authorization {
-            processor: crate::processor::ProcessorRef { connector: crate::processor::Connector::Sandbox, reference: None },
+            processor: crate::processor::ProcessorRef {
+                connector: crate::processor::Connector::Sandbox,
+                reference: None,
+            },
             id: AuthorizationId::generate(),
             partner_id: PartnerId::generate(),
             object: AuthorizationObject::Authorization,

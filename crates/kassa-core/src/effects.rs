@@ -885,7 +885,10 @@ mod tests {
 
     fn refund() -> Refund {
         Refund {
-            processor: crate::processor::ProcessorRef { connector: crate::processor::Connector::Sandbox, reference: None },
+            processor: crate::processor::ProcessorRef {
+                connector: crate::processor::Connector::Sandbox,
+                reference: None,
+            },
             id: RefundId::parse("re_0123456789ABCDEFGHIJabcd").unwrap(),
             partner_id: card().partner_id,
             object: RefundObject::Refund,

@@ -288,7 +288,11 @@ pub(crate) fn test_payment(status: PaymentStatus, amount: i64) -> Payment {
     let usd = |minor| Money::new(minor, Currency::Usd);
     let settled = !matches!(status, PaymentStatus::Pending | PaymentStatus::Failed);
     Payment {
-        processor: crate::processor::ProcessorRef { connector: crate::processor::Connector::Sandbox, reference: None }, ach_authorization: None,
+        processor: crate::processor::ProcessorRef {
+            connector: crate::processor::Connector::Sandbox,
+            reference: None,
+        },
+        ach_authorization: None,
         id: PaymentId::parse("pay_0123456789ABCDEFGHIJabcd").unwrap(),
         partner_id: PartnerId::parse("par_0123456789ABCDEFGHIJabcd").unwrap(),
         object: PaymentObject::Payment,

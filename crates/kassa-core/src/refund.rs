@@ -617,7 +617,10 @@ mod tests {
 
     fn refund() -> Refund {
         Refund {
-            processor: crate::processor::ProcessorRef { connector: crate::processor::Connector::Sandbox, reference: None },
+            processor: crate::processor::ProcessorRef {
+                connector: crate::processor::Connector::Stripe,
+                reference: Some("re_3MtwBwLkdIwHu7ix28a3tqPa".into()),
+            },
             id: RefundId::parse("re_0123456789ABCDEFGHIJabcd").unwrap(),
             partner_id: PartnerId::parse("par_0123456789ABCDEFGHIJabcd").unwrap(),
             object: RefundObject::Refund,
@@ -642,6 +645,7 @@ mod tests {
                 "id": "re_0123456789ABCDEFGHIJabcd",
                 "object": "refund",
                 "paymentId": "pay_0123456789ABCDEFGHIJabcd",
+                "processor": {"connector": "stripe", "reference": "re_3MtwBwLkdIwHu7ix28a3tqPa"},
                 "amount": "10.00",
                 "currency": "USD",
                 "status": "succeeded",

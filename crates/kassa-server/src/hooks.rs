@@ -74,7 +74,10 @@ async fn handle(
             return Err(ApiError::not_found("processor account"));
         }
         Err(e @ ProcessorError::Unknown(_)) => {
-            return Err(ApiError::unavailable("processor_unavailable", e.to_string()))
+            return Err(ApiError::unavailable(
+                "processor_unavailable",
+                e.to_string(),
+            ))
         }
     };
     // Header values that are not text cannot carry a signature; they are left out.

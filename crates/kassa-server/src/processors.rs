@@ -75,7 +75,10 @@ impl Processors {
             Connector::AuthorizeNet => Arc::new(AuthorizeNetProcessor::new(
                 self.http.clone(),
                 AuthorizeNetConfig {
-                    login_id: account.login_id.clone().ok_or_else(|| missing("login id"))?,
+                    login_id: account
+                        .login_id
+                        .clone()
+                        .ok_or_else(|| missing("login id"))?,
                     transaction_key: keys
                         .transaction_key
                         .ok_or_else(|| missing("transaction key"))?,
@@ -109,6 +112,98 @@ impl AppState {
             .ok_or_else(|| ProcessorError::NotSent(format!("no {connector} account is set")))?;
         self.processors.build(&self.vault, &account)
     }
+}
+
+/// What `kassa processor set` asks for.
+#[derive(Debug)]
+pub struct NewProcessor {
+    pub connector: Connector,
+    /// `--api-base`; the connector's production API when None.
+    pub api_base: Option<String>,
+    pub login_id: Option<String>,
+    pub credentials: Credentials,
+}
+
+/// A partner's processor as `kassa processor show` and `GET /v1/partner` tell it: never a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessorSummary {
+    pub connector: Connector,
+    /// None for the sandbox.
+    pub api_base: Option<String>,
+    pub login_id: Option<String>,
+    /// Whether notifications can be verified (a webhook secret or signature key is set).
+    pub signs_notifications: bool,
+}
+
+/// Makes `new.connector` the partner's processor, storing its account with the keys sealed
+/// (docs/api.md §10); audited as `processor.set` without any key.
+pub async fn set(
+    store: &dyn kassa_store::Store,
+    vault: &Vault,
+    partner: &kassa_store::Partner,
+    new: NewProcessor,
+    by: &kassa_core::audit::Caller,
+) -> anyhow::Result<ProcessorSummary> {
+    let account = match new.connector {
+        Connector::Sandbox => None,
+        connector => {
+            let api_base = match &new.api_base {
+                Some(text) => parse_api_base(text).map_err(|e| anyhow::anyhow!(e))?,
+                None => default_api_base(connector).to_string(),
+            };
+            if let Some(login) = &new.login_id {
+                if login.is_empty() || login.len() > 25 || login.chars().any(char::is_control) {
+                    anyhow::bail!("the login id must be 1 to 25 characters");
+                }
+            }
+            Some(seal_account(
+                vault,
+                &partner.id,
+                connector,
+                api_base,
+                new.login_id.clone(),
+                &new.credentials,
+                by.at,
+            ))
+        }
+    };
+    store
+        .set_processor(&partner.id, new.connector, account.as_ref(), by)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("partner {} is gone", partner.slug))?;
+    Ok(ProcessorSummary {
+        connector: new.connector,
+        api_base: account.as_ref().map(|a| a.api_base.clone()),
+        login_id: new.login_id,
+        signs_notifications: new.credentials.webhook_secret.is_some()
+            || new.credentials.signature_key.is_some(),
+    })
+}
+
+/// The partner's processor and account, for people: never a key. Opening the keys only to say
+/// whether notifications are signed needs the vault; without it that is not told.
+pub async fn show(
+    store: &dyn kassa_store::Store,
+    vault: Option<&Vault>,
+    partner: &kassa_store::Partner,
+) -> anyhow::Result<ProcessorSummary> {
+    let connector = partner.processor;
+    let account = match connector {
+        Connector::Sandbox => None,
+        c => store.processor_account(&partner.id, c).await?,
+    };
+    let signs_notifications = match (&account, vault) {
+        (Some(a), Some(vault)) => open_credentials(vault, a)
+            .map(|c| c.webhook_secret.is_some() || c.signature_key.is_some())
+            .unwrap_or(false),
+        _ => false,
+    };
+    Ok(ProcessorSummary {
+        connector,
+        api_base: account.as_ref().map(|a| a.api_base.clone()),
+        login_id: account.and_then(|a| a.login_id),
+        signs_notifications,
+    })
 }
 
 /// The secret keys of one account, as sealed: only those its connector uses are set.

@@ -153,9 +153,9 @@ impl<T> Store for T where
 /// The store's traits, for callers that use their methods on a [`Store`].
 pub mod prelude {
     pub use crate::{
-        AuditStore, AuthorizationStore, ProcessorStore, CustomerStore, EventStore, IdempotencyStore,
+        AuditStore, AuthorizationStore, CustomerStore, EventStore, IdempotencyStore,
         InstallationStore, JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore,
-        PaymentStore, RefundStore, Store, TwoFactorStore, UserStore, VaultStore,
+        PaymentStore, ProcessorStore, RefundStore, Store, TwoFactorStore, UserStore, VaultStore,
         WebhookDeliveryStore, WebhookEndpointStore,
     };
 }

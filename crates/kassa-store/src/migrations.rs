@@ -103,6 +103,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "vault secrets",
         include_str!("../migrations/sqlite/0014_vault_secrets.sql"),
     ),
+    (
+        15,
+        "processors",
+        include_str!("../migrations/sqlite/0015_processors.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -175,6 +180,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         14,
         "vault secrets",
         include_str!("../migrations/postgres/0014_vault_secrets.sql"),
+    ),
+    (
+        15,
+        "processors",
+        include_str!("../migrations/postgres/0015_processors.sql"),
     ),
 ];
 

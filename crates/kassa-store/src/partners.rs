@@ -511,8 +511,9 @@ pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
         challenge_mode_until: time_opt(row.try_get("challenge_mode_until")?),
         processor: {
             let connector: String = row.try_get("processor")?;
-            kassa_core::processor::Connector::parse(&connector)
-                .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown processor {connector:?}")))?
+            kassa_core::processor::Connector::parse(&connector).ok_or_else(|| {
+                crate::StoreError::Corrupt(format!("unknown processor {connector:?}"))
+            })?
         },
     })
 }

@@ -9,7 +9,6 @@ use common::{
     ach_attempt, api_key, backends, by, by_at, card_attempt, instant_in, micros, new_partner, now,
     partner_record, reference, request, JOB_CLAIMS,
 };
-use kassa_core::processor::{Connector, ProcessorRef};
 use kassa_core::billing_host::{BillingHostStatus, HostVerification, VerificationToken};
 use kassa_core::card::CardBrand;
 use kassa_core::id::{ApiKeyId, JobId, PartnerId, PaymentId, PaymentRequestId};
@@ -20,6 +19,7 @@ use kassa_core::payment::{
     PaymentStatus,
 };
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::processor::{Connector, ProcessorRef};
 use kassa_store::{
     AttemptResult, BeginOutcome, CancelOutcome, CreateOutcome, EventRecord, IdempotencyBegin,
     IdempotencyPolicy, Job, NewAttempt, NewJob, Page, PageRequest, PartnerSettings,
@@ -1502,7 +1502,8 @@ async fn approved_attempt_completes_the_request() {
                 &attempt.payment_id,
                 &AttemptResult::Approved {
                     funding: Funding::Credit,
-                }, None,
+                },
+                None,
                 now(),
             )
             .await;
@@ -1568,7 +1569,8 @@ async fn approved_attempt_completes_the_request() {
                 &attempt.payment_id,
                 &AttemptResult::Declined {
                     code: DeclineCode::CardDeclined,
-                }, None,
+                },
+                None,
                 now(),
             )
             .await;

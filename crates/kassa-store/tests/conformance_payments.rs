@@ -92,7 +92,8 @@ async fn authorized(
             &new.id,
             &AuthorizationResult::Authorized {
                 funding: Funding::Credit,
-            }, None,
+            },
+            None,
             at,
         )
         .await
@@ -298,7 +299,8 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
                 &new.payment_id,
                 &AttemptResult::Approved {
                     funding: Funding::Debit,
-                }, None,
+                },
+                None,
                 at,
             )
             .await
@@ -313,7 +315,8 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
                 &new.payment_id,
                 &AttemptResult::Declined {
                     code: DeclineCode::CardDeclined,
-                }, None,
+                },
+                None,
                 at,
             )
             .await;
@@ -376,7 +379,8 @@ async fn an_api_sale_is_recorded_before_and_after_the_processor() {
                 &reuse.payment_id,
                 &AttemptResult::Approved {
                     funding: Funding::Credit,
-                }, None,
+                },
+                None,
                 at,
             )
             .await
@@ -473,7 +477,8 @@ async fn abandoned_authorizations_are_found_and_recorded_once() {
                 &new.id,
                 &AuthorizationResult::Declined {
                     code: DeclineCode::CardDeclined,
-                }, None,
+                },
+                None,
                 later,
             )
             .await
@@ -486,7 +491,8 @@ async fn abandoned_authorizations_are_found_and_recorded_once() {
                 &new.id,
                 &AuthorizationResult::Authorized {
                     funding: Funding::Credit,
-                }, None,
+                },
+                None,
                 later,
             )
             .await;
@@ -653,7 +659,8 @@ async fn a_capture_completes_when_confirmed_and_frees_the_hold_when_refused() {
                 &payment.id,
                 &AttemptResult::Declined {
                     code: DeclineCode::ProcessingError,
-                }, None,
+                },
+                None,
                 at,
             )
             .await
@@ -681,7 +688,8 @@ async fn a_capture_completes_when_confirmed_and_frees_the_hold_when_refused() {
                 &payment.id,
                 &AttemptResult::Approved {
                     funding: Funding::Credit,
-                }, None,
+                },
+                None,
                 at,
             )
             .await

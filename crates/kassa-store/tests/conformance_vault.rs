@@ -12,15 +12,16 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use kassa_core::processor::Connector;
 use kassa_core::audit::Action;
 use kassa_core::id::{PartnerId, UserId, WebhookEndpointId};
+use kassa_core::processor::Connector;
 use kassa_core::role::Role;
 use kassa_core::secret::Secret;
 use kassa_core::webhook::{EventFilter, WebhookUrl};
-use kassa_store::{ProcessorAccount, 
-    ConnectOptions, CreateEndpointOutcome, KeyRotation, NewUser, NewWebhookEndpoint, Resealed,
-    Resealer, SealedItem, SealedKind, SealedSecret, SealedTotp, Store, StoreError, User,
+use kassa_store::{
+    ConnectOptions, CreateEndpointOutcome, KeyRotation, NewUser, NewWebhookEndpoint,
+    ProcessorAccount, Resealed, Resealer, SealedItem, SealedKind, SealedSecret, SealedTotp, Store,
+    StoreError, User,
 };
 use tempfile::TempDir;
 

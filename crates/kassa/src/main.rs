@@ -8,6 +8,7 @@ mod fees;
 mod migrate;
 mod partner;
 mod payouts;
+mod processor;
 mod serve;
 mod tax;
 mod user;
@@ -70,6 +71,9 @@ enum Command {
     /// Manage the vault key that seals every secret.
     #[command(subcommand)]
     Vault(vault::VaultCommand),
+    /// Choose a partner's processor (sandbox, stripe, authorize_net) and store its keys.
+    #[command(subcommand)]
+    Processor(processor::ProcessorCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -147,6 +151,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Tax(cmd) => tax::run(cmd, &config, &by).await,
         Command::Audit(cmd) => audit::run(cmd, &config).await,
         Command::Vault(cmd) => vault::run(cmd, &config, &by).await,
+        Command::Processor(cmd) => processor::run(cmd, &config, &by).await,
     }
 }
 

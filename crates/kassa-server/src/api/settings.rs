@@ -60,6 +60,20 @@ pub struct PartnerBody {
     /// are not.
     #[serde(with = "kassa_core::clock::rfc3339_option")]
     challenge_mode_until: Option<OffsetDateTime>,
+    /// Which processor the partner's new payments go through (set by the operator with
+    /// `kassa processor set`); never its keys.
+    processor: ProcessorBody,
+}
+
+/// `processor` on the partner.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = PartnerProcessor)]
+pub struct ProcessorBody {
+    connector: kassa_core::processor::Connector,
+    /// The address Kassa calls; `null` for the sandbox.
+    #[schema(format = "uri")]
+    api_base: Option<String>,
 }
 
 /// Where a billing host stands.
@@ -102,7 +116,27 @@ pub enum PartnerObject {
 }
 
 impl PartnerBody {
-    fn new(p: &Partner, challenge_mode_until: Option<OffsetDateTime>) -> Self {
+    /// The partner as its API key sees it now, with its challenge mode and processor.
+    async fn read(state: &AppState, p: &Partner) -> Result<Self, ApiError> {
+        let challenge = crate::challenge_mode::active_until(state, &p.id).await?;
+        let processor = crate::processors::show(state.store.as_ref(), None, p)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(Self::new(
+            p,
+            challenge,
+            ProcessorBody {
+                connector: processor.connector,
+                api_base: processor.api_base,
+            },
+        ))
+    }
+
+    fn new(
+        p: &Partner,
+        challenge_mode_until: Option<OffsetDateTime>,
+        processor: ProcessorBody,
+    ) -> Self {
         PartnerBody {
             id: p.id.clone(),
             object: PartnerObject::Partner,
@@ -136,6 +170,7 @@ impl PartnerBody {
             require_two_factor: p.require_two_factor,
             created_at: p.created_at,
             challenge_mode_until,
+            processor,
         }
     }
 }
@@ -165,8 +200,7 @@ pub async fn get_partner(
         .partner_by_id(&auth.partner.id)
         .await?
         .ok_or_else(|| ApiError::not_found("partner"))?;
-    let challenge = crate::challenge_mode::active_until(&state, &partner.id).await?;
-    Ok(Json(PartnerBody::new(&partner, challenge)))
+    Ok(Json(PartnerBody::read(&state, &partner).await?))
 }
 
 #[utoipa::path(
@@ -203,8 +237,7 @@ pub async fn update_partner(
         access::require(&state, &auth, Scope::Admin, Some(&operation)).await?;
     }
     let partner = settings::update_partner(&state, &auth.partner, &auth.caller, body).await?;
-    let challenge = crate::challenge_mode::active_until(&state, &partner.id).await?;
-    Ok(Json(PartnerBody::new(&partner, challenge)))
+    Ok(Json(PartnerBody::read(&state, &partner).await?))
 }
 
 #[utoipa::path(
@@ -234,8 +267,7 @@ pub async fn verify_billing_host(
     auth: ApiAuth,
 ) -> Result<Json<PartnerBody>, ApiError> {
     let partner = settings::verify_billing_host(&state, &auth.partner, &auth.caller).await?;
-    let challenge = crate::challenge_mode::active_until(&state, &partner.id).await?;
-    Ok(Json(PartnerBody::new(&partner, challenge)))
+    Ok(Json(PartnerBody::read(&state, &partner).await?))
 }
 
 /// An API key as listed: never the key itself, only its first characters.

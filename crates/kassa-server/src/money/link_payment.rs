@@ -3,11 +3,11 @@
 
 use std::ops::ControlFlow;
 
+use kassa_core::ach::AchAuthorization;
 use kassa_core::id::{PartnerId, PaymentId, PaymentRequestId};
 use kassa_core::payment::DeclineCode;
 use kassa_core::payment_method::NewInstrument;
 use kassa_core::payment_request::PaymentRequest;
-use kassa_core::ach::AchAuthorization;
 use kassa_core::processor::Connector;
 use kassa_processor::{ChargeRequest, DebitMandate};
 use kassa_store::{AttemptResult, BeginOutcome, FinishedAttempt, MethodOwner, NewAttempt, Partner};

@@ -16,7 +16,7 @@ mod sale;
 pub use hold::{authorize, capture};
 pub use instrument::{open_stored, vault_method, Charged};
 pub use link_payment::{pay, PayInput, PayOutcome};
-pub use notified::{apply as apply_notification, Applied};
+pub use notified::apply as apply_notification;
 pub use order::{new_customer, Gone, Order, Payer};
 pub(crate) use protocol::recover;
 pub(crate) use records::{Attempts, Authorizations, Refunds};

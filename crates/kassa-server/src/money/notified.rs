@@ -5,9 +5,11 @@
 //! nothing, so a repeated or late one is harmless.
 
 use kassa_core::id::{AuthorizationId, PartnerId, PaymentId, RefundId};
-use kassa_core::payment::{AchResolution, DeclineCode, Funding, MaskedMethod, Payment, PaymentStatus};
-use kassa_core::refund::RefundStatus;
+use kassa_core::payment::{
+    AchResolution, DeclineCode, Funding, MaskedMethod, Payment, PaymentStatus,
+};
 use kassa_core::processor::Connector;
+use kassa_core::refund::RefundStatus;
 use kassa_processor::{About, Change};
 use kassa_store::{
     AttemptResult, AuthorizationResult, Referenced, RefundResult, ResolveOutcome, StoreError,
@@ -84,7 +86,9 @@ pub async fn apply(
             Referenced::Authorization(a),
         ) => {
             let result = match change {
-                Change::PaymentDeclined { code, .. } => AuthorizationResult::Declined { code: *code },
+                Change::PaymentDeclined { code, .. } => {
+                    AuthorizationResult::Declined { code: *code }
+                }
                 _ => AuthorizationResult::Authorized {
                     funding: match a.payment_method {
                         MaskedMethod::Card { funding, .. } => funding,
@@ -120,7 +124,11 @@ pub async fn apply(
             }
         }
         (change, record) => {
-            tracing::warn!(?change, record = record_id(&record), "a notification that does not fit its record was ignored");
+            tracing::warn!(
+                ?change,
+                record = record_id(&record),
+                "a notification that does not fit its record was ignored"
+            );
             Applied::UnknownRecord
         }
     })

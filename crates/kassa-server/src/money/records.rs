@@ -91,9 +91,13 @@ impl Record for Attempts {
                 .map_err(|e| ProcessorError::Unknown(format!("the payment cannot be read: {e}")))?
                 .ok_or_else(|| ProcessorError::Unknown("the payment is gone".into()))?;
             let hold = match &payment.authorization_id {
-                Some(auth) => state.store.authorization(partner, auth).await.map_err(|e| {
-                    ProcessorError::Unknown(format!("the authorization cannot be read: {e}"))
-                })?,
+                Some(auth) => state
+                    .store
+                    .authorization(partner, auth)
+                    .await
+                    .map_err(|e| {
+                        ProcessorError::Unknown(format!("the authorization cannot be read: {e}"))
+                    })?,
                 None => None,
             };
             let processor = state
@@ -114,7 +118,9 @@ impl Record for Attempts {
         };
         match looked_up.await {
             Ok(Some(answer)) => Some(attempt_answer(state, answer)),
-            Ok(None) => Some(Answered::unreached(AttemptResult::Declined { code: UNREACHED })),
+            Ok(None) => Some(Answered::unreached(AttemptResult::Declined {
+                code: UNREACHED,
+            })),
             Err(e) => {
                 // Unknown: keep the request locked rather than risk a second charge.
                 tracing::warn!(payment = %id, error = %e, "cannot learn what the processor did with an abandoned attempt");
@@ -135,7 +141,9 @@ pub(crate) fn charge_answer(
         Ok(answer) => Some(attempt_answer(state, answer)),
         Err(ProcessorError::NotSent(why)) => {
             tracing::warn!(payment = %payment, error = %why, "processor not reached; the payment failed");
-            Some(Answered::unreached(AttemptResult::Declined { code: UNREACHED }))
+            Some(Answered::unreached(AttemptResult::Declined {
+                code: UNREACHED,
+            }))
         }
         Err(ProcessorError::Unknown(why)) => {
             tracing::warn!(payment = %payment, error = %why, "the processor's answer is unknown; the payment stays pending until recovery asks");
@@ -367,7 +375,9 @@ pub(crate) fn refunded_answer(
         Ok(decided) => Some(refund_answer(decided)),
         Err(ProcessorError::NotSent(why)) => {
             tracing::warn!(refund = %refund.id, error = %why, "processor not reached; the refund failed");
-            Some(Answered::unreached(RefundResult::Failed { code: UNREACHED }))
+            Some(Answered::unreached(RefundResult::Failed {
+                code: UNREACHED,
+            }))
         }
         Err(ProcessorError::Unknown(why)) => {
             tracing::warn!(refund = %refund.id, error = %why, "the processor's answer to a refund is unknown; it stays pending until recovery asks");

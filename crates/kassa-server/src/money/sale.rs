@@ -85,11 +85,7 @@ impl Flow for Sale {
         &recorded.payment
     }
 
-    async fn ask(
-        &self,
-        state: &AppState,
-        recorded: &Recorded,
-    ) -> Option<Answered<AttemptResult>> {
+    async fn ask(&self, state: &AppState, recorded: &Recorded) -> Option<Answered<AttemptResult>> {
         let (partner, payment_id) = &recorded.payment;
         let holder = self.order.method.holder_name();
         let charged = match state.processor_for(partner, recorded.connector).await {
