@@ -30,6 +30,12 @@ impl Connector {
         Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
+    /// Whether it tells what became of a bank debit only when asked (Authorize.net sends no
+    /// notification when an eCheck settles or is returned), so Kassa asks it from time to time.
+    pub fn reports_debits_when_asked(self) -> bool {
+        matches!(self, Self::AuthorizeNet)
+    }
+
     /// The path segment of its notification endpoint: `/hooks/{segment}/{partnerSlug}`.
     pub fn hook_segment(self) -> &'static str {
         match self {

@@ -122,8 +122,8 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Periodic sweeps: settle attempts whose answer was never recorded, and forget idempotency keys
-/// past retention.
+/// Periodic sweeps: settle attempts whose answer was never recorded, ask processors that do not
+/// tell about bank debits what became of them, and forget idempotency keys past retention.
 pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
     // A record still awaiting the processor after `recovery.attemptTimeout` lost its process
@@ -149,6 +149,13 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
         tracing::warn!(
             recovered,
             "recorded refunds left undecided by an earlier process"
+        );
+    }
+    let resolved = money::check_debits(state).await?;
+    if resolved > 0 {
+        tracing::info!(
+            resolved,
+            "bank debits cleared or returned at their processor"
         );
     }
     // Expired and idle dashboard sessions, unfinished sign-ins, and limit counters that are

@@ -138,9 +138,14 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
             "requireTwoFactor",
             "allowedRedirectHosts",
             "createdAt",
-            "challengeModeUntil"
+            "challengeModeUntil",
+            "processor"
         ]),
         "{before}"
+    );
+    assert_eq!(
+        before["processor"],
+        json!({"connector": "sandbox", "apiBase": null})
     );
     assert_eq!(before["id"], p.partner.id.as_str());
     assert_eq!(before["object"], "partner");

@@ -87,6 +87,17 @@ pub trait ProcessorStore {
         &self,
         id: &kassa_core::id::AuthorizationId,
     ) -> Result<Option<Authorization>>;
+    /// Claims up to `limit` pending bank debits at `connector` submitted before
+    /// `submitted_before` and not asked about since `checked_before`, oldest check first, and
+    /// notes them as asked about at `now` (so several instances ask about each once).
+    async fn debits_to_check(
+        &self,
+        connector: Connector,
+        submitted_before: OffsetDateTime,
+        checked_before: OffsetDateTime,
+        now: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<Payment>>;
     /// The payment, authorization or refund the processor knows by `reference`.
     async fn by_processor_reference(
         &self,
@@ -232,6 +243,34 @@ impl<B: Backend> ProcessorStore for B {
         .fetch_optional(&mut self.reader())
         .await?;
         row.as_ref().map(auth_from_row).transpose()
+    }
+
+    async fn debits_to_check(
+        &self,
+        connector: Connector,
+        submitted_before: OffsetDateTime,
+        checked_before: OffsetDateTime,
+        now: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<Payment>> {
+        let mut tx = self.begin_write().await?;
+        let rows = query(concat!(
+            "UPDATE payments SET debit_checked_at = $4 WHERE id IN (SELECT id FROM payments \
+             WHERE status = 'pending' AND method_type = 'ach' AND NOT awaiting_processor \
+             AND processor = $1 AND created_at < $2 \
+             AND (debit_checked_at IS NULL OR debit_checked_at < $3) \
+             ORDER BY COALESCE(debit_checked_at, 0), created_at LIMIT $5) RETURNING ",
+            crate::columns::payment_cols!()
+        ))
+        .bind(connector.as_str())
+        .bind(to_micros(submitted_before))
+        .bind(to_micros(checked_before))
+        .bind(to_micros(now))
+        .bind(limit)
+        .fetch_all(&mut tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(payment_from_row).collect()
     }
 
     async fn by_processor_reference(

@@ -336,7 +336,7 @@ async fn a_rotation_seals_every_secret_again_with_its_key_check_and_audit_event(
         assert_eq!(
             details,
             serde_json::json!({"reEncrypted": {"vaultEntries": 1, "webhookSecrets": 2,
-                "totpSecrets": 1, "linkSecrets": 1}}),
+                "totpSecrets": 1, "linkSecrets": 1, "processorCredentials": 1}}),
             "[{name}]"
         );
     }

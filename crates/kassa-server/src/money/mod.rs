@@ -3,6 +3,7 @@
 //! timeout, record the answer, and let recovery settle what was never recorded. The flows say
 //! only what differs; the instrument takes one path from parse to processor (`instrument.rs`).
 
+mod debits;
 mod hold;
 mod instrument;
 mod link_payment;
@@ -13,6 +14,7 @@ mod records;
 mod refund_flow;
 mod sale;
 
+pub(crate) use debits::check_debits;
 pub use hold::{authorize, capture};
 pub use instrument::{open_stored, vault_method, Charged};
 pub use link_payment::{pay, PayInput, PayOutcome};

@@ -32,6 +32,10 @@ CREATE INDEX payments_by_processor_reference ON payments (partner_id, processor_
 CREATE INDEX authorizations_by_processor_reference ON authorizations (partner_id, processor_reference);
 CREATE INDEX refunds_by_processor_reference ON refunds (partner_id, processor_reference);
 
+-- When Kassa last asked a processor that reports bank debits only when asked (Authorize.net)
+-- what became of this pending debit.
+ALTER TABLE payments ADD COLUMN debit_checked_at BIGINT;
+
 -- The payer's authorization of a bank debit taken on the pay page.
 ALTER TABLE payments ADD COLUMN ach_accepted_at BIGINT;
 ALTER TABLE payments ADD COLUMN ach_ip TEXT;

@@ -430,6 +430,20 @@ async fn timeline(
         None => started,
     };
     events.push(Event::new(p.created_at, started));
+    if let Some(a) = &p.ach_authorization {
+        let from = match (&a.ip, &a.user_agent) {
+            (Some(ip), Some(ua)) => format!(" from {ip} ({ua})"),
+            (Some(ip), None) => format!(" from {ip}"),
+            _ => String::new(),
+        };
+        events.push(Event::new(
+            a.accepted_at,
+            format!(
+                "The payer authorized the debit{from}, wording version {}",
+                a.text_version
+            ),
+        ));
+    }
     match p.status {
         PaymentStatus::Failed => {
             let why = p
