@@ -1073,3 +1073,82 @@ on_both_backends!(settings_allowed_redirect_hosts, |app| {
         serde_json::json!([])
     );
 });
+
+on_both_backends!(
+    a_bank_debit_needs_the_payers_authorization_which_it_keeps,
+    |app| {
+        let p = app.partner().await;
+        let pr = app.create_request(&p, "120.00", "ACH-AUTH-1").await;
+        let page = pay_path(&pr);
+        let mut payer = Payer::from(&app, "203.0.113.9");
+        let form = payer.open(&page).await;
+        // The wording names the partner, the amount, the date and how to revoke it.
+        assert!(form
+            .body
+            .contains("authorize Acme Services to debit $120.00"));
+        assert!(form.body.contains("November 21, 2026"));
+        assert!(form.body.contains("revoke"));
+        assert!(form
+            .body
+            .contains("name=\"achAuthorization\" value=\"accepted\" required"));
+
+        // Without the box ticked, or with anything but "accepted": the form again, nothing recorded.
+        let without: Vec<_> = ach_fields("110000000", "000123456789")
+            .into_iter()
+            .filter(|(k, _)| *k != "achAuthorization")
+            .collect();
+        let mut forged = without.clone();
+        forged.push(("achAuthorization", "yes"));
+        for fields in [without, forged] {
+            let r = payer.submit(&page, &fields).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+            assert!(r.body.contains("achAuthorization-error"));
+            assert!(r.body.contains("Check the box to authorize the debit"));
+        }
+        let none = app.api(&p.key, Method::GET, "/v1/payments", None).await;
+        assert_eq!(ids(&none.json()).len(), 0, "nothing was recorded");
+
+        let r = payer.pay_ach(&page, "000123456789").await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let list = app
+            .api(&p.key, Method::GET, "/v1/payments", None)
+            .await
+            .json();
+        let payment = &list["data"][0];
+        assert_eq!(payment["status"], "pending");
+        let kept = &payment["achAuthorization"];
+        assert_eq!(kept["ip"], "203.0.113.9");
+        assert_eq!(kept["userAgent"], Value::Null);
+        assert_eq!(
+            kept["textVersion"],
+            kassa_core::ach::AUTHORIZATION_TEXT_VERSION
+        );
+        assert_eq!(kept["acceptedAt"], "2026-11-21T12:00:00Z");
+        assert_eq!(payment["processor"]["connector"], "sandbox");
+
+        // The timeline shows who authorized it, from where.
+        let mut owner = signed_in(&app, &p, "owner@acme.example").await;
+        let id = payment["id"].as_str().unwrap();
+        let details = owner.get(&format!("/dashboard/transactions/{id}")).await;
+        assert_eq!(details.status, StatusCode::OK);
+        assert!(
+            details
+                .body
+                .contains("The payer authorized the debit from 203.0.113.9"),
+            "{}",
+            details.body
+        );
+        // A card payment keeps none.
+        let card = app.create_request(&p, "10.00", "CARD-NO-AUTH").await;
+        let mut card_payer = Payer::new(&app);
+        let r = card_payer
+            .pay_card(&pay_path(&card), "4242424242424242")
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let list = app
+            .api(&p.key, Method::GET, "/v1/payments", None)
+            .await
+            .json();
+        assert_eq!(list["data"][0]["achAuthorization"], Value::Null);
+    }
+);

@@ -211,3 +211,87 @@ impl Flags {
 fn webhook_path(connector: Connector, slug: &str) -> Option<String> {
     (connector != Connector::Sandbox).then(|| format!("/hooks/{}/{slug}", connector.hook_segment()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(secret: bool, webhook: bool, login: bool, key: bool, signature: bool) -> Flags {
+        Flags {
+            secret_key: secret,
+            webhook_secret: webhook,
+            login_id: login,
+            transaction_key: key,
+            signature_key: signature,
+        }
+    }
+
+    #[test]
+    fn each_connector_takes_its_own_keys_only() {
+        let ok = |f: Flags, c, base| f.check(c, base).is_ok();
+        assert!(ok(
+            flags(false, false, false, false, false),
+            Connector::Sandbox,
+            false
+        ));
+        assert!(!ok(
+            flags(true, false, false, false, false),
+            Connector::Sandbox,
+            false
+        ));
+        assert!(!ok(
+            flags(false, false, false, false, false),
+            Connector::Sandbox,
+            true
+        ));
+        assert!(ok(
+            flags(true, false, false, false, false),
+            Connector::Stripe,
+            false
+        ));
+        assert!(ok(
+            flags(true, true, false, false, false),
+            Connector::Stripe,
+            true
+        ));
+        assert!(!ok(
+            flags(false, true, false, false, false),
+            Connector::Stripe,
+            false
+        ));
+        assert!(!ok(
+            flags(true, false, true, false, false),
+            Connector::Stripe,
+            false
+        ));
+        assert!(ok(
+            flags(false, false, true, true, false),
+            Connector::AuthorizeNet,
+            false
+        ));
+        assert!(ok(
+            flags(false, false, true, true, true),
+            Connector::AuthorizeNet,
+            true
+        ));
+        assert!(!ok(
+            flags(false, false, true, false, false),
+            Connector::AuthorizeNet,
+            false
+        ));
+        assert!(!ok(
+            flags(true, false, true, true, false),
+            Connector::AuthorizeNet,
+            false
+        ));
+    }
+
+    #[test]
+    fn the_notification_path_names_the_connector_and_partner() {
+        assert_eq!(
+            webhook_path(Connector::AuthorizeNet, "acme").as_deref(),
+            Some("/hooks/authorize-net/acme")
+        );
+        assert_eq!(webhook_path(Connector::Sandbox, "acme"), None);
+    }
+}
