@@ -172,6 +172,15 @@ struct SettingsPage {
     users: Vec<UserRow>,
     user_email: String,
     user_errors: HashMap<String, String>,
+    processor: ProcessorRow,
+}
+
+/// Which processor the partner's payments go through (set by the operator), and where it sends
+/// its notifications.
+struct ProcessorRow {
+    connector: &'static str,
+    api_base: Option<String>,
+    notification_url: Option<String>,
 }
 
 impl SettingsPage {
@@ -207,6 +216,23 @@ async fn page(
     let users = settings::users(state, partner)
         .await
         .map_err(|e| internal_error_page(e.into_cause()))?;
+    let shown = crate::processors::show(state.store.as_ref(), None, partner)
+        .await
+        .map_err(internal_error_page)?;
+    let processor = ProcessorRow {
+        connector: shown.connector.as_str(),
+        api_base: shown.api_base,
+        notification_url: (shown.connector != kassa_core::processor::Connector::Sandbox).then(
+            || {
+                format!(
+                    "{}/hooks/{}/{}",
+                    state.config.public_base(),
+                    shown.connector.hook_segment(),
+                    partner.slug
+                )
+            },
+        ),
+    };
     let values = Values::of(partner);
     Ok(SettingsPage {
         brand: Brand::of(partner),
@@ -251,6 +277,7 @@ async fn page(
             .collect(),
         user_email: String::new(),
         user_errors: HashMap::new(),
+        processor,
     })
 }
 
