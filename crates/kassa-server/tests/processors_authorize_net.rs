@@ -380,3 +380,47 @@ on_both_backends!(
         assert_eq!(anet.count("getTransactionDetailsRequest").await, 0);
     }
 );
+
+/// KNOWN PRODUCT GAP (ignored until fixed): nothing in kassa-server calls
+/// `Processor::debit_status`, and the Authorize.net connector maps an eCheck's notification to no
+/// change, so an Authorize.net bank debit stays `pending` for ever. Run with `--ignored`.
+async fn an_echeck_clears_once_authorize_net_settles_it(app: TestApp) {
+    let (p, anet) = on_anet(&app).await;
+    let paid = created(&app, &p, "/v1/payments/sale", json!({"firstName": "Ada", "lastName": "Lovelace",
+        "paymentMethod": {"billingFirstName": "Ada", "billingLastName": "Lovelace",
+                          "ach": {"routingNumber": "110000000", "accountNumber": "000123456789", "accountType": "Checking"}},
+        "invoice": {"invoiceLineItems": [{"name": "x", "value": "60.00", "valueType": "Standard"}]}})).await;
+    assert_eq!(paid["status"], "pending", "{paid}");
+    let id = paid["id"].as_str().unwrap().to_string();
+    let trans = reference(&paid);
+    assert!(anet.tx(&trans).echeck);
+    // Authorize.net says a debit cleared only when asked (`debit_status`); its notification
+    // for an eCheck changes nothing by design. Once the transaction settles, Kassa's sweeps
+    // must learn it.
+    anet.set_status(&trans, "settledSuccessfully");
+    for _ in 0..3 {
+        app.advance(Duration::from_secs(3600));
+        app.app.housekeeping().await.unwrap();
+        app.run_jobs().await;
+    }
+    let payment = app.get_payment(&p, &id).await;
+    assert_eq!(payment["status"], "completed", "{payment}");
+}
+
+mod an_echeck_clears_once_authorize_net_settles {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "product gap: Processor::debit_status is never called, so Authorize.net eCheck debits never clear"]
+    async fn sqlite() {
+        an_echeck_clears_once_authorize_net_settles_it(TestApp::sqlite().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[ignore = "product gap: Processor::debit_status is never called, so Authorize.net eCheck debits never clear"]
+    async fn postgres() {
+        if let Some(app) = TestApp::postgres().await {
+            an_echeck_clears_once_authorize_net_settles_it(app).await;
+        }
+    }
+}
