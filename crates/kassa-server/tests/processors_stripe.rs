@@ -568,9 +568,13 @@ on_both_backends!(a_badly_signed_webhook_is_400_and_changes_nothing, |app| {
     let wrong_secret =
         kassa_processor::stripe::sign_webhook("whsec_other", now(&app), body.as_bytes());
     let tampered = body.replace("15", "16");
+    // Signed properly, but ten minutes old (a replay): refused too.
+    let stale =
+        kassa_processor::stripe::sign_webhook(WEBHOOK_SECRET, now(&app) - 600, body.as_bytes());
     for (body, signature) in [
         (body.as_str(), wrong_secret.as_str()),
         (tampered.as_str(), signature.as_str()),
+        (body.as_str(), stale.as_str()),
         (body.as_str(), "t=1,v1=00"),
         (body.as_str(), ""),
     ] {
