@@ -641,3 +641,229 @@ on_both_backends!(a_hosted_page_card_payment_goes_through_stripe, |app| {
     assert_eq!(stripe.intent(&pi)["amount"], 3300);
     assert_eq!(stripe.intent(&pi)["status"], "succeeded");
 });
+
+on_both_backends!(a_refund_whose_answer_is_lost_is_recovered_once, |app| {
+    let (p, stripe) = on_stripe(&app).await;
+    let paid = created(
+        &app,
+        &p,
+        "/v1/payments/sale",
+        body("4242424242424242", "40.00"),
+    )
+    .await;
+    let id = paid["id"].as_str().unwrap();
+    for _ in 0..3 {
+        stripe.disrupt("POST", "/v1/refunds", Fault::ServerError);
+    }
+    let refund = created(
+        &app,
+        &p,
+        &format!("/v1/payments/{id}/refunds"),
+        json!({"amount": "15.00"}),
+    )
+    .await;
+    assert_eq!(refund["status"], "pending", "{refund}");
+    let refund_id = refund["id"].as_str().unwrap().to_string();
+    // Stripe made it once, whatever Kassa heard.
+    assert_eq!(stripe.refunds().len(), 1);
+    let app = app.restarted();
+    app.advance(Duration::from_secs(301));
+    app.app.housekeeping().await.unwrap();
+    let r = app
+        .api(
+            &p.key,
+            Method::GET,
+            &format!("/v1/refunds/{refund_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["status"], "succeeded", "{}", r.body);
+    app.advance(Duration::from_secs(301));
+    app.app.housekeeping().await.unwrap();
+    assert_eq!(stripe.refunds().len(), 1, "recovery never refunds again");
+    assert_eq!(app.get_payment(&p, id).await["refundedAmount"], "15.00");
+    let b = app.store.balances(&p.partner.id).await.unwrap();
+    assert_eq!(b.available + b.pending, 2500, "{b:?}");
+    assert_eq!(app.store.unbalanced_ledger_sets().await.unwrap(), 0);
+});
+
+on_both_backends!(
+    a_capture_whose_answer_is_lost_is_recovered_from_the_hold,
+    |app| {
+        let (p, stripe) = on_stripe(&app).await;
+        let auth = created(
+            &app,
+            &p,
+            "/v1/payments/authorization",
+            body("4242424242424242", "60.00"),
+        )
+        .await;
+        let auth_id = auth["id"].as_str().unwrap();
+        let pi = stripe.intents_for(auth_id)[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let capture_path = format!("/v1/payment_intents/{pi}/capture");
+        for _ in 0..3 {
+            stripe.disrupt("POST", &capture_path, Fault::ServerError);
+        }
+        let captured = created(
+            &app,
+            &p,
+            &format!("/v1/payments/capture/{auth_id}"),
+            json!({"amount": "25.00"}),
+        )
+        .await;
+        assert_eq!(captured["status"], "pending", "{captured}");
+        assert_eq!(stripe.intent(&pi)["amount_received"], 2500);
+        app.advance(Duration::from_secs(301));
+        app.app.housekeeping().await.unwrap();
+        let payment = app.get_payment(&p, captured["id"].as_str().unwrap()).await;
+        assert_eq!(payment["status"], "completed", "{payment}");
+        assert_eq!(reference(&payment), pi);
+        assert_eq!(
+            stripe.count("POST", &capture_path).await,
+            3,
+            "sent once, retried with its key"
+        );
+        let b = app.store.balances(&p.partner.id).await.unwrap();
+        assert_eq!(b.available + b.pending, 2500, "{b:?}");
+    }
+);
+
+on_both_backends!(
+    an_authorization_whose_answer_is_lost_is_found_by_search,
+    |app| {
+        let (p, stripe) = on_stripe(&app).await;
+        for _ in 0..3 {
+            stripe.disrupt("POST", "/v1/payment_intents", Fault::Garbage);
+        }
+        let auth = created(
+            &app,
+            &p,
+            "/v1/payments/authorization",
+            body("4242424242424242", "22.00"),
+        )
+        .await;
+        assert_eq!(auth["status"], "pending", "{auth}");
+        let auth_id = auth["id"].as_str().unwrap();
+        app.advance(Duration::from_secs(301));
+        app.app.housekeeping().await.unwrap();
+        let r = app
+            .api(
+                &p.key,
+                Method::GET,
+                &format!("/v1/payments/authorization/{auth_id}"),
+                None,
+            )
+            .await;
+        let found = r.json();
+        assert_eq!(found["status"], "authorized", "{}", r.body);
+        assert_eq!(
+            found["processor"]["reference"],
+            stripe.intents_for(auth_id)[0]["id"]
+        );
+        let captured = created(
+            &app,
+            &p,
+            &format!("/v1/payments/capture/{auth_id}"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(captured["status"], "completed", "{captured}");
+    }
+);
+
+on_both_backends!(a_webhook_settles_a_card_payment_left_pending, |app| {
+    let (p, stripe) = on_stripe(&app).await;
+    for _ in 0..3 {
+        stripe.disrupt("POST", "/v1/payment_intents", Fault::Garbage);
+    }
+    let paid = created(
+        &app,
+        &p,
+        "/v1/payments/sale",
+        body("4242424242424242", "19.00"),
+    )
+    .await;
+    assert_eq!(paid["status"], "pending");
+    let id = paid["id"].as_str().unwrap().to_string();
+    let pi = stripe.intents_for(&id)[0].clone();
+    let (body, signature) = event(
+        "evt_card_ok",
+        "payment_intent.succeeded",
+        pi.clone(),
+        now(&app),
+    );
+    let r = hook(&app, p.partner.slug.as_str(), &body, &signature).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let payment = app.get_payment(&p, &id).await;
+    assert_eq!(payment["status"], "completed", "{payment}");
+    assert_eq!(reference(&payment), pi["id"].as_str().unwrap());
+    // Recovery finds nothing left to do.
+    app.advance(Duration::from_secs(301));
+    app.app.housekeeping().await.unwrap();
+    assert_eq!(events(&app, &p, "payment.completed").await.len(), 1);
+    let b = app.store.balances(&p.partner.id).await.unwrap();
+    assert_eq!(b.available + b.pending, 1900, "{b:?}");
+});
+
+on_both_backends!(a_webhook_cannot_touch_another_partners_payment, |app| {
+    let (victim, victim_stripe) = on_stripe(&app).await;
+    let (attacker, _attacker_stripe) = on_stripe(&app).await;
+    for _ in 0..3 {
+        victim_stripe.disrupt("POST", "/v1/payment_intents", Fault::Garbage);
+    }
+    let paid = created(
+        &app,
+        &victim,
+        "/v1/payments/sale",
+        body("4242424242424242", "8.00"),
+    )
+    .await;
+    let id = paid["id"].as_str().unwrap().to_string();
+    let pi = victim_stripe.intents_for(&id)[0].clone();
+    // Signed with the attacker's own (shared test) secret, naming the victim's payment.
+    let (body, signature) = event("evt_cross", "payment_intent.succeeded", pi, now(&app));
+    let r = hook(&app, attacker.partner.slug.as_str(), &body, &signature).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(app.get_payment(&victim, &id).await["status"], "pending");
+    assert_eq!(balance(&app, &victim).await, ("0.00".into(), "0.00".into()));
+    assert_eq!(
+        balance(&app, &attacker).await,
+        ("0.00".into(), "0.00".into())
+    );
+});
+
+on_both_backends!(a_partner_that_leaves_stripe_still_refunds_there, |app| {
+    let (p, stripe) = on_stripe(&app).await;
+    let paid = created(
+        &app,
+        &p,
+        "/v1/payments/sale",
+        body("4242424242424242", "35.00"),
+    )
+    .await;
+    let id = paid["id"].as_str().unwrap();
+    app.use_processor(
+        &p,
+        Connector::Sandbox,
+        "http://unused.invalid",
+        Credentials::default(),
+    )
+    .await;
+    let later = created(
+        &app,
+        &p,
+        "/v1/payments/sale",
+        body("4242424242424242", "5.00"),
+    )
+    .await;
+    assert_eq!(later["processor"]["connector"], "sandbox", "{later}");
+    let refund = created(&app, &p, &format!("/v1/payments/{id}/refunds"), json!({})).await;
+    assert_eq!(refund["status"], "succeeded", "{refund}");
+    let at_stripe = stripe.refunds();
+    assert_eq!(at_stripe.len(), 1);
+    assert_eq!(at_stripe[0]["amount"], 3500);
+    assert_eq!(at_stripe[0]["payment_intent"], reference(&paid).as_str());
+});
