@@ -381,6 +381,77 @@ on_both_backends!(
     }
 );
 
+on_both_backends!(held_for_review_then_declined_fails_the_payment, |app| {
+    let (p, anet) = on_anet(&app).await;
+    anet.disrupt(Fault::HeldForReview);
+    let paid = created(
+        &app,
+        &p,
+        "/v1/payments/sale",
+        body("4242424242424242", "40.00"),
+    )
+    .await;
+    assert_eq!(paid["status"], "pending", "{paid}");
+    let id = paid["id"].as_str().unwrap().to_string();
+    let trans = anet.txs_for(&id)[0].trans_id.clone();
+    // Recovery while it is still under review leaves it pending.
+    app.advance(Duration::from_secs(301));
+    app.app.housekeeping().await.unwrap();
+    assert_eq!(app.get_payment(&p, &id).await["status"], "pending");
+    anet.set_status(&trans, "declined");
+    let (body, signature) = notification(
+        "n-fraud-2",
+        "net.authorize.payment.fraud.declined",
+        2,
+        &trans,
+    );
+    let r = hook(&app, p.partner.slug.as_str(), &body, &signature).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let payment = app.get_payment(&p, &id).await;
+    assert_eq!(payment["status"], "failed", "{payment}");
+    assert_eq!(payment["failureCode"], "card_declined");
+    assert_eq!(money(&app, &p).await, 0);
+});
+
+on_both_backends!(
+    a_notification_cannot_touch_another_partners_payment,
+    |app| {
+        let (victim, victim_anet) = on_anet(&app).await;
+        let (attacker, attacker_anet) = on_anet(&app).await;
+        victim_anet.disrupt(Fault::HeldForReview);
+        let paid = created(
+            &app,
+            &victim,
+            "/v1/payments/sale",
+            body("4242424242424242", "9.00"),
+        )
+        .await;
+        let id = paid["id"].as_str().unwrap().to_string();
+        let victims = victim_anet.txs_for(&id)[0].clone();
+        // The attacker's Authorize.net shows a transaction describing the victim's payment.
+        attacker_anet
+            .state
+            .lock()
+            .unwrap()
+            .transactions
+            .push(common::anet_standin::Tx {
+                status: "capturedPendingSettlement".into(),
+                ..victims.clone()
+            });
+        let (body, signature) = notification(
+            "n-cross",
+            "net.authorize.payment.fraud.approved",
+            1,
+            &victims.trans_id,
+        );
+        let r = hook(&app, attacker.partner.slug.as_str(), &body, &signature).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(app.get_payment(&victim, &id).await["status"], "pending");
+        assert_eq!(money(&app, &victim).await, 0);
+        assert_eq!(money(&app, &attacker).await, 0);
+    }
+);
+
 /// KNOWN PRODUCT GAP (ignored until fixed): nothing in kassa-server calls
 /// `Processor::debit_status`, and the Authorize.net connector maps an eCheck's notification to no
 /// change, so an Authorize.net bank debit stays `pending` for ever. Run with `--ignored`.
