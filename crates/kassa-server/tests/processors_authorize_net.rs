@@ -452,6 +452,59 @@ on_both_backends!(
     }
 );
 
+on_both_backends!(
+    a_refund_whose_answer_is_lost_is_recovered_by_reporting,
+    |app| {
+        let (p, anet) = on_anet(&app).await;
+        let paid = created(
+            &app,
+            &p,
+            "/v1/payments/sale",
+            body("4242424242424242", "30.00"),
+        )
+        .await;
+        let id = paid["id"].as_str().unwrap();
+        anet.set_status(&reference(&paid), "settledSuccessfully");
+        anet.disrupt(Fault::ServerError);
+        let refund = created(
+            &app,
+            &p,
+            &format!("/v1/payments/{id}/refunds"),
+            json!({"amount": "12.00"}),
+        )
+        .await;
+        assert_eq!(refund["status"], "pending", "{refund}");
+        let refund_id = refund["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            anet.txs_for(&refund_id).len(),
+            1,
+            "made once at Authorize.net"
+        );
+        let app = app.restarted();
+        app.advance(Duration::from_secs(301));
+        app.app.housekeeping().await.unwrap();
+        let r = app
+            .api(
+                &p.key,
+                Method::GET,
+                &format!("/v1/refunds/{refund_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.json()["status"], "succeeded", "{}", r.body);
+        app.advance(Duration::from_secs(301));
+        app.app.housekeeping().await.unwrap();
+        assert_eq!(
+            anet.count("createTransactionRequest/refundTransaction")
+                .await,
+            1,
+            "never resent"
+        );
+        assert_eq!(app.get_payment(&p, id).await["refundedAmount"], "12.00");
+        assert_eq!(money(&app, &p).await, 1800);
+    }
+);
+
 /// KNOWN PRODUCT GAP (ignored until fixed): nothing in kassa-server calls
 /// `Processor::debit_status`, and the Authorize.net connector maps an eCheck's notification to no
 /// change, so an Authorize.net bank debit stays `pending` for ever. Run with `--ignored`.
