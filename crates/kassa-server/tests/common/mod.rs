@@ -3,7 +3,9 @@
 //! router; a frozen clock and an explicit job runner make time-based rules testable.
 #![allow(dead_code)]
 
+pub mod anet_standin;
 pub mod dns;
+pub mod stripe_standin;
 pub mod txt_server;
 
 use std::collections::HashMap;
@@ -176,6 +178,9 @@ async fn isolated_schema(url: &str) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
+/// The Authorize.net login id [`TestApp::use_processor`] sets.
+pub const ANET_LOGIN_ID: &str = "kassa-standin";
+
 /// The master key every test application starts with.
 pub const TEST_VAULT_KEY: [u8; 32] = [42u8; 32];
 
@@ -300,6 +305,40 @@ impl TestApp {
         );
         self.router = self.app.router();
         self
+    }
+
+    /// The same application (database, clock, processor, DNS) started again, as after a crash
+    /// or a deploy: nothing survives but what the database and the processors keep.
+    pub fn restarted(self) -> TestApp {
+        self.reconfigured(|_| {})
+    }
+
+    /// Makes `connector` the partner's processor, at `api_base` (a stand-in) with `credentials`,
+    /// as the operator's `kassa processor set` does. Authorize.net gets the login id
+    /// [`ANET_LOGIN_ID`].
+    pub async fn use_processor(
+        &self,
+        partner: &TestPartner,
+        connector: kassa_core::processor::Connector,
+        api_base: &str,
+        credentials: kassa_server::processors::Credentials,
+    ) {
+        let login_id = (connector == kassa_core::processor::Connector::AuthorizeNet)
+            .then(|| ANET_LOGIN_ID.to_string());
+        kassa_server::processors::set(
+            self.store.as_ref(),
+            &self.app.state().vault,
+            &partner.partner,
+            kassa_server::processors::NewProcessor {
+                connector,
+                api_base: Some(api_base.to_string()),
+                login_id,
+                credentials,
+            },
+            &operator(),
+        )
+        .await
+        .unwrap();
     }
 
     /// Makes another API key for `partner` with `scopes`; the key itself.
