@@ -505,46 +505,48 @@ on_both_backends!(
     }
 );
 
-/// KNOWN PRODUCT GAP (ignored until fixed): nothing in kassa-server calls
-/// `Processor::debit_status`, and the Authorize.net connector maps an eCheck's notification to no
-/// change, so an Authorize.net bank debit stays `pending` for ever. Run with `--ignored`.
-async fn an_echeck_clears_once_authorize_net_settles_it(app: TestApp) {
-    let (p, anet) = on_anet(&app).await;
-    let paid = created(&app, &p, "/v1/payments/sale", json!({"firstName": "Ada", "lastName": "Lovelace",
+// Authorize.net says what became of an eCheck only when asked: housekeeping asks about each
+// pending debit an hour after it was submitted, then every 6 hours (`money/debits.rs`).
+on_both_backends!(
+    an_echeck_clears_or_returns_once_authorize_net_settles_it,
+    |app| {
+        let (p, anet) = on_anet(&app).await;
+        let paid = created(&app, &p, "/v1/payments/sale", json!({"firstName": "Ada", "lastName": "Lovelace",
         "paymentMethod": {"billingFirstName": "Ada", "billingLastName": "Lovelace",
                           "ach": {"routingNumber": "110000000", "accountNumber": "000123456789", "accountType": "Checking"}},
         "invoice": {"invoiceLineItems": [{"name": "x", "value": "60.00", "valueType": "Standard"}]}})).await;
-    assert_eq!(paid["status"], "pending", "{paid}");
-    let id = paid["id"].as_str().unwrap().to_string();
-    let trans = reference(&paid);
-    assert!(anet.tx(&trans).echeck);
-    // Authorize.net says a debit cleared only when asked (`debit_status`); its notification
-    // for an eCheck changes nothing by design. Once the transaction settles, Kassa's sweeps
-    // must learn it.
-    anet.set_status(&trans, "settledSuccessfully");
-    for _ in 0..3 {
-        app.advance(Duration::from_secs(3600));
-        app.app.housekeeping().await.unwrap();
-        app.run_jobs().await;
-    }
-    let payment = app.get_payment(&p, &id).await;
-    assert_eq!(payment["status"], "completed", "{payment}");
-}
-
-mod an_echeck_clears_once_authorize_net_settles {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    #[ignore = "product gap: Processor::debit_status is never called, so Authorize.net eCheck debits never clear"]
-    async fn sqlite() {
-        an_echeck_clears_once_authorize_net_settles_it(TestApp::sqlite().await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    #[ignore = "product gap: Processor::debit_status is never called, so Authorize.net eCheck debits never clear"]
-    async fn postgres() {
-        if let Some(app) = TestApp::postgres().await {
-            an_echeck_clears_once_authorize_net_settles_it(app).await;
+        assert_eq!(paid["status"], "pending", "{paid}");
+        let id = paid["id"].as_str().unwrap().to_string();
+        let trans = reference(&paid);
+        assert!(anet.tx(&trans).echeck);
+        // Authorize.net says a debit cleared only when asked (`debit_status`); its notification
+        // for an eCheck changes nothing by design. Once the transaction settles, Kassa's sweeps
+        // must learn it.
+        anet.set_status(&trans, "settledSuccessfully");
+        for _ in 0..3 {
+            app.advance(Duration::from_secs(3600));
+            app.app.housekeeping().await.unwrap();
+            app.run_jobs().await;
         }
+        let payment = app.get_payment(&p, &id).await;
+        assert_eq!(payment["status"], "completed", "{payment}");
+        // One that comes back is failed with a return code, and its request reopened.
+        let returned = created(&app, &p, "/v1/payments/sale", json!({"firstName": "Ada", "lastName": "Lovelace",
+        "paymentMethod": {"billingFirstName": "Ada", "billingLastName": "Lovelace",
+                          "ach": {"routingNumber": "110000000", "accountNumber": "000111111116", "accountType": "Checking"}},
+        "invoice": {"invoiceLineItems": [{"name": "y", "value": "61.00", "valueType": "Standard"}]}})).await;
+        let returned_id = returned["id"].as_str().unwrap().to_string();
+        // Not asked about before it is due: an hour after it was submitted.
+        app.app.housekeeping().await.unwrap();
+        assert_eq!(app.get_payment(&p, &returned_id).await["status"], "pending");
+        anet.set_status(&reference(&returned), "returnedItem");
+        app.advance(Duration::from_secs(3601));
+        app.app.housekeeping().await.unwrap();
+        let payment = app.get_payment(&p, &returned_id).await;
+        assert_eq!(payment["status"], "failed", "{payment}");
+        assert!(
+            payment["failureCode"].as_str().unwrap_or("").contains('R'),
+            "{payment}"
+        );
     }
-}
+);
