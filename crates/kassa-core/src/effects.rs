@@ -58,7 +58,37 @@ pub enum AuthorizationResult {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefundResult {
     Succeeded,
-    Failed { code: DeclineCode },
+    /// Nothing was refunded; `reason` is the processor's own explanation, when it gave one (a
+    /// refund before the payment settled, more than is left at the processor).
+    Failed {
+        code: DeclineCode,
+        reason: Option<String>,
+    },
+}
+
+impl RefundResult {
+    /// The `failureCode` and `failureMessage` a failed refund is written with.
+    pub fn failure(&self) -> Option<Failure> {
+        match self {
+            RefundResult::Succeeded => None,
+            RefundResult::Failed { code, reason: None } => Some(Failure {
+                code: code.as_str().to_owned(),
+                message: "The processor could not make the refund; nothing was refunded. You can \
+                          try again."
+                    .to_owned(),
+            }),
+            RefundResult::Failed {
+                code,
+                reason: Some(reason),
+            } => Some(Failure {
+                code: code.as_str().to_owned(),
+                message: format!(
+                    "The processor refused the refund: {}. Nothing was refunded.",
+                    crate::text::truncate_chars(reason.trim_end_matches('.'), 300)
+                ),
+            }),
+        }
+    }
 }
 
 /// Why something failed: the `failureCode` and `failureMessage` written with it.
@@ -398,9 +428,9 @@ pub fn refund_finished(refund: &Refund, result: &RefundResult) -> RefundEffects 
             event: Some(EventType::RefundCreated),
             give_back: None,
         },
-        RefundResult::Failed { code } => RefundEffects {
+        RefundResult::Failed { .. } => RefundEffects {
             status: RefundStatus::Failed,
-            failure: Some(Failure::declined(*code)),
+            failure: result.failure(),
             postings: Vec::new(),
             event: None,
             give_back: Some(refund.amount),
@@ -927,18 +957,45 @@ mod tests {
             &refund(),
             &RefundResult::Failed {
                 code: DeclineCode::ProcessingError,
+                reason: None,
             },
         );
         assert_eq!(
             fx,
             RefundEffects {
                 status: RefundStatus::Failed,
-                failure: Some(Failure::declined(DeclineCode::ProcessingError)),
+                failure: Some(Failure {
+                    code: "processing_error".into(),
+                    message: "The processor could not make the refund; nothing was refunded. \
+                              You can try again."
+                        .into(),
+                }),
                 postings: vec![],
                 event: None,
                 give_back: Some(Money::new(2_500, Currency::Usd)),
             }
         );
+    }
+
+    #[test]
+    fn a_refused_refund_keeps_the_processors_reason() {
+        let refused = RefundResult::Failed {
+            code: DeclineCode::ProcessingError,
+            reason: Some("it can be refunded once the payment has settled.".into()),
+        };
+        let failure = refused.failure().unwrap();
+        assert_eq!(failure.code, "processing_error");
+        assert_eq!(
+            failure.message,
+            "The processor refused the refund: it can be refunded once the payment has settled. \
+             Nothing was refunded."
+        );
+        let long = RefundResult::Failed {
+            code: DeclineCode::ProcessingError,
+            reason: Some("x".repeat(5_000)),
+        };
+        assert!(long.failure().unwrap().message.chars().count() < 400);
+        assert_eq!(RefundResult::Succeeded.failure(), None);
     }
 
     #[test]

@@ -270,6 +270,12 @@ on_both_backends!(
         )
         .await;
         assert_eq!(early["status"], "failed", "{early}");
+        // The partner is told why, in the processor's words.
+        let why = early["failureMessage"].as_str().unwrap();
+        assert!(
+            why.starts_with("The processor refused the refund: ") && why.contains("settle"),
+            "{early}"
+        );
         assert_eq!(app.get_payment(&p, id).await["refundedAmount"], "0.00");
         assert_eq!(money(&app, &p).await, 5000);
         // Settled: refunded against the transaction.

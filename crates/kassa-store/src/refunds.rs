@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use kassa_core::audit::{Action, Actor, ActorKind, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
-use kassa_core::effects::Failure;
 use kassa_core::id::{PartnerId, PaymentId, PayoutId, RefundId};
 use kassa_core::money::Money;
 use kassa_core::refund::{check_refund, refundable, RefundError};
@@ -175,10 +174,11 @@ impl<B: Backend> RefundStore for B {
         now: OffsetDateTime,
     ) -> Result<Refund> {
         let mut tx = self.begin_write().await?;
-        let (status, failure) = match result {
-            RefundResult::Succeeded => ("succeeded", None),
-            RefundResult::Failed { code } => ("failed", Some(Failure::declined(*code))),
+        let status = match result {
+            RefundResult::Succeeded => "succeeded",
+            RefundResult::Failed { .. } => "failed",
         };
+        let failure = result.failure();
         let row = query(concat!(
             "UPDATE refunds SET status = $3, failure_code = $4, failure_message = $5, awaiting_processor = FALSE, updated_at = $6, \
              processor_reference = COALESCE($7, processor_reference) WHERE partner_id = $1 AND id = $2 AND awaiting_processor RETURNING ", crate::columns::refund_cols!()

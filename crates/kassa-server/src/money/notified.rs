@@ -110,6 +110,7 @@ pub async fn apply(
             let answer = Answered {
                 result: RefundResult::Failed {
                     code: DeclineCode::ProcessingError,
+                    reason: Some(reason.clone()),
                 },
                 reference,
             };

@@ -377,6 +377,7 @@ pub(crate) fn refunded_answer(
             tracing::warn!(refund = %refund.id, error = %why, "processor not reached; the refund failed");
             Some(Answered::unreached(RefundResult::Failed {
                 code: UNREACHED,
+                reason: None,
             }))
         }
         Err(ProcessorError::Unknown(why)) => {
@@ -394,7 +395,10 @@ fn refund_answer(decided: RefundOutcome) -> Answered<RefundResult> {
         },
         RefundOutcome::Refused { reason } => {
             tracing::warn!(reason = %reason, "processor refused a refund");
-            Answered::unreached(RefundResult::Failed { code: UNREACHED })
+            Answered::unreached(RefundResult::Failed {
+                code: UNREACHED,
+                reason: Some(reason),
+            })
         }
     }
 }

@@ -609,8 +609,11 @@ pub async fn transaction(
                 r.amount.display()
             ),
             kassa_core::refund::RefundStatus::Failed => format!(
-                "The processor refused the refund of {}; nothing was refunded. You can try again.",
-                r.amount.display()
+                "The refund of {} failed. {}",
+                r.amount.display(),
+                r.failure_message.as_deref().unwrap_or(
+                    "The processor could not make it; nothing was refunded. You can try again."
+                )
             ),
         });
     render(
