@@ -13,6 +13,7 @@ pub mod billing_host;
 pub mod card;
 pub mod challenge;
 pub mod clock;
+pub mod contrast;
 pub mod country;
 pub mod customer;
 pub mod descriptor;

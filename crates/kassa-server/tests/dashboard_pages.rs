@@ -613,7 +613,42 @@ on_both_backends!(settings_branding_links_keys_and_team, |app| {
     assert!(preview.body.contains("Acme Plumbing requests"));
     assert_eq!(partner_settings(&app, &p).await, before);
     let css = app.get("/static/brand-preview.css?color=%230b7a4b").await;
-    assert_eq!(css.body, ".preview { --brand: #0b7a4b; }\n");
+    assert_eq!(
+        css.body,
+        ".preview { --brand: #0b7a4b; --on-brand: #ffffff; --brand-ink: #0b7a4b; }\n"
+    );
+    assert!(!preview.body.contains("brand-color-warning"));
+    // A colour too light to read: the preview warns, the button's text turns black and links
+    // take a darker shade that reads on white.
+    let pale = b
+        .post(
+            "/dashboard/settings",
+            &[
+                ("csrfToken", &token),
+                ("name", "Acme Plumbing"),
+                ("brandColor", "#FFE066"),
+                ("logoUrl", ""),
+                ("billingHost", ""),
+                ("defaultRedirectUrl", ""),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(pale.status, StatusCode::OK);
+    assert!(
+        pale.body.contains("id=\"brand-color-warning\""),
+        "{}",
+        pale.body
+    );
+    assert!(pale.body.contains("is too light to read on white"));
+    let css = app.get("/static/brand-preview.css?color=%23ffe066").await;
+    assert!(
+        css.body
+            .starts_with(".preview { --brand: #ffe066; --on-brand: #000000; --brand-ink: #"),
+        "{}",
+        css.body
+    );
+    assert!(!css.body.contains("--brand-ink: #ffe066"));
     assert_eq!(
         app.get("/static/brand-preview.css?color=red;}body{x")
             .await
@@ -685,7 +720,7 @@ on_both_backends!(settings_branding_links_keys_and_team, |app| {
         app.get(&format!("/static/brand/{}", p.partner.slug))
             .await
             .body,
-        ":root { --brand: #0b7a4b; }\n"
+        ":root { --brand: #0b7a4b; --on-brand: #ffffff; --brand-ink: #0b7a4b; }\n"
     );
     let pr = app.create_request(&p, "12.00", "DEFAULT-REDIRECT").await;
     let pay_page = app.get(&pay_path(&pr)).await.body;

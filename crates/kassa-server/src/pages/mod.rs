@@ -397,7 +397,7 @@ async fn brand_stylesheet(
                 (header::CONTENT_TYPE, "text/css; charset=utf-8"),
                 (header::CACHE_CONTROL, "public, max-age=86400"),
             ],
-            format!(":root {{ --brand: {}; }}\n", p.brand_color.as_str()),
+            brand_css(":root", &p.brand_color),
         )
             .into_response(),
         Ok(None) => (
@@ -408,6 +408,16 @@ async fn brand_stylesheet(
             .into_response(),
         Err(e) => internal_error_page(e),
     }
+}
+
+/// The custom properties a brand colour sets on `selector`: the colour, the text drawn on it and
+/// its shade for text on white, chosen for contrast (`kassa_core::contrast`).
+pub fn brand_css(selector: &str, color: &kassa_core::partner::BrandColor) -> String {
+    let palette = kassa_core::contrast::Palette::of(color);
+    format!(
+        "{selector} {{ --brand: {}; --on-brand: {}; --brand-ink: {}; }}\n",
+        palette.brand, palette.on_brand, palette.ink
+    )
 }
 
 /// The value of one cookie from the request.

@@ -104,6 +104,8 @@ struct Preview {
     logo_url: Option<String>,
     /// The stylesheet carrying the color.
     css: String,
+    /// Said when the colour is too light to draw marks on white with.
+    warning: Option<String>,
 }
 
 /// The billing host's verification as shown: its status and the TXT record that proves it.
@@ -284,8 +286,25 @@ async fn page(
 /// The preview shows what parses; a value that does not keeps the saved one.
 fn preview(partner: &Partner, values: &Values) -> Preview {
     let color = BrandColor::parse(values.brand_color.trim())
-        .map(|c| c.as_str().to_string())
-        .unwrap_or_else(|_| partner.brand_color.as_str().to_string());
+        .unwrap_or_else(|_| partner.brand_color.clone());
+    let palette = kassa_core::contrast::Palette::of(&color);
+    let warning = palette.too_light_for_marks().then(|| {
+        format!(
+            "{} is too light to read on white ({:.1}:1; at least {:.0}:1 is needed). The pay \
+             button's text is {} so it stays readable, and links and focus outlines use the \
+             darker {} instead.",
+            palette.brand,
+            palette.on_white,
+            kassa_core::contrast::MARK_CONTRAST,
+            if palette.on_brand == "#000000" {
+                "black"
+            } else {
+                "white"
+            },
+            palette.ink
+        )
+    });
+    let color = color.as_str().to_string();
     let name = values.name.trim();
     Preview {
         name: if name.is_empty() {
@@ -303,6 +322,7 @@ fn preview(partner: &Partner, values: &Values) -> Preview {
                 .append_pair("color", &color)
                 .finish()
         ),
+        warning,
     }
 }
 
@@ -605,7 +625,7 @@ pub async fn brand_preview_css(Query(query): Query<HashMap<String, String>>) -> 
                 (header::CONTENT_TYPE, "text/css; charset=utf-8"),
                 (header::CACHE_CONTROL, "public, max-age=86400"),
             ],
-            format!(".preview {{ --brand: {}; }}\n", color.as_str()),
+            crate::pages::brand_css(".preview", &color),
         )
             .into_response(),
         None => (
