@@ -195,3 +195,39 @@ on_both_backends!(a_payment_goes_to_the_processor_recorded_with_it, |app| {
     assert_eq!(payment["failureCode"], "processing_error");
     assert!(!r.body.contains(SECRET));
 });
+
+on_both_backends!(a_sandbox_pay_page_and_receipt_say_it_is_a_test, |app| {
+    let p = app.partner().await;
+    let pr = app.create_request(&p, "10.00", "TEST-MODE-1").await;
+    let page = app.get(&pay_path(&pr)).await;
+    assert!(page.body.contains("id=\"test-mode\""), "{}", page.body);
+    assert!(page.body.contains("nothing is charged and no money moves"));
+    let paid = Payer::new(&app)
+        .pay_card(&pay_path(&pr), "4242424242424242")
+        .await;
+    let receipt = app.get(&paid.location()).await;
+    assert!(receipt
+        .body
+        .contains("Nothing was charged and no money moved"));
+
+    // On a real processor the page is no test, and says nothing of the kind.
+    let state = app.app.state();
+    processors::set(
+        app.store.as_ref(),
+        &state.vault,
+        &p.partner,
+        stripe(Some("http://127.0.0.1:9")),
+        &operator(),
+    )
+    .await
+    .unwrap();
+    let live = app.create_request(&p, "10.00", "TEST-MODE-2").await;
+    let page = app.get(&pay_path(&live)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("id=\"test-mode\""));
+    // The earlier sandbox payment's receipt still says it was a test.
+    let receipt = app.get(&paid.location()).await;
+    assert!(receipt
+        .body
+        .contains("Nothing was charged and no money moved"));
+});

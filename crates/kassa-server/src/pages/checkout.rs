@@ -22,6 +22,7 @@ use kassa_core::money::{Currency, Money};
 use kassa_core::payment::Payment;
 use kassa_core::payment_method::NewInstrument;
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
+use kassa_core::processor::Connector;
 use kassa_core::proof_of_work::Refusal;
 use kassa_core::reference::ReferenceId;
 use kassa_core::url::RedirectUrl;
@@ -220,6 +221,8 @@ struct PayPage {
     challenge: Option<Challenge>,
     /// The bank debit authorization the payer must accept (docs/api.md §10).
     ach_text: String,
+    /// The partner pays through the sandbox: the page says it is a test (docs/api.md §11).
+    test_mode: bool,
 }
 
 /// What the page shows in challenge mode.
@@ -248,6 +251,8 @@ struct ReceiptPage {
     method: String,
     payment_id: String,
     return_url: Option<String>,
+    /// A sandbox payment: the receipt says no money moved.
+    test_mode: bool,
 }
 
 fn request_id(params: &HashMap<String, String>) -> Option<PaymentRequestId> {
@@ -380,6 +385,7 @@ async fn form_page(
         values,
         challenge,
         ach_text: ach_text(site, pr, state.clock.now()),
+        test_mode: site.partner.processor == Connector::Sandbox,
     };
     render(status, &page)
 }
@@ -859,6 +865,7 @@ pub async fn confirmation(
             .as_ref()
             .or(site.partner.default_redirect_url.as_ref())
             .map(|u| u.as_str().to_string()),
+        test_mode: payment.processor.connector == Connector::Sandbox,
     };
     render(StatusCode::OK, &page)
 }
