@@ -94,19 +94,19 @@ impl Flow for Authorize {
     async fn ask(&self, state: &AppState, held: &Held) -> Option<Answered<AuthorizationResult>> {
         let (partner, id) = &held.authorization;
         let holder = self.order.method.holder_name();
-        let asked = match state.processor_for(partner, held.connector).await {
-            Ok(processor) => {
-                processor
-                    .authorize(AuthorizeRequest {
-                        authorization_id: id,
-                        amount: held.amount,
-                        instrument: self.order.method.instrument(),
-                        holder_name: holder.as_deref(),
-                    })
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let asked = async {
+            state
+                .processor_for(partner, held.connector)
+                .await?
+                .authorize(AuthorizeRequest {
+                    authorization_id: id,
+                    amount: held.amount,
+                    instrument: self.order.method.instrument(),
+                    holder_name: holder.as_deref(),
+                })
+                .await
+        }
+        .await;
         hold_answer(id, asked)
     }
 
@@ -224,25 +224,22 @@ impl Flow for Capture {
             MaskedMethod::Card { funding, .. } => funding,
             _ => Funding::Unknown,
         };
-        let asked = match state
-            .processor_for(&self.partner.id, hold.processor.connector)
-            .await
-        {
-            Ok(processor) => {
-                processor
-                    .capture(CaptureRequest {
-                        hold: HeldAt {
-                            authorization_id: &hold.id,
-                            reference: hold.processor.reference.as_deref(),
-                            amount: hold.amount,
-                        },
-                        payment_id: &payment.id,
-                        amount: payment.amount,
-                    })
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let asked = async {
+            state
+                .processor_for(&self.partner.id, hold.processor.connector)
+                .await?
+                .capture(CaptureRequest {
+                    hold: HeldAt {
+                        authorization_id: &hold.id,
+                        reference: hold.processor.reference.as_deref(),
+                        amount: hold.amount,
+                    },
+                    payment_id: &payment.id,
+                    amount: payment.amount,
+                })
+                .await
+        }
+        .await;
         capture_answer(state, payment, hold_funding, asked)
     }
 

@@ -117,23 +117,23 @@ impl Flow for LinkPayment {
             ip: a.ip.as_deref(),
             user_agent: a.user_agent.as_deref(),
         });
-        let charged = match state.processor_for(partner, claimed.connector).await {
-            Ok(processor) => {
-                processor
-                    .charge(ChargeRequest {
-                        payment_id,
-                        amount: claimed.request.amount,
-                        instrument: processor_instrument(
-                            &self.input.instrument,
-                            self.input.postal_code.as_deref(),
-                        ),
-                        holder_name: Some(self.input.holder_name.as_str()),
-                        mandate,
-                    })
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let charged = async {
+            state
+                .processor_for(partner, claimed.connector)
+                .await?
+                .charge(ChargeRequest {
+                    payment_id,
+                    amount: claimed.request.amount,
+                    instrument: processor_instrument(
+                        &self.input.instrument,
+                        self.input.postal_code.as_deref(),
+                    ),
+                    holder_name: Some(self.input.holder_name.as_str()),
+                    mandate,
+                })
+                .await
+        }
+        .await;
         charge_answer(state, payment_id, charged)
     }
 

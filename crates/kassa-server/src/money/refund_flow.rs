@@ -102,13 +102,14 @@ impl Flow for RefundFlow {
 
     async fn ask(&self, state: &AppState, reserved: &Reserved) -> Option<Answered<RefundResult>> {
         let Reserved { refund, payment } = reserved;
-        let refunded = match state
-            .processor_for(&self.partner.id, refund.processor.connector)
-            .await
-        {
-            Ok(processor) => processor.refund(refund_request(refund, payment)).await,
-            Err(e) => Err(e),
-        };
+        let refunded = async {
+            state
+                .processor_for(&self.partner.id, refund.processor.connector)
+                .await?
+                .refund(refund_request(refund, payment))
+                .await
+        }
+        .await;
         refunded_answer(refund, refunded)
     }
 

@@ -88,20 +88,20 @@ impl Flow for Sale {
     async fn ask(&self, state: &AppState, recorded: &Recorded) -> Option<Answered<AttemptResult>> {
         let (partner, payment_id) = &recorded.payment;
         let holder = self.order.method.holder_name();
-        let charged = match state.processor_for(partner, recorded.connector).await {
-            Ok(processor) => {
-                processor
-                    .charge(ChargeRequest {
-                        payment_id,
-                        amount: recorded.amount,
-                        instrument: self.order.method.instrument(),
-                        holder_name: holder.as_deref(),
-                        mandate: None,
-                    })
-                    .await
-            }
-            Err(e) => Err(e),
-        };
+        let charged = async {
+            state
+                .processor_for(partner, recorded.connector)
+                .await?
+                .charge(ChargeRequest {
+                    payment_id,
+                    amount: recorded.amount,
+                    instrument: self.order.method.instrument(),
+                    holder_name: holder.as_deref(),
+                    mandate: None,
+                })
+                .await
+        }
+        .await;
         charge_answer(state, payment_id, charged)
     }
 
