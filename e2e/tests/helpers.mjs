@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -378,4 +378,46 @@ export function kassa(args, { input } = {}) {
     if (input !== undefined) child.stdin.end(input);
     else child.stdin.end();
   });
+}
+
+// ------------------------------------------------------------------ accessibility
+
+const AXE_SOURCE_PATH = path.resolve(here, '..', 'node_modules', 'axe-core', 'axe.min.js');
+let axeSource = null;
+
+/**
+ * Runs axe-core (WCAG 2.0/2.1 A and AA rules) on the page as it is now and fails the test on any
+ * `critical` or `serious` violation, naming each rule and the elements it found. The script is
+ * evaluated through the DevTools protocol, so the page's strict CSP needs no exception.
+ */
+export async function checkAccessibility(page, what = pathOf(page)) {
+  if (axeSource === null) {
+    if (!existsSync(AXE_SOURCE_PATH)) {
+      throw new Error(`axe-core is not installed at ${AXE_SOURCE_PATH}; run npm ci in e2e/ (e2e/run does)`);
+    }
+    axeSource = readFileSync(AXE_SOURCE_PATH, 'utf8');
+  }
+  const already = await page.evaluate(() => typeof window.axe !== 'undefined');
+  if (!already) {
+    await page.evaluate(axeSource);
+  }
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      resultTypes: ['violations'],
+    });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+    }));
+  });
+  const bad = result.filter((v) => v.impact === 'critical' || v.impact === 'serious');
+  assert.deepEqual(
+    bad.map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.join(', ')})`),
+    [],
+    `axe-core found critical or serious violations on ${what}`,
+  );
+  return result;
 }
