@@ -37,6 +37,7 @@ pub mod payout;
 pub mod percent;
 pub mod processor;
 pub mod proof_of_work;
+pub mod receipt;
 pub mod reference;
 pub mod refund;
 pub mod role;
