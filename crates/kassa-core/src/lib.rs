@@ -27,6 +27,7 @@ pub mod invoice;
 pub mod job;
 pub mod ledger;
 pub mod limit;
+pub mod logo;
 pub mod money;
 pub mod network;
 pub mod partner;
