@@ -108,6 +108,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "processors",
         include_str!("../migrations/sqlite/0015_processors.sql"),
     ),
+    (
+        17,
+        "partner logos",
+        include_str!("../migrations/sqlite/0017_partner_logos.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -185,6 +190,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "processors",
         include_str!("../migrations/postgres/0015_processors.sql"),
+    ),
+    (
+        17,
+        "partner logos",
+        include_str!("../migrations/postgres/0017_partner_logos.sql"),
     ),
 ];
 

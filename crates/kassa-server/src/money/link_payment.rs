@@ -27,6 +27,8 @@ pub struct PayInput {
     pub instrument: NewInstrument,
     /// For a bank debit: the payer's authorization (docs/api.md §10), required by the page.
     pub ach_authorization: Option<AchAuthorization>,
+    /// Where the payer wants the receipt (the form's optional `email`; docs/api.md §11).
+    pub payer_email: Option<kassa_core::email::Email>,
 }
 
 #[derive(Debug)]

@@ -26,6 +26,7 @@ use crate::state::AppState;
 mod audit;
 mod csv;
 mod guard;
+mod logo;
 mod payment_requests;
 mod payouts;
 mod security;
@@ -36,6 +37,7 @@ mod webhooks;
 
 pub use audit::*;
 pub use guard::{act, Can, Signed};
+pub use logo::{remove_logo, upload_logo};
 pub use payment_requests::*;
 pub use payouts::*;
 pub use security::*;
