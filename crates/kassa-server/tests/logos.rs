@@ -163,7 +163,8 @@ on_both_backends!(a_png_is_stored_served_and_shown, |app| {
 
     // Removed: the name shows again, and the old URL is gone.
     let r = app.api(&p.key, Method::DELETE, "/v1/partner/logo", None).await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["deleted"], true);
     assert_eq!(app.get(&path_of(&url)).await.status, StatusCode::NOT_FOUND);
     let html = Payer::new(&app).open(&pay_path(&pr)).await.body;
     assert!(html.contains(r#"<span class="brand-name">Acme Services</span>"#));

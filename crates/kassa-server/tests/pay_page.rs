@@ -134,7 +134,7 @@ on_both_backends!(a_bank_form_with_errors_stays_on_the_bank_account, |app| {
             ],
         )
         .await;
-    assert!(r.body.contains(r#"value="accepted" aria-describedby="achAuthorization-text" checked"#));
+    assert!(r.body.contains(r#"value="accepted" required aria-describedby="achAuthorization-text" checked"#));
     assert!(!r.body.contains(ACCOUNT));
 });
 

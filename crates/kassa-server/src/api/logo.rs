@@ -3,8 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
 use axum::Json;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -97,16 +96,27 @@ pub async fn upload_logo(
     summary = "Remove your logo",
     description = "Your pages show your name instead of a logo.",
     responses(
-        (status = 204, description = "Removed"),
+        (status = 200, description = "Removed", body = DeletedLogo),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "`not_found`: you have no logo", body = ErrorBody),
     ),
     security(("apiKey" = ["settings"])),
 )]
-pub async fn delete_logo(State(state): State<AppState>, auth: ApiAuth) -> Result<Response, ApiError> {
+pub async fn delete_logo(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+) -> Result<Json<DeletedLogo>, ApiError> {
     if partner_logo::remove(&state, &auth.partner, &auth.caller).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
+        Ok(Json(DeletedLogo { deleted: true }))
     } else {
         Err(ApiError::not_found("logo"))
     }
+}
+
+/// The answer to `DELETE /v1/partner/logo`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeletedPartnerLogo)]
+pub struct DeletedLogo {
+    /// Always `true`.
+    deleted: bool,
 }
