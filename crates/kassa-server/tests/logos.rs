@@ -16,7 +16,6 @@ use common::*;
 use http_body::Frame;
 use tower::ServiceExt;
 use kassa_server::admin;
-use kassa_store::LogoStore;
 
 /// A minimal PNG header (signature and IHDR) of this size, as the check reads it.
 fn png(width: u32, height: u32) -> Vec<u8> {

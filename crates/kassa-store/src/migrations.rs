@@ -109,6 +109,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0015_processors.sql"),
     ),
     (
+        16,
+        "email",
+        include_str!("../migrations/sqlite/0016_email.sql"),
+    ),
+    (
         17,
         "partner logos",
         include_str!("../migrations/sqlite/0017_partner_logos.sql"),
@@ -190,6 +195,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "processors",
         include_str!("../migrations/postgres/0015_processors.sql"),
+    ),
+    (
+        16,
+        "email",
+        include_str!("../migrations/postgres/0016_email.sql"),
     ),
     (
         17,

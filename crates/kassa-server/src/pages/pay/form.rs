@@ -56,7 +56,7 @@ impl FormValues {
 
 /// What the error summary lists: a message about the whole form (a decline, a limit, an expired
 /// form or security check) and a message per field, in the form's order.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Problems {
     pub general: Option<String>,
     fields: Vec<(&'static str, String)>,
