@@ -250,3 +250,59 @@ on_both_backends!(the_numbers_never_reach_the_page_after_an_ach_decline, |app| {
     assert!(r.body.contains(r#"value="110000001""#));
     assert!(!r.body.contains(ACCOUNT));
 });
+
+on_both_backends!(contact_links_timezone_and_the_receipt_email, |app| {
+    let p = app.partner().await;
+    let r = app
+        .api(
+            &p.key,
+            axum::http::Method::PATCH,
+            "/v1/partner",
+            Some(serde_json::json!({
+                "supportEmail": "help@acme.example",
+                "supportPhone": "+1 (415) 555-0100",
+                "termsUrl": "https://acme.example/terms",
+                "privacyUrl": "https://acme.example/privacy",
+                "timezone": "America/New_York"
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let pr = app.create_request(&p, "20.00", "TZ-1").await;
+    let page = pay_path(&pr);
+    let mut payer = Payer::new(&app);
+    let html = payer.open(&page).await.body;
+    // Only what is set, each a link that gives away nothing.
+    for (href, label) in [
+        ("mailto:help@acme.example", "help@acme.example"),
+        ("tel:+14155550100", "+1 (415) 555-0100"),
+        ("https://acme.example/terms", "Terms"),
+        ("https://acme.example/privacy", "Privacy"),
+    ] {
+        assert!(
+            html.contains(&format!(r#"<a href="{href}" rel="noopener noreferrer">{label}</a>"#)),
+            "{href}: {html}"
+        );
+    }
+    assert!(!html.contains(">Support</a>"), "no support page was set");
+
+    // The email typed on the form reaches the payment.
+    let mut fields = card_fields("4242424242424242");
+    fields.push(("email", "receipt@example.com"));
+    let r = payer.submit(&page, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let done = app.get_request(&p, pr["id"].as_str().unwrap()).await;
+    let payment = app
+        .get_payment(&p, done["paymentId"].as_str().unwrap())
+        .await;
+    assert_eq!(payment["payerEmail"], "receipt@example.com");
+    assert_eq!(payment["payerName"], "Jo Payer");
+
+    // The receipt's time is the partner's: 12:00 UTC is 7:00 in New York in November.
+    let receipt = app.get(&r.location()).await.body;
+    assert!(
+        receipt.contains(r#"<dd id="receipt-date">Nov 21, 2026, 7:00 AM EST</dd>"#),
+        "{receipt}"
+    );
+    assert!(receipt.contains("mailto:help@acme.example"), "the receipt's footer too");
+});

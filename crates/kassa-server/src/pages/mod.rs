@@ -254,7 +254,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
 impl Site {
     /// The partner's brand on its own pages: its colour, and its logo when it uploaded one.
     pub fn brand(&self) -> Brand {
-        Brand::of(&self.partner).with_logo(&self.partner, self.logo.as_ref())
+        let mut brand = Brand::of(&self.partner).with_logo(&self.partner, self.logo.as_ref());
+        brand.contact = contact_links(&self.partner.contact);
+        brand
     }
 }
 
@@ -264,6 +266,43 @@ pub struct Brand {
     /// The uploaded logo (never a hot-linked URL); without one the name shows as text.
     pub logo: Option<LogoImage>,
     pub css_url: Option<String>,
+    /// The partner's contact and policy links for the footer of its payer pages (docs/api.md
+    /// §11): only those it set.
+    pub contact: Vec<ContactLink>,
+}
+
+/// One link of a payer page's footer.
+pub struct ContactLink {
+    pub href: String,
+    pub label: String,
+}
+
+/// The links a partner's contact settings give, in the footer's order: email, phone, support
+/// page, terms, privacy. The URLs are `https` (`PolicyUrl`), the phone digits only.
+fn contact_links(contact: &kassa_core::contact::Contact) -> Vec<ContactLink> {
+    let mut links = Vec::new();
+    let mut add = |href: String, label: &str| {
+        links.push(ContactLink {
+            href,
+            label: label.to_string(),
+        })
+    };
+    if let Some(email) = &contact.support_email {
+        add(format!("mailto:{}", email.as_str()), email.as_str());
+    }
+    if let Some(phone) = &contact.support_phone {
+        add(phone.tel_href(), phone.as_str());
+    }
+    for (url, label) in [
+        (&contact.support_url, "Support"),
+        (&contact.terms_url, "Terms"),
+        (&contact.privacy_url, "Privacy"),
+    ] {
+        if let Some(url) = url {
+            add(url.as_str().to_string(), label);
+        }
+    }
+    links
 }
 
 /// An `<img>` of an uploaded logo: its Kassa URL and the size it is drawn at.
@@ -299,6 +338,7 @@ impl Brand {
         Brand {
             name: partner.name.clone(),
             logo: None,
+            contact: Vec::new(),
             // Versioned by the color, so a new color shows at once and the old one can be cached.
             css_url: Some(format!(
                 "/static/brand/{}?v={}",
@@ -317,6 +357,7 @@ impl Brand {
         Brand {
             name: "Kassa".into(),
             logo: None,
+            contact: Vec::new(),
             css_url: None,
         }
     }

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use kassa_core::payment::Payment;
 use kassa_core::payment_request::PaymentRequestStatus;
 use kassa_core::processor::Connector;
-use time::OffsetDateTime;
 
 use super::load;
 use crate::pages::{internal_error_page, render, Brand, PageParams, Site};
@@ -31,13 +30,6 @@ struct ReceiptPage {
     return_url: Option<String>,
     /// A sandbox payment: the receipt says no money moved.
     test_mode: bool,
-}
-
-fn long_date(t: OffsetDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[month repr:short] [day padding:none], [year], [hour repr:12 padding:none]:[minute] [period] UTC"
-    );
-    t.format(&format).unwrap_or_default()
 }
 
 pub async fn confirmation(
@@ -76,7 +68,11 @@ pub async fn confirmation(
         receipt_number: payment.receipt_number(),
         amount: pr.amount.display(),
         reference_id: pr.reference_id.to_string(),
-        date: long_date(pr.completed_at.unwrap_or(payment.created_at)),
+        // In the partner's timezone (a setting; UTC by default), named: "Dec 6, 2026, 2:10 PM EST".
+        date: kassa_core::timezone::format_datetime(
+            &site.partner.timezone,
+            pr.completed_at.unwrap_or(payment.created_at),
+        ),
         method: payment.payment_method.describe(),
         payment_id: payment.id.to_string(),
         // The request's own redirect URL, else the partner's default; no button without either.
