@@ -124,25 +124,9 @@ export class Session {
     const context = await b.newContext({ baseURL: env.url, viewport: { width: 1280, height: 900 }, ...contextOptions });
     context.setDefaultTimeout(ACTION_TIMEOUT);
     context.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT);
-    // Reported by the page itself, in addition to chromium's console message for it.
-    await context.exposeBinding('__e2eCspViolation', ({ page }, v) => {
-      this.#record(page, label, {
-        kind: 'csp',
-        text: `${v.directive} blocked ${v.blockedURI || '(inline)'}${v.sample ? ` sample=${JSON.stringify(v.sample)}` : ''}`,
-        where: v.sourceFile ? `${v.sourceFile}:${v.lineNumber}` : '',
-      });
-    });
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => {
-        window.__e2eCspViolation({
-          directive: e.effectiveDirective || e.violatedDirective,
-          blockedURI: e.blockedURI,
-          sourceFile: e.sourceFile,
-          lineNumber: e.lineNumber,
-          sample: e.sample,
-        });
-      });
-    });
+    // Reported by the page itself, in addition to chromium's console message for it (a
+    // context without JavaScript has only the console message: a binding would never answer).
+    if (contextOptions.javaScriptEnabled !== false) await this.#reportCspViolations(context, label);
     const page = await context.newPage();
     // Statuses of main-document responses, so their own "Failed to load resource" is not a fault.
     const documentStatuses = new Set();
@@ -176,6 +160,28 @@ export class Session {
     this.contexts.push(context);
     this.pages.push({ page, label });
     return page;
+  }
+
+  /** Makes every page of `context` report its CSP violations to this session. */
+  async #reportCspViolations(context, label) {
+    await context.exposeBinding('__e2eCspViolation', ({ page }, v) => {
+      this.#record(page, label, {
+        kind: 'csp',
+        text: `${v.directive} blocked ${v.blockedURI || '(inline)'}${v.sample ? ` sample=${JSON.stringify(v.sample)}` : ''}`,
+        where: v.sourceFile ? `${v.sourceFile}:${v.lineNumber}` : '',
+      });
+    });
+    await context.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        window.__e2eCspViolation({
+          directive: e.effectiveDirective || e.violatedDirective,
+          blockedURI: e.blockedURI,
+          sourceFile: e.sourceFile,
+          lineNumber: e.lineNumber,
+          sample: e.sample,
+        });
+      });
+    });
   }
 
   #record(page, label, p) {
@@ -235,7 +241,8 @@ export class Session {
  * e2e/artifacts/ and prints their paths.
  */
 export function browserTest(name, fn) {
-  test(name, async (t) => {
+  // A page that never answers fails its test instead of hanging the whole run.
+  test(name, { timeout: 120000 }, async (t) => {
     const session = new Session(name);
     try {
       await fn(session, t);
