@@ -15,7 +15,11 @@ pub fn receipt_number(id: &PaymentId) -> String {
     let chars: Vec<char> = id.as_str().chars().collect();
     let tail = &chars[chars.len().saturating_sub(RECEIPT_CHARS)..];
     let (first, second) = tail.split_at(tail.len() / 2);
-    let upper = |part: &[char]| part.iter().flat_map(|c| c.to_uppercase()).collect::<String>();
+    let upper = |part: &[char]| {
+        part.iter()
+            .flat_map(|c| c.to_uppercase())
+            .collect::<String>()
+    };
     format!("{}-{}", upper(first), upper(second))
 }
 

@@ -14,8 +14,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, Method, Request, StatusCode};
 use common::*;
 use http_body::Frame;
-use tower::ServiceExt;
 use kassa_server::admin;
+use tower::ServiceExt;
 
 /// A minimal PNG header (signature and IHDR) of this size, as the check reads it.
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -104,11 +104,20 @@ on_both_backends!(a_png_is_stored_served_and_shown, |app| {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let logo = r.json();
     assert_eq!(logo["contentType"], "image/png");
-    assert_eq!((logo["width"].as_u64(), logo["height"].as_u64()), (Some(440), Some(96)));
+    assert_eq!(
+        (logo["width"].as_u64(), logo["height"].as_u64()),
+        (Some(440), Some(96))
+    );
     let sha = logo["sha256"].as_str().unwrap().to_string();
     let url = logo["url"].as_str().unwrap().to_string();
-    assert_eq!(url, format!("http://kassa.test/static/logo/{}/{sha}", p.partner.slug));
-    let partner = app.api(&p.key, Method::GET, "/v1/partner", None).await.json();
+    assert_eq!(
+        url,
+        format!("http://kassa.test/static/logo/{}/{sha}", p.partner.slug)
+    );
+    let partner = app
+        .api(&p.key, Method::GET, "/v1/partner", None)
+        .await
+        .json();
     assert_eq!(partner["logoUrl"], url.as_str());
 
     // Served as stored, cached for good, and revalidated by its ETag.
@@ -120,7 +129,10 @@ on_both_backends!(a_png_is_stored_served_and_shown, |app| {
         served.header("cache-control").as_deref(),
         Some("public, max-age=31536000, immutable")
     );
-    assert_eq!(served.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        served.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     let etag = served.header("etag").unwrap();
     assert_eq!(etag, format!("\"{sha}\""));
     let (again, body) = get_with(&app, &path_of(&url), &[("if-none-match", &etag)]).await;
@@ -158,19 +170,29 @@ on_both_backends!(a_png_is_stored_served_and_shown, |app| {
         .find(|e| e["action"] == "partner.updated")
         .expect("an audit event");
     assert_eq!(changed["details"]["after"]["logo"], sha.as_str());
-    assert_eq!(changed["details"]["before"]["logo"], serde_json::Value::Null);
+    assert_eq!(
+        changed["details"]["before"]["logo"],
+        serde_json::Value::Null
+    );
 
     // Removed: the name shows again, and the old URL is gone.
-    let r = app.api(&p.key, Method::DELETE, "/v1/partner/logo", None).await;
+    let r = app
+        .api(&p.key, Method::DELETE, "/v1/partner/logo", None)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["deleted"], true);
     assert_eq!(app.get(&path_of(&url)).await.status, StatusCode::NOT_FOUND);
     let html = Payer::new(&app).open(&pay_path(&pr)).await.body;
     assert!(html.contains(r#"<span class="brand-name">Acme Services</span>"#));
     assert!(!html.contains("<img"));
-    let r = app.api(&p.key, Method::DELETE, "/v1/partner/logo", None).await;
+    let r = app
+        .api(&p.key, Method::DELETE, "/v1/partner/logo", None)
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let partner = app.api(&p.key, Method::GET, "/v1/partner", None).await.json();
+    let partner = app
+        .api(&p.key, Method::GET, "/v1/partner", None)
+        .await
+        .json();
     assert_eq!(partner["logoUrl"], serde_json::Value::Null);
 });
 
@@ -182,7 +204,12 @@ on_both_backends!(a_jpeg_is_accepted_and_served_on_the_billing_host, |app| {
     let (served, _) = get_with(&app, &path_of(&url), &[("host", "pay.acme.example")]).await;
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.header("content-type").as_deref(), Some("image/jpeg"));
-    let (page, _) = get_with(&app, "/payment-request?amount=5.00&referenceId=HOST-1", &[("host", "pay.acme.example")]).await;
+    let (page, _) = get_with(
+        &app,
+        "/payment-request?amount=5.00&referenceId=HOST-1",
+        &[("host", "pay.acme.example")],
+    )
+    .await;
     let (page, _) = get_with(&app, &page.location(), &[("host", "pay.acme.example")]).await;
     assert!(page.body.contains(&path_of(&url)), "{}", page.body);
     assert!(page.body.contains(r#"width="144" height="48""#));
@@ -190,26 +217,53 @@ on_both_backends!(a_jpeg_is_accepted_and_served_on_the_billing_host, |app| {
 
 on_both_backends!(a_hostile_svg_is_sanitised_and_sandboxed, |app| {
     let p = app.partner().await;
-    let r = put_logo(&app, &p.key, "image/svg+xml", HOSTILE_SVG.as_bytes().to_vec()).await;
+    let r = put_logo(
+        &app,
+        &p.key,
+        "image/svg+xml",
+        HOSTILE_SVG.as_bytes().to_vec(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let logo = r.json();
-    assert_eq!((logo["width"].as_u64(), logo["height"].as_u64()), (Some(200), Some(50)));
+    assert_eq!(
+        (logo["width"].as_u64(), logo["height"].as_u64()),
+        (Some(200), Some(50))
+    );
     let (served, _) = get_with(&app, &path_of(logo["url"].as_str().unwrap()), &[]).await;
     assert_eq!(served.status, StatusCode::OK);
-    assert_eq!(served.header("content-type").as_deref(), Some("image/svg+xml"));
+    assert_eq!(
+        served.header("content-type").as_deref(),
+        Some("image/svg+xml")
+    );
     assert_eq!(
         served.header("content-security-policy").as_deref(),
         Some("default-src 'none'; style-src 'unsafe-inline'; sandbox")
     );
-    assert_eq!(served.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        served.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     let svg = served.body;
     for bad in [
-        "script", "alert", "onload", "onclick", "foreignObject", "evil.example", "javascript",
-        "<style", "<image", "<a ", "xlink",
+        "script",
+        "alert",
+        "onload",
+        "onclick",
+        "foreignObject",
+        "evil.example",
+        "javascript",
+        "<style",
+        "<image",
+        "<a ",
+        "xlink",
     ] {
         assert!(!svg.contains(bad), "{bad} survived: {svg}");
     }
-    assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="50">"#), "{svg}");
+    assert!(
+        svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" width="200" height="50">"#),
+        "{svg}"
+    );
     assert!(svg.contains(r##"<rect width="200" height="50" fill="#0b7a4b"/>"##));
     assert!(svg.contains(r#"<text x="10" y="35">Acme</text>"#));
 });
@@ -231,16 +285,30 @@ on_both_backends!(unreadable_or_unwanted_uploads_are_refused, |app| {
     refused(&r, StatusCode::BAD_REQUEST, "invalid_logo");
     // Not a type Kassa takes.
     let r = put_logo(&app, &p.key, "image/gif", b"GIF89a".to_vec()).await;
-    refused(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_logo_type");
+    refused(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_logo_type",
+    );
     let r = put_logo(&app, &p.key, "text/html", b"<script>".to_vec()).await;
-    refused(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_logo_type");
+    refused(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_logo_type",
+    );
     // An SVG with a DOCTYPE (entities), or an entity it never declared.
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><svg width="1" height="1"><text>&xxe;</text></svg>"#;
     let r = put_logo(&app, &p.key, "image/svg+xml", xxe.as_bytes().to_vec()).await;
     refused(&r, StatusCode::BAD_REQUEST, "invalid_logo");
     assert!(r.body.contains("DOCTYPE"));
     let undeclared = r#"<svg width="1" height="1"><text>&xxe;</text></svg>"#;
-    let r = put_logo(&app, &p.key, "image/svg+xml", undeclared.as_bytes().to_vec()).await;
+    let r = put_logo(
+        &app,
+        &p.key,
+        "image/svg+xml",
+        undeclared.as_bytes().to_vec(),
+    )
+    .await;
     refused(&r, StatusCode::BAD_REQUEST, "invalid_logo");
     // Too large, declared.
     let r = put_logo(&app, &p.key, "image/png", vec![0u8; 256 * 1024 + 1]).await;
@@ -252,7 +320,10 @@ on_both_backends!(unreadable_or_unwanted_uploads_are_refused, |app| {
     let r = put_logo(&app, &reader, "image/png", png(10, 10)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     // Nothing was stored by any of them.
-    let partner = app.api(&p.key, Method::GET, "/v1/partner", None).await.json();
+    let partner = app
+        .api(&p.key, Method::GET, "/v1/partner", None)
+        .await
+        .json();
     assert_eq!(partner["logoUrl"], serde_json::Value::Null);
 });
 
@@ -306,7 +377,10 @@ fn multipart(token: &str, file_name: &str, content_type: &str, bytes: &[u8]) -> 
     let boundary = "----kassa-test-boundary";
     let mut body = Vec::new();
     body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrfToken\"\r\n\r\n{token}\r\n").as_bytes(),
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrfToken\"\r\n\r\n{token}\r\n"
+        )
+        .as_bytes(),
     );
     body.extend_from_slice(
         format!(
@@ -332,11 +406,15 @@ on_both_backends!(the_dashboard_uploads_and_removes_the_logo, |app| {
     .await
     .unwrap();
     let mut b = Browser::new(&app);
-    b.sign_in("owner@acme.example", "correct horse battery").await;
+    b.sign_in("owner@acme.example", "correct horse battery")
+        .await;
     let page = b.get("/dashboard/settings").await;
     assert!(page.body.contains(r#"id="no-logo""#), "{}", page.body);
     assert!(page.body.contains(r#"enctype="multipart/form-data""#));
-    assert!(!page.body.contains("logoUrl"), "no hot-linked logo URL field");
+    assert!(
+        !page.body.contains("logoUrl"),
+        "no hot-linked logo URL field"
+    );
     let token = csrf(&page.body);
     let cookies = b
         .cookies
@@ -374,7 +452,12 @@ on_both_backends!(the_dashboard_uploads_and_removes_the_logo, |app| {
     assert_eq!(logo.content_type, "image/svg+xml");
     let page = b.get(&r.location()).await;
     let src = format!("/static/logo/{}/{}", p.partner.slug, logo.sha256);
-    assert!(page.body.contains(&format!(r#"id="current-logo" src="{src}""#)), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!(r#"id="current-logo" src="{src}""#)),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("Logo saved."));
 
     // Removed.

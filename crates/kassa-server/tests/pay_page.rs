@@ -26,7 +26,10 @@ fn card_entries(number: &'static str) -> Vec<(&'static str, &'static str)> {
 
 /// The page shows the card entries again, with the summary, and none of the numbers.
 fn assert_card_entries_kept(html: &str) {
-    assert!(html.contains(r#"id="error-summary" role="alert" tabindex="-1""#), "{html}");
+    assert!(
+        html.contains(r#"id="error-summary" role="alert" tabindex="-1""#),
+        "{html}"
+    );
     assert!(!html.contains(r#"tabindex="-1" aria-labelledby="error-summary-title" hidden"#));
     assert!(html.contains("There is a problem"));
     assert!(html.contains(r#"value="Jo Kept""#));
@@ -34,7 +37,13 @@ fn assert_card_entries_kept(html: &str) {
     assert!(html.contains(r#"value="K1A0B1""#));
     assert!(html.contains(r#"value="jo.kept@example.com""#));
     assert!(html.contains(r#"id="method-card" type="radio" name="method" value="card" checked"#));
-    for secret in [NUMBER, "4000 0000 0000 0002", "0002\"", "value=\"987\"", ">987<"] {
+    for secret in [
+        NUMBER,
+        "4000 0000 0000 0002",
+        "0002\"",
+        "value=\"987\"",
+        ">987<",
+    ] {
         assert!(!html.contains(secret), "{secret} is in the page");
     }
 }
@@ -62,7 +71,11 @@ on_both_backends!(one_form_with_a_pay_by_chooser_and_a_receipt_email, |app| {
     // Prefilled from the request's payerEmail; no summary shown yet.
     assert!(html.contains(r#"value="payer@example.com""#));
     assert!(html.contains(r#"aria-labelledby="error-summary-title" hidden"#));
-    assert_eq!(html.matches("Pay $40.00").count(), 2, "title and the one button");
+    assert_eq!(
+        html.matches("Pay $40.00").count(),
+        2,
+        "title and the one button"
+    );
 });
 
 on_both_backends!(field_errors_keep_the_entries_and_link_the_fields, |app| {
@@ -76,19 +89,36 @@ on_both_backends!(field_errors_keep_the_entries_and_link_the_fields, |app| {
     fields.push(("email", "not-an-email"));
     let r = payer.submit(&page, &fields).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.body.contains(r##"<a href="#email">Must be a valid email address.</a>"##), "{}", r.body);
+    assert!(
+        r.body
+            .contains(r##"<a href="#email">Must be a valid email address.</a>"##),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains(r#"aria-describedby="email-error""#));
     assert!(r.body.contains(r#"value="not-an-email""#));
     assert!(!r.body.contains("4242424242424242") && !r.body.contains("value=\"987\""));
-    let pr = app.get_request(&p, &page[page.rfind('/').unwrap() + 1..]).await;
+    let pr = app
+        .get_request(&p, &page[page.rfind('/').unwrap() + 1..])
+        .await;
     assert_eq!(pr["attemptCount"], 0, "nothing was tried");
 
     // Missing fields are named in words, in the form's order, each linking to its field.
     let r = payer.submit(&page, &[("method", "card")]).await;
-    let order: Vec<usize> = ["#cardholderName", "#cardNumber", "#expiry", "#cvc", "#postalCode"]
-        .iter()
-        .map(|id| r.body.find(&format!("href=\"{id}\"")).unwrap_or_else(|| panic!("{id}")))
-        .collect();
+    let order: Vec<usize> = [
+        "#cardholderName",
+        "#cardNumber",
+        "#expiry",
+        "#cvc",
+        "#postalCode",
+    ]
+    .iter()
+    .map(|id| {
+        r.body
+            .find(&format!("href=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id}"))
+    })
+    .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
     assert!(r.body.contains("Enter the card number."));
     assert!(r.body.contains("<title>Error: Pay $12.00"));
@@ -118,7 +148,10 @@ on_both_backends!(a_bank_form_with_errors_stays_on_the_bank_account, |app| {
     assert!(html.contains(r#"value="Jo Bank""#) && html.contains(r#"value="110000000""#));
     assert!(html.contains(r#"value="savings" checked"#));
     assert!(html.contains(r##"href="#achAuthorization""##));
-    assert!(!html.contains(ACCOUNT), "the account number never comes back");
+    assert!(
+        !html.contains(ACCOUNT),
+        "the account number never comes back"
+    );
     // Accepted and sent with a bad email: the box stays ticked.
     let r = payer
         .submit(
@@ -134,7 +167,9 @@ on_both_backends!(a_bank_form_with_errors_stays_on_the_bank_account, |app| {
             ],
         )
         .await;
-    assert!(r.body.contains(r#"value="accepted" required aria-describedby="achAuthorization-text" checked"#));
+    assert!(r
+        .body
+        .contains(r#"value="accepted" required aria-describedby="achAuthorization-text" checked"#));
     assert!(!r.body.contains(ACCOUNT));
 });
 
@@ -158,7 +193,9 @@ on_both_backends!(an_expired_form_keeps_the_entries, |app| {
     let r = payer.submit(&page, &card_entries(NUMBER)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_card_entries_kept(&r.body);
-    assert!(r.body.contains("This form has expired. Nothing was charged."));
+    assert!(r
+        .body
+        .contains("This form has expired. Nothing was charged."));
     // The form shown again carries a token that works.
     let token = csrf(&r.body);
     payer.token = Some(token);
@@ -207,8 +244,13 @@ on_both_backends!(a_refused_security_check_keeps_the_entries, |app| {
     let r = payer.submit(&page, &card_entries(NUMBER)).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_card_entries_kept(&r.body);
-    assert!(r.body.contains("This payment needs a security check first."));
-    assert!(r.body.contains(r#"name="powChallenge""#), "a fresh challenge comes with it");
+    assert!(r
+        .body
+        .contains("This payment needs a security check first."));
+    assert!(
+        r.body.contains(r#"name="powChallenge""#),
+        "a fresh challenge comes with it"
+    );
 });
 
 on_both_backends!(the_receipt_shows_its_number_partner_and_time, |app| {
@@ -222,34 +264,41 @@ on_both_backends!(the_receipt_shows_its_number_partner_and_time, |app| {
     let payment_id = kassa_core::id::PaymentId::parse(done["paymentId"].as_str().unwrap()).unwrap();
     let number = kassa_core::receipt::receipt_number(&payment_id);
     assert!(
-        receipt.body.contains(&format!(r#"<dd id="receipt-number">{number}</dd>"#)),
+        receipt
+            .body
+            .contains(&format!(r#"<dd id="receipt-number">{number}</dd>"#)),
         "{}",
         receipt.body
     );
-    assert!(receipt.body.contains("<dt>Paid to</dt><dd>Acme Services</dd>"));
+    assert!(receipt
+        .body
+        .contains("<dt>Paid to</dt><dd>Acme Services</dd>"));
     assert!(receipt.body.contains("$75.50") && receipt.body.contains("RCPT-1"));
     assert!(receipt.body.contains("Visa •••• 4242"));
     // The frozen clock's time, in the partner's timezone (UTC unless it set one).
     assert!(
-        receipt.body.contains(r#"<dd id="receipt-date">Nov 21, 2026, 12:00 PM UTC</dd>"#),
+        receipt
+            .body
+            .contains(r#"<dd id="receipt-date">Nov 21, 2026, 12:00 PM UTC</dd>"#),
         "{}",
         receipt.body
     );
 });
 
-on_both_backends!(the_numbers_never_reach_the_page_after_an_ach_decline, |app| {
-    let p = app.partner().await;
-    let page = pay_path(&app.create_request(&p, "12.00", "ACH-D").await);
-    let mut payer = Payer::new(&app);
-    payer.open(&page).await;
-    // A routing number that fails its checksum: a field error on the bank form.
-    let r = payer
-        .submit(&page, &ach_fields("110000001", ACCOUNT))
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.body.contains(r#"value="110000001""#));
-    assert!(!r.body.contains(ACCOUNT));
-});
+on_both_backends!(
+    the_numbers_never_reach_the_page_after_an_ach_decline,
+    |app| {
+        let p = app.partner().await;
+        let page = pay_path(&app.create_request(&p, "12.00", "ACH-D").await);
+        let mut payer = Payer::new(&app);
+        payer.open(&page).await;
+        // A routing number that fails its checksum: a field error on the bank form.
+        let r = payer.submit(&page, &ach_fields("110000001", ACCOUNT)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.body.contains(r#"value="110000001""#));
+        assert!(!r.body.contains(ACCOUNT));
+    }
+);
 
 on_both_backends!(contact_links_timezone_and_the_receipt_email, |app| {
     let p = app.partner().await;
@@ -280,7 +329,9 @@ on_both_backends!(contact_links_timezone_and_the_receipt_email, |app| {
         ("https://acme.example/privacy", "Privacy"),
     ] {
         assert!(
-            html.contains(&format!(r#"<a href="{href}" rel="noopener noreferrer">{label}</a>"#)),
+            html.contains(&format!(
+                r#"<a href="{href}" rel="noopener noreferrer">{label}</a>"#
+            )),
             "{href}: {html}"
         );
     }
@@ -304,5 +355,8 @@ on_both_backends!(contact_links_timezone_and_the_receipt_email, |app| {
         receipt.contains(r#"<dd id="receipt-date">Nov 21, 2026, 7:00 AM EST</dd>"#),
         "{receipt}"
     );
-    assert!(receipt.contains("mailto:help@acme.example"), "the receipt's footer too");
+    assert!(
+        receipt.contains("mailto:help@acme.example"),
+        "the receipt's footer too"
+    );
 });

@@ -158,9 +158,9 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AuditStore, AuthorizationStore, CustomerStore, EventStore, IdempotencyStore,
-        InstallationStore, JobStore, LedgerStore, LimitStore, LogoStore, PartnerStore, PaymentRequestStore,
-        PaymentStore, ProcessorStore, RefundStore, Store, TwoFactorStore, UserStore, VaultStore,
-        WebhookDeliveryStore, WebhookEndpointStore,
+        InstallationStore, JobStore, LedgerStore, LimitStore, LogoStore, PartnerStore,
+        PaymentRequestStore, PaymentStore, ProcessorStore, RefundStore, Store, TwoFactorStore,
+        UserStore, VaultStore, WebhookDeliveryStore, WebhookEndpointStore,
     };
 }
 

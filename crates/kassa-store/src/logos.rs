@@ -79,12 +79,13 @@ impl<B: Backend> LogoStore for B {
             tx.rollback().await?;
             return Ok(false);
         }
-        let before: Option<String> = query("SELECT sha256 FROM partner_logos WHERE partner_id = $1")
-            .bind(partner.as_str())
-            .fetch_optional(&mut tx)
-            .await?
-            .map(|row| row.try_get("sha256"))
-            .transpose()?;
+        let before: Option<String> =
+            query("SELECT sha256 FROM partner_logos WHERE partner_id = $1")
+                .bind(partner.as_str())
+                .fetch_optional(&mut tx)
+                .await?
+                .map(|row| row.try_get("sha256"))
+                .transpose()?;
         query(
             "INSERT INTO partner_logos (partner_id, content_type, bytes, sha256, width, height, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \

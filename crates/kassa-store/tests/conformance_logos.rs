@@ -32,7 +32,10 @@ async fn a_logo_is_stored_replaced_read_and_removed() {
         assert_eq!(store.logo_by_slug(&slug).await.unwrap(), None, "[{name}]");
 
         let first = svg(40);
-        assert!(store.set_logo(&partner, &first, &by()).await.unwrap(), "[{name}]");
+        assert!(
+            store.set_logo(&partner, &first, &by()).await.unwrap(),
+            "[{name}]"
+        );
         let read = store.logo_ref(&partner).await.unwrap().unwrap();
         assert_eq!(read.sha256, first.sha256, "[{name}]");
         assert_eq!((read.width, read.height), (40, 20), "[{name}]");
@@ -49,8 +52,14 @@ async fn a_logo_is_stored_replaced_read_and_removed() {
         assert_eq!(stored.bytes, second.bytes, "[{name}]");
 
         // Removed once; a second removal finds nothing.
-        assert!(store.delete_logo(&partner, &by()).await.unwrap(), "[{name}]");
-        assert!(!store.delete_logo(&partner, &by()).await.unwrap(), "[{name}]");
+        assert!(
+            store.delete_logo(&partner, &by()).await.unwrap(),
+            "[{name}]"
+        );
+        assert!(
+            !store.delete_logo(&partner, &by()).await.unwrap(),
+            "[{name}]"
+        );
         assert_eq!(store.logo_ref(&partner).await.unwrap(), None, "[{name}]");
 
         // Each change is audited with the hashes before and after.
@@ -72,7 +81,10 @@ async fn a_logo_is_stored_replaced_read_and_removed() {
 
         // No such partner: nothing stored.
         let nobody = PartnerId::generate();
-        assert!(!store.set_logo(&nobody, &first, &by()).await.unwrap(), "[{name}]");
+        assert!(
+            !store.set_logo(&nobody, &first, &by()).await.unwrap(),
+            "[{name}]"
+        );
         assert_eq!(store.logo_ref(&nobody).await.unwrap(), None, "[{name}]");
     }
 }

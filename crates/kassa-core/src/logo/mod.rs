@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn content_types_name_the_three_kinds_only() {
-        assert_eq!(LogoType::from_content_type("image/png"), Some(LogoType::Png));
+        assert_eq!(
+            LogoType::from_content_type("image/png"),
+            Some(LogoType::Png)
+        );
         assert_eq!(
             LogoType::from_content_type("Image/SVG+XML; charset=utf-8"),
             Some(LogoType::Svg)

@@ -220,7 +220,10 @@ pub(super) fn sanitize(bytes: &[u8]) -> Result<CleanSvg, LogoError> {
 /// The allowed element this start tag opens (unprefixed names only).
 fn element_name(e: &BytesStart<'_>) -> Option<&'static str> {
     let name = e.name();
-    ELEMENTS.iter().copied().find(|n| n.as_bytes() == name.as_ref())
+    ELEMENTS
+        .iter()
+        .copied()
+        .find(|n| n.as_bytes() == name.as_ref())
 }
 
 fn in_text(open: &[Option<String>]) -> bool {
@@ -282,9 +285,11 @@ fn safe_value(value: &str) -> bool {
     if folded.contains("javascript:") || folded.contains("data:") || folded.contains('\\') {
         return false;
     }
-    folded
-        .match_indices("url(")
-        .all(|(i, m)| folded[i + m.len()..].trim_start_matches(['"', '\'']).starts_with('#'))
+    folded.match_indices("url(").all(|(i, m)| {
+        folded[i + m.len()..]
+            .trim_start_matches(['"', '\''])
+            .starts_with('#')
+    })
 }
 
 /// The root's size: `width` and `height` in px (or unitless), else the `viewBox`'s.
@@ -370,8 +375,19 @@ mod tests {
             out,
             r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/><g></g></svg>"#
         );
-        for bad in ["alert", "script", "style", "foreignObject", "iframe", "evil", "on"] {
-            assert!(!out.contains(&format!(" {bad}")) && !out.contains(&format!("<{bad}")), "{bad}");
+        for bad in [
+            "alert",
+            "script",
+            "style",
+            "foreignObject",
+            "iframe",
+            "evil",
+            "on",
+        ] {
+            assert!(
+                !out.contains(&format!(" {bad}")) && !out.contains(&format!("<{bad}")),
+                "{bad}"
+            );
         }
     }
 
@@ -428,7 +444,9 @@ mod tests {
 
     #[test]
     fn text_outside_text_elements_and_comments_are_dropped() {
-        let out = clean(r#"<svg width="2" height="2">hello<!-- x --><g>there</g><desc>kept &lt;here&gt;</desc></svg>"#);
+        let out = clean(
+            r#"<svg width="2" height="2">hello<!-- x --><g>there</g><desc>kept &lt;here&gt;</desc></svg>"#,
+        );
         assert_eq!(
             out,
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"><g></g><desc>kept &lt;here&gt;</desc></svg>"#

@@ -51,7 +51,10 @@ pub async fn serve(
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(SVG_POLICY),

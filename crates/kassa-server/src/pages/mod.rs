@@ -29,10 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/logo/{slug}/{hash}", get(logo::serve))
         .route("/payment-request", get(pay::creation_link))
         .route("/p/{slug}/payment-request", get(pay::creation_link))
-        .route(
-            "/pay/{id}",
-            get(pay::pay_page).post(pay::pay_submit),
-        )
+        .route("/pay/{id}", get(pay::pay_page).post(pay::pay_submit))
         .route(
             "/p/{slug}/pay/{id}",
             get(pay::pay_page).post(pay::pay_submit),
@@ -146,10 +143,7 @@ pub fn routes() -> Router<AppState> {
             post(dashboard::change_user_role),
         )
         .route("/pay/{id}/confirmation", get(pay::confirmation))
-        .route(
-            "/p/{slug}/pay/{id}/confirmation",
-            get(pay::confirmation),
-        )
+        .route("/p/{slug}/pay/{id}/confirmation", get(pay::confirmation))
 }
 
 /// The partner whose pages are being served, and the path prefix its links live under.
@@ -317,7 +311,8 @@ const LOGO_BOX: (u32, u32) = (220, 48);
 
 impl LogoImage {
     pub fn of(partner: &Partner, logo: &LogoRef) -> LogoImage {
-        let (width, height) = kassa_core::logo::fit(logo.width, logo.height, LOGO_BOX.0, LOGO_BOX.1);
+        let (width, height) =
+            kassa_core::logo::fit(logo.width, logo.height, LOGO_BOX.0, LOGO_BOX.1);
         LogoImage {
             url: logo_path(partner, logo),
             width,

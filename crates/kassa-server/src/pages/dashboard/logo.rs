@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn the_browsers_type_else_the_files_extension() {
-        assert_eq!(content_type_of(Some("image/png"), Some("x.svg")), "image/png");
+        assert_eq!(
+            content_type_of(Some("image/png"), Some("x.svg")),
+            "image/png"
+        );
         assert_eq!(
             content_type_of(Some("application/octet-stream"), Some("Logo.SVG")),
             "image/svg+xml"

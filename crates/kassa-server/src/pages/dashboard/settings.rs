@@ -329,7 +329,11 @@ async fn page(
 }
 
 /// The Settings page after a refused logo upload, saying why (nothing was changed).
-pub(super) async fn with_logo_error(state: &AppState, signed: &Signed, message: String) -> Response {
+pub(super) async fn with_logo_error(
+    state: &AppState,
+    signed: &Signed,
+    message: String,
+) -> Response {
     match page(state, signed, None).await {
         Ok(mut p) => {
             p.logo_error = Some(message);

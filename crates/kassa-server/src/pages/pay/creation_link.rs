@@ -158,4 +158,3 @@ pub async fn creation_link(
         Err(e) => internal_error_page(e),
     }
 }
-

@@ -34,7 +34,11 @@ pub struct FormValues {
 impl FormValues {
     /// The entries of a posted form that may be shown again.
     pub fn kept(form: &HashMap<String, String>) -> FormValues {
-        let get = |name: &str| form.get(name).map(|v| v.trim().to_string()).unwrap_or_default();
+        let get = |name: &str| {
+            form.get(name)
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
         FormValues {
             method: get("method"),
             cardholder_name: get("cardholderName"),
@@ -146,7 +150,10 @@ pub fn parse_form(
                 let msg = e.message();
                 let mut chars = msg.chars();
                 let first = chars.next().map(|c| c.to_uppercase().collect::<String>());
-                problems.add(name, format!("{}{}.", first.unwrap_or_default(), chars.as_str()));
+                problems.add(
+                    name,
+                    format!("{}{}.", first.unwrap_or_default(), chars.as_str()),
+                );
             }
         })
         .ok()
@@ -282,12 +289,22 @@ mod tests {
 
     #[test]
     fn problems_come_in_the_forms_order_with_words_for_missing_fields() {
-        let problems = parse_form(&form(&[("method", "card"), ("email", "nope")]), acceptance())
-            .unwrap_err();
+        let problems = parse_form(
+            &form(&[("method", "card"), ("email", "nope")]),
+            acceptance(),
+        )
+        .unwrap_err();
         let names: Vec<&str> = problems.links().iter().map(|(id, _)| *id).collect();
         assert_eq!(
             names,
-            ["cardholderName", "cardNumber", "expiry", "cvc", "postalCode", "email"]
+            [
+                "cardholderName",
+                "cardNumber",
+                "expiry",
+                "cvc",
+                "postalCode",
+                "email"
+            ]
         );
         assert_eq!(
             problems.field("cardNumber").unwrap(),

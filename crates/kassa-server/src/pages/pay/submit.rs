@@ -20,14 +20,17 @@ use crate::challenge_mode;
 use crate::client_ip::ClientIp;
 use crate::limits::{Limit, LimitError};
 use crate::money::{pay, PayOutcome};
-use crate::pages::{internal_error_page, message, not_found_page, render, MessagePage, PageParams, Site};
+use crate::pages::{
+    internal_error_page, message, not_found_page, render, MessagePage, PageParams, Site,
+};
 use crate::state::AppState;
 
 const MAX_FORM: usize = 16 * 1024;
 
 /// What a payer is told when the form comes back after a decline or a refusal, besides why:
 /// the numbers are never shown again.
-const REENTER: &str = "For your security, card and account numbers are never shown again: please enter them again.";
+const REENTER: &str =
+    "For your security, card and account numbers are never shown again: please enter them again.";
 
 pub async fn pay_submit(
     State(state): State<AppState>,
@@ -54,8 +57,8 @@ pub async fn pay_submit(
     let values = FormValues::kept(&form);
     let token = form.get("csrfToken").map(String::as_str).unwrap_or("");
     let sent_cookie = sent_csrf_cookie(&headers, &site);
-    let csrf_ok = sent_cookie
-        .is_some_and(|cookie| state.vault.csrf_valid(cookie, pr.id.as_str(), token));
+    let csrf_ok =
+        sent_cookie.is_some_and(|cookie| state.vault.csrf_valid(cookie, pr.id.as_str(), token));
     if !csrf_ok {
         if let Some(resp) = state_page(StatusCode::CONFLICT, &site, &pr) {
             return resp;
@@ -69,7 +72,10 @@ pub async fn pay_submit(
                 "This form has expired. Nothing was charged. For your security the payment form must be sent from this page: please check your details and send it again. {REENTER}"
             )),
         };
-        return with_cookie(form_page(&state, &site, &pr, &cookie_value, shown), set_cookie);
+        return with_cookie(
+            form_page(&state, &site, &pr, &cookie_value, shown),
+            set_cookie,
+        );
     }
     let cookie_value = sent_cookie.unwrap_or_default().to_string();
     if let Some(resp) = state_page(StatusCode::CONFLICT, &site, &pr) {
