@@ -18,6 +18,7 @@ import {
   open,
   payByCard,
   randomSuffix,
+  signIn,
   visible,
   waitForPath,
 } from './helpers.mjs';
@@ -209,4 +210,38 @@ browserTest('pay page: the message pages pass axe-core', async (s) => {
   await open(page, pr.url);
   await visible(page.getByText('This payment request was canceled'), 'the canceled page');
   await checkAccessibility(page, 'the canceled page');
+});
+
+browserTest('logo: uploaded on Settings, shown on the pay page from Kassa; removed, the name shows', async (s) => {
+  const partner = await s.newPage('partner');
+  await signIn(partner);
+  await open(partner, '/dashboard/settings');
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" onload="alert(1)">'
+    + '<script>alert(2)</script><rect width="120" height="40" fill="#0b7a4b"/></svg>';
+  await partner.getByLabel('Logo file').setInputFiles({ name: 'logo.svg', mimeType: 'image/svg+xml', buffer: Buffer.from(svg) });
+  await clickAndWait(partner, partner.getByRole('button', { name: 'Upload logo' }));
+  await visible(partner.getByText('Logo saved.'), 'the "Logo saved." status');
+  await visible(partner.locator('#current-logo'), 'the current logo on Settings');
+  await checkAccessibility(partner, 'Settings with a logo');
+
+  const pr = await newRequest('8.00', 'LOGO');
+  const payer = await s.newPage('payer');
+  await open(payer, pr.url);
+  const logo = await visible(payer.getByRole('img', { name: env.partnerName }), 'the logo, named by the partner');
+  const src = await logo.getAttribute('src');
+  assert.match(src, /^\/static\/logo\/[a-z0-9-]+\/[0-9a-f]{64}$/, 'served by Kassa');
+  assert.ok(await logo.evaluate((img) => img.complete && img.naturalWidth > 0), 'the logo loads');
+  const served = await fetch(`${env.url}${src}`);
+  const body = await served.text();
+  assert.ok(!body.includes('script') && !body.includes('onload'), `the SVG is sanitised: ${body}`);
+  assert.match(served.headers.get('content-security-policy'), /sandbox/);
+
+  await open(partner, '/dashboard/settings');
+  await clickAndWait(partner, partner.getByRole('button', { name: 'Remove logo' }));
+  await visible(partner.getByText('Logo removed.'), 'the "Logo removed." status');
+  await open(payer, pr.url);
+  assert.equal(await payer.locator('header img').count(), 0, 'no image without a logo');
+  const name = await visible(payer.locator('header .brand-name'), 'the partner name in the header');
+  assert.equal(await name.innerText(), env.partnerName);
+  await checkAccessibility(payer, 'the pay page without a logo');
 });
