@@ -53,6 +53,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("deletePaymentMethod", "payments"),
     ("getPartner", "read"),
     ("updatePartner", "settings"),
+    ("uploadPartnerLogo", "settings"),
+    ("deletePartnerLogo", "settings"),
     ("verifyBillingHost", "admin"),
     ("listApiKeys", "admin"),
     ("createApiKey", "admin"),
