@@ -29,6 +29,7 @@ pub mod job;
 pub mod ledger;
 pub mod limit;
 pub mod logo;
+pub mod mail;
 pub mod money;
 pub mod network;
 pub mod partner;

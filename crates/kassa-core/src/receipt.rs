@@ -12,14 +12,23 @@ const RECEIPT_CHARS: usize = 8;
 /// the end of its id, ignoring case. Not unique on its own: it names a payment together with
 /// the partner, the amount and the date the receipt shows.
 pub fn receipt_number(id: &PaymentId) -> String {
-    let chars: Vec<char> = id.as_str().chars().collect();
+    receipt_number_of(id.as_str())
+}
+
+/// [`receipt_number`] of an id given as text (an id shorter than 8 characters is upper-cased
+/// whole, without the dash).
+pub fn receipt_number_of(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
     let tail = &chars[chars.len().saturating_sub(RECEIPT_CHARS)..];
-    let (first, second) = tail.split_at(tail.len() / 2);
     let upper = |part: &[char]| {
         part.iter()
             .flat_map(|c| c.to_uppercase())
             .collect::<String>()
     };
+    if tail.len() < RECEIPT_CHARS {
+        return upper(tail);
+    }
+    let (first, second) = tail.split_at(RECEIPT_CHARS / 2);
     format!("{}-{}", upper(first), upper(second))
 }
 
@@ -38,6 +47,12 @@ mod tests {
     fn last_eight_upper_cased_in_two_groups() {
         let id = PaymentId::parse("pay_0123456789ABCDEFx7Kq2mZb").unwrap();
         assert_eq!(receipt_number(&id), "X7KQ-2MZB");
+    }
+
+    #[test]
+    fn a_short_id_is_upper_cased_whole() {
+        assert_eq!(receipt_number_of("x"), "X");
+        assert_eq!(receipt_number_of("pay_0123456789ABCDEFGHIJabcd"), "GHIJ-ABCD");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod key_rotation;
 mod limits;
 pub mod links;
+pub mod mail;
 mod metrics;
 mod money;
 mod new_request;

@@ -18,6 +18,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("listPaymentRequests", "read"),
     ("getPaymentRequest", "read"),
     ("cancelPaymentRequest", "payments"),
+    ("sendPaymentRequest", "payments"),
+    ("sendReceipt", "payments"),
     ("buildCreationLink", "payments"),
     ("listPayments", "read"),
     ("createSale", "payments"),

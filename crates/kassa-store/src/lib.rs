@@ -14,6 +14,7 @@ mod cache;
 mod columns;
 mod customers;
 mod db;
+mod emails;
 mod events;
 mod idempotency;
 mod installation;
@@ -41,6 +42,7 @@ pub use attempts::PaymentStore;
 pub use audit::{AuditFilter, AuditStore, CHAIN_BATCH};
 pub use authorizations::AuthorizationStore;
 pub use customers::CustomerStore;
+pub use emails::{EmailAttempt, EmailRecord, EmailStore, NewEmail};
 pub use events::EventStore;
 pub use idempotency::IdempotencyStore;
 pub use installation::InstallationStore;
@@ -119,6 +121,7 @@ pub trait Store:
     + WebhookDeliveryStore
     + VaultStore
     + ProcessorStore
+    + EmailStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -147,6 +150,7 @@ impl<T> Store for T where
         + WebhookDeliveryStore
         + VaultStore
         + ProcessorStore
+        + EmailStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -157,7 +161,7 @@ impl<T> Store for T where
 /// The store's traits, for callers that use their methods on a [`Store`].
 pub mod prelude {
     pub use crate::{
-        AuditStore, AuthorizationStore, CustomerStore, EventStore, IdempotencyStore,
+        AuditStore, AuthorizationStore, CustomerStore, EmailStore, EventStore, IdempotencyStore,
         InstallationStore, JobStore, LedgerStore, LimitStore, LogoStore, PartnerStore,
         PaymentRequestStore, PaymentStore, ProcessorStore, RefundStore, Store, TwoFactorStore,
         UserStore, VaultStore, WebhookDeliveryStore, WebhookEndpointStore,

@@ -25,6 +25,7 @@ use crate::state::AppState;
 
 mod audit;
 mod csv;
+pub mod emails;
 mod guard;
 mod logo;
 mod payment_requests;
