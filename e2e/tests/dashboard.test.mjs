@@ -360,7 +360,7 @@ browserTest('7. settings: brand name and color show on a payer page; an API key 
   const page = await s.newPage('partner');
   await signIn(page);
   await open(page, '/dashboard/settings');
-  for (const label of ['Business name', 'Logo URL', 'Brand color', 'Billing host', 'Default redirect URL']) {
+  for (const label of ['Business name', 'Logo file', 'Brand color', 'Billing host', 'Default redirect URL']) {
     await visible(page.getByLabel(label, { exact: true }), `the "${label}" field`);
   }
 
@@ -379,8 +379,14 @@ browserTest('7. settings: brand name and color show on a payer page; an API key 
   const payer = await s.newPage('payer');
   await open(payer, pr.url);
   await visible(payer.getByText(`Payment to ${name}`), `"Payment to ${name}" on the pay page`);
-  const background = await payer.getByRole('banner').evaluate((el) => getComputedStyle(el).backgroundColor);
-  assert.equal(background, 'rgb(180, 83, 9)', `the pay page's brand bar is ${background}, not ${color}`);
+  // The header is white with the brand colour along its top; the name (no logo was uploaded) is
+  // in the colour's shade that reads on white, never white on white.
+  const bar = await payer.getByRole('banner').evaluate((el) => {
+    const style = getComputedStyle(el);
+    return { border: style.borderTopColor, name: getComputedStyle(el.querySelector('.brand-name')).color };
+  });
+  assert.equal(bar.border, 'rgb(180, 83, 9)', `the pay page's brand bar is ${bar.border}, not ${color}`);
+  assert.notEqual(bar.name, 'rgb(255, 255, 255)', 'the partner name is not white on white');
 
   // An API key: shown once, works, revoked, then refused.
   const label = `e2e-${RUN.toLowerCase()}`;

@@ -113,33 +113,20 @@ export class Session {
     this.problems = [];
   }
 
-  /** A new context (no cookies) and a page in it. `label` names it in messages and artifacts. */
-  async newPage(label = 'page') {
+  /**
+   * A new context (no cookies) and a page in it. `label` names it in messages and artifacts;
+   * `contextOptions` go to playwright's `newContext` (e.g. `{ javaScriptEnabled: false }`).
+   */
+  async newPage(label = 'page', contextOptions = {}) {
     const n = this.pages.filter((p) => p.label.split('#')[0] === label).length;
     if (n) label = `${label}#${n + 1}`;
     const b = await browser();
-    const context = await b.newContext({ baseURL: env.url, viewport: { width: 1280, height: 900 } });
+    const context = await b.newContext({ baseURL: env.url, viewport: { width: 1280, height: 900 }, ...contextOptions });
     context.setDefaultTimeout(ACTION_TIMEOUT);
     context.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT);
-    // Reported by the page itself, in addition to chromium's console message for it.
-    await context.exposeBinding('__e2eCspViolation', ({ page }, v) => {
-      this.#record(page, label, {
-        kind: 'csp',
-        text: `${v.directive} blocked ${v.blockedURI || '(inline)'}${v.sample ? ` sample=${JSON.stringify(v.sample)}` : ''}`,
-        where: v.sourceFile ? `${v.sourceFile}:${v.lineNumber}` : '',
-      });
-    });
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => {
-        window.__e2eCspViolation({
-          directive: e.effectiveDirective || e.violatedDirective,
-          blockedURI: e.blockedURI,
-          sourceFile: e.sourceFile,
-          lineNumber: e.lineNumber,
-          sample: e.sample,
-        });
-      });
-    });
+    // Reported by the page itself, in addition to chromium's console message for it (a
+    // context without JavaScript has only the console message: a binding would never answer).
+    if (contextOptions.javaScriptEnabled !== false) await this.#reportCspViolations(context, label);
     const page = await context.newPage();
     // Statuses of main-document responses, so their own "Failed to load resource" is not a fault.
     const documentStatuses = new Set();
@@ -173,6 +160,28 @@ export class Session {
     this.contexts.push(context);
     this.pages.push({ page, label });
     return page;
+  }
+
+  /** Makes every page of `context` report its CSP violations to this session. */
+  async #reportCspViolations(context, label) {
+    await context.exposeBinding('__e2eCspViolation', ({ page }, v) => {
+      this.#record(page, label, {
+        kind: 'csp',
+        text: `${v.directive} blocked ${v.blockedURI || '(inline)'}${v.sample ? ` sample=${JSON.stringify(v.sample)}` : ''}`,
+        where: v.sourceFile ? `${v.sourceFile}:${v.lineNumber}` : '',
+      });
+    });
+    await context.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        window.__e2eCspViolation({
+          directive: e.effectiveDirective || e.violatedDirective,
+          blockedURI: e.blockedURI,
+          sourceFile: e.sourceFile,
+          lineNumber: e.lineNumber,
+          sample: e.sample,
+        });
+      });
+    });
   }
 
   #record(page, label, p) {
@@ -232,7 +241,8 @@ export class Session {
  * e2e/artifacts/ and prints their paths.
  */
 export function browserTest(name, fn) {
-  test(name, async (t) => {
+  // A page that never answers fails its test instead of hanging the whole run.
+  test(name, { timeout: 120000 }, async (t) => {
     const session = new Session(name);
     try {
       await fn(session, t);
@@ -321,14 +331,15 @@ export async function navTo(page, name) {
   await clickAndWait(page, link);
 }
 
-/** Fills the payer page's card form and presses Pay; returns the response. */
+/** Chooses "Card" under "Pay by", fills the card fields and presses Pay; returns the response. */
 export async function payByCard(page, { number, name = 'Jo Payer', expiry = '12/30', cvc = '123', zip = '94107' }) {
+  await page.getByRole('radio', { name: 'Card' }).check();
   await page.getByLabel('Name on card').fill(name);
   await page.getByLabel('Card number').fill(number);
   await page.getByLabel('Expiry (MM/YY)').fill(expiry);
   await page.getByLabel('CVC').fill(cvc);
   await page.getByLabel('ZIP / postal code').fill(zip);
-  // The card form's button is "Pay $250.00"; the bank form's is "Pay $250.00 by bank".
+  // The form's one button: "Pay $250.00".
   return clickAndWait(page, page.getByRole('button', { name: /^Pay \$[\d,]+\.\d\d$/ }));
 }
 

@@ -191,22 +191,11 @@ pub fn retry(attempt: i64, permanent: bool) -> bool {
     !permanent && attempt < MAX_ATTEMPTS
 }
 
-/// A short, stable receipt number for people to quote: the last 8 characters of the payment id,
-/// upper-cased, as `ABCD-1234`.
+/// A short, stable receipt number for people to quote, as the receipt page shows it: the rule
+/// is [`crate::receipt::receipt_number`]'s (the last 8 characters of the payment id, upper-cased,
+/// as `ABCD-1234`).
 pub fn receipt_number(payment_id: &str) -> String {
-    let tail: String = payment_id
-        .chars()
-        .rev()
-        .take(8)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect::<String>()
-        .to_ascii_uppercase();
-    match tail.len() {
-        8 => format!("{}-{}", &tail[..4], &tail[4..]),
-        _ => tail,
-    }
+    crate::receipt::receipt_number_of(payment_id)
 }
 
 #[cfg(test)]

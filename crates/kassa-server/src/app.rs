@@ -131,7 +131,7 @@ impl App {
             .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
             .layer(header_layer(
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; \
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                  frame-ancestors 'none'; base-uri 'none'",
             ))
             .layer(trace);

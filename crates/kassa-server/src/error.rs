@@ -94,6 +94,16 @@ impl ApiError {
         Self::validation(vec![FieldError::new(field, code, message)])
     }
 
+    /// A request refused whole with its own status and code (an upload too large, of a type
+    /// not taken, or unreadable).
+    pub fn invalid_request(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(status, "invalid_request", code, message)
+    }
+
     pub fn malformed_json(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

@@ -26,6 +26,7 @@ mod money;
 mod new_request;
 pub mod openapi;
 mod pages;
+mod partner_logo;
 mod passwords;
 pub mod processors;
 pub mod resolver;

@@ -48,7 +48,8 @@ pub struct SettingsInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<String>, nullable = false, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub brand_color: Option<String>,
-    /// An absolute `https` URL of your logo.
+    /// Accepted for compatibility and kept, but no page shows it: pages show the logo
+    /// uploaded with `PUT /v1/partner/logo` (never a hot-linked image).
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
     pub logo_url: Option<Option<String>>,

@@ -55,6 +55,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("deletePaymentMethod", "payments"),
     ("getPartner", "read"),
     ("updatePartner", "settings"),
+    ("uploadPartnerLogo", "settings"),
+    ("deletePartnerLogo", "settings"),
     ("verifyBillingHost", "admin"),
     ("listApiKeys", "admin"),
     ("createApiKey", "admin"),

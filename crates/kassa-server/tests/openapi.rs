@@ -378,6 +378,17 @@ impl Client<'_> {
         self.send(Method::DELETE, uri, None, &[]).await
     }
 
+    /// A PUT whose body is sent as it is, with its own type (an upload).
+    async fn put_bytes(&mut self, uri: &str, content_type: &str, bytes: Vec<u8>) -> Value {
+        let req = axum::http::Request::put(uri)
+            .header("authorization", format!("Bearer {}", self.key))
+            .header("content-type", content_type)
+            .body(axum::body::Body::from(bytes))
+            .unwrap();
+        let r = self.app.send(req).await;
+        self.check(&Method::PUT, uri, &r)
+    }
+
     async fn send(
         &mut self,
         method: Method,
@@ -772,6 +783,20 @@ async fn every_answer_fits_its_documented_schema() {
     .await;
     api.patch("/v1/partner", json!({"brandColor": "red", "logoUrl": "x"}))
         .await;
+    // The logo: uploaded (a PNG's header is all the check reads), refused, removed.
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&[0, 0, 0, 64, 0, 0, 0, 32, 8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    api.put_bytes("/v1/partner/logo", "image/png", png).await;
+    api.get("/v1/partner").await;
+    api.put_bytes("/v1/partner/logo", "image/png", b"GIF89a".to_vec())
+        .await;
+    api.put_bytes("/v1/partner/logo", "image/gif", b"GIF89a".to_vec())
+        .await;
+    api.put_bytes("/v1/partner/logo", "image/png", vec![0; 300 * 1024])
+        .await;
+    api.delete("/v1/partner/logo").await;
+    api.delete("/v1/partner/logo").await;
     // Nothing answers DNS in the tests (tests/billing_host.rs has a server): a failed lookup.
     api.post_nothing("/v1/partner/billing-host/verify").await;
     app.verify_host(&p).await;

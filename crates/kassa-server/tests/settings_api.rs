@@ -201,7 +201,9 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
                "value": format!("kassa-verification={token}")})
     );
     assert_eq!(changed["brandColor"], "#aabbcc");
-    assert_eq!(changed["logoUrl"], "https://cdn.acme.example/logo.png");
+    // Accepted (and audited) for compatibility, but no page hot-links it: `logoUrl` is the
+    // uploaded logo's Kassa URL, and there is none.
+    assert_eq!(changed["logoUrl"], serde_json::Value::Null);
     assert_eq!(changed["defaultRedirectUrl"], "https://acme.example/thanks");
     assert_eq!(changed["requireSignedLinks"], true);
     assert_eq!(changed["id"], before["id"]);

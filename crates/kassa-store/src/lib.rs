@@ -1,6 +1,6 @@
 //! Kassa's storage. Callers see one [`Store`], made of a trait per aggregate (partners and keys,
 //! payment requests, attempts and API payments, authorizations, customers, refunds, ledger and
-//! payouts, abuse-limit counters, the audit log, users and sessions, two-factor sign-in, events, jobs, idempotency, webhooks, the vault's sealed secrets); each method is one whole
+//! payouts, abuse-limit counters, partner logos, the audit log, users and sessions, two-factor sign-in, events, jobs, idempotency, webhooks, the vault's sealed secrets); each method is one whole
 //! transaction inside the backend, so no transaction type leaks out.
 //!
 //! Each aggregate's queries are ordinary functions in a file of its own, written once against
@@ -21,6 +21,7 @@ mod installation;
 mod jobs;
 mod ledger;
 mod limits;
+mod logos;
 mod migrations;
 mod model;
 mod paging;
@@ -48,6 +49,7 @@ pub use installation::InstallationStore;
 pub use jobs::JobStore;
 pub use ledger::LedgerStore;
 pub use limits::{LimitKey, LimitStore};
+pub use logos::{LogoRef, LogoStore, StoredLogo};
 pub use model::*;
 pub use partners::PartnerStore;
 pub use payment_requests::PaymentRequestStore;
@@ -109,6 +111,7 @@ pub trait Store:
     + RefundStore
     + LedgerStore
     + LimitStore
+    + LogoStore
     + UserStore
     + TwoFactorStore
     + EventStore
@@ -137,6 +140,7 @@ impl<T> Store for T where
         + RefundStore
         + LedgerStore
         + LimitStore
+        + LogoStore
         + UserStore
         + TwoFactorStore
         + EventStore
@@ -158,9 +162,9 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AuditStore, AuthorizationStore, CustomerStore, EmailStore, EventStore, IdempotencyStore,
-        InstallationStore, JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore,
-        PaymentStore, ProcessorStore, RefundStore, Store, TwoFactorStore, UserStore, VaultStore,
-        WebhookDeliveryStore, WebhookEndpointStore,
+        InstallationStore, JobStore, LedgerStore, LimitStore, LogoStore, PartnerStore,
+        PaymentRequestStore, PaymentStore, ProcessorStore, RefundStore, Store, TwoFactorStore,
+        UserStore, VaultStore, WebhookDeliveryStore, WebhookEndpointStore,
     };
 }
 

@@ -113,6 +113,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "email",
         include_str!("../migrations/sqlite/0016_email.sql"),
     ),
+    (
+        17,
+        "partner logos",
+        include_str!("../migrations/sqlite/0017_partner_logos.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -195,6 +200,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         16,
         "email",
         include_str!("../migrations/postgres/0016_email.sql"),
+    ),
+    (
+        17,
+        "partner logos",
+        include_str!("../migrations/postgres/0017_partner_logos.sql"),
     ),
 ];
 

@@ -22,7 +22,8 @@ pub enum PartnerCommand {
         /// Brand color as #RRGGBB.
         #[arg(long)]
         brand_color: Option<String>,
-        /// Logo URL (https).
+        /// Logo URL (https): kept for compatibility, shown nowhere; upload the logo with
+        /// `PUT /v1/partner/logo` or the dashboard's Settings.
         #[arg(long)]
         logo_url: Option<String>,
         /// Creation links must carry a valid signature.

@@ -6,6 +6,7 @@ pub(crate) mod customer;
 pub(crate) mod email;
 pub(crate) mod events;
 pub(crate) mod invoice;
+pub(crate) mod logo;
 pub(crate) mod path_id;
 pub(crate) mod payment;
 pub(crate) mod payment_method;
@@ -108,6 +109,7 @@ pub(crate) fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(payment_method::get_one, payment_method::delete))
         .routes(routes!(settings::get_partner, settings::update_partner))
         .routes(routes!(settings::verify_billing_host))
+        .routes(routes!(logo::upload_logo, logo::delete_logo))
         .routes(routes!(settings::list_api_keys, settings::create_api_key))
         .routes(routes!(settings::revoke_api_key))
         .routes(routes!(settings::list_users, settings::create_user))

@@ -43,6 +43,8 @@ pub struct PartnerBody {
     billing_host_verification: Option<BillingHostVerificationBody>,
     /// `#rrggbb`.
     brand_color: String,
+    /// Where Kassa serves the logo uploaded with `PUT /v1/partner/logo`; `null` without one.
+    /// (A `logoUrl` sent to `PATCH /v1/partner` is kept but no page shows it.)
     #[schema(format = "uri")]
     logo_url: Option<String>,
     #[schema(format = "uri")]
@@ -139,14 +141,18 @@ impl PartnerBody {
         let processor = crate::processors::show(state.store.as_ref(), None, p)
             .await
             .map_err(ApiError::internal)?;
-        Ok(Self::new(
+        let mut body = Self::new(
             p,
             challenge,
             ProcessorBody {
                 connector: processor.connector,
                 api_base: processor.api_base,
             },
-        ))
+        );
+        // The logo pages show is the uploaded one, served by Kassa (never the old logoUrl).
+        let logo = state.store.logo_ref(&p.id).await?;
+        body.logo_url = logo.map(|l| crate::partner_logo::public_url(state, p, &l));
+        Ok(body)
     }
 
     fn new(
@@ -176,7 +182,7 @@ impl PartnerBody {
                 _ => None,
             },
             brand_color: p.brand_color.to_string(),
-            logo_url: p.logo_url.as_ref().map(ToString::to_string),
+            logo_url: None,
             default_redirect_url: p.default_redirect_url.as_ref().map(ToString::to_string),
             require_signed_links: p.require_signed_links,
             allowed_redirect_hosts: p

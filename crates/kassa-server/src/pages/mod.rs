@@ -1,8 +1,10 @@
-//! Hosted pages (HTML): the creation link, the pay page and its states, the receipt. A partner
-//! is found by the request's host (its billing host) or by the `/p/{slug}` path prefix.
+//! Hosted pages (HTML): the creation link, the pay page and its states, the receipt (`pay/`),
+//! the partner's uploaded logo (`logo.rs`) and the dashboard. A partner is found by the
+//! request's host (its billing host) or by the `/p/{slug}` path prefix.
 
-mod checkout;
 pub mod dashboard;
+mod logo;
+mod pay;
 
 use std::collections::HashMap;
 
@@ -14,7 +16,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use kassa_core::partner::Slug;
-use kassa_store::Partner;
+use kassa_store::{LogoRef, Partner};
 
 use crate::state::AppState;
 
@@ -22,16 +24,15 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/kassa.css", get(stylesheet))
         .route("/static/pow.js", get(proof_of_work_script))
+        .route("/static/pay.js", get(pay_script))
         .route("/static/brand/{slug}", get(brand_stylesheet))
-        .route("/payment-request", get(checkout::creation_link))
-        .route("/p/{slug}/payment-request", get(checkout::creation_link))
-        .route(
-            "/pay/{id}",
-            get(checkout::pay_page).post(checkout::pay_submit),
-        )
+        .route("/static/logo/{slug}/{hash}", get(logo::serve))
+        .route("/payment-request", get(pay::creation_link))
+        .route("/p/{slug}/payment-request", get(pay::creation_link))
+        .route("/pay/{id}", get(pay::pay_page).post(pay::pay_submit))
         .route(
             "/p/{slug}/pay/{id}",
-            get(checkout::pay_page).post(checkout::pay_submit),
+            get(pay::pay_page).post(pay::pay_submit),
         )
         .route("/dashboard", get(dashboard::home))
         .route("/dashboard/transactions", get(dashboard::transactions))
@@ -79,6 +80,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/dashboard/settings",
             get(dashboard::settings_page).post(dashboard::save_settings),
+        )
+        .route("/dashboard/settings/logo", post(dashboard::upload_logo))
+        .route(
+            "/dashboard/settings/logo/remove",
+            post(dashboard::remove_logo),
         )
         .route(
             "/dashboard/settings/billing-host/verify",
@@ -144,17 +150,16 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/settings/users/{id}/role",
             post(dashboard::change_user_role),
         )
-        .route("/pay/{id}/confirmation", get(checkout::confirmation))
-        .route(
-            "/p/{slug}/pay/{id}/confirmation",
-            get(checkout::confirmation),
-        )
+        .route("/pay/{id}/confirmation", get(pay::confirmation))
+        .route("/p/{slug}/pay/{id}/confirmation", get(pay::confirmation))
 }
 
 /// The partner whose pages are being served, and the path prefix its links live under.
 #[derive(Clone)]
 pub struct Site {
     pub partner: Partner,
+    /// The partner's uploaded logo, if it has one.
+    pub logo: Option<LogoRef>,
     /// `""` on the partner's billing host, `/p/{slug}` otherwise.
     pub base: String,
     /// Whether the browser reached us over https (cookies are then `Secure`).
@@ -195,14 +200,20 @@ impl FromRequestParts<AppState> for Site {
             },
             None => on_billing_host.map(|p| (p, String::new(), true)),
         };
-        match found {
-            Some((partner, base, secure)) => Ok(Site {
-                partner,
-                base,
-                secure,
-            }),
-            None => Err(not_found_page()),
-        }
+        let Some((partner, base, secure)) = found else {
+            return Err(not_found_page());
+        };
+        let logo = state
+            .store
+            .logo_ref(&partner.id)
+            .await
+            .map_err(internal_error_page)?;
+        Ok(Site {
+            partner,
+            logo,
+            base,
+            secure,
+        })
     }
 }
 
@@ -242,18 +253,95 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
     }
 }
 
+impl Site {
+    /// The partner's brand on its own pages: its colour, and its logo when it uploaded one.
+    pub fn brand(&self) -> Brand {
+        let mut brand = Brand::of(&self.partner).with_logo(&self.partner, self.logo.as_ref());
+        brand.contact = contact_links(&self.partner.contact);
+        brand
+    }
+}
+
 /// What the layout shows of the partner.
 pub struct Brand {
     pub name: String,
-    pub logo_url: Option<String>,
+    /// The uploaded logo (never a hot-linked URL); without one the name shows as text.
+    pub logo: Option<LogoImage>,
     pub css_url: Option<String>,
+    /// The partner's contact and policy links for the footer of its payer pages (docs/api.md
+    /// §11): only those it set.
+    pub contact: Vec<ContactLink>,
+}
+
+/// One link of a payer page's footer.
+pub struct ContactLink {
+    pub href: String,
+    pub label: String,
+}
+
+/// The links a partner's contact settings give, in the footer's order: email, phone, support
+/// page, terms, privacy. The URLs are `https` (`PolicyUrl`), the phone digits only.
+fn contact_links(contact: &kassa_core::contact::Contact) -> Vec<ContactLink> {
+    let mut links = Vec::new();
+    let mut add = |href: String, label: &str| {
+        links.push(ContactLink {
+            href,
+            label: label.to_string(),
+        })
+    };
+    if let Some(email) = &contact.support_email {
+        add(format!("mailto:{}", email.as_str()), email.as_str());
+    }
+    if let Some(phone) = &contact.support_phone {
+        add(phone.tel_href(), phone.as_str());
+    }
+    for (url, label) in [
+        (&contact.support_url, "Support"),
+        (&contact.terms_url, "Terms"),
+        (&contact.privacy_url, "Privacy"),
+    ] {
+        if let Some(url) = url {
+            add(url.as_str().to_string(), label);
+        }
+    }
+    links
+}
+
+/// An `<img>` of an uploaded logo: its Kassa URL and the size it is drawn at.
+pub struct LogoImage {
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The box a logo is drawn in, in CSS pixels.
+const LOGO_BOX: (u32, u32) = (220, 48);
+
+impl LogoImage {
+    pub fn of(partner: &Partner, logo: &LogoRef) -> LogoImage {
+        let (width, height) =
+            kassa_core::logo::fit(logo.width, logo.height, LOGO_BOX.0, LOGO_BOX.1);
+        LogoImage {
+            url: logo_path(partner, logo),
+            width,
+            height,
+        }
+    }
+}
+
+/// Where Kassa serves a partner's logo, on its own host and on the partner's billing host:
+/// named by its hash, so it can be cached for good.
+pub fn logo_path(partner: &Partner, logo: &LogoRef) -> String {
+    format!("/static/logo/{}/{}", partner.slug, logo.sha256)
 }
 
 impl Brand {
+    /// The partner's name and colour (pages that have its logo add it with [`Brand::with_logo`]).
     pub fn of(partner: &Partner) -> Brand {
         Brand {
             name: partner.name.clone(),
-            logo_url: partner.logo_url.as_ref().map(|u| u.as_str().to_string()),
+            logo: None,
+            contact: Vec::new(),
             // Versioned by the color, so a new color shows at once and the old one can be cached.
             css_url: Some(format!(
                 "/static/brand/{}?v={}",
@@ -263,10 +351,16 @@ impl Brand {
         }
     }
 
+    pub fn with_logo(mut self, partner: &Partner, logo: Option<&LogoRef>) -> Brand {
+        self.logo = logo.map(|l| LogoImage::of(partner, l));
+        self
+    }
+
     pub fn kassa() -> Brand {
         Brand {
             name: "Kassa".into(),
-            logo_url: None,
+            logo: None,
+            contact: Vec::new(),
             css_url: None,
         }
     }
@@ -382,6 +476,21 @@ async fn proof_of_work_script() -> Response {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         PROOF_OF_WORK_SCRIPT,
+    )
+        .into_response()
+}
+
+const PAY_SCRIPT: &str = include_str!("../../static/pay.js");
+
+/// The pay page's progressive enhancement (card number spacing, brand, Luhn and expiry checks
+/// before sending): first-party, so the CSP's `script-src 'self'` allows it.
+async fn pay_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        PAY_SCRIPT,
     )
         .into_response()
 }

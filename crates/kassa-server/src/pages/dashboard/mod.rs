@@ -27,6 +27,7 @@ mod audit;
 mod csv;
 pub mod emails;
 mod guard;
+mod logo;
 mod payment_requests;
 mod payouts;
 mod security;
@@ -37,6 +38,7 @@ mod webhooks;
 
 pub use audit::*;
 pub use guard::{act, Can, Signed};
+pub use logo::{remove_logo, upload_logo};
 pub use payment_requests::*;
 pub use payouts::*;
 pub use security::*;

@@ -8,20 +8,19 @@ use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use kassa_core::partner::{BrandColor, LogoUrl};
+use kassa_core::partner::BrandColor;
 use kassa_core::scope::{Scope, Scopes};
 use kassa_store::Partner;
 
 use super::{act, field, Can, Nav, Signed};
 use crate::error::ApiError;
-use crate::pages::{internal_error_page, render, Brand, PageParams};
+use crate::pages::{internal_error_page, render, Brand, LogoImage, PageParams};
 use crate::settings::{self, SettingsInput};
 use crate::state::AppState;
 
 /// The settings form's values as shown (saved, or as typed when refused).
 struct Values {
     name: String,
-    logo_url: String,
     brand_color: String,
     billing_host: String,
     default_redirect_url: String,
@@ -47,11 +46,6 @@ impl Values {
     fn of(p: &Partner) -> Values {
         Values {
             name: p.name.clone(),
-            logo_url: p
-                .logo_url
-                .as_ref()
-                .map(|u| u.as_str().to_string())
-                .unwrap_or_default(),
             brand_color: p.brand_color.as_str().to_lowercase(),
             billing_host: p
                 .billing_host
@@ -83,7 +77,6 @@ impl Values {
     fn from_form(form: &HashMap<String, String>) -> Values {
         Values {
             name: form.get("name").cloned().unwrap_or_default(),
-            logo_url: field(form, "logoUrl"),
             brand_color: field(form, "brandColor"),
             billing_host: field(form, "billingHost"),
             default_redirect_url: field(form, "defaultRedirectUrl"),
@@ -106,7 +99,8 @@ impl Values {
             name: Some(self.name.clone()),
             billing_host: clearable(&self.billing_host),
             brand_color: Some(self.brand_color.clone()),
-            logo_url: clearable(&self.logo_url),
+            // The old hot-linked logo URL is no longer set here: the logo is uploaded.
+            logo_url: None,
             default_redirect_url: clearable(&self.default_redirect_url),
             require_signed_links: Some(self.require_signed_links),
             allowed_redirect_hosts: Some(Some(self.redirect_hosts())),
@@ -139,7 +133,8 @@ impl Values {
 /// What the pay page would look like with these values.
 struct Preview {
     name: String,
-    logo_url: Option<String>,
+    /// The uploaded logo (the form does not change it).
+    logo: Option<LogoImage>,
     /// The stylesheet carrying the color.
     css: String,
     /// Said when the colour is too light to draw marks on white with.
@@ -213,6 +208,10 @@ struct SettingsPage {
     user_email: String,
     user_errors: HashMap<String, String>,
     processor: ProcessorRow,
+    /// The uploaded logo, shown in its own section with the upload form.
+    logo: Option<LogoImage>,
+    /// Why the last upload was refused.
+    logo_error: Option<String>,
 }
 
 /// Which processor the partner's payments go through (set by the operator), and where it sends
@@ -274,11 +273,17 @@ async fn page(
         ),
     };
     let values = Values::of(partner);
+    let logo = state
+        .store
+        .logo_ref(&partner.id)
+        .await
+        .map_err(internal_error_page)?
+        .map(|l| LogoImage::of(partner, &l));
     Ok(SettingsPage {
         brand: Brand::of(partner),
         nav: signed.nav(state, "settings", flash),
         notice: None,
-        preview: preview(partner, &values),
+        preview: preview(partner, &values, logo.as_ref()),
         host: HostRow::of(partner),
         values,
         errors: HashMap::new(),
@@ -318,11 +323,28 @@ async fn page(
         user_email: String::new(),
         user_errors: HashMap::new(),
         processor,
+        logo,
+        logo_error: None,
     })
 }
 
+/// The Settings page after a refused logo upload, saying why (nothing was changed).
+pub(super) async fn with_logo_error(
+    state: &AppState,
+    signed: &Signed,
+    message: String,
+) -> Response {
+    match page(state, signed, None).await {
+        Ok(mut p) => {
+            p.logo_error = Some(message);
+            render(StatusCode::BAD_REQUEST, &p)
+        }
+        Err(resp) => resp,
+    }
+}
+
 /// The preview shows what parses; a value that does not keeps the saved one.
-fn preview(partner: &Partner, values: &Values) -> Preview {
+fn preview(partner: &Partner, values: &Values, logo: Option<&LogoImage>) -> Preview {
     let color = BrandColor::parse(values.brand_color.trim())
         .unwrap_or_else(|_| partner.brand_color.clone());
     let palette = kassa_core::contrast::Palette::of(&color);
@@ -350,10 +372,11 @@ fn preview(partner: &Partner, values: &Values) -> Preview {
         } else {
             name.to_string()
         },
-        logo_url: match values.logo_url.as_str() {
-            "" => None,
-            u => LogoUrl::parse(u).ok().map(|u| u.as_str().to_string()),
-        },
+        logo: logo.map(|l| LogoImage {
+            url: l.url.clone(),
+            width: l.width,
+            height: l.height,
+        }),
         css: format!(
             "/static/brand-preview.css?{}",
             form_urlencoded::Serializer::new(String::new())
@@ -407,6 +430,10 @@ pub async fn settings_page(
         Some("user-added") => Some("User added. They can sign in now.".to_string()),
         Some("user-removed") => Some("User removed and signed out.".to_string()),
         Some("role-changed") => Some("Role changed.".to_string()),
+        Some("logo-saved") => Some("Logo saved. Your pages show it now.".to_string()),
+        Some("logo-removed") => {
+            Some("Logo removed. Your pages show your business name.".to_string())
+        }
         Some("host-verified") => {
             Some("Billing host verified. Your pay pages and creation links use it now.".to_string())
         }
@@ -433,7 +460,7 @@ pub async fn save_settings(
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    p.preview = preview(signed.partner(), &values);
+    p.preview = preview(signed.partner(), &values, p.logo.as_ref());
     if field(&form, "action") == "preview" {
         p.values = values;
         p.notice =
