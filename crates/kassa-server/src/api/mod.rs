@@ -75,6 +75,7 @@ pub(crate) fn operations() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(payment_request::create, payment_request::list))
         .routes(routes!(payment_request::get_one))
+        .routes(routes!(payment_request::qr))
         .routes(routes!(payment_request::cancel))
         .routes(routes!(payment_request::creation_link))
         .routes(routes!(payment::list))
