@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(dashboard::routes())
         .route("/static/kassa.css", get(stylesheet))
         .route("/static/pow.js", get(proof_of_work_script))
         .route("/static/brand/{slug}", get(brand_stylesheet))

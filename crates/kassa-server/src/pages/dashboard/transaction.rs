@@ -1,276 +1,35 @@
-//! Transactions: the filtered list, its CSV export, a payment's details with its timeline, and
-//! the refund wizard.
+//! One payment's page: its details (who paid, how, what is left to refund), its timeline —
+//! earlier attempts on the same link, clearing, refunds and the payouts it went out in — and its
+//! refunds.
 
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use kassa_core::audit::{Action, Actor, ActorKind};
-use kassa_core::clock::format_rfc3339;
-use kassa_core::id::{random_base62, PaymentId, PayoutId, RefundId};
-use kassa_core::money::Money;
+use kassa_core::id::{PaymentId, PayoutId};
 use kassa_core::payment::{Payment, PaymentStatus};
-use kassa_core::refund::{check_refund, refundable, Refund, RefundError, RefundInput};
-use kassa_store::{NewRefund, PageRequest, Partner, PaymentFilter};
+use kassa_core::refund::{check_refund, refundable, Refund};
+use kassa_store::{PageRequest, Partner, PaymentFilter};
+use time::OffsetDateTime;
 
-use super::{act, field, not_found, Can, Nav, Signed};
+use super::times::Times;
+use super::{act, not_found, Can, Nav, Signed};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::state::AppState;
 
-/// The transactions filters, read from the query string; the same for the page and its CSV.
-struct TransactionsQuery {
-    raw: HashMap<String, String>,
-    filter: PaymentFilter,
-    problems: Vec<String>,
-}
-
-fn transactions_query(params: HashMap<String, String>) -> TransactionsQuery {
-    let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let mut problems = Vec::new();
-    let mut filter = PaymentFilter::default();
-    if let Some(s) = get("status") {
-        match kassa_core::payment::PaymentStatus::parse_str(s) {
-            Some(st) => filter.status = Some(st),
-            None => problems.push("Unknown status.".to_string()),
-        }
-    }
-    if let Some(s) = get("source") {
-        match kassa_core::payment::PaymentSource::parse_str(s) {
-            Some(src) => filter.source = Some(src),
-            None => problems.push("Unknown source.".to_string()),
-        }
-    }
-    if let Some(m) = get("method") {
-        if ["card", "ach", "google_pay"].contains(&m) {
-            filter.method = Some(m.to_string());
-        } else {
-            problems.push("Unknown method.".to_string());
-        }
-    }
-    (filter.created_from, filter.created_to) =
-        super::day_range(get("from"), get("to"), &mut problems);
-    filter.reference_contains = get("q").map(|q| q.chars().take(100).collect());
-    TransactionsQuery {
-        raw: params,
-        filter,
-        problems,
-    }
-}
-
-impl TransactionsQuery {
-    fn value(&self, k: &str) -> String {
-        self.raw.get(k).cloned().unwrap_or_default()
-    }
-
-    /// The filters as a query string (without the page cursor).
-    fn query_string(&self) -> String {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        for k in ["q", "status", "method", "source", "from", "to"] {
-            if let Some(v) = self.raw.get(k).filter(|v| !v.trim().is_empty()) {
-                q.append_pair(k, v.trim());
-            }
-        }
-        q.finish()
-    }
-}
-
-/// One option of a filter's select.
-struct Choice {
-    value: &'static str,
-    label: &'static str,
-    selected: bool,
-}
-
-fn choices(current: &str, options: &[(&'static str, &'static str)]) -> Vec<Choice> {
-    options
-        .iter()
-        .map(|(value, label)| Choice {
-            value,
-            label,
-            selected: *value == current.trim(),
-        })
-        .collect()
-}
-
-pub(super) struct TxRow {
-    pub id: String,
-    pub status: String,
-    /// The status for people ("partially refunded").
-    pub label: String,
-    pub amount: String,
-    pub reference: String,
-    pub method: String,
-    pub created: String,
-    pub completed: String,
-}
-
-pub(super) fn tx_row(p: &kassa_core::payment::Payment) -> TxRow {
-    TxRow {
-        id: p.id.to_string(),
-        status: p.status.as_str().to_string(),
-        label: p.status.as_str().replace('_', " "),
-        amount: p.amount.display(),
-        reference: p.reference_id.clone().unwrap_or_default(),
-        method: p.payment_method.describe(),
-        created: super::when(p.created_at),
-        completed: p.completed_at.map(super::when).unwrap_or_default(),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "dashboard/transactions.html")]
-struct TransactionsPage {
-    brand: Brand,
-    nav: Nav,
-    notice: Option<String>,
-    q: String,
-    from: String,
-    to: String,
-    statuses: Vec<Choice>,
-    methods: Vec<Choice>,
-    sources: Vec<Choice>,
-    query: String,
-    payments: Vec<TxRow>,
-    next: Option<String>,
-}
-
-/// `GET /dashboard/transactions`: every payment of the partner, filtered, 50 a page.
-pub async fn transactions(
-    State(state): State<AppState>,
-    signed: Can<act::View>,
-    axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
-) -> Response {
-    let partner = &signed.session.partner;
-    let tq = transactions_query(params);
-    let after = tq
-        .raw
-        .get("after")
-        .filter(|a| a.len() <= 64 && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        .cloned();
-    let (payments, next) = if tq.problems.is_empty() {
-        let page = PageRequest {
-            limit: 50,
-            starting_after: after,
-        };
-        match state
-            .store
-            .list_payments(&partner.id, &tq.filter, &page)
-            .await
-        {
-            Ok(kassa_store::Page::Items { data, has_more }) => {
-                let next = has_more.then(|| {
-                    let last = data.last().map(|p| p.id.to_string()).unwrap_or_default();
-                    let q = tq.query_string();
-                    if q.is_empty() {
-                        format!("after={last}")
-                    } else {
-                        format!("{q}&after={last}")
-                    }
-                });
-                (data.iter().map(tx_row).collect(), next)
-            }
-            Ok(kassa_store::Page::UnknownCursor) => (Vec::new(), None),
-            Err(e) => return internal_error_page(e),
-        }
-    } else {
-        (Vec::new(), None)
-    };
-    let status = if tq.problems.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    render(
-        status,
-        &TransactionsPage {
-            brand: Brand::of(partner),
-            nav: signed.nav(&state, "transactions", None),
-            notice: (!tq.problems.is_empty()).then(|| tq.problems.join(" ")),
-            q: tq.value("q"),
-            from: tq.value("from"),
-            to: tq.value("to"),
-            statuses: choices(
-                &tq.value("status"),
-                &[
-                    ("", "Any"),
-                    ("pending", "Pending"),
-                    ("completed", "Completed"),
-                    ("failed", "Failed"),
-                    ("partially_refunded", "Partially refunded"),
-                    ("refunded", "Refunded"),
-                ],
-            ),
-            methods: choices(
-                &tq.value("method"),
-                &[
-                    ("", "Any"),
-                    ("card", "Card"),
-                    ("ach", "Bank account"),
-                    ("google_pay", "Google Pay"),
-                ],
-            ),
-            sources: choices(
-                &tq.value("source"),
-                &[
-                    ("", "Any"),
-                    ("payment_request", "Payment requests"),
-                    ("api", "API"),
-                ],
-            ),
-            query: tq.query_string(),
-            payments,
-            next,
-        },
-    )
-}
-
-/// `GET /dashboard/transactions.csv`: exactly what the same filters show, every page.
-pub async fn transactions_csv(
-    State(state): State<AppState>,
-    signed: Can<act::View>,
-    axum::extract::Query(params): axum::extract::Query<HashMap<String, String>>,
-) -> Response {
-    let partner = &signed.session.partner;
-    let tq = transactions_query(params);
-    if !tq.problems.is_empty() {
-        return (StatusCode::BAD_REQUEST, tq.problems.join(" ")).into_response();
-    }
-    let store = &state.store;
-    let filter = &tq.filter;
-    super::csv::export(
-        "transactions.csv",
-        "id,status,amount,currency,reference_id,method,source,created_at,completed_at",
-        |page| async move { store.list_payments(&partner.id, filter, &page).await },
-        |p| {
-            vec![
-                p.id.to_string(),
-                p.status.as_str().to_string(),
-                kassa_core::money::format_minor(p.amount.minor()),
-                p.currency.as_str().to_string(),
-                p.reference_id.clone().unwrap_or_default(),
-                p.payment_method.type_str().to_string(),
-                p.source.as_str().to_string(),
-                format_rfc3339(p.created_at),
-                p.completed_at.map(format_rfc3339).unwrap_or_default(),
-            ]
-        },
-        |p| p.id.to_string(),
-    )
-    .await
-}
-
 /// One moment in a payment's life, as the details page lists it.
 struct Event {
-    at: time::OffsetDateTime,
+    at: OffsetDateTime,
     text: String,
     link: Option<(String, String)>,
     bad: bool,
 }
 
 impl Event {
-    fn new(at: time::OffsetDateTime, text: impl Into<String>) -> Event {
+    fn new(at: OffsetDateTime, text: impl Into<String>) -> Event {
         Event {
             at,
             text: text.into(),
@@ -288,14 +47,6 @@ impl Event {
         self.bad = true;
         self
     }
-
-    fn datetime(&self) -> String {
-        format_rfc3339(self.at)
-    }
-
-    fn when(&self) -> String {
-        super::when(self.at)
-    }
 }
 
 struct RefundRow {
@@ -303,7 +54,7 @@ struct RefundRow {
     amount: String,
     status: String,
     reason: String,
-    created: String,
+    created: OffsetDateTime,
     payout: Option<String>,
 }
 
@@ -312,6 +63,7 @@ struct RefundRow {
 struct DetailsPage {
     brand: Brand,
     nav: Nav,
+    times: Times,
     payment: Payment,
     refundable: String,
     can_refund: bool,
@@ -320,6 +72,12 @@ struct DetailsPage {
 }
 
 impl DetailsPage {
+    fn when(&self, t: &OffsetDateTime) -> String {
+        self.times.when(*t)
+    }
+    fn iso(&self, t: &OffsetDateTime) -> String {
+        self.times.iso(*t)
+    }
     fn amount(&self) -> String {
         self.payment.amount.display()
     }
@@ -338,12 +96,16 @@ impl DetailsPage {
 }
 
 /// Whether the payment takes a refund of all that is left now (the core's rule).
-fn refundable_now(p: &Payment) -> bool {
+pub(super) fn refundable_now(p: &Payment) -> bool {
     check_refund(p, None).is_ok()
 }
 
 /// Loads one of the partner's payments from a path id; a dashboard 404 page otherwise.
-async fn load_payment(state: &AppState, signed: &Signed, id: &str) -> Result<Payment, Response> {
+pub(super) async fn load_payment(
+    state: &AppState,
+    signed: &Signed,
+    id: &str,
+) -> Result<Payment, Response> {
     let Ok(id) = PaymentId::parse(id) else {
         return Err(not_found(signed.partner(), "payment"));
     };
@@ -621,6 +383,7 @@ pub async fn transaction(
         &DetailsPage {
             brand: Brand::of(partner),
             nav: signed.nav(&state, "transactions", flash),
+            times: Times::of(partner),
             refundable: refundable(&payment).display(),
             can_refund: refundable_now(&payment),
             timeline,
@@ -631,227 +394,11 @@ pub async fn transaction(
                     amount: r.amount.display(),
                     status: r.status.as_str().to_string(),
                     reason: r.reason.clone().unwrap_or_default(),
-                    created: super::when(r.created_at),
+                    created: r.created_at,
                     payout: r.payout_id.as_ref().map(|p| p.to_string()),
                 })
                 .collect(),
             payment,
         },
     )
-}
-
-#[derive(Template)]
-#[template(path = "dashboard/refund.html")]
-struct RefundPage {
-    brand: Brand,
-    nav: Nav,
-    id: String,
-    payment_amount: String,
-    reference: String,
-    refundable: String,
-    /// Why the payment cannot be refunded now, instead of the form.
-    blocked: Option<String>,
-    /// A refusal of the whole request (the API's message).
-    notice: Option<String>,
-    amount: String,
-    reason: String,
-    amount_error: Option<String>,
-    reason_error: Option<String>,
-    /// The review step: the exact amount, and the key that makes "Apply Refund" happen once.
-    review: Option<Review>,
-}
-
-struct Review {
-    amount: String,
-    after: String,
-    key: String,
-}
-
-impl RefundPage {
-    fn new(state: &AppState, signed: &Signed, p: &Payment) -> RefundPage {
-        let blocked = match p.status {
-            _ if refundable_now(p) => None,
-            PaymentStatus::Pending => Some(
-                "This payment has not cleared yet. A bank payment can be refunded once it has cleared."
-                    .to_string(),
-            ),
-            PaymentStatus::Failed => {
-                Some("This payment failed; nothing was collected to refund.".to_string())
-            }
-            _ => Some("This payment has been refunded in full.".to_string()),
-        };
-        RefundPage {
-            brand: Brand::of(signed.partner()),
-            nav: signed.nav(state, "transactions", None),
-            id: p.id.to_string(),
-            payment_amount: p.amount.display(),
-            reference: p.reference_id.clone().unwrap_or_default(),
-            refundable: refundable(p).display(),
-            blocked,
-            notice: None,
-            amount: kassa_core::money::format_minor(refundable(p).minor()),
-            reason: String::new(),
-            amount_error: None,
-            reason_error: None,
-            review: None,
-        }
-    }
-}
-
-/// `GET /dashboard/transactions/{id}/refund`: the wizard's first step, the refund's details.
-pub async fn refund_form(
-    State(state): State<AppState>,
-    signed: Can<act::Refund>,
-    params: PageParams,
-) -> Response {
-    let id = params.id();
-    let payment = match load_payment(&state, &signed, id).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    let page = RefundPage::new(&state, &signed, &payment);
-    let status = if page.blocked.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    render(status, &page)
-}
-
-/// `POST /dashboard/transactions/{id}/refund`: `step=review` checks the details and shows them
-/// for review; `step=edit` goes back to them; `step=apply` makes the refund (once per review,
-/// however often the button is pressed), with the API's rules and messages.
-pub async fn refund_submit(
-    State(state): State<AppState>,
-    signed: Can<act::Refund>,
-    params: PageParams,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if let Some(resp) = signed.refuse_form(&state, &form) {
-        return resp;
-    }
-    let id = params.id();
-    let payment = match load_payment(&state, &signed, id).await {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    let mut page = RefundPage::new(&state, &signed, &payment);
-    page.amount = field(&form, "amount");
-    page.reason = form.get("reason").cloned().unwrap_or_default();
-    let step = field(&form, "step");
-    if step == "edit" {
-        return render(StatusCode::OK, &page);
-    }
-    // Applying asks the store straight away: it answers a repeat of the same review with the
-    // refund already made (whatever is left now), and refuses what is no longer possible.
-    let applying = step == "apply";
-    if let (false, Some(why)) = (applying, &page.blocked) {
-        page.notice = Some(why.clone());
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
-    }
-    let mut errors = kassa_core::error::FieldErrors::new();
-    let validated = RefundInput::from_form(&page.amount, &page.reason).validate(
-        payment.currency,
-        state.config.max_amount_minor,
-        &mut errors,
-    );
-    let Some((amount, reason)) = validated else {
-        for e in errors.into_vec() {
-            match e.field.as_str() {
-                "amount" => page.amount_error = Some(format!("Amount {}.", e.message)),
-                _ => page.reason_error = Some(format!("Reason {}.", e.message)),
-            }
-        }
-        return render(StatusCode::BAD_REQUEST, &page);
-    };
-    // What is reviewed is what is applied: a blank amount becomes all that is left now.
-    let amount = match amount {
-        Some(amount) => amount,
-        None if !applying => refundable(&payment),
-        None => {
-            page.notice = Some("Please review the refund again before applying it.".into());
-            return render(StatusCode::BAD_REQUEST, &page);
-        }
-    };
-    if !applying {
-        // Not blocked, so the payment is settled: only too much can be refused here.
-        if let Err(RefundError::ExceedsAvailable { available }) =
-            check_refund(&payment, Some(amount))
-        {
-            page.amount_error = Some(format!(
-                "At most {} of this payment is left to refund.",
-                available.display()
-            ));
-            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
-        }
-    }
-    page.amount = kassa_core::money::format_minor(amount.minor());
-    page.reason = reason.clone().unwrap_or_default();
-    match step.as_str() {
-        "review" => {
-            page.review = Some(Review {
-                amount: amount.display(),
-                after: Money::new(
-                    refundable(&payment).minor() - amount.minor(),
-                    amount.currency(),
-                )
-                .display(),
-                key: random_base62(24),
-            });
-            render(StatusCode::OK, &page)
-        }
-        "apply" => {
-            let key = field(&form, "key");
-            if key.len() != 24 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                page.notice = Some("Please review the refund again before applying it.".into());
-                return render(StatusCode::BAD_REQUEST, &page);
-            }
-            let new = NewRefund {
-                id: RefundId::generate(),
-                amount: Some(amount),
-                reason,
-                // Bound to this payment: a key replayed on another one refunds nothing here.
-                idempotency_key: Some(format!("dashboard_{}_{key}", payment.id)),
-            };
-            let begun = match crate::money::refund(
-                &state,
-                signed.partner(),
-                &signed.caller,
-                payment.id.clone(),
-                new,
-            )
-            .await
-            {
-                Ok(b) => b,
-                Err(e) => return internal_error_page(e),
-            };
-            match crate::money::refund_outcome(begun) {
-                Ok(refund) => Redirect::to(&format!(
-                    "/dashboard/transactions/{}?refund={}",
-                    payment.id, refund.id
-                ))
-                .into_response(),
-                Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
-                Err(e) => {
-                    page.notice = Some(sentence(e.message()));
-                    render(e.status(), &page)
-                }
-            }
-        }
-        _ => render(StatusCode::BAD_REQUEST, &page),
-    }
-}
-
-/// An API message as a sentence on a page.
-pub(super) fn sentence(message: &str) -> String {
-    let mut chars = message.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().collect::<String>())
-        .unwrap_or_default();
-    out.push_str(chars.as_str());
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
 }
