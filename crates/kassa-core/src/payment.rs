@@ -188,10 +188,24 @@ pub struct Payment {
     pub processor: crate::processor::ProcessorRef,
     /// For a bank debit made on the pay page: the payer's authorization.
     pub ach_authorization: Option<crate::ach::AchAuthorization>,
+    /// Who paid, as far as Kassa knows: `payerName` and `payerEmail`.
+    #[serde(flatten)]
+    pub payer: Payer,
     #[serde(with = "crate::clock::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "crate::clock::rfc3339_option")]
     pub completed_at: Option<OffsetDateTime>,
+}
+
+/// Who paid: the name on the card or bank account, and the email the receipt goes to (the pay
+/// form's, else the payment request's `payerEmail`; an API sale has none unless one is given).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, ToSchema)]
+pub struct Payer {
+    #[serde(rename = "payerName")]
+    pub name: Option<String>,
+    #[serde(rename = "payerEmail")]
+    #[schema(value_type = Option<String>, format = "email")]
+    pub email: Option<crate::email::Email>,
 }
 
 /// The `object` field: always `"payment"`.
@@ -293,6 +307,7 @@ pub(crate) fn test_payment(status: PaymentStatus, amount: i64) -> Payment {
             reference: None,
         },
         ach_authorization: None,
+        payer: Payer::default(),
         id: PaymentId::parse("pay_0123456789ABCDEFGHIJabcd").unwrap(),
         partner_id: PartnerId::parse("par_0123456789ABCDEFGHIJabcd").unwrap(),
         object: PaymentObject::Payment,

@@ -120,6 +120,9 @@ async fn create_partner_with_key(
         created_at: now,
         challenge_mode_until: None,
         processor: kassa_core::processor::Connector::Sandbox,
+        contact: Default::default(),
+        notification_email: None,
+        timezone: Default::default(),
     };
     let scopes = input.key_scopes.unwrap_or_else(Scopes::default_for_new_key);
     let (record, api_key) = new_key_record(&partner.id, key_label, scopes, now);

@@ -5,6 +5,8 @@
 
 use kassa_core::audit::Caller;
 use kassa_core::billing_host::{self, TxtCheck};
+use kassa_core::contact::{Contact, PolicyUrl, SupportPhone};
+use kassa_core::email::Email;
 use kassa_core::error::FieldErrors;
 use kassa_core::error::ValidationError;
 use kassa_core::id::{ApiKeyId, UserId};
@@ -15,6 +17,7 @@ use kassa_core::partner::{
 use kassa_core::role::Role;
 use kassa_core::scope::Scopes;
 use kassa_core::secret::Secret;
+use kassa_core::timezone::Timezone;
 use kassa_core::url::RedirectUrl;
 use kassa_store::{
     ApiKeyRecord, DeleteUserOutcome, Partner, PartnerSettings, SetRoleOutcome, StoreError, User,
@@ -70,6 +73,36 @@ pub struct SettingsInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<bool>, nullable = false)]
     pub require_two_factor: Option<bool>,
+    /// Shown to payers on the pay page, the receipt and in emails (docs/api.md §11).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "email", max_length = 254)]
+    pub support_email: Option<Option<String>>,
+    /// E.g. `+1 (415) 555-0100`: 5 to 20 digits with spaces, `+`, `-`, `.`, `(`, `)`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 30)]
+    pub support_phone: Option<Option<String>>,
+    /// Your help page: an absolute `https` URL.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
+    pub support_url: Option<Option<String>>,
+    /// Your terms: an absolute `https` URL.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
+    pub terms_url: Option<Option<String>>,
+    /// Your privacy policy: an absolute `https` URL.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri", max_length = 2048)]
+    pub privacy_url: Option<Option<String>>,
+    /// Where Kassa emails you when a payment completes, a bank debit is returned or a webhook
+    /// endpoint is disabled.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "email", max_length = 254)]
+    pub notification_email: Option<Option<String>>,
+    /// An IANA time zone name such as `America/New_York`: every time in the dashboard, CSV
+    /// files, receipts and emails is shown in it.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = Option<String>, nullable = false, max_length = 64)]
+    pub timezone: Option<String>,
 }
 
 impl SettingsInput {
@@ -115,6 +148,13 @@ struct SettingsChange {
     require_signed_links: Option<bool>,
     allowed_redirect_hosts: Option<RedirectHosts>,
     require_two_factor: Option<bool>,
+    support_email: Option<Option<Email>>,
+    support_phone: Option<Option<SupportPhone>>,
+    support_url: Option<Option<PolicyUrl>>,
+    terms_url: Option<Option<PolicyUrl>>,
+    privacy_url: Option<Option<PolicyUrl>>,
+    notification_email: Option<Option<Email>>,
+    timezone: Option<Timezone>,
 }
 
 /// A clearable field: left out keeps it, `null` or blank clears it, anything else is parsed
@@ -167,6 +207,40 @@ impl SettingsInput {
         let allowed_redirect_hosts = self
             .allowed_redirect_hosts
             .map(|list| redirect_hosts(&mut errors, list.unwrap_or_default()));
+        let support_email = clearable(
+            &mut errors,
+            "supportEmail",
+            self.support_email,
+            Email::parse,
+        );
+        let support_phone = clearable(
+            &mut errors,
+            "supportPhone",
+            self.support_phone,
+            SupportPhone::parse,
+        );
+        let support_url = clearable(
+            &mut errors,
+            "supportUrl",
+            self.support_url,
+            PolicyUrl::parse,
+        );
+        let terms_url = clearable(&mut errors, "termsUrl", self.terms_url, PolicyUrl::parse);
+        let privacy_url = clearable(
+            &mut errors,
+            "privacyUrl",
+            self.privacy_url,
+            PolicyUrl::parse,
+        );
+        let notification_email = clearable(
+            &mut errors,
+            "notificationEmail",
+            self.notification_email,
+            Email::parse,
+        );
+        let timezone = self
+            .timezone
+            .and_then(|tz| errors.take("timezone", Timezone::parse(&tz)));
         errors.finish().map_err(ApiError::validation)?;
         Ok(SettingsChange {
             name,
@@ -177,6 +251,13 @@ impl SettingsInput {
             require_signed_links: self.require_signed_links,
             allowed_redirect_hosts: allowed_redirect_hosts.map(|h| h.expect("validated")),
             require_two_factor: self.require_two_factor,
+            support_email,
+            support_phone,
+            support_url,
+            terms_url,
+            privacy_url,
+            notification_email,
+            timezone,
         })
     }
 }
@@ -225,6 +306,27 @@ impl SettingsChange {
             require_two_factor: self
                 .require_two_factor
                 .unwrap_or(current.require_two_factor),
+            contact: Contact {
+                support_email: self
+                    .support_email
+                    .unwrap_or_else(|| current.contact.support_email.clone()),
+                support_phone: self
+                    .support_phone
+                    .unwrap_or_else(|| current.contact.support_phone.clone()),
+                support_url: self
+                    .support_url
+                    .unwrap_or_else(|| current.contact.support_url.clone()),
+                terms_url: self
+                    .terms_url
+                    .unwrap_or_else(|| current.contact.terms_url.clone()),
+                privacy_url: self
+                    .privacy_url
+                    .unwrap_or_else(|| current.contact.privacy_url.clone()),
+            },
+            notification_email: self
+                .notification_email
+                .unwrap_or_else(|| current.notification_email.clone()),
+            timezone: self.timezone.unwrap_or_else(|| current.timezone.clone()),
         }
     }
 }

@@ -596,6 +596,9 @@ mod tests {
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             challenge_mode_until: None,
             processor: kassa_core::processor::Connector::Sandbox,
+            contact: Default::default(),
+            notification_email: None,
+            timezone: Default::default(),
         }
     }
 

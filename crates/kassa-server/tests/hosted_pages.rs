@@ -952,6 +952,7 @@ on_both_backends!(abandoned_attempts_are_recovered_from_the_processor, |app| {
         },
         failed_limit: kassa_core::payment_request::FAILED_ATTEMPT_LIMIT,
         ach_authorization: None,
+        payer_email: None,
     };
     // Two attempts whose process "died": one after the processor approved, one before it was asked.
     let charged = app.create_request(&p, "10.00", "ABANDON-1").await;

@@ -139,7 +139,14 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
             "allowedRedirectHosts",
             "createdAt",
             "challengeModeUntil",
-            "processor"
+            "processor",
+            "supportEmail",
+            "supportPhone",
+            "supportUrl",
+            "termsUrl",
+            "privacyUrl",
+            "notificationEmail",
+            "timezone"
         ]),
         "{before}"
     );
@@ -272,6 +279,110 @@ on_both_backends!(the_partner_reads_and_changes_its_settings, |app| {
         assert!(!body.contains(&secret), "link secret in {body}");
         assert!(!body.contains("linkSecret"), "{body}");
     }
+});
+
+on_both_backends!(contact_policy_notification_and_timezone_settings, |app| {
+    let p = app.partner().await;
+    let before = partner(&app, &p).await;
+    for field in [
+        "supportEmail",
+        "supportPhone",
+        "supportUrl",
+        "termsUrl",
+        "privacyUrl",
+        "notificationEmail",
+    ] {
+        assert_eq!(before[field], Value::Null, "{field} starts unset");
+    }
+    assert_eq!(before["timezone"], "UTC");
+
+    let changed = ok(
+        &app,
+        &p,
+        Method::PATCH,
+        "/v1/partner",
+        Some(json!({
+            "supportEmail": "help@acme.example", "supportPhone": "+1 (415) 555-0100",
+            "supportUrl": "https://acme.example/help", "termsUrl": "https://acme.example/terms",
+            "privacyUrl": "https://acme.example/privacy", "notificationEmail": "ops@acme.example",
+            "timezone": "america/new_york"
+        })),
+    )
+    .await;
+    assert_eq!(changed["supportEmail"], "help@acme.example");
+    assert_eq!(changed["supportPhone"], "+1 (415) 555-0100");
+    assert_eq!(changed["supportUrl"], "https://acme.example/help");
+    assert_eq!(changed["termsUrl"], "https://acme.example/terms");
+    assert_eq!(changed["privacyUrl"], "https://acme.example/privacy");
+    assert_eq!(changed["notificationEmail"], "ops@acme.example");
+    assert_eq!(
+        changed["timezone"], "America/New_York",
+        "stored as the time zone database spells it"
+    );
+    assert_eq!(partner(&app, &p).await, changed, "stored");
+
+    // Every bad one is reported at once, and nothing changes.
+    let r = call(
+        &app,
+        &p,
+        Method::PATCH,
+        "/v1/partner",
+        Some(json!({
+            "supportEmail": "not an email", "supportPhone": "javascript:alert(1)",
+            "supportUrl": "javascript:alert(1)", "termsUrl": "http://acme.example/terms",
+            "privacyUrl": "/privacy", "notificationEmail": "ops@", "timezone": "Mars/Olympus"
+        })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        fields(&r).into_iter().collect::<BTreeSet<_>>(),
+        pairs(&[
+            ("supportEmail", "invalid_email"),
+            ("supportPhone", "invalid_phone"),
+            ("supportUrl", "invalid_url"),
+            ("termsUrl", "insecure_url"),
+            ("privacyUrl", "invalid_url"),
+            ("notificationEmail", "invalid_email"),
+            ("timezone", "invalid_timezone"),
+        ])
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+    );
+    assert_eq!(partner(&app, &p).await, changed, "nothing changed");
+
+    // null and "" clear them; the time zone cannot be null.
+    let cleared = ok(
+        &app,
+        &p,
+        Method::PATCH,
+        "/v1/partner",
+        Some(json!({
+            "supportEmail": null, "supportPhone": "", "supportUrl": null, "termsUrl": null,
+            "privacyUrl": null, "notificationEmail": null, "timezone": "UTC"
+        })),
+    )
+    .await;
+    for field in [
+        "supportEmail",
+        "supportPhone",
+        "supportUrl",
+        "termsUrl",
+        "privacyUrl",
+        "notificationEmail",
+    ] {
+        assert_eq!(cleared[field], Value::Null, "{field} cleared");
+    }
+    assert_eq!(cleared["timezone"], "UTC");
+    let r = call(
+        &app,
+        &p,
+        Method::PATCH,
+        "/v1/partner",
+        Some(json!({"timezone": null})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
 });
 
 on_both_backends!(

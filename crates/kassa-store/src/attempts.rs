@@ -164,9 +164,9 @@ impl<B: Backend> PaymentStore for B {
             "INSERT INTO payments (id, partner_id, source, status, amount, currency, payment_method_id, \
              payment_request_id, reference_id, method_type, brand, funding, last4, exp_month, exp_year, \
              routing_number, account_type, created_at, awaiting_processor, processor, ach_accepted_at, ach_ip, \
-             ach_user_agent, ach_text_version) \
+             ach_user_agent, ach_text_version, payer_name, payer_email) \
              VALUES ($1, $2, 'payment_request', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, TRUE, \
-             (SELECT processor FROM partners WHERE id = $2), $17, $18, $19, $20) \
+             (SELECT processor FROM partners WHERE id = $2), $17, $18, $19, $20, $21, $22) \
              RETURNING ", crate::columns::payment_cols!()
         ))
         .bind(attempt.payment_id.as_str())
@@ -188,7 +188,16 @@ impl<B: Backend> PaymentStore for B {
         .bind(attempt.ach_authorization.as_ref().map(|a| to_micros(a.accepted_at)))
         .bind(attempt.ach_authorization.as_ref().and_then(|a| a.ip.as_deref()))
         .bind(attempt.ach_authorization.as_ref().and_then(|a| a.user_agent.as_deref()))
-        .bind(attempt.ach_authorization.as_ref().map(|a| a.text_version.as_str()));
+        .bind(attempt.ach_authorization.as_ref().map(|a| a.text_version.as_str()))
+        .bind(m.holder_name.as_deref())
+        // The email the payer gave on the form, else the one the request was made for.
+        .bind(
+            attempt
+                .payer_email
+                .as_ref()
+                .or(pr.payer_email.as_ref())
+                .map(|e| e.as_str()),
+        );
         let rows = batch.fetch_all(&mut tx).await?;
         let payment = payment_from_row(rows.last().ok_or_else(|| bad("payment just made"))?)?;
         tx.commit().await?;
@@ -472,9 +481,10 @@ impl<B: Backend> PaymentStore for B {
         batch.push(concat!(
             "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, payment_method_id, \
              method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, invoice_id, \
-             invoice, dynamic_descriptor, awaiting_processor, created_at, idempotency_key, processor) \
+             invoice, dynamic_descriptor, awaiting_processor, created_at, idempotency_key, processor, payer_name) \
              VALUES ($1, $2, 'api', 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, TRUE, $18, $19, \
-             (SELECT processor FROM partners WHERE id = $2)) \
+             (SELECT processor FROM partners WHERE id = $2), \
+             (SELECT holder_name FROM payment_methods WHERE id = $6)) \
              RETURNING ", crate::columns::payment_cols!()
         ))
         .bind(new.payment_id.as_str())
@@ -541,6 +551,12 @@ pub(crate) fn payment_from_row(row: &Row) -> Result<Payment> {
         failure_message: row.try_get("failure_message")?,
         processor: crate::columns::processor_from_row(row)?,
         ach_authorization: crate::columns::ach_authorization_from_row(row)?,
+        payer: kassa_core::payment::Payer {
+            name: row.try_get("payer_name")?,
+            email: row
+                .try_get::<Option<String>, _>("payer_email")?
+                .map(kassa_core::email::Email::from_trusted),
+        },
         created_at: from_micros(row.try_get("created_at")?),
         completed_at: time_opt(row.try_get("completed_at")?),
     })

@@ -251,10 +251,11 @@ impl<B: Backend> AuthorizationStore for B {
             "INSERT INTO payments (id, partner_id, source, status, amount, currency, customer_id, \
              payment_method_id, authorization_id, method_type, brand, funding, last4, exp_month, exp_year, \
              invoice_id, invoice, dynamic_descriptor, awaiting_processor, idempotency_key, created_at, \
-             processor, processor_reference) \
+             processor, processor_reference, payer_name) \
              SELECT $1, partner_id, 'api', 'pending', $3, currency, customer_id, payment_method_id, id, \
              method_type, brand, funding, last4, exp_month, exp_year, $4, $5, $6, TRUE, $8, $7, \
-             processor, processor_reference \
+             processor, processor_reference, \
+             (SELECT holder_name FROM payment_methods m WHERE m.id = authorizations.payment_method_id) \
              FROM authorizations WHERE id = $2 RETURNING ", crate::columns::payment_cols!()
         ))
         .bind(capture.payment_id.as_str())

@@ -173,7 +173,8 @@ macro_rules! payment_cols {
          customer_id, payment_method_id, authorization_id, payment_request_id, reference_id, \
          method_type, brand, funding, last4, exp_month, exp_year, routing_number, account_type, \
          failure_code, failure_message, created_at, completed_at, invoice, dynamic_descriptor, \
-         processor, processor_reference, ach_accepted_at, ach_ip, ach_user_agent, ach_text_version"
+         processor, processor_reference, ach_accepted_at, ach_ip, ach_user_agent, ach_text_version, \
+         payer_name, payer_email"
     };
 }
 
@@ -245,7 +246,21 @@ macro_rules! partner_cols {
             $p,
             "challenge_mode_until, ",
             $p,
-            "processor"
+            "processor, ",
+            $p,
+            "support_email, ",
+            $p,
+            "support_phone, ",
+            $p,
+            "support_url, ",
+            $p,
+            "terms_url, ",
+            $p,
+            "privacy_url, ",
+            $p,
+            "notification_email, ",
+            $p,
+            "timezone"
         )
     };
 }

@@ -108,6 +108,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "processors",
         include_str!("../migrations/sqlite/0015_processors.sql"),
     ),
+    (
+        16,
+        "email",
+        include_str!("../migrations/sqlite/0016_email.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -185,6 +190,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "processors",
         include_str!("../migrations/postgres/0015_processors.sql"),
+    ),
+    (
+        16,
+        "email",
+        include_str!("../migrations/postgres/0016_email.sql"),
     ),
 ];
 

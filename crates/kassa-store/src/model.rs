@@ -51,6 +51,12 @@ pub struct Partner {
     /// Which processor its new payments go through (docs/api.md §10); its account there is a
     /// [`crate::ProcessorAccount`].
     pub processor: kassa_core::processor::Connector,
+    /// How payers reach it and read its policies (docs/api.md §11).
+    pub contact: kassa_core::contact::Contact,
+    /// Where Kassa emails it what happened (a payment, a returned debit, a disabled endpoint).
+    pub notification_email: Option<kassa_core::email::Email>,
+    /// The zone every time its people and its payers read is shown in.
+    pub timezone: kassa_core::timezone::Timezone,
 }
 
 impl Partner {
@@ -75,6 +81,9 @@ pub struct PartnerSettings {
     pub require_signed_links: bool,
     pub allowed_redirect_hosts: RedirectHosts,
     pub require_two_factor: bool,
+    pub contact: kassa_core::contact::Contact,
+    pub notification_email: Option<kassa_core::email::Email>,
+    pub timezone: kassa_core::timezone::Timezone,
 }
 
 /// An API key as stored: only a hash of the secret and a short prefix to recognise it by.
@@ -229,6 +238,8 @@ pub struct NewAttempt {
     pub failed_limit: FailedAttemptLimit,
     /// For a bank debit: the payer's authorization, as the pay page took it.
     pub ach_authorization: Option<kassa_core::ach::AchAuthorization>,
+    /// The email the payer gave for the receipt; None takes the request's `payerEmail`.
+    pub payer_email: Option<kassa_core::email::Email>,
 }
 
 // Returned once per call and matched right away; boxing would only add an allocation.

@@ -6,9 +6,12 @@ use kassa_core::audit::{changes, Action, Caller, Entry};
 use kassa_core::billing_host::{BillingHostStatus, HostVerification, VerificationToken};
 use kassa_core::challenge::{ChallengeRule, PayPageCounts, DECLINE_CODES};
 use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::contact::{Contact, PolicyUrl, SupportPhone};
+use kassa_core::email::Email;
 use kassa_core::id::{ApiKeyId, PartnerId};
 use kassa_core::partner::{BillingHost, BrandColor, LogoUrl, RedirectHosts, Slug};
 use kassa_core::scope::Scopes;
+use kassa_core::timezone::Timezone;
 use kassa_core::url::RedirectUrl;
 use time::OffsetDateTime;
 
@@ -213,7 +216,8 @@ impl<B: Backend> PartnerStore for B {
         let res = query(concat!(
             "UPDATE partners SET name = $2, billing_host = $3, brand_color = $4, logo_url = $5, \
              default_redirect_url = $6, require_signed_links = $7, allowed_redirect_hosts = $8, \
-             require_two_factor = $9, \
+             require_two_factor = $9, support_email = $11, support_phone = $12, support_url = $13, \
+             terms_url = $14, privacy_url = $15, notification_email = $16, timezone = $17, \
              billing_host_status = CASE WHEN $3 IS NULL THEN NULL \
                WHEN billing_host = $3 THEN billing_host_status ELSE 'pending_verification' END, \
              billing_host_token = CASE WHEN $3 IS NULL THEN NULL \
@@ -231,6 +235,13 @@ impl<B: Backend> PartnerStore for B {
         .bind(redirect_hosts_text(&s.allowed_redirect_hosts))
         .bind(s.require_two_factor)
         .bind(token.as_str())
+        .bind(s.contact.support_email.as_ref().map(|e| e.as_str()))
+        .bind(s.contact.support_phone.as_ref().map(|p| p.as_str()))
+        .bind(s.contact.support_url.as_ref().map(|u| u.as_str()))
+        .bind(s.contact.terms_url.as_ref().map(|u| u.as_str()))
+        .bind(s.contact.privacy_url.as_ref().map(|u| u.as_str()))
+        .bind(s.notification_email.as_ref().map(|e| e.as_str()))
+        .bind(s.timezone.name())
         .fetch_optional(&mut tx)
         .await;
         let updated = match res {
@@ -515,6 +526,30 @@ pub(crate) fn partner_from_row(row: &Row) -> Result<Partner> {
                 crate::StoreError::Corrupt(format!("unknown processor {connector:?}"))
             })?
         },
+        contact: contact_from_row(row)?,
+        notification_email: row
+            .try_get::<Option<String>, _>("notification_email")?
+            .map(Email::from_trusted),
+        timezone: Timezone::from_trusted(&row.try_get::<String, _>("timezone")?),
+    })
+}
+
+fn contact_from_row(row: &Row) -> Result<Contact> {
+    let url = |column: &str| -> Result<Option<PolicyUrl>> {
+        Ok(row
+            .try_get::<Option<String>, _>(column)?
+            .map(PolicyUrl::from_trusted))
+    };
+    Ok(Contact {
+        support_email: row
+            .try_get::<Option<String>, _>("support_email")?
+            .map(Email::from_trusted),
+        support_phone: row
+            .try_get::<Option<String>, _>("support_phone")?
+            .map(SupportPhone::from_trusted),
+        support_url: url("support_url")?,
+        terms_url: url("terms_url")?,
+        privacy_url: url("privacy_url")?,
     })
 }
 
@@ -529,6 +564,13 @@ fn settings_json(p: &Partner) -> serde_json::Map<String, serde_json::Value> {
         "requireSignedLinks": p.require_signed_links,
         "allowedRedirectHosts": p.allowed_redirect_hosts.iter().collect::<Vec<_>>(),
         "requireTwoFactor": p.require_two_factor,
+        "supportEmail": p.contact.support_email.as_ref().map(|e| e.as_str()),
+        "supportPhone": p.contact.support_phone.as_ref().map(|e| e.as_str()),
+        "supportUrl": p.contact.support_url.as_ref().map(|e| e.as_str()),
+        "termsUrl": p.contact.terms_url.as_ref().map(|e| e.as_str()),
+        "privacyUrl": p.contact.privacy_url.as_ref().map(|e| e.as_str()),
+        "notificationEmail": p.notification_email.as_ref().map(|e| e.as_str()),
+        "timezone": p.timezone.name(),
         "billingHostStatus": p.billing_host_verification.as_ref().map(|v| v.status.as_str()),
     });
     match json {

@@ -471,6 +471,9 @@ fn settings_of(p: &kassa_store::Partner) -> PartnerSettings {
         require_signed_links: p.require_signed_links,
         allowed_redirect_hosts: p.allowed_redirect_hosts.clone(),
         require_two_factor: p.require_two_factor,
+        contact: p.contact.clone(),
+        notification_email: p.notification_email.clone(),
+        timezone: p.timezone.clone(),
     }
 }
 
@@ -507,6 +510,19 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
                 RedirectHost::parse("new.acme.example").unwrap()
             ])
             .unwrap(),
+            contact: kassa_core::contact::Contact {
+                support_email: Some(kassa_core::email::Email::parse("help@acme.example").unwrap()),
+                support_phone: Some(
+                    kassa_core::contact::SupportPhone::parse("+1 415 555 0100").unwrap(),
+                ),
+                support_url: None,
+                terms_url: Some(
+                    kassa_core::contact::PolicyUrl::parse("https://acme.example/terms").unwrap(),
+                ),
+                privacy_url: None,
+            },
+            notification_email: Some(kassa_core::email::Email::parse("ops@acme.example").unwrap()),
+            timezone: kassa_core::timezone::Timezone::parse("America/Chicago").unwrap(),
         };
         let updated = store
             .update_partner_settings(&a.id, &wanted, &by())
@@ -535,6 +551,9 @@ async fn partner_settings_are_replaced_and_billing_hosts_stay_unique() {
         expected.require_signed_links = false;
         expected.require_two_factor = true;
         expected.allowed_redirect_hosts = wanted.allowed_redirect_hosts.clone();
+        expected.contact = wanted.contact.clone();
+        expected.notification_email = wanted.notification_email.clone();
+        expected.timezone = wanted.timezone.clone();
         assert_eq!(
             updated, expected,
             "[{name}] settings replaced; slug, secret and creation time kept"
@@ -1419,6 +1438,10 @@ async fn begin_attempt_starts_one_pending_payment() {
                 reference: None,
             },
             ach_authorization: None,
+            payer: kassa_core::payment::Payer {
+                name: attempt.method.holder_name.clone(),
+                email: pr.payer_email.clone(),
+            },
             created_at: t,
             completed_at: None,
         };

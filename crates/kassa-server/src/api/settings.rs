@@ -63,6 +63,23 @@ pub struct PartnerBody {
     /// Which processor the partner's new payments go through (set by the operator with
     /// `kassa processor set`); never its keys.
     processor: ProcessorBody,
+    /// Shown to payers on the pay page, the receipt and in emails (docs/api.md §11).
+    #[schema(format = "email")]
+    support_email: Option<String>,
+    support_phone: Option<String>,
+    #[schema(format = "uri")]
+    support_url: Option<String>,
+    #[schema(format = "uri")]
+    terms_url: Option<String>,
+    #[schema(format = "uri")]
+    privacy_url: Option<String>,
+    /// Where Kassa emails the partner when a payment completes, a bank debit is returned or a
+    /// webhook endpoint is disabled; `null`: no such email.
+    #[schema(format = "email")]
+    notification_email: Option<String>,
+    /// The IANA time zone every time in the dashboard, CSV files, receipts and emails is shown
+    /// in, e.g. `America/New_York`; `UTC` by default.
+    timezone: String,
 }
 
 /// `processor` on the partner.
@@ -171,6 +188,13 @@ impl PartnerBody {
             created_at: p.created_at,
             challenge_mode_until,
             processor,
+            support_email: p.contact.support_email.as_ref().map(ToString::to_string),
+            support_phone: p.contact.support_phone.as_ref().map(ToString::to_string),
+            support_url: p.contact.support_url.as_ref().map(ToString::to_string),
+            terms_url: p.contact.terms_url.as_ref().map(ToString::to_string),
+            privacy_url: p.contact.privacy_url.as_ref().map(ToString::to_string),
+            notification_email: p.notification_email.as_ref().map(ToString::to_string),
+            timezone: p.timezone.name().to_owned(),
         }
     }
 }
@@ -210,7 +234,8 @@ pub async fn get_partner(
     operation_id = "updatePartner",
     summary = "Change your settings",
     description = "Changes the fields given; absent fields stay as they are, and `null` (or an \
-        empty string) clears `billingHost`, `logoUrl` or `defaultRedirectUrl`; \
+        empty string) clears `billingHost`, `logoUrl`, `defaultRedirectUrl` and the contact, \
+        policy and notification fields; \
         `allowedRedirectHosts` is replaced by the list given (`null` or `[]` clears it). Every \
         invalid field is listed at once and nothing is changed. A billing host is unique across \
         partners; a new one is `pending_verification` until verified \

@@ -27,6 +27,9 @@ pub struct PayInput {
     pub instrument: NewInstrument,
     /// For a bank debit: the payer's authorization (docs/api.md §10), required by the page.
     pub ach_authorization: Option<AchAuthorization>,
+    /// Where the payer wants the receipt (the form's optional email); None: the request's
+    /// `payerEmail`.
+    pub payer_email: Option<kassa_core::email::Email>,
 }
 
 #[derive(Debug)]
@@ -202,6 +205,7 @@ impl LinkPayment {
             ),
             failed_limit: state.config.failed_attempt_limit(),
             ach_authorization: self.input.ach_authorization.clone(),
+            payer_email: self.input.payer_email.clone(),
         }
     }
 }

@@ -569,6 +569,7 @@ fn parse_form(
                         cvc: Some(cvc),
                     },
                     ach_authorization: None,
+                    payer_email: None,
                 }),
                 _ => None,
             }
@@ -615,6 +616,7 @@ fn parse_form(
                             user_agent: acceptance.user_agent,
                             text_version: AUTHORIZATION_TEXT_VERSION.to_string(),
                         }),
+                        payer_email: None,
                     })
                 }
                 _ => None,

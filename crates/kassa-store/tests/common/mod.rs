@@ -158,6 +158,9 @@ pub fn partner_record(created_at: OffsetDateTime) -> Partner {
         created_at,
         challenge_mode_until: None,
         processor: kassa_core::processor::Connector::Sandbox,
+        contact: Default::default(),
+        notification_email: None,
+        timezone: Default::default(),
     }
 }
 
@@ -261,6 +264,7 @@ pub fn card_attempt() -> NewAttempt {
         },
         failed_limit: kassa_core::payment_request::FAILED_ATTEMPT_LIMIT,
         ach_authorization: None,
+        payer_email: None,
     }
 }
 
@@ -282,5 +286,6 @@ pub fn ach_attempt() -> NewAttempt {
         },
         failed_limit: kassa_core::payment_request::FAILED_ATTEMPT_LIMIT,
         ach_authorization: None,
+        payer_email: None,
     }
 }

@@ -29,6 +29,18 @@ struct Values {
     allowed_redirect_hosts: String,
     require_signed_links: bool,
     require_two_factor: bool,
+    support_email: String,
+    support_phone: String,
+    support_url: String,
+    terms_url: String,
+    privacy_url: String,
+    notification_email: String,
+    timezone: String,
+}
+
+/// An optional setting as the form shows it: empty when unset.
+fn shown<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 
 impl Values {
@@ -58,6 +70,13 @@ impl Values {
                 .join("\n"),
             require_signed_links: p.require_signed_links,
             require_two_factor: p.require_two_factor,
+            support_email: shown(&p.contact.support_email),
+            support_phone: shown(&p.contact.support_phone),
+            support_url: shown(&p.contact.support_url),
+            terms_url: shown(&p.contact.terms_url),
+            privacy_url: shown(&p.contact.privacy_url),
+            notification_email: shown(&p.notification_email),
+            timezone: p.timezone.name().to_owned(),
         }
     }
 
@@ -71,6 +90,13 @@ impl Values {
             allowed_redirect_hosts: field(form, "allowedRedirectHosts"),
             require_signed_links: form.contains_key("requireSignedLinks"),
             require_two_factor: form.contains_key("requireTwoFactor"),
+            support_email: field(form, "supportEmail"),
+            support_phone: field(form, "supportPhone"),
+            support_url: field(form, "supportUrl"),
+            terms_url: field(form, "termsUrl"),
+            privacy_url: field(form, "privacyUrl"),
+            notification_email: field(form, "notificationEmail"),
+            timezone: field(form, "timezone"),
         }
     }
 
@@ -85,6 +111,18 @@ impl Values {
             require_signed_links: Some(self.require_signed_links),
             allowed_redirect_hosts: Some(Some(self.redirect_hosts())),
             require_two_factor: Some(self.require_two_factor),
+            support_email: clearable(&self.support_email),
+            support_phone: clearable(&self.support_phone),
+            support_url: clearable(&self.support_url),
+            terms_url: clearable(&self.terms_url),
+            privacy_url: clearable(&self.privacy_url),
+            notification_email: clearable(&self.notification_email),
+            // A blank zone is UTC, the default.
+            timezone: Some(if self.timezone.trim().is_empty() {
+                "UTC".to_owned()
+            } else {
+                self.timezone.clone()
+            }),
         }
     }
 
