@@ -297,10 +297,14 @@ on_both_backends!(transactions_filter_page_and_export, |app| {
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(
         lines[0],
-        "id,status,amount,currency,reference_id,method,last4,source,created_at,completed_at"
+        "id,status,amount,currency,reference_id,payer_name,payer_email,method,last4,source,created_at,completed_at"
     );
     assert_eq!(lines.len(), 3, "{}", csv.body);
-    assert!(lines[1].contains(",completed,20.00,USD,QUOTE-200,card,4242,payment_request,"));
+    assert!(
+        lines[1].contains(",completed,20.00,USD,QUOTE-200,Jo Payer,,card,4242,payment_request,"),
+        "{}",
+        lines[1]
+    );
     let all_csv = b.get("/dashboard/transactions.csv").await.body;
     assert_eq!(all_csv.lines().count(), 1 + 6);
     assert!(all_csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{all_csv}");

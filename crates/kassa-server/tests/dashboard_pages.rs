@@ -261,26 +261,26 @@ on_both_backends!(details_timeline_refund_wizard_and_statement, |app| {
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(
         lines[0],
-        "type,id,payment_id,reference_id,amount,fee,net,currency,time"
+        "type,id,payment_id,reference_id,payer_name,payer_email,amount,fee,net,currency,time"
     );
     assert_eq!(lines.len(), 3, "{}", csv.body);
     assert!(
         lines[1].starts_with(&format!(
-            "payment,{payment_id},{payment_id},QUOTE-7,250.00,0.00,250.00,USD,"
+            "payment,{payment_id},{payment_id},QUOTE-7,Jo Payer,,250.00,0.00,250.00,USD,"
         )),
         "{}",
         csv.body
     );
     assert!(
         lines[2].starts_with(&format!(
-            "refund,{refund_id},{payment_id},QUOTE-7,-10.00,0.00,-10.00,USD,"
+            "refund,{refund_id},{payment_id},QUOTE-7,Jo Payer,,-10.00,0.00,-10.00,USD,"
         )),
         "{}",
         csv.body
     );
     assert!(
-        lines[1].ends_with("+00:00"),
-        "times carry their offset: {}",
+        lines[1].ends_with(",2026-11-21T12:00:00Z"),
+        "times carry their offset (UTC here): {}",
         lines[1]
     );
     let details = b.get(&details_path).await.body;

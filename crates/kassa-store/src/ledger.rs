@@ -282,6 +282,8 @@ impl<B: Backend> LedgerStore for B {
         let rows = query(
             "SELECT i.item_type, i.source_id, i.amount, COALESCE(p.id, r.payment_id) AS payment_id, \
              COALESCE(p.reference_id, rp.reference_id) AS reference_id, \
+             COALESCE(p.payer_name, rp.payer_name) AS payer_name, \
+             COALESCE(p.payer_email, rp.payer_email) AS payer_email, \
              COALESCE(p.completed_at, p.created_at, r.created_at, cp.created_at) AS at \
              FROM payout_items i JOIN payouts po ON po.id = i.payout_id AND po.partner_id = $1 \
              LEFT JOIN payments p ON p.partner_id = $1 AND p.id = i.source_id \
@@ -304,6 +306,8 @@ impl<B: Backend> LedgerStore for B {
                     amount: row.try_get("amount")?,
                     payment_id: row.try_get("payment_id")?,
                     reference_id: row.try_get("reference_id")?,
+                    payer_name: row.try_get("payer_name")?,
+                    payer_email: row.try_get("payer_email")?,
                     at: time_opt(row.try_get("at")?),
                 })
             })

@@ -498,6 +498,8 @@ pub struct StatementLine {
     /// The payment the item is about (the refunded one, for a refund).
     pub payment_id: Option<String>,
     pub reference_id: Option<String>,
+    pub payer_name: Option<String>,
+    pub payer_email: Option<String>,
     /// When it happened: the payment completed, the refund or the earlier payout was made.
     pub at: Option<OffsetDateTime>,
 }

@@ -28,6 +28,7 @@ macro_rules! payment_filter {
          AND ($8 IS NULL OR method_type = $8) \
          AND ($9 IS NULL OR LOWER(reference_id) LIKE $9 ESCAPE '\\') \
          AND ($10 IS NULL OR LOWER(reference_id) LIKE $10 ESCAPE '\\' \
+              OR LOWER(payer_email) LIKE $10 ESCAPE '\\' OR LOWER(payer_name) LIKE $10 ESCAPE '\\' \
               OR last4 = $11 OR amount = $12 OR id = $13 OR payment_request_id = $14)"
     };
 }

@@ -99,6 +99,7 @@ struct ItemRow {
     source: String,
     href: Option<String>,
     reference: String,
+    payer: String,
     amount: String,
     deduction: bool,
 }
@@ -126,6 +127,11 @@ fn item_row(line: &StatementLine, currency: kassa_core::money::Currency) -> Item
         source: line.source_id.clone(),
         href,
         reference: line.reference_id.clone().unwrap_or_default(),
+        payer: line
+            .payer_name
+            .clone()
+            .or_else(|| line.payer_email.clone())
+            .unwrap_or_default(),
         amount: Money::new(line.amount, currency).display(),
         deduction: line.amount < 0,
     }
@@ -215,6 +221,8 @@ struct CsvLine {
     id: String,
     payment_id: String,
     reference_id: String,
+    payer_name: String,
+    payer_email: String,
     amount: i64,
     fee: i64,
     at: Option<time::OffsetDateTime>,
@@ -229,6 +237,8 @@ fn csv_lines(lines: &[StatementLine]) -> Vec<CsvLine> {
         id: l.source_id.clone(),
         payment_id: l.payment_id.clone().unwrap_or_default(),
         reference_id: l.reference_id.clone().unwrap_or_default(),
+        payer_name: l.payer_name.clone().unwrap_or_default(),
+        payer_email: l.payer_email.clone().unwrap_or_default(),
         amount: 0,
         fee: 0,
         at: l.at,
@@ -275,6 +285,8 @@ pub async fn payout_csv(
                 l.id.clone(),
                 l.payment_id.clone(),
                 l.reference_id.clone(),
+                l.payer_name.clone(),
+                l.payer_email.clone(),
                 format_minor(l.amount),
                 format_minor(l.fee),
                 format_minor(l.amount + l.fee),
@@ -285,7 +297,7 @@ pub async fn payout_csv(
         .collect::<Vec<_>>();
     super::csv::download(
         &format!("payout-{}.csv", payout.id),
-        "type,id,payment_id,reference_id,amount,fee,net,currency,time",
+        "type,id,payment_id,reference_id,payer_name,payer_email,amount,fee,net,currency,time",
         &rows,
     )
 }
@@ -301,6 +313,8 @@ mod tests {
             amount,
             payment_id: payment.map(str::to_string),
             reference_id: Some("QUOTE-7".into()),
+            payer_name: Some("Jo Payer".into()),
+            payer_email: None,
             at: None,
         }
     }

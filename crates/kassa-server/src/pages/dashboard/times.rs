@@ -3,43 +3,30 @@
 //! zone's days. Pages say "Dec 6, 2026, 2:10 PM EST"; CSV files and `<time datetime>` say ISO
 //! 8601 with the offset ("2026-12-06T09:10:00-05:00"), so they stay unambiguous.
 
+use kassa_core::timezone::{format_datetime, format_rfc3339, Timezone};
 use kassa_store::Partner;
-use time::{Date, OffsetDateTime, UtcOffset};
+use time::{Date, OffsetDateTime};
 
 /// The partner's zone, and how the dashboard writes times in it.
 pub(super) struct Times {
-    name: String,
+    zone: Timezone,
 }
 
 impl Times {
-    pub(super) fn of(_partner: &Partner) -> Times {
-        Times { name: "UTC".into() }
+    pub(super) fn of(partner: &Partner) -> Times {
+        Times {
+            zone: partner.timezone.clone(),
+        }
     }
 
     /// The zone's name, as the pages say it ("Times in America/New_York").
     pub(super) fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The instant as it reads on the zone's clocks.
-    pub(super) fn local(&self, t: OffsetDateTime) -> OffsetDateTime {
-        t.to_offset(UtcOffset::UTC)
-    }
-
-    fn offset_at(&self, t: OffsetDateTime) -> UtcOffset {
-        self.local(t).offset()
+        self.zone.name()
     }
 
     /// "Dec 6, 2026, 2:10 PM EST".
     pub(super) fn when(&self, t: OffsetDateTime) -> String {
-        let local = self.local(t);
-        let format = time::macros::format_description!(
-            "[month repr:short] [day padding:none], [year], [hour repr:12 padding:none]:[minute] [period]"
-        );
-        let text = local
-            .format(format)
-            .unwrap_or_else(|_| kassa_core::clock::format_rfc3339(t));
-        format!("{text} UTC")
+        format_datetime(&self.zone, t)
     }
 
     /// "Dec 6" (a day of the zone, as the home chart labels it).
@@ -50,21 +37,16 @@ impl Times {
 
     /// ISO 8601 with the zone's offset, to the second: "2026-12-06T09:10:00-05:00".
     pub(super) fn iso(&self, t: OffsetDateTime) -> String {
-        let format = time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
-        );
-        self.local(t)
-            .format(format)
-            .unwrap_or_else(|_| kassa_core::clock::format_rfc3339(t))
+        format_rfc3339(&self.zone, t)
     }
 
     /// The zone's date at an instant.
     pub(super) fn date(&self, t: OffsetDateTime) -> Date {
-        self.local(t).date()
+        self.zone.local(t).date()
     }
 
     /// From the start of `first` up to (not including) the start of the day after `last`.
     pub(super) fn span(&self, first: Date, last: Date) -> (OffsetDateTime, OffsetDateTime) {
-        kassa_core::period::day_span(first, last, |t| self.offset_at(t))
+        kassa_core::period::day_span(first, last, |t| self.zone.offset_at(t))
     }
 }

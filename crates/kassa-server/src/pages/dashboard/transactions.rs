@@ -170,6 +170,9 @@ pub(super) struct TxRow {
     pub label: String,
     pub amount: String,
     pub reference: String,
+    /// Who paid: the name on the card or account, and the receipt's email.
+    pub payer_name: String,
+    pub payer_email: String,
     pub method: String,
     pub created: String,
     pub completed: String,
@@ -182,6 +185,13 @@ pub(super) fn tx_row(p: &Payment, times: &Times) -> TxRow {
         label: p.status.as_str().replace('_', " "),
         amount: p.amount.display(),
         reference: p.reference_id.clone().unwrap_or_default(),
+        payer_name: p.payer.name.clone().unwrap_or_default(),
+        payer_email: p
+            .payer
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_string())
+            .unwrap_or_default(),
         method: p.payment_method.describe(),
         created: times.when(p.created_at),
         completed: p.completed_at.map(|t| times.when(t)).unwrap_or_default(),
@@ -359,7 +369,7 @@ pub async fn transactions_csv(
     let filter = &tq.filter;
     super::csv::export(
         "transactions.csv",
-        "id,status,amount,currency,reference_id,method,last4,source,created_at,completed_at",
+        "id,status,amount,currency,reference_id,payer_name,payer_email,method,last4,source,created_at,completed_at",
         |page| async move { store.list_payments(&partner.id, filter, &page).await },
         |p| {
             vec![
@@ -368,6 +378,12 @@ pub async fn transactions_csv(
                 kassa_core::money::format_minor(p.amount.minor()),
                 p.currency.as_str().to_string(),
                 p.reference_id.clone().unwrap_or_default(),
+                p.payer.name.clone().unwrap_or_default(),
+                p.payer
+                    .email
+                    .as_ref()
+                    .map(|e| e.as_str().to_string())
+                    .unwrap_or_default(),
                 p.payment_method.type_str().to_string(),
                 last4(&p.payment_method).to_string(),
                 p.source.as_str().to_string(),
