@@ -1319,3 +1319,50 @@ on_both_backends!(
         assert_eq!(list["data"][0]["achAuthorization"], Value::Null);
     }
 );
+
+on_both_backends!(payout_statements_as_csv_are_safe_in_a_spreadsheet, |app| {
+    let p = app.partner().await;
+    let pr = app
+        .create_request(&p, "42.00", "=HYPERLINK(\"http://evil.example\")")
+        .await;
+    let mut payer = Payer::new(&app);
+    payer.open(&pay_path(&pr)).await;
+    let mut fields = card_fields("4242424242424242");
+    fields[1] = ("cardholderName", "@SUM(1+1)");
+    let paid = payer.submit(&pay_path(&pr), &fields).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    admin::run_payouts(
+        app.store.as_ref(),
+        Some(&p.partner.id),
+        start_time(),
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let mut b = signed_in(&app, &p, "csv@acme.example").await;
+    let payouts = b.get("/dashboard/payouts").await.body;
+    let id = extract(&payouts, "href=\"/dashboard/payouts/po_", "\"").unwrap();
+    let csv = b
+        .get(&format!("/dashboard/payouts/po_{id}/statement.csv"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .contains(&format!("attachment; filename=\"payout-po_{id}.csv\"")));
+    assert_eq!(csv.header("cache-control").as_deref(), Some("no-store"));
+    let line = csv.body.lines().nth(1).unwrap();
+    assert!(
+        line.contains(
+            ",\"'=HYPERLINK(\"\"http://evil.example\"\")\",'@SUM(1+1),,42.00,0.00,42.00,USD,"
+        ),
+        "{line}"
+    );
+    // A bad id, or a payout id that names nothing, is the dashboard's 404.
+    for path in [
+        "/dashboard/payouts/po_nope/statement.csv",
+        "/dashboard/payouts/%3Cscript%3E/statement.csv",
+    ] {
+        assert_eq!(b.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+});
