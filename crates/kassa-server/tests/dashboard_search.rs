@@ -302,7 +302,10 @@ on_both_backends!(dates_are_days_of_the_partners_timezone, |app| {
     ] {
         assert!(home.contains(text), "{text} missing: {home}");
     }
-    assert!(home.contains("$70.00 <span class=\"hint\">(3 payments)</span>"));
+    assert!(
+        home.contains("<span class=\"hint\">(3 payments)</span></dt><dd class=\"num\">$70.00</dd>"),
+        "{home}"
+    );
 });
 
 on_both_backends!(home_says_what_needs_attention, |app| {
@@ -375,6 +378,15 @@ on_both_backends!(home_says_what_needs_attention, |app| {
         );
     }
     assert!(!home.contains("Nothing needs your attention."));
+
+    // The dashboard's own stylesheet (stacked rows on phones) is linked by its pages only.
+    assert!(home.contains("<link rel=\"stylesheet\" href=\"/static/dashboard.css\">"));
+    let css = app.get("/static/dashboard.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    assert!(css.body.contains("attr(data-label)"));
+    let pay_page = Payer::new(&app).open(&pay_path(&bank)).await.body;
+    assert!(pay_page.contains("/static/kassa.css") && !pay_page.contains("dashboard.css"));
     // Another partner's home has none of it.
     let other = app.partner().await;
     let mut o = signed_in(&app, &other).await;

@@ -55,10 +55,11 @@ pub use transactions::*;
 pub use webhooks::*;
 
 /// The dashboard's routes added with its confirmation steps, payout statements as CSV, the QR
-/// code of a payment link and its script; merged into `pages::routes`, where a path both
-/// list (a confirmation's GET here, its POST there) is one route.
+/// code of a payment link, its stylesheet and script; merged into `pages::routes`, where a path
+/// both list (a confirmation's GET here, its POST there) is one route.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/static/dashboard.css", get(stylesheet))
         .route("/static/dashboard.js", get(script))
         .route(
             "/dashboard/payment-requests/{id}/cancel",
@@ -85,6 +86,21 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/payouts/{id}/statement.csv",
             get(payouts::payout_csv),
         )
+}
+
+const STYLESHEET: &str = include_str!("../../../static/dashboard.css");
+
+/// The dashboard's own rules, on top of `kassa.css` (which the pay pages share, so they carry
+/// none of the dashboard's bytes).
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
 }
 
 const SCRIPT: &str = include_str!("../../../static/dashboard.js");

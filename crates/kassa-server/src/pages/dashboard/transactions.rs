@@ -238,7 +238,7 @@ struct TransactionsPage {
     from: String,
     to: String,
     presets: Vec<PresetLink>,
-    /// Whether a filter other than the search and dates is set (the "More filters" stay open).
+    /// Whether a filter other than the search or a preset is set ("More filters" stay open).
     more_open: bool,
     statuses: Vec<Choice>,
     methods: Vec<Choice>,
@@ -302,9 +302,11 @@ pub async fn transactions(
     } else {
         StatusCode::BAD_REQUEST
     };
-    let more_open = ["status", "method", "source"]
-        .iter()
-        .any(|k| !tq.value(k).trim().is_empty());
+    let custom_dates = tq.preset.is_none() && !(tq.from.is_empty() && tq.to.is_empty());
+    let more_open = custom_dates
+        || ["status", "method", "source"]
+            .iter()
+            .any(|k| !tq.value(k).trim().is_empty());
     render(
         status,
         &TransactionsPage {
