@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -420,4 +420,46 @@ export async function checkAccessibility(page, what = pathOf(page)) {
     `axe-core found critical or serious violations on ${what}`,
   );
   return result;
+}
+
+// ------------------------------------------------------------------ email
+
+/**
+ * Waits (up to `timeoutMs`) for a message to `to` at the test SMTP server e2e/run starts
+ * (`E2E_MAIL_DIR`); returns `{from, to, raw, subject, text}` with quoted-printable decoded.
+ */
+export async function waitForEmail(to, { timeoutMs = 20000, subject = null } = {}) {
+  const dir = required('E2E_MAIL_DIR');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(dir)) {
+      for (const name of readdirSync(dir).sort()) {
+        const mail = JSON.parse(readFileSync(path.join(dir, name), 'utf8'));
+        if (!mail.to.includes(to)) continue;
+        const text = decodeQuotedPrintable(mail.raw);
+        const subjectLine = (mail.raw.match(/^Subject: (.*)$/m) || [])[1] || '';
+        if (subject && !subject.test(subjectLine)) continue;
+        return { ...mail, subject: subjectLine, text };
+      }
+    }
+    if (Date.now() > deadline) {
+      assert.fail(`no email to ${to}${subject ? ` with a subject like ${subject}` : ''} reached the test SMTP server within ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function decodeQuotedPrintable(s) {
+  const joined = s.replace(/=\r\n/g, '');
+  const bytes = [];
+  for (let i = 0; i < joined.length; i++) {
+    const hex = joined.slice(i + 1, i + 3);
+    if (joined[i] === '=' && /^[0-9A-F]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(joined[i], 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
 }

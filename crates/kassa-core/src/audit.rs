@@ -229,6 +229,7 @@ actions! {
     AccessDenied => "access.denied",
     VaultKeyRotated => "vault.key_rotated",
     ProcessorSet => "processor.set",
+    EmailRequested => "email.requested",
 }
 
 impl Action {

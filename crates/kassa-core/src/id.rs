@@ -155,6 +155,7 @@ prefixed_id!(PayoutId, "po", "payout");
 prefixed_id!(EventId, "evt", "event");
 prefixed_id!(WebhookEndpointId, "we", "webhook endpoint");
 prefixed_id!(WebhookDeliveryId, "whd", "webhook delivery");
+prefixed_id!(EmailId, "em", "email");
 prefixed_id!(ApiKeyId, "key", "API key");
 prefixed_id!(VaultEntryId, "vlt", "vault entry");
 prefixed_id!(JobId, "job", "job");

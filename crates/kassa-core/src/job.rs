@@ -28,15 +28,18 @@ pub enum JobKind {
     PayoutBatch,
     /// Makes the attempts of one webhook delivery.
     WebhookDelivery,
+    /// Sends one email (docs/api.md §11).
+    Email,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         Self::ExpirePaymentRequest,
         Self::AchSettlement,
         Self::ProcessorRelease,
         Self::PayoutBatch,
         Self::WebhookDelivery,
+        Self::Email,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl JobKind {
             Self::ProcessorRelease => "processor_release",
             Self::PayoutBatch => "payout_batch",
             Self::WebhookDelivery => "webhook_delivery",
+            Self::Email => "email",
         }
     }
 
@@ -122,6 +126,13 @@ pub struct WebhookDelivery {
     pub delivery_id: WebhookDeliveryId,
 }
 
+/// `{"emailId": "em_…"}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendEmail {
+    pub email_id: crate::id::EmailId,
+}
+
 /// A job's kind and payload together, typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobPayload {
@@ -130,6 +141,7 @@ pub enum JobPayload {
     ProcessorRelease(ProcessorRelease),
     PayoutBatch(PayoutBatch),
     WebhookDelivery(WebhookDelivery),
+    Email(SendEmail),
 }
 
 /// A stored payload that does not fit its kind.
@@ -149,6 +161,7 @@ impl JobPayload {
             Self::ProcessorRelease(_) => JobKind::ProcessorRelease,
             Self::PayoutBatch(_) => JobKind::PayoutBatch,
             Self::WebhookDelivery(_) => JobKind::WebhookDelivery,
+            Self::Email(_) => JobKind::Email,
         }
     }
 
@@ -160,6 +173,7 @@ impl JobPayload {
             Self::ProcessorRelease(p) => serde_json::to_value(p),
             Self::PayoutBatch(p) => serde_json::to_value(p),
             Self::WebhookDelivery(p) => serde_json::to_value(p),
+            Self::Email(p) => serde_json::to_value(p),
         };
         // Every field is a string or a map of strings: serializing to a Value cannot fail.
         value.expect("a job payload serializes to JSON")
@@ -183,6 +197,7 @@ impl JobPayload {
             JobKind::ProcessorRelease => Self::ProcessorRelease(read(kind, payload)?),
             JobKind::PayoutBatch => Self::PayoutBatch(read(kind, payload)?),
             JobKind::WebhookDelivery => Self::WebhookDelivery(read(kind, payload)?),
+            JobKind::Email => Self::Email(read(kind, payload)?),
         })
     }
 }
@@ -250,7 +265,8 @@ mod tests {
                 "ach_settlement",
                 "processor_release",
                 "payout_batch",
-                "webhook_delivery"
+                "webhook_delivery",
+                "email"
             ]
         );
         for k in JobKind::ALL {
@@ -316,6 +332,12 @@ mod tests {
                     delivery_id: WebhookDeliveryId::parse(WHD).unwrap(),
                 }),
                 json!({ "deliveryId": WHD }),
+            ),
+            (
+                JobPayload::Email(SendEmail {
+                    email_id: crate::id::EmailId::parse("em_0123456789ABCDEFGHIJabcd").unwrap(),
+                }),
+                json!({ "emailId": "em_0123456789ABCDEFGHIJabcd" }),
             ),
         ]
     }

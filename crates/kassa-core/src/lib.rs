@@ -28,6 +28,7 @@ pub mod invoice;
 pub mod job;
 pub mod ledger;
 pub mod limit;
+pub mod mail;
 pub mod money;
 pub mod network;
 pub mod partner;

@@ -82,6 +82,15 @@ impl App {
             crate::passwords::PasswordChecker::start(parts.config.limits.password_hashes as usize);
         let resolver = parts.resolver.unwrap_or_else(|| Arc::new(SystemResolver));
         let networks = Networks::from_setting(parts.config.webhooks.allow_private_networks);
+        // `smtp.url` and `smtp.from` were checked as the configuration was read; only a default
+        // sender made from an odd public host can still fail.
+        let mailer = match crate::mail::Mailer::from_config(&parts.config) {
+            Ok(mailer) => mailer.map(Arc::new),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "email is off");
+                None
+            }
+        };
         App {
             state: AppState::new(Inner {
                 store: parts.store,
@@ -94,6 +103,7 @@ impl App {
                 limits,
                 passwords,
                 webhook_client: WebhookClient::new(resolver, networks),
+                mailer,
             }),
         }
     }

@@ -34,9 +34,13 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
     let n = jobs.len();
     let (deliveries, jobs): (Vec<Job>, Vec<Job>) =
         jobs.into_iter().partition(crate::webhooks::is_delivery);
+    let (emails, jobs): (Vec<Job>, Vec<Job>) =
+        jobs.into_iter().partition(crate::mail::worker::is_email);
     let mut sending = crate::webhooks::spawn_deliveries(state, deliveries);
+    let mut mailing = crate::mail::worker::spawn(state, emails);
     let ran = run_each(state, jobs).await;
     while sending.join_next().await.is_some() {}
+    while mailing.join_next().await.is_some() {}
     ran.map(|()| n)
 }
 
@@ -116,8 +120,11 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
                 })
                 .await?;
         }
-        // Claimed deliveries are run by `webhooks::spawn_deliveries`, never here.
-        JobPayload::WebhookDelivery(_) => anyhow::bail!("unknown job kind {kind}"),
+        // Claimed deliveries and emails are run by `webhooks::spawn_deliveries` and
+        // `mail::worker::spawn`, never here.
+        JobPayload::WebhookDelivery(_) | JobPayload::Email(_) => {
+            anyhow::bail!("unknown job kind {kind}")
+        }
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod key_rotation;
 mod limits;
 mod link_qr;
 pub mod links;
+pub mod mail;
 mod metrics;
 mod money;
 mod new_request;

@@ -39,7 +39,13 @@ pub enum Limit {
     SignInFailurePerEmail,
     /// Failed dashboard sign-ins per client IP.
     SignInFailurePerIp,
+    /// Emails a partner asks Kassa to send about one payment or payment request (a receipt
+    /// again, the link), so a leaked key cannot flood a payer's inbox.
+    EmailsPerSubject,
 }
+
+/// [`Limit::EmailsPerSubject`]: 5 an hour.
+const EMAILS_PER_SUBJECT: Rate = Rate::new(5, std::time::Duration::from_secs(3600));
 
 impl Limit {
     /// The name its counters are kept under.
@@ -52,6 +58,7 @@ impl Limit {
             Limit::DeclinePerCard => "decline_card",
             Limit::SignInFailurePerEmail => "sign_in_email",
             Limit::SignInFailurePerIp => "sign_in_ip",
+            Limit::EmailsPerSubject => "emails_subject",
         }
     }
 
@@ -65,6 +72,7 @@ impl Limit {
             Limit::DeclinePerCard => c.declines_per_card,
             Limit::SignInFailurePerEmail => c.sign_in_failures_per_email,
             Limit::SignInFailurePerIp => c.sign_in_failures_per_ip,
+            Limit::EmailsPerSubject => Some(EMAILS_PER_SUBJECT),
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Inner {
     pub passwords: crate::passwords::PasswordChecker,
     /// Checks webhook URLs and sends deliveries, with the application's resolver.
     pub webhook_client: crate::webhook_network::WebhookClient,
+    /// The SMTP server email goes out through; None: `smtp.url` is not set and Kassa sends none.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 impl Deref for AppState {

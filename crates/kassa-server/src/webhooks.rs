@@ -263,7 +263,7 @@ pub async fn dispatch(state: &AppState) -> anyhow::Result<DispatchReport> {
     for _ in 0..20 {
         let report = state
             .store
-            .dispatch_events(DISPATCH_BATCH, state.clock.now())
+            .dispatch_events(DISPATCH_BATCH, state.mailer.is_some(), state.clock.now())
             .await?;
         total.events += report.events;
         total.deliveries += report.deliveries;
@@ -439,6 +439,7 @@ async fn record(state: &AppState, job: &Job, sent: SentAttempt) -> anyhow::Resul
                 worker: state.worker_id.clone(),
                 attempt: sent.attempt,
                 outcome,
+                email_partner: state.mailer.is_some(),
             },
             now,
         )

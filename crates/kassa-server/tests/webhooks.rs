@@ -580,7 +580,22 @@ on_both_backends!(
     |app| {
         let receiver = Receiver::start().await;
         receiver.answer_by_default(500);
+        // The partner is told by email, where it asked to be.
+        let smtp = common::smtp::SmtpServer::start().await;
+        let smtp_url = smtp.url();
+        let app = app.reconfigured(move |c| {
+            c.smtp.url = Some(kassa_core::secret::Secret::new(smtp_url));
+        });
         let p = app.partner().await;
+        let r = app
+            .api(
+                &p.key,
+                Method::PATCH,
+                "/v1/partner",
+                Some(json!({"notificationEmail": "ops@acme.example"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let (we, _) = endpoint(&app, &p, &receiver.url("/hook"), json!(["*"])).await;
         event(&app, &p, "WH-DOWN").await;
         // Three days of retries, never more than 6 hours apart.
@@ -597,6 +612,19 @@ on_both_backends!(
         }
         let shown = get_endpoint(&app, &p, &we).await;
         assert_eq!(shown["status"], "disabled");
+        app.run_jobs().await;
+        let notices: Vec<_> = smtp
+            .mails_to("ops@acme.example")
+            .into_iter()
+            .filter(|m| {
+                m.header("Subject")
+                    .is_some_and(|s| s.starts_with("Webhook endpoint disabled: http://127.0.0.1:"))
+            })
+            .collect();
+        assert_eq!(notices.len(), 1, "{}: {:?}", app.backend, smtp.mails());
+        assert!(notices[0]
+            .text()
+            .contains(&format!("/dashboard/webhooks/{we}")));
         let reason = shown["disabledReason"].as_str().unwrap();
         assert!(
             reason.contains("3 days") && reason.contains("HTTP 500"),

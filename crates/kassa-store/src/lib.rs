@@ -14,6 +14,7 @@ mod cache;
 mod columns;
 mod customers;
 mod db;
+mod emails;
 mod events;
 mod idempotency;
 mod installation;
@@ -41,6 +42,7 @@ pub use attempts::PaymentStore;
 pub use audit::{AuditFilter, AuditStore, CHAIN_BATCH};
 pub use authorizations::AuthorizationStore;
 pub use customers::CustomerStore;
+pub use emails::{EmailAttempt, EmailRecord, EmailStore, NewEmail};
 pub use events::EventStore;
 pub use idempotency::IdempotencyStore;
 pub use installation::InstallationStore;
@@ -117,6 +119,7 @@ pub trait Store:
     + WebhookDeliveryStore
     + VaultStore
     + ProcessorStore
+    + EmailStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -144,6 +147,7 @@ impl<T> Store for T where
         + WebhookDeliveryStore
         + VaultStore
         + ProcessorStore
+        + EmailStore
         + Send
         + Sync
         + std::fmt::Debug
@@ -154,7 +158,7 @@ impl<T> Store for T where
 /// The store's traits, for callers that use their methods on a [`Store`].
 pub mod prelude {
     pub use crate::{
-        AuditStore, AuthorizationStore, CustomerStore, EventStore, IdempotencyStore,
+        AuditStore, AuthorizationStore, CustomerStore, EmailStore, EventStore, IdempotencyStore,
         InstallationStore, JobStore, LedgerStore, LimitStore, PartnerStore, PaymentRequestStore,
         PaymentStore, ProcessorStore, RefundStore, Store, TwoFactorStore, UserStore, VaultStore,
         WebhookDeliveryStore, WebhookEndpointStore,

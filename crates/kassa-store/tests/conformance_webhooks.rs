@@ -66,7 +66,7 @@ async fn new_event(name: &str, store: &Arc<dyn Store>, partner: &PartnerId, at: 
 
 async fn dispatch_all(name: &str, store: &Arc<dyn Store>, at: OffsetDateTime) {
     while store
-        .dispatch_events(50, at)
+        .dispatch_events(50, false, at)
         .await
         .unwrap_or_else(|e| panic!("[{name}] dispatch: {e:?}"))
         .events
@@ -150,7 +150,7 @@ async fn concurrent_dispatchers_make_one_delivery_per_endpoint_and_event() {
             .map(|_| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    while store.dispatch_events(7, at).await.unwrap().events > 0 {}
+                    while store.dispatch_events(7, false, at).await.unwrap().events > 0 {}
                 })
             })
             .collect();

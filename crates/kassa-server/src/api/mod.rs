@@ -3,6 +3,7 @@
 pub(crate) mod access;
 pub(crate) mod audit;
 pub(crate) mod customer;
+pub(crate) mod email;
 pub(crate) mod events;
 pub(crate) mod invoice;
 pub(crate) mod path_id;
@@ -77,6 +78,8 @@ pub(crate) fn operations() -> OpenApiRouter<AppState> {
         .routes(routes!(payment_request::get_one))
         .routes(routes!(payment_request::qr))
         .routes(routes!(payment_request::cancel))
+        .routes(routes!(email::send_link))
+        .routes(routes!(email::send_receipt))
         .routes(routes!(payment_request::creation_link))
         .routes(routes!(payment::list))
         .routes(routes!(payment::sale))

@@ -54,6 +54,18 @@ pub struct Config {
     pub recovery: RecoveryConfig,
     pub dns: DnsConfig,
     pub metrics: MetricsConfig,
+    pub smtp: SmtpConfig,
+}
+
+/// Where email goes out (docs/api.md §11); with no `url`, Kassa sends none.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// `smtp://host:port` (plain, or `?tls=required` for STARTTLS) or `smtps://user:pass@host:465`;
+    /// it may carry a password, so it is a secret.
+    pub url: Option<Secret<String>>,
+    /// The `From` address, e.g. `Kassa <no-reply@pay.example.com>`; by default `no-reply@` the
+    /// public URL's host.
+    pub from: Option<String>,
 }
 
 /// The DNS lookups Kassa makes itself (billing host TXT records, docs/api.md §9).
@@ -642,6 +654,40 @@ pub const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "smtp.url",
+        env: "KASSA_SMTP_URL",
+        default: None,
+        flag: None,
+        file_value: FileValue::Text,
+        // Never echoed: it may carry the SMTP password.
+        parse: |c, v| {
+            let scheme_ok = v.starts_with("smtp://") || v.starts_with("smtps://");
+            let usable = scheme_ok
+                && lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(v).is_ok();
+            if !usable || v.len() > 2048 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(
+                    "must be an smtp:// or smtps:// URL such as smtp://127.0.0.1:1025".into(),
+                );
+            }
+            c.smtp.url = Some(Secret::new(v.to_string()));
+            Ok(())
+        },
+    },
+    Key {
+        name: "smtp.from",
+        env: "KASSA_SMTP_FROM",
+        default: None,
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            if v.len() > 320 || v.parse::<lettre::message::Mailbox>().is_err() {
+                return Err("must be an address such as Kassa <no-reply@pay.example.com>".into());
+            }
+            c.smtp.from = Some(v.to_string());
+            Ok(())
+        },
+    },
+    Key {
         name: "metrics.listen",
         env: "KASSA_METRICS_LISTEN",
         default: None,
@@ -738,6 +784,10 @@ impl Config {
             metrics: MetricsConfig {
                 token: None,
                 listen: None,
+            },
+            smtp: SmtpConfig {
+                url: None,
+                from: None,
             },
         }
     }
@@ -1071,6 +1121,8 @@ mod tests {
             "dns.resolver" => "127.0.0.1:5353",
             "metrics.token" => "metrics-token-0123456789",
             "metrics.listen" => "127.0.0.1:9090",
+            "smtp.url" => "smtp://127.0.0.1:1025",
+            "smtp.from" => "Kassa <no-reply@pay.example.com>",
             other => panic!("no sample value for {other}: add one"),
         }
     }
@@ -1109,7 +1161,7 @@ mod tests {
         let path = dir.path().join("kassa.toml");
         let top = "`listen`, `databaseUrl`, `databaseMaxConnections`, `publicUrl`, `dataDir`, \
                    `vaultKey`, `maxAmount`, `payoutCutoff`, `jobPollInterval`, `logFormat`, \
-                   `trustedProxies`, `sessionIdleTimeout`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`, `dns`, `metrics`";
+                   `trustedProxies`, `sessionIdleTimeout`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`, `dns`, `metrics`, `smtp`";
         let cases = [
             (
                 "lisen = \"x\"\n",

@@ -65,6 +65,14 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/payment-requests/{id}/cancel",
             post(dashboard::cancel_payment_request),
         )
+        .route(
+            "/dashboard/payment-requests/{id}/send",
+            post(dashboard::emails::send_link),
+        )
+        .route(
+            "/dashboard/transactions/{id}/receipt",
+            post(dashboard::emails::send_receipt),
+        )
         .route("/dashboard/audit", get(dashboard::audit_page))
         .route("/dashboard/audit.csv", get(dashboard::audit_csv))
         .route("/dashboard/payouts", get(dashboard::payouts))

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use kassa_core::audit::{Action, Caller, Entry};
 use kassa_core::clock::{from_micros, to_micros};
+use kassa_core::email::Email;
 use kassa_core::id::{EventId, JobId, PartnerId, WebhookDeliveryId, WebhookEndpointId};
 use kassa_core::job::JobPayload;
 use kassa_core::webhook::{DeliveryStatus, EndpointStatus, EventFilter};
@@ -26,7 +27,15 @@ pub trait WebhookDeliveryStore {
     /// enabled endpoint of the event's partner whose filter matches and that existed when the
     /// event happened — each with its job due now, and marks the events dispatched; one
     /// transaction. Instances sharing a database take different events.
-    async fn dispatch_events(&self, limit: i64, now: OffsetDateTime) -> Result<DispatchReport>;
+    /// Fans out events recorded since the last call: to each enabled endpoint that wants them a
+    /// delivery, and — with `send_email` (SMTP is set up) — the emails they cause
+    /// ([`kassa_core::mail::for_event`]), each once.
+    async fn dispatch_events(
+        &self,
+        limit: i64,
+        send_email: bool,
+        now: OffsetDateTime,
+    ) -> Result<DispatchReport>;
     /// An endpoint's deliveries with their attempts, newest first; only `status` when given.
     async fn list_webhook_deliveries(
         &self,
@@ -81,10 +90,15 @@ pub trait WebhookDeliveryStore {
 
 #[async_trait]
 impl<B: Backend> WebhookDeliveryStore for B {
-    async fn dispatch_events(&self, limit: i64, now: OffsetDateTime) -> Result<DispatchReport> {
+    async fn dispatch_events(
+        &self,
+        limit: i64,
+        send_email: bool,
+        now: OffsetDateTime,
+    ) -> Result<DispatchReport> {
         let mut tx = self.begin_write().await?;
         let events = query(format!(
-            "SELECT id, partner_id, type, created_at FROM events WHERE dispatched_at IS NULL \
+            "SELECT id, partner_id, type, data, created_at FROM events WHERE dispatched_at IS NULL \
              ORDER BY seq LIMIT $1{}",
             B::SKIP_LOCKED
         ))
@@ -99,12 +113,26 @@ impl<B: Backend> WebhookDeliveryStore for B {
         // Each partner's enabled endpoints, read once per batch. One deleted or
         // disabled while this runs may still get a delivery: the worker ends it unsent.
         let mut endpoints: HashMap<String, Vec<(String, EventFilter, i64)>> = HashMap::new();
+        let mut notify: HashMap<String, Option<Email>> = HashMap::new();
         let mut dispatched = Vec::with_capacity(events.len());
         for event in &events {
             let event_id: String = event.try_get("id")?;
             let partner: String = event.try_get("partner_id")?;
             let event_type: String = event.try_get("type")?;
             let created_at: i64 = event.try_get("created_at")?;
+            if send_email {
+                let data: String = event.try_get("data")?;
+                report.emails += crate::emails::plan_event_emails(
+                    &mut tx,
+                    &mut notify,
+                    &partner,
+                    &event_id,
+                    &event_type,
+                    &data,
+                    now,
+                )
+                .await?;
+            }
             if !endpoints.contains_key(&partner) {
                 let rows = query(
                     "SELECT id, events, created_at FROM webhook_endpoints WHERE partner_id = $1 \
@@ -374,7 +402,7 @@ impl<B: Backend> WebhookDeliveryStore for B {
                 let row = query(
                     "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $2), \
                      failed_deliveries = failed_deliveries + $3 WHERE id = $1 \
-                     RETURNING status, failing_since, failed_deliveries",
+                     RETURNING status, failing_since, failed_deliveries, partner_id",
                 )
                 .bind(&endpoint)
                 .bind(to_micros(a.attempted_at))
@@ -400,6 +428,11 @@ impl<B: Backend> WebhookDeliveryStore for B {
                     .execute(&mut tx)
                     .await?;
                     end_pending(&mut tx, &endpoint, DeliveryStatus::Failed, now).await?;
+                    if record.email_partner {
+                        let partner: String = row.try_get("partner_id")?;
+                        crate::emails::notify_endpoint_disabled(&mut tx, &partner, &endpoint, now)
+                            .await?;
+                    }
                     disabled = true;
                 }
             }

@@ -142,12 +142,17 @@ pub struct AttemptRecord {
     pub worker: String,
     pub attempt: WebhookAttempt,
     pub outcome: AttemptOutcome,
+    /// Whether to email the partner's notification address should this attempt disable the
+    /// endpoint (SMTP is set up).
+    pub email_partner: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DispatchReport {
     pub events: usize,
     pub deliveries: usize,
+    /// Emails the events caused.
+    pub emails: usize,
 }
 
 // Returned once per call and matched right away; boxing would only add an allocation.

@@ -28,6 +28,7 @@ mod audit;
 mod chart;
 mod confirm;
 mod csv;
+pub mod emails;
 mod guard;
 mod home;
 mod payment_requests;
