@@ -19,6 +19,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("getPaymentRequest", "read"),
     ("getPaymentRequestQr", "read"),
     ("cancelPaymentRequest", "payments"),
+    ("sendPaymentRequest", "payments"),
+    ("sendReceipt", "payments"),
     ("buildCreationLink", "payments"),
     ("listPayments", "read"),
     ("createSale", "payments"),

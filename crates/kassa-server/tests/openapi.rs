@@ -480,7 +480,11 @@ fn id(v: &Value) -> String {
 /// Drives every operation through its success answers and many of its errors, on a real app.
 #[tokio::test]
 async fn every_answer_fits_its_documented_schema() {
-    let app = TestApp::sqlite().await;
+    let smtp = common::smtp::SmtpServer::start().await;
+    let smtp_url = smtp.url();
+    let app = TestApp::sqlite().await.reconfigured(move |c| {
+        c.smtp.url = Some(kassa_core::secret::Secret::new(smtp_url));
+    });
     let doc = fetch(&app).await;
     let p = app.partner().await;
     let mut api = Client {
@@ -513,9 +517,14 @@ async fn every_answer_fits_its_documented_schema() {
     api.get("/v1/payment-requests/pr_nope").await;
     api.get(&format!("/v1/payment-requests/{pr}/qr")).await;
     api.get("/v1/payment-requests/pr_nope/qr").await;
+    // Its link emailed (202), then refused once it is canceled (409).
+    api.post_nothing(&format!("/v1/payment-requests/{pr}/send"))
+        .await;
     api.post_nothing(&format!("/v1/payment-requests/{pr}/cancel"))
         .await;
     api.post_nothing(&format!("/v1/payment-requests/{pr}/cancel"))
+        .await;
+    api.post_nothing(&format!("/v1/payment-requests/{pr}/send"))
         .await;
 
     // Customers.
@@ -667,6 +676,17 @@ async fn every_answer_fits_its_documented_schema() {
 
     // Reading payments.
     api.get(&format!("/v1/payments/{}", id(&sale))).await;
+    // Its receipt again, to an address given (202) or to a bad one (400).
+    api.post(
+        &format!("/v1/payments/{}/receipt", id(&sale)),
+        json!({"email": "books@example.com"}),
+    )
+    .await;
+    api.post(
+        &format!("/v1/payments/{}/receipt", id(&sale)),
+        json!({"email": "nope"}),
+    )
+    .await;
     api.get("/v1/payments/pay_nope").await;
     api.get("/v1/payments").await;
     api.get(&format!(

@@ -116,6 +116,7 @@ fn record(
         worker: "conformance".into(),
         attempt: attempt(at, status),
         outcome,
+        email_partner: false,
     }
 }
 

@@ -96,7 +96,8 @@ impl From<EmailRecord> for EmailBody {
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such payment", body = ErrorBody),
         (status = 409, description = "`email_not_configured`: this Kassa has no SMTP server", body = ErrorBody),
-        (status = 422, description = "`payment_not_completed`", body = ErrorBody),
+        (status = 422, description = "`payment_not_completed`, or `idempotency_key_reused` with \
+            another body", body = ErrorBody),
         (status = 429, description = "Too many emails about this payment", body = ErrorBody),
     ),
     security(("apiKey" = ["payments"])),
@@ -136,6 +137,7 @@ pub async fn send_receipt(
         (status = 404, description = "No such payment request", body = ErrorBody),
         (status = 409, description = "`not_open`: the request is not open; \
             `email_not_configured`: this Kassa has no SMTP server", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused` with another body", body = ErrorBody),
         (status = 429, description = "Too many emails about this request", body = ErrorBody),
     ),
     security(("apiKey" = ["payments"])),

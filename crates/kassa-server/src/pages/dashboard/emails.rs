@@ -62,7 +62,7 @@ pub async fn about(
                 (_, Some(error)) => Some(format!(
                     "{} {} so far: {error}",
                     e.attempts,
-                    if e.attempts == 1{ "try" } else { "tries" }
+                    if e.attempts == 1 { "try" } else { "tries" }
                 )),
             };
             EmailRow {
@@ -94,14 +94,8 @@ pub async fn send_link(
     let Ok(id) = PaymentRequestId::parse(params.id()) else {
         return super::not_found(signed.partner(), "payment request");
     };
-    let sent = crate::mail::request::send_link(
-        &state,
-        signed.partner(),
-        &id,
-        None,
-        &signed.caller,
-    )
-    .await;
+    let sent =
+        crate::mail::request::send_link(&state, signed.partner(), &id, None, &signed.caller).await;
     answer(
         sent.map(|_| format!("/dashboard/payment-requests/{id}?emailed=1")),
         signed.partner(),
