@@ -135,7 +135,7 @@ fn answer(sent: Result<String, ApiError>, partner: &Partner, heading: &str) -> R
             Brand::of(partner),
             heading,
             heading,
-            &super::transactions::sentence(e.message()),
+            &super::sentence(e.message()),
         ),
     }
 }
