@@ -52,9 +52,9 @@ function requirePaid() {
   return shared.paid;
 }
 
-/** Searches Transactions by reference (the "Reference ID" filter and "Show"). */
+/** Searches Transactions by reference (the one "Search" box and "Show"). */
 async function searchTransactions(page, reference) {
-  await page.getByLabel('Reference ID').fill(reference);
+  await page.getByLabel('Search', { exact: true }).fill(reference);
   await clickAndWait(page, page.getByRole('button', { name: 'Show', exact: true }));
 }
 
@@ -149,7 +149,7 @@ browserTest('2. dashboard: create a payment request and read its payment link', 
   assert.equal(await link.evaluate((el) => el.readOnly), true, '#payment-link is readonly');
   const url = await link.inputValue();
   assert.match(url, new RegExp(`^${escapeRegExp(env.url)}(/p/${env.slug})?/pay/${id}$`), 'the payment link is the payer URL of this request');
-  await visible(page.getByRole('button', { name: 'Cancel payment request' }), 'the "Cancel payment request" button of an open request');
+  await visible(page.getByRole('link', { name: 'Cancel payment request' }), 'the "Cancel payment request" link of an open request (to its confirmation step)');
 
   const r = await api('GET', `/v1/payment-requests/${id}`);
   assert.equal(r.status, 200, `the API does not know ${id}: ${JSON.stringify(r.body)}`);
@@ -401,10 +401,15 @@ browserTest('7. settings: brand name and color show on a payer page; an API key 
   await open(page, '/dashboard/settings');
   assert.equal(await page.locator('#new-api-key').count(), 0, 'the key is shown only once');
   assert.ok(!(await page.content()).includes(key), 'the key is not on the page any more');
-  const revoke = page.locator('tr, li').filter({ hasText: label }).getByRole('button', { name: 'Revoke' });
-  await visible(revoke, `the "Revoke" button of the key labeled ${label}`);
-  assert.equal(await revoke.count(), 1, `one "Revoke" button for ${label}`);
+  const revoke = page.locator('tr, li').filter({ hasText: label }).getByRole('link', { name: `Revoke ${label}` });
+  await visible(revoke, `the "Revoke" link of the key labeled ${label}`);
+  assert.equal(await revoke.count(), 1, `one "Revoke" link for ${label}`);
   await clickAndWait(page, revoke);
+  // One click only asks: the key works until the confirmation's button is pressed.
+  await visible(page.getByRole('heading', { level: 1, name: new RegExp(`^Revoke the API key “${label}”`) }), 'the confirmation step');
+  assert.equal((await api('GET', '/v1/balance', { key })).status, 200, 'the key still works before the confirmation');
+  await clickAndWait(page, page.getByRole('button', { name: 'Revoke key' }));
+  await visible(page.getByRole('status').filter({ hasText: 'API key revoked' }), 'the "API key revoked" status');
   const refused = await api('GET', '/v1/balance', { key });
   assert.equal(refused.status, 401, `a revoked key answered ${refused.status}`);
 });

@@ -19,6 +19,7 @@ mod idempotency;
 pub mod jobs;
 pub mod key_rotation;
 mod limits;
+mod link_qr;
 pub mod links;
 pub mod mail;
 mod metrics;

@@ -17,6 +17,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("createPaymentRequest", "payments"),
     ("listPaymentRequests", "read"),
     ("getPaymentRequest", "read"),
+    ("getPaymentRequestQr", "read"),
     ("cancelPaymentRequest", "payments"),
     ("sendPaymentRequest", "payments"),
     ("sendReceipt", "payments"),

@@ -158,7 +158,7 @@ on_both_backends!(
         assert_eq!(home.status, StatusCode::OK);
         assert!(
             home.body
-                .contains("Challenge mode is on until 2026-11-21 13:01 UTC"),
+                .contains("Challenge mode is on until Nov 21, 2026, 1:01 PM UTC"),
             "{}",
             home.body
         );

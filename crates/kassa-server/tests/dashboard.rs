@@ -297,10 +297,14 @@ on_both_backends!(transactions_filter_page_and_export, |app| {
     let lines: Vec<&str> = csv.body.lines().collect();
     assert_eq!(
         lines[0],
-        "id,status,amount,currency,reference_id,method,source,created_at,completed_at"
+        "id,status,amount,currency,reference_id,payer_name,payer_email,method,last4,source,created_at,completed_at"
     );
     assert_eq!(lines.len(), 3, "{}", csv.body);
-    assert!(lines[1].contains(",completed,20.00,USD,QUOTE-200,card,payment_request,"));
+    assert!(
+        lines[1].contains(",completed,20.00,USD,QUOTE-200,Jo Payer,,card,4242,payment_request,"),
+        "{}",
+        lines[1]
+    );
     let all_csv = b.get("/dashboard/transactions.csv").await.body;
     assert_eq!(all_csv.lines().count(), 1 + 6);
     assert!(all_csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{all_csv}");
@@ -358,7 +362,12 @@ on_both_backends!(transactions_are_paged, |app| {
     b.sign_in("pg@acme.example", PASSWORD).await;
     let first = b.get("/dashboard/transactions?q=page").await.body;
     assert!(first.contains("PAGE-51") && !first.contains("PAGE-01"));
-    let next = extract(&first, "href=\"/dashboard/transactions?", "\"").expect("a next page link");
+    let next = extract(
+        &first,
+        "class=\"button\" href=\"/dashboard/transactions?",
+        "\"",
+    )
+    .expect("a next page link");
     // The link is HTML-escaped in the page.
     let next = next.replace("&#38;", "&").replace("&amp;", "&");
     let second = b.get(&format!("/dashboard/transactions?{next}")).await.body;

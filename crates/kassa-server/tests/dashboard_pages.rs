@@ -242,15 +242,47 @@ on_both_backends!(details_timeline_refund_wizard_and_statement, |app| {
     let statement = b.get(&statement_path).await.body;
     for text in [
         "Payout statement",
-        "<td>Payment</td>",
-        "<td>Refund</td>",
+        "<td data-label=\"Type\">Payment</td>",
+        "<td data-label=\"Type\">Refund</td>",
+        "<td data-label=\"Reference ID\">QUOTE-7</td>",
         "-$10.00",
         "$250.00",
         "$240.00",
         &format!("href=\"/dashboard/transactions/{payment_id}\""),
+        &format!("href=\"{statement_path}/statement.csv\""),
     ] {
         assert!(statement.contains(text), "{text} missing:\n{statement}");
     }
+    // The statement as CSV: a line per payment and refund, with its fee and net.
+    let csv = b.get(&format!("{statement_path}/statement.csv")).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let refund_id = made[0]["id"].as_str().unwrap();
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "type,id,payment_id,reference_id,payer_name,payer_email,amount,fee,net,currency,time"
+    );
+    assert_eq!(lines.len(), 3, "{}", csv.body);
+    assert!(
+        lines[1].starts_with(&format!(
+            "payment,{payment_id},{payment_id},QUOTE-7,Jo Payer,,250.00,0.00,250.00,USD,"
+        )),
+        "{}",
+        csv.body
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "refund,{refund_id},{payment_id},QUOTE-7,Jo Payer,,-10.00,0.00,-10.00,USD,"
+        )),
+        "{}",
+        csv.body
+    );
+    assert!(
+        lines[1].ends_with(",2026-11-21T12:00:00Z"),
+        "times carry their offset (UTC here): {}",
+        lines[1]
+    );
     let details = b.get(&details_path).await.body;
     assert!(details.contains("Paid out in payout po_"));
 
@@ -319,6 +351,12 @@ on_both_backends!(details_timeline_refund_wizard_and_statement, |app| {
     assert_eq!(o.get(&details_path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(o.get(&refund_path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(o.get(&statement_path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        o.get(&format!("{statement_path}/statement.csv"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         o.get("/dashboard/transactions/pay_nonsense").await.status,
         StatusCode::NOT_FOUND
@@ -477,10 +515,39 @@ on_both_backends!(payment_requests_from_the_dashboard, |app| {
     let bad = b.get("/dashboard/payment-requests?status=lost").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
-    // Cancel: only while open.
+    // Cancel: only from its confirmation step, and only while open.
     let detail_path = made.location().split('?').next().unwrap().to_string();
+    let cancel_path = format!("{detail_path}/cancel");
+    assert!(b
+        .get(&detail_path)
+        .await
+        .body
+        .contains(&format!("href=\"{cancel_path}\"")));
+    let one_click = b.post(&cancel_path, &[("csrfToken", &token)]).await;
+    assert_eq!(one_click.status, StatusCode::SEE_OTHER);
+    assert_eq!(one_click.location(), cancel_path);
+    assert_eq!(
+        app.get_request(&p, request["id"].as_str().unwrap()).await["status"],
+        "open",
+        "a POST without the confirmation changes nothing"
+    );
+    let confirm = b.get(&cancel_path).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    for text in [
+        "Cancel payment request INV-42 for $125.50?",
+        "This cannot be undone.",
+        "name=\"confirm\" value=\"yes\"",
+        &format!("action=\"{cancel_path}\""),
+        &format!("href=\"{detail_path}\">Keep it</a>"),
+    ] {
+        assert!(
+            confirm.body.contains(text),
+            "{text} missing:\n{}",
+            confirm.body
+        );
+    }
     let canceled = b
-        .post(&format!("{detail_path}/cancel"), &[("csrfToken", &token)])
+        .post(&cancel_path, &[("csrfToken", &token), ("confirm", "yes")])
         .await;
     assert_eq!(canceled.status, StatusCode::SEE_OTHER);
     let page = b.get(&canceled.location()).await.body;
@@ -490,9 +557,10 @@ on_both_backends!(payment_requests_from_the_dashboard, |app| {
         "canceled"
     );
     let twice = b
-        .post(&format!("{detail_path}/cancel"), &[("csrfToken", &token)])
+        .post(&cancel_path, &[("csrfToken", &token), ("confirm", "yes")])
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert_eq!(b.get(&cancel_path).await.status, StatusCode::CONFLICT);
     assert!(twice
         .body
         .contains("Only an open payment request can be canceled"));
@@ -503,11 +571,12 @@ on_both_backends!(payment_requests_from_the_dashboard, |app| {
     assert_eq!(o.get(&detail_path).await.status, StatusCode::NOT_FOUND);
     let o_token = csrf(&o.get("/dashboard").await.body);
     assert_eq!(
-        o.post(&format!("{detail_path}/cancel"), &[("csrfToken", &o_token)])
+        o.post(&cancel_path, &[("csrfToken", &o_token), ("confirm", "yes")])
             .await
             .status,
         StatusCode::NOT_FOUND
     );
+    assert_eq!(o.get(&cancel_path).await.status, StatusCode::NOT_FOUND);
     assert!(!o
         .get("/dashboard/payment-requests")
         .await
@@ -778,7 +847,8 @@ on_both_backends!(settings_branding_links_keys_and_team, |app| {
         .await;
     assert_eq!(made.status, StatusCode::CREATED);
     assert!(
-        made.body.contains("<td>read, payments</td>"),
+        made.body
+            .contains("<td data-label=\"Scopes\">read, payments</td>"),
         "the new key's scopes are listed"
     );
     let key = extract(&made.body, "aria-describedby=\"new-api-key-hint\">", "<").unwrap();
@@ -803,13 +873,34 @@ on_both_backends!(settings_branding_links_keys_and_team, |app| {
         .as_str()
         .unwrap()
         .to_string();
+    // Revoking asks first: one click (a POST without the confirmation) changes nothing.
+    let revoke_path = format!("/dashboard/settings/api-keys/{new_id}/revoke");
+    assert!(b
+        .get("/dashboard/settings")
+        .await
+        .body
+        .contains(&format!("href=\"{revoke_path}\"")));
+    let one_click = b.post(&revoke_path, &[("csrfToken", &token)]).await;
+    assert_eq!(one_click.status, StatusCode::SEE_OTHER);
+    assert_eq!(one_click.location(), revoke_path);
+    assert_eq!(
+        app.api(&key, Method::GET, "/v1/balance", None).await.status,
+        StatusCode::OK
+    );
+    let confirm = b.get(&revoke_path).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm.body.contains("Revoke the API key “Billing system”")
+            && confirm.body.contains("name=\"confirm\" value=\"yes\"")
+            && confirm.body.contains(">Keep it</a>"),
+        "{}",
+        confirm.body
+    );
     let revoked = b
-        .post(
-            &format!("/dashboard/settings/api-keys/{new_id}/revoke"),
-            &[("csrfToken", &token)],
-        )
+        .post(&revoke_path, &[("csrfToken", &token), ("confirm", "yes")])
         .await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get(&revoke_path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
         app.api(&key, Method::GET, "/v1/balance", None).await.status,
         StatusCode::UNAUTHORIZED
@@ -819,15 +910,14 @@ on_both_backends!(settings_branding_links_keys_and_team, |app| {
         .await
         .json();
     let other_key_id = other_keys["data"][0]["id"].as_str().unwrap();
+    let other_revoke = format!("/dashboard/settings/api-keys/{other_key_id}/revoke");
     assert_eq!(
-        b.post(
-            &format!("/dashboard/settings/api-keys/{other_key_id}/revoke"),
-            &[("csrfToken", &token)],
-        )
-        .await
-        .status,
+        b.post(&other_revoke, &[("csrfToken", &token), ("confirm", "yes")])
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
+    assert_eq!(b.get(&other_revoke).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
         app.api(&other.key, Method::GET, "/v1/balance", None)
             .await
@@ -888,11 +978,22 @@ on_both_backends!(settings_branding_links_keys_and_team, |app| {
             .to_string()
     };
     let (new_id, owner_id) = (id_of("new@acme.example"), id_of("owner@acme.example"));
+    let remove_path = format!("/dashboard/settings/users/{new_id}/remove");
+    let one_click = b.post(&remove_path, &[("csrfToken", &token)]).await;
+    assert_eq!(one_click.location(), remove_path);
+    assert_eq!(
+        n.get("/dashboard").await.status,
+        StatusCode::OK,
+        "still a user"
+    );
+    let confirm = b.get(&remove_path).await.body;
+    assert!(
+        confirm.contains("Remove new@acme.example from your team?")
+            && confirm.contains("They are signed out at once"),
+        "{confirm}"
+    );
     let removed = b
-        .post(
-            &format!("/dashboard/settings/users/{new_id}/remove"),
-            &[("csrfToken", &token)],
-        )
+        .post(&remove_path, &[("csrfToken", &token), ("confirm", "yes")])
         .await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
     // Their session ends with them.
@@ -900,7 +1001,7 @@ on_both_backends!(settings_branding_links_keys_and_team, |app| {
     let last = b
         .post(
             &format!("/dashboard/settings/users/{owner_id}/remove"),
-            &[("csrfToken", &token)],
+            &[("csrfToken", &token), ("confirm", "yes")],
         )
         .await;
     assert_eq!(last.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -998,12 +1099,23 @@ on_both_backends!(
             .body
             .contains("Delivery scheduled"));
 
-        // Rotate: a new secret, shown once; the old one signs for a day.
+        // Rotate: asked first; then a new secret, shown once; the old one signs for a day.
+        let rotate_path = format!("{detail_path}/rotate-secret");
+        assert!(detail.contains(&format!("href=\"{rotate_path}\"")));
+        let one_click = b.post(&rotate_path, &[("csrfToken", &token)]).await;
+        assert_eq!(one_click.location(), rotate_path);
+        assert!(!b
+            .get(&detail_path)
+            .await
+            .body
+            .contains("Old secret also signs until"));
+        let confirm = b.get(&rotate_path).await;
+        assert_eq!(confirm.status, StatusCode::OK);
+        assert!(confirm
+            .body
+            .contains("Rotate the signing secret of http://127.0.0.1:9/hook?"));
         let rotated = b
-            .post(
-                &format!("{detail_path}/rotate-secret"),
-                &[("csrfToken", &token)],
-            )
+            .post(&rotate_path, &[("csrfToken", &token), ("confirm", "yes")])
             .await;
         assert_eq!(rotated.status, StatusCode::OK);
         let new_secret = extract(
@@ -1020,22 +1132,42 @@ on_both_backends!(
         let mut o = signed_in(&app, &other, "o-hooks@other.example").await;
         assert_eq!(o.get(&detail_path).await.status, StatusCode::NOT_FOUND);
         let o_token = csrf(&o.get("/dashboard").await.body);
+        let delete_path = format!("{detail_path}/delete");
         assert_eq!(
-            o.post(&format!("{detail_path}/delete"), &[("csrfToken", &o_token)])
+            o.post(&delete_path, &[("csrfToken", &o_token), ("confirm", "yes")])
                 .await
                 .status,
             StatusCode::NOT_FOUND
         );
+        assert_eq!(o.get(&delete_path).await.status, StatusCode::NOT_FOUND);
         assert_eq!(
-            b.post(&format!("{detail_path}/delete"), &[("csrfToken", "x")])
+            b.post(&delete_path, &[("csrfToken", "x"), ("confirm", "yes")])
                 .await
                 .status,
             StatusCode::FORBIDDEN
         );
+        assert_eq!(
+            b.get(&format!("{detail_path}/enable")).await.status,
+            StatusCode::NOT_FOUND,
+            "only destructive actions have a confirmation page"
+        );
 
-        // Delete.
+        // Delete: asked first too.
+        let one_click = b.post(&delete_path, &[("csrfToken", &token)]).await;
+        assert_eq!(one_click.location(), delete_path);
+        assert_eq!(
+            ids(&app
+                .api(&p.key, Method::GET, "/v1/webhook-endpoints", None)
+                .await
+                .json())
+            .len(),
+            1
+        );
+        let confirm = b.get(&delete_path).await.body;
+        assert!(confirm.contains("Delete the webhook endpoint http://127.0.0.1:9/hook?"));
+        assert!(confirm.contains("This cannot be undone."));
         let deleted = b
-            .post(&format!("{detail_path}/delete"), &[("csrfToken", &token)])
+            .post(&delete_path, &[("csrfToken", &token), ("confirm", "yes")])
             .await;
         assert_eq!(deleted.status, StatusCode::SEE_OTHER);
         assert!(b
@@ -1187,3 +1319,50 @@ on_both_backends!(
         assert_eq!(list["data"][0]["achAuthorization"], Value::Null);
     }
 );
+
+on_both_backends!(payout_statements_as_csv_are_safe_in_a_spreadsheet, |app| {
+    let p = app.partner().await;
+    let pr = app
+        .create_request(&p, "42.00", "=HYPERLINK(\"http://evil.example\")")
+        .await;
+    let mut payer = Payer::new(&app);
+    payer.open(&pay_path(&pr)).await;
+    let mut fields = card_fields("4242424242424242");
+    fields[1] = ("cardholderName", "@SUM(1+1)");
+    let paid = payer.submit(&pay_path(&pr), &fields).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.body);
+    admin::run_payouts(
+        app.store.as_ref(),
+        Some(&p.partner.id),
+        start_time(),
+        start_time(),
+    )
+    .await
+    .unwrap();
+    let mut b = signed_in(&app, &p, "csv@acme.example").await;
+    let payouts = b.get("/dashboard/payouts").await.body;
+    let id = extract(&payouts, "href=\"/dashboard/payouts/po_", "\"").unwrap();
+    let csv = b
+        .get(&format!("/dashboard/payouts/po_{id}/statement.csv"))
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .contains(&format!("attachment; filename=\"payout-po_{id}.csv\"")));
+    assert_eq!(csv.header("cache-control").as_deref(), Some("no-store"));
+    let line = csv.body.lines().nth(1).unwrap();
+    assert!(
+        line.contains(
+            ",\"'=HYPERLINK(\"\"http://evil.example\"\")\",'@SUM(1+1),,42.00,0.00,42.00,USD,"
+        ),
+        "{line}"
+    );
+    // A bad id, or a payout id that names nothing, is the dashboard's 404.
+    for path in [
+        "/dashboard/payouts/po_nope/statement.csv",
+        "/dashboard/payouts/%3Cscript%3E/statement.csv",
+    ] {
+        assert_eq!(b.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+});

@@ -227,8 +227,45 @@ on_both_backends!(each_role_may_do_what_its_table_says, |app| {
             vec![],
             [true, false, false],
         ),
+        // Confirmation steps are the action's own (docs/api.md §9's roles).
+        (
+            Method::GET,
+            "/dashboard/settings/api-keys/key_nope/revoke".into(),
+            vec![],
+            [true, false, false],
+        ),
+        (
+            Method::GET,
+            "/dashboard/settings/users/usr_nope/remove".into(),
+            vec![],
+            [true, false, false],
+        ),
+        (
+            Method::GET,
+            "/dashboard/webhooks/we_nope/delete".into(),
+            vec![],
+            [true, false, false],
+        ),
+        (
+            Method::GET,
+            "/dashboard/payouts/po_nope/statement.csv".into(),
+            vec![],
+            [true, true, true],
+        ),
+        (
+            Method::GET,
+            format!("/dashboard/payment-requests/{open_id}/qr.svg"),
+            vec![],
+            [true, true, true],
+        ),
+        (Method::GET, cancel.clone(), vec![], [false, true, false]),
         // Last: a staff user cancels it for real.
-        (Method::POST, cancel.clone(), vec![], [false, true, false]),
+        (
+            Method::POST,
+            cancel.clone(),
+            vec![("confirm", "yes")],
+            [false, true, false],
+        ),
     ];
     for (i, email) in [
         "owner@acme.example",
@@ -444,20 +481,46 @@ on_both_backends!(
             "/dashboard/login"
         );
 
-        // Turning it off needs a current code.
+        // Turning it off asks first, and needs a current code.
+        let disable = "/dashboard/security/two-factor/disable";
         let page = b.get("/dashboard/security").await;
+        assert!(page.body.contains(&format!("href=\"{disable}\"")));
+        let one_click = b
+            .post(
+                disable,
+                &[
+                    ("csrfToken", &csrf(&page.body)),
+                    ("code", &code_now(&app, &secret)),
+                ],
+            )
+            .await;
+        assert_eq!(one_click.location(), disable, "{}", one_click.body);
+        let confirm = b.get(disable).await;
+        assert_eq!(confirm.status, StatusCode::OK);
+        assert!(
+            confirm.body.contains("Turn off two-factor sign-in?")
+                && confirm.body.contains("name=\"code\"")
+                && confirm.body.contains("name=\"confirm\" value=\"yes\""),
+            "{}",
+            confirm.body
+        );
         let r = b
             .post(
-                "/dashboard/security/two-factor/disable",
-                &[("csrfToken", &csrf(&page.body)), ("code", "12")],
+                disable,
+                &[
+                    ("csrfToken", &csrf(&page.body)),
+                    ("confirm", "yes"),
+                    ("code", "12"),
+                ],
             )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         let r = b
             .post(
-                "/dashboard/security/two-factor/disable",
+                disable,
                 &[
                     ("csrfToken", &csrf(&page.body)),
+                    ("confirm", "yes"),
                     ("code", &code_now(&app, &secret)),
                 ],
             )

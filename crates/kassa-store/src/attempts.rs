@@ -18,9 +18,10 @@ use time::OffsetDateTime;
 
 use crate::audit::append;
 use crate::columns::*;
-use crate::db::{like_contains, query, query_scalar, Backend, Batch, Conn, Row, WriteTx as _};
+use crate::db::{query, query_scalar, Backend, Batch, Conn, Row, WriteTx as _};
 use crate::model::*;
 use crate::paging::*;
+use crate::payment_reports::{self, bind_filter, payment_filter};
 use crate::payment_requests::*;
 use crate::Result;
 use crate::{customers::*, events::*, jobs::*, ledger::*};
@@ -68,6 +69,21 @@ pub trait PaymentStore {
         filter: &PaymentFilter,
         page: &PageRequest,
     ) -> Result<Page<Payment>>;
+    /// What the payments [`PaymentStore::list_payments`] lists with `filter` add up to.
+    async fn payment_totals(
+        &self,
+        partner: &PartnerId,
+        filter: &PaymentFilter,
+    ) -> Result<PaymentTotals>;
+    /// Payments completed from `from` up to `to`, summed per `slice` of time since the epoch
+    /// (only slices with payments, oldest first).
+    async fn completed_volume(
+        &self,
+        partner: &PartnerId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        slice: time::Duration,
+    ) -> Result<Vec<VolumeSlice>>;
     /// Records a sale (its customer, payment method and invoice too) as pending, before the
     /// processor is asked; [`Store::finish_attempt`] records the answer.
     async fn begin_payment(
@@ -406,29 +422,37 @@ impl<B: Backend> PaymentStore for B {
         else {
             return Ok(Page::UnknownCursor);
         };
-        let rows = query(concat!(
-            "SELECT ", crate::columns::payment_cols!(), " FROM payments WHERE partner_id = $1 \
-             AND ($2 IS NULL OR seq < $2) AND ($4 IS NULL OR status = $4) AND ($5 IS NULL OR source = $5) \
-             AND ($6 IS NULL OR customer_id = $6) AND ($7 IS NULL OR reference_id = $7) \
-             AND ($8 IS NULL OR created_at >= $8) AND ($9 IS NULL OR created_at <= $9) \
-             AND ($10 IS NULL OR method_type = $10) \
-             AND ($11 IS NULL OR LOWER(reference_id) LIKE $11 ESCAPE '\\') \
-             ORDER BY seq DESC LIMIT $3"
-        ))
-        .bind(partner.as_str())
-        .bind(cursor)
-        .bind(page.limit + 1)
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(filter.source.map(|s| s.as_str()))
-        .bind(filter.customer_id.as_ref().map(|c| c.as_str()))
-        .bind(filter.reference_id.as_deref())
-        .bind(micros(filter.created_from))
-        .bind(micros(filter.created_to))
-        .bind(filter.method.as_deref())
-        .bind(filter.reference_contains.as_deref().map(like_contains))
-        .fetch_all(&mut self.reader())
-        .await?;
+        let sql = concat!(
+            "SELECT ",
+            crate::columns::payment_cols!(),
+            " FROM payments WHERE ",
+            payment_filter!(),
+            " AND ($15 IS NULL OR seq < $15) ORDER BY seq DESC LIMIT $16"
+        );
+        let rows = bind_filter(query(sql), partner, filter)
+            .bind(cursor)
+            .bind(page.limit + 1)
+            .fetch_all(&mut self.reader())
+            .await?;
         page_of(&rows, page, payment_from_row)
+    }
+
+    async fn payment_totals(
+        &self,
+        partner: &PartnerId,
+        filter: &PaymentFilter,
+    ) -> Result<PaymentTotals> {
+        payment_reports::totals(&mut self.reader(), partner, filter).await
+    }
+
+    async fn completed_volume(
+        &self,
+        partner: &PartnerId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        slice: time::Duration,
+    ) -> Result<Vec<VolumeSlice>> {
+        payment_reports::completed_volume(&mut self.reader(), partner, from, to, slice).await
     }
 
     async fn begin_payment(

@@ -50,6 +50,15 @@ pub trait LedgerStore {
     ) -> Result<Option<PayoutId>>;
     /// Partners with something a payout batch at `cutoff` would take.
     async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>>;
+    /// A payout's items in order, each with the payment it is about (its reference, and when it
+    /// happened); empty for another partner's payout.
+    async fn payout_statement(
+        &self,
+        partner: &PartnerId,
+        id: &PayoutId,
+    ) -> Result<Vec<StatementLine>>;
+    /// How many bank debits were returned (the ledger's `ach_return`) since `since`.
+    async fn ach_returns_since(&self, partner: &PartnerId, since: OffsetDateTime) -> Result<i64>;
 }
 
 #[async_trait]
@@ -263,6 +272,57 @@ impl<B: Backend> LedgerStore for B {
         .await?;
         id.map(|id| PayoutId::parse(&id).map_err(|_| bad("payout id")))
             .transpose()
+    }
+
+    async fn payout_statement(
+        &self,
+        partner: &PartnerId,
+        id: &PayoutId,
+    ) -> Result<Vec<StatementLine>> {
+        let rows = query(
+            "SELECT i.item_type, i.source_id, i.amount, COALESCE(p.id, r.payment_id) AS payment_id, \
+             COALESCE(p.reference_id, rp.reference_id) AS reference_id, \
+             COALESCE(p.payer_name, rp.payer_name) AS payer_name, \
+             COALESCE(p.payer_email, rp.payer_email) AS payer_email, \
+             COALESCE(p.completed_at, p.created_at, r.created_at, cp.created_at) AS at \
+             FROM payout_items i JOIN payouts po ON po.id = i.payout_id AND po.partner_id = $1 \
+             LEFT JOIN payments p ON p.partner_id = $1 AND p.id = i.source_id \
+             LEFT JOIN refunds r ON r.partner_id = $1 AND r.id = i.source_id \
+             LEFT JOIN payments rp ON rp.partner_id = $1 AND rp.id = r.payment_id \
+             LEFT JOIN payouts cp ON cp.partner_id = $1 AND cp.id = i.carried_payout_id \
+             WHERE i.payout_id = $2 ORDER BY i.seq",
+        )
+        .bind(partner.as_str())
+        .bind(id.as_str())
+        .fetch_all(&mut self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("item_type")?;
+                Ok(StatementLine {
+                    item_type: PayoutItemType::parse_str(&kind)
+                        .ok_or_else(|| bad("payout item type"))?,
+                    source_id: row.try_get("source_id")?,
+                    amount: row.try_get("amount")?,
+                    payment_id: row.try_get("payment_id")?,
+                    reference_id: row.try_get("reference_id")?,
+                    payer_name: row.try_get("payer_name")?,
+                    payer_email: row.try_get("payer_email")?,
+                    at: time_opt(row.try_get("at")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn ach_returns_since(&self, partner: &PartnerId, since: OffsetDateTime) -> Result<i64> {
+        Ok(query_scalar(
+            "SELECT COUNT(*) FROM ledger_entries WHERE partner_id = $1 AND account = 'partner_pending' \
+             AND kind = 'ach_return' AND created_at >= $2",
+        )
+        .bind(partner.as_str())
+        .bind(to_micros(since))
+        .fetch_one(&mut self.reader())
+        .await?)
     }
 
     async fn partners_due_payout(&self, cutoff: OffsetDateTime) -> Result<Vec<PartnerId>> {

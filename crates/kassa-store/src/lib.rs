@@ -26,6 +26,7 @@ mod migrations;
 mod model;
 mod paging;
 mod partners;
+mod payment_reports;
 mod payment_requests;
 mod postgres;
 mod processors;

@@ -462,6 +462,46 @@ pub struct PaymentFilter {
     pub method: Option<String>,
     /// Reference ids containing this text (case-insensitive).
     pub reference_contains: Option<String>,
+    /// The dashboard's search box: a payment matching any reading of the term.
+    pub search: Option<kassa_core::payment_search::PaymentSearch>,
+}
+
+/// What a filtered set of payments adds up to (the dashboard's totals above its list).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PaymentTotals {
+    /// Every payment in the set, whatever its status.
+    pub count: i64,
+    /// Those that collected money (completed, partially refunded or refunded).
+    pub succeeded: i64,
+    /// What they collected, in minor units.
+    pub gross: i64,
+    /// What was refunded of them.
+    pub refunded: i64,
+}
+
+/// Payments completed in one slice of time: its start, how many, and what they collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VolumeSlice {
+    pub start: OffsetDateTime,
+    pub count: i64,
+    pub amount: i64,
+}
+
+/// One item of a payout with what it came from, for the statement's CSV.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatementLine {
+    pub item_type: kassa_core::payout::PayoutItemType,
+    /// The payment, refund or earlier payout the item comes from.
+    pub source_id: String,
+    /// In minor units: negative for refunds, fees and a negative carried balance.
+    pub amount: i64,
+    /// The payment the item is about (the refunded one, for a refund).
+    pub payment_id: Option<String>,
+    pub reference_id: Option<String>,
+    pub payer_name: Option<String>,
+    pub payer_email: Option<String>,
+    /// When it happened: the payment completed, the refund or the earlier payout was made.
+    pub at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -77,6 +77,7 @@ pub(crate) fn operations() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(payment_request::create, payment_request::list))
         .routes(routes!(payment_request::get_one))
+        .routes(routes!(payment_request::qr))
         .routes(routes!(payment_request::cancel))
         .routes(routes!(email::send_link))
         .routes(routes!(email::send_receipt))

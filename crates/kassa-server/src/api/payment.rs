@@ -840,6 +840,7 @@ pub async fn list(
         created_to,
         method,
         reference_contains,
+        search: None,
     };
     let page = state
         .store

@@ -87,6 +87,44 @@ pub async fn get_one(
     Ok(Json(pr.seen_at(state.clock.now())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/payment-requests/{id}/qr",
+    tag = "Payment requests",
+    operation_id = "getPaymentRequestQr",
+    summary = "Get a payment request's link as a QR code",
+    description = "The request's payment link (`url`) as a QR code, an SVG image to print or \
+        show on a screen for the payer to scan.",
+    params(("id" = PaymentRequestId, Path, description = "The payment request's id (`pr_…`)")),
+    responses(
+        (status = 200, description = "The QR code of the payment link", content_type = "image/svg+xml", body = String),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 404, description = "No such payment request (also for another partner's)", body = ErrorBody),
+    ),
+    security(("apiKey" = ["read"])),
+)]
+pub async fn qr(
+    State(state): State<AppState>,
+    auth: ApiAuth,
+    PathId(id): PathId<PaymentRequestId>,
+) -> Result<Response, ApiError> {
+    let pr = state
+        .store
+        .payment_request(&auth.partner.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment request"))?;
+    let svg = crate::link_qr::svg(&pr.url)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("QR code of {}: {e}", pr.id)))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
 /// A page of the list, under its own name in the OpenAPI document.
 type PaymentRequestList = ListBody<PaymentRequest>;
 

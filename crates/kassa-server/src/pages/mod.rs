@@ -22,6 +22,7 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(dashboard::routes())
         .route("/static/kassa.css", get(stylesheet))
         .route("/static/pow.js", get(proof_of_work_script))
         .route("/static/pay.js", get(pay_script))

@@ -8,7 +8,7 @@ mod value;
 
 use async_trait::async_trait;
 
-pub(crate) use query::{like_contains, query, query_scalar, Batch, Conn, Output, Statement};
+pub(crate) use query::{like_contains, query, query_scalar, Batch, Conn, Output, Query, Statement};
 pub(crate) use value::{Kind, Row, Value};
 
 use crate::cache::ReadCache;

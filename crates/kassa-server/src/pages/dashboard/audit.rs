@@ -8,10 +8,10 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kassa_core::audit::{Action, Record};
-use kassa_core::clock::format_rfc3339;
 use kassa_core::id::AuditEventId;
 use kassa_store::{AuditFilter, Page, PageRequest};
 
+use super::times::Times;
 use super::{act, Can, Nav};
 use crate::pages::{internal_error_page, render, Brand};
 use crate::state::AppState;
@@ -23,7 +23,7 @@ struct AuditQuery {
     problems: Vec<String>,
 }
 
-fn audit_query(params: HashMap<String, String>) -> AuditQuery {
+fn audit_query(params: HashMap<String, String>, times: &Times) -> AuditQuery {
     let get = |k: &str| params.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let mut problems = Vec::new();
     let mut filter = AuditFilter::default();
@@ -37,7 +37,7 @@ fn audit_query(params: HashMap<String, String>) -> AuditQuery {
     filter.actor_id = text("actor");
     filter.object_id = text("object");
     (filter.created_from, filter.created_to) =
-        super::day_range(get("from"), get("to"), &mut problems);
+        super::day_range(get("from"), get("to"), times, &mut problems);
     AuditQuery {
         raw: params,
         filter,
@@ -73,9 +73,9 @@ struct EventRow {
 }
 
 impl EventRow {
-    fn of(r: &Record) -> EventRow {
+    fn of(r: &Record, times: &Times) -> EventRow {
         EventRow {
-            when: super::when(r.created_at),
+            when: times.when(r.created_at),
             action: r.action.as_str(),
             outcome: r.outcome.as_str(),
             actor: actor_text(r),
@@ -132,7 +132,8 @@ pub async fn audit_page(
         .get("after")
         .filter(|a| AuditEventId::parse(a).is_ok())
         .cloned();
-    let aq = audit_query(params);
+    let times = signed.times();
+    let aq = audit_query(params, &times);
     let (rows, has_more) = if aq.problems.is_empty() {
         let page = PageRequest {
             limit: 50,
@@ -179,7 +180,7 @@ pub async fn audit_page(
             from: aq.value("from"),
             to: aq.value("to"),
             query: aq.query_string(),
-            rows: rows.iter().map(EventRow::of).collect(),
+            rows: rows.iter().map(|r| EventRow::of(r, &times)).collect(),
             next,
         },
     )
@@ -193,7 +194,8 @@ pub async fn audit_csv(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let partner = signed.partner();
-    let aq = audit_query(params);
+    let times = signed.times();
+    let aq = audit_query(params, &times);
     if !aq.problems.is_empty() {
         return (StatusCode::BAD_REQUEST, aq.problems.join(" ")).into_response();
     }
@@ -206,7 +208,7 @@ pub async fn audit_csv(
         |r| {
             vec![
                 r.id.to_string(),
-                format_rfc3339(r.created_at),
+                times.iso(r.created_at),
                 r.action.as_str().to_string(),
                 r.outcome.as_str().to_string(),
                 r.actor.kind.as_str().to_string(),

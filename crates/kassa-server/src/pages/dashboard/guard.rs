@@ -56,7 +56,13 @@ impl Signed {
             section,
             flash,
             role: self.role(),
+            zone: self.times().name().to_string(),
         }
+    }
+
+    /// How this partner's times are written (its timezone).
+    pub(super) fn times(&self) -> super::times::Times {
+        super::times::Times::of(self.partner())
     }
 
     /// Checks a form's CSRF token: the answer to send instead when it is not valid.

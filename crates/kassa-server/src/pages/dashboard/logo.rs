@@ -90,7 +90,7 @@ pub async fn upload_logo(
         return resp;
     }
     let refused = |e: LogoError| {
-        let message = super::transactions::sentence(partner_logo::refusal(&e).message());
+        let message = super::sentence(partner_logo::refusal(&e).message());
         super::settings::with_logo_error(&state, &signed, message)
     };
     let upload = match upload {
@@ -119,7 +119,7 @@ pub async fn upload_logo(
         Ok(_) => Redirect::to("/dashboard/settings?done=logo-saved").into_response(),
         Err(e) if e.is_internal() => crate::pages::internal_error_page(e.into_cause()),
         Err(e) => {
-            let message = super::transactions::sentence(e.message());
+            let message = super::sentence(e.message());
             super::settings::with_logo_error(&state, &signed, message).await
         }
     }

@@ -1,7 +1,9 @@
 //! The partner dashboard: the cookies and helpers its pages share, the layout's navigation, and
-//! the home page. Who may do what is `guard.rs` (every handler takes a `Can<act::…>`); signing
-//! in and out is `sign_in.rs`; two-factor set-up is `security.rs`; transactions, payment
-//! requests, payouts, webhooks and settings have their own modules.
+//! the routes added since the first dashboard (the rest are listed in `pages/mod.rs`). Who may
+//! do what is `guard.rs` (every handler takes a `Can<act::…>`); signing in and out is
+//! `sign_in.rs`; two-factor set-up is `security.rs`; every time shown goes through `times.rs`
+//! (the partner's timezone); each destructive action asks first (`confirm.rs`); the home page,
+//! transactions, payment requests, payouts, webhooks and settings have their own modules.
 //!
 //! Sessions: a random token in an HttpOnly, SameSite=Lax cookie (`__Host-` and Secure when the
 //! service is served over https); only its SHA-256 is stored. Every sign-in makes a new session,
@@ -11,41 +13,113 @@
 
 use std::collections::HashMap;
 
-use askama::Template;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use kassa_core::role::{DashboardAction, Role};
-use kassa_store::{PageRequest, PaymentFilter};
 use sha2::{Digest, Sha256};
 
-use super::{internal_error_page, render, Brand};
+use super::Brand;
 
 use crate::state::AppState;
 
 mod audit;
+mod chart;
+mod confirm;
 mod csv;
 pub mod emails;
 mod guard;
+mod home;
 mod logo;
 mod payment_requests;
 mod payouts;
+mod refund;
 mod security;
 mod settings;
 mod sign_in;
+mod times;
+mod transaction;
 mod transactions;
 mod webhooks;
 
 pub use audit::*;
 pub use guard::{act, Can, Signed};
+pub use home::*;
 pub use logo::{remove_logo, upload_logo};
 pub use payment_requests::*;
 pub use payouts::*;
+pub use refund::*;
 pub use security::*;
 pub use settings::*;
 pub use sign_in::*;
+pub use transaction::*;
 pub use transactions::*;
 pub use webhooks::*;
+
+/// The dashboard's routes added with its confirmation steps, payout statements as CSV, the QR
+/// code of a payment link, its stylesheet and script; merged into `pages::routes`, where a path
+/// both list (a confirmation's GET here, its POST there) is one route.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/static/dashboard.css", get(stylesheet))
+        .route("/static/dashboard.js", get(script))
+        .route(
+            "/dashboard/payment-requests/{id}/cancel",
+            get(confirm::cancel_payment_request),
+        )
+        .route(
+            "/dashboard/payment-requests/{id}/qr.svg",
+            get(payment_requests::qr_code),
+        )
+        .route(
+            "/dashboard/settings/api-keys/{id}/revoke",
+            get(confirm::revoke_api_key),
+        )
+        .route(
+            "/dashboard/settings/users/{id}/remove",
+            get(confirm::remove_user),
+        )
+        .route("/dashboard/webhooks/{id}/{action}", get(confirm::webhook))
+        .route(
+            "/dashboard/security/two-factor/disable",
+            get(confirm::disable_two_factor),
+        )
+        .route(
+            "/dashboard/payouts/{id}/statement.csv",
+            get(payouts::payout_csv),
+        )
+}
+
+const STYLESHEET: &str = include_str!("../../../static/dashboard.css");
+
+/// The dashboard's own rules, on top of `kassa.css` (which the pay pages share, so they carry
+/// none of the dashboard's bytes).
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+const SCRIPT: &str = include_str!("../../../static/dashboard.js");
+
+/// The dashboard's one script (copy buttons), first-party so the CSP's `script-src 'self'`
+/// allows it; every page works without it.
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
 
 fn secure(state: &AppState) -> bool {
     state.config.public_base().starts_with("https://")
@@ -92,14 +166,16 @@ fn well_formed(token: &str) -> bool {
     token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// What every dashboard page's layout needs: the sections, the sign-out form's token, and a
-/// confirmation of what was just done.
+/// What every dashboard page's layout needs: the sections, the sign-out form's token, a
+/// confirmation of what was just done, and the timezone its times are in.
 pub struct Nav {
     pub csrf_token: String,
     pub section: &'static str,
     pub flash: Option<String>,
     /// The user's role: pages show only what it may do.
     pub role: Role,
+    /// The partner's timezone ("America/New_York").
+    pub zone: String,
 }
 
 impl Nav {
@@ -151,11 +227,13 @@ impl Nav {
     }
 }
 
-/// The `from` and `to` dates of a list's filters (`2026-11-21`, UTC): from the start of the
-/// first day through the end of the last; a date that does not read is said in `problems`.
+/// The `from` and `to` dates of a list's filters (`2026-11-21`, days in the partner's
+/// timezone): from the start of the first day through the end of the last; a date that does not
+/// read is said in `problems`.
 fn day_range(
     from: Option<&str>,
     to: Option<&str>,
+    times: &times::Times,
     problems: &mut Vec<String>,
 ) -> (Option<time::OffsetDateTime>, Option<time::OffsetDateTime>) {
     let mut day = |v: Option<&str>, name: &str| {
@@ -165,11 +243,35 @@ fn day_range(
         if date.is_none() {
             problems.push(format!("{name} must be a date like 2026-11-21."));
         }
-        date.map(|d| d.midnight().assume_utc())
+        date
     };
-    let start = day(from, "From");
-    let end = day(to, "To").map(|d| d + time::Duration::days(1) - time::Duration::microseconds(1));
+    let start = day(from, "From").map(|d| times.span(d, d).0);
+    let end = day(to, "To").map(|d| times.span(d, d).1 - time::Duration::microseconds(1));
     (start, end)
+}
+
+/// A time as the pay page's challenge notice writes it: "2026-11-21 14:05 UTC" (the
+/// dashboard's own times go through `times.rs`, in the partner's timezone).
+pub(super) fn when(at: time::OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    utc.format(time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute] UTC"
+    ))
+    .unwrap_or_else(|_| kassa_core::clock::format_rfc3339(utc))
+}
+
+/// An API message as a sentence on a page.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>())
+        .unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }
 
 fn expired_form() -> Response {
@@ -198,72 +300,4 @@ fn field(form: &HashMap<String, String>, name: &str) -> String {
     form.get(name)
         .map(|v| v.trim().to_string())
         .unwrap_or_default()
-}
-
-#[derive(Template)]
-#[template(path = "dashboard/home.html")]
-struct HomePage {
-    brand: Brand,
-    partner_name: String,
-    email: String,
-    available: String,
-    pending: String,
-    paid_out: String,
-    payments: Vec<transactions::TxRow>,
-    nav: Nav,
-    /// Until when the pay pages are in challenge mode (docs/api.md §8), when they are.
-    challenge_until: Option<String>,
-}
-
-/// A time as the dashboard shows it: "2026-11-21 14:05 UTC" (the CSV export keeps RFC 3339).
-pub(super) fn when(at: time::OffsetDateTime) -> String {
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    utc.format(time::macros::format_description!(
-        "[year]-[month]-[day] [hour]:[minute] UTC"
-    ))
-    .unwrap_or_else(|_| kassa_core::clock::format_rfc3339(utc))
-}
-
-fn usd(minor: i64) -> String {
-    kassa_core::money::Money::new(minor, kassa_core::money::Currency::Usd).display()
-}
-
-/// `GET /dashboard`: the balance and the latest payments.
-pub async fn home(State(state): State<AppState>, signed: Can<act::View>) -> Response {
-    let partner = &signed.session.partner;
-    let balances = match state.store.balances(&partner.id).await {
-        Ok(b) => b,
-        Err(e) => return internal_error_page(e),
-    };
-    let page = PageRequest {
-        limit: 10,
-        starting_after: None,
-    };
-    let payments = match state
-        .store
-        .list_payments(&partner.id, &PaymentFilter::default(), &page)
-        .await
-    {
-        Ok(kassa_store::Page::Items { data, .. }) => data,
-        Ok(kassa_store::Page::UnknownCursor) => Vec::new(),
-        Err(e) => return internal_error_page(e),
-    };
-    let challenge_until = match crate::challenge_mode::active_until(&state, &partner.id).await {
-        Ok(until) => until.map(when),
-        Err(e) => return internal_error_page(e),
-    };
-    render(
-        StatusCode::OK,
-        &HomePage {
-            brand: Brand::of(partner),
-            partner_name: partner.name.clone(),
-            email: signed.session.user.email.clone(),
-            available: usd(balances.available),
-            pending: usd(balances.pending),
-            paid_out: usd(balances.paid_out),
-            payments: payments.iter().map(transactions::tx_row).collect(),
-            nav: signed.nav(&state, "home", None),
-            challenge_until,
-        },
-    )
 }

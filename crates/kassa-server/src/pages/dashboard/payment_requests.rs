@@ -11,6 +11,7 @@ use kassa_core::id::PaymentRequestId;
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_store::{CreateOutcome, PageRequest, PaymentRequestFilter};
 
+use super::times::Times;
 use super::{act, field, not_found, Can, Nav, Signed};
 use crate::new_request::{build_creation_link, cancel_request, reference_conflict, CreateBody};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
@@ -25,14 +26,14 @@ struct PrRow {
     completed: String,
 }
 
-fn pr_row(pr: &PaymentRequest) -> PrRow {
+fn pr_row(pr: &PaymentRequest, times: &Times) -> PrRow {
     PrRow {
         id: pr.id.to_string(),
         reference: pr.reference_id.as_str().to_string(),
         amount: pr.amount.display(),
         status: pr.status.as_str().to_string(),
-        created: super::when(pr.created_at),
-        completed: pr.completed_at.map(super::when).unwrap_or_default(),
+        created: times.when(pr.created_at),
+        completed: pr.completed_at.map(|t| times.when(t)).unwrap_or_default(),
     }
 }
 
@@ -95,6 +96,7 @@ pub async fn payment_requests(
         {
             Ok(kassa_store::Page::Items { data, has_more }) => {
                 let now = state.clock.now();
+                let times = signed.times();
                 let next = has_more.then(|| {
                     let mut query = form_urlencoded::Serializer::new(String::new());
                     query.append_pair("q", q).append_pair("status", status);
@@ -105,7 +107,7 @@ pub async fn payment_requests(
                 });
                 let rows = data
                     .into_iter()
-                    .map(|pr| pr_row(&pr.seen_at(now)))
+                    .map(|pr| pr_row(&pr.seen_at(now), &times))
                     .collect();
                 (rows, next)
             }
@@ -269,8 +271,14 @@ pub async fn create_payment_request(
 struct DetailPage {
     brand: Brand,
     nav: Nav,
+    times: Times,
     pr: PaymentRequest,
     payments: Vec<super::transactions::TxRow>,
+    emails: super::emails::Emails,
+    /// "Email link": its form's action and words, when it may be sent.
+    email_action: Option<(String, String)>,
+    /// Said after "Email link".
+    emailed: Option<String>,
 }
 
 impl DetailPage {
@@ -278,17 +286,17 @@ impl DetailPage {
         self.pr.status.as_str()
     }
     fn created(&self) -> String {
-        super::when(self.pr.created_at)
+        self.times.when(self.pr.created_at)
     }
     fn when(&self, at: Option<&time::OffsetDateTime>) -> String {
-        at.copied().map(super::when).unwrap_or_default()
+        at.map(|t| self.times.when(*t)).unwrap_or_default()
     }
     fn can_cancel(&self) -> bool {
         self.pr.status == PaymentRequestStatus::Open
     }
 }
 
-async fn load_request(
+pub(super) async fn load_request(
     state: &AppState,
     signed: &Signed,
     params: &PageParams,
@@ -315,6 +323,7 @@ pub async fn payment_request(
         Ok(pr) => pr,
         Err(resp) => return resp,
     };
+    let times = signed.times();
     let filter = kassa_store::PaymentFilter {
         reference_id: Some(pr.reference_id.as_str().to_string()),
         source: Some(kassa_core::payment::PaymentSource::PaymentRequest),
@@ -332,11 +341,26 @@ pub async fn payment_request(
         Ok(kassa_store::Page::Items { data, .. }) => data
             .iter()
             .filter(|p| p.payment_request_id.as_ref() == Some(&pr.id))
-            .map(super::transactions::tx_row)
+            .map(|p| super::transactions::tx_row(p, &times))
             .collect(),
         Ok(kassa_store::Page::UnknownCursor) => Vec::new(),
         Err(e) => return internal_error_page(e),
     };
+    let emails = match super::emails::about(&state, signed.partner(), None, Some(&pr.id)).await {
+        Ok(e) => e,
+        Err(e) => return internal_error_page(e),
+    };
+    let emailed = query
+        .contains_key("emailed")
+        .then(|| emails.queued_notice("link"))
+        .flatten();
+    let email_action =
+        (pr.status == PaymentRequestStatus::Open && pr.payer_email.is_some()).then(|| {
+            (
+                format!("/dashboard/payment-requests/{}/send", pr.id),
+                "Email link".to_string(),
+            )
+        });
     let flash = if query.contains_key("created") {
         Some("Payment request created. Send the link below to your client.".to_string())
     } else if query.contains_key("existing") {
@@ -354,13 +378,18 @@ pub async fn payment_request(
         &DetailPage {
             brand: Brand::of(signed.partner()),
             nav: signed.nav(&state, "payment_requests", flash),
+            times,
             pr,
             payments,
+            emails,
+            email_action,
+            emailed,
         },
     )
 }
 
-/// `POST /dashboard/payment-requests/{id}/cancel`: only while open (the API's rule).
+/// `POST /dashboard/payment-requests/{id}/cancel` from its confirmation page (`confirm=yes`):
+/// only while open (the API's rule).
 pub async fn cancel_payment_request(
     State(state): State<AppState>,
     signed: Can<act::CancelPaymentRequest>,
@@ -374,6 +403,10 @@ pub async fn cancel_payment_request(
         Ok(pr) => pr,
         Err(resp) => return resp,
     };
+    let confirm_at = format!("/dashboard/payment-requests/{}/cancel", pr.id);
+    if let Some(resp) = super::confirm::unconfirmed(&form, &confirm_at) {
+        return resp;
+    }
     match cancel_request(&state, signed.partner(), &signed.caller, &pr.id).await {
         Ok(pr) => Redirect::to(&format!("/dashboard/payment-requests/{}?canceled=1", pr.id))
             .into_response(),
@@ -383,9 +416,23 @@ pub async fn cancel_payment_request(
             Brand::of(signed.partner()),
             "Not canceled",
             "This payment request was not canceled",
-            &super::transactions::sentence(e.message()),
+            &super::sentence(e.message()),
         ),
     }
+}
+
+/// `GET /dashboard/payment-requests/{id}/qr.svg`: the payment link as a QR code, for the
+/// request's page (the session's partner; `GET /v1/payment-requests/{id}/qr` is the API's).
+pub async fn qr_code(
+    State(state): State<AppState>,
+    signed: Can<act::View>,
+    params: PageParams,
+) -> Response {
+    let pr = match load_request(&state, &signed, &params).await {
+        Ok(pr) => pr,
+        Err(resp) => return resp,
+    };
+    crate::link_qr::svg_response(&pr.url)
 }
 
 #[derive(Template)]
@@ -429,7 +476,7 @@ pub async fn creation_link_builder(
                 status = e.status();
                 for fe in e.field_errors() {
                     form.errors
-                        .insert(fe.field.clone(), super::transactions::sentence(&fe.message));
+                        .insert(fe.field.clone(), super::sentence(&fe.message));
                 }
             }
         }

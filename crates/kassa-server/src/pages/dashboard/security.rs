@@ -55,7 +55,7 @@ impl SecurityPage {
     }
 }
 
-fn required(signed: &Signed) -> bool {
+pub(super) fn required(signed: &Signed) -> bool {
     signed.partner().require_two_factor && signed.role() == Role::Owner
 }
 
@@ -158,8 +158,9 @@ pub async fn two_factor_confirm(
     }
 }
 
-/// `POST /dashboard/security/two-factor/disable`: a current code (or a recovery code) turns it
-/// off, unless the account requires it of this user. Wrong codes count as failed sign-ins.
+/// `POST /dashboard/security/two-factor/disable`, from its confirmation page (`confirm=yes`): a
+/// current code (or a recovery code) turns it off, unless the account requires it of this user.
+/// Wrong codes count as failed sign-ins.
 pub async fn two_factor_disable(
     State(state): State<AppState>,
     signed: Can<act::ManageOwnAccount>,
@@ -167,6 +168,10 @@ pub async fn two_factor_disable(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if let Some(resp) = signed.refuse_form(&state, &form) {
+        return resp;
+    }
+    let confirm_at = "/dashboard/security/two-factor/disable";
+    if let Some(resp) = super::confirm::unconfirmed(&form, confirm_at) {
         return resp;
     }
     let user = &signed.session.user;

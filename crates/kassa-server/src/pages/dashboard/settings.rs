@@ -279,6 +279,7 @@ async fn page(
         .await
         .map_err(internal_error_page)?
         .map(|l| LogoImage::of(partner, &l));
+    let times = signed.times();
     Ok(SettingsPage {
         brand: Brand::of(partner),
         nav: signed.nav(state, "settings", flash),
@@ -300,8 +301,8 @@ async fn page(
                     .map(Scope::as_str)
                     .collect::<Vec<_>>()
                     .join(", "),
-                created: super::when(k.created_at),
-                revoked: k.revoked_at.map(super::when),
+                created: times.when(k.created_at),
+                revoked: k.revoked_at.map(|t| times.when(t)),
             })
             .collect(),
         new_key: None,
@@ -316,7 +317,7 @@ async fn page(
                 email: u.email.clone(),
                 role: u.role.as_str(),
                 two_factor: u.two_factor,
-                created: super::when(u.created_at),
+                created: times.when(u.created_at),
                 is_you: u.id == signed.session.user.id,
             })
             .collect(),
@@ -414,7 +415,7 @@ fn redirect_host_errors(errors: &mut HashMap<String, String>, hosts: &[String]) 
 fn field_errors(e: &ApiError) -> HashMap<String, String> {
     e.field_errors()
         .iter()
-        .map(|fe| (fe.field.clone(), super::transactions::sentence(&fe.message)))
+        .map(|fe| (fe.field.clone(), super::sentence(&fe.message)))
         .collect()
 }
 
@@ -474,7 +475,7 @@ pub async fn save_settings(
             p.errors = field_errors(&e);
             redirect_host_errors(&mut p.errors, &values.redirect_hosts());
             if p.errors.is_empty() {
-                p.notice = Some(super::transactions::sentence(e.message()));
+                p.notice = Some(super::sentence(e.message()));
             } else {
                 p.notice =
                     Some("Nothing was saved. Please correct the fields marked below.".into());
@@ -505,7 +506,7 @@ pub async fn verify_billing_host(
             };
             p.notice = Some(format!(
                 "The billing host is not verified yet: {}",
-                super::transactions::sentence(e.message())
+                super::sentence(e.message())
             ));
             render(e.status(), &p)
         }
@@ -547,21 +548,21 @@ pub async fn create_api_key(
             p.key_label = label;
             p.scope_choices = scope_choices(scopes);
             for fe in e.field_errors() {
-                let message = Some(super::transactions::sentence(&fe.message));
+                let message = Some(super::sentence(&fe.message));
                 match fe.field.as_str() {
                     "scopes" => p.scopes_error = message,
                     _ => p.key_error = message,
                 }
             }
             if p.key_error.is_none() && p.scopes_error.is_none() {
-                p.key_error = Some(super::transactions::sentence(e.message()));
+                p.key_error = Some(super::sentence(e.message()));
             }
             render(e.status(), &p)
         }
     }
 }
 
-/// `POST /dashboard/settings/api-keys/{id}/revoke`.
+/// `POST /dashboard/settings/api-keys/{id}/revoke`, from its confirmation page (`confirm=yes`).
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     signed: Can<act::ManageApiKeys>,
@@ -572,6 +573,10 @@ pub async fn revoke_api_key(
         return resp;
     }
     let id = params.id();
+    let confirm_at = format!("/dashboard/settings/api-keys/{id}/revoke");
+    if let Some(resp) = super::confirm::unconfirmed(&form, &confirm_at) {
+        return resp;
+    }
     match settings::revoke_api_key(&state, signed.partner(), &signed.caller, id).await {
         Ok(_) => Redirect::to("/dashboard/settings?done=revoked").into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
@@ -612,7 +617,7 @@ pub async fn add_user(
             p.user_errors = field_errors(&e);
             if p.user_errors.is_empty() {
                 p.user_errors
-                    .insert("email".into(), super::transactions::sentence(e.message()));
+                    .insert("email".into(), super::sentence(e.message()));
             }
             render(e.status(), &p)
         }
@@ -642,7 +647,7 @@ pub async fn change_user_role(
                 Ok(p) => p,
                 Err(resp) => return resp,
             };
-            p.notice = Some(super::transactions::sentence(
+            p.notice = Some(super::sentence(
                 e.field_errors()
                     .first()
                     .map(|fe| fe.message.as_str())
@@ -653,7 +658,8 @@ pub async fn change_user_role(
     }
 }
 
-/// `POST /dashboard/settings/users/{id}/remove`: never the last owner.
+/// `POST /dashboard/settings/users/{id}/remove`, from its confirmation page (`confirm=yes`):
+/// never the last owner.
 pub async fn remove_user(
     State(state): State<AppState>,
     signed: Can<act::ManageUsers>,
@@ -664,6 +670,10 @@ pub async fn remove_user(
         return resp;
     }
     let id = params.id();
+    let confirm_at = format!("/dashboard/settings/users/{id}/remove");
+    if let Some(resp) = super::confirm::unconfirmed(&form, &confirm_at) {
+        return resp;
+    }
     match settings::remove_user(&state, signed.partner(), &signed.caller, id).await {
         Ok(_) => Redirect::to("/dashboard/settings?done=user-removed").into_response(),
         Err(e) if e.is_internal() => internal_error_page(e.into_cause()),
@@ -673,7 +683,7 @@ pub async fn remove_user(
                 Ok(p) => p,
                 Err(resp) => return resp,
             };
-            p.notice = Some(super::transactions::sentence(e.message()));
+            p.notice = Some(super::sentence(e.message()));
             render(e.status(), &p)
         }
     }

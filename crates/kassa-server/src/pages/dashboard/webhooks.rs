@@ -12,7 +12,8 @@ use kassa_core::event::EVENT_TYPES;
 use kassa_core::webhook::{DeliveryStatus, EndpointStatus};
 use kassa_store::{PageRequest, WebhookDelivery, WebhookEndpoint};
 
-use super::{act, field, Can, Nav, Signed};
+use super::times::Times;
+use super::{act, field, sentence, Can, Nav, Signed};
 use crate::pages::{internal_error_page, render, Brand, PageParams};
 use crate::state::AppState;
 use crate::webhooks::{self, EndpointInput};
@@ -27,7 +28,7 @@ struct EndpointRow {
     failing_since: Option<String>,
 }
 
-fn endpoint_row(e: &WebhookEndpoint) -> EndpointRow {
+fn endpoint_row(e: &WebhookEndpoint, times: &Times) -> EndpointRow {
     let events = e.events.to_list();
     EndpointRow {
         id: e.id.to_string(),
@@ -40,7 +41,7 @@ fn endpoint_row(e: &WebhookEndpoint) -> EndpointRow {
         },
         enabled: e.status == EndpointStatus::Enabled,
         disabled_reason: e.disabled_reason.clone().unwrap_or_default(),
-        failing_since: e.failing_since.map(super::when),
+        failing_since: e.failing_since.map(|t| times.when(t)),
     }
 }
 
@@ -89,7 +90,10 @@ async fn list_page(
     Ok(ListPage {
         brand: Brand::of(signed.partner()),
         nav: signed.nav(state, "webhooks", flash),
-        endpoints: endpoints.iter().map(endpoint_row).collect(),
+        endpoints: endpoints
+            .iter()
+            .map(|e| endpoint_row(e, &signed.times()))
+            .collect(),
         new_secret: None,
         url: String::new(),
         description: String::new(),
@@ -104,10 +108,6 @@ async fn list_page(
         errors: HashMap::new(),
         private_networks: state.config.webhooks.allow_private_networks,
     })
-}
-
-fn sentence(message: &str) -> String {
-    super::transactions::sentence(message)
 }
 
 /// `GET /dashboard/webhooks`.
@@ -157,7 +157,8 @@ pub async fn create_webhook(
     };
     match webhooks::create(&state, signed.partner(), &signed.caller, input).await {
         Ok((endpoint, secret)) => {
-            page.endpoints.insert(0, endpoint_row(&endpoint));
+            page.endpoints
+                .insert(0, endpoint_row(&endpoint, &signed.times()));
             page.endpoints.dedup_by(|a, b| a.id == b.id);
             page.nav.flash = Some(
                 "Endpoint added. Copy its signing secret now: it will not be shown again.".into(),
@@ -206,22 +207,22 @@ struct DeliveryRow {
     attempts: Vec<AttemptRow>,
 }
 
-fn delivery_row(d: &WebhookDelivery) -> DeliveryRow {
+fn delivery_row(d: &WebhookDelivery, times: &Times) -> DeliveryRow {
     DeliveryRow {
         id: d.id.to_string(),
         event_id: d.event_id.to_string(),
         event_type: d.event_type.clone(),
         status: d.status.as_str(),
-        created: super::when(d.created_at),
+        created: times.when(d.created_at),
         next_attempt: match d.status {
-            DeliveryStatus::Pending => d.next_attempt_at.map(super::when),
+            DeliveryStatus::Pending => d.next_attempt_at.map(|t| times.when(t)),
             _ => None,
         },
         attempts: d
             .attempts
             .iter()
             .map(|a| AttemptRow {
-                at: super::when(a.attempted_at),
+                at: times.when(a.attempted_at),
                 outcome: kassa_core::webhook::describe_attempt(a.status_code, a.error.as_deref()),
                 latency_ms: a.latency_ms,
                 ok: a.status_code.is_some_and(|c| (200..300).contains(&c)),
@@ -268,7 +269,8 @@ async fn endpoint_page(
                 let next = has_more
                     .then(|| data.last().map(|d| format!("after={}", d.id)))
                     .flatten();
-                (data.iter().map(delivery_row).collect(), next)
+                let times = signed.times();
+                (data.iter().map(|d| delivery_row(d, &times)).collect(), next)
             }
             Ok(kassa_store::Page::UnknownCursor) => (Vec::new(), None),
             Err(e) => return Err(internal_error_page(e.into_cause())),
@@ -279,8 +281,8 @@ async fn endpoint_page(
         rotation_until: endpoint
             .previous_secret_expires_at
             .filter(|at| *at > state.clock.now())
-            .map(super::when),
-        endpoint: endpoint_row(&endpoint),
+            .map(|t| signed.times().when(t)),
+        endpoint: endpoint_row(&endpoint, &signed.times()),
         new_secret: None,
         notice: None,
         deliveries,
@@ -313,7 +315,8 @@ pub async fn webhook_page(
 }
 
 /// `POST /dashboard/webhooks/{id}/{action}`: `rotate-secret` (the new secret shown once; the
-/// old one keeps signing for a day), `enable`, `delete`.
+/// old one keeps signing for a day), `enable`, `delete`; rotating and deleting only from their
+/// confirmation page (`confirm=yes`).
 pub async fn webhook_action(
     State(state): State<AppState>,
     signed: Can<act::ManageWebhooks>,
@@ -326,6 +329,12 @@ pub async fn webhook_action(
     let partner = signed.partner();
     let id = params.id();
     let action = params.0.get("action").map(String::as_str).unwrap_or("");
+    if action == "rotate-secret" || action == "delete" {
+        let confirm_at = format!("/dashboard/webhooks/{id}/{action}");
+        if let Some(resp) = super::confirm::unconfirmed(&form, &confirm_at) {
+            return resp;
+        }
+    }
     let outcome = match action {
         "rotate-secret" => match webhooks::rotate_secret(&state, partner, &signed.caller, id).await
         {
