@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn a_short_id_is_upper_cased_whole() {
         assert_eq!(receipt_number_of("x"), "X");
-        assert_eq!(receipt_number_of("pay_0123456789ABCDEFGHIJabcd"), "GHIJ-ABCD");
+        assert_eq!(
+            receipt_number_of("pay_0123456789ABCDEFGHIJabcd"),
+            "GHIJ-ABCD"
+        );
     }
 
     #[test]

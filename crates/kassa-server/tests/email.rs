@@ -472,3 +472,115 @@ on_both_backends!(without_smtp_nothing_is_queued, |app| {
         r.body
     );
 });
+
+async fn signed_in<'a>(app: &'a TestApp, p: &TestPartner) -> Browser<'a> {
+    kassa_server::admin::create_user(
+        app.store.as_ref(),
+        &p.partner.id,
+        "owner@acme.example",
+        "correct horse battery",
+        kassa_core::role::Role::Owner,
+        &kassa_core::audit::Caller::cli("test", start_time()),
+    )
+    .await
+    .unwrap();
+    let mut b = Browser::new(app);
+    let r = b
+        .sign_in("owner@acme.example", "correct horse battery")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    b
+}
+
+on_both_backends!(
+    the_dashboard_sends_links_and_receipts_and_shows_them,
+    |app| {
+        let smtp = SmtpServer::start().await;
+        let app = with_smtp(app, &smtp);
+        let p = app.partner().await;
+        let mut b = signed_in(&app, &p).await;
+        let request = request_for(&app, &p, "DASH-1", Some(PAYER)).await;
+        let id = request["id"].as_str().unwrap();
+        let page = b.get(&format!("/dashboard/payment-requests/{id}")).await;
+        assert!(page.body.contains("Email link"), "{}", page.body);
+        assert!(!page.body.contains("id=\"email-off\""));
+
+        // A form without its CSRF token sends nothing.
+        let r = b
+            .post(&format!("/dashboard/payment-requests/{id}/send"), &[])
+            .await;
+        assert_ne!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        drain(&app).await;
+        assert!(smtp.mails().is_empty());
+
+        let token = csrf(&page.body);
+        let r = b
+            .post(
+                &format!("/dashboard/payment-requests/{id}/send"),
+                &[("csrfToken", &token)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = b.get(&r.location()).await;
+        assert!(
+            page.body
+                .contains(&format!("The link is on its way to {PAYER}.")),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("Payment link"), "{}", page.body);
+        drain(&app).await;
+        assert_eq!(smtp.mails_to(PAYER).len(), 1);
+        let page = b.get(&format!("/dashboard/payment-requests/{id}")).await;
+        assert!(page.body.contains(">Sent<"), "{}", page.body);
+
+        // Paid: the receipt is on the payment's timeline, and can be sent again.
+        pay_by_card(&app, &request).await;
+        drain(&app).await;
+        let payment = payment_of(&app, &p, &request).await;
+        let pay_id = payment["id"].as_str().unwrap();
+        let page = b.get(&format!("/dashboard/transactions/{pay_id}")).await;
+        assert!(
+            page.body.contains(&format!("Receipt to {PAYER} · Sent")),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("Resend receipt"));
+        let r = b
+            .post(
+                &format!("/dashboard/transactions/{pay_id}/receipt"),
+                &[("csrfToken", &csrf(&page.body))],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let page = b.get(&r.location()).await;
+        assert!(
+            page.body
+                .contains(&format!("The receipt is on its way to {PAYER}.")),
+            "{}",
+            page.body
+        );
+        drain(&app).await;
+        assert_eq!(
+            smtp.mails_to(PAYER).len(),
+            3,
+            "link, receipt, receipt again"
+        );
+    }
+);
+
+on_both_backends!(without_smtp_the_dashboard_says_email_is_off, |app| {
+    let p = app.partner().await;
+    let mut b = signed_in(&app, &p).await;
+    let home = b.get("/dashboard").await;
+    assert!(home.body.contains("id=\"email-off\""), "{}", home.body);
+    let request = request_for(&app, &p, "OFF-1", Some(PAYER)).await;
+    let page = b
+        .get(&format!(
+            "/dashboard/payment-requests/{}",
+            request["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(page.body.contains("id=\"email-off\""));
+    assert!(!page.body.contains("Email link"));
+});

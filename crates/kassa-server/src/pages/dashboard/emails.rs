@@ -26,7 +26,9 @@ pub struct EmailRow {
     pub status: &'static str,
     /// The CSS class of the status badge.
     pub status_class: &'static str,
-    /// When it was sent, or written, in the partner's zone.
+    /// When it was sent, or written.
+    pub at: time::OffsetDateTime,
+    /// The same, in the partner's zone.
     pub when: String,
     /// Tries so far and why the last failed, while it is not sent.
     pub detail: Option<String>,
@@ -36,6 +38,26 @@ pub struct EmailRow {
 pub struct Emails {
     pub rows: Vec<EmailRow>,
     pub configured: bool,
+}
+
+impl Emails {
+    /// The line of the timeline an email makes: "Receipt to jo@… · Sent".
+    pub fn timeline_text(row: &EmailRow) -> String {
+        let mut text = format!("{} to {} · {}", row.label, row.to, row.status);
+        if let Some(d) = &row.detail {
+            text.push_str(" (");
+            text.push_str(d);
+            text.push(')');
+        }
+        text
+    }
+
+    /// What the page says after "Email link" or "Resend receipt": the newest email's recipient.
+    pub fn queued_notice(&self, what: &str) -> Option<String> {
+        self.rows
+            .last()
+            .map(|r| format!("The {what} is on its way to {}.", r.to))
+    }
 }
 
 /// The partner's emails about a payment or a request, oldest first.
@@ -65,12 +87,14 @@ pub async fn about(
                     if e.attempts == 1 { "try" } else { "tries" }
                 )),
             };
+            let at = e.sent_at.unwrap_or(e.created_at);
             EmailRow {
+                at,
                 label: e.kind.label(),
                 to: e.to.to_string(),
                 status,
                 status_class,
-                when: format_datetime(&partner.timezone, e.sent_at.unwrap_or(e.created_at)),
+                when: format_datetime(&partner.timezone, at),
                 detail,
             }
         })

@@ -68,6 +68,8 @@ struct HomePage {
     challenge_until: Option<String>,
     chart_width: u32,
     chart_height: u32,
+    /// Whether Kassa can send email (docs/api.md §11: "the dashboard says so" when not).
+    email_on: bool,
 }
 
 fn usd(minor: i64) -> String {
@@ -215,6 +217,7 @@ pub async fn home(State(state): State<AppState>, signed: Can<act::View>) -> Resp
     render(
         StatusCode::OK,
         &HomePage {
+            email_on: state.mailer.is_some(),
             brand: Brand::of(partner),
             partner_name: partner.name.clone(),
             email: signed.session.user.email.clone(),

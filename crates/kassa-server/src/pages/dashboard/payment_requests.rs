@@ -274,6 +274,11 @@ struct DetailPage {
     times: Times,
     pr: PaymentRequest,
     payments: Vec<super::transactions::TxRow>,
+    emails: super::emails::Emails,
+    /// "Email link": its form's action and words, when it may be sent.
+    email_action: Option<(String, String)>,
+    /// Said after "Email link".
+    emailed: Option<String>,
 }
 
 impl DetailPage {
@@ -341,6 +346,21 @@ pub async fn payment_request(
         Ok(kassa_store::Page::UnknownCursor) => Vec::new(),
         Err(e) => return internal_error_page(e),
     };
+    let emails = match super::emails::about(&state, signed.partner(), None, Some(&pr.id)).await {
+        Ok(e) => e,
+        Err(e) => return internal_error_page(e),
+    };
+    let emailed = query
+        .contains_key("emailed")
+        .then(|| emails.queued_notice("link"))
+        .flatten();
+    let email_action =
+        (pr.status == PaymentRequestStatus::Open && pr.payer_email.is_some()).then(|| {
+            (
+                format!("/dashboard/payment-requests/{}/send", pr.id),
+                "Email link".to_string(),
+            )
+        });
     let flash = if query.contains_key("created") {
         Some("Payment request created. Send the link below to your client.".to_string())
     } else if query.contains_key("existing") {
@@ -361,6 +381,9 @@ pub async fn payment_request(
             times,
             pr,
             payments,
+            emails,
+            email_action,
+            emailed,
         },
     )
 }

@@ -69,6 +69,9 @@ struct DetailsPage {
     can_refund: bool,
     timeline: Vec<Event>,
     refunds: Vec<RefundRow>,
+    /// Whether "Resend receipt" is offered: email is on and the payment completed.
+    may_resend_receipt: bool,
+    email_off: bool,
 }
 
 impl DetailsPage {
@@ -354,10 +357,27 @@ pub async fn transaction(
         Ok(r) => r,
         Err(e) => return internal_error_page(e),
     };
-    let timeline = match timeline(&state, partner, &payment, &refunds).await {
+    let mut timeline = match timeline(&state, partner, &payment, &refunds).await {
         Ok(t) => t,
         Err(e) => return internal_error_page(e),
     };
+    let emails = match super::emails::about(&state, partner, Some(&payment.id), None).await {
+        Ok(e) => e,
+        Err(e) => return internal_error_page(e),
+    };
+    for row in &emails.rows {
+        let event = Event::new(row.at, super::emails::Emails::timeline_text(row));
+        timeline.push(if row.status_class == "failed" {
+            event.bad()
+        } else {
+            event
+        });
+    }
+    timeline.sort_by_key(|e| e.at);
+    let emailed = query
+        .contains_key("emailed")
+        .then(|| emails.queued_notice("receipt"))
+        .flatten();
     // The confirmation after the wizard names a refund of this payment; anything else is ignored.
     let flash = query
         .get("refund")
@@ -382,10 +402,18 @@ pub async fn transaction(
         StatusCode::OK,
         &DetailsPage {
             brand: Brand::of(partner),
-            nav: signed.nav(&state, "transactions", flash),
+            nav: signed.nav(&state, "transactions", flash.or(emailed)),
             times: Times::of(partner),
             refundable: refundable(&payment).display(),
             can_refund: refundable_now(&payment),
+            may_resend_receipt: emails.configured
+                && matches!(
+                    payment.status,
+                    PaymentStatus::Completed
+                        | PaymentStatus::PartiallyRefunded
+                        | PaymentStatus::Refunded
+                ),
+            email_off: !emails.configured,
             timeline,
             refunds: refunds
                 .iter()
