@@ -240,6 +240,9 @@ browserTest('logo: uploaded on Settings, shown on the pay page from Kassa; remov
   assert.match(served.headers.get('content-security-policy'), /sandbox/);
 
   await open(partner, '/dashboard/settings');
+  // Removing it asks first.
+  await clickAndWait(partner, partner.getByRole('link', { name: 'Remove logo' }));
+  await visible(partner.getByRole('heading', { level: 1, name: 'Remove your logo?' }), 'the confirmation step');
   await clickAndWait(partner, partner.getByRole('button', { name: 'Remove logo' }));
   await visible(partner.getByText('Logo removed.'), 'the "Logo removed." status');
   await open(payer, pr.url);

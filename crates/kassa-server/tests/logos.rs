@@ -460,14 +460,30 @@ on_both_backends!(the_dashboard_uploads_and_removes_the_logo, |app| {
     );
     assert!(page.body.contains("Logo saved."));
 
-    // Removed.
-    let body = form_urlencoded::Serializer::new(String::new())
-        .append_pair("csrfToken", &token)
-        .finish();
+    // Removed — only from the confirmation step: a form without `confirm=yes` is sent there.
+    let post = |fields: &[(&str, &str)]| {
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish()
+            .into_bytes()
+    };
     let r = app
         .send(send(
             "application/x-www-form-urlencoded".into(),
-            body.into_bytes(),
+            post(&[("csrfToken", &token)]),
+            "/dashboard/settings/logo/remove",
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/dashboard/settings/logo/remove");
+    assert!(
+        app.store.logo_ref(&p.partner.id).await.unwrap().is_some(),
+        "one click removes nothing"
+    );
+    let r = app
+        .send(send(
+            "application/x-www-form-urlencoded".into(),
+            post(&[("csrfToken", &token), ("confirm", "yes")]),
             "/dashboard/settings/logo/remove",
         ))
         .await;

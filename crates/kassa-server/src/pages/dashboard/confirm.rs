@@ -1,5 +1,5 @@
 //! The confirmation step of every destructive action: cancelling a payment request, revoking an
-//! API key, removing a user, rotating a webhook endpoint's secret or deleting the endpoint, and
+//! API key, removing a user, removing the logo, rotating a webhook endpoint's secret or deleting the endpoint, and
 //! turning off two-factor sign-in. The button of each goes to a page (a GET, so it works without
 //! JavaScript) that says what will happen, with the destructive button and a "Keep it" link; that
 //! form posts the action with `confirm=yes`. The action's POST handler refuses a form without it
@@ -125,6 +125,22 @@ pub async fn revoke_api_key(
     page.action = format!("/dashboard/settings/api-keys/{}/revoke", key.id);
     page.button = "Revoke key";
     page.back = "/dashboard/settings#keys-heading".into();
+    render(StatusCode::OK, &page)
+}
+
+/// `GET /dashboard/settings/logo/remove`.
+pub async fn remove_logo(
+    State(state): State<AppState>,
+    signed: Can<act::ManageSettings>,
+) -> Response {
+    let mut page = ConfirmPage::new(&state, &signed, "settings");
+    page.question = "Remove your logo?".into();
+    page.consequence =
+        "Your pay pages, receipts and emails show your business name instead until you upload a logo again."
+            .into();
+    page.action = "/dashboard/settings/logo/remove".into();
+    page.button = "Remove logo";
+    page.back = "/dashboard/settings".into();
     render(StatusCode::OK, &page)
 }
 

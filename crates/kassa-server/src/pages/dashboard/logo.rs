@@ -134,6 +134,9 @@ pub async fn remove_logo(
     if let Some(resp) = signed.refuse_form(&state, &form) {
         return resp;
     }
+    if let Some(ask) = super::confirm::unconfirmed(&form, "/dashboard/settings/logo/remove") {
+        return ask;
+    }
     match partner_logo::remove(&state, signed.partner(), &signed.caller).await {
         Ok(_) => Redirect::to("/dashboard/settings?done=logo-removed").into_response(),
         Err(e) => crate::pages::internal_error_page(e.into_cause()),

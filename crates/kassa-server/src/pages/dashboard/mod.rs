@@ -80,6 +80,7 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/settings/users/{id}/remove",
             get(confirm::remove_user),
         )
+        .route("/dashboard/settings/logo/remove", get(confirm::remove_logo))
         .route("/dashboard/webhooks/{id}/{action}", get(confirm::webhook))
         .route(
             "/dashboard/security/two-factor/disable",
