@@ -1056,6 +1056,39 @@ mod tests {
     }
 
     #[test]
+    fn the_smtp_password_is_never_shown() {
+        let c = Config::load(
+            None,
+            env(&[
+                (
+                    "KASSA_SMTP_URL",
+                    "smtps://mailer:s3cret-pw@mail.example:465",
+                ),
+                ("KASSA_SMTP_FROM", "Acme Billing <billing@acme.example>"),
+            ]),
+        )
+        .unwrap();
+        assert!(c.smtp.url.is_some());
+        assert!(!format!("{c:?}").contains("s3cret"));
+        for bad in [
+            "http://mailer:s3cret-pw@mail.example",
+            "smtp://mailer:s3cret-pw@mail example",
+        ] {
+            let e = Config::load(None, env(&[("KASSA_SMTP_URL", bad)])).unwrap_err();
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+            assert!(
+                e.to_string().starts_with("invalid value for smtp.url"),
+                "{e}"
+            );
+        }
+        let e = Config::load(None, env(&[("KASSA_SMTP_FROM", "not an address")])).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid value for smtp.from"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn the_metrics_token_is_never_shown() {
         let c = Config::load(
             None,
