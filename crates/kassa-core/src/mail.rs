@@ -191,13 +191,6 @@ pub fn retry(attempt: i64, permanent: bool) -> bool {
     !permanent && attempt < MAX_ATTEMPTS
 }
 
-/// A short, stable receipt number for people to quote, as the receipt page shows it: the rule
-/// is [`crate::receipt::receipt_number`]'s (the last 8 characters of the payment id, upper-cased,
-/// as `ABCD-1234`).
-pub fn receipt_number(payment_id: &str) -> String {
-    crate::receipt::receipt_number_of(payment_id)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +290,8 @@ mod tests {
 
     #[test]
     fn receipt_numbers_are_short_and_stable() {
+        // The email's number is the receipt page's: one rule, in `crate::receipt`.
+        let receipt_number = crate::receipt::receipt_number_of;
         assert_eq!(receipt_number("pay_0123456789ABCDEFGHIJabcd"), "GHIJ-ABCD");
         assert_eq!(receipt_number("x"), "X");
     }

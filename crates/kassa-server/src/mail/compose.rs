@@ -6,7 +6,7 @@
 use askama::Template;
 use kassa_core::contrast::Palette;
 use kassa_core::email::Email;
-use kassa_core::mail::{receipt_number, EmailKind};
+use kassa_core::mail::EmailKind;
 use kassa_core::payment::Payment;
 use kassa_core::processor::Connector;
 use kassa_core::timezone::format_datetime;
@@ -204,7 +204,7 @@ fn about_payment(
     body.details.push(("Date".into(), when));
     body.details.push(("Method".into(), method));
     body.details
-        .push(("Receipt number".into(), receipt_number(payment.id.as_str())));
+        .push(("Receipt number".into(), payment.receipt_number()));
     let dashboard = format!(
         "{}/dashboard/transactions/{}",
         state.config.public_base(),
