@@ -336,12 +336,17 @@ on_both_backends!(billing_address_rules, |app| {
 
 on_both_backends!(country_is_any_iso_form_and_stored_as_alpha2, |app| {
     let p = app.partner().await;
-    for given in [
-        "US",
-        "usa",
-        "840",
-        "United States of America",
-        "united states",
+    for (given, want) in [
+        ("US", "US"),
+        ("usa", "US"),
+        ("840", "US"),
+        ("United States of America", "US"),
+        ("united states", "US"),
+        ("Côte d’Ivoire", "CI"),
+        ("cote divoire", "CI"),
+        ("Republic of Korea", "KR"),
+        ("Korea, Republic of", "KR"),
+        ("Curaçao", "CW"),
     ] {
         let r = post_sale(
             &app,
@@ -360,7 +365,7 @@ on_both_backends!(country_is_any_iso_form_and_stored_as_alpha2, |app| {
             )
             .await
             .json();
-        assert_eq!(stored["billingAddress"]["country"], "US", "{given}");
+        assert_eq!(stored["billingAddress"]["country"], want, "{given}");
     }
     accepted(
         &app,
@@ -376,7 +381,8 @@ on_both_backends!(country_is_any_iso_form_and_stored_as_alpha2, |app| {
         with(sale(), &format!("{ADDR}/country"), json!("040")),
     )
     .await;
-    for bad in ["XX", "ZZZ", "999", "Atlantis"] {
+    let long = "Korea".repeat(2000);
+    for bad in ["XX", "ZZZ", "999", "Atlantis", "XK", "Korea", &long] {
         rejected(
             &app,
             &p,
@@ -386,6 +392,19 @@ on_both_backends!(country_is_any_iso_form_and_stored_as_alpha2, |app| {
         )
         .await;
     }
+    // A name that fits two countries says so, rather than that it is no country.
+    let r = post_sale(
+        &app,
+        &p,
+        with(sale(), &format!("{ADDR}/country"), json!("Korea")),
+    )
+    .await;
+    assert_eq!(
+        r.json()["error"]["errors"][0]["message"],
+        "names more than one country; give its ISO 3166-1 code or full name",
+        "{}",
+        r.body
+    );
 });
 
 on_both_backends!(card_rules, |app| {
