@@ -45,7 +45,7 @@ async fn resolve(
     id: &PaymentId,
     resolution: AchResolution,
 ) -> Result<Json<Payment>, ApiError> {
-    match crate::money::resolve_debit(&state, Some(&auth.partner.id), id, &resolution).await? {
+    match crate::money::resolve_debit(state, Some(&auth.partner.id), id, &resolution).await? {
         ResolveOutcome::Resolved(p) => Ok(Json(p)),
         ResolveOutcome::NotPending => Err(ApiError::invalid_state(
             "not_pending",
