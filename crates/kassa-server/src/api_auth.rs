@@ -61,6 +61,7 @@ impl FromRequestParts<AppState> for ApiAuth {
             let invalid = ApiError::invalid_api_key();
             return Err(state.limits.failed_authentication(state, ip, invalid).await);
         };
+        crate::request_log::note_partner(&parts.extensions, &partner.id);
         state.limits.api_call(&key.id)?;
         let user_agent = parts
             .headers

@@ -1,11 +1,11 @@
 //! Building the application: the router (the API's routes, the OpenAPI document and the pages
 //! together, and which error shape an unknown path or method gets) and the middleware every
-//! response passes, and the worker loop. The shared state lives in `state.rs`, so handlers and
+//! response passes (request log and metrics, compression, security headers), and the worker loop. The shared state lives in `state.rs`, so handlers and
 //! services never import this.
 
 use std::sync::Arc;
 
-use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use kassa_core::clock::{Clock, SystemClock};
@@ -13,7 +13,6 @@ use kassa_core::network::Networks;
 use kassa_processor::{Processor, SandboxProcessor};
 use kassa_store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -91,15 +90,16 @@ impl App {
                 None
             }
         };
+        let metrics = Arc::new(crate::counters::Metrics::default());
         App {
             state: AppState::new(Inner {
                 store: parts.store,
-                processors: crate::processors::Processors::new(parts.processor),
+                processors: crate::processors::Processors::new(parts.processor, metrics.clone()),
                 clock: parts.clock,
                 vault: parts.vault,
                 config: parts.config,
                 worker_id,
-                metrics: Default::default(),
+                metrics,
                 limits,
                 passwords,
                 webhook_client: WebhookClient::new(resolver, networks),
@@ -113,10 +113,6 @@ impl App {
     }
 
     pub fn router(&self) -> Router {
-        let trace = TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            // The path only: query strings and bodies may carry payer data.
-            tracing::info_span!("request", id = %kassa_core::id::random_base62(12), method = %req.method(), path = %req.uri().path())
-        });
         let router = Router::new()
             .merge(crate::api::routes(&self.state))
             .merge(crate::openapi::route())
@@ -125,7 +121,7 @@ impl App {
             .fallback(fallback)
             .with_state(self.state.clone())
             .layer(axum::middleware::from_fn(explain_method_not_allowed))
-            .layer(axum::middleware::from_fn_with_state(self.state.clone(), crate::metrics::count_responses))
+            .layer(crate::compression::layer())
             .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
             .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
@@ -134,7 +130,11 @@ impl App {
                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                  frame-ancestors 'none'; base-uri 'none'",
             ))
-            .layer(trace);
+            // After routing (a layer of every route), so it knows the route template.
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.clone(),
+                crate::request_log::log_request,
+            ));
         // Outermost, so every answer carries it: API, pages, static files, errors (docs/api.md §9).
         if self.state.config.public_base().starts_with("https://") {
             router.layer(SetResponseHeaderLayer::overriding(

@@ -17,7 +17,9 @@ use kassa_store::{ProcessorAccount, SealedSecret};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::counters::Metrics;
 use crate::state::AppState;
+use crate::timed_processor::TimedProcessor;
 use crate::vault::Vault;
 
 /// The processors of this process: the sandbox instance (tests give one with latency) and the
@@ -25,6 +27,8 @@ use crate::vault::Vault;
 pub struct Processors {
     sandbox: Arc<dyn Processor>,
     http: reqwest::Client,
+    /// Where every connector's calls are timed (`timed_processor.rs`).
+    metrics: Arc<Metrics>,
 }
 
 /// How long Kassa waits to connect to a processor; the whole call is bounded by the money
@@ -32,14 +36,19 @@ pub struct Processors {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Processors {
-    pub fn new(sandbox: Arc<dyn Processor>) -> Self {
+    /// The processors of this process, each call timed into `metrics`.
+    pub fn new(sandbox: Arc<dyn Processor>, metrics: Arc<Metrics>) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Kassa/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the processors' HTTP client builds with static settings");
-        Self { sandbox, http }
+        Self {
+            sandbox: TimedProcessor::wrap(sandbox, metrics.clone()),
+            http,
+            metrics,
+        }
     }
 
     pub fn sandbox(&self) -> &Arc<dyn Processor> {
@@ -62,8 +71,8 @@ impl Processors {
         let missing = |what: &str| {
             ProcessorError::NotSent(format!("the {} account has no {what}", account.connector))
         };
-        Ok(match account.connector {
-            Connector::Sandbox => self.sandbox.clone(),
+        let connector: Arc<dyn Processor> = match account.connector {
+            Connector::Sandbox => return Ok(self.sandbox.clone()),
             Connector::Stripe => Arc::new(StripeProcessor::new(
                 self.http.clone(),
                 StripeConfig {
@@ -86,7 +95,8 @@ impl Processors {
                     api_base: account.api_base.clone(),
                 },
             )),
-        })
+        };
+        Ok(TimedProcessor::wrap(connector, self.metrics.clone()))
     }
 }
 

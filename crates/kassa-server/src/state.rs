@@ -23,7 +23,8 @@ pub struct Inner {
     pub config: Config,
     /// Names this process when it leases jobs.
     pub worker_id: String,
-    pub metrics: crate::counters::Metrics,
+    /// Shared with the processors, which time their calls into it.
+    pub metrics: Arc<crate::counters::Metrics>,
     /// The abuse limits (docs/api.md §8).
     pub limits: crate::limits::Limits,
     /// Checks dashboard passwords on threads of their own (`passwords.rs`).

@@ -430,20 +430,16 @@ async fn record(state: &AppState, job: &Job, sent: SentAttempt) -> anyhow::Resul
             }
         }
     };
-    let disabled = state
-        .store
-        .record_webhook_attempt(
-            &AttemptRecord {
-                delivery_id: sent.delivery.id.clone(),
-                job_id: job.id.clone(),
-                worker: state.worker_id.clone(),
-                attempt: sent.attempt,
-                outcome,
-                email_partner: state.mailer.is_some(),
-            },
-            now,
-        )
-        .await?;
+    let record = AttemptRecord {
+        delivery_id: sent.delivery.id.clone(),
+        job_id: job.id.clone(),
+        worker: state.worker_id.clone(),
+        attempt: sent.attempt,
+        outcome,
+        email_partner: state.mailer.is_some(),
+    };
+    let disabled = state.store.record_webhook_attempt(&record, now).await?;
+    state.metrics.webhook_delivery(&record.outcome);
     if disabled {
         tracing::warn!(
             endpoint = %sent.delivery.endpoint_id,

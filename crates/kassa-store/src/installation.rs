@@ -1,12 +1,12 @@
-//! The installation itself: is the database there, how its commits are grouped, and which vault key
-//! its stored card and account numbers were sealed with.
+//! The installation itself: is the database there, how its commits are grouped, how many
+//! connections it holds, and which vault key its stored card and account numbers were sealed with.
 
 use async_trait::async_trait;
 use kassa_core::clock::to_micros;
 use time::OffsetDateTime;
 
 use crate::db::{query, query_scalar, Backend, WriteTx as _};
-use crate::{GroupCommitStats, Result};
+use crate::{ConnectionStats, GroupCommitStats, Result};
 
 #[async_trait]
 pub trait InstallationStore {
@@ -15,6 +15,8 @@ pub trait InstallationStore {
     /// How many write transactions shared how many commits since the store was opened, on a
     /// backend that groups commits itself (SQLite); `None` elsewhere.
     fn group_commit_stats(&self) -> Option<GroupCommitStats>;
+    /// The store's open connections, idle and in use, now.
+    fn connection_stats(&self) -> ConnectionStats;
     /// Checks the vault key against the one this database was first used with (stored as a keyed
     /// hash on first use); false means another key encrypted the stored data.
     async fn check_vault_key(&self, check: &str, now: OffsetDateTime) -> Result<bool>;
@@ -29,6 +31,10 @@ impl<B: Backend> InstallationStore for B {
 
     fn group_commit_stats(&self) -> Option<crate::GroupCommitStats> {
         self.commit_stats()
+    }
+
+    fn connection_stats(&self) -> ConnectionStats {
+        Backend::connection_stats(self)
     }
 
     async fn check_vault_key(&self, check: &str, now: OffsetDateTime) -> Result<bool> {

@@ -18,6 +18,7 @@ mod emails;
 mod events;
 mod idempotency;
 mod installation;
+mod job_stats;
 mod jobs;
 mod ledger;
 mod limits;
@@ -47,6 +48,7 @@ pub use emails::{EmailAttempt, EmailRecord, EmailStore, NewEmail};
 pub use events::EventStore;
 pub use idempotency::IdempotencyStore;
 pub use installation::InstallationStore;
+pub use job_stats::{JobStatsStore, QueuedJobs};
 pub use jobs::JobStore;
 pub use ledger::LedgerStore;
 pub use limits::{LimitKey, LimitStore};
@@ -117,6 +119,7 @@ pub trait Store:
     + TwoFactorStore
     + EventStore
     + JobStore
+    + JobStatsStore
     + IdempotencyStore
     + WebhookEndpointStore
     + WebhookDeliveryStore
@@ -146,6 +149,7 @@ impl<T> Store for T where
         + TwoFactorStore
         + EventStore
         + JobStore
+        + JobStatsStore
         + IdempotencyStore
         + WebhookEndpointStore
         + WebhookDeliveryStore
@@ -163,9 +167,9 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AuditStore, AuthorizationStore, CustomerStore, EmailStore, EventStore, IdempotencyStore,
-        InstallationStore, JobStore, LedgerStore, LimitStore, LogoStore, PartnerStore,
-        PaymentRequestStore, PaymentStore, ProcessorStore, RefundStore, Store, TwoFactorStore,
-        UserStore, VaultStore, WebhookDeliveryStore, WebhookEndpointStore,
+        InstallationStore, JobStatsStore, JobStore, LedgerStore, LimitStore, LogoStore,
+        PartnerStore, PaymentRequestStore, PaymentStore, ProcessorStore, RefundStore, Store,
+        TwoFactorStore, UserStore, VaultStore, WebhookDeliveryStore, WebhookEndpointStore,
     };
 }
 
@@ -177,6 +181,16 @@ pub struct GroupCommitStats {
     pub transactions: u64,
     /// Commits (batches) they took.
     pub commits: u64,
+}
+
+/// The store's connections to its database at one moment (`kassa_db_connections`): PostgreSQL's
+/// pool, or SQLite's readers (its one writer connection is always open and not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectionStats {
+    /// Open and waiting for work.
+    pub idle: u32,
+    /// Open and running a statement or transaction.
+    pub in_use: u32,
 }
 
 /// Connects to the database named by `url` (`sqlite://path` or `postgres://…`), runs its

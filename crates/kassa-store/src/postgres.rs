@@ -145,6 +145,10 @@ impl Backend for PgStore {
     fn commit_stats(&self) -> Option<GroupCommitStats> {
         None
     }
+
+    fn connection_stats(&self) -> crate::ConnectionStats {
+        crate::db::pool_connections(&self.pool)
+    }
 }
 
 fn prepare(statement: Statement) -> Result<(std::borrow::Cow<'static, str>, PgArguments, bool)> {

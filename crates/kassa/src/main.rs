@@ -20,7 +20,6 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use kassa_core::audit::Caller;
 use kassa_core::clock::{Clock, SystemClock};
 use kassa_server::config::{Config, ConfigError, LogFormat, KEYS};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -124,16 +123,9 @@ fn operator_account() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// Logs to stderr in `log.format`, with colours only on a terminal (`kassa_server::logging`).
 fn init_tracing(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_env("KASSA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+    kassa_server::logging::init(format);
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {

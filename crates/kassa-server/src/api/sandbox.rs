@@ -45,11 +45,7 @@ async fn resolve(
     id: &PaymentId,
     resolution: AchResolution,
 ) -> Result<Json<Payment>, ApiError> {
-    match state
-        .store
-        .resolve_ach(Some(&auth.partner.id), id, &resolution, state.clock.now())
-        .await?
-    {
+    match crate::money::resolve_debit(state, Some(&auth.partner.id), id, &resolution).await? {
         ResolveOutcome::Resolved(p) => Ok(Json(p)),
         ResolveOutcome::NotPending => Err(ApiError::invalid_state(
             "not_pending",

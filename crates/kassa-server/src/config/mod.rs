@@ -188,6 +188,16 @@ enum FileValue {
     List,
 }
 
+/// `log.format` (and its old name `logFormat`): `text` or `json`.
+fn parse_log_format(c: &mut Config, v: &str) -> Result<(), String> {
+    c.log_format = match v {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        _ => return Err("must be text or json".into()),
+    };
+    Ok(())
+}
+
 /// Every configuration key, in the order the file, the variables and the flags apply them.
 pub const KEYS: &[Key] = &[
     Key {
@@ -307,20 +317,22 @@ pub const KEYS: &[Key] = &[
             Ok(())
         },
     },
+    // The name before `log.format`, still read: the same setting.
     Key {
         name: "logFormat",
+        env: "KASSA_LOG_FORMAT",
+        default: None,
+        flag: None,
+        file_value: FileValue::Text,
+        parse: parse_log_format,
+    },
+    Key {
+        name: "log.format",
         env: "KASSA_LOG_FORMAT",
         default: Some("text"),
         flag: None,
         file_value: FileValue::Text,
-        parse: |c, v| {
-            c.log_format = match v {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                _ => return Err("must be text or json".into()),
-            };
-            Ok(())
-        },
+        parse: parse_log_format,
     },
     Key {
         name: "trustedProxies",
@@ -1126,7 +1138,7 @@ mod tests {
             "maxAmount" => "500.00",
             "payoutCutoff" => "17:30",
             "jobPollInterval" => "250ms",
-            "logFormat" => "json",
+            "logFormat" | "log.format" => "json",
             "sandbox.achSettlementDelay" => "2m",
             "trustedProxies" => "10.0.0.0/8,192.0.2.7",
             "sessionIdleTimeout" => "30m",
@@ -1193,7 +1205,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kassa.toml");
         let top = "`listen`, `databaseUrl`, `databaseMaxConnections`, `publicUrl`, `dataDir`, \
-                   `vaultKey`, `maxAmount`, `payoutCutoff`, `jobPollInterval`, `logFormat`, \
+                   `vaultKey`, `maxAmount`, `payoutCutoff`, `jobPollInterval`, `logFormat`, `log`, \
                    `trustedProxies`, `sessionIdleTimeout`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`, `dns`, `metrics`, `smtp`";
         let cases = [
             (

@@ -2,9 +2,11 @@
 //! time to time housekeeping asks what became of each pending debit and clears or returns it
 //! with the same store write as the sandbox's settlement (`resolve_ach`).
 
+use kassa_core::id::{PartnerId, PaymentId};
+use kassa_core::payment::AchResolution;
 use kassa_core::processor::Connector;
 use kassa_processor::PaymentLookup;
-use kassa_store::ResolveOutcome;
+use kassa_store::{ResolveOutcome, StoreError};
 use time::Duration;
 
 use crate::state::AppState;
@@ -15,6 +17,25 @@ const FIRST_CHECK_AFTER: Duration = Duration::hours(1);
 const CHECK_EVERY: Duration = Duration::hours(6);
 /// How many debits one sweep asks about, per connector.
 const PER_SWEEP: i64 = 50;
+
+/// Clears or returns a pending bank debit (the sandbox's settlement, a processor's report or
+/// notification, the sandbox API) and counts the payment's new status; a debit no longer pending
+/// changes nothing.
+pub(crate) async fn resolve_debit(
+    state: &AppState,
+    partner: Option<&PartnerId>,
+    payment: &PaymentId,
+    resolution: &AchResolution,
+) -> Result<ResolveOutcome, StoreError> {
+    let outcome = state
+        .store
+        .resolve_ach(partner, payment, resolution, state.clock.now())
+        .await?;
+    if let ResolveOutcome::Resolved(resolved) = &outcome {
+        state.metrics.payment(resolved);
+    }
+    Ok(outcome)
+}
 
 /// Asks about the pending debits that are due; how many it cleared or returned.
 pub(crate) async fn check_debits(state: &AppState) -> anyhow::Result<usize> {
@@ -55,15 +76,8 @@ pub(crate) async fn check_debits(state: &AppState) -> anyhow::Result<usize> {
                     continue;
                 }
             };
-            let outcome = state
-                .store
-                .resolve_ach(
-                    Some(&payment.partner_id),
-                    &payment.id,
-                    &resolution,
-                    state.clock.now(),
-                )
-                .await?;
+            let outcome =
+                resolve_debit(state, Some(&payment.partner_id), &payment.id, &resolution).await?;
             if let ResolveOutcome::Resolved(_) = outcome {
                 resolved += 1;
             }

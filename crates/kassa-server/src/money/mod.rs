@@ -14,7 +14,7 @@ mod records;
 mod refund_flow;
 mod sale;
 
-pub(crate) use debits::check_debits;
+pub(crate) use debits::{check_debits, resolve_debit};
 pub use hold::{authorize, capture};
 pub use instrument::{open_stored, vault_method, Charged};
 pub use link_payment::{pay, PayInput, PayOutcome};

@@ -15,7 +15,7 @@ use kassa_store::{
     AttemptResult, AuthorizationResult, Referenced, RefundResult, ResolveOutcome, StoreError,
 };
 
-use super::protocol::Record;
+use super::protocol::write_counted;
 use super::records::{Answered, Attempts, Authorizations, Refunds};
 use crate::state::AppState;
 
@@ -97,14 +97,16 @@ pub async fn apply(
                 },
             };
             let key = (partner.clone(), a.id.clone());
-            written(Authorizations::write(state, &key, &Answered { result, reference }).await)?
+            written(
+                write_counted::<Authorizations>(state, &key, &Answered { result, reference }).await,
+            )?
         }
         (Change::RefundSucceeded { .. }, Referenced::Refund(r)) => {
             let answer = Answered {
                 result: RefundResult::Succeeded,
                 reference,
             };
-            written(Refunds::write(state, &r, &answer).await)?
+            written(write_counted::<Refunds>(state, &r, &answer).await)?
         }
         (Change::RefundFailed { reason, .. }, Referenced::Refund(r)) => {
             let answer = Answered {
@@ -114,7 +116,7 @@ pub async fn apply(
                 },
                 reference,
             };
-            match written(Refunds::write(state, &r, &answer).await)? {
+            match written(write_counted::<Refunds>(state, &r, &answer).await)? {
                 Applied::AlreadyFinal if r.status == RefundStatus::Succeeded => {
                     // The money did not reach the payer after all. Kassa's books have no
                     // "refund reversed" yet: said loudly for the operator to settle by hand.
@@ -214,7 +216,7 @@ async fn answer_payment(
         return Ok(Applied::AlreadyFinal);
     }
     let key = (partner.clone(), p.id.clone());
-    written(Attempts::write(state, &key, &Answered { result, reference }).await)
+    written(write_counted::<Attempts>(state, &key, &Answered { result, reference }).await)
 }
 
 /// Clears or returns a pending bank debit.
@@ -224,10 +226,7 @@ async fn resolve(
     p: &Payment,
     resolution: AchResolution,
 ) -> anyhow::Result<Applied> {
-    let outcome = state
-        .store
-        .resolve_ach(Some(partner), &p.id, &resolution, state.clock.now())
-        .await?;
+    let outcome = super::resolve_debit(state, Some(partner), &p.id, &resolution).await?;
     Ok(match outcome {
         ResolveOutcome::Resolved(_) => Applied::Changed,
         ResolveOutcome::NotPending => Applied::AlreadyFinal,

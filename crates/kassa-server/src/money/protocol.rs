@@ -46,8 +46,8 @@ pub(crate) trait Record: 'static {
         answer: &Self::Answer,
     ) -> impl Future<Output = Result<Self::Written, StoreError>> + Send;
 
-    /// Counts an answer a flow recorded (recovered answers are not counted).
-    fn count(_state: &AppState, _answer: &Self::Answer) {}
+    /// Counts an answer once it is recorded, by its flow or by recovery.
+    fn count(_state: &AppState, _answer: &Self::Answer, _written: &Self::Written) {}
 
     /// The records started before `started_before` whose answer was never written.
     fn abandoned(
@@ -121,7 +121,9 @@ pub(crate) trait Flow: Send + 'static {
 /// cut it between the processor's answer and its record.
 pub(crate) async fn run<F: Flow>(state: &AppState, flow: F) -> anyhow::Result<F::Outcome> {
     let state = state.clone();
-    tokio::spawn(async move { run_detached(&state, flow).await }).await?
+    // In the request's span, so its lines carry the request id.
+    let flow = async move { run_detached(&state, flow).await };
+    tokio::spawn(tracing::Instrument::in_current_span(flow)).await?
 }
 
 async fn run_detached<F: Flow>(state: &AppState, mut flow: F) -> anyhow::Result<F::Outcome> {
@@ -139,12 +141,24 @@ async fn run_detached<F: Flow>(state: &AppState, mut flow: F) -> anyhow::Result<
         retrying_database(F::Record::id(key), || F::Record::write(state, key, &answer)).await;
     match written {
         Ok(written) => {
-            F::Record::count(state, &answer);
+            F::Record::count(state, &answer, &written);
             flow.answered(state, intent, answer, written).await
         }
         Err(StoreError::AlreadyRecorded) => flow.recorded_meanwhile(state, intent).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// Writes an answer that did not come from the flow's own call (recovery, a processor's
+/// notification) and counts it once written.
+pub(crate) async fn write_counted<R: Record>(
+    state: &AppState,
+    key: &R::Key,
+    answer: &R::Answer,
+) -> Result<R::Written, StoreError> {
+    let written = R::write(state, key, answer).await?;
+    R::count(state, answer, &written);
+    Ok(written)
 }
 
 /// Settles the records of one kind whose answer was never recorded (the process died mid-call,
@@ -158,7 +172,7 @@ pub(crate) async fn recover<R: Record>(
         let Some(answer) = R::look_up(state, &key).await else {
             continue;
         };
-        match R::write(state, &key, &answer).await {
+        match write_counted::<R>(state, &key, &answer).await {
             Ok(_) => recovered += 1,
             // Recorded meanwhile by its own request.
             Err(StoreError::AlreadyRecorded) => {}

@@ -65,7 +65,8 @@ impl Record for Attempts {
             .await
     }
 
-    fn count(state: &AppState, answer: &Self::Answer) {
+    fn count(state: &AppState, answer: &Self::Answer, written: &FinishedAttempt) {
+        state.metrics.payment(&written.payment);
         state.metrics.attempt(match answer.result {
             AttemptResult::Approved { .. } => Attempt::Approved,
             AttemptResult::Declined { .. } => Attempt::Declined,
@@ -314,6 +315,10 @@ impl Record for Refunds {
                 state.clock.now(),
             )
             .await
+    }
+
+    fn count(state: &AppState, _answer: &Self::Answer, written: &Refund) {
+        state.metrics.refund(written);
     }
 
     async fn abandoned(

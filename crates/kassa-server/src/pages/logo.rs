@@ -30,27 +30,17 @@ pub async fn serve(
         Ok(_) => return not_found(),
         Err(e) => return internal_error_page(e),
     };
-    let etag = format!("\"{}\"", stored.logo.sha256);
-    let cached = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim().trim_start_matches("W/") == etag);
-    let mut resp = if cached {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        stored.bytes.into_response()
-    };
-    let h = resp.headers_mut();
+    let etag = HeaderValue::from_str(&format!("\"{}\"", stored.logo.sha256)).expect("hex");
     let content_type = HeaderValue::from_str(&stored.logo.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_TYPE, content_type);
-    h.insert(
-        header::CACHE_CONTROL,
+    let mut resp = super::assets::conditional(
+        &headers,
+        &etag,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
+        content_type,
+        || stored.bytes.into_response(),
     );
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
+    let h = resp.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -2,6 +2,7 @@
 //! the partner's uploaded logo (`logo.rs`) and the dashboard. A partner is found by the
 //! request's host (its billing host) or by the `/p/{slug}` path prefix.
 
+mod assets;
 pub mod dashboard;
 mod logo;
 mod pay;
@@ -23,9 +24,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(dashboard::routes())
-        .route("/static/kassa.css", get(stylesheet))
-        .route("/static/pow.js", get(proof_of_work_script))
-        .route("/static/pay.js", get(pay_script))
+        .merge(assets::routes())
         .route("/static/brand/{slug}", get(brand_stylesheet))
         .route("/static/logo/{slug}/{hash}", get(logo::serve))
         .route("/payment-request", get(pay::creation_link))
@@ -453,53 +452,12 @@ pub fn internal_error_page(cause: impl Into<anyhow::Error>) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, Html(html)).into_response()
 }
 
-const STYLESHEET: &str = include_str!("../../static/kassa.css");
-
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLESHEET,
-    )
-        .into_response()
-}
-
-const PROOF_OF_WORK_SCRIPT: &str = include_str!("../../static/pow.js");
-
-/// The pay page's script in challenge mode (docs/api.md §8): first-party, so the CSP's
-/// `script-src 'self'` allows it.
-async fn proof_of_work_script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        PROOF_OF_WORK_SCRIPT,
-    )
-        .into_response()
-}
-
-const PAY_SCRIPT: &str = include_str!("../../static/pay.js");
-
-/// The pay page's progressive enhancement (card number spacing, brand, Luhn and expiry checks
-/// before sending): first-party, so the CSP's `script-src 'self'` allows it.
-async fn pay_script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        PAY_SCRIPT,
-    )
-        .into_response()
-}
-
-/// The partner's color as a stylesheet, so no inline style is needed under the CSP.
+/// The partner's color as a stylesheet, so no inline style is needed under the CSP. Its URL
+/// carries the colour (`?v=`), so it is cached for a day, with an `ETag` of the rules.
 async fn brand_stylesheet(
     State(state): State<AppState>,
     PageParams(params): PageParams,
+    headers: HeaderMap,
 ) -> Response {
     let Some(slug) = params.get("slug").and_then(|s| Slug::parse(s).ok()) else {
         return (
@@ -510,14 +468,16 @@ async fn brand_stylesheet(
             .into_response();
     };
     match state.store.partner_by_slug(slug.as_str()).await {
-        Ok(Some(p)) => (
-            [
-                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                (header::CACHE_CONTROL, "public, max-age=86400"),
-            ],
-            brand_css(":root", &p.brand_color),
-        )
-            .into_response(),
+        Ok(Some(p)) => {
+            let css = brand_css(":root", &p.brand_color);
+            assets::conditional(
+                &headers,
+                &assets::etag_of(css.as_bytes()),
+                HeaderValue::from_static("public, max-age=86400"),
+                HeaderValue::from_static("text/css; charset=utf-8"),
+                || css.into_response(),
+            )
+        }
         Ok(None) => (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "text/css")],

@@ -12,7 +12,7 @@ pub(crate) use query::{like_contains, query, query_scalar, Batch, Conn, Output, 
 pub(crate) use value::{Kind, Row, Value};
 
 use crate::cache::ReadCache;
-use crate::{GroupCommitStats, Result};
+use crate::{ConnectionStats, GroupCommitStats, Result};
 
 /// A write transaction: statements run in it, and nothing it wrote is kept until
 /// [`WriteTx::commit`] returns. Dropped without committing, it is rolled back.
@@ -50,4 +50,16 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// How many write transactions shared how many commits, where the backend groups commits
     /// itself (SQLite).
     fn commit_stats(&self) -> Option<GroupCommitStats>;
+    /// The read pool's connections (everything on PostgreSQL), idle and in use.
+    fn connection_stats(&self) -> ConnectionStats;
+}
+
+/// A pool's connections split into idle and in use.
+pub(crate) fn pool_connections<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> ConnectionStats {
+    let open = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(open);
+    ConnectionStats {
+        idle,
+        in_use: open - idle,
+    }
 }

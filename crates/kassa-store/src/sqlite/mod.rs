@@ -164,4 +164,8 @@ impl Backend for SqliteStore {
             commits: shared.commits.load(Ordering::Relaxed),
         })
     }
+
+    fn connection_stats(&self) -> crate::ConnectionStats {
+        crate::db::pool_connections(&self.reader)
+    }
 }

@@ -168,6 +168,7 @@ async fn signed_in(parts: &mut Parts, state: &AppState) -> Result<Signed, Respon
         Ok(None) => return Err(Redirect::to("/dashboard/login").into_response()),
         Err(e) => return Err(internal_error_page(e)),
     };
+    crate::request_log::note_partner(&parts.extensions, &session.partner.id);
     if now - session.last_seen_at > SESSION_TOUCH_INTERVAL {
         if let Err(e) = state.store.touch_session(&hash, now).await {
             return Err(internal_error_page(e));

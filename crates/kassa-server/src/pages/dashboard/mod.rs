@@ -13,8 +13,8 @@
 
 use std::collections::HashMap;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use kassa_core::role::{DashboardAction, Role};
@@ -57,13 +57,11 @@ pub use transaction::*;
 pub use transactions::*;
 pub use webhooks::*;
 
-/// The dashboard's routes added with its confirmation steps, payout statements as CSV, the QR
-/// code of a payment link, its stylesheet and script; merged into `pages::routes`, where a path
+/// The dashboard's routes added with its confirmation steps, payout statements as CSV and the QR
+/// code of a payment link (its stylesheet and script are `pages/assets.rs`); merged into `pages::routes`, where a path
 /// both list (a confirmation's GET here, its POST there) is one route.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/static/dashboard.css", get(stylesheet))
-        .route("/static/dashboard.js", get(script))
         .route(
             "/dashboard/payment-requests/{id}/cancel",
             get(confirm::cancel_payment_request),
@@ -90,36 +88,6 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/payouts/{id}/statement.csv",
             get(payouts::payout_csv),
         )
-}
-
-const STYLESHEET: &str = include_str!("../../../static/dashboard.css");
-
-/// The dashboard's own rules, on top of `kassa.css` (which the pay pages share, so they carry
-/// none of the dashboard's bytes).
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLESHEET,
-    )
-        .into_response()
-}
-
-const SCRIPT: &str = include_str!("../../../static/dashboard.js");
-
-/// The dashboard's one script (copy buttons), first-party so the CSP's `script-src 'self'`
-/// allows it; every page works without it.
-async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        SCRIPT,
-    )
-        .into_response()
 }
 
 fn secure(state: &AppState) -> bool {
