@@ -4,8 +4,10 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
-use axum::http::{header, Method, StatusCode};
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use common::*;
 use serde_json::{json, Value};
 
@@ -135,6 +137,7 @@ async fn the_document_is_sound_and_covers_every_route() {
                 status.len() == 3 && status.parse::<u16>().is_ok_and(|s| (100..600).contains(&s)),
                 "{name}: response {status}"
             );
+            let response = response_of(&doc, response);
             assert!(
                 response["description"].is_string(),
                 "{name} {status}: no description"
@@ -201,9 +204,23 @@ async fn the_document_is_sound_and_covers_every_route() {
     assert_eq!(schemes["apiKey"]["scheme"], "bearer");
 }
 
+/// The response itself, when `response` names one of the components' responses.
+fn response_of<'a>(doc: &'a Value, response: &'a Value) -> &'a Value {
+    match response["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/responses/")
+                .unwrap_or_else(|| panic!("a response's $ref {r}"));
+            &doc["components"]["responses"][name]
+        }
+        None => response,
+    }
+}
+
 /// Checks JSON values against the document's schemas, for the subset of JSON Schema that utoipa
 /// writes: `$ref`, `type`, `enum`, `properties`/`required`, `additionalProperties`, `items`,
-/// `oneOf`, `allOf`. A field the schema does not document is an error too.
+/// `oneOf` (with its `discriminator`), `anyOf`, `allOf`. A field the schema does not document
+/// is an error too.
 struct Schemas<'a> {
     doc: &'a Value,
 }
@@ -244,6 +261,27 @@ impl<'a> Schemas<'a> {
         let schema = self.resolve(schema);
         for part in schema["allOf"].as_array().into_iter().flatten() {
             self.check(part, value, at, false, errors);
+        }
+        if let Some(discriminator) = schema.get("discriminator") {
+            // The tag names the alternative, and the value fits it.
+            let tag = discriminator["propertyName"].as_str().unwrap();
+            match value[tag]
+                .as_str()
+                .and_then(|t| discriminator["mapping"][t].as_str())
+            {
+                Some(r) => self.check(&json!({"$ref": r}), value, at, whole, errors),
+                None => errors.push(format!("{at}: `{tag}` names no alternative: {value}")),
+            }
+        }
+        if let Some(alternatives) = schema["anyOf"].as_array() {
+            if !alternatives.iter().any(|s| self.fits(s, value, whole)) {
+                errors.push(format!(
+                    "{at}: matches none of the `anyOf` schemas: {value}"
+                ));
+                for alternative in alternatives.iter().filter(|s| s["type"] != "null") {
+                    self.check(alternative, value, &format!("{at}(anyOf)"), whole, errors);
+                }
+            }
         }
         if let Some(alternatives) = schema["oneOf"].as_array() {
             let matching = alternatives
@@ -336,7 +374,8 @@ impl<'a> Schemas<'a> {
             names.extend(self.documented(part, value)?);
             said = true;
         }
-        for alternative in schema["oneOf"].as_array().into_iter().flatten() {
+        let alternatives = schema["oneOf"].as_array().into_iter().flatten();
+        for alternative in alternatives.chain(schema["anyOf"].as_array().into_iter().flatten()) {
             if self.fits(alternative, value, false) {
                 names.extend(self.documented(alternative, value)?);
                 said = true;
@@ -427,7 +466,10 @@ impl Client<'_> {
         let method = method.as_str().to_lowercase();
         let path = self.template(&method, uri);
         let status = r.status.as_u16().to_string();
-        let response = &self.doc["paths"][&path][&method]["responses"][&status];
+        let response = response_of(
+            self.doc,
+            &self.doc["paths"][&path][&method]["responses"][&status],
+        );
         assert!(
             response.is_object(),
             "{method} {uri} answered {status}, which is not documented for {path}: {}",
@@ -504,6 +546,13 @@ async fn every_answer_fits_its_documented_schema() {
         key: p.key.clone(),
         seen: BTreeSet::new(),
     };
+    // Every event from here on is delivered here too, to be checked against `webhooks`.
+    let (hooks, received) = receiver().await;
+    api.post(
+        "/v1/webhook-endpoints",
+        json!({"url": hooks, "events": ["*"]}),
+    )
+    .await;
 
     // Payment requests: created (201), the same again (200), a conflict, invalid fields.
     let body = json!({"amount": "250.00", "referenceId": "QUOTE-1", "description": "Deposit",
@@ -909,6 +958,43 @@ async fn every_answer_fits_its_documented_schema() {
     api.delete(&format!("/v1/webhook-endpoints/{we}")).await;
     api.delete(&format!("/v1/webhook-endpoints/{we}")).await;
 
+    // Each delivery is what the `webhooks` entry of its event type says: the documented headers,
+    // and a body that fits, carrying the object the type names.
+    let deliveries = received.lock().unwrap().clone();
+    let mut types = BTreeSet::new();
+    for (headers, body) in &deliveries {
+        let event: Value = serde_json::from_slice(body).unwrap();
+        let event_type = event["type"].as_str().unwrap();
+        let hook = &doc["webhooks"][event_type]["post"];
+        assert!(hook.is_object(), "no webhook documented for {event_type}");
+        for parameter in hook["parameters"].as_array().unwrap() {
+            assert_eq!(parameter["in"], "header");
+            let name = parameter["name"].as_str().unwrap();
+            assert!(headers.contains_key(name), "{event_type}: no {name} header");
+        }
+        let schema = &hook["requestBody"]["content"]["application/json"]["schema"];
+        let errors = Schemas { doc: &doc }.errors(schema, &event);
+        assert!(errors.is_empty(), "{event_type}: {errors:?}\n{event:#}");
+        let expected = kassa_core::event::EventType::parse_str(event_type)
+            .unwrap()
+            .data_object();
+        assert_eq!(event["data"]["object"], expected, "{event_type}");
+        types.insert(event_type.to_string());
+    }
+    // Every kind of object an event carries was delivered and checked.
+    let objects: BTreeSet<&str> = types.iter().map(|t| t.split_once('.').unwrap().0).collect();
+    assert_eq!(
+        objects,
+        BTreeSet::from([
+            "authorization",
+            "payment",
+            "payment_request",
+            "payout",
+            "refund"
+        ]),
+        "{types:?}"
+    );
+
     // A wrong key.
     let r = app.api("sk_nope", Method::GET, "/v1/payments", None).await;
     api.check(&Method::GET, "/v1/payments", &r);
@@ -927,4 +1013,254 @@ async fn every_answer_fits_its_documented_schema() {
         unchecked.is_empty(),
         "success answers not exercised: {unchecked:?}"
     );
+}
+
+/// What the receiver got: each request's headers and body.
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// An HTTP server on 127.0.0.1 that answers 200 to everything and keeps what it got.
+async fn receiver() -> (String, Received) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let received = Received::default();
+    let kept = received.clone();
+    let router = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+        let kept = kept.clone();
+        async move {
+            kept.lock().unwrap().push((headers, body));
+            StatusCode::OK
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, received)
+}
+
+/// The document as `kassa openapi` prints it (no database needed).
+fn document() -> Value {
+    serde_json::to_value(kassa_server::openapi::document()).unwrap()
+}
+
+/// Every schema object anywhere in `value`, with where it stands.
+fn schemas<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("oneOf") || map.contains_key("allOf") {
+                out.push((at.clone(), value));
+            }
+            for (k, v) in map {
+                schemas(v, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                schemas(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The schema `schema` names, or itself.
+fn resolved<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => doc.pointer(&r[1..]).unwrap_or_else(|| panic!("$ref {r}")),
+        None => schema,
+    }
+}
+
+/// Client generators (openapi-python-client) drop an `allOf` over a `oneOf` and type a union
+/// without a discriminator loosely: every union here is a `oneOf` of named objects told apart
+/// by a tag, and no `allOf` wraps one.
+#[test]
+fn every_union_is_discriminated_and_none_is_wrapped() {
+    let doc = document();
+    let mut found = Vec::new();
+    schemas(&doc, String::new(), &mut found);
+    let mut unions = 0;
+    for (at, schema) in found {
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            assert!(
+                resolved(&doc, part).get("oneOf").is_none(),
+                "{at}: an allOf wraps a oneOf"
+            );
+        }
+        let Some(alternatives) = schema["oneOf"].as_array() else {
+            continue;
+        };
+        unions += 1;
+        let discriminator = &schema["discriminator"];
+        let tag = discriminator["propertyName"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: a oneOf without a discriminator"));
+        let mapping = discriminator["mapping"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{at}: a discriminator without a mapping"));
+        assert_eq!(mapping.len(), alternatives.len(), "{at}");
+        for (value, location) in mapping {
+            assert!(
+                alternatives.iter().any(|a| a["$ref"] == *location),
+                "{at}: {value} maps to {location}, which is not an alternative"
+            );
+            let variant = resolved(&doc, &json!({"$ref": location})).clone();
+            assert_eq!(variant["type"], "object", "{at}: {location}");
+            assert!(
+                variant["required"]
+                    .as_array()
+                    .is_some_and(|r| r.contains(&json!(tag))),
+                "{at}: {location} does not require {tag}"
+            );
+            assert_eq!(
+                variant["properties"][tag]["enum"],
+                json!([value]),
+                "{at}: {location}'s {tag}"
+            );
+        }
+    }
+    assert!(unions >= 3, "{unions} unions");
+
+    // The payment methods: one named schema per kind, stored and as a payment shows it.
+    let schemas = &doc["components"]["schemas"];
+    for (union, kinds) in [
+        (
+            "PaymentMethod",
+            [
+                "CardPaymentMethod",
+                "AchPaymentMethod",
+                "GooglePayPaymentMethod",
+            ],
+        ),
+        (
+            "MaskedMethod",
+            [
+                "CardMaskedMethod",
+                "AchMaskedMethod",
+                "GooglePayMaskedMethod",
+            ],
+        ),
+    ] {
+        let refs: BTreeSet<&str> = schemas[union]["oneOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{union} is not a oneOf"))
+            .iter()
+            .filter_map(|a| a["$ref"].as_str())
+            .collect();
+        let expected: BTreeSet<String> = kinds
+            .iter()
+            .map(|k| format!("#/components/schemas/{k}"))
+            .collect();
+        assert_eq!(
+            refs,
+            expected.iter().map(String::as_str).collect(),
+            "{union}"
+        );
+    }
+    assert_eq!(
+        schemas["CardPaymentMethod"]["properties"]["object"]["enum"],
+        json!(["payment_method"])
+    );
+    assert!(schemas["AchPaymentMethod"]["properties"]["routingNumber"].is_object());
+}
+
+/// The event types are the code's one list, and `webhooks` describes the delivery of each.
+#[test]
+fn event_types_and_webhooks_are_the_code_s() {
+    let doc = document();
+    let listed = &doc["components"]["schemas"]["EventType"]["enum"];
+    assert_eq!(*listed, json!(kassa_core::event::EVENT_TYPES));
+    let event = &doc["components"]["schemas"]["Event"];
+    assert_eq!(
+        event["properties"]["type"]["$ref"],
+        "#/components/schemas/EventType"
+    );
+    let data = resolved(&doc, &event["properties"]["data"]);
+    assert_eq!(data["discriminator"]["propertyName"], "object");
+    let carried: BTreeSet<&str> = data["discriminator"]["mapping"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+
+    let webhooks = doc["webhooks"].as_object().expect("a webhooks section");
+    let names: Vec<&str> = webhooks.keys().map(String::as_str).collect();
+    let mut expected = kassa_core::event::EVENT_TYPES.to_vec();
+    expected.sort();
+    assert_eq!(names, expected);
+    for event_type in kassa_core::event::EventType::ALL {
+        let name = event_type.as_str();
+        let hook = &webhooks[name]["post"];
+        assert!(carried.contains(event_type.data_object()), "{name}");
+        assert_eq!(
+            hook["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Event",
+            "{name}"
+        );
+        assert_eq!(hook["requestBody"]["required"], true, "{name}");
+        let signature = hook["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "Kassa-Signature")
+            .unwrap_or_else(|| panic!("{name}: no Kassa-Signature"));
+        assert_eq!(
+            (&signature["in"], &signature["required"]),
+            (&json!("header"), &json!(true))
+        );
+        assert!(hook["responses"]["2XX"].is_object(), "{name}");
+        assert!(hook["operationId"].is_string() && hook["summary"].is_string());
+    }
+    // The events list filters by the same enum.
+    let list = &doc["paths"]["/v1/events"]["get"]["parameters"];
+    let filter = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "type")
+        .unwrap();
+    assert_eq!(filter["schema"]["$ref"], "#/components/schemas/EventType");
+}
+
+/// Every operation documents the errors it can answer: 500 always, 400 when it takes input
+/// (a body, a query or an `Idempotency-Key`), 403 and 429 when it needs a key, each with the
+/// `Error` schema.
+#[test]
+fn every_operation_documents_its_errors() {
+    let doc = document();
+    for (method, path, op) in operations(&doc) {
+        let name = format!("{} {path}", method.to_uppercase());
+        let responses = op["responses"].as_object().unwrap();
+        let takes_input = op.get("requestBody").is_some()
+            || op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["in"] != "path");
+        let keyed = op.get("security").is_some();
+        let mut needed = vec!["500"];
+        if takes_input {
+            needed.push("400");
+        }
+        if keyed {
+            needed.extend(["401", "403", "429"]);
+        }
+        for status in needed {
+            assert!(responses.contains_key(status), "{name}: no {status}");
+        }
+        for (status, response) in responses {
+            if status.starts_with('4') || status.starts_with('5') {
+                let response = response_of(&doc, response);
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/Error",
+                    "{name} {status}"
+                );
+            }
+        }
+        if let Some(limited) = responses.get("429") {
+            assert!(
+                response_of(&doc, limited)["headers"]["Retry-After"].is_object(),
+                "{name}: 429 without Retry-After"
+            );
+        }
+    }
 }
