@@ -196,6 +196,20 @@ mod tests {
     }
 
     #[test]
+    fn event_data_is_the_object_itself() {
+        // Untagged: what the document says `data` is has exactly the object's own shape.
+        let payment = crate::payment::test_payment(crate::payment::PaymentStatus::Completed, 500);
+        assert_eq!(
+            serde_json::to_value(EventData::Payment(payment.clone())).unwrap(),
+            serde_json::to_value(&payment).unwrap()
+        );
+        assert_eq!(
+            EventType::PaymentCompleted.data_object(),
+            serde_json::to_value(&payment).unwrap()["object"]
+        );
+    }
+
+    #[test]
     fn event_type_names_are_the_ones_stored_today() {
         assert_eq!(
             EVENT_TYPES,
