@@ -530,12 +530,17 @@ fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
 
-/// Drives every operation through its success answers and many of its errors, on a real app.
-#[tokio::test]
-async fn every_answer_fits_its_documented_schema() {
+// On SQLite and PostgreSQL.
+on_both_backends!(every_answer_fits_its_documented_schema, |app| {
+    every_answer_fits(app).await;
+});
+
+/// Drives every operation through its success answers and many of its errors, on a real app,
+/// and checks each answer and each webhook delivery against the document.
+async fn every_answer_fits(app: TestApp) {
     let smtp = common::smtp::SmtpServer::start().await;
     let smtp_url = smtp.url();
-    let app = TestApp::sqlite().await.reconfigured(move |c| {
+    let app = app.reconfigured(move |c| {
         c.smtp.url = Some(kassa_core::secret::Secret::new(smtp_url));
     });
     let doc = fetch(&app).await;
