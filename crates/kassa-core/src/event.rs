@@ -8,11 +8,20 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use crate::authorization::Authorization;
 use crate::id::EventId;
+use crate::payment::Payment;
+use crate::payment_request::PaymentRequest;
+use crate::payout::Payout;
+use crate::refund::Refund;
 
 /// What happened, as the `type` of an event: the one list of event names, so no code path spells
-/// one by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// one by hand. Each is `<object>.<what happened>`, the object being the one the event carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[schema(
+    description = "What happened: `<object>.<what happened>`, the object being the one \
+    the event carries in `data`."
+)]
 pub enum EventType {
     #[serde(rename = "payment_request.created")]
     PaymentRequestCreated,
@@ -67,6 +76,13 @@ impl EventType {
         }
     }
 
+    /// The `object` of what an event of this type carries in `data` (`payment_request` for
+    /// `payment_request.created`): the part of its name before the dot.
+    pub fn data_object(self) -> &'static str {
+        let name = self.as_str();
+        name.split_once('.').map_or(name, |(object, _)| object)
+    }
+
     /// The event type named `s` exactly (case-sensitive); None for anything else.
     pub fn parse_str(s: &str) -> Option<EventType> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
@@ -119,17 +135,35 @@ pub struct Event {
     pub id: EventId,
     #[schema(inline)]
     pub object: EventObject,
-    /// One of `payment_request.created`, `payment_request.completed`, `payment_request.canceled`,
-    /// `payment.completed`, `payment.pending`, `payment.failed`, `refund.created`,
-    /// `authorization.created`, `authorization.reversed`, `payout.paid`.
+    /// What happened; `data` is the object its name begins with.
+    // Stored and read as text: every name written is an `EventType`'s.
     #[serde(rename = "type")]
+    #[schema(value_type = EventType)]
     pub event_type: String,
     #[serde(with = "crate::clock::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
     /// The payment request, payment, refund, authorization or payout, as the API shows it.
-    #[schema(value_type = Object)]
+    // Stored as JSON as it was written; [`EventData`] says what it can be.
+    #[schema(value_type = EventData)]
     pub data: serde_json::Value,
+}
+
+/// What an event's `data` can be, for the OpenAPI document: the object as the API shows it,
+/// told apart by its `object` field. Events keep `data` as the JSON written with the change, so
+/// this type only describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(
+    description = "The object the event is about, right after the change; its `object` \
+    field says which it is."
+)]
+pub enum EventData {
+    PaymentRequest(PaymentRequest),
+    Payment(Payment),
+    Refund(Refund),
+    Authorization(Authorization),
+    Payout(Payout),
 }
 
 /// The `object` field: always `"event"`.
@@ -162,6 +196,20 @@ mod tests {
     }
 
     #[test]
+    fn event_data_is_the_object_itself() {
+        // Untagged: what the document says `data` is has exactly the object's own shape.
+        let payment = crate::payment::test_payment(crate::payment::PaymentStatus::Completed, 500);
+        assert_eq!(
+            serde_json::to_value(EventData::Payment(payment.clone())).unwrap(),
+            serde_json::to_value(&payment).unwrap()
+        );
+        assert_eq!(
+            EventType::PaymentCompleted.data_object(),
+            serde_json::to_value(&payment).unwrap()["object"]
+        );
+    }
+
+    #[test]
     fn event_type_names_are_the_ones_stored_today() {
         assert_eq!(
             EVENT_TYPES,
@@ -190,6 +238,11 @@ mod tests {
                 t
             );
         }
+        assert_eq!(
+            EventType::PaymentRequestCreated.data_object(),
+            "payment_request"
+        );
+        assert_eq!(EventType::PayoutPaid.data_object(), "payout");
         for bad in [
             "",
             "payment",

@@ -1,18 +1,20 @@
-//! `GET /v1/openapi.json`: the OpenAPI 3.1 document of the JSON API, generated from the handlers'
-//! `#[utoipa::path]` annotations as the router registers them (`api::operations`), and the
-//! schemas of the types they read and write.
+//! `GET /v1/openapi.json` (and `kassa openapi`): the OpenAPI 3.1 document of the JSON API,
+//! generated from the handlers' `#[utoipa::path]` annotations as the router registers them
+//! (`api::operations`) and the schemas of the types they read and write, then put in the shape
+//! client generators take: the shared conventions said on every operation, tagged unions with
+//! discriminators, and the webhooks Kassa sends.
 
-use std::collections::BTreeSet;
+mod conventions;
+mod unions;
+mod walk;
+mod webhooks;
+
 use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, RefOr, Required};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -56,10 +58,13 @@ use crate::state::AppState;
 struct ApiDoc;
 
 /// The OpenAPI document of the JSON API: the operations as the router registers them, with
-/// the conventions every operation shares.
+/// the conventions every operation shares, unions a generator can type, and the webhooks.
 pub fn document() -> Document {
     let (_, mut doc) = documented().split_for_parts();
-    Conventions.modify(&mut doc);
+    conventions::apply(&mut doc);
+    unions::apply(&mut doc);
+    webhooks::add(&mut doc);
+    conventions::require_every_property(&mut doc);
     doc
 }
 
@@ -123,163 +128,4 @@ pub(crate) async fn serve() -> impl IntoResponse {
             .expect("the OpenAPI document serializes")
     });
     ([(header::CONTENT_TYPE, "application/json")], json.as_str())
-}
-
-/// What holds for every operation and is said once here: the API key, `Idempotency-Key` on
-/// POST, and that a success answer carries every field of its objects.
-struct Conventions;
-
-impl Modify for Conventions {
-    fn modify(&self, doc: &mut Document) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "apiKey",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("sk_…")
-                    .description(Some(
-                        "An API key: `sk_` and 32 base62 characters, sent as \
-                         `Authorization: Bearer sk_…`.",
-                    ))
-                    .build(),
-            ),
-        );
-        for item in doc.paths.paths.values_mut() {
-            // Every POST under /v1 passes the idempotency layer.
-            if let Some(post) = &mut item.post {
-                add_idempotency(post);
-                optional_body_is_an_object(post);
-            }
-        }
-        require_every_property(doc);
-    }
-}
-
-fn add_idempotency(post: &mut Operation) {
-    post.parameters.get_or_insert_with(Vec::new).push(
-        ParameterBuilder::new()
-            .name("Idempotency-Key")
-            .parameter_in(ParameterIn::Header)
-            .required(Required::False)
-            .description(Some(
-                "Makes a retry safe: a repeat with the same key and body returns the first answer \
-                 (same status and body) with `Idempotent-Replayed: true`. At most 255 visible \
-                 ASCII characters; kept at least 24 hours.",
-            ))
-            .schema(Some(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .min_length(Some(1))
-                    .max_length(Some(255)),
-            ))
-            .build(),
-    );
-    for (status, response) in &mut post.responses.responses {
-        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
-            response.headers.insert(
-                "Idempotent-Replayed".into(),
-                HeaderBuilder::new()
-                    .schema(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"])))
-                    .description(Some("Present when this is the stored answer to an earlier request with the same `Idempotency-Key`."))
-                    .build(),
-            );
-        }
-    }
-}
-
-/// utoipa shows an optional body (`Option<T>`) as "`null` or T", but an API body is never `null`:
-/// an empty body is read as `{}`. Not required, and T.
-fn optional_body_is_an_object(op: &mut Operation) {
-    let Some(body) = &mut op.request_body else {
-        return;
-    };
-    for content in body.content.values_mut() {
-        if let Some(RefOr::T(Schema::OneOf(one))) = &content.schema {
-            if let [RefOr::T(Schema::Object(null)), other] = one.items.as_slice() {
-                if null.schema_type == SchemaType::Type(Type::Null) {
-                    content.schema = Some(other.clone());
-                }
-            }
-        }
-    }
-}
-
-/// The API's objects are serialized whole: a field without a value is `null`, never left out.
-/// utoipa marks an `Option` field as not required, which is right for requests; this marks every
-/// property of the schemas a success answer reaches as required (the error body, which does
-/// leave out an empty `errors`, is only reached by error answers).
-fn require_every_property(doc: &mut Document) {
-    let Some(components) = &mut doc.components else {
-        return;
-    };
-    let mut pending: Vec<String> = Vec::new();
-    for item in doc.paths.paths.values() {
-        for op in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
-            .into_iter()
-            .flatten()
-        {
-            for (status, response) in &op.responses.responses {
-                if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
-                    for content in response.content.values() {
-                        refs_in(&content.schema, &mut pending);
-                    }
-                }
-            }
-        }
-    }
-    let mut seen = BTreeSet::new();
-    while let Some(name) = pending.pop() {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        if let Some(schema) = components.schemas.get_mut(&name) {
-            refs_in(&Some(schema.clone()), &mut pending);
-            require_all(schema);
-        }
-    }
-}
-
-/// The names of the component schemas `schema` refers to.
-fn refs_in(schema: &Option<RefOr<Schema>>, out: &mut Vec<String>) {
-    fn walk(value: &serde_json::Value, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::Object(map) => {
-                if let Some(name) = map
-                    .get("$ref")
-                    .and_then(|r| r.as_str())
-                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
-                {
-                    out.push(name.to_string());
-                }
-                map.values().for_each(|v| walk(v, out));
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    if let Ok(value) = serde_json::to_value(schema) {
-        walk(&value, out);
-    }
-}
-
-fn require_all(schema: &mut RefOr<Schema>) {
-    let RefOr::T(schema) = schema else {
-        return;
-    };
-    match schema {
-        Schema::Object(object) => {
-            object.required = object.properties.keys().cloned().collect();
-            object.properties.values_mut().for_each(require_all);
-        }
-        Schema::Array(array) => {
-            if let ArrayItems::RefOrSchema(items) = &mut array.items {
-                require_all(items);
-            }
-        }
-        Schema::AllOf(all) => all.items.iter_mut().for_each(require_all),
-        Schema::OneOf(one) => one.items.iter_mut().for_each(require_all),
-        Schema::AnyOf(any) => any.items.iter_mut().for_each(require_all),
-        _ => {}
-    }
 }

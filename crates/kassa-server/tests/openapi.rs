@@ -1,17 +1,17 @@
 //! `GET /v1/openapi.json`: a sound OpenAPI 3 document that covers exactly the routes the router
-//! serves under `/v1`, and whose schemas match what the API really answers.
+//! serves under `/v1`, and whose schemas match what the API really answers and what its webhooks
+//! really deliver (tests/openapi_generators.rs checks the document's shape for generators).
 
 mod common;
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
-use axum::http::{header, Method, StatusCode};
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use common::openapi::{operations, response_of};
 use common::*;
 use serde_json::{json, Value};
-
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 async fn fetch(app: &TestApp) -> Value {
     // No API key: the document is public.
@@ -22,20 +22,6 @@ async fn fetch(app: &TestApp) -> Value {
         Some("application/json")
     );
     r.json()
-}
-
-/// Every (method, path, operation) of the document.
-fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
-    let paths = doc["paths"].as_object().expect("paths is an object");
-    let mut ops = Vec::new();
-    for (path, item) in paths {
-        for (method, op) in item.as_object().expect("a path item is an object") {
-            if METHODS.contains(&method.as_str()) {
-                ops.push((method.clone(), path.clone(), op));
-            }
-        }
-    }
-    ops
 }
 
 /// Every `$ref` anywhere in `value`, with where it was found.
@@ -135,6 +121,7 @@ async fn the_document_is_sound_and_covers_every_route() {
                 status.len() == 3 && status.parse::<u16>().is_ok_and(|s| (100..600).contains(&s)),
                 "{name}: response {status}"
             );
+            let response = response_of(&doc, response);
             assert!(
                 response["description"].is_string(),
                 "{name} {status}: no description"
@@ -203,7 +190,8 @@ async fn the_document_is_sound_and_covers_every_route() {
 
 /// Checks JSON values against the document's schemas, for the subset of JSON Schema that utoipa
 /// writes: `$ref`, `type`, `enum`, `properties`/`required`, `additionalProperties`, `items`,
-/// `oneOf`, `allOf`. A field the schema does not document is an error too.
+/// `oneOf` (with its `discriminator`), `anyOf`, `allOf`. A field the schema does not document
+/// is an error too.
 struct Schemas<'a> {
     doc: &'a Value,
 }
@@ -244,6 +232,27 @@ impl<'a> Schemas<'a> {
         let schema = self.resolve(schema);
         for part in schema["allOf"].as_array().into_iter().flatten() {
             self.check(part, value, at, false, errors);
+        }
+        if let Some(discriminator) = schema.get("discriminator") {
+            // The tag names the alternative, and the value fits it.
+            let tag = discriminator["propertyName"].as_str().unwrap();
+            match value[tag]
+                .as_str()
+                .and_then(|t| discriminator["mapping"][t].as_str())
+            {
+                Some(r) => self.check(&json!({"$ref": r}), value, at, whole, errors),
+                None => errors.push(format!("{at}: `{tag}` names no alternative: {value}")),
+            }
+        }
+        if let Some(alternatives) = schema["anyOf"].as_array() {
+            if !alternatives.iter().any(|s| self.fits(s, value, whole)) {
+                errors.push(format!(
+                    "{at}: matches none of the `anyOf` schemas: {value}"
+                ));
+                for alternative in alternatives.iter().filter(|s| s["type"] != "null") {
+                    self.check(alternative, value, &format!("{at}(anyOf)"), whole, errors);
+                }
+            }
         }
         if let Some(alternatives) = schema["oneOf"].as_array() {
             let matching = alternatives
@@ -336,7 +345,8 @@ impl<'a> Schemas<'a> {
             names.extend(self.documented(part, value)?);
             said = true;
         }
-        for alternative in schema["oneOf"].as_array().into_iter().flatten() {
+        let alternatives = schema["oneOf"].as_array().into_iter().flatten();
+        for alternative in alternatives.chain(schema["anyOf"].as_array().into_iter().flatten()) {
             if self.fits(alternative, value, false) {
                 names.extend(self.documented(alternative, value)?);
                 said = true;
@@ -427,7 +437,10 @@ impl Client<'_> {
         let method = method.as_str().to_lowercase();
         let path = self.template(&method, uri);
         let status = r.status.as_u16().to_string();
-        let response = &self.doc["paths"][&path][&method]["responses"][&status];
+        let response = response_of(
+            self.doc,
+            &self.doc["paths"][&path][&method]["responses"][&status],
+        );
         assert!(
             response.is_object(),
             "{method} {uri} answered {status}, which is not documented for {path}: {}",
@@ -488,12 +501,17 @@ fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
 
-/// Drives every operation through its success answers and many of its errors, on a real app.
-#[tokio::test]
-async fn every_answer_fits_its_documented_schema() {
+// On SQLite and PostgreSQL.
+on_both_backends!(every_answer_fits_its_documented_schema, |app| {
+    every_answer_fits(app).await;
+});
+
+/// Drives every operation through its success answers and many of its errors, on a real app,
+/// and checks each answer and each webhook delivery against the document.
+async fn every_answer_fits(app: TestApp) {
     let smtp = common::smtp::SmtpServer::start().await;
     let smtp_url = smtp.url();
-    let app = TestApp::sqlite().await.reconfigured(move |c| {
+    let app = app.reconfigured(move |c| {
         c.smtp.url = Some(kassa_core::secret::Secret::new(smtp_url));
     });
     let doc = fetch(&app).await;
@@ -504,6 +522,13 @@ async fn every_answer_fits_its_documented_schema() {
         key: p.key.clone(),
         seen: BTreeSet::new(),
     };
+    // Every event from here on is delivered here too, to be checked against `webhooks`.
+    let (hooks, received) = receiver().await;
+    api.post(
+        "/v1/webhook-endpoints",
+        json!({"url": hooks, "events": ["*"]}),
+    )
+    .await;
 
     // Payment requests: created (201), the same again (200), a conflict, invalid fields.
     let body = json!({"amount": "250.00", "referenceId": "QUOTE-1", "description": "Deposit",
@@ -909,6 +934,43 @@ async fn every_answer_fits_its_documented_schema() {
     api.delete(&format!("/v1/webhook-endpoints/{we}")).await;
     api.delete(&format!("/v1/webhook-endpoints/{we}")).await;
 
+    // Each delivery is what the `webhooks` entry of its event type says: the documented headers,
+    // and a body that fits, carrying the object the type names.
+    let deliveries = received.lock().unwrap().clone();
+    let mut types = BTreeSet::new();
+    for (headers, body) in &deliveries {
+        let event: Value = serde_json::from_slice(body).unwrap();
+        let event_type = event["type"].as_str().unwrap();
+        let hook = &doc["webhooks"][event_type]["post"];
+        assert!(hook.is_object(), "no webhook documented for {event_type}");
+        for parameter in hook["parameters"].as_array().unwrap() {
+            assert_eq!(parameter["in"], "header");
+            let name = parameter["name"].as_str().unwrap();
+            assert!(headers.contains_key(name), "{event_type}: no {name} header");
+        }
+        let schema = &hook["requestBody"]["content"]["application/json"]["schema"];
+        let errors = Schemas { doc: &doc }.errors(schema, &event);
+        assert!(errors.is_empty(), "{event_type}: {errors:?}\n{event:#}");
+        let expected = kassa_core::event::EventType::parse_str(event_type)
+            .unwrap()
+            .data_object();
+        assert_eq!(event["data"]["object"], expected, "{event_type}");
+        types.insert(event_type.to_string());
+    }
+    // Every kind of object an event carries was delivered and checked.
+    let objects: BTreeSet<&str> = types.iter().map(|t| t.split_once('.').unwrap().0).collect();
+    assert_eq!(
+        objects,
+        BTreeSet::from([
+            "authorization",
+            "payment",
+            "payment_request",
+            "payout",
+            "refund"
+        ]),
+        "{types:?}"
+    );
+
     // A wrong key.
     let r = app.api("sk_nope", Method::GET, "/v1/payments", None).await;
     api.check(&Method::GET, "/v1/payments", &r);
@@ -927,4 +989,24 @@ async fn every_answer_fits_its_documented_schema() {
         unchecked.is_empty(),
         "success answers not exercised: {unchecked:?}"
     );
+}
+
+/// What the receiver got: each request's headers and body.
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// An HTTP server on 127.0.0.1 that answers 200 to everything and keeps what it got.
+async fn receiver() -> (String, Received) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let received = Received::default();
+    let kept = received.clone();
+    let router = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+        let kept = kept.clone();
+        async move {
+            kept.lock().unwrap().push((headers, body));
+            StatusCode::OK
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, received)
 }

@@ -6,6 +6,7 @@ mod audit;
 mod database;
 mod fees;
 mod migrate;
+mod openapi;
 mod partner;
 mod payouts;
 mod processor;
@@ -73,6 +74,8 @@ enum Command {
     /// Choose a partner's processor (sandbox, stripe, authorize_net) and store its keys.
     #[command(subcommand)]
     Processor(processor::ProcessorCommand),
+    /// Print the OpenAPI document of the JSON API (what GET /v1/openapi.json serves) and exit.
+    Openapi,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -144,6 +147,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Audit(cmd) => audit::run(cmd, &config).await,
         Command::Vault(cmd) => vault::run(cmd, &config, &by).await,
         Command::Processor(cmd) => processor::run(cmd, &config, &by).await,
+        Command::Openapi => openapi::run(),
     }
 }
 

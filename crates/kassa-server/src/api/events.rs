@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_core::error::FieldErrors;
-use kassa_core::event::{is_event_type, Event, EVENT_TYPES};
+use kassa_core::event::{is_event_type, Event, EventType, EVENT_TYPES};
 use kassa_core::id::EventId;
 
 use super::{list_response, ApiAuth, ListBody, ListQuery, Paging, PathId};
@@ -52,7 +52,7 @@ type EventList = ListBody<Event>;
         payouts, newest first. Each event is written in the same transaction as the change it \
         reports, so none is ever missing; `data` is the object right after the change.",
     params(
-        ("type" = Option<String>, Query, description = "Only events of this type, e.g. `payment.completed`"),
+        ("type" = Option<EventType>, Query, description = "Only events of this type, e.g. `payment.completed`"),
         Paging,
     ),
     responses(

@@ -9,6 +9,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use super::file_body::FileBody;
 use super::ApiAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::partner_logo;
@@ -48,7 +49,7 @@ pub struct LogoBody {
         host and on your billing host; pages never load a logo from anywhere else.",
     request_body(
         description = "The image file itself.",
-        content(("image/png"), ("image/jpeg"), ("image/svg+xml"))
+        content((FileBody = "image/png"), (FileBody = "image/jpeg"), (FileBody = "image/svg+xml"))
     ),
     responses(
         (status = 200, description = "The stored logo", body = LogoBody),

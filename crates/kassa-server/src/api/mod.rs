@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod customer;
 pub(crate) mod email;
 pub(crate) mod events;
+pub(crate) mod file_body;
 pub(crate) mod invoice;
 pub(crate) mod logo;
 pub(crate) mod path_id;

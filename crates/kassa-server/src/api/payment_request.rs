@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+use super::file_body::FileBody;
 use super::{json_created, list_response, ApiAuth, ApiJson, ListBody, ListQuery, Paging, PathId};
 use crate::error::{ApiError, ErrorBody};
 use crate::new_request::{
@@ -97,7 +98,7 @@ pub async fn get_one(
         show on a screen for the payer to scan.",
     params(("id" = PaymentRequestId, Path, description = "The payment request's id (`pr_…`)")),
     responses(
-        (status = 200, description = "The QR code of the payment link", content_type = "image/svg+xml", body = String),
+        (status = 200, description = "The QR code of the payment link", content_type = "image/svg+xml", body = FileBody),
         (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 404, description = "No such payment request (also for another partner's)", body = ErrorBody),
     ),

@@ -5,6 +5,7 @@
 
 pub mod anet_standin;
 pub mod dns;
+pub mod openapi;
 pub mod smtp;
 pub mod stripe_standin;
 pub mod txt_server;
