@@ -230,7 +230,6 @@ async fn bench_backend(
     let _ = stop.send(());
     let _ = server.await;
     worker.abort();
-    let _ = worker.await;
     result
 }
 

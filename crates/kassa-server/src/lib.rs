@@ -32,6 +32,7 @@ mod passwords;
 pub mod processors;
 pub mod resolver;
 pub mod settings;
+mod shutdown;
 mod sign_in;
 mod state;
 mod two_factor;
