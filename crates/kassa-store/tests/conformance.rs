@@ -2349,7 +2349,7 @@ async fn jobs_are_leased_retried_and_completed() {
         );
         assert_eq!(
             store
-                .renew_leases("w2", &[job1.clone()], lease)
+                .renew_leases("w2", std::slice::from_ref(&job1), lease)
                 .await
                 .unwrap(),
             0,
@@ -2359,7 +2359,13 @@ async fn jobs_are_leased_retried_and_completed() {
         assert!(claim_mine(name, store, "w2", t, mine).await.is_empty());
 
         // Given back unstarted, it is due to others at once, its claim not counted.
-        assert_eq!(store.release_jobs("w1", &[job1.clone()]).await.unwrap(), 1);
+        assert_eq!(
+            store
+                .release_jobs("w1", std::slice::from_ref(&job1))
+                .await
+                .unwrap(),
+            1
+        );
         let released = claim_leased(name, store, "w2", t, lease, mine).await;
         assert_eq!(n_of(&released), vec![1], "[{name}]");
         assert_eq!(released[0].attempts, 1, "[{name}] a release is no attempt");
