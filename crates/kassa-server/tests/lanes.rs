@@ -82,7 +82,7 @@ on_both_backends!(a_lane_claims_again_at_once_while_work_is_due, |app| {
     let fast = SlowReceiver::start(Some(Duration::ZERO)).await;
     let p = app.partner().await;
     let we = endpoint(&app, &p, &fast.url()).await;
-    // Far more than one claim takes (32 slots, 8 to one endpoint).
+    // More than one claim takes (at most 32 in flight to one endpoint, by default).
     for n in 0..60 {
         app.create_request(&p, "10.00", &format!("MANY-{n}")).await;
     }

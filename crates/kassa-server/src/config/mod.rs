@@ -629,7 +629,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "webhooks.concurrency",
         env: "KASSA_WEBHOOKS_CONCURRENCY",
-        default: Some("32"),
+        default: Some("64"),
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
@@ -640,7 +640,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "webhooks.endpointConcurrency",
         env: "KASSA_WEBHOOKS_ENDPOINT_CONCURRENCY",
-        default: Some("8"),
+        default: Some("32"),
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
@@ -1180,7 +1180,7 @@ mod tests {
             "jobPollInterval" => "250ms",
             "jobLease" => "2m",
             "shutdownGracePeriod" => "10s",
-            "webhooks.concurrency" => "64",
+            "webhooks.concurrency" => "128",
             "webhooks.endpointConcurrency" => "2",
             "logFormat" => "json",
             "sandbox.achSettlementDelay" => "2m",
