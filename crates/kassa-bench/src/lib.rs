@@ -2,7 +2,8 @@
 //! `App::from_config`, router and job worker `kassa serve` runs) on a fresh SQLite file and, when
 //! asked, a fresh PostgreSQL database; drives it over real HTTP with three workloads at several
 //! concurrency levels; measures the raw commit rate of the same database with the same durability
-//! settings; and writes a Markdown report. This file runs those steps in order; `workload`,
+//! settings; measures webhook delivery throughput beside the API's event rate (`webhooks`); and
+//! writes a Markdown report. This file runs those steps in order; `workload`,
 //! `loadgen`, `raw`, `stats` and `report` hold the parts.
 //!
 //! Client and server share one process (the client on a thread and runtime of its own), so on a
@@ -12,10 +13,12 @@ mod loadgen;
 mod raw;
 mod report;
 mod stats;
+mod webhooks;
 mod workload;
 
 pub use report::{render, BackendReport};
 pub use stats::RunStats;
+pub use webhooks::WebhookRun;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -166,6 +169,8 @@ async fn bench_backend(
     config.limits = options.limits.clone();
     // The load generator is the loopback "proxy" every payer comes through (see `Target`).
     config.set("trustedProxies", "127.0.0.1")?;
+    // W4's receiver is on this machine.
+    config.set("webhooks.allowPrivateNetworks", "true")?;
     let base = config.public_base();
     let (app, _key_source) = App::from_config(config)
         .await
@@ -224,13 +229,12 @@ async fn bench_backend(
     // its timing is then not at the mercy of the server's task queues.
     let loadgen = LoadGen::start()?;
     let result = loadgen
-        .run(drive(target, options.clone(), store, name))
+        .run(drive(target, options.clone(), store, name, url.to_string()))
         .await;
     drop(loadgen);
     let _ = stop.send(());
     let _ = server.await;
     worker.abort();
-    let _ = worker.await;
     result
 }
 
@@ -241,6 +245,7 @@ async fn drive(
     options: BenchOptions,
     store: Arc<dyn kassa_store::Store>,
     name: &'static str,
+    database_url: String,
 ) -> anyhow::Result<BackendReport> {
     for _ in 0..8 {
         let page = target.create_request().await.map_err(anyhow::Error::msg)?;
@@ -292,12 +297,22 @@ async fn drive(
     } else {
         None
     };
+    let webhooks = webhooks::measure(&target, &database_url, options.seconds).await?;
+    eprintln!(
+        "  {name:<10} W4 webhooks: events {:.1}/s, delivered {:.1}/s, drained {}",
+        webhooks.event_rate(),
+        webhooks.delivery_rate(),
+        webhooks
+            .drained_after
+            .map_or("not within the limit".into(), |s| format!("{s:.1} s after")),
+    );
     anyhow::Ok(BackendReport {
         name,
         durability: Vec::new(),
         workloads,
         raw: Vec::new(),
         half_peak,
+        webhooks: Some(webhooks),
     })
 }
 

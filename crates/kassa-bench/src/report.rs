@@ -19,6 +19,8 @@ pub struct BackendReport {
     pub raw: Vec<(usize, RunStats)>,
     /// W2 open loop at half its peak rate: (offered rate, stats).
     pub half_peak: Option<(f64, RunStats)>,
+    /// W4: webhook deliveries beside the API's event rate.
+    pub webhooks: Option<crate::WebhookRun>,
 }
 
 impl BackendReport {
@@ -311,6 +313,27 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
             }
         }
         let _ = writeln!(md);
+        if let Some(w) = &b.webhooks {
+            let _ = writeln!(
+                md,
+                "### W4 webhook deliveries (W2 at c={}, every event to a receiver on 127.0.0.1)\n",
+                crate::webhooks::CONCURRENCY
+            );
+            let _ = writeln!(md, "| Seconds | Events | Events/s | Delivered | Delivered/s | Backlog drained after | Deliveries ≥ events |");
+            let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---|");
+            let _ = writeln!(
+                md,
+                "| {:.1} | {} | {:.1} | {} | {:.1} | {} | {} |\n",
+                w.seconds,
+                w.events,
+                w.event_rate(),
+                w.delivered,
+                w.delivery_rate(),
+                w.drained_after
+                    .map_or("not within 120 s".into(), |s| format!("{s:.1} s")),
+                yes_no(w.delivery_rate() >= w.event_rate())
+            );
+        }
     }
     md
 }

@@ -87,6 +87,23 @@ impl Target {
         Ok((status, text))
     }
 
+    /// Adds a webhook endpoint for every event at `url`.
+    pub(crate) async fn create_webhook_endpoint(&self, url: &str) -> Result<(), String> {
+        let (status, text) = self
+            .post_json(
+                "/v1/webhook-endpoints",
+                serde_json::json!({"url": url, "events": ["*"], "description": "Benchmark"}),
+            )
+            .await?;
+        if status != StatusCode::CREATED {
+            return Err(format!(
+                "POST /v1/webhook-endpoints: {status}: {}",
+                snippet(&text)
+            ));
+        }
+        Ok(())
+    }
+
     /// Creates an open payment request; returns its pay page path.
     pub(crate) async fn create_request(&self) -> Result<String, String> {
         let reference = self.next_ref();

@@ -14,6 +14,37 @@ use time::OffsetDateTime;
 use crate::id::{AuthorizationId, PaymentId, PaymentRequestId, WebhookDeliveryId};
 use crate::payment::{AchResolution, AchReturnCode};
 
+/// Background work runs in lanes by kind, each with its own worker and claim, so that a slow
+/// webhook endpoint never delays money moving (docs/api.md §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    /// ACH settlements, payout batches, processor releases, payment-request expiry.
+    Money,
+    Webhooks,
+    Email,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 3] = [Lane::Money, Lane::Webhooks, Lane::Email];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Lane::Money => "money",
+            Lane::Webhooks => "webhooks",
+            Lane::Email => "email",
+        }
+    }
+
+    /// The job kinds it runs (`JobKind::as_str`).
+    pub fn kinds(self) -> Vec<&'static str> {
+        JobKind::ALL
+            .iter()
+            .filter(|k| k.lane() == self)
+            .map(|k| k.as_str())
+            .collect()
+    }
+}
+
 /// What a job does; stored in `jobs.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -41,6 +72,18 @@ impl JobKind {
         Self::WebhookDelivery,
         Self::Email,
     ];
+
+    /// The lane that runs it (docs/api.md §12).
+    pub const fn lane(self) -> Lane {
+        match self {
+            Self::ExpirePaymentRequest
+            | Self::AchSettlement
+            | Self::ProcessorRelease
+            | Self::PayoutBatch => Lane::Money,
+            Self::WebhookDelivery => Lane::Webhooks,
+            Self::Email => Lane::Email,
+        }
+    }
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -249,6 +292,26 @@ mod tests {
     use super::*;
     use serde_json::json;
     use time::macros::datetime;
+
+    #[test]
+    fn every_kind_runs_in_one_lane_and_money_never_shares_one_with_webhooks() {
+        let mut all: Vec<&str> = Lane::ALL.iter().flat_map(|l| l.kinds()).collect();
+        all.sort_unstable();
+        let mut kinds: Vec<&str> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
+        kinds.sort_unstable();
+        assert_eq!(all, kinds);
+        assert_eq!(
+            Lane::Money.kinds(),
+            vec![
+                "expire_payment_request",
+                "ach_settlement",
+                "processor_release",
+                "payout_batch"
+            ]
+        );
+        assert_eq!(Lane::Webhooks.kinds(), vec!["webhook_delivery"]);
+        assert_eq!(Lane::Email.kinds(), vec!["email"]);
+    }
 
     const PAY: &str = "pay_0123456789ABCDEFGHIJabcd";
     const PR: &str = "pr_0123456789ABCDEFGHIJabcd";

@@ -1,6 +1,7 @@
 //! Payouts and the balance (docs/api.md §4). A payout batch takes the partner's available balance at
 //! cut-off: payments made payable minus refunds and fees since the last batch, plus whatever the
 //! last batch carried forward. A batch whose net is ≤ 0 moves no money and is carried forward.
+//! Batches are cut daily at one UTC time of day, the cut-off ([`last_cutoff`]).
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -131,6 +132,29 @@ pub struct Balance {
     /// Submitted ACH debits that have not cleared yet.
     pub pending: Money,
     pub currency: Currency,
+}
+
+/// The daily cut-off written as `HH:MM` (UTC), as the configuration and the database keep it.
+pub fn format_cutoff(cutoff: time::Time) -> String {
+    format!("{:02}:{:02}", cutoff.hour(), cutoff.minute())
+}
+
+/// A cut-off written as `HH:MM` (UTC, two digits each), e.g. `00:00` or `17:30`.
+pub fn parse_cutoff(value: &str) -> Option<time::Time> {
+    let (h, m) = value.split_once(':')?;
+    let (h, m) = (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?);
+    (h < 24 && m < 60 && value.len() == 5).then(|| time::Time::from_hms(h, m, 0).ok())?
+}
+
+/// The last daily cut-off at `cutoff` (UTC) at or before `now`.
+pub fn last_cutoff(cutoff: time::Time, now: OffsetDateTime) -> OffsetDateTime {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let today = now.replace_time(cutoff);
+    if today <= now {
+        today
+    } else {
+        today - time::Duration::days(1)
+    }
 }
 
 #[cfg(test)]
@@ -303,5 +327,32 @@ mod tests {
         let item = serde_json::to_value(<PayoutItem as utoipa::PartialSchema>::schema()).unwrap();
         assert!(item["properties"].get("type").is_some(), "{item}");
         assert!(item["properties"].get("sourceId").is_some(), "{item}");
+    }
+
+    #[test]
+    fn cutoffs_read_and_write_as_utc_times_of_day() {
+        let t = parse_cutoff("17:30").unwrap();
+        assert_eq!(format_cutoff(t), "17:30");
+        assert_eq!(format_cutoff(parse_cutoff("00:00").unwrap()), "00:00");
+        for bad in ["24:00", "7:30", "17:60", "17-30", "", "17:3", "aa:bb"] {
+            assert_eq!(parse_cutoff(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_last_cutoff_is_today_once_passed_else_yesterday() {
+        let cutoff = parse_cutoff("17:30").unwrap();
+        assert_eq!(
+            last_cutoff(cutoff, time::macros::datetime!(2026-11-21 18:00 UTC)),
+            time::macros::datetime!(2026-11-21 17:30 UTC)
+        );
+        assert_eq!(
+            last_cutoff(cutoff, time::macros::datetime!(2026-11-21 17:30 UTC)),
+            time::macros::datetime!(2026-11-21 17:30 UTC)
+        );
+        assert_eq!(
+            last_cutoff(cutoff, time::macros::datetime!(2026-11-21 09:00 UTC)),
+            time::macros::datetime!(2026-11-20 17:30 UTC)
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Building the application: the router (the API's routes, the OpenAPI document and the pages
 //! together, and which error shape an unknown path or method gets) and the middleware every
-//! response passes (request log and metrics, compression, security headers), and the worker loop. The shared state lives in `state.rs`, so handlers and
-//! services never import this.
+//! response passes (request log and metrics, compression, security headers), and starting the
+//! job worker (`jobs/`; running the whole service until shutdown is `shutdown.rs`). The shared
+//! state lives in `state.rs`, so handlers and services never import this.
 
 use std::sync::Arc;
 
@@ -104,6 +105,7 @@ impl App {
                 passwords,
                 webhook_client: WebhookClient::new(resolver, networks),
                 mailer,
+                draining: Default::default(),
             }),
         }
     }
@@ -174,27 +176,10 @@ impl App {
         crate::jobs::housekeeping(&self.state).await
     }
 
-    /// The background worker: due jobs every poll interval, housekeeping at once and then every
-    /// `recovery.sweepInterval`.
-    pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
-        let state = self.state.clone();
-        tokio::spawn(async move {
-            let poll = state.config.job_poll_interval;
-            let sweep = state.config.recovery.sweep_interval;
-            let mut last_sweep: Option<tokio::time::Instant> = None;
-            loop {
-                if let Err(e) = crate::jobs::run_due(&state).await {
-                    tracing::warn!(error = format!("{e:#}"), "job run failed");
-                }
-                if last_sweep.is_none_or(|at| at.elapsed() >= sweep) {
-                    last_sweep = Some(tokio::time::Instant::now());
-                    if let Err(e) = crate::jobs::housekeeping(&state).await {
-                        tracing::warn!(error = format!("{e:#}"), "housekeeping failed");
-                    }
-                }
-                tokio::time::sleep(poll).await;
-            }
-        })
+    /// The background worker (`jobs/lanes.rs`): a lane per kind of job, event fan-out,
+    /// housekeeping at once and then every `recovery.sweepInterval`, and the lease heartbeat.
+    pub fn spawn_worker(&self) -> crate::jobs::Worker {
+        crate::jobs::Worker::start(&self.state)
     }
 }
 

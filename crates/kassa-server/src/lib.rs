@@ -37,6 +37,7 @@ mod prometheus;
 mod request_log;
 pub mod resolver;
 pub mod settings;
+mod shutdown;
 mod sign_in;
 mod state;
 mod timed_processor;

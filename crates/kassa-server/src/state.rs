@@ -33,6 +33,8 @@ pub struct Inner {
     pub webhook_client: crate::webhook_network::WebhookClient,
     /// The SMTP server email goes out through; None: `smtp.url` is not set and Kassa sends none.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Set when shutdown begins: `/readyz` answers 503 and the job lanes stop claiming.
+    pub draining: crate::shutdown::Draining,
 }
 
 impl Deref for AppState {

@@ -22,8 +22,8 @@ use kassa_core::webhook::{
 };
 use kassa_store::{
     AttemptOutcome, AttemptRecord, CreateEndpointOutcome, DispatchReport, Job, NewWebhookEndpoint,
-    Page, PageRequest, Partner, RetryOutcome, SealedSecret, WebhookAttempt, WebhookDelivery,
-    WebhookEndpoint,
+    Page, PageRequest, Partner, RetryOutcome, SealedSecret, StoreError, WebhookAttempt,
+    WebhookDelivery, WebhookEndpoint,
 };
 use rand::Rng;
 use serde::Deserialize;
@@ -468,36 +468,34 @@ async fn run_delivery(state: &AppState, job: &Job) -> anyhow::Result<()> {
     }
 }
 
-/// Whether a claimed job is a delivery attempt (run by [`spawn_deliveries`], not `jobs::run`).
-pub(crate) fn is_delivery(job: &Job) -> bool {
-    JobKind::parse_str(&job.kind) == Some(JobKind::WebhookDelivery)
-}
-
-/// Runs delivery jobs side by side: each waits up to 10 s on a partner's server, and they must
-/// all finish well within their lease.
-pub(crate) fn spawn_deliveries(state: &AppState, jobs: Vec<Job>) -> tokio::task::JoinSet<()> {
-    let mut set = tokio::task::JoinSet::new();
-    for job in jobs {
-        let state = state.clone();
-        set.spawn(async move {
-            match run_delivery(&state, &job).await {
-                Ok(()) => state.metrics.job(true),
-                Err(e) => {
-                    state.metrics.job(false);
-                    tracing::warn!(job = %job.id, error = format!("{e:#}"), "webhook delivery job failed; will retry");
-                    let again = state.clock.now() + time::Duration::minutes(1);
-                    if let Err(e) = state
-                        .store
-                        .retry_job(&job.id, again, &format!("{e:#}"))
-                        .await
-                    {
-                        tracing::warn!(job = %job.id, error = %e, "could not reschedule a webhook delivery job");
-                    }
-                }
-            }
-        });
+/// Runs one claimed delivery job to its end: the attempt made and recorded with its job. A
+/// worker that lost the job's lease meanwhile records nothing (the holder's attempt counts);
+/// one that failed otherwise makes the job due again in a minute.
+pub(crate) async fn deliver(state: &AppState, job: &Job) {
+    let failed = match run_delivery(state, job).await {
+        Ok(()) => {
+            state.metrics.job(true);
+            return;
+        }
+        Err(e) => e,
+    };
+    if matches!(
+        failed.downcast_ref::<StoreError>(),
+        Some(StoreError::LeaseLost)
+    ) {
+        tracing::warn!(job = %job.id, "{}", crate::jobs::LEASE_LOST);
+        return;
     }
-    set
+    state.metrics.job(false);
+    tracing::warn!(job = %job.id, error = format!("{failed:#}"), "webhook delivery job failed; will retry");
+    let again = state.clock.now() + time::Duration::minutes(1);
+    if let Err(e) = state
+        .store
+        .retry_job(&job.id, &state.worker_id, again, &format!("{failed:#}"))
+        .await
+    {
+        tracing::warn!(job = %job.id, error = %e, "could not reschedule a webhook delivery job");
+    }
 }
 
 #[cfg(test)]

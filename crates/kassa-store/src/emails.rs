@@ -82,10 +82,12 @@ pub trait EmailStore {
     /// One email, for the worker that sends it.
     async fn email(&self, id: &EmailId) -> Result<Option<EmailRecord>>;
     /// Records a try and what follows, in one transaction: the email's status and its job (done,
-    /// or due again at the retry's time). Only a queued email changes.
+    /// or due again at the retry's time). Only a queued email changes, and only while `worker`
+    /// holds its job's lease: otherwise nothing is recorded ([`crate::StoreError::LeaseLost`]).
     async fn record_email_attempt(
         &self,
         id: &EmailId,
+        worker: &str,
         attempt: &EmailAttempt,
         now: OffsetDateTime,
     ) -> Result<()>;
@@ -145,6 +147,7 @@ impl<B: Backend> EmailStore for B {
     async fn record_email_attempt(
         &self,
         id: &EmailId,
+        worker: &str,
         attempt: &EmailAttempt,
         now: OffsetDateTime,
     ) -> Result<()> {
@@ -169,27 +172,18 @@ impl<B: Backend> EmailStore for B {
         .map(|row| row.try_get("job_id"))
         .transpose()?;
         if let Some(job) = job {
+            let job = JobId::from_trusted(job);
             match attempt {
                 EmailAttempt::Retry { error, at } => {
-                    query(
-                        "UPDATE jobs SET run_at = $2, last_error = $3, locked_by = NULL, \
-                         locked_until = NULL WHERE id = $1",
-                    )
-                    .bind(&job)
-                    .bind(to_micros(*at))
-                    .bind(error.as_str())
-                    .execute(&mut tx)
-                    .await?;
+                    crate::jobs::finish_job(&mut tx, &job, worker, Some(*at), now).await?;
+                    query("UPDATE jobs SET last_error = $2 WHERE id = $1")
+                        .bind(job.as_str())
+                        .bind(error.as_str())
+                        .execute(&mut tx)
+                        .await?;
                 }
                 EmailAttempt::Sent | EmailAttempt::Failed { .. } => {
-                    query(
-                        "UPDATE jobs SET done_at = $2, locked_by = NULL, locked_until = NULL \
-                         WHERE id = $1",
-                    )
-                    .bind(&job)
-                    .bind(to_micros(now))
-                    .execute(&mut tx)
-                    .await?;
+                    crate::jobs::finish_job(&mut tx, &job, worker, None, now).await?;
                 }
             }
         }

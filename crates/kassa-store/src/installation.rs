@@ -1,5 +1,6 @@
 //! The installation itself: is the database there, how its commits are grouped, how many
-//! connections it holds, and which vault key its stored card and account numbers were sealed with.
+//! connections it holds, which vault key its stored card and account numbers were sealed with,
+//! and the settings every instance sharing it must agree on.
 
 use async_trait::async_trait;
 use kassa_core::clock::to_micros;
@@ -20,6 +21,11 @@ pub trait InstallationStore {
     /// Checks the vault key against the one this database was first used with (stored as a keyed
     /// hash on first use); false means another key encrypted the stored data.
     async fn check_vault_key(&self, check: &str, now: OffsetDateTime) -> Result<bool>;
+    /// The shared setting `name`: the value stored, or `value` stored now if there was none
+    /// (the first instance to start decides). Whatever is returned is what every instance uses.
+    async fn shared_setting(&self, name: &str, value: &str, now: OffsetDateTime) -> Result<String>;
+    /// Sets the shared setting `name` to `value`, whatever it was (an operator's change).
+    async fn set_shared_setting(&self, name: &str, value: &str, now: OffsetDateTime) -> Result<()>;
 }
 
 #[async_trait]
@@ -49,5 +55,36 @@ impl<B: Backend> InstallationStore for B {
             .await?;
         tx.commit().await?;
         Ok(stored == check)
+    }
+
+    async fn shared_setting(&self, name: &str, value: &str, now: OffsetDateTime) -> Result<String> {
+        let mut tx = self.begin_write().await?;
+        query("INSERT INTO shared_settings (name, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .bind(to_micros(now))
+            .execute(&mut tx)
+            .await?;
+        let stored: String = query_scalar("SELECT value FROM shared_settings WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn set_shared_setting(&self, name: &str, value: &str, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        query(
+            "INSERT INTO shared_settings (name, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET value = $2, updated_at = $3",
+        )
+        .bind(name)
+        .bind(value)
+        .bind(to_micros(now))
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -49,7 +49,7 @@ pub use events::EventStore;
 pub use idempotency::IdempotencyStore;
 pub use installation::InstallationStore;
 pub use job_stats::{JobStatsStore, QueuedJobs};
-pub use jobs::JobStore;
+pub use jobs::{Claim, DeliveryJob, JobStore};
 pub use ledger::LedgerStore;
 pub use limits::{LimitKey, LimitStore};
 pub use logos::{LogoRef, LogoStore, StoredLogo};
@@ -91,6 +91,10 @@ pub enum StoreError {
     /// transaction was rolled back.
     #[error("changed underneath: {0}")]
     ChangedUnderneath(&'static str),
+    /// The worker no longer holds the job's lease (it ran out and another worker took the job,
+    /// or the job was ended meanwhile): nothing was recorded.
+    #[error("the job's lease was lost")]
+    LeaseLost,
     /// A stored value that makes no sense (an unknown status, unreadable JSON): the row is
     /// corrupt, and whatever reads it must stop, not skip it.
     #[error("stored data is corrupt: {0}")]

@@ -118,6 +118,11 @@ pub(crate) const SQLITE: &[(i64, &str, &str)] = &[
         "partner logos",
         include_str!("../migrations/sqlite/0017_partner_logos.sql"),
     ),
+    (
+        18,
+        "lanes",
+        include_str!("../migrations/sqlite/0018_lanes.sql"),
+    ),
 ];
 
 pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
@@ -205,6 +210,11 @@ pub(crate) const POSTGRES: &[(i64, &str, &str)] = &[
         17,
         "partner logos",
         include_str!("../migrations/postgres/0017_partner_logos.sql"),
+    ),
+    (
+        18,
+        "lanes",
+        include_str!("../migrations/postgres/0018_lanes.sql"),
     ),
 ];
 

@@ -121,6 +121,9 @@ impl Backend for PgStore {
     type Write = Tx;
     type ReadTx = Tx;
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    // `clock_timestamp()`, not `now()`: the time of the statement, not of the transaction's start.
+    const NOW_MICROS: &'static str =
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)";
 
     fn reader(&self) -> Reader<'_> {
         Reader(&self.pool)

@@ -21,9 +21,9 @@ use kassa_core::payment::{
 use kassa_core::payment_request::{PaymentRequest, PaymentRequestStatus};
 use kassa_core::processor::{Connector, ProcessorRef};
 use kassa_store::{
-    AttemptResult, BeginOutcome, CancelOutcome, CreateOutcome, EventRecord, IdempotencyBegin,
-    IdempotencyPolicy, Job, NewAttempt, NewJob, Page, PageRequest, PartnerSettings,
-    PaymentRequestFilter, ResolveOutcome, Store, StoreError,
+    AttemptResult, BeginOutcome, CancelOutcome, Claim, CreateOutcome, EventRecord,
+    IdempotencyBegin, IdempotencyPolicy, Job, NewAttempt, NewJob, Page, PageRequest,
+    PartnerSettings, PaymentRequestFilter, ResolveOutcome, Store, StoreError,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -189,8 +189,26 @@ async fn claim_mine(
     at: OffsetDateTime,
     mine: impl Fn(&Job) -> bool,
 ) -> Vec<Job> {
+    claim_leased(name, store, worker, at, Duration::minutes(1), mine).await
+}
+
+/// Like [`claim_mine`], with a lease of `lease` (on the database's clock).
+async fn claim_leased(
+    name: &str,
+    store: &Arc<dyn Store>,
+    worker: &str,
+    at: OffsetDateTime,
+    lease: Duration,
+    mine: impl Fn(&Job) -> bool,
+) -> Vec<Job> {
     store
-        .claim_jobs(worker, at, at + Duration::minutes(1), 100)
+        .claim_jobs(&Claim {
+            worker,
+            kinds: &[],
+            now: at,
+            lease,
+            limit: 100,
+        })
         .await
         .unwrap_or_else(|e| panic!("[{name}] claim_jobs: {e:?}"))
         .into_iter()
@@ -1367,7 +1385,7 @@ async fn request_with_deadline_schedules_its_expiry_job() {
         let due = claim_mine(name, store, "w1", deadline, mine).await;
         assert_eq!(due.len(), 1, "[{name}] one expiry job due at the deadline");
         assert_eq!(due[0].attempts, 1, "[{name}]");
-        store.complete_job(&due[0].id, now()).await.unwrap();
+        store.complete_job(&due[0].id, "w1", now()).await.unwrap();
         assert!(
             store
                 .expire_payment_request(&pr.id, deadline)
@@ -2011,7 +2029,10 @@ async fn ach_settlement_job_is_claimable_when_due() {
                     .unwrap(),
                 ResolveOutcome::Resolved(_)
             ));
-            store.complete_job(&due[0].id, now()).await.unwrap();
+            store
+                .complete_job(&due[0].id, "settler", now())
+                .await
+                .unwrap();
             let expected = if outcome == "clear" {
                 PaymentRequestStatus::Completed
             } else {
@@ -2284,7 +2305,9 @@ async fn jobs_are_leased_retried_and_completed() {
             ns
         };
 
-        let first = claim_mine(name, store, "w1", t, mine).await;
+        // A short lease, on the database's clock: the test waits it out.
+        let lease = Duration::milliseconds(400);
+        let first = claim_leased(name, store, "w1", t, lease, mine).await;
         assert_eq!(n_of(&first), vec![1, 2], "[{name}] the due jobs");
         assert!(
             first
@@ -2293,32 +2316,64 @@ async fn jobs_are_leased_retried_and_completed() {
             "[{name}] {first:?}"
         );
 
-        // Leased: another worker gets nothing before the lease ends.
-        let during = claim_mine(name, store, "w2", t + Duration::seconds(30), mine).await;
+        // Leased: another worker gets nothing before the lease ends, whatever its business time.
+        let during = claim_mine(name, store, "w2", t + Duration::minutes(30), mine).await;
         assert!(
             during.is_empty(),
             "[{name}] leased jobs are not claimed again: {during:?}"
         );
 
-        let job1 = first
-            .iter()
-            .find(|j| j.payload["n"] == 1)
-            .unwrap()
-            .id
-            .clone();
-        let job2 = first
-            .iter()
-            .find(|j| j.payload["n"] == 2)
-            .unwrap()
-            .id
-            .clone();
-        store
-            .complete_job(&job2, t + Duration::seconds(40))
-            .await
-            .unwrap();
+        let id_of = |jobs: &[Job], n: u32| {
+            jobs.iter()
+                .find(|j| j.payload["n"] == n)
+                .unwrap()
+                .id
+                .clone()
+        };
+        let (job1, job2) = (id_of(&first, 1), id_of(&first, 2));
+        // Only the holder finishes a job.
+        assert!(matches!(
+            store.complete_job(&job2, "w2", now()).await,
+            Err(StoreError::LeaseLost)
+        ));
+        store.complete_job(&job2, "w1", now()).await.unwrap();
 
-        // After the lease ends (one minute) the unfinished job can be taken over.
-        let taken_over = claim_mine(name, store, "w2", t + Duration::minutes(2), mine).await;
+        // A renewed lease holds past its first end.
+        assert_eq!(
+            store
+                .renew_leases("w1", &[job1.clone(), job2.clone()], Duration::seconds(2))
+                .await
+                .unwrap(),
+            1,
+            "[{name}] the running job is renewed, the finished one not"
+        );
+        assert_eq!(
+            store
+                .renew_leases("w2", std::slice::from_ref(&job1), lease)
+                .await
+                .unwrap(),
+            0,
+            "[{name}] another worker renews nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        assert!(claim_mine(name, store, "w2", t, mine).await.is_empty());
+
+        // Given back unstarted, it is due to others at once, its claim not counted.
+        assert_eq!(
+            store
+                .release_jobs("w1", std::slice::from_ref(&job1))
+                .await
+                .unwrap(),
+            1
+        );
+        let released = claim_leased(name, store, "w2", t, lease, mine).await;
+        assert_eq!(n_of(&released), vec![1], "[{name}]");
+        assert_eq!(released[0].attempts, 1, "[{name}] a release is no attempt");
+
+        // After the lease ends the unfinished job can be taken over; the old holder then
+        // finishes nothing.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let taken_over = claim_mine(name, store, "w3", t, mine).await;
         assert_eq!(
             n_of(&taken_over),
             vec![1],
@@ -2326,40 +2381,48 @@ async fn jobs_are_leased_retried_and_completed() {
         );
         assert_eq!(taken_over[0].id, job1, "[{name}]");
         assert_eq!(taken_over[0].attempts, 2, "[{name}] attempts count claims");
+        assert!(matches!(
+            store.complete_job(&job1, "w2", now()).await,
+            Err(StoreError::LeaseLost)
+        ));
+        assert!(matches!(
+            store.retry_job(&job1, "w2", now(), "late").await,
+            Err(StoreError::LeaseLost)
+        ));
 
         // A retry releases the lease and reschedules.
         store
-            .retry_job(&job1, t + Duration::minutes(10), "temporary failure")
+            .retry_job(&job1, "w3", t + Duration::minutes(10), "temporary failure")
             .await
             .unwrap();
-        let early = claim_mine(name, store, "w3", t + Duration::minutes(5), mine).await;
+        let early = claim_mine(name, store, "w4", t + Duration::minutes(5), mine).await;
         assert!(
             early.is_empty(),
             "[{name}] not before its new run_at: {early:?}"
         );
-        let retried = claim_mine(name, store, "w3", t + Duration::minutes(10), mine).await;
+        let retried = claim_mine(name, store, "w4", t + Duration::minutes(10), mine).await;
         assert_eq!(n_of(&retried), vec![1], "[{name}] due again");
         assert_eq!(retried[0].attempts, 3, "[{name}]");
-        store
-            .complete_job(&job1, t + Duration::minutes(11))
-            .await
-            .unwrap();
+        store.complete_job(&job1, "w4", now()).await.unwrap();
 
-        let later = claim_mine(name, store, "w4", t + Duration::hours(2), mine).await;
+        let later = claim_mine(name, store, "w5", t + Duration::hours(2), mine).await;
         assert_eq!(n_of(&later), vec![3], "[{name}] only the later job is left");
         store
-            .complete_job(&later[0].id, t + Duration::hours(2))
+            .complete_job(&later[0].id, "w5", t + Duration::hours(2))
             .await
             .unwrap();
-        let none = claim_mine(name, store, "w4", t + Duration::days(1), mine).await;
+        let none = claim_mine(name, store, "w5", t + Duration::days(1), mine).await;
         assert!(none.is_empty(), "[{name}] all done: {none:?}");
 
-        // Completing or retrying an unknown job is harmless.
-        store.complete_job(&JobId::generate(), now()).await.unwrap();
-        store
-            .retry_job(&JobId::generate(), now(), "x")
-            .await
-            .unwrap();
+        // Completing or retrying an unknown job changes nothing.
+        assert!(matches!(
+            store.complete_job(&JobId::generate(), "w5", now()).await,
+            Err(StoreError::LeaseLost)
+        ));
+        assert!(matches!(
+            store.retry_job(&JobId::generate(), "w5", now(), "x").await,
+            Err(StoreError::LeaseLost)
+        ));
     }
 }
 
@@ -2385,39 +2448,47 @@ async fn concurrent_claims_never_share_a_job() {
             tasks.push(tokio::spawn(async move {
                 barrier.wait().await;
                 let mut got = Vec::new();
+                let worker = format!("w{w}");
                 for _ in 0..4 {
                     got.extend(
                         store
-                            .claim_jobs(&format!("w{w}"), t, t + Duration::minutes(1), 1)
+                            .claim_jobs(&Claim {
+                                worker: &worker,
+                                kinds: &["conformance_test"],
+                                now: t,
+                                lease: Duration::minutes(1),
+                                limit: 1,
+                            })
                             .await
                             .unwrap(),
                     );
                 }
-                got
+                (worker, got)
             }));
         }
         let mut claimed: Vec<u64> = Vec::new();
         let mut claimed_ids = Vec::new();
         for task in tasks {
-            for job in task.await.unwrap() {
+            let (worker, jobs) = task.await.unwrap();
+            for job in jobs {
                 if payload_is(&job, "tag", &tag) {
                     claimed.push(job.payload["n"].as_u64().unwrap());
-                    claimed_ids.push(job.id);
+                    claimed_ids.push((worker.clone(), job.id));
                 }
             }
         }
         // 6 workers × 4 claims of one job each cover all 12 jobs, each exactly once.
         let rest = claim_mine(name, store, "sweeper", t, |j| payload_is(j, "tag", &tag)).await;
         claimed.extend(rest.iter().map(|j| j.payload["n"].as_u64().unwrap()));
-        claimed_ids.extend(rest.into_iter().map(|j| j.id));
+        claimed_ids.extend(rest.into_iter().map(|j| ("sweeper".to_string(), j.id)));
         claimed.sort_unstable();
         assert_eq!(
             claimed,
             (0..12).collect::<Vec<u64>>(),
             "[{name}] every job claimed exactly once"
         );
-        for id in &claimed_ids {
-            store.complete_job(id, now()).await.unwrap();
+        for (worker, id) in &claimed_ids {
+            store.complete_job(id, worker, now()).await.unwrap();
         }
     }
 }

@@ -16,8 +16,9 @@ use common::*;
 use kassa_core::id::{JobId, PartnerId, WebhookEndpointId};
 use kassa_core::webhook::{DeliveryStatus, EndpointStatus, EventFilter, WebhookUrl};
 use kassa_store::{
-    AttemptOutcome, AttemptRecord, CreateEndpointOutcome, NewWebhookEndpoint, Page, PageRequest,
-    RetryOutcome, SealedSecret, Store, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
+    AttemptOutcome, AttemptRecord, Claim, CreateEndpointOutcome, NewWebhookEndpoint, Page,
+    PageRequest, RetryOutcome, SealedSecret, Store, StoreError, WebhookAttempt, WebhookDelivery,
+    WebhookEndpoint,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
@@ -120,13 +121,29 @@ fn record(
     }
 }
 
+/// The delivery's job, leased to the worker [`record`] names (only the holder records).
 async fn job_of(name: &str, store: &Arc<dyn Store>, d: &WebhookDelivery) -> JobId {
+    lease_deliveries(name, store).await;
     store
         .webhook_delivery_work(&d.id)
         .await
         .unwrap_or_else(|e| panic!("[{name}] work: {e:?}"))
         .expect("the delivery's work")
         .job_id
+}
+
+/// Leases every due delivery job to the worker [`record`] names.
+async fn lease_deliveries(name: &str, store: &Arc<dyn Store>) {
+    store
+        .claim_jobs(&Claim {
+            worker: "conformance",
+            kinds: &["webhook_delivery"],
+            now: instant_in(2999),
+            lease: Duration::minutes(1),
+            limit: 1000,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("[{name}] claim: {e:?}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -232,6 +249,8 @@ async fn attempts_are_recorded_and_deleting_cancels_what_is_pending() {
             .unwrap()
             .unwrap();
         assert_eq!(shown.failing_since, Some(at), "[{name}]");
+        // The retry is due again: leased anew.
+        lease_deliveries(name, store).await;
         store
             .record_webhook_attempt(
                 &record(&d, &job, retry_at, 200, AttemptOutcome::Delivered),
@@ -330,6 +349,7 @@ async fn an_endpoint_failing_for_three_days_is_disabled() {
             .await
             .unwrap();
         assert!(!disabled);
+        lease_deliveries(name, store).await;
         let end = at + Duration::days(3);
         let disabled = store
             .record_webhook_attempt(&record(d, &job, end, 503, AttemptOutcome::Failed), end)
@@ -389,17 +409,44 @@ async fn a_delivery_can_end_unsent() {
             .await
             .remove(0);
         let job = job_of(name, store, &d).await;
-        // A worker without the job's lease changes nothing about the job.
-        store
-            .release_webhook_job(&job, "not-the-holder", at)
-            .await
-            .unwrap_or_else(|e| panic!("[{name}] release: {e:?}"));
+        // A worker without the job's lease changes nothing.
+        assert!(matches!(
+            store.release_webhook_job(&job, "not-the-holder", at).await,
+            Err(StoreError::LeaseLost)
+        ));
+        assert!(matches!(
+            store
+                .drop_webhook_delivery(&d.id, &job, "not-the-holder", DeliveryStatus::Canceled, at)
+                .await,
+            Err(StoreError::LeaseLost)
+        ));
         let now = deliveries_of(name, store, &partner, &endpoint)
             .await
             .remove(0);
         assert_eq!(now.status, DeliveryStatus::Pending, "[{name}]");
+        assert!(matches!(
+            store
+                .record_webhook_attempt(
+                    &AttemptRecord {
+                        worker: "not-the-holder".into(),
+                        ..record(&d, &job, at, 200, AttemptOutcome::Delivered)
+                    },
+                    at
+                )
+                .await,
+            Err(StoreError::LeaseLost)
+        ));
+        let now = deliveries_of(name, store, &partner, &endpoint)
+            .await
+            .remove(0);
+        assert_eq!(
+            (now.status, now.attempts.len()),
+            (DeliveryStatus::Pending, 0),
+            "[{name}] no attempt recorded"
+        );
+        // The holder ends it.
         store
-            .drop_webhook_delivery(&d.id, &job, "not-the-holder", DeliveryStatus::Canceled, at)
+            .drop_webhook_delivery(&d.id, &job, "conformance", DeliveryStatus::Canceled, at)
             .await
             .unwrap_or_else(|e| panic!("[{name}] drop: {e:?}"));
         let now = deliveries_of(name, store, &partner, &endpoint)
@@ -407,11 +454,11 @@ async fn a_delivery_can_end_unsent() {
             .remove(0);
         assert_eq!(now.status, DeliveryStatus::Canceled, "[{name}]");
         assert_eq!((now.completed_at, now.next_attempt_at), (Some(at), None));
-        // Only a pending delivery ends so.
-        store
-            .drop_webhook_delivery(&d.id, &job, "not-the-holder", DeliveryStatus::Failed, at)
+        // Its job is done: ending it again changes nothing.
+        assert!(store
+            .drop_webhook_delivery(&d.id, &job, "conformance", DeliveryStatus::Failed, at)
             .await
-            .unwrap();
+            .is_err());
         let now = deliveries_of(name, store, &partner, &endpoint)
             .await
             .remove(0);

@@ -76,7 +76,6 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let worker = app.spawn_worker();
     // `/metrics` on an address of its own (metrics.listen), served until Kassa stops.
     let metrics = match (app.metrics_router(), app.state().config.metrics.listen) {
         (Some(router), Some(addr)) => {
@@ -92,22 +91,16 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         _ => None,
     };
     tracing::info!(%listen, %base, %database, "kassa is serving");
-    kassa_server::serve(
-        listener,
-        app.router(),
-        &app.state().config.http,
-        shutdown_signal(),
-    )
-    .await;
-    worker.abort();
+    // Serves and runs the job worker until the signal, then shuts down gracefully.
+    let ran = app.run(listener, shutdown_signal()).await;
     if let Some(metrics) = metrics {
         metrics.abort();
     }
-    Ok(())
+    ran
 }
 
-/// Ctrl-C or SIGTERM: stop accepting connections and let requests in flight finish, so a
-/// payment being recorded is never cut off.
+/// Ctrl-C or SIGTERM: `App::run` then stops accepting connections and lets requests and jobs
+/// in flight finish (within `shutdownGracePeriod`), so a payment being recorded is never cut off.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -120,5 +113,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -404,6 +404,10 @@ pub(crate) async fn health() -> impl IntoResponse {
 }
 
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    // Shutting down: the load balancer is to send nothing new (docs/api.md §12).
+    if state.draining.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {

@@ -16,9 +16,7 @@ use kassa_core::secret::Secret;
 
 use file::FileValues;
 pub use values::parse_duration;
-use values::{
-    http_timeout, parse_count, parse_duration_within, parse_rate_or_off, parse_time_of_day,
-};
+use values::{http_timeout, parse_count, parse_duration_within, parse_rate_or_off};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,8 +38,13 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// The daily time of day (UTC) at which each partner's payout batch is cut.
     pub payout_cutoff: time::Time,
-    /// How often the job worker looks for due work.
+    /// How often an idle job lane looks for due work.
     pub job_poll_interval: Duration,
+    /// How long a claimed job is its worker's before another may take it over; renewed every
+    /// third of it while the job runs.
+    pub job_lease: Duration,
+    /// How long requests and jobs in flight get to finish once shutdown begins.
+    pub shutdown_grace_period: Duration,
     pub log_format: LogFormat,
     pub limits: LimitsConfig,
     /// Peers whose `X-Forwarded-For` is believed (docs/api.md §8, client IP).
@@ -134,6 +137,10 @@ pub struct HttpConfig {
 pub struct WebhooksConfig {
     /// Allows `http` and loopback or private addresses, for development (on with `serve --demo`).
     pub allow_private_networks: bool,
+    /// Deliveries one instance makes at once.
+    pub concurrency: usize,
+    /// Of those, at most this many to any one endpoint, so a slow endpoint holds only its own.
+    pub endpoint_concurrency: usize,
 }
 
 /// The recovery sweep (docs/api.md §8).
@@ -298,8 +305,8 @@ pub const KEYS: &[Key] = &[
         flag: None,
         file_value: FileValue::Text,
         parse: |c, v| {
-            c.payout_cutoff =
-                parse_time_of_day(v).ok_or("must be a UTC time of day like 00:00 or 17:30")?;
+            c.payout_cutoff = kassa_core::payout::parse_cutoff(v)
+                .ok_or("must be a UTC time of day like 00:00 or 17:30")?;
             Ok(())
         },
     },
@@ -314,6 +321,35 @@ pub const KEYS: &[Key] = &[
                 .ok()
                 .filter(|d| (Duration::from_millis(10)..=Duration::from_secs(3600)).contains(d))
                 .ok_or("must be a duration from 10ms to 1h")?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "jobLease",
+        env: "KASSA_JOB_LEASE",
+        default: Some("60s"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.job_lease = parse_duration_within(
+                v,
+                Duration::from_secs(1),
+                Duration::from_secs(3600),
+                "1s",
+                "1h",
+            )?;
+            Ok(())
+        },
+    },
+    Key {
+        name: "shutdownGracePeriod",
+        env: "KASSA_SHUTDOWN_GRACE_PERIOD",
+        default: Some("30s"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.shutdown_grace_period =
+                parse_duration_within(v, Duration::ZERO, Duration::from_secs(3600), "0s", "1h")?;
             Ok(())
         },
     },
@@ -603,6 +639,28 @@ pub const KEYS: &[Key] = &[
         },
     },
     Key {
+        name: "webhooks.concurrency",
+        env: "KASSA_WEBHOOKS_CONCURRENCY",
+        default: Some("64"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.webhooks.concurrency = parse_count(v, 1, 1024)? as usize;
+            Ok(())
+        },
+    },
+    Key {
+        name: "webhooks.endpointConcurrency",
+        env: "KASSA_WEBHOOKS_ENDPOINT_CONCURRENCY",
+        default: Some("32"),
+        flag: None,
+        file_value: FileValue::Text,
+        parse: |c, v| {
+            c.webhooks.endpoint_concurrency = parse_count(v, 1, 1024)? as usize;
+            Ok(())
+        },
+    },
+    Key {
         name: "recovery.attemptTimeout",
         env: "KASSA_RECOVERY_ATTEMPT_TIMEOUT",
         default: Some("5m"),
@@ -760,6 +818,8 @@ impl Config {
             },
             payout_cutoff: time::Time::MIDNIGHT,
             job_poll_interval: Duration::ZERO,
+            job_lease: Duration::ZERO,
+            shutdown_grace_period: Duration::ZERO,
             log_format: LogFormat::Text,
             limits: LimitsConfig {
                 api_calls: None,
@@ -787,6 +847,8 @@ impl Config {
             },
             webhooks: WebhooksConfig {
                 allow_private_networks: false,
+                concurrency: 0,
+                endpoint_concurrency: 0,
             },
             recovery: RecoveryConfig {
                 attempt_timeout: Duration::ZERO,
@@ -801,16 +863,6 @@ impl Config {
                 url: None,
                 from: None,
             },
-        }
-    }
-
-    /// The last payout cut-off at or before `now`.
-    pub fn last_payout_cutoff(&self, now: time::OffsetDateTime) -> time::OffsetDateTime {
-        let today = now.replace_time(self.payout_cutoff);
-        if today <= now {
-            today
-        } else {
-            today - time::Duration::days(1)
         }
     }
 
@@ -1138,6 +1190,10 @@ mod tests {
             "maxAmount" => "500.00",
             "payoutCutoff" => "17:30",
             "jobPollInterval" => "250ms",
+            "jobLease" => "2m",
+            "shutdownGracePeriod" => "10s",
+            "webhooks.concurrency" => "128",
+            "webhooks.endpointConcurrency" => "2",
             "logFormat" | "log.format" => "json",
             "sandbox.achSettlementDelay" => "2m",
             "trustedProxies" => "10.0.0.0/8,192.0.2.7",
@@ -1205,7 +1261,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kassa.toml");
         let top = "`listen`, `databaseUrl`, `databaseMaxConnections`, `publicUrl`, `dataDir`, \
-                   `vaultKey`, `maxAmount`, `payoutCutoff`, `jobPollInterval`, `logFormat`, `log`, \
+                   `vaultKey`, `maxAmount`, `payoutCutoff`, `jobPollInterval`, `jobLease`, \
+                   `shutdownGracePeriod`, `logFormat`, `log`, \
                    `trustedProxies`, `sessionIdleTimeout`, `sandbox`, `limits`, `http`, `webhooks`, `recovery`, `dns`, `metrics`, `smtp`";
         let cases = [
             (

@@ -66,10 +66,3 @@ pub(super) fn http_timeout(v: &str) -> Result<Duration, String> {
         "1h",
     )
 }
-
-/// "HH:MM", 24-hour.
-pub(super) fn parse_time_of_day(value: &str) -> Option<time::Time> {
-    let (h, m) = value.split_once(':')?;
-    let (h, m) = (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?);
-    (h < 24 && m < 60 && value.len() == 5).then(|| time::Time::from_hms(h, m, 0).expect("checked"))
-}

@@ -1,35 +1,27 @@
-//! Sends queued emails: each claimed email job is one try, run beside the other jobs so a slow
-//! SMTP server holds up nothing else. A try that fails is tried again later
+//! Sends queued emails: each claimed email job is one try, run in the email lane
+//! (`jobs/lanes.rs`) so a slow SMTP server holds up nothing else. A try that fails is tried again later
 //! (`kassa_core::mail::retry_delay`) until the server refuses for good or the tries run out;
 //! the email's row says how it went, and the payment's timeline shows it.
 
 use kassa_core::job::{JobKind, JobPayload, SendEmail};
 use kassa_core::mail::{self, EmailStatus};
-use kassa_store::{EmailAttempt, Job};
-use tokio::task::JoinSet;
+use kassa_store::{EmailAttempt, Job, StoreError};
 
 use super::compose::{compose, message, Unwritable};
 use crate::state::AppState;
 
-/// Whether a claimed job is an email's.
-pub fn is_email(job: &Job) -> bool {
-    job.kind == JobKind::Email.as_str()
-}
-
-/// Starts one try for each claimed email job.
-pub fn spawn(state: &AppState, jobs: Vec<Job>) -> JoinSet<()> {
-    let mut set = JoinSet::new();
-    for job in jobs {
-        let state = state.clone();
-        set.spawn(async move {
-            if let Err(e) = run(&state, &job).await {
-                state.metrics.job(false);
-                // The lease runs out and the job is claimed again.
-                tracing::warn!(job = %job.id, error = format!("{e:#}"), "email job failed");
-            }
-        });
+/// Makes one try at a claimed email job and records it with the job. A worker that lost the
+/// job's lease meanwhile records nothing; on any other error the lease runs out and the job is
+/// claimed again.
+pub(crate) async fn send_one(state: &AppState, job: &Job) {
+    if let Err(e) = run(state, job).await {
+        if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::LeaseLost)) {
+            tracing::warn!(job = %job.id, "{}", crate::jobs::LEASE_LOST);
+            return;
+        }
+        state.metrics.job(false);
+        tracing::warn!(job = %job.id, error = format!("{e:#}"), "email job failed");
     }
-    set
 }
 
 async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
@@ -39,12 +31,18 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
         anyhow::bail!("not an email job");
     };
     let Some(email) = state.store.email(&email_id).await? else {
-        state.store.complete_job(&job.id, state.clock.now()).await?;
+        state
+            .store
+            .complete_job(&job.id, &state.worker_id, state.clock.now())
+            .await?;
         return Ok(());
     };
     if email.status != EmailStatus::Queued {
         // Sent or failed by an earlier try whose job outlived it.
-        state.store.complete_job(&job.id, state.clock.now()).await?;
+        state
+            .store
+            .complete_job(&job.id, &state.worker_id, state.clock.now())
+            .await?;
         return Ok(());
     }
     let attempt = email.attempts + 1;
@@ -63,7 +61,12 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
                     Ok(()) => {
                         state
                             .store
-                            .record_email_attempt(&email.id, &EmailAttempt::Sent, state.clock.now())
+                            .record_email_attempt(
+                                &email.id,
+                                &state.worker_id,
+                                &EmailAttempt::Sent,
+                                state.clock.now(),
+                            )
                             .await?;
                         state.metrics.job(true);
                         tracing::info!(email = %email.id, kind = email.kind.as_str(), "email sent");
@@ -92,7 +95,7 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
     };
     state
         .store
-        .record_email_attempt(&email.id, &outcome, now)
+        .record_email_attempt(&email.id, &state.worker_id, &outcome, now)
         .await?;
     state.metrics.job(false);
     tracing::warn!(

@@ -6,6 +6,7 @@
 pub mod anet_standin;
 pub mod dns;
 pub mod openapi;
+pub mod slow_receiver;
 pub mod smtp;
 pub mod stripe_standin;
 pub mod txt_server;
@@ -292,6 +293,39 @@ impl TestApp {
         );
         self.router = self.app.router();
         self
+    }
+
+    /// The same application (database, processor, DNS) started again on the real clock with
+    /// other settings, for tests of the background worker in real time.
+    pub fn on_real_clock(mut self, edit: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config(self.dir.path());
+        edit(&mut config);
+        self.app = self.another_instance_with(config, Arc::new(kassa_core::clock::SystemClock));
+        self.router = self.app.router();
+        self
+    }
+
+    /// Another instance on the same database (its own worker id), with `config` and `clock`.
+    pub fn another_instance_with(
+        &self,
+        config: Config,
+        clock: Arc<dyn kassa_core::clock::Clock>,
+    ) -> App {
+        App::new(AppParts {
+            config,
+            store: self.store.clone(),
+            processor: self.processor.clone(),
+            clock,
+            vault: Vault::new(&TEST_VAULT_KEY),
+            resolver: Some(self.dns.clone()),
+        })
+    }
+
+    /// The settings every test application starts with, edited.
+    pub fn config_with(&self, edit: impl FnOnce(&mut Config)) -> Config {
+        let mut config = test_config(self.dir.path());
+        edit(&mut config);
+        config
     }
 
     /// The same application (database, clock, processor, DNS, settings) started again with

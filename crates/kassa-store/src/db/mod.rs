@@ -38,6 +38,9 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// Appended to a subquery that claims rows for one worker (`FOR UPDATE SKIP LOCKED` on
     /// PostgreSQL; SQLite has one writer and needs nothing).
     const SKIP_LOCKED: &'static str;
+    /// The database's own clock, in microseconds since the Unix epoch, as an SQL expression:
+    /// leases are taken and compared by it, so instances whose clocks differ agree on them.
+    const NOW_MICROS: &'static str;
 
     fn reader(&self) -> Self::Reader<'_>;
     fn read_cache(&self) -> &ReadCache;

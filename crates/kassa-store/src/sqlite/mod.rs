@@ -136,6 +136,8 @@ impl Backend for SqliteStore {
     type Write = WriteTx;
     type ReadTx = ReadTx;
     const SKIP_LOCKED: &'static str = "";
+    // `unixepoch('subsec')` (SQLite 3.42; the bundled library is newer) has milliseconds.
+    const NOW_MICROS: &'static str = "CAST(unixepoch('subsec') * 1000000 AS INTEGER)";
 
     fn reader(&self) -> Reader<'_> {
         Reader(&self.reader)

@@ -53,16 +53,18 @@ pub trait WebhookDeliveryStore {
     /// The delivery, its endpoint (deleted too), the endpoint's secrets and the event.
     async fn webhook_delivery_work(&self, id: &WebhookDeliveryId) -> Result<Option<DeliveryWork>>;
     /// Records an attempt and what follows from it, in one transaction: the delivery's state (if
-    /// still pending), its job (done or due again — only while `worker` holds its lease), and
+    /// still pending), its job (done or due again), and
     /// the endpoint's health, which disables it (failing every pending delivery) once
     /// [`kassa_core::webhook::should_disable`] says so. Whether the endpoint was disabled now.
+    /// Only while `worker` holds the job's lease: otherwise nothing is recorded
+    /// ([`crate::StoreError::LeaseLost`]).
     async fn record_webhook_attempt(
         &self,
         record: &AttemptRecord,
         now: OffsetDateTime,
     ) -> Result<bool>;
     /// Ends a pending delivery without an attempt (its endpoint was deleted or disabled), and its
-    /// job while `worker` holds the lease.
+    /// job — only while `worker` holds the lease ([`crate::StoreError::LeaseLost`] otherwise).
     async fn drop_webhook_delivery(
         &self,
         id: &WebhookDeliveryId,
@@ -73,6 +75,7 @@ pub trait WebhookDeliveryStore {
     ) -> Result<()>;
     /// Ends `worker`'s lease on a delivery's job that had nothing to send: done — unless its
     /// delivery is pending again (a retry came meanwhile), then it is due at once.
+    /// [`crate::StoreError::LeaseLost`] when `worker` does not hold it.
     async fn release_webhook_job(
         &self,
         job: &JobId,
@@ -360,6 +363,14 @@ impl<B: Backend> WebhookDeliveryStore for B {
         // The endpoint first, as every change to an endpoint and its deliveries does.
         let live = lock_endpoint(&mut tx, &endpoint).await?;
         let a = &record.attempt;
+        let (status, next, completed) = match &record.outcome {
+            AttemptOutcome::Delivered => (DeliveryStatus::Succeeded, None, Some(now)),
+            AttemptOutcome::RetryAt(at) => (DeliveryStatus::Pending, Some(*at), None),
+            AttemptOutcome::Failed => (DeliveryStatus::Failed, None, Some(now)),
+        };
+        // Only the lease holder records: a worker whose lease ran out and was taken over
+        // (`LeaseLost`) leaves the attempt to the one that holds it now.
+        crate::jobs::finish_job(&mut tx, &record.job_id, &record.worker, next, now).await?;
         query(
             "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, error, latency_ms) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -371,11 +382,6 @@ impl<B: Backend> WebhookDeliveryStore for B {
         .bind(i32::try_from(a.latency_ms).unwrap_or(i32::MAX))
         .execute(&mut tx)
         .await?;
-        let (status, next, completed) = match &record.outcome {
-            AttemptOutcome::Delivered => (DeliveryStatus::Succeeded, None, Some(now)),
-            AttemptOutcome::RetryAt(at) => (DeliveryStatus::Pending, Some(*at), None),
-            AttemptOutcome::Failed => (DeliveryStatus::Failed, None, Some(now)),
-        };
         // Only a delivery still pending: one canceled or failed meanwhile stays so.
         query(
             "UPDATE webhook_deliveries SET status = $2, attempt_count = attempt_count + 1, \
@@ -389,7 +395,6 @@ impl<B: Backend> WebhookDeliveryStore for B {
         .bind(completed.map(to_micros))
         .execute(&mut tx)
         .await?;
-        settle_job(&mut tx, &record.job_id, &record.worker, next, now).await?;
         let mut disabled = false;
         if live.is_some() {
             if record.outcome == AttemptOutcome::Delivered {
@@ -451,7 +456,7 @@ impl<B: Backend> WebhookDeliveryStore for B {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         // The job before the delivery, in the order `end_pending` takes them.
-        settle_job(&mut tx, job, worker, None, now).await?;
+        crate::jobs::finish_job(&mut tx, job, worker, None, now).await?;
         query(
             "UPDATE webhook_deliveries SET status = $2, next_attempt_at = NULL, completed_at = $3 \
              WHERE id = $1 AND status = 'pending'",
@@ -472,7 +477,7 @@ impl<B: Backend> WebhookDeliveryStore for B {
         now: OffsetDateTime,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        query(
+        let released = query(
             "UPDATE jobs SET locked_by = NULL, locked_until = NULL, done_at = CASE WHEN EXISTS \
              (SELECT 1 FROM webhook_deliveries WHERE job_id = $1 AND status = 'pending') THEN NULL ELSE $3 END \
              WHERE id = $1 AND locked_by = $2",
@@ -482,6 +487,9 @@ impl<B: Backend> WebhookDeliveryStore for B {
         .bind(to_micros(now))
         .execute(&mut tx)
         .await?;
+        if released.rows_affected() == 0 {
+            return Err(crate::StoreError::LeaseLost);
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -599,33 +607,6 @@ pub(crate) async fn end_pending(
     .bind(endpoint)
     .bind(status.as_str())
     .bind(to_micros(now))
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// Finishes the job (or makes it due at `again`) — only while `worker` holds its lease.
-pub(crate) async fn settle_job(
-    tx: &mut dyn Conn,
-    job: &JobId,
-    worker: &str,
-    again: Option<OffsetDateTime>,
-    now: OffsetDateTime,
-) -> Result<()> {
-    match again {
-        Some(at) => query(
-            "UPDATE jobs SET run_at = $3, locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2",
-        )
-        .bind(job.as_str())
-        .bind(worker)
-        .bind(to_micros(at)),
-        None => query(
-            "UPDATE jobs SET done_at = $3, locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2",
-        )
-        .bind(job.as_str())
-        .bind(worker)
-        .bind(to_micros(now)),
-    }
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -1,24 +1,34 @@
 //! Durable background work. Jobs live in the database with a run time and a lease, so they
 //! survive restarts, and several instances sharing one PostgreSQL never run the same job twice.
 //! Every handler is idempotent (a conditional update), so a job run again after a crash is harmless.
+//!
+//! This file holds what the money lane's jobs do and the periodic sweeps; `lanes.rs` runs jobs in
+//! lanes by kind (docs/api.md §12), `leases.rs` keeps their leases, and `shared.rs` the settings
+//! every instance must agree on.
+
+mod lanes;
+mod leases;
+pub mod shared;
+
+pub use lanes::Worker;
+pub(crate) use leases::LEASE_LOST;
 
 use kassa_core::job::{
     AchSettlement, ExpirePaymentRequest, JobKind, JobPayload, NewJobSpec, PayoutBatch,
     ProcessorRelease,
 };
-use kassa_store::{Job, NewJob};
+use kassa_store::{Job, NewJob, StoreError};
 use time::Duration;
 
 use crate::money;
 use crate::state::AppState;
 
-/// How long a claimed job is ours before another worker may take it over.
-const LEASE: Duration = Duration::seconds(60);
 /// How long after a payout cut-off its batch runs.
 const PAYOUT_GRACE: Duration = Duration::minutes(5);
 
-/// Runs the jobs due now; how many ran. Events recorded since the last run become webhook
-/// deliveries first, and delivery attempts run side by side with the other jobs.
+/// Runs the jobs due now, one claim per lane; how many ran. Events recorded since the last run
+/// become webhook deliveries and emails first. Tests drive time with this (`run_pending_jobs`);
+/// the worker runs the lanes on their own ([`Worker`]).
 pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
     if let Err(e) = crate::webhooks::dispatch(state).await {
         tracing::warn!(
@@ -26,47 +36,48 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
             "dispatching events to webhooks failed"
         );
     }
-    let now = state.clock.now();
-    let jobs = state
-        .store
-        .claim_jobs(&state.worker_id, now, now + LEASE, 32)
-        .await?;
-    let n = jobs.len();
-    let (deliveries, jobs): (Vec<Job>, Vec<Job>) =
-        jobs.into_iter().partition(crate::webhooks::is_delivery);
-    let (emails, jobs): (Vec<Job>, Vec<Job>) =
-        jobs.into_iter().partition(crate::mail::worker::is_email);
-    let mut sending = crate::webhooks::spawn_deliveries(state, deliveries);
-    let mut mailing = crate::mail::worker::spawn(state, emails);
-    let ran = run_each(state, jobs).await;
-    while sending.join_next().await.is_some() {}
-    while mailing.join_next().await.is_some() {}
-    ran.map(|()| n)
+    lanes::run_each_lane_once(state).await
 }
 
-async fn run_each(state: &AppState, jobs: Vec<Job>) -> anyhow::Result<()> {
-    for job in jobs {
-        match run(state, &job).await {
-            Ok(()) => {
-                state.metrics.job(true);
-                state.store.complete_job(&job.id, state.clock.now()).await?
-            }
-            Err(e) => {
-                state.metrics.job(false);
-                // Exponential backoff, capped at an hour.
-                let delay = Duration::seconds(
-                    2i64.saturating_pow(job.attempts.clamp(1, 12) as u32)
-                        .min(3600),
-                );
-                tracing::warn!(job = %job.id, kind = %job.kind, error = format!("{e:#}"), "job failed; will retry");
-                state
-                    .store
-                    .retry_job(&job.id, state.clock.now() + delay, &format!("{e:#}"))
-                    .await?;
-            }
+/// Runs one claimed job of the money lane and finishes it: done, or due again with backoff.
+/// A worker that lost the job's lease meanwhile records nothing.
+pub(crate) async fn run_money_job(state: &AppState, job: &Job) {
+    let finished = match run(state, job).await {
+        Ok(()) => {
+            state.metrics.job(true);
+            state
+                .store
+                .complete_job(&job.id, &state.worker_id, state.clock.now())
+                .await
+        }
+        Err(e) => {
+            state.metrics.job(false);
+            // Exponential backoff, capped at an hour.
+            let delay = Duration::seconds(
+                2i64.saturating_pow(job.attempts.clamp(1, 12) as u32)
+                    .min(3600),
+            );
+            tracing::warn!(job = %job.id, kind = %job.kind, error = format!("{e:#}"), "job failed; will retry");
+            state
+                .store
+                .retry_job(
+                    &job.id,
+                    &state.worker_id,
+                    state.clock.now() + delay,
+                    &format!("{e:#}"),
+                )
+                .await
+        }
+    };
+    match finished {
+        Ok(()) => {}
+        Err(StoreError::LeaseLost) => {
+            tracing::warn!(job = %job.id, kind = %job.kind, "{LEASE_LOST}")
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.id, kind = %job.kind, error = %e, "could not finish a job; its lease will run out and it runs again")
         }
     }
-    Ok(())
 }
 
 async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
@@ -77,11 +88,9 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
             payment_id,
             outcome,
         }) => {
-            // Already settled through the sandbox endpoint: nothing left to do.
-            state
-                .store
-                .resolve_ach(None, &payment_id, &outcome, now)
-                .await?;
+            // Already settled through the sandbox endpoint: nothing left to do. Counted in the
+            // metrics like every resolved debit.
+            crate::money::resolve_debit(state, None, &payment_id, &outcome).await?;
         }
         JobPayload::ExpirePaymentRequest(ExpirePaymentRequest { payment_request_id }) => {
             state
@@ -96,12 +105,9 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
             if !made.is_empty() {
                 tracing::info!(payouts = made.len(), cutoff = %cutoff, "payout batch cut");
             }
-            // The next from the configuration, so a changed cut-off replaces the old chain.
-            schedule_payout_batch(
-                state,
-                state.config.last_payout_cutoff(now) + Duration::days(1),
-            )
-            .await?;
+            // The next from the cut-off every instance shares (the database's), so a changed
+            // cut-off replaces the old chain and two instances never run two chains.
+            schedule_next_payout_batch(state).await?;
         }
         JobPayload::ProcessorRelease(ProcessorRelease { authorization_id }) => {
             let hold = state
@@ -120,8 +126,8 @@ async fn run(state: &AppState, job: &Job) -> anyhow::Result<()> {
                 })
                 .await?;
         }
-        // Claimed deliveries and emails are run by `webhooks::spawn_deliveries` and
-        // `mail::worker::spawn`, never here.
+        // Deliveries and emails have lanes of their own (`webhooks::deliver`,
+        // `mail::worker::send_one`) and are never claimed by this one.
         JobPayload::WebhookDelivery(_) | JobPayload::Email(_) => {
             anyhow::bail!("unknown job kind {kind}")
         }
@@ -174,11 +180,7 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
     state.store.purge_limits(now).await?;
     state.limits.forget_idle(now);
     // The daily payout batch: the next cut-off is always scheduled, once.
-    schedule_payout_batch(
-        state,
-        state.config.last_payout_cutoff(now) + Duration::days(1),
-    )
-    .await?;
+    schedule_next_payout_batch(state).await?;
     state
         .store
         .purge_idempotency_keys(
@@ -186,6 +188,14 @@ pub async fn housekeeping(state: &AppState) -> anyhow::Result<()> {
         )
         .await?;
     Ok(())
+}
+
+/// Schedules the batch of the next payout cut-off — the one in the database, shared by every
+/// instance ([`shared::payout_cutoff`]) — unless it was ever scheduled.
+async fn schedule_next_payout_batch(state: &AppState) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let cutoff = shared::payout_cutoff(state).await?;
+    schedule_payout_batch(state, shared::last_cutoff(cutoff, now) + Duration::days(1)).await
 }
 
 /// Schedules the payout batch for `cutoff` unless it was ever scheduled (by any instance).
