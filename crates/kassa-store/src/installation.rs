@@ -18,6 +18,9 @@ pub trait InstallationStore {
     /// Checks the vault key against the one this database was first used with (stored as a keyed
     /// hash on first use); false means another key encrypted the stored data.
     async fn check_vault_key(&self, check: &str, now: OffsetDateTime) -> Result<bool>;
+    /// The key check stored on first use, if the database was ever opened with a vault key;
+    /// reads only (a database with one holds data sealed with that key).
+    async fn stored_vault_key_check(&self) -> Result<Option<String>>;
 }
 
 #[async_trait]
@@ -43,5 +46,11 @@ impl<B: Backend> InstallationStore for B {
             .await?;
         tx.commit().await?;
         Ok(stored == check)
+    }
+
+    async fn stored_vault_key_check(&self) -> Result<Option<String>> {
+        query_scalar("SELECT vault_key_check FROM installation WHERE id = 1")
+            .fetch_optional(&mut self.reader())
+            .await
     }
 }
