@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::migrate::{AppliedMigration, Migrate, MigrateError, Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::{
+    AppliedMigration, Migrate, MigrateError, Migration, MigrationSource, MigrationType, Migrator,
+};
 
 /// A migration as its file is named: `0016_email`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +20,12 @@ pub struct MigrationName {
 
 impl std::fmt::Display for MigrationName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}_{}", self.version, self.description.replace(' ', "_"))
+        write!(
+            f,
+            "{:04}_{}",
+            self.version,
+            self.description.replace(' ', "_")
+        )
     }
 }
 
@@ -355,8 +362,14 @@ mod tests {
         let set = SQLITE;
         let checksum = |i: usize| {
             let (v, d, sql) = set[i];
-            Migration::new(v, Cow::Borrowed(d), MigrationType::Simple, Cow::Borrowed(sql), false)
-                .checksum
+            Migration::new(
+                v,
+                Cow::Borrowed(d),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+            .checksum
         };
         let empty = MigrationStatus::of(set, &[], None);
         assert!(empty.is_empty() && !empty.is_current());

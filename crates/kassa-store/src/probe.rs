@@ -143,6 +143,37 @@ impl Probe {
         Ok(MigrationStatus::of(set, &recorded, failed))
     }
 
+    /// The vault key check stored on first use; None when the database was never opened with a
+    /// key (or is not Kassa's).
+    pub async fn vault_key_check(&mut self) -> Result<Option<String>> {
+        let sql = "SELECT vault_key_check FROM installation WHERE id = 1";
+        let exists_sql = match self.conn {
+            ProbeConn::Sqlite { .. } => {
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'installation'"
+            }
+            ProbeConn::Postgres(_) => {
+                "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'installation' \
+                 AND schemaname = ANY (current_schemas(false))"
+            }
+        };
+        Ok(match &mut self.conn {
+            ProbeConn::Sqlite { conn, .. } => {
+                let exists: i64 = sqlx::query_scalar(exists_sql).fetch_one(&mut *conn).await?;
+                match exists {
+                    0 => None,
+                    _ => sqlx::query_scalar(sql).fetch_optional(&mut *conn).await?,
+                }
+            }
+            ProbeConn::Postgres(conn) => {
+                let exists: i64 = sqlx::query_scalar(exists_sql).fetch_one(&mut *conn).await?;
+                match exists {
+                    0 => None,
+                    _ => sqlx::query_scalar(sql).fetch_optional(&mut *conn).await?,
+                }
+            }
+        })
+    }
+
     /// The database server's clock (PostgreSQL); None for SQLite, which reads this machine's.
     pub async fn database_time(&mut self) -> Result<Option<OffsetDateTime>> {
         match &mut self.conn {

@@ -3,6 +3,7 @@
 //! request's host (its billing host) or by the `/p/{slug}` path prefix.
 
 pub mod dashboard;
+mod landing;
 mod logo;
 mod pay;
 
@@ -23,6 +24,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(dashboard::routes())
+        .route("/", get(landing::page))
         .route("/static/kassa.css", get(stylesheet))
         .route("/static/pow.js", get(proof_of_work_script))
         .route("/static/pay.js", get(pay_script))
