@@ -23,7 +23,9 @@ impl Drop for Running {
 
 /// The status line of `GET path` with the bearer key.
 fn get_status(port: u16, path: &str, key: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return "no answer".to_string();
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -55,7 +57,8 @@ fn a_second_demo_on_a_busy_port_changes_nothing() {
     let stdout = first.stdout.take().unwrap();
     let first = Running(first);
     let mut key = None;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(k) = line.trim().strip_prefix("API key:") {
             key = Some(k.trim().to_string());
@@ -64,6 +67,8 @@ fn a_second_demo_on_a_busy_port_changes_nothing() {
             break;
         }
     }
+    // Kept reading, so the server never writes to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let key = key.unwrap_or_else(|| {
         panic!(
             "the first server printed no key: {}",
@@ -89,7 +94,9 @@ fn a_second_demo_on_a_busy_port_changes_nothing() {
         "{second:?}"
     );
     assert!(!second.stdout.contains("API key"), "{second:?}");
-    // The first server's demo key was not revoked: it still works.
+    // The first server's demo key was not revoked: it still works, after the second that the
+    // first server may keep a key's partner in memory (README: what is kept in memory).
+    std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(get_status(port, "/v1/balance", &key), "HTTP/1.1 200 OK");
     drop(first);
 }
