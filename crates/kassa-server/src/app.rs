@@ -54,12 +54,15 @@ impl App {
             )
         })?;
         let store = kassa_store::connect(&config.database_url(), &config.connect_options()).await?;
-        let (vault, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
-        // Refuses another key than the database's, takes the hashing keys kept since a rotation,
-        // and seals link secrets left in clear by an older version.
-        let vault =
-            crate::key_rotation::open_vault(store.as_ref(), vault, &source, SystemClock.now())
-                .await?;
+        // Refuses a missing key file beside sealed data and another key than the database's,
+        // takes the hashing keys kept since a rotation, and seals link secrets left in clear.
+        let (vault, source) = crate::key_rotation::load_vault(
+            store.as_ref(),
+            config.vault_key.as_ref(),
+            &config.data_dir,
+            SystemClock.now(),
+        )
+        .await?;
         let app = App::new(AppParts {
             config,
             store,

@@ -1,9 +1,11 @@
 //! Opening an installation's database with the vault key, and rotating that key (docs/api.md §9).
 //!
-//! [`open_vault`] is what every start does after loading the key (`App::from_config`, and the
-//! CLI commands that seal or open secrets): refuse a key the database was not last used with
-//! (the key check), take the hashing keys stored after a rotation, and seal the link secrets a
-//! database from before migration 0014 still keeps in clear (once, in one transaction).
+//! [`load_vault`] is what every start does (`App::from_config`, and the CLI commands that seal or
+//! open secrets): load the key, generating one only for a database that has never had one (a
+//! missing key file beside a database that has sealed data is an error, never a new key), then
+//! [`open_vault`]: refuse a key the database was not last used with (the key check), take the
+//! hashing keys stored after a rotation, and seal the link secrets a database from before
+//! migration 0014 still keeps in clear (once, in one transaction).
 //!
 //! [`rotate`] is `kassa vault rotate-key`: every secret opened with the current key and sealed
 //! with the new one, the new key check and the hashing keys stored, and the audit event written,
@@ -28,10 +30,40 @@ pub enum OpenError {
          database needs the same one; after `kassa vault rotate-key`, the new one)"
     )]
     WrongKey(String),
+    #[error(
+        "the vault key file {0} is missing, and this database already holds secrets sealed with a \
+         vault key. Kassa will not generate a new key: it would make the stored card and account \
+         numbers, webhook secrets and link secrets unreadable. Restore the file from your backup, \
+         or set KASSA_VAULT_KEY to the key"
+    )]
+    MissingKey(String),
+    #[error(transparent)]
+    Key(#[from] VaultError),
     #[error("the installation's hashing keys do not open with the vault key (tampered data)")]
     HashingKeys,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The vault key as every start loads it — `KASSA_VAULT_KEY`, else `data_dir/vault.key`, else a
+/// new key written there when the database has never been opened with one — opened against the
+/// database with [`open_vault`]; and where the key came from.
+pub async fn load_vault(
+    store: &dyn Store,
+    configured: Option<&Secret<String>>,
+    data_dir: &std::path::Path,
+    now: OffsetDateTime,
+) -> Result<(Vault, KeySource), OpenError> {
+    let (vault, source) = match Vault::load(configured, data_dir)? {
+        Some(found) => found,
+        None if store.stored_vault_key_check().await?.is_some() => {
+            let file = crate::vault::key_file(data_dir).display().to_string();
+            return Err(OpenError::MissingKey(file));
+        }
+        None => Vault::generate(data_dir)?,
+    };
+    let vault = open_vault(store, vault, &source, now).await?;
+    Ok((vault, source))
 }
 
 /// Checks `vault` against the database, takes its stored hashing keys, and seals any link

@@ -101,6 +101,13 @@ pub enum VaultError {
     Decrypt,
 }
 
+/// Where a vault key file is kept when `KASSA_VAULT_KEY` is not set, as an absolute path (so
+/// messages say where it is whatever directory a command runs in).
+pub fn key_file(data_dir: &Path) -> std::path::PathBuf {
+    let file = data_dir.join("vault.key");
+    std::path::absolute(&file).unwrap_or(file)
+}
+
 /// Where the master key came from, so the binary can warn about a generated one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -181,33 +188,55 @@ impl Vault {
             .map_err(|_| VaultError::Decrypt)
     }
 
-    /// The configured key, else the one kept in `data_dir/vault.key`, else a new one written there.
-    pub fn load_or_create(
+    /// The configured key, else the one kept in `data_dir/vault.key` (tightened to 0600 if
+    /// others could read it); None when neither is there (only a database that holds nothing
+    /// sealed may then get a new key: see `key_rotation::load_vault`).
+    pub fn load(
         configured: Option<&Secret<String>>,
         data_dir: &Path,
-    ) -> Result<(Self, KeySource), VaultError> {
-        if let Some(key) = configured {
-            return Ok((Self::new(&parse_key(key.expose())?), KeySource::Configured));
+    ) -> Result<Option<(Self, KeySource)>, VaultError> {
+        let found = Self::read(configured, data_dir)?;
+        if let Some((_, KeySource::File(shown))) = &found {
+            crate::data_dir::tighten_file(Path::new(shown))
+                .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
         }
-        let path = data_dir.join("vault.key");
+        Ok(found)
+    }
+
+    /// As [`Vault::load`], changing nothing (`kassa doctor` reports the file's mode as found).
+    pub fn read(
+        configured: Option<&Secret<String>>,
+        data_dir: &Path,
+    ) -> Result<Option<(Self, KeySource)>, VaultError> {
+        if let Some(key) = configured {
+            return Ok(Some((
+                Self::new(&parse_key(key.expose())?),
+                KeySource::Configured,
+            )));
+        }
+        let path = key_file(data_dir);
         let shown = path.display().to_string();
         match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                crate::data_dir::tighten_file(&path)
-                    .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
-                Ok((Self::new(&parse_key(text.trim())?), KeySource::File(shown)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                rand::rng().fill_bytes(&mut key);
-                crate::data_dir::create_private(data_dir)
-                    .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
-                write_private(&path, &hex::encode(key))
-                    .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
-                Ok((Self::new(&key), KeySource::Generated(shown)))
-            }
+            Ok(text) => Ok(Some((
+                Self::new(&parse_key(text.trim())?),
+                KeySource::File(shown),
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(VaultError::KeyFile(shown, e)),
         }
+    }
+
+    /// A new random key, written to `data_dir/vault.key` (the directory 0700, the file 0600).
+    pub fn generate(data_dir: &Path) -> Result<(Self, KeySource), VaultError> {
+        let path = key_file(data_dir);
+        let shown = path.display().to_string();
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        crate::data_dir::create_private(data_dir)
+            .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
+        write_private(&path, &hex::encode(key))
+            .map_err(|e| VaultError::KeyFile(shown.clone(), e))?;
+        Ok((Self::new(&key), KeySource::Generated(shown)))
     }
 
     pub fn key_check(&self) -> String {
@@ -493,12 +522,14 @@ mod tests {
     #[test]
     fn key_file_is_generated_once_and_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, first) = Vault::load_or_create(None, dir.path()).unwrap();
-        assert!(matches!(first, KeySource::Generated(_)));
-        let (_, second) = Vault::load_or_create(None, dir.path()).unwrap();
-        assert!(matches!(second, KeySource::File(_)));
+        assert!(Vault::load(None, dir.path()).unwrap().is_none());
+        let (first, source) = Vault::generate(dir.path()).unwrap();
+        assert!(matches!(source, KeySource::Generated(_)));
+        let (second, source) = Vault::load(None, dir.path()).unwrap().unwrap();
+        assert!(matches!(source, KeySource::File(_)));
+        assert_eq!(first.key_check(), second.key_check());
         assert!(matches!(
-            Vault::load_or_create(Some(&Secret::new("abc".into())), dir.path()),
+            Vault::load(Some(&Secret::new("abc".into())), dir.path()),
             Err(VaultError::BadKey)
         ));
     }
@@ -510,12 +541,12 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("kassa-data");
-        Vault::load_or_create(None, &dir).unwrap();
+        Vault::generate(&dir).unwrap();
         let key = dir.join("vault.key");
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&key), 0o600);
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let (_, source) = Vault::load_or_create(None, &dir).unwrap();
+        let (_, source) = Vault::load(None, &dir).unwrap().unwrap();
         assert!(matches!(source, KeySource::File(_)));
         assert_eq!(mode(&key), 0o600, "tightened when read");
     }
@@ -605,7 +636,7 @@ mod tests {
     #[test]
     fn a_key_file_is_replaced_whole_and_private() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, _) = Vault::load_or_create(None, dir.path()).unwrap();
+        Vault::generate(dir.path()).unwrap();
         let path = dir.path().join("vault.key");
         replace_key_file(&path, &[5u8; 32]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

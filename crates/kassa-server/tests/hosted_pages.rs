@@ -1047,3 +1047,22 @@ on_both_backends!(control_characters_in_the_form_are_refused, |app| {
         0
     );
 });
+
+// The bare address says what the server is and links to the dashboard's sign-in and the API's
+// document, in the house style — not the payer's "page not found".
+on_both_backends!(the_root_is_a_plain_landing_page, |app| {
+    let r = app.get("/").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("This is a Kassa server"), "{}", r.body);
+    assert!(r.body.contains("href=\"/dashboard/login\""), "{}", r.body);
+    assert!(r.body.contains("href=\"/v1/openapi.json\""), "{}", r.body);
+    assert!(r.body.contains("/static/kassa.css"), "{}", r.body);
+    assert!(
+        !r.body.contains("payment page does not exist"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("Secure payment"), "{}", r.body);
+    // Only `/` itself: anything else unknown is still not found.
+    assert_eq!(app.get("/nothing-here").await.status, StatusCode::NOT_FOUND);
+});

@@ -16,7 +16,7 @@ use common::*;
 use hmac::{Hmac, Mac};
 use kassa_core::clock::Clock;
 use kassa_core::secret::Secret;
-use kassa_server::key_rotation::{open_vault, rotate, OpenError, RotateError};
+use kassa_server::key_rotation::{load_vault, open_vault, rotate, OpenError, RotateError};
 use kassa_server::vault::{KeySource, Vault};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -238,3 +238,69 @@ on_both_backends!(
         assert_eq!(details["reEncrypted"]["vaultEntries"], 2, "{details}");
     }
 );
+
+// A database that has been opened with a vault key, and no key file (nor KASSA_VAULT_KEY): the
+// start is refused with a message that names the missing file, and no new key is generated —
+// one would make every stored secret unreadable.
+on_both_backends!(a_missing_key_file_beside_sealed_data_is_refused, |app| {
+    let now = app.clock.now();
+    open_vault(
+        app.store.as_ref(),
+        Vault::new(&TEST_VAULT_KEY),
+        &KeySource::Configured,
+        now,
+    )
+    .await
+    .unwrap();
+    let p = app.partner().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let missing = load_vault(app.store.as_ref(), None, data_dir.path(), now).await;
+    let Err(e) = missing else {
+        panic!("a missing key file was replaced by a new key");
+    };
+    assert!(matches!(e, OpenError::MissingKey(_)), "{e:?}");
+    let message = e.to_string();
+    let file = data_dir.path().join("vault.key");
+    assert!(
+        message.contains(&format!("the vault key file {} is missing", file.display())),
+        "{message}"
+    );
+    assert!(message.contains("unreadable"), "{message}");
+    assert!(message.contains("KASSA_VAULT_KEY"), "{message}");
+    assert!(!file.exists(), "no key was generated");
+    // The key itself, restored as KASSA_VAULT_KEY, opens the database as before.
+    let hex: String = TEST_VAULT_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let (vault, source) = load_vault(
+        app.store.as_ref(),
+        Some(&Secret::new(hex)),
+        data_dir.path(),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(source, KeySource::Configured);
+    assert!(vault.open_link_secret(&p.partner).is_ok());
+});
+
+/// A database that has never held a key gets a new one, written to the data directory.
+#[tokio::test]
+async fn a_fresh_database_gets_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kassa.db").display());
+    let store = kassa_store::connect(&url, &kassa_store::ConnectOptions::default())
+        .await
+        .unwrap();
+    let data_dir = dir.path().join("kassa-data");
+    let now = start_time();
+    let (generated, source) = load_vault(store.as_ref(), None, &data_dir, now)
+        .await
+        .unwrap();
+    assert!(matches!(source, KeySource::Generated(_)), "{source:?}");
+    assert!(data_dir.join("vault.key").exists());
+    // The next start reads it back: the same key, from the file.
+    let (again, source) = load_vault(store.as_ref(), None, &data_dir, now)
+        .await
+        .unwrap();
+    assert!(matches!(source, KeySource::File(_)), "{source:?}");
+    assert_eq!(generated.key_check(), again.key_check());
+}

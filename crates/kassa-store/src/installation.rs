@@ -26,6 +26,9 @@ pub trait InstallationStore {
     async fn shared_setting(&self, name: &str, value: &str, now: OffsetDateTime) -> Result<String>;
     /// Sets the shared setting `name` to `value`, whatever it was (an operator's change).
     async fn set_shared_setting(&self, name: &str, value: &str, now: OffsetDateTime) -> Result<()>;
+    /// The key check stored on first use, if the database was ever opened with a vault key;
+    /// reads only (a database with one holds data sealed with that key).
+    async fn stored_vault_key_check(&self) -> Result<Option<String>>;
 }
 
 #[async_trait]
@@ -86,5 +89,11 @@ impl<B: Backend> InstallationStore for B {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn stored_vault_key_check(&self) -> Result<Option<String>> {
+        query_scalar("SELECT vault_key_check FROM installation WHERE id = 1")
+            .fetch_optional(&mut self.reader())
+            .await
     }
 }

@@ -30,6 +30,7 @@ mod partners;
 mod payment_reports;
 mod payment_requests;
 mod postgres;
+mod probe;
 mod processors;
 mod refunds;
 mod sqlite;
@@ -53,10 +54,12 @@ pub use jobs::{Claim, DeliveryJob, JobStore};
 pub use ledger::LedgerStore;
 pub use limits::{LimitKey, LimitStore};
 pub use logos::{LogoRef, LogoStore, StoredLogo};
+pub use migrations::{MigrationName, MigrationStatus};
 pub use model::*;
 pub use partners::PartnerStore;
 pub use payment_requests::PaymentRequestStore;
 pub use postgres::PgStore;
+pub use probe::{sqlite_file, BackendKind, Probe};
 pub use processors::{ProcessorAccount, ProcessorStore, Referenced};
 pub use refunds::RefundStore;
 pub use sqlite::{connect_options as sqlite_connect_options, SqliteStore};
@@ -206,6 +209,31 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Stor
         Ok(Arc::new(PgStore::connect(url, options).await?))
     } else {
         Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// Connects to the database named by `url` without migrating it, then runs its migrations (the
+/// `kassa migrate` command); the ones this run applied, in order (none when it was up to date).
+pub async fn migrate(url: &str, options: &ConnectOptions) -> Result<Vec<MigrationName>> {
+    let options = ConnectOptions {
+        migrate: false,
+        ..options.clone()
+    };
+    if url.starts_with("sqlite:") {
+        SqliteStore::connect(url, &options).await?.migrate().await
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        PgStore::connect(url, &options).await?.migrate().await
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// How many migrations this binary embeds for the backend of `url`.
+pub fn known_migrations(url: &str) -> usize {
+    if url.starts_with("sqlite:") {
+        migrations::SQLITE.len()
+    } else {
+        migrations::POSTGRES.len()
     }
 }
 

@@ -1,10 +1,140 @@
-//! Migrations are compiled into the binary, so `kassa` needs no files beside it.
+//! Migrations are compiled into the binary, so `kassa` needs no files beside it. Running them
+//! reports which ones this run applied (`kassa migrate` names them), and [`MigrationStatus`]
+//! compares what a database recorded with what this binary knows (`kassa doctor`).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::migrate::{
+    AppliedMigration, Migrate, MigrateError, Migration, MigrationSource, MigrationType, Migrator,
+};
+
+/// A migration as its file is named: `0016_email`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationName {
+    pub version: i64,
+    pub description: &'static str,
+}
+
+impl std::fmt::Display for MigrationName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:04}_{}",
+            self.version,
+            self.description.replace(' ', "_")
+        )
+    }
+}
+
+/// What a database recorded of its migrations, against the ones this binary embeds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// How many of this binary's migrations the database has applied.
+    pub applied: usize,
+    /// This binary's migrations the database has not applied yet.
+    pub pending: Vec<MigrationName>,
+    /// Versions the database applied that this binary does not know (a newer Kassa's).
+    pub unknown: Vec<i64>,
+    /// Applied migrations whose SQL differs from this binary's.
+    pub changed: Vec<MigrationName>,
+    /// A migration that started and did not finish.
+    pub failed: Option<i64>,
+}
+
+impl MigrationStatus {
+    /// Nothing applied: an empty database, not (yet) Kassa's.
+    pub fn is_empty(&self) -> bool {
+        self.applied == 0 && self.unknown.is_empty() && self.failed.is_none()
+    }
+
+    /// Everything applied, nothing unknown, changed or failed.
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty()
+            && self.unknown.is_empty()
+            && self.changed.is_empty()
+            && self.failed.is_none()
+    }
+
+    pub(crate) fn of(
+        set: &'static [(i64, &'static str, &'static str)],
+        recorded: &[AppliedMigration],
+        failed: Option<i64>,
+    ) -> MigrationStatus {
+        let mut status = MigrationStatus {
+            failed,
+            ..MigrationStatus::default()
+        };
+        for (version, description, sql) in set {
+            let name = MigrationName {
+                version: *version,
+                description,
+            };
+            match recorded.iter().find(|m| m.version == *version) {
+                Some(m) => {
+                    status.applied += 1;
+                    let embedded = Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    );
+                    if embedded.checksum != m.checksum {
+                        status.changed.push(name);
+                    }
+                }
+                None => status.pending.push(name),
+            }
+        }
+        status.unknown = recorded
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !set.iter().any(|(known, ..)| known == v))
+            .collect();
+        status
+    }
+}
+
+/// Runs `set` on `conn` under the migration lock; the migrations this run applied, in order.
+pub(crate) async fn apply<C: Migrate>(
+    set: &'static [(i64, &'static str, &'static str)],
+    conn: &mut C,
+) -> Result<Vec<MigrationName>, MigrateError> {
+    let mut migrator = migrator(set).await?;
+    migrator.set_locking(false);
+    conn.lock().await?;
+    let applied = apply_locked(set, &migrator, conn).await;
+    let unlocked = conn.unlock().await;
+    let applied = applied?;
+    unlocked?;
+    Ok(applied)
+}
+
+async fn apply_locked<C: Migrate>(
+    set: &'static [(i64, &'static str, &'static str)],
+    migrator: &Migrator,
+    conn: &mut C,
+) -> Result<Vec<MigrationName>, MigrateError> {
+    conn.ensure_migrations_table().await?;
+    let before: HashSet<i64> = conn
+        .list_applied_migrations()
+        .await?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    migrator.run_direct(conn).await?;
+    Ok(set
+        .iter()
+        .filter(|(version, ..)| !before.contains(version))
+        .map(|(version, description, _)| MigrationName {
+            version: *version,
+            description,
+        })
+        .collect())
+}
 
 /// One backend's migrations: (version, description, SQL).
 #[derive(Debug)]
@@ -226,7 +356,54 @@ pub(crate) async fn migrator(
 
 #[cfg(test)]
 mod tests {
-    use super::{POSTGRES, SQLITE};
+    use super::*;
+
+    #[test]
+    fn names_are_the_files_stems() {
+        let name = MigrationName {
+            version: 17,
+            description: "partner logos",
+        };
+        assert_eq!(name.to_string(), "0017_partner_logos");
+    }
+
+    #[test]
+    fn a_status_sorts_what_a_database_recorded() {
+        let set = SQLITE;
+        let checksum = |i: usize| {
+            let (v, d, sql) = set[i];
+            Migration::new(
+                v,
+                Cow::Borrowed(d),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )
+            .checksum
+        };
+        let empty = MigrationStatus::of(set, &[], None);
+        assert!(empty.is_empty() && !empty.is_current());
+        assert_eq!(empty.pending.len(), set.len());
+        let mut all: Vec<AppliedMigration> = (0..set.len())
+            .map(|i| AppliedMigration {
+                version: set[i].0,
+                checksum: checksum(i),
+            })
+            .collect();
+        let current = MigrationStatus::of(set, &all, None);
+        assert!(current.is_current() && !current.is_empty());
+        assert_eq!(current.applied, set.len());
+        all[0].checksum = Cow::Owned(vec![0; 48]);
+        all.push(AppliedMigration {
+            version: 999,
+            checksum: Cow::Owned(vec![]),
+        });
+        let odd = MigrationStatus::of(set, &all[..], Some(998));
+        assert_eq!(odd.unknown, vec![999]);
+        assert_eq!(odd.changed[0].version, 1);
+        assert_eq!(odd.failed, Some(998));
+        assert!(!odd.is_current() && !odd.is_empty());
+    }
 
     /// A migration file that is not listed here would silently never run.
     #[test]

@@ -32,6 +32,8 @@ pub trait PartnerStore {
     ) -> Result<()>;
     async fn partner_by_id(&self, id: &PartnerId) -> Result<Option<Partner>>;
     async fn partner_by_slug(&self, slug: &str) -> Result<Option<Partner>>;
+    /// Every partner, oldest first (the operator's `kassa partner list`).
+    async fn list_partners(&self) -> Result<Vec<Partner>>;
     /// The partner whose billing host is `host` and verified (a pending host finds no one).
     async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>>;
     /// Replaces the partner's settings; None if there is no such partner, Taken("billing host")
@@ -177,6 +179,17 @@ impl<B: Backend> PartnerStore for B {
         .fetch_optional(&mut self.reader())
         .await?;
         row.as_ref().map(partner_from_row).transpose()
+    }
+
+    async fn list_partners(&self) -> Result<Vec<Partner>> {
+        let rows = query(concat!(
+            "SELECT ",
+            crate::columns::partner_cols!(""),
+            " FROM partners ORDER BY created_at, slug"
+        ))
+        .fetch_all(&mut self.reader())
+        .await?;
+        rows.iter().map(partner_from_row).collect()
     }
 
     async fn partner_by_host(&self, host: &str) -> Result<Option<Partner>> {

@@ -38,13 +38,11 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Runs the migrations (the `kassa migrate` command); safe with several instances starting.
-    pub async fn migrate(&self) -> Result<()> {
-        crate::migrations::migrator(crate::migrations::POSTGRES)
-            .await?
-            .run(&self.pool)
-            .await?;
-        Ok(())
+    /// Runs the migrations (the `kassa migrate` command); safe with several instances starting
+    /// (they take turns under PostgreSQL's advisory lock). The ones this run applied.
+    pub async fn migrate(&self) -> Result<Vec<crate::MigrationName>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(crate::migrations::apply(crate::migrations::POSTGRES, &mut *conn).await?)
     }
 }
 

@@ -463,3 +463,98 @@ async fn link_secrets_in_clear_are_sealed_once() {
         );
     }
 }
+
+/// The stored key check is read without being written: none until the first start checks a
+/// key, then that one. And the partners list, oldest first, on a database of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_stored_key_check_and_the_partner_list() {
+    let (backends, _dir) = isolated_backends().await;
+    for (name, store, url) in backends {
+        assert_eq!(
+            store.stored_vault_key_check().await.unwrap(),
+            None,
+            "[{name}]"
+        );
+        assert_eq!(
+            store.stored_vault_key_check().await.unwrap(),
+            None,
+            "[{name}] still none"
+        );
+        assert!(store.check_vault_key("first-check", now()).await.unwrap());
+        assert_eq!(
+            store.stored_vault_key_check().await.unwrap().as_deref(),
+            Some("first-check"),
+            "[{name}]"
+        );
+        assert!(store.list_partners().await.unwrap().is_empty(), "[{name}]");
+        let older = partner_record(instant_in(2024));
+        let newer = partner_record(instant_in(2025));
+        store.create_partner(&newer, None, &by()).await.unwrap();
+        store.create_partner(&older, None, &by()).await.unwrap();
+        let listed: Vec<_> = store
+            .list_partners()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(listed, vec![older.id, newer.id], "[{name}]");
+
+        // A probe of the same database: Kassa's, every migration applied, nothing pending; and
+        // migrating again applies nothing.
+        let mut probe = kassa_store::Probe::open(&url).await.unwrap().unwrap();
+        let status = probe.migrations().await.unwrap();
+        assert!(
+            status.is_current() && !status.is_empty(),
+            "[{name}] {status:?}"
+        );
+        assert_eq!(
+            status.applied,
+            kassa_store::known_migrations(&url),
+            "[{name}]"
+        );
+        assert_eq!(
+            probe.vault_key_check().await.unwrap().as_deref(),
+            Some("first-check"),
+            "[{name}]"
+        );
+        assert!(
+            !probe.server_version().await.unwrap().is_empty(),
+            "[{name}]"
+        );
+        let applied = kassa_store::migrate(&url, &ConnectOptions::default())
+            .await
+            .unwrap();
+        assert!(applied.is_empty(), "[{name}] {applied:?}");
+    }
+}
+
+/// A new database reports every migration as applied by the run that made it; a missing SQLite
+/// file is no database to a probe, and the probe does not make one.
+#[tokio::test]
+async fn migrate_reports_what_it_applied_and_a_probe_makes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("new.db");
+    let url = format!("sqlite://{}", file.display());
+    assert!(kassa_store::Probe::open(&url).await.unwrap().is_none());
+    assert!(!file.exists());
+    let applied = kassa_store::migrate(&url, &ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), kassa_store::known_migrations(&url));
+    assert_eq!(applied[0].to_string(), "0001_foundation");
+    let mut probe = kassa_store::Probe::open(&url).await.unwrap().unwrap();
+    assert_eq!(probe.vault_key_check().await.unwrap(), None);
+    assert!(
+        probe.database_time().await.unwrap().is_none(),
+        "SQLite has no clock of its own"
+    );
+    let times = probe.commit_latency(3).await.unwrap();
+    assert_eq!(times.len(), 3);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("doctor"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -17,23 +17,28 @@ pub enum ApiKeyCommand {
         /// The partner's slug.
         #[arg(long)]
         partner: String,
+        /// A name for the key, to tell keys apart in `kassa apikey list`.
         #[arg(long, default_value = "default")]
         label: String,
         /// The key's scopes, comma-separated (read, payments, refunds, webhooks, settings,
         /// admin). Default: every scope but admin.
         #[arg(long, value_parser = crate::partner::parse_scopes)]
         scopes: Option<Scopes>,
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Revoke an API key by its id (key_…).
     Revoke {
+        /// The partner's slug.
         #[arg(long)]
         partner: String,
+        /// The key's id (key_…), as `kassa apikey list` shows it.
         id: String,
     },
     /// List a partner's API keys (never the secrets).
     List {
+        /// The partner's slug.
         #[arg(long)]
         partner: String,
     },

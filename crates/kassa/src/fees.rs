@@ -11,12 +11,16 @@ use crate::database::connect;
 pub enum FeesCommand {
     /// Set fees; what is not given stays as it is. Percents like 2.9, amounts like 0.30.
     Set {
+        /// The partner's slug.
         #[arg(long)]
         partner: String,
+        /// Percent of each card payment, e.g. 2.9.
         #[arg(long)]
         card_percent: Option<String>,
+        /// Fixed amount per card payment, e.g. 0.30.
         #[arg(long)]
         card_fixed: Option<String>,
+        /// Percent of each ACH payment, e.g. 0.8.
         #[arg(long)]
         ach_percent: Option<String>,
         /// The most an ACH payment pays, e.g. 5.00; `none` for no cap.
@@ -25,6 +29,7 @@ pub enum FeesCommand {
     },
     /// Show a partner's fees.
     Show {
+        /// The partner's slug.
         #[arg(long)]
         partner: String,
     },

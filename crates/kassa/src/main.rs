@@ -4,6 +4,7 @@
 mod apikey;
 mod audit;
 mod database;
+mod doctor;
 mod fees;
 mod migrate;
 mod openapi;
@@ -16,6 +17,7 @@ mod user;
 mod vault;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use kassa_core::audit::Caller;
@@ -45,8 +47,12 @@ struct Cli {
 enum Command {
     /// Run the HTTP service (migrations run at start).
     Serve(serve::ServeArgs),
-    /// Run the database migrations and exit.
+    /// Run the database migrations (creating the database if it is missing), say which ones
+    /// were applied, and exit.
     Migrate,
+    /// Check the installation: database, migrations, vault key, file permissions, commit
+    /// latency and clock skew; one line per check, non-zero exit when one fails.
+    Doctor,
     /// Manage partners.
     #[command(subcommand)]
     Partner(partner::PartnerCommand),
@@ -78,17 +84,48 @@ enum Command {
     Openapi,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli =
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
-    let mut config = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
-    apply_flags(&mut config, &Cli::command(), &matches)?;
+    let config =
+        Config::load(cli.config.as_deref(), |k| std::env::var(k).ok()).and_then(|mut c| {
+            apply_flags(&mut c, &Cli::command(), &matches)?;
+            Ok(c)
+        });
+    let config = match config {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     init_tracing(config.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let database = database::Database::of(&config);
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(run(cli.command, config))
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli.command, config)));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", error_message(&e, &database));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as the command line shows it: its whole chain on one line, and the database it was
+/// working on when the message does not name it already.
+fn error_message(e: &anyhow::Error, database: &database::Database) -> String {
+    let message = format!("error: {e:#}");
+    let name = database.to_string();
+    if message.contains(&name) {
+        message
+    } else {
+        format!("{message}\n  database: {name}")
+    }
 }
 
 /// Flags last, over the file and the variables: every [`KEYS`] row with a flag that was given,
@@ -131,11 +168,13 @@ fn init_tracing(format: LogFormat) {
     kassa_server::logging::init(format);
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     let now = SystemClock.now();
     // Who the audit log names for what a command changes: the operator's account.
     let by = Caller::cli(&operator_account(), now);
     match command {
+        // The one command whose exit code says more than success or failure.
+        Command::Doctor => return doctor::run(&config).await,
         Command::Serve(args) => serve::run(args, config).await,
         Command::Migrate => migrate::run(&config).await,
         Command::Partner(cmd) => partner::run(cmd, &config, &by).await,
@@ -148,7 +187,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Vault(cmd) => vault::run(cmd, &config, &by).await,
         Command::Processor(cmd) => processor::run(cmd, &config, &by).await,
         Command::Openapi => openapi::run(),
-    }
+    }?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -235,6 +275,54 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every subcommand and every option says what it is for in `--help`.
+    #[test]
+    fn every_command_and_option_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in command.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(name.clone());
+                }
+                walk(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "kassa", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+    }
+
+    #[test]
+    fn errors_name_the_database_once() {
+        let database = database::Database::of(&Config::default());
+        let e = anyhow::anyhow!("no partner with slug \"acme\"");
+        let shown = error_message(&e, &database);
+        assert!(
+            shown.starts_with("error: no partner with slug \"acme\"\n  database: /"),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with("kassa-data/kassa.db (sqlite://kassa-data/kassa.db)"),
+            "{shown}"
+        );
+        let e = anyhow::anyhow!("no Kassa database at {database}").context("cannot start");
+        let shown = error_message(&e, &database);
+        assert_eq!(shown.matches("kassa.db (sqlite:").count(), 1, "{shown}");
+        assert!(
+            shown.starts_with("error: cannot start: no Kassa database at /"),
+            "{shown}"
+        );
     }
 
     #[test]

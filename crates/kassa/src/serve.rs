@@ -1,4 +1,6 @@
-//! `kassa serve`: run the HTTP service and its job worker until Ctrl-C or SIGTERM.
+//! `kassa serve`: run the HTTP service and its job worker until Ctrl-C or SIGTERM. Its addresses
+//! are bound first, before anything is changed: a second `serve --demo` on a busy port must fail
+//! without migrating, generating a key or replacing the running server's demo key and password.
 
 use std::net::SocketAddr;
 
@@ -11,7 +13,7 @@ use kassa_server::config::Config;
 use kassa_server::vault::KeySource;
 use kassa_server::App;
 
-use crate::database::redact_url;
+use crate::database::Database;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -35,8 +37,22 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
     config.webhooks.allow_private_networks |= args.demo;
     let listen = config.listen;
     let base = config.public_base();
-    let database = redact_url(&config.database_url());
-    let (app, key_source) = App::from_config(config).await.context("cannot start")?;
+    let database = Database::of(&config);
+    // Bound before anything changes: a busy port stops here, having touched nothing.
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let metrics_listener = match config.metrics.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+        ),
+        None => None,
+    };
+    let (app, key_source) = App::from_config(config)
+        .await
+        .with_context(|| format!("cannot start on the database {database}"))?;
     if let KeySource::Generated(path) = &key_source {
         tracing::warn!(
             "KASSA_VAULT_KEY is not set: generated a new vault key in {path}. Card and account numbers \
@@ -73,15 +89,10 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         );
         println!();
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     // `/metrics` on an address of its own (metrics.listen), served until Kassa stops.
-    let metrics = match (app.metrics_router(), app.state().config.metrics.listen) {
-        (Some(router), Some(addr)) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+    let metrics = match (app.metrics_router(), metrics_listener) {
+        (Some(router), Some(listener)) => {
+            let addr = listener.local_addr()?;
             let http = app.state().config.http.clone();
             tracing::info!(%addr, "metrics are served on their own address");
             Some(tokio::spawn(async move {
@@ -90,7 +101,7 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    tracing::info!(%listen, %base, %database, "kassa is serving");
+    tracing::info!(%listen, %base, database = %database, "kassa is serving");
     // Serves and runs the job worker until the signal, then shuts down gracefully.
     let ran = app.run(listener, shutdown_signal()).await;
     if let Some(metrics) = metrics {

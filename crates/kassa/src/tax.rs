@@ -14,6 +14,7 @@ pub enum TaxCommand {
         /// The partner's slug.
         #[arg(long)]
         partner: String,
+        /// The tax code the rate applies to (an invoice line item's `taxCode`), e.g. P0000000.
         #[arg(long)]
         code: String,
         /// Percent, 0 to 100, up to 4 decimals.
@@ -22,6 +23,7 @@ pub enum TaxCommand {
     },
     /// List the partner's tax rates.
     List {
+        /// The partner's slug.
         #[arg(long)]
         partner: String,
     },

@@ -16,6 +16,7 @@ pub enum UserCommand {
         /// The partner's slug.
         #[arg(long)]
         partner: String,
+        /// The user's email address: their sign-in name.
         #[arg(long)]
         email: String,
         /// Read the password from standard input (required: passwords never go in arguments).
@@ -27,6 +28,7 @@ pub enum UserCommand {
     },
     /// List a partner's dashboard users.
     List {
+        /// The partner's slug.
         #[arg(long)]
         partner: String,
     },

@@ -33,13 +33,12 @@ pub async fn run(command: VaultCommand, config: &Config, by: &Caller) -> anyhow:
     debug_assert!(new_key_stdin, "clap requires --new-key-stdin");
     // Everything about the new key is checked before anything is opened or changed.
     let new_key = read_new_key(std::io::stdin().lock())?;
-    if config.vault_key.is_none() && !config.data_dir.join("vault.key").exists() {
+    let Some((current, source)) = Vault::load(config.vault_key.as_ref(), &config.data_dir)? else {
         bail!(
             "no current vault key: KASSA_VAULT_KEY is not set and there is no {}",
-            config.data_dir.join("vault.key").display()
+            kassa_server::vault::key_file(&config.data_dir).display()
         );
-    }
-    let (current, source) = Vault::load_or_create(config.vault_key.as_ref(), &config.data_dir)?;
+    };
     if Vault::new(new_key.expose()).key_check() == current.key_check() {
         bail!("the new vault key is the current one: nothing changed");
     }

@@ -4,6 +4,7 @@
 
 mod assets;
 pub mod dashboard;
+mod landing;
 mod logo;
 mod pay;
 
@@ -24,6 +25,7 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(dashboard::routes())
+        .route("/", get(landing::page))
         .merge(assets::routes())
         .route("/static/brand/{slug}", get(brand_stylesheet))
         .route("/static/logo/{slug}/{hash}", get(logo::serve))

@@ -60,10 +60,7 @@ impl SqliteStore {
         let mut conn =
             SqliteConnection::connect_with(&base.clone().create_if_missing(true)).await?;
         if options.migrate {
-            crate::migrations::migrator(crate::migrations::SQLITE)
-                .await?
-                .run(&mut conn)
-                .await?;
+            crate::migrations::apply(crate::migrations::SQLITE, &mut conn).await?;
         }
         let reader = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -79,8 +76,9 @@ impl SqliteStore {
         })
     }
 
-    /// Runs the migrations (the `kassa migrate` command), after committing any open batch.
-    pub async fn migrate(&self) -> Result<()> {
+    /// Runs the migrations (the `kassa migrate` command), after committing any open batch; the
+    /// ones this run applied.
+    pub async fn migrate(&self) -> Result<Vec<crate::MigrationName>> {
         self.writer.migrate().await
     }
 }

@@ -166,14 +166,10 @@ impl Writer {
     }
 
     /// Runs the migrations on the write connection, after committing any open batch.
-    pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+    pub(super) async fn migrate(&self) -> Result<Vec<crate::MigrationName>, StoreError> {
         let mut state = self.state.clone().lock_owned().await;
         state.commit_batch(&self.shared).await;
-        crate::migrations::migrator(crate::migrations::SQLITE)
-            .await?
-            .run(&mut state.conn)
-            .await?;
-        Ok(())
+        Ok(crate::migrations::apply(crate::migrations::SQLITE, &mut state.conn).await?)
     }
 }
 
