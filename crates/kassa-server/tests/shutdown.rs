@@ -112,7 +112,7 @@ on_both_backends!(instances_must_agree_on_the_payout_cutoff, |app| {
         ),
         "{err}"
     );
-    assert!(err.contains("shared_settings"), "{err}");
+    assert!(err.contains("kassa payouts cutoff 00:00"), "{err}");
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "not serving"

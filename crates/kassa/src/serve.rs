@@ -61,6 +61,9 @@ pub async fn run(args: ServeArgs, mut config: Config) -> anyhow::Result<()> {
         );
         eprintln!("\n  WARNING: generated a new vault key in {path}. Back it up or set KASSA_VAULT_KEY.\n");
     }
+    // The settings instances must share, before the demo changes anything (`App::run` checks
+    // them again as it starts).
+    kassa_server::jobs::shared::check(app.state()).await?;
     if args.demo {
         let by = Caller::system(SystemClock.now());
         let demo = admin::ensure_demo(app.state().store.as_ref(), &app.state().vault, &by).await?;

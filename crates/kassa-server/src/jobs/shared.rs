@@ -9,7 +9,7 @@ use kassa_core::payout::{format_cutoff, parse_cutoff};
 use crate::state::AppState;
 
 /// The name the payout cut-off is kept under in the database, as in the configuration.
-const PAYOUT_CUTOFF: &str = "payoutCutoff";
+pub const PAYOUT_CUTOFF: &str = "payoutCutoff";
 
 /// A configured value that differs from the one every instance shares.
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +17,7 @@ const PAYOUT_CUTOFF: &str = "payoutCutoff";
     "{name} is {configured} in this instance's configuration but {stored} in the database, \
      which every instance sharing it uses. Set {name} = \"{stored}\" to run with them; to change \
      it for every instance, stop them all, set the new value in each one's configuration, and \
-     run `UPDATE shared_settings SET value = '{configured}' WHERE name = '{name}'` on the \
-     database before starting them again"
+     run `kassa payouts cutoff {configured}` before starting them again"
 )]
 pub struct Disagreement {
     pub name: &'static str,
