@@ -59,11 +59,12 @@ impl App {
             let http = accepting.config.http.clone();
             crate::connections::serve(listener, router, &http, accepting.draining.wait()).await
         });
-        tokio::select! {
-            () = signal => {}
-            // Nothing but draining ends the accept loop; should it end anyway, shut down too.
-            _ = &mut server => {}
-        }
+        // Nothing but draining ends the accept loop; should it end anyway (it panicked), shut
+        // down too, without waiting on it a second time.
+        let server_ended = tokio::select! {
+            () = signal => false,
+            _ = &mut server => true,
+        };
         let grace = state.config.shutdown_grace_period;
         state.draining.begin();
         tracing::info!(
@@ -72,6 +73,9 @@ impl App {
         );
         let deadline = Instant::now() + grace;
         let requests = async {
+            if server_ended {
+                return;
+            }
             if tokio::time::timeout_at(deadline, &mut server)
                 .await
                 .is_err()

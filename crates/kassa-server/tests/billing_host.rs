@@ -336,3 +336,21 @@ on_both_backends!(the_operator_override_verifies_without_dns, |app| {
     .unwrap_err();
     assert!(unknown.to_string().contains("no partner"), "{unknown}");
 });
+
+on_both_backends!(a_billing_host_has_no_kassa_landing_page, |app| {
+    let host = host();
+    let p = app
+        .partner_with(|i| i.billing_host = Some(host.clone()))
+        .await;
+    app.verify_host(&p).await;
+    // The partner's address is the partner's: a payer opening it is not shown Kassa or the way
+    // to the operator's dashboard.
+    let r = on_host(&app, &host, "/").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert!(!r.body.contains("Kassa server"), "{}", r.body);
+    assert!(!r.body.contains("/dashboard"), "{}", r.body);
+    // Kassa's own host still shows it.
+    let r = on_host(&app, "127.0.0.1:8080", "/").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("This is a Kassa server"), "{}", r.body);
+});

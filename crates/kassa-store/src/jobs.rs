@@ -46,12 +46,13 @@ pub trait JobStore {
     /// Leases up to `limit` due jobs of the claim's kinds to its worker; no two workers get the
     /// same job, and a job is due again to others only once its lease has run out.
     async fn claim_jobs(&self, claim: &Claim<'_>) -> Result<Vec<Job>>;
-    /// Like [`JobStore::claim_jobs`] for webhook deliveries, with each one's endpoint: none to
-    /// an endpoint in `busy`, and at most `per_endpoint` to any one endpoint.
+    /// Like [`JobStore::claim_jobs`] for webhook deliveries, with each one's endpoint: an
+    /// endpoint never has more than `per_endpoint` in flight, counting the ones this worker
+    /// already runs (`in_flight`, by endpoint).
     async fn claim_delivery_jobs(
         &self,
         claim: &Claim<'_>,
-        busy: &[String],
+        in_flight: &[(String, usize)],
         per_endpoint: usize,
     ) -> Result<Vec<DeliveryJob>>;
     /// Extends the leases `worker` still holds on `jobs` to `lease` from now (database time);
@@ -156,10 +157,18 @@ impl<B: Backend> JobStore for B {
     async fn claim_delivery_jobs(
         &self,
         claim: &Claim<'_>,
-        busy: &[String],
+        in_flight: &[(String, usize)],
         per_endpoint: usize,
     ) -> Result<Vec<DeliveryJob>> {
         let now = B::NOW_MICROS;
+        let per_endpoint = per_endpoint.max(1);
+        // Endpoints with every slot taken are left out of the query; the others get only what
+        // is left of theirs.
+        let busy: Vec<&str> = in_flight
+            .iter()
+            .filter(|(_, n)| *n >= per_endpoint)
+            .map(|(e, _)| e.as_str())
+            .collect();
         let mut tx = self.begin_write().await?;
         // Candidates first (locked on PostgreSQL, so two instances take different ones), then
         // at most `per_endpoint` of them per endpoint are leased.
@@ -187,12 +196,16 @@ impl<B: Backend> JobStore for B {
         for kind in claim.kinds {
             q = q.bind(*kind);
         }
-        for endpoint in busy {
-            q = q.bind(endpoint.as_str());
+        for endpoint in &busy {
+            q = q.bind(*endpoint);
         }
         let candidates = q.fetch_all(&mut tx).await?;
         let mut taken: Vec<(String, String)> = Vec::new();
-        let mut counts: std::collections::HashMap<String, usize> = Default::default();
+        let mut counts: std::collections::HashMap<String, usize> = in_flight
+            .iter()
+            .filter(|(e, _)| !e.is_empty())
+            .cloned()
+            .collect();
         for row in &candidates {
             if taken.len() as i64 >= claim.limit {
                 break;
@@ -202,7 +215,7 @@ impl<B: Backend> JobStore for B {
             let endpoint: Option<String> = row.try_get("endpoint_id")?;
             let endpoint = endpoint.unwrap_or_default();
             let n = counts.entry(endpoint.clone()).or_default();
-            if *n < per_endpoint.max(1) {
+            if *n < per_endpoint {
                 *n += 1;
                 taken.push((id, endpoint));
             }

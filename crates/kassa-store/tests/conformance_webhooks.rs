@@ -465,3 +465,85 @@ async fn a_delivery_can_end_unsent() {
         assert_eq!(now.status, DeliveryStatus::Canceled, "[{name}]");
     }
 }
+
+/// Deleting (or disabling) an endpoint ends its pending deliveries' jobs, but one whose attempt
+/// is in flight keeps its lease: the attempt is still recorded by the worker that made it.
+#[tokio::test]
+async fn an_attempt_in_flight_when_its_endpoint_goes_is_still_recorded() {
+    let _turn = SERIAL.lock().await;
+    for (name, store) in backends().await.iter() {
+        let at = instant_in(2093);
+        let partner = new_partner(name, store).await;
+        let endpoint = new_endpoint(name, store, &partner, EventFilter::All, at).await;
+        new_event(name, store, &partner, at).await;
+        dispatch_all(name, store, at).await;
+        let d = deliveries_of(name, store, &partner, &endpoint)
+            .await
+            .remove(0);
+        let job = job_of(name, store, &d).await;
+        // The endpoint is deleted while the POST is on its way.
+        store
+            .delete_webhook_endpoint(&partner, &endpoint.id, &by_at(at))
+            .await
+            .unwrap()
+            .expect("deleted");
+        store
+            .record_webhook_attempt(&record(&d, &job, at, 200, AttemptOutcome::Delivered), at)
+            .await
+            .unwrap_or_else(|e| panic!("[{name}] the holder records its attempt: {e:?}"));
+        // The job stays done: nobody claims it again.
+        let again = store
+            .claim_jobs(&Claim {
+                worker: "another",
+                kinds: &["webhook_delivery"],
+                now: instant_in(2999),
+                lease: Duration::minutes(1),
+                limit: 1000,
+            })
+            .await
+            .unwrap();
+        assert!(again.iter().all(|j| j.id != job), "[{name}]");
+    }
+}
+
+/// The webhook lane's claim never lets an endpoint have more than `per_endpoint` deliveries in
+/// flight, counting those the worker already runs.
+#[tokio::test]
+async fn a_delivery_claim_counts_what_is_in_flight_per_endpoint() {
+    let _turn = SERIAL.lock().await;
+    for (name, store) in backends().await.iter() {
+        let at = instant_in(2094);
+        let partner = new_partner(name, store).await;
+        let endpoint = new_endpoint(name, store, &partner, EventFilter::All, at).await;
+        for _ in 0..5 {
+            new_event(name, store, &partner, at).await;
+        }
+        dispatch_all(name, store, at).await;
+        let ours = endpoint.id.as_str().to_string();
+        let claim = Claim {
+            worker: "lane",
+            kinds: &["webhook_delivery"],
+            now: instant_in(2999),
+            lease: Duration::minutes(1),
+            limit: 1000,
+        };
+        let count = |claimed: &[kassa_store::DeliveryJob]| {
+            claimed.iter().filter(|d| d.endpoint_id == ours).count()
+        };
+        // Two in flight of three allowed: one more.
+        let first = store
+            .claim_delivery_jobs(&claim, &[(ours.clone(), 2)], 3)
+            .await
+            .unwrap();
+        assert_eq!(count(&first), 1, "[{name}]");
+        // Three in flight: none.
+        let second = store
+            .claim_delivery_jobs(&claim, &[(ours.clone(), 3)], 3)
+            .await
+            .unwrap();
+        assert_eq!(count(&second), 0, "[{name}]");
+        // None in flight: up to three of the four left.
+        let third = store.claim_delivery_jobs(&claim, &[], 3).await.unwrap();
+        assert_eq!(count(&third), 3, "[{name}]");
+    }
+}

@@ -101,12 +101,36 @@ pub async fn connect_with_vault(
     Ok((store, vault, source))
 }
 
-/// The URL without a password, for messages.
+/// The URL without a password, for messages: no `user:password@`, and no query parameter that
+/// may carry one (`password`, `sslpassword`, `passfile`; PostgreSQL takes them there too).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
-        _ => url.to_string(),
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &base[..s], &base[at..]),
+        _ => base.to_string(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| {
+                let name = param.split('=').next().unwrap_or_default();
+                if ["password", "sslpassword", "passfile"]
+                    .iter()
+                    .any(|secret| name.eq_ignore_ascii_case(secret))
+                {
+                    format!("{name}=***")
+                } else {
+                    param.to_string()
+                }
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 #[cfg(test)]
@@ -122,6 +146,18 @@ mod tests {
         assert_eq!(
             redact_url("sqlite://kassa-data/kassa.db"),
             "sqlite://kassa-data/kassa.db"
+        );
+        assert_eq!(
+            redact_url("postgres://db/kassa?user=k&password=secret&sslmode=require"),
+            "postgres://db/kassa?user=k&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@db/kassa?PASSWORD=x&sslpassword=y&passfile=/z"),
+            "postgres://***@db/kassa?PASSWORD=***&sslpassword=***&passfile=***"
+        );
+        assert_eq!(
+            redact_url("postgres://db/kassa?password"),
+            "postgres://db/kassa?password=***"
         );
     }
 

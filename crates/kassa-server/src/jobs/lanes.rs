@@ -50,12 +50,13 @@ struct Claimed {
     group: String,
 }
 
-/// Claims up to `limit` due jobs of `lane`; in the webhook lane none to an endpoint in `busy`.
+/// Claims up to `limit` due jobs of `lane`; in the webhook lane, no more to an endpoint than
+/// what `in_flight` leaves of its `webhooks.endpointConcurrency`.
 async fn claim(
     state: &AppState,
     lane: Lane,
     limit: usize,
-    busy: &[String],
+    in_flight: &[(String, usize)],
 ) -> anyhow::Result<Vec<Claimed>> {
     let kinds = lane.kinds();
     let claim = Claim {
@@ -68,7 +69,11 @@ async fn claim(
     Ok(match lane {
         Lane::Webhooks => state
             .store
-            .claim_delivery_jobs(&claim, busy, state.config.webhooks.endpoint_concurrency)
+            .claim_delivery_jobs(
+                &claim,
+                in_flight,
+                state.config.webhooks.endpoint_concurrency,
+            )
             .await?
             .into_iter()
             .map(|d| Claimed {
@@ -98,7 +103,7 @@ pub(super) async fn run_each_lane_once(state: &AppState) -> anyhow::Result<usize
         ran += claimed.len();
         let mut running = JoinSet::new();
         for Claimed { job, .. } in claimed {
-            let held = leases.hold(&job.id);
+            let held = leases.hold(&job.id).expect("a fresh set of leases");
             let state = state.clone();
             running.spawn(async move {
                 run_job(lane, state, job).await;
@@ -194,7 +199,6 @@ async fn idle(state: &AppState, sleep: std::time::Duration, wake: &Notify) {
 /// A lane's loop: claim while there are free slots and due work, run each job in a slot.
 async fn run_lane(state: AppState, lane: Lane, leases: Arc<Leases>, wake: Arc<Notify>) {
     let slots = slots(lane, &state).max(1);
-    let per_group = state.config.webhooks.endpoint_concurrency.max(1);
     let mut running: JoinSet<String> = JoinSet::new();
     let mut in_flight: HashMap<String, usize> = HashMap::new();
     let done = |group: String, in_flight: &mut HashMap<String, usize>| {
@@ -211,20 +215,23 @@ async fn run_lane(state: AppState, lane: Lane, leases: Arc<Leases>, wake: Arc<No
         }
         let free = slots.saturating_sub(running.len());
         if free > 0 {
-            let busy: Vec<String> = in_flight
+            let counts: Vec<(String, usize)> = in_flight
                 .iter()
-                .filter(|(g, n)| !g.is_empty() && **n >= per_group)
-                .map(|(g, _)| g.clone())
+                .filter(|(g, _)| !g.is_empty())
+                .map(|(g, n)| (g.clone(), *n))
                 .collect();
-            match claim(&state, lane, free, &busy).await {
+            match claim(&state, lane, free, &counts).await {
                 Ok(claimed) if state.draining.is_draining() => {
                     release(&state, claimed).await;
                     break;
                 }
                 Ok(claimed) if !claimed.is_empty() => {
                     for Claimed { job, group } in claimed {
+                        let Some(held) = leases.hold(&job.id) else {
+                            tracing::warn!(job = %job.id, "claimed again while it still runs here (its lease ran out); the run in progress keeps it");
+                            continue;
+                        };
                         *in_flight.entry(group.clone()).or_default() += 1;
-                        let held = leases.hold(&job.id);
                         let state = state.clone();
                         running.spawn(async move {
                             run_job(lane, state, job).await;

@@ -27,12 +27,19 @@ pub(crate) struct Held {
 }
 
 impl Leases {
-    pub(crate) fn hold(self: &Arc<Self>, id: &JobId) -> Held {
-        self.ids_mut().insert(id.clone());
-        Held {
+    /// Registers a claimed job as running; `None` if this process is running it already. That
+    /// happens when its lease ran out while it ran (renewals failed, say the database was away)
+    /// and a lane of this same process claimed it again: every claim of the process names the
+    /// same worker, so the lease alone cannot tell the two runs apart. The run in progress
+    /// keeps it (the new claim only renewed its lease), and it is not started a second time.
+    pub(crate) fn hold(self: &Arc<Self>, id: &JobId) -> Option<Held> {
+        if !self.ids_mut().insert(id.clone()) {
+            return None;
+        }
+        Some(Held {
             leases: self.clone(),
             id: id.clone(),
-        }
+        })
     }
 
     fn ids_mut(&self) -> std::sync::MutexGuard<'_, HashSet<JobId>> {
@@ -79,4 +86,21 @@ pub(crate) async fn heartbeat(state: AppState, leases: Arc<Leases>) {
 /// A lease as the store takes it.
 pub(crate) fn time_of(lease: Duration) -> time::Duration {
     time::Duration::try_from(lease).unwrap_or(time::Duration::minutes(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_already_running_here_is_not_held_twice() {
+        let leases = Arc::new(Leases::default());
+        let id = JobId::generate();
+        let first = leases.hold(&id).expect("not running yet");
+        assert!(leases.hold(&id).is_none(), "claimed again while it runs");
+        assert_eq!(leases.ids(), vec![id.clone()]);
+        drop(first);
+        assert!(leases.ids().is_empty());
+        assert!(leases.hold(&id).is_some(), "free once the run ended");
+    }
 }

@@ -592,8 +592,10 @@ pub(crate) async fn end_pending(
     status: DeliveryStatus,
     now: OffsetDateTime,
 ) -> Result<()> {
+    // Done, but a lease stays with its holder: an attempt in flight is still recorded by it
+    // (`record_webhook_attempt`), and a done job is never claimed again.
     query(
-        "UPDATE jobs SET done_at = $2, locked_by = NULL, locked_until = NULL WHERE done_at IS NULL \
+        "UPDATE jobs SET done_at = $2 WHERE done_at IS NULL \
          AND id IN (SELECT job_id FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending')",
     )
     .bind(endpoint)
