@@ -169,7 +169,7 @@ async fn bench_backend(
     config.limits = options.limits.clone();
     // The load generator is the loopback "proxy" every payer comes through (see `Target`).
     config.set("trustedProxies", "127.0.0.1")?;
-    // W4's receiver is on this machine.
+    // W5's receiver is on this machine.
     config.set("webhooks.allowPrivateNetworks", "true")?;
     let base = config.public_base();
     let (app, _key_source) = App::from_config(config)
@@ -299,7 +299,7 @@ async fn drive(
     };
     let webhooks = webhooks::measure(&target, &database_url, options.seconds).await?;
     eprintln!(
-        "  {name:<10} W4 webhooks: events {:.1}/s, delivered {:.1}/s, drained {}",
+        "  {name:<10} W5 webhooks: events {:.1}/s, delivered {:.1}/s, drained {}",
         webhooks.event_rate(),
         webhooks.delivery_rate(),
         webhooks

@@ -19,7 +19,7 @@ pub struct BackendReport {
     pub raw: Vec<(usize, RunStats)>,
     /// W2 open loop at half its peak rate: (offered rate, stats).
     pub half_peak: Option<(f64, RunStats)>,
-    /// W4: webhook deliveries beside the API's event rate.
+    /// W5: webhook deliveries beside the API's event rate.
     pub webhooks: Option<crate::WebhookRun>,
 }
 
@@ -316,7 +316,7 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
         if let Some(w) = &b.webhooks {
             let _ = writeln!(
                 md,
-                "### W4 webhook deliveries (W2 at c={}, every event to a receiver on 127.0.0.1)\n",
+                "### W5 webhook deliveries (W2 at c={}, every event to a receiver on 127.0.0.1)\n",
                 crate::webhooks::CONCURRENCY
             );
             let _ = writeln!(md, "| Seconds | Events | Events/s | Delivered | Delivered/s | Backlog drained after | Deliveries ≥ events |");

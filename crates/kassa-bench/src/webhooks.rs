@@ -1,4 +1,4 @@
-//! W4, webhook throughput (docs/api.md §12): while W2 sales run closed-loop, every event they
+//! W5, webhook throughput (docs/api.md §12): while W2 sales run closed-loop, every event they
 //! make is delivered to a fast receiver on 127.0.0.1 (an endpoint for `*`). Measured: the API's
 //! event rate, the delivery rate during the same seconds, and how long the backlog took to drain
 //! after the load stopped. The target is deliveries ≥ events.
@@ -67,7 +67,7 @@ async fn events_in(database_url: &str) -> anyhow::Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Runs W4 against `target`, whose database is at `database_url`.
+/// Runs W5 against `target`, whose database is at `database_url`.
 pub(crate) async fn measure(
     target: &Arc<Target>,
     database_url: &str,
