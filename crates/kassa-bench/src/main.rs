@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use kassa_bench::BenchOptions;
-use kassa_server::config::{Config, LogFormat};
-use tracing_subscriber::EnvFilter;
+use kassa_server::config::Config;
 
 /// Load benchmark: run Kassa in-process on fresh databases, drive it over HTTP and compare
 /// with the database's raw commit rate; writes a Markdown report.
@@ -36,7 +35,8 @@ fn main() -> anyhow::Result<()> {
     let args = BenchArgs::parse();
     // The Kassa under test logs as `kassa serve` would: KASSA_LOG, and the configured format.
     let config = Config::load(args.config.as_deref(), |k| std::env::var(k).ok())?;
-    init_tracing(config.log_format);
+    // The same log set-up as the `kassa` binary's (colours only on a terminal).
+    kassa_server::logging::init(config.log_format);
     let command = std::env::args()
         .map(|a| redact_password(&a))
         .collect::<Vec<_>>()
@@ -55,19 +55,6 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(kassa_bench::run(&options))?;
     println!("wrote {}", options.out.display());
     Ok(())
-}
-
-/// The same log set-up as the `kassa` binary's.
-fn init_tracing(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_env("KASSA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 /// The argument with a URL's password (if any) hidden, for the report's command line.
