@@ -28,11 +28,7 @@ pub struct Disagreement {
 /// Checks this instance's shared settings against the database's, writing them there if this is
 /// the first instance: `Err` names the first setting that differs.
 pub async fn check(state: &AppState) -> anyhow::Result<()> {
-    let configured = format_cutoff(state.config.payout_cutoff);
-    let stored = state
-        .store
-        .shared_setting(PAYOUT_CUTOFF, &configured, state.clock.now())
-        .await?;
+    let (configured, stored) = cutoffs(state).await?;
     if stored != configured {
         return Err(Disagreement {
             name: PAYOUT_CUTOFF,
@@ -47,11 +43,7 @@ pub async fn check(state: &AppState) -> anyhow::Result<()> {
 /// The payout cut-off every instance uses: the database's (this instance's configured one if
 /// none is stored yet, which it then becomes).
 pub async fn payout_cutoff(state: &AppState) -> anyhow::Result<time::Time> {
-    let configured = format_cutoff(state.config.payout_cutoff);
-    let stored = state
-        .store
-        .shared_setting(PAYOUT_CUTOFF, &configured, state.clock.now())
-        .await?;
+    let (configured, stored) = cutoffs(state).await?;
     if stored != configured {
         tracing::warn!(
             configured = %configured,
@@ -64,6 +56,17 @@ pub async fn payout_cutoff(state: &AppState) -> anyhow::Result<time::Time> {
             "the payout cut-off in the database ({stored:?}) is not a time of day like 00:00"
         )
     })
+}
+
+/// This instance's configured cut-off and the one in the database (written there first if none
+/// is stored yet), both as `HH:MM`.
+async fn cutoffs(state: &AppState) -> anyhow::Result<(String, String)> {
+    let configured = format_cutoff(state.config.payout_cutoff);
+    let stored = state
+        .store
+        .shared_setting(PAYOUT_CUTOFF, &configured, state.clock.now())
+        .await?;
+    Ok((configured, stored))
 }
 
 pub use kassa_core::payout::last_cutoff;
