@@ -103,8 +103,7 @@ impl<B: Backend> PaymentStore for B {
         attempt: &NewAttempt,
         now: OffsetDateTime,
     ) -> Result<BeginOutcome> {
-        // The savepoint opens with the claim, in one round trip.
-        let mut tx = self.begin_write_lazy().await?;
+        let mut tx = self.begin_write().await?;
         let mut claim = Batch::new();
         claim.push(concat!(
             "UPDATE payment_requests SET attempt_payment_id = $3, attempt_count = attempt_count + 1, updated_at = $4 \
@@ -215,7 +214,7 @@ impl<B: Backend> PaymentStore for B {
         reference: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<FinishedAttempt> {
-        let mut tx = self.begin_write_lazy().await?;
+        let mut tx = self.begin_write().await?;
         // First round trip: the answer, recorded once however many callers race
         // (`awaiting_processor`), and the partner's fees when the money becomes theirs.
         let mut batch = Batch::new();
@@ -462,9 +461,7 @@ impl<B: Backend> PaymentStore for B {
         by: &Caller,
     ) -> Result<Begun<Payment>> {
         let now = by.at;
-        // Its savepoint opens with its first query (the idempotency-key lookup, the checks of a
-        // stored customer or method, or else the inserts), in the same round trip.
-        let mut tx = self.begin_write_lazy().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(existing) =
             payment_by_key(&mut tx, partner, new.idempotency_key.as_deref()).await?
         {

@@ -143,9 +143,8 @@ pub(crate) fn method_columns(
 }
 
 pub(crate) fn unique_violation_field(err: &crate::StoreError) -> Option<&'static str> {
-    match err {
-        crate::StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            let msg = db.message().to_string() + db.constraint().unwrap_or("");
+    match err.unique_violation() {
+        Some(msg) => {
             Some(if msg.contains("billing_host") {
                 "billing host"
             } else if msg.contains("slug") {

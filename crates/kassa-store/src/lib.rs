@@ -74,6 +74,9 @@ pub use webhooks::*;
 pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// An error of the SQLite backend's own connections (`sqlite/wire.rs`).
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
     /// The write was rolled back with the batch it shared a commit with (SQLite's group
     /// commit): nothing of it was written, and it may be tried again.
     #[error("the write was not committed: {0}")]
@@ -107,6 +110,33 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// The database's message when the error is a unique constraint's violation (on either
+    /// backend), naming the constraint or its columns.
+    pub(crate) fn unique_violation(&self) -> Option<String> {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Some(db.message().to_string() + db.constraint().unwrap_or(""))
+            }
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, message))
+                if matches!(
+                    e.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                Some(message.clone().unwrap_or_default())
+            }
+            _ => None,
+        }
+    }
+
+    /// The database failed (rather than the request): trying again may succeed.
+    pub fn is_database(&self) -> bool {
+        matches!(self, StoreError::Database(_) | StoreError::Sqlite(_))
+    }
+}
 
 /// Everything Kassa stores, one trait per aggregate; `use kassa_store::prelude::*` brings their
 /// methods into scope.

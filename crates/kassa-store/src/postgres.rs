@@ -139,10 +139,6 @@ impl Backend for PgStore {
         Ok(Tx(self.pool.begin().await?))
     }
 
-    async fn begin_write_lazy(&self) -> Result<Tx> {
-        self.begin_write().await
-    }
-
     fn commit_stats(&self) -> Option<GroupCommitStats> {
         None
     }

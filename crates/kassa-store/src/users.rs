@@ -116,11 +116,7 @@ impl<B: Backend> UserStore for B {
                 append(&mut tx, Some(&u.partner_id), by, &entry).await?;
                 Ok(tx.commit().await?)
             }
-            Err(crate::StoreError::Database(sqlx::Error::Database(db)))
-                if db.is_unique_violation() =>
-            {
-                Err(crate::StoreError::Taken("email"))
-            }
+            Err(e) if e.unique_violation().is_some() => Err(crate::StoreError::Taken("email")),
             Err(e) => Err(e),
         }
     }

@@ -9,7 +9,7 @@ mod value;
 use async_trait::async_trait;
 
 pub(crate) use query::{like_contains, query, query_scalar, Batch, Conn, Output, Query, Statement};
-pub(crate) use value::{Kind, Row, Value};
+pub(crate) use value::{Cell, Kind, Row, SqliteRow, Value};
 
 use crate::cache::ReadCache;
 use crate::{ConnectionStats, GroupCommitStats, Result};
@@ -47,9 +47,6 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug + 'static {
     async fn begin_read(&self) -> Result<Self::ReadTx>;
     /// Starts a write transaction.
     async fn begin_write(&self) -> Result<Self::Write>;
-    /// Starts a write transaction whose first statement may also open it, one round trip fewer
-    /// where the backend allows (SQLite); the same as [`Backend::begin_write`] elsewhere.
-    async fn begin_write_lazy(&self) -> Result<Self::Write>;
     /// How many write transactions shared how many commits, where the backend groups commits
     /// itself (SQLite).
     fn commit_stats(&self) -> Option<GroupCommitStats>;

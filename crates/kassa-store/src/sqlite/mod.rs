@@ -1,31 +1,32 @@
 //! The embedded SQLite backend: one file, WAL journal, `synchronous=FULL` (a committed payment
-//! survives a power cut). Readers use their own pool and never block writers.
+//! survives a power cut). Readers use their own connections and never block the writer.
 //!
 //! All writes go through one connection and share commits: see `writer.rs` (group commit).
-//! Statements arrive as backend-neutral [`Statement`]s (`crate::db`); `wire.rs` turns them into
-//! SQLite queries and their rows back into [`Row`]s.
+//! Reads go to a pool of read-only connections (`readers.rs`). Statements arrive as
+//! backend-neutral [`Statement`](crate::db::Statement)s and run in place on the calling thread
+//! (`wire.rs`, on rusqlite); the migrations are applied by sqlx's migrator, on a connection of
+//! their own, before the store's connections open.
 
 mod files;
+mod readers;
 mod wire;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::Connection as _;
 
 use crate::cache::ReadCache;
-use crate::db::{Backend, Conn, Output, Row, Statement};
+use crate::db::Backend;
 use crate::{ConnectOptions, GroupCommitStats, Result, StoreError};
 
+use readers::ReadPool;
+pub(crate) use readers::{ReadTx, Reader};
 pub(crate) use writer::WriteTx;
 use writer::Writer;
 
@@ -36,95 +37,60 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
     Ok(SqliteConnectOptions::from_str(url)?
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(wire::BUSY_TIMEOUT)
         .foreign_keys(true))
 }
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    file: PathBuf,
     writer: Arc<Writer>,
-    reader: SqlitePool,
+    reader: Arc<ReadPool>,
     cache: Arc<ReadCache>,
 }
 
 impl SqliteStore {
     pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self> {
         let base = connect_options(url)?;
-        let file = Path::new(base.get_filename()).to_path_buf();
-        let on_disk = !base.get_filename().as_os_str().is_empty()
-            && base.get_filename() != Path::new(":memory:");
-        let io = |e| StoreError::Database(sqlx::Error::Io(e));
-        if on_disk {
-            files::prepare(&file).map_err(io)?;
+        let file = base.get_filename().to_path_buf();
+        if file.as_os_str().is_empty() || file == Path::new(":memory:") {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                "SQLite needs a file (sqlite://path/kassa.db): an in-memory database is not \
+                 shared between the store's connections"
+                    .into(),
+            )));
         }
+        let io = |e| StoreError::Database(sqlx::Error::Io(e));
+        files::prepare(&file).map_err(io)?;
+        // Creates the file in WAL mode (kept in the file) and brings the schema up to date.
         let mut conn =
             SqliteConnection::connect_with(&base.clone().create_if_missing(true)).await?;
         if options.migrate {
             crate::migrations::apply(crate::migrations::SQLITE, &mut conn).await?;
         }
-        let reader = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .connect_with(base.read_only(true))
-            .await?;
-        if on_disk {
-            files::tighten_companions(&file).map_err(io)?;
-        }
+        conn.close().await?;
+        let writer = wire::open(&file, false)?;
+        files::tighten_companions(&file).map_err(io)?;
         Ok(Self {
-            writer: Writer::start(conn),
-            reader,
+            writer: Writer::start(writer),
+            reader: ReadPool::new(file.clone(), options.max_connections),
+            file,
             cache: Arc::default(),
         })
     }
 
-    /// Runs the migrations (the `kassa migrate` command), after committing any open batch; the
-    /// ones this run applied.
+    /// Runs the migrations (the `kassa migrate` command), after committing any open batch and
+    /// holding off other writes meanwhile; the ones this run applied.
     pub async fn migrate(&self) -> Result<Vec<crate::MigrationName>> {
-        self.writer.migrate().await
-    }
-}
-
-/// The read pool: each statement on whichever read-only connection is free.
-#[derive(Debug)]
-pub(crate) struct Reader<'a>(&'a SqlitePool);
-
-#[async_trait]
-impl Conn for Reader<'_> {
-    async fn run(&mut self, statements: Vec<Statement>) -> Result<Output> {
-        let query = wire::combine(statements)?;
-        let mut conn = self.0.acquire().await?;
-        wire::fetch(&mut conn, query).await
-    }
-
-    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>> {
-        let query = wire::combine(vec![statement])?;
-        let mut conn = self.0.acquire().await?;
-        wire::fetch_first(&mut conn, query).await
-    }
-}
-
-/// A read transaction on one read connection: several statements that see one snapshot.
-#[derive(Debug)]
-pub(crate) struct ReadTx(sqlx::Transaction<'static, sqlx::Sqlite>);
-
-#[async_trait]
-impl Conn for ReadTx {
-    async fn run(&mut self, statements: Vec<Statement>) -> Result<Output> {
-        wire::fetch(&mut self.0, wire::combine(statements)?).await
-    }
-
-    async fn fetch_first(&mut self, statement: Statement) -> Result<Option<Row>> {
-        wire::fetch_first(&mut self.0, wire::combine(vec![statement])?).await
-    }
-}
-
-#[async_trait]
-impl crate::db::WriteTx for ReadTx {
-    async fn commit(self) -> Result<()> {
-        Ok(self.0.commit().await?)
-    }
-
-    async fn rollback(self) -> Result<()> {
-        Ok(self.0.rollback().await?)
+        let options = connect_options(&format!("sqlite://{}", self.file.display()))?;
+        self.writer
+            .exclusive(async {
+                let mut conn = SqliteConnection::connect_with(&options).await?;
+                let applied = crate::migrations::apply(crate::migrations::SQLITE, &mut conn).await;
+                conn.close().await?;
+                Ok(applied?)
+            })
+            .await
     }
 }
 
@@ -146,15 +112,11 @@ impl Backend for SqliteStore {
     }
 
     async fn begin_read(&self) -> Result<ReadTx> {
-        Ok(ReadTx(self.reader.begin().await?))
+        ReadTx::begin(&self.reader).await
     }
 
     async fn begin_write(&self) -> Result<WriteTx> {
-        self.writer.begin(false).await
-    }
-
-    async fn begin_write_lazy(&self) -> Result<WriteTx> {
-        self.writer.begin(true).await
+        self.writer.begin().await
     }
 
     fn commit_stats(&self) -> Option<GroupCommitStats> {
@@ -166,6 +128,6 @@ impl Backend for SqliteStore {
     }
 
     fn connection_stats(&self) -> crate::ConnectionStats {
-        crate::db::pool_connections(&self.reader)
+        self.reader.stats()
     }
 }

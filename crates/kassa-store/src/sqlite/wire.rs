@@ -1,177 +1,219 @@
-//! The SQLite side of the backend-neutral layer: [`Statement`]s become one SQLite query (several
-//! statements joined, their parameters renumbered — one round trip to the connection's thread),
-//! and [`Value`]s become SQLite arguments.
+//! The SQLite side of the backend-neutral layer: opens connections with the store's settings,
+//! runs [`Statement`]s on them in place (on the calling thread: a statement on a local file
+//! takes microseconds, far less than handing it to a thread of its own and back), and turns
+//! their rows into [`Row`]s.
 
-use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
-use futures_core::stream::BoxStream;
-use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteQueryResult, SqliteRow};
-use sqlx::{Arguments as _, Either};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
 
-use crate::db::{Kind, Output, Row, Statement, Value};
-use crate::Result;
+use crate::db::{Cell, Output, Row, SqliteRow, Statement, Value};
+use crate::{Result, StoreError};
 
-/// The statements as one query: `;`-separated, each one's `$n` shifted past the parameters of
-/// those before it.
-pub(super) fn combine(statements: Vec<Statement>) -> Result<Combined> {
-    let mut args = SqliteArguments::default();
-    let persistent = statements.iter().all(|s| s.persistent);
-    let mut sql: Option<Cow<'static, str>> = None;
-    for statement in statements {
-        sql = Some(match sql {
-            // The first (often the only) statement's text as it is: no copy.
-            None => statement.sql,
-            Some(before) => {
-                let mut joined = before.into_owned();
-                joined.push_str(";\n");
-                joined.push_str(&renumber_params(&statement.sql, args.len()));
-                Cow::Owned(joined)
-            }
-        });
-        for value in statement.params {
-            bind(&mut args, value)?;
-        }
-    }
-    Ok(Combined {
-        sql: sql.unwrap_or_default(),
-        args,
-        persistent,
-    })
+/// How long a connection waits for another process's lock (the `kassa` CLI writing while
+/// `kassa serve` runs) before it gives up with `SQLITE_BUSY`.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Prepared statements kept per connection: more than the store has distinct queries on its
+/// hot paths, so none is prepared twice.
+const STATEMENT_CACHE: usize = 256;
+
+/// Opens the database file with the store's settings: WAL journal (set once, by the
+/// migrations' connection, and kept in the file), `synchronous=FULL`, foreign keys on, the busy
+/// timeout. `read_only` connections are the readers'; they never take the write lock.
+pub(super) fn open(file: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(file, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
 }
 
-/// Statements joined into one SQLite query.
-pub(super) struct Combined {
-    pub(super) sql: Cow<'static, str>,
-    pub(super) args: SqliteArguments<'static>,
-    /// See [`Statement::persistent`].
-    pub(super) persistent: bool,
-}
-
-fn bind(args: &mut SqliteArguments<'static>, value: Value) -> Result<()> {
-    let added = match value {
-        Value::Null(Kind::Int | Kind::Int4 | Kind::Bool) => args.add(None::<i64>),
-        Value::Null(Kind::Text) => args.add(None::<String>),
-        Value::Null(Kind::Bytes) => args.add(None::<Vec<u8>>),
-        Value::Int(v) => args.add(v),
-        Value::Int4(v) => args.add(v),
-        Value::Bool(v) => args.add(v),
-        Value::Text(v) => args.add(v),
-        Value::Bytes(v) => args.add(v),
-    };
-    added.map_err(|e| sqlx::Error::Encode(e).into())
-}
-
-/// Runs the query on `conn`: every row it returns and the rows its statements changed.
-pub(super) async fn fetch(conn: &mut SqliteConnection, query: Combined) -> Result<Output> {
-    collect(
-        sqlx::Executor::fetch_many(
-            conn,
-            sqlx::query_with(&query.sql, query.args).persistent(query.persistent),
-        ),
-        |_| true,
-    )
-    .await
-}
-
-/// The first row the query returns, as soon as it is there.
-pub(super) async fn fetch_first(
-    conn: &mut SqliteConnection,
-    query: Combined,
-) -> Result<Option<Row>> {
-    let row = sqlx::query_with(&query.sql, query.args)
-        .persistent(query.persistent)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(Row::Sqlite))
-}
-
-/// Reads a `fetch_many` stream to its end or first error; `on_result` sees each statement's
-/// result as it comes (the writer learns from the first that its savepoint opened) and says
-/// whether its changed rows count (a `SAVEPOINT` the writer put in front does not: SQLite
-/// reports the changes of the statement before it).
-pub(super) async fn collect(
-    mut stream: BoxStream<'_, Result<Either<SqliteQueryResult, SqliteRow>, sqlx::Error>>,
-    mut on_result: impl FnMut(&SqliteQueryResult) -> bool,
-) -> Result<Output> {
+/// Runs the statements in order, the first failure stopping the rest: every row they return
+/// and the rows they changed.
+pub(super) fn run(conn: &Connection, statements: Vec<Statement>) -> Result<Output> {
     let mut out = Output::default();
-    while let Some(item) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-        match item? {
-            Either::Left(result) => {
-                if on_result(&result) {
-                    out.rows_affected += result.rows_affected();
-                }
-            }
-            Either::Right(row) => out.rows.push(Row::Sqlite(row)),
-        }
+    for statement in statements {
+        execute(conn, statement, usize::MAX, &mut out)?;
     }
     Ok(out)
 }
 
-/// `sql` with every parameter `$n` numbered `$(n + offset)` instead, to append it to a
-/// multi-statement query whose earlier statements bind `offset` values. Parameters are the only
-/// `$` in Kassa's SQL (no string literal holds one).
-fn renumber_params(sql: &str, offset: usize) -> String {
-    debug_assert!(
-        !param_in_literal(sql),
-        "a `$n` inside a string literal would be renumbered: {sql}"
-    );
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..=at]);
-        rest = &rest[at + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        match rest[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    out.push_str(rest);
-    out
+/// The first row of one statement, if any; the statement is not stepped further.
+pub(super) fn fetch_first(conn: &Connection, statement: Statement) -> Result<Option<Row>> {
+    let mut out = Output::default();
+    execute(conn, statement, 1, &mut out)?;
+    Ok(out.rows.pop())
 }
 
-/// Whether a `$` followed by a digit appears inside a `'…'` literal of `sql`.
-fn param_in_literal(sql: &str) -> bool {
-    let mut quoted = false;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => quoted = !quoted,
-            '$' if quoted && chars.peek().is_some_and(char::is_ascii_digit) => return true,
-            _ => {}
+/// Prepares (or takes from the cache) one statement, binds it and steps it for up to `limit`
+/// rows, adding them and its changes to `out`.
+fn execute(conn: &Connection, statement: Statement, limit: usize, out: &mut Output) -> Result<()> {
+    if statement.persistent {
+        let mut prepared = conn.prepare_cached(&statement.sql)?;
+        step(conn, &mut prepared, statement.params, limit, out)
+    } else {
+        let mut prepared = conn.prepare(&statement.sql)?;
+        step(conn, &mut prepared, statement.params, limit, out)
+    }
+}
+
+fn step(
+    conn: &Connection,
+    prepared: &mut rusqlite::Statement<'_>,
+    params: Vec<Value>,
+    limit: usize,
+    out: &mut Output,
+) -> Result<()> {
+    bind(prepared, &params)?;
+    let columns = prepared.column_count();
+    let read_only = prepared.readonly();
+    if columns == 0 {
+        prepared.raw_execute()?;
+    } else {
+        let names: Arc<[Box<str>]> = prepared
+            .column_names()
+            .into_iter()
+            .map(Box::from)
+            .collect();
+        let mut rows = prepared.raw_query();
+        let mut taken = 0;
+        while taken < limit {
+            let Some(row) = rows.next()? else { break };
+            let cells = (0..columns)
+                .map(|i| row.get_ref(i).map(cell))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            out.rows.push(Row::Sqlite(SqliteRow {
+                names: names.clone(),
+                cells,
+            }));
+            taken += 1;
         }
     }
-    false
+    // `changes()` is the last INSERT, UPDATE or DELETE's count, which a SELECT leaves as it was.
+    if !read_only {
+        out.rows_affected += conn.changes();
+    }
+    Ok(())
+}
+
+/// Binds `params` to the statement's `$n` placeholders. SQLite numbers parameters by first
+/// appearance, not by their `$n`, so each is bound by its name.
+fn bind(prepared: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<()> {
+    let count = prepared.parameter_count();
+    for index in 1..=count {
+        let name = prepared.parameter_name(index).unwrap_or("");
+        let n: usize = name
+            .strip_prefix('$')
+            .and_then(|digits| digits.parse().ok())
+            .filter(|n| (1..=params.len()).contains(n))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the statement's parameter {name:?} has no value ({} bound)",
+                    params.len()
+                ))
+            })?;
+        prepared.raw_bind_parameter(index, &params[n - 1])?;
+    }
+    Ok(())
+}
+
+fn cell(value: ValueRef<'_>) -> Cell {
+    match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(v) => Cell::Int(v),
+        ValueRef::Real(v) => Cell::Real(v),
+        ValueRef::Text(v) => Cell::Text(String::from_utf8_lossy(v).into_owned()),
+        ValueRef::Blob(v) => Cell::Blob(v.to_vec()),
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null(_) => ValueRef::Null,
+            Value::Int(v) => ValueRef::Integer(*v),
+            Value::Int4(v) => ValueRef::Integer(i64::from(*v)),
+            Value::Bool(v) => ValueRef::Integer(i64::from(*v)),
+            Value::Text(v) => ValueRef::Text(v.as_bytes()),
+            Value::Bytes(v) => ValueRef::Blob(v),
+        }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::renumber_params;
+    use super::*;
 
-    #[test]
-    fn renumbering_shifts_every_parameter_and_nothing_else() {
-        assert_eq!(
-            renumber_params("UPDATE t SET a = $2, b = $10 WHERE id = $1 AND c = $2", 7),
-            "UPDATE t SET a = $9, b = $17 WHERE id = $8 AND c = $9"
-        );
-        assert_eq!(
-            renumber_params("SELECT 1 WHERE x = 'a'", 3),
-            "SELECT 1 WHERE x = 'a'"
-        );
-        assert_eq!(renumber_params("VALUES ($1)", 0), "VALUES ($1)");
-        // A `$` that is not a parameter stays as it is.
-        assert_eq!(renumber_params("a $ b $x", 4), "a $ b $x");
+    fn statement(sql: &'static str, params: Vec<Value>) -> Statement {
+        Statement {
+            sql: sql.into(),
+            params,
+            persistent: true,
+        }
     }
 
     #[test]
-    fn a_parameter_inside_a_literal_is_caught() {
-        assert!(super::param_in_literal("SELECT '$1' WHERE a = $2"));
-        assert!(!super::param_in_literal(
-            "SELECT 'a$' WHERE a = $2 AND b = 'x'"
-        ));
-        assert!(!super::param_in_literal(
-            "UPDATE t SET s = 'done' WHERE id = $1"
-        ));
+    fn parameters_bind_by_their_number_not_their_order_of_appearance() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b INTEGER)")
+            .unwrap();
+        let out = run(
+            &conn,
+            vec![
+                statement(
+                    "INSERT INTO t (b, a, id) VALUES ($3, $2, $1)",
+                    vec![Value::Int(1), Value::Text("x".into()), Value::Int(9)],
+                ),
+                statement(
+                    "UPDATE t SET b = $2 WHERE id = $1 AND a = $3 RETURNING b",
+                    vec![Value::Int(1), Value::Int(10), Value::Text("x".into())],
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(out.rows_affected, 2);
+        assert_eq!(out.rows.len(), 1);
+        assert_eq!(out.rows[0].try_get::<i64, _>("b").unwrap(), 10);
+        // A read reports no changes, whatever the statement before it changed.
+        let read = run(
+            &conn,
+            vec![statement(
+                "SELECT a FROM t WHERE id = $1",
+                vec![Value::Int(1)],
+            )],
+        )
+        .unwrap();
+        assert_eq!(read.rows_affected, 0);
+        assert_eq!(read.rows[0].try_get::<String, _>(0).unwrap(), "x");
+    }
+
+    #[test]
+    fn a_missing_parameter_is_an_error_not_a_null() {
+        let conn = Connection::open_in_memory().unwrap();
+        let err = run(&conn, vec![statement("SELECT $2", vec![Value::Int(1)])]);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn fetch_first_stops_at_the_first_row() {
+        let conn = Connection::open_in_memory().unwrap();
+        let first = fetch_first(
+            &conn,
+            statement(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) SELECT x FROM c",
+                vec![],
+            ),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(first.try_get::<i64, _>(0).unwrap(), 1);
     }
 }
