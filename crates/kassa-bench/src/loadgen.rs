@@ -1,10 +1,13 @@
 //! How load is offered: a runtime of its own for the client, and closed and open loops of
-//! operations that collect [`RunStats`].
+//! operations that collect [`RunStats`]; and the CPU clock that tells Kassa's CPU time from the
+//! load generator's.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use kassa_server::process_stats::cpu_seconds_of;
 
 use crate::stats::RunStats;
 use crate::workload::{Target, Workload};
@@ -12,6 +15,8 @@ use crate::workload::{Target, Workload};
 /// The load generator's runtime: one thread of its own beside the server's workers.
 pub(crate) struct LoadGen {
     handle: tokio::runtime::Handle,
+    /// The thread's `/proc` entry, to take its CPU time out of the process's.
+    thread_proc: Option<PathBuf>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -23,15 +28,23 @@ impl LoadGen {
             .build()?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (told, proc_entry) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("bench-loadgen".into())
             .spawn(move || {
+                // `/proc/thread-self` names `<pid>/task/<tid>`: this thread's entry.
+                let _ = told.send(
+                    std::fs::read_link("/proc/thread-self")
+                        .ok()
+                        .map(|p| Path::new("/proc").join(p)),
+                );
                 runtime.block_on(async {
                     let _ = stopped.await;
                 });
             })?;
         Ok(Self {
             handle,
+            thread_proc: proc_entry.recv().ok().flatten(),
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -46,6 +59,30 @@ impl LoadGen {
             .spawn(work)
             .await
             .context("the load generator stopped")?
+    }
+}
+
+/// CPU time of the whole process, and of the load generator's thread within it.
+#[derive(Debug, Clone)]
+pub(crate) struct CpuClock {
+    thread_proc: Option<PathBuf>,
+}
+
+impl CpuClock {
+    /// Seconds of CPU the process has used outside the load generator's thread: Kassa's own
+    /// (its runtime, its blocking threads, SQLite's work), or None where `/proc` cannot tell.
+    pub(crate) fn kassa_seconds(&self) -> Option<f64> {
+        let process = cpu_seconds_of(Path::new("/proc/self"))?;
+        let loadgen = cpu_seconds_of(self.thread_proc.as_deref()?)?;
+        Some(process - loadgen)
+    }
+}
+
+impl LoadGen {
+    pub(crate) fn cpu_clock(&self) -> CpuClock {
+        CpuClock {
+            thread_proc: self.thread_proc.clone(),
+        }
     }
 }
 

@@ -162,6 +162,9 @@ impl RawPg {
             "wal_sync_method",
             "full_page_writes",
             "commit_delay",
+            "shared_buffers",
+            "autovacuum",
+            "max_connections",
         ] {
             let v: (String,) = sqlx::query_as(&format!("SHOW {setting}"))
                 .fetch_one(&self.pool)

@@ -16,6 +16,10 @@ pub struct RunStats {
     pub first_error: Option<String>,
     /// Write transactions and the commits they shared during the run (SQLite's group commit).
     pub commits: Option<GroupCommitStats>,
+    /// CPU seconds Kassa used during the run (the process's, less the load generator's thread).
+    pub cpu_seconds: Option<f64>,
+    /// The process's resident memory at the end of the run, in bytes.
+    pub rss_bytes: Option<u64>,
 }
 
 impl RunStats {
@@ -34,6 +38,12 @@ impl RunStats {
         let rank = ((p / 100.0) * self.latencies_us.len() as f64).ceil() as usize;
         let idx = rank.clamp(1, self.latencies_us.len()) - 1;
         self.latencies_us[idx] as f64 / 1000.0
+    }
+
+    /// Kassa's CPU time per completed operation, in microseconds.
+    pub fn cpu_us_per_op(&self) -> Option<f64> {
+        let cpu = self.cpu_seconds?;
+        (self.ops > 0).then(|| cpu * 1e6 / self.ops as f64)
     }
 
     pub fn p50_ms(&self) -> f64 {

@@ -1,4 +1,4 @@
-//! The three workloads and the HTTP client that performs them against a running Kassa, as a
+//! The four workloads and the HTTP client that performs them against a running Kassa, as a
 //! partner's server and a payer's browser would.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,17 +7,40 @@ use reqwest::header;
 use reqwest::StatusCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Workload {
+pub enum Workload {
     /// W1: create a payment request, open its pay page, pay by card.
     Checkout,
     /// W2: API sale with a three-line invoice and a new card.
     Sale,
     /// W3: GET a pre-made open request's pay page.
     PayPage,
+    /// W4: refund part of a pre-made completed sale.
+    Refund,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 3] = [Workload::Checkout, Workload::Sale, Workload::PayPage];
+    pub const ALL: [Workload; 4] = [
+        Workload::Checkout,
+        Workload::Sale,
+        Workload::PayPage,
+        Workload::Refund,
+    ];
+
+    /// `W1` … `W4`, as `--workloads` takes them.
+    pub fn code(self) -> &'static str {
+        match self {
+            Workload::Checkout => "W1",
+            Workload::Sale => "W2",
+            Workload::PayPage => "W3",
+            Workload::Refund => "W4",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Workload> {
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.code().eq_ignore_ascii_case(code.trim()))
+    }
 
     pub(crate) fn title(self) -> &'static str {
         match self {
@@ -28,6 +51,9 @@ impl Workload {
                 "W2 API sale (POST /v1/payments/sale, 3-line invoice, new card → 201)"
             }
             Workload::PayPage => "W3 hosted pay page GET (pre-made open requests)",
+            Workload::Refund => {
+                "W4 API refund (POST /v1/payments/{id}/refunds of $0.01 of a pre-made completed sale → 201)"
+            }
         }
     }
 }
@@ -44,6 +70,8 @@ pub(crate) struct Target {
     pub(crate) seq: AtomicU64,
     pub(crate) run_id: String,
     pub(crate) open_pages: Vec<String>,
+    /// Completed sales W4 refunds a cent of at a time, in turn.
+    pub(crate) sales: Vec<String>,
 }
 
 impl Target {
@@ -64,7 +92,23 @@ impl Target {
                 let page = &self.open_pages[n % self.open_pages.len()];
                 self.open_page(page).await.map(|_| ())
             }
+            Workload::Refund => {
+                let n = self.seq.fetch_add(1, Ordering::Relaxed) as usize;
+                self.refund(&self.sales[n % self.sales.len()]).await
+            }
         }
+    }
+
+    /// Refunds one cent of the payment `id`.
+    async fn refund(&self, id: &str) -> Result<(), String> {
+        let path = format!("/v1/payments/{id}/refunds");
+        let (status, text) = self
+            .post_json(&path, serde_json::json!({"amount": "0.01"}))
+            .await?;
+        if status != StatusCode::CREATED || !text.contains("\"status\":\"succeeded\"") {
+            return Err(format!("POST {path}: {status}: {}", snippet(&text)));
+        }
+        Ok(())
     }
 
     async fn post_json(
@@ -196,6 +240,20 @@ impl Target {
     }
 
     async fn sale(&self) -> Result<(), String> {
+        self.sale_text().await.map(drop)
+    }
+
+    /// Makes a completed sale; returns its payment id.
+    pub(crate) async fn completed_sale(&self) -> Result<String, String> {
+        let text = self.sale_text().await?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        v["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "no id in the payment".into())
+    }
+
+    async fn sale_text(&self) -> Result<String, String> {
         let reference = self.next_ref();
         let body = serde_json::json!({
             "firstName": "Ada", "lastName": "Lovelace", "merchantCustomerRefId": reference,
@@ -214,7 +272,7 @@ impl Target {
                 snippet(&text)
             ));
         }
-        Ok(())
+        Ok(text)
     }
 }
 
@@ -271,5 +329,14 @@ mod tests {
         }
         assert_ne!(card_number(1), card_number(2));
         assert_eq!(payer_address(0x01_02_03), "10.1.2.3");
+    }
+
+    #[test]
+    fn workloads_are_named_by_their_codes() {
+        for w in Workload::ALL {
+            assert_eq!(Workload::parse(w.code()), Some(w));
+        }
+        assert_eq!(Workload::parse(" w4"), Some(Workload::Refund));
+        assert_eq!(Workload::parse("W9"), None);
     }
 }

@@ -31,7 +31,7 @@ pub mod openapi;
 mod pages;
 mod partner_logo;
 mod passwords;
-mod process_stats;
+pub mod process_stats;
 pub mod processors;
 mod prometheus;
 mod request_log;

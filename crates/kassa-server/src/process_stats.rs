@@ -34,10 +34,26 @@ impl ProcessStats {
     }
 }
 
+/// The CPU time (user and system) of a process or one of its threads: `task` is a `/proc` entry
+/// such as `/proc/self` or `/proc/self/task/<tid>` (`kassa-bench` subtracts its load
+/// generator's thread from the process).
+pub fn cpu_seconds_of(task: &Path) -> Option<f64> {
+    cpu_seconds(&std::fs::read_to_string(task.join("stat")).ok()?)
+}
+
+/// The most resident memory this process has had (`VmHWM`), in bytes.
+pub fn peak_resident_bytes() -> Option<u64> {
+    status_bytes(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM:")
+}
+
 /// `VmRSS:   12345 kB` of `/proc/self/status`, in bytes.
 fn resident_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let mut words = line["VmRSS:".len()..].split_whitespace();
+    status_bytes(status, "VmRSS:")
+}
+
+fn status_bytes(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    let mut words = line[key.len()..].split_whitespace();
     let kib: u64 = words.next()?.parse().ok()?;
     (words.next()? == "kB").then_some(kib * 1024)
 }
@@ -82,5 +98,8 @@ mod tests {
         assert!(stats.resident_memory_bytes.is_some_and(|b| b > 0));
         assert!(stats.cpu_seconds.is_some());
         assert!(stats.open_fds.is_some_and(|n| n >= 3));
+        let peak = peak_resident_bytes().expect("VmHWM");
+        assert!(peak >= stats.resident_memory_bytes.unwrap_or(0) / 2 && peak > 0);
+        assert!(cpu_seconds_of(Path::new("/proc/thread-self")).is_some());
     }
 }
