@@ -33,6 +33,13 @@ pub(super) fn open(file: &Path, read_only: bool) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Each write transaction is a savepoint in a shared batch (`writer.rs`): SQLite copies every
+    // page a savepoint changes into its statement journal first, which otherwise is a temporary
+    // file opened, written and closed per batch. In memory it is a copy: 20 % less CPU per
+    // sale (docs/performance.md).
+    // (Checkpoints stay at SQLite's default, every 1,000 WAL pages: ten times that bought 15 %
+    // more sales/s but a p99 of 75 ms, the writer copying 40 MiB inside one COMMIT.)
+    conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
     Ok(conn)
 }
 
