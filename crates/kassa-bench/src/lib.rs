@@ -280,7 +280,10 @@ impl Run {
         let cpu = self.cpu.kassa_seconds();
         let mut stats = measure.await;
         stats.commits = commits_between(commits, self.store.group_commit_stats());
-        stats.cpu_seconds = cpu.zip(self.cpu.kassa_seconds()).map(|(a, b)| b - a);
+        // Both clocks tick in 10 ms steps and are read one after the other: never below zero.
+        stats.cpu_seconds = cpu
+            .zip(self.cpu.kassa_seconds())
+            .map(|(a, b)| (b - a).max(0.0));
         stats.rss_bytes = ProcessStats::read().resident_memory_bytes;
         stats
     }

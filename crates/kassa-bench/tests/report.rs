@@ -1,7 +1,7 @@
 //! A very short `kassa-bench` run on SQLite (and on PostgreSQL when `KASSA_TEST_POSTGRES_URL` is
 //! set): every workload completes without errors and the report has its tables.
 
-use kassa_bench::{run, BenchOptions};
+use kassa_bench::{run, BenchOptions, Workload};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_run_writes_a_report_with_the_tables() {
@@ -17,6 +17,7 @@ async fn a_short_run_writes_a_report_with_the_tables() {
         out: out.clone(),
         command: "kassa-bench --seconds 0.25 --concurrency 1".into(),
         limits: kassa_server::config::Config::default().limits,
+        workloads: Workload::ALL.to_vec(),
     };
     let report = run(&options).await.unwrap();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), report);
@@ -32,11 +33,15 @@ async fn a_short_run_writes_a_report_with_the_tables() {
         "### W1 hosted checkout",
         "### W2 API sale",
         "### W3 hosted pay page GET",
+        "### W4 API refund",
         "### Raw commit rate",
         "### W2 sales ÷ raw commits",
         "### W2 at half the peak rate (open loop)",
-        "| Concurrency | Ops | Ops/s | p50 ms | p99 ms | max ms | Errors | Writes per commit |",
-        "W2 peak ÷ raw loop",
+        "| Concurrency | Ops | Ops/s | p50 ms | p99 ms | max ms | Errors | Writes per commit | CPU µs/op | RSS MiB |",
+        "| W2 peak sales/s (",
+        "| W1 peak checkouts/s (",
+        "| Kassa CPU time per W2 sale",
+        "| Peak resident memory of the process",
     ] {
         assert!(report.contains(needle), "missing {needle:?} in\n{report}");
     }
@@ -44,17 +49,28 @@ async fn a_short_run_writes_a_report_with_the_tables() {
         assert!(report.contains("## PostgreSQL"), "{report}");
         assert!(report.contains("`synchronous_commit`"), "{report}");
     }
-    // Each workload row at c=1 completed operations and reported no errors.
-    let summary = report
+    // No errors, and each workload row at c=1 completed operations and measured Kassa's CPU.
+    let errors = report
         .lines()
-        .find(|l| l.starts_with("| SQLite |"))
-        .expect("a summary row for SQLite");
-    let cells: Vec<&str> = summary.split('|').map(str::trim).collect();
-    assert_eq!(cells[8], "0", "errors in {summary}\n{report}");
-    for line in report.lines().filter(|l| l.starts_with("| 1 |")) {
+        .find(|l| l.starts_with("| Errors |"))
+        .expect("the errors row of the summary");
+    let cells: Vec<&str> = errors.split('|').map(str::trim).collect();
+    assert_eq!(cells[2], "0", "errors in {errors}\n{report}");
+    // (CPU time is counted in 10 ms ticks: a quarter-second run may see none for a light one.)
+    let mut cpu_seen = 0.0;
+    for line in report
+        .lines()
+        .filter(|l| l.starts_with("| 1 |") && l.matches('|').count() == 11)
+    {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         assert_ne!(cells[2], "0", "no operations completed: {line}");
+        let cpu: f64 = cells[9]
+            .parse()
+            .unwrap_or_else(|_| panic!("CPU µs/op in {line}"));
+        assert!(cpu >= 0.0, "{line}");
+        cpu_seen += cpu;
     }
+    assert!(cpu_seen > 0.0, "no CPU time measured:\n{report}");
     // SQLite's workloads write, so their rows count the writes each commit carried.
     let sqlite = report
         .split("## SQLite")

@@ -37,8 +37,6 @@ pub(super) fn open(file: &Path, read_only: bool) -> Result<Connection> {
     // page a savepoint changes into its statement journal first, which otherwise is a temporary
     // file opened, written and closed per batch. In memory it is a copy: 20 % less CPU per
     // sale (docs/performance.md).
-    // (Checkpoints stay at SQLite's default, every 1,000 WAL pages: ten times that bought 15 %
-    // more sales/s but a p99 of 75 ms, the writer copying 40 MiB inside one COMMIT.)
     conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
     Ok(conn)
 }
