@@ -2,13 +2,11 @@
 //! survives a power cut). Readers use their own connections and never block the writer.
 //!
 //! All writes go through one connection and share commits: see `writer.rs` (group commit).
-//! Reads go to a pool of read-only connections (`readers.rs`); the log is checkpointed by a
-//! connection of its own, off the commit path (`checkpoints.rs`). Statements arrive as
+//! Reads go to a pool of read-only connections (`readers.rs`). Statements arrive as
 //! backend-neutral [`Statement`](crate::db::Statement)s and run in place on the calling thread
 //! (`wire.rs`, on rusqlite); the migrations are applied by sqlx's migrator, on a connection of
 //! their own, before the store's connections open.
 
-mod checkpoints;
 mod files;
 mod readers;
 mod wire;
@@ -72,9 +70,7 @@ impl SqliteStore {
         }
         conn.close().await?;
         let writer = wire::open(&file, false)?;
-        writer.pragma_update(None, "wal_autocheckpoint", checkpoints::BACKSTOP_PAGES)?;
         let writer = Writer::start(writer);
-        checkpoints::start(&file, Arc::downgrade(&writer))?;
         files::tighten_companions(&file).map_err(io)?;
         Ok(Self {
             writer,
