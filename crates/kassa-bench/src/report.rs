@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::stats::RunStats;
 use crate::workload::Workload;
 use crate::{
-    BenchOptions, TARGET_CPU_US_PER_SALE, TARGET_P99_MS, TARGET_POSTGRES_W2_RATIO,
-    TARGET_RSS_MIB, TARGET_SQLITE_W1_RATIO, TARGET_SQLITE_W2_RATIO,
+    BenchOptions, TARGET_CPU_US_PER_SALE, TARGET_P99_MS, TARGET_POSTGRES_W2_RATIO, TARGET_RSS_MIB,
+    TARGET_SQLITE_W1_RATIO, TARGET_SQLITE_W2_RATIO,
 };
 
 /// What one backend's run measured.
@@ -75,7 +75,10 @@ impl BackendReport {
                 if let Some((c1, checkout)) = self.peak(Workload::Checkout) {
                     let r = ratio(checkout.rate(), raw1);
                     out.push((
-                        format!("W1 peak checkouts/s ({:.1}, c={c1}) ÷ the same loop", checkout.rate()),
+                        format!(
+                            "W1 peak checkouts/s ({:.1}, c={c1}) ÷ the same loop",
+                            checkout.rate()
+                        ),
                         format!("{r:.2}"),
                         format!("≥ {TARGET_SQLITE_W1_RATIO}"),
                         r >= TARGET_SQLITE_W1_RATIO,
@@ -85,7 +88,10 @@ impl BackendReport {
                 let raw_c = self.raw_at(c).map(RunStats::rate).unwrap_or(0.0);
                 let r = ratio(sale.rate(), raw_c);
                 out.push((
-                    format!("W2 peak sales/s ({:.1}, c={c}) ÷ raw commits/s at c={c} ({raw_c:.1}/s)", sale.rate()),
+                    format!(
+                        "W2 peak sales/s ({:.1}, c={c}) ÷ raw commits/s at c={c} ({raw_c:.1}/s)",
+                        sale.rate()
+                    ),
                     format!("{r:.2}"),
                     format!("≥ {TARGET_POSTGRES_W2_RATIO}"),
                     r >= TARGET_POSTGRES_W2_RATIO,
@@ -293,8 +299,7 @@ pub fn render(options: &BenchOptions, backends: &[BackendReport], took: Duration
                     s.max_ms(),
                     s.errors,
                     per_commit(s),
-                    s.cpu_us_per_op()
-                        .map_or("—".into(), |v| format!("{v:.0}")),
+                    s.cpu_us_per_op().map_or("—".into(), |v| format!("{v:.0}")),
                     s.rss_bytes.map_or("—".into(), |v| format!(
                         "{:.1}",
                         v as f64 / (1024.0 * 1024.0)

@@ -43,7 +43,10 @@ pub fn cpu_seconds_of(task: &Path) -> Option<f64> {
 
 /// The most resident memory this process has had (`VmHWM`), in bytes.
 pub fn peak_resident_bytes() -> Option<u64> {
-    status_bytes(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM:")
+    status_bytes(
+        &std::fs::read_to_string("/proc/self/status").ok()?,
+        "VmHWM:",
+    )
 }
 
 /// `VmRSS:   12345 kB` of `/proc/self/status`, in bytes.

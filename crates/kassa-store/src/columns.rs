@@ -144,15 +144,13 @@ pub(crate) fn method_columns(
 
 pub(crate) fn unique_violation_field(err: &crate::StoreError) -> Option<&'static str> {
     match err.unique_violation() {
-        Some(msg) => {
-            Some(if msg.contains("billing_host") {
-                "billing host"
-            } else if msg.contains("slug") {
-                "slug"
-            } else {
-                "id"
-            })
-        }
+        Some(msg) => Some(if msg.contains("billing_host") {
+            "billing host"
+        } else if msg.contains("slug") {
+            "slug"
+        } else {
+            "id"
+        }),
         _ => None,
     }
 }

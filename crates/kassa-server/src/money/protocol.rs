@@ -202,7 +202,9 @@ where
     let mut tries = 0;
     loop {
         match call().await {
-            Err(e) if (e.is_database() || matches!(e, StoreError::NotCommitted(_))) && tries < 4 => {
+            Err(e)
+                if (e.is_database() || matches!(e, StoreError::NotCommitted(_))) && tries < 4 =>
+            {
                 tries += 1;
                 tracing::warn!(
                     record = what,

@@ -83,11 +83,7 @@ fn step(
     if columns == 0 {
         prepared.raw_execute()?;
     } else {
-        let names: Arc<[Box<str>]> = prepared
-            .column_names()
-            .into_iter()
-            .map(Box::from)
-            .collect();
+        let names: Arc<[Box<str>]> = prepared.column_names().into_iter().map(Box::from).collect();
         let mut rows = prepared.raw_query();
         let mut taken = 0;
         while taken < limit {

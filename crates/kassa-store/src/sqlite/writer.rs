@@ -402,7 +402,7 @@ mod tests {
     //! Group commit on its own: a scratch table on a temporary database, written through
     //! [`Writer`] as the store's methods do.
 
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     use super::*;
     use crate::db::query;
@@ -448,7 +448,7 @@ mod tests {
     }
 
     /// The committed rows, as another connection sees them.
-    fn ids(file: &PathBuf) -> Vec<i64> {
+    fn ids(file: &Path) -> Vec<i64> {
         let conn = wire::open(file, true).unwrap();
         let mut statement = conn.prepare("SELECT id FROM rows ORDER BY id").unwrap();
         let ids = statement
