@@ -71,19 +71,27 @@ pub(super) struct Shared {
     pub(super) commits: AtomicU64,
 }
 
-/// Counts a writer as waiting for the connection until dropped (it got it, or went away).
-struct Waiting<'a>(&'a AtomicUsize);
+/// Counts a writer as waiting for the connection until dropped. One that goes away before it
+/// gets the connection (its request was cancelled) wakes the committer: the writer before it may
+/// have left the batch open for it, and nobody else may come to commit it.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    got: bool,
+}
 
 impl<'a> Waiting<'a> {
-    fn new(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::SeqCst);
-        Self(count)
+    fn new(shared: &'a Shared) -> Self {
+        shared.waiting.fetch_add(1, Ordering::SeqCst);
+        Self { shared, got: false }
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.shared.waiting.fetch_sub(1, Ordering::SeqCst);
+        if !self.got {
+            self.shared.wake.notify_one();
+        }
     }
 }
 
@@ -115,10 +123,10 @@ impl Writer {
 
     /// Starts a write transaction in the open batch, or opens one.
     pub(super) async fn begin(&self) -> Result<WriteTx, StoreError> {
-        let mut state = {
-            let _waiting = Waiting::new(&self.shared.waiting);
-            self.state.clone().lock_owned().await
-        };
+        let mut waiting = Waiting::new(&self.shared);
+        let mut state = self.state.clone().lock_owned().await;
+        waiting.got = true;
+        drop(waiting);
         state.settle();
         let committed = match &state.batch {
             Some(batch) => {
@@ -662,5 +670,29 @@ mod tests {
             .await
             .expect("the batch was committed")
             .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_that_goes_away_after_the_batch_was_left_open_for_it_does_not_strand_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, file) = writer(&dir);
+        let first = holding(&writer, 1).await;
+        // A second writer queues for the connection (polled once, then never again)…
+        let mut queued = Box::pin(writer.begin());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(std::future::Future::poll(queued.as_mut(), &mut cx).is_pending());
+        // …so the first member leaves the batch open for it and waits for its commit…
+        let committed = tokio::spawn(first.commit());
+        settle_queue().await;
+        assert!(!committed.is_finished());
+        // …and the second goes away without ever taking the connection: the batch still
+        // commits.
+        drop(queued);
+        tokio::time::timeout(Duration::from_secs(30), committed)
+            .await
+            .expect("the batch was committed")
+            .unwrap()
+            .unwrap();
+        assert_eq!(ids(&file), vec![1]);
     }
 }
