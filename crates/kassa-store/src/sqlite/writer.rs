@@ -24,9 +24,10 @@
 //! - The `COMMIT` — the one wait for the disk — runs on Tokio's blocking pool, holding the
 //!   connection, so a slow `fsync` never stalls the runtime's workers. Writers that arrive
 //!   meanwhile queue and form the next batch.
-//! - One committer task commits a batch whose last member went away without committing. It
-//!   waits for the connection in the same first-come queue as the writers (Tokio's mutex is
-//!   fair), so every writer that was already waiting joins the batch first.
+//! - One committer task commits a batch whose last member went away without committing, or
+//!   whose next writer, for whom the member before left it open, went away before taking the
+//!   connection. It waits for the connection in the same first-come queue as the writers
+//!   (Tokio's mutex is fair), so every writer that was already waiting joins the batch first.
 //! - If a batch fails to commit — or SQLite rolled its transaction back on its own after a
 //!   failed statement (a full disk, an I/O error) — it is rolled back and every member gets an
 //!   error ([`StoreError::NotCommitted`]): all of them or none are written, never a part.
