@@ -143,16 +143,15 @@ pub(crate) fn method_columns(
 }
 
 pub(crate) fn unique_violation_field(err: &crate::StoreError) -> Option<&'static str> {
-    match err.unique_violation() {
-        Some(msg) => Some(if msg.contains("billing_host") {
+    err.unique_violation().map(|msg| {
+        if msg.contains("billing_host") {
             "billing host"
         } else if msg.contains("slug") {
             "slug"
         } else {
             "id"
-        }),
-        _ => None,
-    }
+        }
+    })
 }
 
 /// Columns of `payment_requests`, in the order `pr_from_row` reads them by name.

@@ -12,7 +12,7 @@ mod readers;
 mod wire;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -43,7 +43,8 @@ pub fn connect_options(url: &str) -> Result<SqliteConnectOptions, sqlx::Error> {
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    file: PathBuf,
+    /// The settings the migrations' connection opens with (the file, WAL, durability).
+    options: SqliteConnectOptions,
     writer: Arc<Writer>,
     reader: Arc<ReadPool>,
     cache: Arc<ReadCache>,
@@ -74,8 +75,8 @@ impl SqliteStore {
         files::tighten_companions(&file).map_err(io)?;
         Ok(Self {
             writer,
-            reader: ReadPool::new(file.clone(), options.max_connections),
-            file,
+            reader: ReadPool::new(file, options.max_connections),
+            options: base,
             cache: Arc::default(),
         })
     }
@@ -83,10 +84,9 @@ impl SqliteStore {
     /// Runs the migrations (the `kassa migrate` command), after committing any open batch and
     /// holding off other writes meanwhile; the ones this run applied.
     pub async fn migrate(&self) -> Result<Vec<crate::MigrationName>> {
-        let options = connect_options(&format!("sqlite://{}", self.file.display()))?;
         self.writer
             .exclusive(async {
-                let mut conn = SqliteConnection::connect_with(&options).await?;
+                let mut conn = SqliteConnection::connect_with(&self.options).await?;
                 let applied = crate::migrations::apply(crate::migrations::SQLITE, &mut conn).await;
                 conn.close().await?;
                 Ok(applied?)
